@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each installs uv when it is
+# missing and syncs the locked environment first.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test test-slow test-all bench ui lint
+
+$(UV):
+	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+
+setup: $(UV)
+	@$(UV) sync --frozen --quiet
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+
+demo: setup
+	$(UV) run repair demo
+
+test: setup
+	$(UV) run pytest -m "not slow" -q
+
+test-slow: setup
+	$(UV) run pytest -m slow -q
+
+test-all: test test-slow
+
+bench: setup
+	$(UV) run python -m benchmarks
+
+ui: setup
+	$(UV) run dagster dev -w workspace.yaml
+
+lint: setup
+	$(UV) run ruff check .

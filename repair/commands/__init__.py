@@ -1,0 +1,1 @@
+"""Subcommands of `repair`, one module each (see repair/cli.py)."""
