@@ -38,4 +38,5 @@ def build_resources(env: str | None = None) -> dict[str, object]:
     return {
         "object_store": object_store,
         "io_manager": ObjectStoreIOManager(object_store=object_store),
+        # Each stage adds its resources below, one line each, built for `env`.
     }
