@@ -10,7 +10,11 @@ import pkgutil
 import dagster as dg
 
 import repair_assets
+from jobs.automation import JOBS, SCHEDULES, SENSORS
 from jobs.environments import build_resources
+
+# A backfill of many days runs in runs of at most this many partitions each.
+BACKFILL_DAYS_PER_RUN = 7
 
 
 def _stage_modules():
@@ -21,12 +25,23 @@ def _stage_modules():
     ]
 
 
+def _with_bounded_backfills(asset):
+    if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def and asset.backfill_policy is None:
+        return asset.with_attributes(
+            backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_DAYS_PER_RUN)
+        )
+    return asset
+
+
 def build_definitions(env: str | None = None) -> dg.Definitions:
     modules = _stage_modules()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(modules),
+        assets=[_with_bounded_backfills(a) for a in dg.load_assets_from_modules(modules)],
         asset_checks=dg.load_asset_checks_from_modules(modules),
         resources=build_resources(env),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
     )
 
 
