@@ -1,0 +1,18 @@
+"""The linting service every stage shares: ruff + basedpyright with one configuration
+(`repair.lint.config`), batched over many file states (`lint_batch`) or warm for incremental
+re-checks (`WarmLinter`). Results are `repair.diagnostic.Diagnostic`s."""
+
+from repair.lint.batch import LintResult, lint_batch, lint_project
+from repair.lint.config import DEFAULT_CONFIG, LintConfig
+from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, is_python_path
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEFAULT_MAX_FILE_BYTES",
+    "BadInput",
+    "LintConfig",
+    "LintResult",
+    "is_python_path",
+    "lint_batch",
+    "lint_project",
+]

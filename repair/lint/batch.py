@@ -1,0 +1,164 @@
+"""Linting many file states at once: each batch becomes one temporary tree with one folder per
+project (so that imports between a project's files resolve), checked by ONE ruff process and ONE
+basedpyright process.
+
+A linter process that crashes or outlives its timeout fails the batch it was given; the batch is
+then split in halves and retried, down to the single state that fails, which gets the reason as its
+`error` while every other state still gets its diagnostics.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repair.diagnostic import Diagnostic
+from repair.lint.config import DEFAULT_CONFIG, LintConfig
+from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, check_target, write_project
+from repair.lint.normalize import from_ruff, pyright_diagnostics, sort_diagnostics
+from repair.lint.tools import ToolFailure, basedpyright_command, ruff_command, run_tool, tail
+
+DEFAULT_TIMEOUT_S = 120.0
+TOOLS = ("ruff", "pyright")
+
+
+@dataclass
+class LintResult:
+    """The diagnostics of one target file, or why it could not be (fully) linted."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _State:
+    index: int
+    folder: str  # relative to the batch root
+    target: str  # relative to the project folder
+    text: str
+
+    @property
+    def rel_target(self) -> str:
+        return f"{self.folder}/{self.target}"
+
+
+def _run_ruff(root: Path, states: list[_State], config: LintConfig, timeout_s: float) -> dict[int, list[Diagnostic]]:
+    cmd = [
+        *ruff_command(), "check", "--config", str(root / "ruff.toml"), "--no-cache",
+        "--output-format", "json", "--exit-zero", *[s.rel_target for s in states],
+    ]
+    done = run_tool("ruff", cmd, cwd=root, timeout_s=timeout_s)
+    if done.returncode != 0:
+        raise ToolFailure(f"ruff exited with {done.returncode}: {tail(done.stderr)}")
+    try:
+        items = json.loads(done.stdout)
+    except ValueError:
+        raise ToolFailure(f"ruff wrote output that is not JSON: {tail(done.stdout)}") from None
+    by_path = {str(root / s.rel_target): s.index for s in states}
+    found: dict[int, list[Diagnostic]] = {s.index: [] for s in states}
+    for item in items:
+        index = by_path.get(item["filename"])
+        if index is not None:
+            found[index].append(from_ruff(item))
+    return found
+
+
+def _run_pyright(
+    root: Path, states: list[_State], config: LintConfig, timeout_s: float
+) -> dict[int, list[Diagnostic]]:
+    config.write_pyright_config(
+        root, include=[s.rel_target for s in states], roots=sorted({s.folder for s in states})
+    )
+    cmd = [*basedpyright_command(), "--outputjson", "--project", str(root / "pyrightconfig.json")]
+    done = run_tool("pyright", cmd, cwd=root, timeout_s=timeout_s)
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        raise ToolFailure(
+            f"pyright exited with {done.returncode} without a JSON report: {tail(done.stderr or done.stdout)}"
+        ) from None
+    by_path = {str(root / s.rel_target): s for s in states}
+    raw: dict[int, list[dict]] = {s.index: [] for s in states}
+    for item in report.get("generalDiagnostics", []):
+        state = by_path.get(item.get("file", ""))
+        if state is not None:
+            raw[state.index].append(item)
+    return {s.index: pyright_diagnostics(raw[s.index], s.text, config) for s in states}
+
+
+_RUNNERS: dict[str, Callable[..., dict[int, list[Diagnostic]]]] = {"ruff": _run_ruff, "pyright": _run_pyright}
+
+
+def _run_bisecting(
+    tool: str, root: Path, states: list[_State], config: LintConfig, timeout_s: float, errors: dict[int, str]
+) -> dict[int, list[Diagnostic]]:
+    try:
+        return _RUNNERS[tool](root, states, config, timeout_s)
+    except ToolFailure as failure:
+        if len(states) == 1:
+            errors[states[0].index] = str(failure)
+            return {}
+    half = len(states) // 2
+    found = _run_bisecting(tool, root, states[:half], config, timeout_s, errors)
+    found.update(_run_bisecting(tool, root, states[half:], config, timeout_s, errors))
+    return found
+
+
+def lint_batch(
+    projects: Sequence[Mapping[str, str | bytes]],
+    targets: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    config: LintConfig = DEFAULT_CONFIG,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    tools: Sequence[str] = TOOLS,
+) -> list[LintResult]:
+    """The diagnostics of `targets[i]` inside `projects[i]` ({relative path: text}), one result per
+    project in order. `timeout_s` bounds each linter process."""
+    if len(projects) != len(targets):
+        raise ValueError(f"{len(projects)} projects but {len(targets)} targets")
+    results = [LintResult() for _ in projects]
+    if not projects:
+        return results
+    root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
+    try:
+        states = []
+        for index, (files, target) in enumerate(zip(projects, targets, strict=True)):
+            try:
+                data = check_target(files, target, max_file_bytes)
+            except BadInput as bad:
+                results[index].error = str(bad)
+                continue
+            folder = f"p{index:06d}"
+            write_project(root / folder, files, target, data, max_file_bytes)
+            states.append(_State(index, folder, target, data.decode("utf-8")))
+        if not states:
+            return results
+        config.write_ruff_config(root, src=sorted({s.folder for s in states}))
+        errors: dict[int, str] = {}
+        for tool in tools:
+            found = _run_bisecting(tool, root, states, config, timeout_s, errors)
+            for index, diagnostics in found.items():
+                results[index].diagnostics.extend(diagnostics)
+        for index, reason in errors.items():
+            results[index].error = reason if results[index].error is None else f"{results[index].error}; {reason}"
+        for result in results:
+            result.diagnostics = sort_diagnostics(result.diagnostics)
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def lint_project(
+    files: Mapping[str, str | bytes], targets: Sequence[str], **kwargs
+) -> list[LintResult]:
+    """Several files of ONE project (e.g. files on disk), checked together in one tree."""
+    return lint_batch([files] * len(targets), targets, **kwargs)
