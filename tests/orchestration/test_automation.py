@@ -80,7 +80,7 @@ def test_unknown_environment_is_a_clear_error(monkeypatch):
 def test_instance_limits_training_runs_to_one_at_a_time():
     for name in ("dagster.yaml", "dagster.production.yaml"):
         config = yaml.safe_load((ROOT / name).read_text())
-        limits = config["run_coordinator"]["config"]["tag_concurrency_limits"]
+        limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
         assert {"key": "repair/trains", "value": "true", "limit": 1} in limits
 
 
@@ -89,4 +89,4 @@ def test_instance_files_validate_against_dagsters_schema(name):
     from dagster._core.instance.config import dagster_instance_config
 
     config, _ = dagster_instance_config(str(ROOT), name)
-    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert config["concurrency"]["pools"]["default_limit"] == 1
