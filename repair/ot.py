@@ -1,0 +1,378 @@
+"""Operational Transformation replay of session-log packets (CONTRACTS.md section 1).
+
+A packet is one left-to-right walk over the file with a cursor that starts at 0 and counts Unicode
+code points (Python `str` indices): `{"skip": n}` moves the cursor, `{"insert": s}` inserts at the
+cursor and moves past the text, `{"delete": n}` removes the n code points after the cursor. Whatever
+lies past the last op is kept. Versions are consecutive per file from 1; `crc32` is CRC-32
+(zlib/IEEE) of the UTF-8 bytes of the whole file after the packet.
+
+`Document` holds the text as a list of short chunks with a finger on the last edited one, so that an
+edit costs a slice of one chunk instead of a copy of the file (edits are local in real editing), and
+the whole text is joined only when someone asks for it. `replay_states` walks a file's packets once
+and yields its content at every requested version or timestamp.
+
+Emitting packets (the simulator): `ops_between(old, new)`, `ops_from_patch(...)`, `crc32_text(...)`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Chunks are split above MAX_CHUNK into pieces of CHUNK code points: small enough that slicing one
+# is cheap, large enough that the finger rarely walks more than a chunk or two.
+CHUNK = 1024
+MAX_CHUNK = 2 * CHUNK
+CRC_MAX = 0xFFFFFFFF
+
+Op = Mapping[str, Any]
+
+
+class OTError(ValueError):
+    """An invalid packet: `reason` says why; `version` and `op_index` say where (when known)."""
+
+    def __init__(self, reason: str, *, version: int | None = None, op_index: int | None = None):
+        self.reason = reason
+        self.version = version
+        self.op_index = op_index
+        where = []
+        if version is not None:
+            where.append(f"version {version}")
+        if op_index is not None:
+            where.append(f"op {op_index}")
+        super().__init__(f"{', '.join(where)}: {reason}" if where else reason)
+
+
+def crc32_text(text: str) -> int:
+    """CRC-32 (zlib/IEEE) of the UTF-8 bytes of `text`, as packets carry it."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def _split(text: str) -> list[str]:
+    return [text[k : k + CHUNK] for k in range(0, len(text), CHUNK)] or [""]
+
+
+class Document:
+    """A file's text under OT packets. `apply` edits in place; `text()` joins (and caches) it."""
+
+    __slots__ = ("_chunks", "_finger", "_finger_start", "_length", "_text")
+
+    def __init__(self, text: str = ""):
+        self._chunks = _split(text)
+        self._length = len(text)
+        self._finger = 0  # index of a chunk ...
+        self._finger_start = 0  # ... and the position of its first code point
+        self._text: str | None = text
+
+    def __len__(self) -> int:
+        return self._length
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = "".join(self._chunks)
+        return self._text
+
+    def _locate(self, pos: int) -> tuple[int, int]:
+        """(chunk index, start of that chunk) for the chunk holding `pos` (its end counts)."""
+        chunks = self._chunks
+        i, start = self._finger, self._finger_start
+        while pos < start:
+            i -= 1
+            start -= len(chunks[i])
+        while pos > start + len(chunks[i]):
+            start += len(chunks[i])
+            i += 1
+        return i, start
+
+    def apply(self, ops: Sequence[Op], version: int | None = None) -> None:
+        """Applies one packet's ops. Raises `OTError` (the document is then unusable) when an op is
+        malformed or skips or deletes past the end."""
+        if type(ops) is not list:
+            raise OTError(f"ops must be a list, got {type(ops).__name__}", version=version)
+        chunks = self._chunks
+        length = self._length
+        cursor = 0
+        self._text = None
+        try:  # the length stays true to the chunks even when a bad op stops the walk
+            for index, op in enumerate(ops):
+                try:
+                    ((kind, value),) = op.items()
+                except (AttributeError, ValueError):
+                    raise OTError(
+                        f"malformed op {op!r}: want one of skip/insert/delete",
+                        version=version,
+                        op_index=index,
+                    ) from None
+                if kind == "skip":
+                    if type(value) is not int or value < 0:
+                        raise OTError(
+                            f"skip needs a non-negative int, got {value!r}", version=version, op_index=index
+                        )
+                    cursor += value
+                    if cursor > length:
+                        raise OTError(
+                            f"skip {value} past the end (cursor {cursor}, length {length})",
+                            version=version,
+                            op_index=index,
+                        )
+                elif kind == "insert":
+                    if type(value) is not str:
+                        raise OTError(
+                            f"insert needs a string, got {type(value).__name__}",
+                            version=version,
+                            op_index=index,
+                        )
+                    if not value:
+                        continue
+                    i, start = self._locate(cursor)
+                    chunk = chunks[i]
+                    off = cursor - start
+                    chunk = chunk[:off] + value + chunk[off:]
+                    if len(chunk) > MAX_CHUNK:
+                        chunks[i : i + 1] = _split(chunk)
+                    else:
+                        chunks[i] = chunk
+                    self._finger, self._finger_start = i, start
+                    length += len(value)
+                    cursor += len(value)
+                elif kind == "delete":
+                    if type(value) is not int or value < 0:
+                        raise OTError(
+                            f"delete needs a non-negative int, got {value!r}", version=version, op_index=index
+                        )
+                    if cursor + value > length:
+                        raise OTError(
+                            f"delete {value} past the end (cursor {cursor}, length {length})",
+                            version=version,
+                            op_index=index,
+                        )
+                    if not value:
+                        continue
+                    i, start = self._locate(cursor)
+                    self._finger, self._finger_start = i, start
+                    off = cursor - start
+                    remaining = value
+                    while remaining:
+                        chunk = chunks[i]
+                        take = len(chunk) - off
+                        take = min(take, remaining)
+                        if take == 0:  # cursor at the end of this chunk: go on in the next one
+                            start += len(chunk)
+                            i += 1
+                            off = 0
+                            continue
+                        chunk = chunk[:off] + chunk[off + take :]
+                        remaining -= take
+                        if chunk or len(chunks) == 1:
+                            chunks[i] = chunk
+                        else:
+                            del chunks[i]
+                            if i == self._finger == len(chunks):
+                                # The finger's chunk went away: step back onto the chunk before it.
+                                self._finger -= 1
+                                self._finger_start -= len(chunks[self._finger])
+                            continue
+                        if remaining:
+                            start += len(chunk)
+                            i += 1
+                            off = 0
+                    length -= value
+                else:
+                    raise OTError(f"unknown op {kind!r}", version=version, op_index=index)
+        finally:
+            self._length = length
+
+
+def apply_ops(text: str, ops: Sequence[Op]) -> str:
+    """The text after one packet's ops (raises `OTError`)."""
+    doc = Document(text)
+    doc.apply(ops)
+    return doc.text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Emitting packets
+
+
+def ops_from_patch(pos: int, n_deleted: int, inserted: str, doc_len: int) -> list[dict[str, Any]]:
+    """The ops of one edit "at `pos`, delete `n_deleted` code points, insert `inserted`" on a
+    document of `doc_len` code points. Zero-length ops are left out."""
+    if pos < 0 or n_deleted < 0 or pos + n_deleted > doc_len:
+        raise ValueError(f"patch ({pos}, {n_deleted}) does not fit a document of {doc_len} code points")
+    ops: list[dict[str, Any]] = []
+    if pos:
+        ops.append({"skip": pos})
+    if n_deleted:
+        ops.append({"delete": n_deleted})
+    if inserted:
+        ops.append({"insert": inserted})
+    return ops
+
+
+def _common_prefix(a: str, b: str) -> int:
+    # Binary search over slice comparisons: the comparisons run in C, log(n) of them.
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    lo, hi = 0, min(len(a), len(b), limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid : len(a) - lo] == b[len(b) - mid : len(b) - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def ops_between(old: str, new: str) -> list[dict[str, Any]]:
+    """The ops of a packet turning `old` into `new`: one span replaced, found by the common prefix
+    and suffix (minimal for a single contiguous edit; [] when nothing changed)."""
+    prefix = _common_prefix(old, new)
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    return ops_from_patch(prefix, len(old) - prefix - suffix, new[prefix : len(new) - suffix], len(old))
+
+
+def make_packet(old: str, new: str, version: int) -> dict[str, Any]:
+    """The `version`, `ops` and `crc32` fields of an `ot` event turning `old` into `new`."""
+    return {"version": version, "ops": ops_between(old, new), "crc32": crc32_text(new)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replaying a file's history
+
+
+class FileReplay:
+    """Applies one file's packets in order, checking the version sequence and (optionally) crc32.
+
+    After the first invalid packet `error` holds it and the file accepts nothing more: what follows
+    depends on a document we can no longer trust.
+    """
+
+    __slots__ = ("check_crc", "doc", "error", "error_ts", "version")
+
+    def __init__(self, check_crc: bool = True, text: str = "", version: int = 0):
+        self.doc = Document(text)
+        self.version = version
+        self.check_crc = check_crc
+        self.error: OTError | None = None
+        self.error_ts: int | None = None
+
+    def apply(self, packet: Mapping[str, Any]) -> None:
+        """Applies one `ot` event (needs `version`, `ops`, `crc32`; `ts` is remembered on error)."""
+        if self.error is not None:
+            raise self.error
+        try:
+            self._apply(packet)
+        except OTError as exc:
+            self.error = exc
+            self.error_ts = packet.get("ts")
+            raise
+
+    def _apply(self, packet: Mapping[str, Any]) -> None:
+        version = packet.get("version")
+        if type(version) is not int:
+            raise OTError(f"version must be an int, got {version!r}")
+        if version != self.version + 1:
+            what = "repeated" if version <= self.version else "gap"
+            raise OTError(f"version {what}: expected {self.version + 1}, got {version}", version=version)
+        self.doc.apply(packet.get("ops"), version)  # type: ignore[arg-type]
+        if self.check_crc:
+            expected = packet.get("crc32")
+            if type(expected) is not int or not 0 <= expected <= CRC_MAX:
+                raise OTError(f"crc32 must be an unsigned 32-bit int, got {expected!r}", version=version)
+            actual = crc32_text(self.doc.text())
+            if actual != expected:
+                raise OTError(
+                    f"crc32 mismatch: packet says {expected:08x}, replay gives {actual:08x}", version=version
+                )
+        self.version = version
+
+    def text(self) -> str:
+        return self.doc.text()
+
+
+@dataclass(frozen=True, slots=True)
+class StateRequest:
+    """A moment to extract: a file `version`, or a time `ts` (the file after every packet with
+    `ts` at or before it). `key` travels through untouched so callers can match answers."""
+
+    key: Any
+    version: int | None = None
+    ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The answer to a `StateRequest`: `text` (None where the file did not exist yet at `ts`), the
+    version it is at, or `error` (why the state cannot be trusted) with `text` None."""
+
+    request: StateRequest
+    text: str | None
+    version: int
+    error: str | None = None
+
+
+def replay_states(
+    packets: Iterable[Mapping[str, Any]],
+    requests: Iterable[StateRequest],
+    *,
+    check_crc: bool = True,
+) -> Iterator[State]:
+    """Walks `packets` (one file's `ot` events in log order) once and yields a `State` for every
+    request, in the order the walk reaches them (ts requests by time, version requests by version).
+
+    A request at or after the first invalid packet gets `error` instead of text; a version that was
+    never logged gets an error saying so.
+    """
+    by_version: dict[int, list[StateRequest]] = {}
+    at_ts: list[StateRequest] = []
+    for request in requests:
+        if request.version is not None:
+            by_version.setdefault(request.version, []).append(request)
+        elif request.ts is not None:
+            at_ts.append(request)
+        else:
+            raise ValueError(f"request {request.key!r} names neither a version nor a ts")
+    at_ts.sort(key=lambda r: r.ts)  # type: ignore[arg-type, return-value]
+    next_ts = 0
+    replay = FileReplay(check_crc=check_crc)
+
+    def current(request: StateRequest) -> State:
+        return State(request, replay.text() if replay.version else None, replay.version)
+
+    for packet in packets:
+        ts = packet.get("ts")
+        if type(ts) is int:
+            while next_ts < len(at_ts) and at_ts[next_ts].ts < ts:  # type: ignore[operator]
+                yield current(at_ts[next_ts])
+                next_ts += 1
+        try:
+            replay.apply(packet)
+        except OTError:
+            break
+        for request in by_version.pop(replay.version, ()):
+            yield current(request)
+
+    error = replay.error
+    for request in at_ts[next_ts:]:
+        if error is not None and (replay.error_ts is None or request.ts >= replay.error_ts):  # type: ignore[operator]
+            yield State(request, None, replay.version, f"depends on an invalid packet: {error}")
+        else:
+            yield current(request)
+    for version, waiting in sorted(by_version.items()):
+        if error is not None and version > replay.version:
+            reason = f"depends on an invalid packet: {error}"
+        else:
+            reason = f"version {version} never logged (last is {replay.version})"
+        for request in waiting:
+            yield State(request, None, replay.version, reason)
