@@ -1,0 +1,115 @@
+"""The finetuned repair model in process: an exported Hugging Face checkpoint (and its tokenizer)
+behind the `Repairer` protocol, for evaluation and the Triton Python backend.
+
+The model sees exactly what training showed it: the section 3 prompt, cut to `window` lines around
+the error line (line numbers kept, so the diff applies to the whole file), then a newline; it answers
+with the section 2 `<diff>` block and end of sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from repair.dataset import DEFAULT_WINDOW, model_input
+from repair.diagnostic import Diagnostic
+from repair.linediff import CLOSE_TAG
+
+
+class RepairModel:
+    """`RepairModel(dir).propose(code, diagnostic)` -> the generated `<diff>` text.
+
+    `temperature` 0 decodes greedily; otherwise sampling with `top_p`/`top_k` (the case study's
+    pass@1 settings are temperature 0.1, top_p 0.95, top_k 50).
+    """
+
+    name = "finetuned"
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        device: str = "cpu",
+        max_new_tokens: int = 192,
+        temperature: float = 0.1,
+        top_p: float = 0.95,
+        top_k: int = 50,
+        window: int | None = DEFAULT_WINDOW,
+        batch_size: int = 16,
+        seed: int = 0,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_dir = Path(model_dir)
+        if not (self.model_dir / "config.json").is_file():
+            raise FileNotFoundError(f"{self.model_dir} is not a Hugging Face checkpoint (no config.json)")
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.window = window
+        self.batch_size = batch_size
+        self.seed = seed
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        # Batched prompts of different lengths: pad on the left so every row continues at the end.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), torch_dtype=torch.float32)
+        self.model.to(device).eval()
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        """One completion per section 3 prompt, cut after `</diff>` (or at end of sequence)."""
+        import torch
+
+        completions: list[str] = []
+        sampling = self.temperature > 0
+        torch.manual_seed(self.seed)
+        for start in range(0, len(prompts), self.batch_size):
+            batch = [model_input(p) for p in prompts[start : start + self.batch_size]]
+            encoded = self.tokenizer(
+                batch,
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+                return_token_type_ids=False,
+            )
+            encoded = {k: v.to(self.device) for k, v in encoded.items()}
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **encoded,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=sampling,
+                    temperature=self.temperature if sampling else None,
+                    top_p=self.top_p if sampling else None,
+                    top_k=self.top_k if sampling else None,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    stop_strings=[CLOSE_TAG],
+                    tokenizer=self.tokenizer,
+                )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True):
+                end = text.find(CLOSE_TAG)
+                completions.append(text[: end + len(CLOSE_TAG)] if end >= 0 else text)
+        return completions
+
+    def prompt(self, code: str, diagnostic: Diagnostic, file_name: str = "main.py") -> str:
+        from repair.prompt import render_prompt
+
+        return render_prompt(code, diagnostic, file_name, self.window)
+
+    def propose(
+        self,
+        code: str,
+        diagnostic: Diagnostic,
+        file_name: str = "main.py",
+        context_files: Mapping[str, str] | None = None,
+    ) -> str:
+        """The generated text for one diagnostic (other project files are not part of the input)."""
+        return self.generate([self.prompt(code, diagnostic, file_name)])[0]
+
+    def propose_many(self, items: Sequence[tuple[str, Diagnostic, str]]) -> list[str]:
+        """`propose` for many `(code, diagnostic, file_name)` at once, batched."""
+        return self.generate([self.prompt(code, diag, name) for code, diag, name in items])
