@@ -4,6 +4,7 @@ touching it.
 - `full_lifecycle`: every asset of the graph for one day's partition (logs to served model).
 - `data_refresh`: one day's partition from logs to the dataset.
 - `train_evaluate_deploy`: tokenizer, training, evaluation and deployment on the current dataset.
+- `simulate_day`: the embedded default's session logs for one day (group `embedded`).
 - `nightly_lifecycle` (02:00 UTC): `full_lifecycle` for the day that just ended.
 - `new_session_shards`: starts `data_refresh` for a day whose shards appear or change in the store.
 
@@ -48,6 +49,13 @@ train_evaluate_deploy = dg.define_asset_job(
     selection=dg.AssetSelection.groups("training", "evaluation", "deployment"),
     description="Train on the current dataset, evaluate against the serving model, deploy if better.",
     tags=TRAINS_TAG,
+)
+
+simulate_day = dg.define_asset_job(
+    "simulate_day",
+    selection=dg.AssetSelection.groups("embedded"),
+    partitions_def=daily_log_partitions,
+    description="The embedded default: simulate one day of IDE sessions into the object store.",
 )
 
 nightly_lifecycle = dg.build_schedule_from_partitioned_job(
@@ -99,6 +107,6 @@ def new_session_shards(context: dg.SensorEvaluationContext, object_store: Object
     return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(seen, sort_keys=True))
 
 
-JOBS = [full_lifecycle, data_refresh, train_evaluate_deploy]
+JOBS = [full_lifecycle, data_refresh, train_evaluate_deploy, simulate_day]
 SCHEDULES = [nightly_lifecycle]
 SENSORS = [new_session_shards]
