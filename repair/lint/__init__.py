@@ -5,6 +5,8 @@ re-checks (`WarmLinter`). Results are `repair.diagnostic.Diagnostic`s."""
 from repair.lint.batch import LintResult, lint_batch, lint_project
 from repair.lint.config import DEFAULT_CONFIG, LintConfig
 from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, is_python_path
+from repair.lint.tools import ToolFailure
+from repair.lint.warm import WarmLinter
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -12,6 +14,8 @@ __all__ = [
     "BadInput",
     "LintConfig",
     "LintResult",
+    "ToolFailure",
+    "WarmLinter",
     "is_python_path",
     "lint_batch",
     "lint_project",

@@ -21,13 +21,13 @@ from pathlib import Path
 RUFF_SELECT: tuple[str, ...] = ("E4", "E7", "E9", "F", "E501", "W", "I001", "N", "B")
 RUFF_LINE_LENGTH = 88
 
-# basedpyright offers a quick fix that rewrites the code (not just an `# pyright: ignore` comment)
-# for these rules: unused imports/variables ("remove unused ...") and implicit string concatenation
-# aside, pyright's own code actions are "add Optional to the annotation" and "create type stub".
-# Diagnostics of these rules count as having a deterministic code action.
-PYRIGHT_QUICK_FIX_RULES: frozenset[str] = frozenset(
-    {"reportMissingTypeStubs", "reportOptionalOperand", "reportUnusedImport", "reportUnusedVariable"}
-)
+# Rules whose pyright diagnostics count as having a deterministic code action. Asked for quick fixes
+# (`textDocument/codeAction`, basedpyright 1.40), the language server offers for every rule only an
+# `# pyright: ignore[rule]` comment (a suppression, not a fix), and for undefined names a list of
+# auto-import candidates from the environment (`Path`: pathlib or zipfile; `Sequence`: typing,
+# collections.abc or typing_extensions), i.e. a choice, not a deterministic fix. So no rule by
+# default; a deployment whose IDE applies fixes for some rules lists them here.
+PYRIGHT_QUICK_FIX_RULES: frozenset[str] = frozenset()
 
 # How ruff's language server grades diagnostics: undefined names, IO errors and syntax errors are
 # errors, every other rule a warning.
