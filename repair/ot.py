@@ -198,10 +198,12 @@ def apply_ops(text: str, ops: Sequence[Op]) -> str:
 
 def ops_from_patch(pos: int, n_deleted: int, inserted: str, doc_len: int) -> list[dict[str, Any]]:
     """The ops of one edit "at `pos`, delete `n_deleted` code points, insert `inserted`" on a
-    document of `doc_len` code points. Zero-length ops are left out."""
+    document of `doc_len` code points. Zero-length ops are left out ([] for a no-op edit)."""
     if pos < 0 or n_deleted < 0 or pos + n_deleted > doc_len:
         raise ValueError(f"patch ({pos}, {n_deleted}) does not fit a document of {doc_len} code points")
     ops: list[dict[str, Any]] = []
+    if not (n_deleted or inserted):
+        return ops
     if pos:
         ops.append({"skip": pos})
     if n_deleted:
