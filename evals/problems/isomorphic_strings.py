@@ -1,0 +1,20 @@
+"""Isomorphic Strings: a one-to-one character mapping turns one into the other."""
+
+
+def is_isomorphic(source: str, target: str) -> bool:
+    if len(source) != len(target):
+        return False
+    forward: dict[str, str] = {}
+    backward: dict[str, str] = {}
+    for a, b in zip(source, target):
+        if forward.setdefault(a, b) != b or backward.setdefault(b, a) != a:
+            return False
+    return True
+
+
+# --- tests ---
+def test_is_isomorphic():
+    assert is_isomorphic("egg", "add")
+    assert not is_isomorphic("foo", "bar")
+    assert is_isomorphic("paper", "title")
+    assert not is_isomorphic("badc", "baba")

@@ -1,0 +1,23 @@
+"""Palindrome Number: an integer that reads the same backwards."""
+
+
+def is_palindrome(number: int) -> bool:
+    if number < 0:
+        return False
+    digits = str(number)
+    left, right = 0, len(digits) - 1
+    while left < right:
+        if digits[left] != digits[right]:
+            return False
+        left += 1
+        right -= 1
+    return True
+
+
+# --- tests ---
+def test_is_palindrome():
+    assert is_palindrome(121)
+    assert not is_palindrome(-121)
+    assert not is_palindrome(10)
+    assert is_palindrome(0)
+    assert is_palindrome(1221)
