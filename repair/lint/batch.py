@@ -112,6 +112,24 @@ def _run_bisecting(
     return found
 
 
+def _lint_written(
+    root: Path, states: list[_State], results: list[LintResult], config: LintConfig, timeout_s: float,
+    tools: Sequence[str],
+) -> list[LintResult]:
+    if states:
+        config.write_ruff_config(root, src=sorted({s.folder for s in states}))
+        errors: dict[int, str] = {}
+        for tool in tools:
+            found = _run_bisecting(tool, root, states, config, timeout_s, errors)
+            for index, diagnostics in found.items():
+                results[index].diagnostics.extend(diagnostics)
+        for index, reason in errors.items():
+            results[index].error = reason
+    for result in results:
+        result.diagnostics = sort_diagnostics(result.diagnostics)
+    return results
+
+
 def lint_batch(
     projects: Sequence[Mapping[str, str | bytes]],
     targets: Sequence[str],
@@ -140,25 +158,35 @@ def lint_batch(
             folder = f"p{index:06d}"
             write_project(root / folder, files, target, data, max_file_bytes)
             states.append(_State(index, folder, target, data.decode("utf-8")))
-        if not states:
-            return results
-        config.write_ruff_config(root, src=sorted({s.folder for s in states}))
-        errors: dict[int, str] = {}
-        for tool in tools:
-            found = _run_bisecting(tool, root, states, config, timeout_s, errors)
-            for index, diagnostics in found.items():
-                results[index].diagnostics.extend(diagnostics)
-        for index, reason in errors.items():
-            results[index].error = reason if results[index].error is None else f"{results[index].error}; {reason}"
-        for result in results:
-            result.diagnostics = sort_diagnostics(result.diagnostics)
-        return results
+        return _lint_written(root, states, results, config, timeout_s, tools)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def lint_project(
-    files: Mapping[str, str | bytes], targets: Sequence[str], **kwargs
+    files: Mapping[str, str | bytes],
+    targets: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    config: LintConfig = DEFAULT_CONFIG,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    tools: Sequence[str] = TOOLS,
 ) -> list[LintResult]:
-    """Several files of ONE project (e.g. files on disk), checked together in one tree."""
-    return lint_batch([files] * len(targets), targets, **kwargs)
+    """Several files of ONE project (e.g. files on disk), written once and checked together."""
+    results = [LintResult() for _ in targets]
+    root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
+    try:
+        checked = {}
+        for index, target in enumerate(targets):
+            try:
+                checked[index] = check_target(files, target, max_file_bytes)
+            except BadInput as bad:
+                results[index].error = str(bad)
+        folder = "project"
+        if checked:
+            first = next(iter(checked))
+            write_project(root / folder, files, targets[first], checked[first], max_file_bytes)
+        states = [_State(i, folder, targets[i], data.decode("utf-8")) for i, data in checked.items()]
+        return _lint_written(root, states, results, config, timeout_s, tools)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -134,5 +134,8 @@ class LspClient:
             kill_group(self._proc)
             self._proc.wait()
             for stream in (self._proc.stdin, self._proc.stdout):
-                if stream is not None:
-                    stream.close()
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:  # unflushed bytes to a server that is gone
+                    pass

@@ -125,21 +125,27 @@ class WarmLinter:
             self.start()
         target_bytes = check_target(files, target, self.max_file_bytes)
         text = target_bytes.decode("utf-8")
-        self._sync_disk(files, target, target_bytes)
         ruff = _RuffThread(self._root, target, target_bytes, self.timeout_s)
         ruff.start()
         try:
-            raw = self._pyright(target, text)
+            raw = self._pyright(files, target, target_bytes)
         except ToolFailure:
             self.restart()
-            raw = self._pyright(target, text)
-        ruff.join()
+            try:
+                raw = self._pyright(files, target, target_bytes)
+            except ToolFailure:
+                self.restart()  # leave a working server for the next check
+                raise
+        finally:
+            ruff.join()
         if ruff.failure is not None:
             raise ruff.failure
         return sort_diagnostics([*ruff.diagnostics, *pyright_diagnostics(raw, text, self.config)])
 
-    def _pyright(self, target: str, text: str) -> list[dict[str, Any]]:
+    def _pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[dict[str, Any]]:
         assert self._client is not None and self._root is not None
+        self._sync_disk(files, target, target_bytes)
+        text = target_bytes.decode("utf-8")
         uri = (self._root / target).as_uri()
         self._version += 1
         if self._open == uri:
