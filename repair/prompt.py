@@ -67,11 +67,29 @@ def shown_lines(code: str, error_line: int) -> list[str]:
     return lines
 
 
-def render_prompt(
+@dataclass(frozen=True)
+class PromptParts:
+    """The three blocks of the model input, without their sentinels."""
+
+    code: str  # "#<file name>" then the numbered lines
+    lsp_error: str
+    error_line: str  # "N TEXT"
+
+    def render(self) -> str:
+        return "\n".join(
+            [
+                f"<code>\n{self.code}\n</code>",
+                f"<lsp_error>{self.lsp_error}</lsp_error>",
+                f"<error_line>{self.error_line}</error_line>",
+            ]
+        )
+
+
+def prompt_parts(
     code: str, diagnostic: Diagnostic, file_name: str = "main.py", window: int | None = None
-) -> str:
-    """The section 3 model input for `diagnostic` in `code`; `window` keeps lines within that many
-    lines of the error line (None: the whole file)."""
+) -> PromptParts:
+    """The blocks of the model input for `diagnostic` in `code`; `window` keeps lines within that
+    many lines of the error line (None: the whole file)."""
     error_line = diagnostic.line1
     lines = shown_lines(code, error_line)
     if not 1 <= error_line <= len(lines):
@@ -82,16 +100,18 @@ def render_prompt(
             raise PromptError(f"window {window} is negative")
         first, last = max(1, error_line - window), min(len(lines), error_line + window)
     numbered = [f"{n} {lines[n - 1]}" for n in range(first, last + 1)]
-    return "\n".join(
-        [
-            "<code>",
-            f"#{file_name}",
-            *numbered,
-            "</code>",
-            f"<lsp_error>{diagnostic.describe()}</lsp_error>",
-            f"<error_line>{error_line} {lines[error_line - 1]}</error_line>",
-        ]
+    return PromptParts(
+        code="\n".join([f"#{file_name}", *numbered]),
+        lsp_error=diagnostic.describe(),
+        error_line=f"{error_line} {lines[error_line - 1]}",
     )
+
+
+def render_prompt(
+    code: str, diagnostic: Diagnostic, file_name: str = "main.py", window: int | None = None
+) -> str:
+    """The section 3 model input (see `prompt_parts`)."""
+    return prompt_parts(code, diagnostic, file_name, window).render()
 
 
 _NUMBERED = re.compile(r"([0-9]+) (.*)", re.DOTALL)

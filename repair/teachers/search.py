@@ -1,0 +1,505 @@
+"""The search-based repairer: per diagnostic family, a handful of candidate edits, each verified
+with the linter; the cheapest verified candidate wins.
+
+It is the offline default teacher (no model, no network) and, later, a baseline in evaluation.
+Candidate families (`Candidate.family`):
+
+| family | diagnostics | edit |
+| --- | --- | --- |
+| `rename` | undefined name (pyright `reportUndefinedVariable`, ruff `F821`) | nearest name in scope or builtin |
+| `import` | undefined name | `import M` (stdlib or project module), `from M import name` (project, common stdlib modules) |
+| `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | nearest attribute of the module, class or builtin type |
+| `colon` | syntax | add the missing `:` to a compound statement |
+| `bracket` | syntax | close unclosed brackets, drop an unmatched closer |
+| `quote` | syntax | close an unterminated string |
+| `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
+| `equality` | syntax | `==` for `=` in a condition |
+| `keyword` | syntax | a keyword used as a name gets a trailing `_` |
+| `argument` | `reportCallIssue` "Expected N positional arguments" | drop the extra argument |
+| `unused_import` | ruff `F401` | drop the import line |
+
+Generating candidates is pure (`candidates`); `SearchRepairer` checks them in cost order with a
+`repair.verify.Verifier` until one is accepted (at most `max_checks` re-lints per diagnostic).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import importlib
+import importlib.util
+import keyword
+import re
+import sys
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from repair.diagnostic import Diagnostic
+from repair.linediff import join_lines, make_diff, render_diff, split_lines
+from repair.verify import Verdict, Verifier
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+QUOTED = re.compile(r"[\"`]([^\"`]+)[\"`]")
+COMPOUND = re.compile(
+    r"\s*(if|elif|else|for|while|def|class|try|except|finally|with|async\s+def|async\s+for|match|case)\b"
+)
+# Stdlib modules whose import has side effects (a browser, printed text) or needs a display.
+UNSAFE_MODULES = frozenset({"antigravity", "this", "turtledemo", "idlelib", "tkinter", "turtle"})
+# Where `from M import name` is looked up for an undefined name that is not a module.
+FROM_IMPORT_MODULES = (
+    "typing", "collections", "dataclasses", "pathlib", "functools", "itertools", "datetime", "enum",
+    "abc", "contextlib", "copy", "math", "random", "re", "json", "os", "sys", "time", "string",
+    "decimal", "fractions", "statistics", "operator", "textwrap", "pprint", "heapq", "bisect",
+)  # fmt: skip
+BUILTIN_TYPES = {t.__name__: t for t in (str, bytes, list, dict, set, frozenset, tuple, int, float, complex)}
+CLOSERS = {"(": ")", "[": "]", "{": "}"}
+MAX_RENAMES = 3
+
+
+@dataclass(frozen=True, order=True)
+class Candidate:
+    cost: float
+    family: str = field(compare=False)
+    description: str = field(compare=False)
+    fixed: str = field(compare=False)
+
+
+def _message_name(diagnostic: Diagnostic) -> str | None:
+    match = QUOTED.search(diagnostic.message)
+    return match.group(1) if match else None
+
+
+def _span(lines: list[str], diagnostic: Diagnostic) -> str | None:
+    if diagnostic.start_line != diagnostic.end_line or diagnostic.start_line >= len(lines):
+        return None
+    return lines[diagnostic.start_line][diagnostic.start_character : diagnostic.end_character]
+
+
+def _replace_span(lines: list[str], diagnostic: Diagnostic, text: str) -> str:
+    line = lines[diagnostic.start_line]
+    edited = line[: diagnostic.start_character] + text + line[diagnostic.end_character :]
+    return _with_line(lines, diagnostic.start_line, edited)
+
+
+def _with_line(lines: list[str], index: int, text: str) -> str:
+    return join_lines([*lines[:index], text, *lines[index + 1 :]])
+
+
+def _nearest(name: str, pool: Iterable[str], cost: float) -> list[tuple[float, str]]:
+    pool = {p for p in pool if p != name and not keyword.iskeyword(p)}
+    found = difflib.get_close_matches(name, pool, n=MAX_RENAMES, cutoff=0.5)
+    # Cheaper the closer; a case-only difference (screen/Screen) is the cheapest of all.
+    return [
+        (cost + (0.0 if m.lower() == name.lower() else 1 - difflib.SequenceMatcher(None, name, m).ratio()), m)
+        for m in found
+    ]
+
+
+def _parse(code: str) -> ast.Module | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(code)
+        except (SyntaxError, ValueError):
+            return None
+
+
+def _top_level_names(tree: ast.Module | None) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body if tree else ():
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _project_modules(context_files: Mapping[str, str]) -> dict[str, str]:
+    """Importable module name -> path, for the project's Python files."""
+    modules = {}
+    for path in context_files:
+        if path.endswith(".py"):
+            parts = path[:-3].split("/")
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(p.isidentifier() for p in parts):
+                modules[".".join(parts)] = path
+    return modules
+
+
+def _import_line(lines: list[str]) -> int:
+    """Where a new import goes: after the last top-level import of the leading block, else after a
+    module docstring or leading comments, else first."""
+    last = -1
+    for index, line in enumerate(lines):
+        if line.startswith(("import ", "from ")):
+            last = index
+        elif line and not line.startswith(("#", '"""', "'''", " ", "\t")) and last >= 0:
+            break
+    if last >= 0:
+        return last + 1
+    index = 0
+    while index < len(lines) and lines[index].startswith("#"):
+        index += 1
+    return index
+
+
+def _insert_line(lines: list[str], index: int, text: str) -> str:
+    return join_lines([*lines[:index], text, *lines[index:]])
+
+
+def _safe_module(name: str):
+    if name.split(".")[0] in UNSAFE_MODULES or name.split(".")[0] not in sys.stdlib_module_names:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - a module that cannot be imported here offers no names
+        return None
+
+
+def _stdlib_attributes(module_name: str) -> set[str]:
+    module = _safe_module(module_name)
+    return {n for n in dir(module) if not n.startswith("_")} if module is not None else set()
+
+
+def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
+    name = _span(lines, diagnostic) or _message_name(diagnostic)
+    if not name or not name.isidentifier():
+        return []
+    out = []
+    in_file = set(IDENTIFIER.findall(code)) - {name}
+    if _span(lines, diagnostic) == name:
+        for cost, match in _nearest(name, in_file | set(dir(builtins)), 1.0):
+            out.append(
+                Candidate(cost, "rename", f"{name} -> {match}", _replace_span(lines, diagnostic, match))
+            )
+    at = _import_line(lines)
+    project = _project_modules({p: t for p, t in context_files.items() if p != file_name})
+    if name in sys.stdlib_module_names or name in project:
+        out.append(Candidate(1.2, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
+    for module, path in sorted(project.items()):
+        if name in _top_level_names(_parse(context_files[path])):
+            out.append(
+                Candidate(
+                    1.3,
+                    "import",
+                    f"from {module} import {name}",
+                    _insert_line(lines, at, f"from {module} import {name}"),
+                )
+            )
+    for module in FROM_IMPORT_MODULES:
+        if name in _stdlib_attributes(module):
+            out.append(
+                Candidate(
+                    1.4,
+                    "import",
+                    f"from {module} import {name}",
+                    _insert_line(lines, at, f"from {module} import {name}"),
+                )
+            )
+            break
+    return out
+
+
+_MODULE_ATTR = re.compile(r'"(?P<attr>[^"]+)" is not a known attribute of module "(?P<module>[^"]+)"')
+_CLASS_ATTR = re.compile(r'Cannot access attribute "(?P<attr>[^"]+)" for class "(?P<cls>[^"]+)"')
+
+
+def _class_members(tree: ast.Module | None, class_name: str) -> set[str]:
+    members: set[str] = set()
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in ast.walk(node):
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    members.add(item.name)
+                elif (
+                    isinstance(item, ast.Attribute)
+                    and isinstance(item.value, ast.Name)
+                    and item.value.id == "self"
+                ):
+                    members.add(item.attr)
+                elif isinstance(item, ast.Name) and isinstance(item.ctx, ast.Store):
+                    members.add(item.id)
+    return members
+
+
+def _class_of(pyright_type: str) -> str:
+    """`A*` -> `A`, `list[int]` -> `list`, `Literal['x']` -> `str`, `Literal[1]` -> `int`."""
+    literal = re.match(r"Literal\[(.)", pyright_type)
+    if literal:
+        first = literal.group(1)
+        return "str" if first in "'\"" else "bytes" if first == "b" else "int"
+    return re.sub(r"[\[*].*$", "", pyright_type).strip()
+
+
+def _attribute(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
+    attr = _span(lines, diagnostic)
+    if not attr or not attr.isidentifier():
+        return []
+    pool: set[str] = set()
+    if match := _MODULE_ATTR.search(diagnostic.message):
+        module = match.group("module")
+        project = _project_modules(context_files)
+        if module in project:
+            pool = _top_level_names(_parse(context_files[project[module]]))
+        else:
+            # Reading `dir()` of a display-bound module (turtle) would import tkinter: use its source.
+            spec = importlib.util.find_spec(module) if module in sys.stdlib_module_names else None
+            if spec is not None and spec.origin and spec.origin.endswith(".py") and module in UNSAFE_MODULES:
+                with open(spec.origin, encoding="utf-8") as handle:
+                    source = handle.read()
+                pool = _top_level_names(_parse(source)) | set(re.findall(r"^def (\w+)", source, re.MULTILINE))
+            else:
+                pool = _stdlib_attributes(module)
+    elif match := _CLASS_ATTR.search(diagnostic.message):
+        class_name = _class_of(match.group("cls"))
+        if class_name in BUILTIN_TYPES:
+            pool = {n for n in dir(BUILTIN_TYPES[class_name]) if not n.startswith("_")}
+        else:
+            pool = _class_members(_parse(code), class_name)
+            for path, text in context_files.items():
+                if path != file_name and class_name in text:
+                    pool |= _class_members(_parse(text), class_name)
+    return [
+        Candidate(cost, "attribute", f".{attr} -> .{m}", _replace_span(lines, diagnostic, m))
+        for cost, m in _nearest(attr, pool, 1.0)
+    ]
+
+
+def _code_part(line: str) -> str:
+    """The line without a trailing comment (a `#` outside quotes)."""
+    quote = None
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return line[:index].rstrip()
+    return line.rstrip()
+
+
+def _bracket_balance(text: str) -> tuple[list[str], int]:
+    """Unclosed openers (in order) and the index of the first unmatched closer (-1: none)."""
+    stack: list[str] = []
+    quote = None
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in CLOSERS:
+            stack.append(char)
+        elif char in ")]}":
+            if not stack or CLOSERS[stack[-1]] != char:
+                return stack, index
+            stack.pop()
+    return stack, -1
+
+
+def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
+    """(cost, family, description, new line) for one line."""
+    edits = []
+    body = _code_part(line)
+    comment = line[len(body) :]
+    compound = COMPOUND.match(body)
+    if compound and not body.endswith(":"):
+        edits.append((1.0, "colon", "add ':'", body + ":" + comment))
+    if compound and compound.group(1) in ("if", "elif", "while"):
+        equality = re.sub(r"(?<![=!<>:+\-*/%&|^])=(?!=)", "==", body, count=1)
+        if equality != body:
+            edits.append(
+                (
+                    1.1,
+                    "equality",
+                    "'=' -> '=='",
+                    equality + (":" if not equality.endswith(":") else "") + comment,
+                )
+            )
+    stack, stray = _bracket_balance(body)
+    if stray >= 0:
+        edits.append(
+            (1.2, "bracket", f"drop unmatched {body[stray]!r}", body[:stray] + body[stray + 1 :] + comment)
+        )
+    elif stack:
+        closers = "".join(CLOSERS[c] for c in reversed(stack))
+        if body.endswith(":") and compound:
+            edits.append((1.2, "bracket", f"close with {closers!r}", body[:-1] + closers + ":" + comment))
+        else:
+            edits.append((1.2, "bracket", f"close with {closers!r}", body + closers + comment))
+    for quote in ("'", '"'):
+        if line.count(quote) % 2 == 1 and line.count(quote * 3) == 0:
+            start = line.index(quote)
+            rest = line[start + 1 :]
+            # Close before the brackets that follow the string, else at the end of the line.
+            tail = re.search(r"[)\]}]*:?\s*$", rest)
+            cut = start + 1 + (tail.start() if tail else len(rest))
+            edits.append((1.3, "quote", f"close {quote}", line[:cut] + quote + line[cut:]))
+    for word in IDENTIFIER.findall(body):
+        if keyword.iskeyword(word) and re.search(rf"\b{word}\s*(=(?!=)|[,)]|\.)", body):
+            edits.append(
+                (
+                    1.5,
+                    "keyword",
+                    f"{word} -> {word}_",
+                    re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", word + "_", line),
+                )
+            )
+            break
+    return edits
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def _syntax(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
+    out = []
+    index = min(diagnostic.start_line, len(lines) - 1)
+    previous = index - 1
+    while previous >= 0 and not lines[previous].strip():
+        previous -= 1
+    # The error is often reported on the line after the mistake (an unclosed bracket, a missing colon).
+    for where, extra in ((index, 0.0), (previous, 0.3)):
+        if where < 0 or not lines[where].strip():
+            continue
+        for cost, family, description, new in _syntax_line_edits(lines[where]):
+            if new != lines[where]:
+                out.append(
+                    Candidate(
+                        cost + extra,
+                        family,
+                        f"line {where + 1}: {description}",
+                        _with_line(lines, where, new),
+                    )
+                )
+    if lines[index].strip():
+        base = _indent_of(lines[previous]) if previous >= 0 else ""
+        stripped = lines[index].lstrip(" \t")
+        opens_block = previous >= 0 and _code_part(lines[previous]).endswith(":")
+        levels = (
+            [base + "    ", base]
+            if opens_block
+            else [base, base[:-4] if base.endswith("    ") else None, base + "    "]
+        )
+        for rank, indent in enumerate(levels):
+            if indent is not None and indent + stripped != lines[index]:
+                out.append(
+                    Candidate(
+                        1.4 + 0.05 * rank,
+                        "indent",
+                        f"line {index + 1}: indent {len(indent)}",
+                        _with_line(lines, index, indent + stripped),
+                    )
+                )
+    return out
+
+
+def _call_arguments(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
+    if not diagnostic.message.startswith("Expected") or "positional argument" not in diagnostic.message:
+        return []
+    if _span(lines, diagnostic) is None:
+        return []
+    line = lines[diagnostic.start_line]
+    before = re.sub(r",\s*$", "", line[: diagnostic.start_character])
+    return [
+        Candidate(
+            1.0,
+            "argument",
+            "drop the extra argument",
+            _with_line(lines, diagnostic.start_line, before + line[diagnostic.end_character :]),
+        )
+    ]
+
+
+def _unused_import(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
+    line = lines[diagnostic.start_line] if diagnostic.start_line < len(lines) else ""
+    if re.fullmatch(r"(import \w[\w.]*|from [\w.]+ import \w+)( as \w+)?\s*", line):
+        return [
+            Candidate(
+                1.0,
+                "unused_import",
+                "drop the import",
+                join_lines(lines[: diagnostic.start_line] + lines[diagnostic.start_line + 1 :]),
+            )
+        ]
+    return []
+
+
+FAMILIES = {
+    "reportUndefinedVariable": _undefined_name,
+    "F821": _undefined_name,
+    "reportAttributeAccessIssue": _attribute,
+    "syntax": _syntax,
+    "reportCallIssue": _call_arguments,
+    "F401": _unused_import,
+}
+
+
+def candidates(
+    code: str,
+    diagnostic: Diagnostic,
+    file_name: str = "main.py",
+    context_files: Mapping[str, str] | None = None,
+) -> list[Candidate]:
+    """Candidate fixes for one diagnostic, cheapest first, without duplicates or no-op edits."""
+    generate = FAMILIES.get(diagnostic.code)
+    lines = split_lines(code)
+    if generate is None or diagnostic.start_line >= len(lines):
+        return []
+    seen, unique = {code}, []
+    for candidate in sorted(generate(code, lines, diagnostic, file_name, dict(context_files or {}))):
+        if candidate.fixed not in seen:
+            seen.add(candidate.fixed)
+            unique.append(candidate)
+    return unique
+
+
+@dataclass
+class SearchResult:
+    diff_text: str  # rendered diff, "" when nothing verified
+    candidate: Candidate | None
+    checked: int
+    verdicts: list[tuple[Candidate, Verdict]]
+
+
+class SearchRepairer:
+    """`Repairer` that proposes the cheapest candidate the verifier accepts."""
+
+    name = "search"
+
+    def __init__(self, verifier: Verifier, max_checks: int = 6):
+        self.verifier = verifier
+        self.max_checks = max_checks
+
+    def search(
+        self,
+        code: str,
+        diagnostic: Diagnostic,
+        file_name: str = "main.py",
+        context_files: Mapping[str, str] | None = None,
+    ) -> SearchResult:
+        verdicts = []
+        for candidate in candidates(code, diagnostic, file_name, context_files)[: self.max_checks]:
+            diff_text = render_diff(make_diff(code, candidate.fixed))
+            verdict = self.verifier.verify(code, diagnostic, diff_text, file_name, context_files)
+            verdicts.append((candidate, verdict))
+            if verdict.accepted:
+                return SearchResult(diff_text, candidate, len(verdicts), verdicts)
+        return SearchResult("", None, len(verdicts), verdicts)
+
+    def propose(
+        self,
+        code: str,
+        diagnostic: Diagnostic,
+        file_name: str = "main.py",
+        context_files: Mapping[str, str] | None = None,
+    ) -> str:
+        return self.search(code, diagnostic, file_name, context_files).diff_text

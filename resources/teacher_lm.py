@@ -1,0 +1,64 @@
+"""The LLM teacher's model, as a Dagster resource: any LiteLLM-supported model through DSPy.
+
+| setting | environment variable | meaning |
+| --- | --- | --- |
+| `model` | `REPAIR_TEACHER_MODEL` | LiteLLM model name, e.g. `openai/gpt-4o-mini`, `anthropic/claude-3-5-sonnet-latest`, or `openai/<served name>` for an OpenAI-compatible server; empty: no LLM teacher |
+| `api_base` | `REPAIR_TEACHER_API_BASE` | base URL of an OpenAI-compatible server (a local vLLM: `http://host:8000/v1`) |
+| `api_key` | `REPAIR_TEACHER_API_KEY` | the key, read from the environment (`dg.EnvVar`), never stored in config |
+| `max_workers` | `REPAIR_TEACHER_CONCURRENCY` | requests in flight at once |
+
+Retries (`num_retries`, LiteLLM's backoff on rate limits and transient errors) and caching
+(`cache`, DSPy's disk and memory cache: the same request is answered once) are the `dspy.LM`'s.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+
+class TeacherLMResource(dg.ConfigurableResource):
+    """Which LLM the DSPy teacher (and the optional judge) calls; unconfigured by default."""
+
+    model: str = ""
+    api_base: str = ""
+    api_key: str = ""
+    temperature: float = 0.1
+    max_tokens: int = 1024
+    num_retries: int = 3
+    max_workers: int = 4
+    cache: bool = True
+    judge: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.model)
+
+    def build_lm(self):
+        """The `dspy.LM`; raises when no model is configured."""
+        import dspy
+
+        if not self.configured:
+            raise ValueError("no teacher model configured (set REPAIR_TEACHER_MODEL)")
+        return dspy.LM(
+            self.model,
+            api_base=self.api_base or None,
+            api_key=self.api_key or None,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            num_retries=self.num_retries,
+            cache=self.cache,
+        )
+
+    @classmethod
+    def from_env(cls, env: str = "local") -> TeacherLMResource:
+        """Settings from the environment (the same in `local` and `production`: the model is an
+        operator's choice, and without one the offline teachers run alone)."""
+        key = dg.EnvVar("REPAIR_TEACHER_API_KEY") if os.environ.get("REPAIR_TEACHER_API_KEY") else ""
+        return cls(
+            model=os.environ.get("REPAIR_TEACHER_MODEL", ""),
+            api_base=os.environ.get("REPAIR_TEACHER_API_BASE", ""),
+            api_key=key,  # type: ignore[arg-type]
+            max_workers=int(os.environ.get("REPAIR_TEACHER_CONCURRENCY", "4")),
+        )
