@@ -260,14 +260,14 @@ class FileReplay:
     depends on a document we can no longer trust.
     """
 
-    __slots__ = ("check_crc", "doc", "error", "error_ts", "version")
+    __slots__ = ("check_crc", "doc", "error", "error_packet", "version")
 
     def __init__(self, check_crc: bool = True, text: str = "", version: int = 0):
         self.doc = Document(text)
         self.version = version
         self.check_crc = check_crc
         self.error: OTError | None = None
-        self.error_ts: int | None = None
+        self.error_packet: Mapping[str, Any] | None = None
 
     def apply(self, packet: Mapping[str, Any]) -> None:
         """Applies one `ot` event (needs `version`, `ops`, `crc32`; `ts` is remembered on error)."""
@@ -277,7 +277,7 @@ class FileReplay:
             self._apply(packet)
         except OTError as exc:
             self.error = exc
-            self.error_ts = packet.get("ts")
+            self.error_packet = packet
             raise
 
     def _apply(self, packet: Mapping[str, Any]) -> None:
@@ -329,12 +329,14 @@ def replay_states(
     requests: Iterable[StateRequest],
     *,
     check_crc: bool = True,
+    replay: FileReplay | None = None,
 ) -> Iterator[State]:
     """Walks `packets` (one file's `ot` events in log order) once and yields a `State` for every
     request, in the order the walk reaches them (ts requests by time, version requests by version).
 
     A request at or after the first invalid packet gets `error` instead of text; a version that was
-    never logged gets an error saying so.
+    never logged gets an error saying so. Pass `replay` to look at the file after the walk (its last
+    version and text, or the invalid packet that stopped it).
     """
     by_version: dict[int, list[StateRequest]] = {}
     at_ts: list[StateRequest] = []
@@ -347,7 +349,8 @@ def replay_states(
             raise ValueError(f"request {request.key!r} names neither a version nor a ts")
     at_ts.sort(key=lambda r: r.ts)  # type: ignore[arg-type, return-value]
     next_ts = 0
-    replay = FileReplay(check_crc=check_crc)
+    if replay is None:
+        replay = FileReplay(check_crc=check_crc)
 
     def current(request: StateRequest) -> State:
         return State(request, replay.text() if replay.version else None, replay.version)
@@ -366,8 +369,9 @@ def replay_states(
             yield current(request)
 
     error = replay.error
+    error_ts = replay.error_packet.get("ts") if replay.error_packet is not None else None
     for request in at_ts[next_ts:]:
-        if error is not None and (replay.error_ts is None or request.ts >= replay.error_ts):  # type: ignore[operator]
+        if error is not None and (type(error_ts) is not int or request.ts >= error_ts):  # type: ignore[operator]
             yield State(request, None, replay.version, f"depends on an invalid packet: {error}")
         else:
             yield current(request)

@@ -196,7 +196,12 @@ def read_shard(data: bytes, shard: str) -> Iterator[LogEvent | Rejected]:
         try:
             event = json.loads(text)
         except json.JSONDecodeError as exc:
-            if index == complete or exc.pos >= len(text.rstrip()):
+            # A line cut short ends inside a value: at its very end, or inside a string.
+            if (
+                index == complete
+                or exc.pos >= len(text.rstrip())
+                or exc.msg.startswith("Unterminated string")
+            ):
                 damage_reported = bool(damage and index == complete)
                 tail = f" ({damage})" if damage_reported else ""
                 reason = f"truncated line: JSON ends at character {exc.pos}{tail}"

@@ -1,0 +1,88 @@
+"""One daily partition of session logs read into two tables: the valid events and the quarantine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from repair.sessionlog import LogEvent, read_shard
+from resources.object_store import ObjectStore
+
+EVENTS_SCHEMA = {
+    "repl": pl.String,
+    "session": pl.String,
+    "ts": pl.Int64,
+    "kind": pl.String,
+    "file": pl.String,
+    "version": pl.Int64,
+    "shard": pl.String,
+    "line_no": pl.Int64,
+    "event": pl.String,
+}
+QUARANTINE_SCHEMA = {"shard": pl.String, "line_no": pl.Int64, "reason": pl.String, "raw": pl.String}
+SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def partition_prefix(day: str) -> str:
+    return f"sessions/date={day}/"
+
+
+@dataclass
+class LogPartition:
+    events: pl.DataFrame
+    quarantine: pl.DataFrame
+    shards: list[str]
+    skipped_keys: list[str] = field(default_factory=list)  # objects in the folder that are no shard
+
+    @property
+    def lines_read(self) -> int:
+        return self.events.height + self.quarantine.height
+
+    def reasons(self) -> Counter[str]:
+        """Quarantine reasons with the specifics (positions, values) cut off, for counting."""
+        return Counter(r.split(":")[0].split(" at ")[0] for r in self.quarantine["reason"])
+
+
+def read_partition(
+    store: ObjectStore, day: str, progress: Callable[[str], None] | None = None
+) -> LogPartition:
+    """Every shard under `sessions/date=<day>/`, in key order; the shard name is its key below that
+    folder. Lines read = rows in `events` + rows in `quarantine`."""
+    prefix = partition_prefix(day)
+    keys = store.list(prefix)
+    shards = [k for k in keys if k.endswith(SHARD_SUFFIXES)]
+    events: list[tuple] = []
+    rejected: list[tuple] = []
+    for number, key in enumerate(shards, start=1):
+        shard = key[len(prefix) :]
+        for record in read_shard(store.read_bytes(key), shard):
+            if isinstance(record, LogEvent):
+                e = record.event
+                events.append(
+                    (
+                        e["repl"],
+                        e["session"],
+                        e["ts"],
+                        e["kind"],
+                        e.get("file"),
+                        e.get("version"),
+                        shard,
+                        record.line_no,
+                        record.raw,
+                    )
+                )
+            else:
+                rejected.append((record.shard, record.line_no, record.reason, record.raw))
+        if progress:
+            progress(
+                f"shard {number}/{len(shards)} {shard}: {len(events)} events, {len(rejected)} rejected so far"
+            )
+    return LogPartition(
+        events=pl.DataFrame(events, schema=EVENTS_SCHEMA, orient="row"),
+        quarantine=pl.DataFrame(rejected, schema=QUARANTINE_SCHEMA, orient="row"),
+        shards=[k[len(prefix) :] for k in shards],
+        skipped_keys=[k for k in keys if k not in set(shards)],
+    )

@@ -1,0 +1,279 @@
+"""Error states: for every `lsp_diagnostic` event, the file as it was at the diagnostic's version and
+the project's other files as they were at that moment.
+
+The work splits into three steps so that engines differ only in how they run the middle one:
+1. `plan(timelines)`: the diagnostics, and per (repl, file) the packets and the states to extract
+   (the diagnostic's own file at its version; every other file of the project at its time);
+2. `replay_group(...)`: one pass over one file's packets answering all of that file's requests
+   (`repair.ot.replay_states`); the polars engine maps it over the groups in process, the Spark
+   engine over an RDD cogrouped by (repl, file);
+3. `assemble(plan, results)`: the `error_states` table, the blobs it refers to and the quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from repair.ot import FileReplay, StateRequest, replay_states
+
+CONTENT, CONTEXT = "content", "context"
+
+ERROR_STATES_SCHEMA = {
+    "diagnostic_id": pl.String,
+    "repl": pl.String,
+    "session": pl.String,
+    "file": pl.String,
+    "ts": pl.Int64,
+    "version": pl.Int64,
+    "source": pl.String,
+    "code": pl.String,
+    "severity": pl.String,
+    "message": pl.String,
+    "start_line": pl.Int64,
+    "start_character": pl.Int64,
+    "end_line": pl.Int64,
+    "end_character": pl.Int64,
+    "has_code_action": pl.Boolean,
+    "content": pl.String,
+    "context": pl.List(pl.Struct({"path": pl.String, "blob": pl.String})),
+}
+BLOBS_SCHEMA = {"blob": pl.String, "text": pl.String}
+QUARANTINE_SCHEMA = {
+    "diagnostic_id": pl.String,
+    "repl": pl.String,
+    "session": pl.String,
+    "file": pl.String,
+    "ts": pl.Int64,
+    "version": pl.Int64,
+    "source": pl.String,
+    "code": pl.String,
+    "reason": pl.String,
+}
+INVALID_PACKETS_SCHEMA = {
+    "repl": pl.String,
+    "file": pl.String,
+    "version": pl.Int64,
+    "shard": pl.String,
+    "line_no": pl.Int64,
+    "reason": pl.String,
+}
+
+# One packet as the engines ship it: (version, ts, shard, line_no, event JSON).
+PacketRow = tuple[int, int, str, int, str]
+# One state to extract: (diagnostic_id, role, version or None, ts or None).
+RequestRow = tuple[str, str, int | None, int | None]
+
+
+def blob_id(text: str) -> str:
+    """The content hash naming a file text in the blob table."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def diagnostic_id(event: dict[str, Any]) -> str:
+    rng = event["range"]
+    key = [
+        event["repl"],
+        event["session"],
+        event["file"],
+        event["ts"],
+        event["version"],
+        event["source"],
+        event["code"],
+        rng["start"]["line"],
+        rng["start"]["character"],
+        rng["end"]["line"],
+        rng["end"]["character"],
+    ]
+    return hashlib.sha1(json.dumps(key, ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
+
+
+PACKET_COLUMNS = ["version", "ts", "shard", "line_no", "event"]
+
+
+@dataclass
+class Plan:
+    diagnostics: list[dict[str, Any]]  # error_states fields except content/context, timeline order
+    packets: pl.DataFrame  # the `ot` rows: repl, file and PACKET_COLUMNS
+    requests: dict[tuple[str, str], list[RequestRow]]
+
+
+def plan(timelines: pl.DataFrame) -> Plan:
+    """What to replay, from a `session_timelines` partition (or any frame with its columns)."""
+    packets = timelines.filter(pl.col("kind") == "ot").select("repl", "file", *PACKET_COLUMNS)
+    files_of: dict[str, list[str]] = defaultdict(list)
+    for repl, file in packets.select("repl", "file").unique().sort("repl", "file").iter_rows():
+        files_of[repl].append(file)
+
+    diagnostics = []
+    requests: dict[tuple[str, str], list[RequestRow]] = defaultdict(list)
+    rows = timelines.filter(pl.col("kind") == "lsp_diagnostic").sort("session", "seq")
+    for raw in rows["event"]:
+        event = json.loads(raw)
+        rng = event["range"]
+        diag = {
+            "diagnostic_id": diagnostic_id(event),
+            **{
+                k: event[k]
+                for k in ("repl", "session", "file", "ts", "version", "source", "code", "severity", "message")
+            },
+            "start_line": rng["start"]["line"],
+            "start_character": rng["start"]["character"],
+            "end_line": rng["end"]["line"],
+            "end_character": rng["end"]["character"],
+            "has_code_action": bool(event.get("has_code_action", False)),
+        }
+        diagnostics.append(diag)
+        repl, did = diag["repl"], diag["diagnostic_id"]
+        requests[(repl, diag["file"])].append((did, CONTENT, diag["version"], None))
+        for other in files_of[repl]:
+            if other != diag["file"]:
+                requests[(repl, other)].append((did, CONTEXT, None, diag["ts"]))
+    return Plan(diagnostics, packets, dict(requests))
+
+
+@dataclass
+class GroupResult:
+    """What one pass over one file gives back."""
+
+    repl: str
+    file: str
+    states: list[tuple[str, str, str | None, int, str | None]] = field(default_factory=list)
+    # ^ (diagnostic_id, role, blob or None, version, error or None)
+    blobs: dict[str, str] = field(default_factory=dict)
+    last_version: int = 0
+    invalid: tuple[int | None, str, int, str] | None = None  # (version, shard, line_no, reason)
+
+
+def replay_group(
+    repl: str,
+    file: str,
+    packets: Iterable[PacketRow],
+    requests: Iterable[RequestRow],
+    check_crc: bool = True,
+) -> GroupResult:
+    """THE replay both engines run, once per (repl, file): packets in version order (then time and
+    where they were read, so that a repeated version is caught the same way everywhere)."""
+    events = []
+    for version, ts, shard, line_no, raw in sorted(packets, key=lambda p: (p[0], p[1], p[2], p[3])):
+        event = json.loads(raw)
+        event["_where"] = (shard, line_no)
+        events.append(event)
+    result = GroupResult(repl, file)
+    replay = FileReplay(check_crc=check_crc)
+    wanted = [StateRequest((did, role), version=version, ts=ts) for did, role, version, ts in requests]
+    for state in replay_states(events, wanted, replay=replay):
+        did, role = state.request.key
+        blob = None
+        if state.text is not None:
+            blob = blob_id(state.text)
+            result.blobs[blob] = state.text
+        result.states.append((did, role, blob, state.version, state.error))
+    result.last_version = replay.version
+    if replay.error is not None and replay.error_packet is not None:
+        shard, line_no = replay.error_packet["_where"]
+        result.invalid = (replay.error.version, shard, line_no, replay.error.reason)
+    return result
+
+
+@dataclass
+class ErrorStates:
+    states: pl.DataFrame
+    blobs: pl.DataFrame
+    quarantine: pl.DataFrame
+    invalid_packets: pl.DataFrame
+    files_replayed: int
+
+
+def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
+    """Joins the per-file answers back onto the diagnostics. A diagnostic whose file, or any other
+    file of its project, is untrustworthy at that moment goes to the quarantine with the reason."""
+    answers: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
+    blobs: dict[str, str] = {}
+    invalid = []
+    files = defaultdict(set)
+    count = 0
+    for result in results:
+        count += 1
+        if result.last_version or result.invalid:
+            files[result.repl].add(result.file)
+        for did, role, blob, _version, error in result.states:
+            answers[(did, role, result.file)] = (blob, error)
+        blobs.update(result.blobs)
+        if result.invalid:
+            invalid.append((result.repl, result.file, *result.invalid))
+
+    kept, quarantined, used = [], [], set()
+    for diag in the_plan.diagnostics:
+        did, repl, file = diag["diagnostic_id"], diag["repl"], diag["file"]
+        reason = None
+        content = None
+        if file not in files[repl]:
+            reason = f"no edits of {file} logged for repl {repl} in this partition"
+        else:
+            blob, error = answers[(did, CONTENT, file)]
+            if error:
+                reason = error
+            else:
+                content = blobs[blob]  # type: ignore[index]
+        context = []
+        for other in sorted(files[repl] - {file}):
+            if reason:
+                break
+            blob, error = answers[(did, CONTEXT, other)]
+            if error:
+                reason = f"context file {other}: {error}"
+            elif blob is not None:  # None: the file did not exist yet
+                context.append({"path": other, "blob": blob})
+                used.add(blob)
+        if reason:
+            quarantined.append({k: diag[k] for k in QUARANTINE_SCHEMA if k != "reason"} | {"reason": reason})
+        else:
+            kept.append({**diag, "content": content, "context": context})
+    return ErrorStates(
+        states=pl.DataFrame(kept, schema=ERROR_STATES_SCHEMA),
+        blobs=pl.DataFrame([(b, blobs[b]) for b in sorted(used)], schema=BLOBS_SCHEMA, orient="row"),
+        quarantine=pl.DataFrame(quarantined, schema=QUARANTINE_SCHEMA),
+        invalid_packets=pl.DataFrame(invalid, schema=INVALID_PACKETS_SCHEMA, orient="row"),
+        files_replayed=count,
+    )
+
+
+def replay_polars(the_plan: Plan, check_crc: bool = True) -> list[GroupResult]:
+    """The in-process engine: every (repl, file) group in turn."""
+    groups = the_plan.packets.partition_by("repl", "file", as_dict=True)
+    keys = sorted(set(groups) | set(the_plan.requests))  # type: ignore[arg-type]
+    return [
+        replay_group(
+            repl,
+            file,
+            groups[(repl, file)].select(PACKET_COLUMNS).iter_rows() if (repl, file) in groups else [],
+            the_plan.requests.get((repl, file), []),
+            check_crc,
+        )
+        for repl, file in keys
+    ]
+
+
+def build_error_states(
+    timelines: pl.DataFrame, engine: str = "polars", spark=None, check_crc: bool = True
+) -> ErrorStates:
+    """`error_states` of one partition with the chosen engine (`spark` needs a SparkSession)."""
+    the_plan = plan(timelines)
+    if engine == "polars":
+        results = replay_polars(the_plan, check_crc)
+    elif engine == "spark":
+        from repair.ingest.spark_engine import replay_spark
+
+        if spark is None:
+            raise ValueError("engine 'spark' needs a SparkSession")
+        results = replay_spark(spark, the_plan, check_crc)
+    else:
+        raise ValueError(f"unknown engine {engine!r}: use 'polars' or 'spark'")
+    return assemble(the_plan, results)

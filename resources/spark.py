@@ -1,0 +1,52 @@
+"""Spark for the stages that scale out (ingest replay, diagnostic reproduction), through
+dagster-pyspark. The session starts on first use only: runs on the polars engine pay nothing.
+
+Local mode (`local[2]`) by default; in production `REPAIR_SPARK_MASTER` names the cluster
+(`spark://host:7077`, `yarn`, `k8s://...`) and `REPAIR_SPARK_CONF` adds settings as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from dagster_pyspark import LazyPySparkResource
+
+DEFAULT_MASTER = "local[2]"
+
+
+def spark_config(master: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Spark settings every session of the project uses."""
+    master = master or os.environ.get("REPAIR_SPARK_MASTER") or DEFAULT_MASTER
+    config: dict[str, Any] = {
+        "spark.master": master,
+        "spark.app.name": "code-repair",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.session.timeZone": "UTC",
+    }
+    if master.startswith("local"):
+        # Workers are this interpreter (the project's venv) and the UI port is not wanted.
+        config |= {
+            "spark.pyspark.python": sys.executable,
+            "spark.pyspark.driver.python": sys.executable,
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.memory": "1g",
+        }
+    config |= json.loads(os.environ.get("REPAIR_SPARK_CONF", "{}"))
+    return config | (extra or {})
+
+
+def spark_resource(env: str = "local") -> LazyPySparkResource:
+    """The `spark` resource for `jobs/environments.py`: local mode unless `REPAIR_SPARK_MASTER` is set
+    (production sets it)."""
+    return LazyPySparkResource(spark_config=spark_config())
+
+
+def local_spark_session(master: str = DEFAULT_MASTER):
+    """A SparkSession outside Dagster (tests, CLI, benchmarks), with the same settings."""
+    from dagster_pyspark.resources import spark_session_from_config
+
+    return spark_session_from_config(spark_config(master))
