@@ -1,0 +1,92 @@
+"""One benchmark item, as both benchmarks store it (a row of the asset's table).
+
+Column names follow the tables that cross stages (`docs/architecture.md`): `file` and `content`
+(the broken file), the diagnostic's `source`, `code` (the rule), `severity`, `message` and range,
+and `fixed_content` (the reference fix). Function-benchmark items also carry how to run their
+tests (`support_files`, `argv`, `timeout_s`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from repair.diagnostic import Diagnostic
+
+FUNCTION_BENCHMARK = "function_repair"
+REPAIR_BENCHMARK = "repair"
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    benchmark: str  # FUNCTION_BENCHMARK or REPAIR_BENCHMARK
+    group: str  # what the per-rule breakdown groups by: the bug kind, or `source rule`
+    origin: str  # `problems`, `stdlib`, `debugbench`, `humanevalpack`, or the project (repl)
+    file: str
+    content: str  # the broken file the repairer sees
+    diagnostic: Diagnostic
+    fixed_content: str  # the reference fix
+    context: Mapping[str, str] = field(default_factory=dict)  # the project's other files
+    support_files: Mapping[str, str] = field(default_factory=dict)  # tests and runner (function items)
+    argv: tuple[str, ...] = ()
+    timeout_s: float = 30.0
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.argv)
+
+    def to_row(self) -> dict[str, Any]:
+        d = self.diagnostic
+        return {
+            "item_id": self.item_id, "benchmark": self.benchmark, "group": self.group, "origin": self.origin,
+            "file": self.file, "content": self.content, "fixed_content": self.fixed_content,
+            "source": d.source, "code": d.code, "severity": d.severity, "message": d.message,
+            "start_line": d.start_line, "start_character": d.start_character,
+            "end_line": d.end_line, "end_character": d.end_character,
+            "context": json.dumps(dict(self.context)), "support_files": json.dumps(dict(self.support_files)),
+            "argv": json.dumps(list(self.argv)), "timeout_s": float(self.timeout_s),
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Item:
+        return cls(
+            item_id=row["item_id"], benchmark=row["benchmark"], group=row["group"], origin=row["origin"],
+            file=row["file"], content=row["content"], fixed_content=row["fixed_content"],
+            diagnostic=Diagnostic(
+                source=row["source"], code=row["code"], severity=row["severity"], message=row["message"],
+                start_line=int(row["start_line"]), start_character=int(row["start_character"]),
+                end_line=int(row["end_line"]), end_character=int(row["end_character"]),
+            ),
+            context=json.loads(row.get("context") or "{}"),
+            support_files=json.loads(row.get("support_files") or "{}"),
+            argv=tuple(json.loads(row.get("argv") or "[]")),
+            timeout_s=float(row.get("timeout_s") or 30.0),
+        )
+
+
+def item_id(*parts: object) -> str:
+    """A stable id from what identifies an item (so reruns compare the same items)."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+TEXT_COLUMNS = ("item_id", "benchmark", "group", "origin", "file", "content", "fixed_content", "source",
+                "code", "severity", "message", "context", "support_files", "argv")
+ITEM_SCHEMA = {
+    **{column: pl.String for column in TEXT_COLUMNS},
+    **{column: pl.Int64 for column in ("start_line", "start_character", "end_line", "end_character")},
+    "timeout_s": pl.Float64,
+}
+
+
+def items_to_frame(items: list[Item]) -> pl.DataFrame:
+    return pl.DataFrame([item.to_row() for item in items], schema=ITEM_SCHEMA)
+
+
+def items_from_frame(frame: pl.DataFrame) -> list[Item]:
+    return [Item.from_row(row) for row in frame.iter_rows(named=True)]
