@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,3 +168,24 @@ def load_benchmark_file(path: Path) -> LoadedBenchmark:
     if records and "entry_point" in records[0]:
         return load_humanevalpack(path)
     return load_debugbench(path)
+
+
+def collect_programs(
+    *, stdlib: bool = True, problems: bool = True, files: Sequence[str | Path] = ()
+) -> LoadedBenchmark:
+    """Every program the executable benchmark draws from: the reserved stdlib modules, this
+    project's problems and any DebugBench / HumanEvalPack files, with the files' own bugs and
+    quarantined records."""
+    from evals.sources import problem_programs, stdlib_programs
+
+    collected = LoadedBenchmark()
+    if stdlib:
+        collected.programs += stdlib_programs()
+    if problems:
+        collected.programs += problem_programs()
+    for file in files:
+        loaded = load_benchmark_file(Path(file))
+        collected.programs += loaded.programs
+        collected.bugs += loaded.bugs
+        collected.quarantined += [{**q, "file": str(file)} for q in loaded.quarantined]
+    return collected

@@ -1,0 +1,184 @@
+"""Which repairers an evaluation compares, named by short specs (the asset's config and
+`repair eval --model` take the same strings):
+
+| spec | repairer |
+| --- | --- |
+| `no_change` | the floor: proposes nothing |
+| `search` | the search-based repairer (`repair.teachers.search`) over a warm linter |
+| `finetuned` | the newest registry version `models/code_repair/v<N>/`, in process (`repair.model.RepairModel`) |
+| `finetuned:v3` / `finetuned:/path/to/checkpoint` | a given registry version or local checkpoint |
+| `triton:HOST:PORT` | the deployed model through the Triton client (`repair.serving.client`) |
+| `dspy:MODEL` | a LiteLLM model (`openai/gpt-4o-mini`, ...) through the DSPy repair program, zero-shot |
+| `dspy-fewshot:MODEL` | the same with `few_shot` labelled demonstrations from training-side verified repairs |
+
+Decoding follows the case study (temperature 0.1, top_p 0.95, top_k 50, one sample: pass@1) for the
+models that sample; `Decoding` changes it.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from evals.repair_benchmark import ACCEPTED
+from repair.diagnostic import Diagnostic
+from repair.repairer import Repairer
+from resources.object_store import ObjectStore
+
+REGISTRY_PREFIX = "models/code_repair"
+KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    temperature: float = 0.1
+    top_p: float = 0.95
+    top_k: int = 50
+    max_new_tokens: int = 192
+    seed: int = 0
+
+
+CASE_STUDY_DECODING = Decoding()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str
+    target: str = ""  # a version, path, URL or LiteLLM model, by kind
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.target}" if self.target else self.kind
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    kind, _, target = text.strip().partition(":")
+    if kind not in KINDS:
+        raise ValueError(f"model spec {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if kind in ("triton", "dspy", "dspy-fewshot") and not target:
+        raise ValueError(f"model spec {text!r}: `{kind}:` needs a target (see evals.models)")
+    return ModelSpec(kind, target)
+
+
+def registry_versions(store: ObjectStore, prefix: str = REGISTRY_PREFIX) -> list[int]:
+    """Registered versions, ascending (folders `v<N>` under the registry prefix)."""
+    versions = set()
+    for key in store.list(f"{prefix}/"):
+        match = re.match(rf"{re.escape(prefix)}/v(\d+)/", key)
+        if match:
+            versions.add(int(match.group(1)))
+    return sorted(versions)
+
+
+def download_checkpoint(store: ObjectStore, version: int, into: Path, prefix: str = REGISTRY_PREFIX) -> Path:
+    """The Hugging Face checkpoint of a registry version, copied locally: the folder of the version
+    holding `config.json` (the version's root or a subfolder)."""
+    root = f"{prefix}/v{version}/"
+    configs = sorted((k for k in store.list(root) if k.endswith("/config.json")), key=lambda k: k.count("/"))
+    if not configs:
+        raise FileNotFoundError(f"{store.uri(root)} holds no Hugging Face checkpoint (no config.json)")
+    checkpoint_prefix = configs[0][: -len("/config.json")]
+    return store.download_dir(checkpoint_prefix, into / f"v{version}")
+
+
+def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, int | None, str]:
+    """(display name, registry version or None, local path or "" to download) of a `finetuned` spec."""
+    target = spec.target
+    if target and not re.fullmatch(r"v?\d+", target):
+        return f"finetuned:{Path(target).name}", None, target
+    if store is None:
+        raise ValueError(f"{spec.name}: a registry version needs the object store")
+    if target:
+        version = int(target.lstrip("v"))
+    else:
+        versions = registry_versions(store)
+        if not versions:
+            raise FileNotFoundError(f"no model registered under {store.uri(REGISTRY_PREFIX)}; train one first")
+        version = versions[-1]
+    return f"finetuned:v{version}", version, ""
+
+
+def _named(repairer, name: str):
+    repairer.name = name
+    return repairer
+
+
+@contextmanager
+def open_repairers(
+    specs: Sequence[ModelSpec],
+    *,
+    store: ObjectStore | None = None,
+    decoding: Decoding = CASE_STUDY_DECODING,
+    demonstrations: Sequence = (),
+    few_shot: int = 4,
+    lm_options: dict[str, object] | None = None,
+) -> Iterator[list[Repairer]]:
+    """The repairers of `specs`, with whatever they hold open (linter servers, downloaded
+    checkpoints) closed on exit. `demonstrations` are `dspy.Example`s for the few-shot variants;
+    `lm_options` go to every `dspy.LM` (api_base, api_key, num_retries, cache)."""
+    with ExitStack() as stack:
+        repairers: list[Repairer] = []
+        for spec in specs:
+            if spec.kind == "no_change":
+                from evals.harness import NoChange
+
+                repairers.append(NoChange())
+            elif spec.kind == "search":
+                from repair.lint import WarmLinter
+                from repair.teachers.search import SearchRepairer
+                from repair.verify import Verifier
+
+                linter = stack.enter_context(WarmLinter())
+                repairers.append(SearchRepairer(Verifier(linter)))
+            elif spec.kind == "finetuned":
+                from repair.model import RepairModel
+
+                name, version, path = resolve_finetuned(spec, store)
+                if version is not None:
+                    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repair-eval-model-")))
+                    path = str(download_checkpoint(store, version, folder))
+                model = RepairModel(path, temperature=decoding.temperature, top_p=decoding.top_p,
+                                    top_k=decoding.top_k, max_new_tokens=decoding.max_new_tokens, seed=decoding.seed)
+                repairers.append(_named(model, name))
+            elif spec.kind == "triton":
+                from repair.serving.client import RepairClient, TritonRepairer
+
+                repairers.append(_named(TritonRepairer(RepairClient(spec.target)), spec.name))
+            else:
+                import dspy
+
+                from repair.teachers.dspy_teacher import DSPyRepairer, with_demonstrations
+
+                lm = dspy.LM(spec.target, temperature=decoding.temperature, top_p=decoding.top_p,
+                             top_k=decoding.top_k, drop_params=True, **(lm_options or {}))
+                program = with_demonstrations(list(demonstrations), k=few_shot) if spec.kind == "dspy-fewshot" else None
+                name = f"{spec.kind}({few_shot}):{spec.target}" if spec.kind == "dspy-fewshot" else spec.name
+                repairers.append(DSPyRepairer(lm, program=program, max_workers=1, name=name))
+        yield repairers
+
+
+def training_demonstrations(verified: pl.DataFrame, held_out: set[str], count: int) -> list:
+    """`count` verified repairs from projects outside the held-out split, as DSPy demonstrations
+    (the shortest accepted diffs first: clear examples)."""
+    from repair.teachers.dspy_teacher import demonstration
+
+    if verified.is_empty() or count <= 0:
+        return []
+    rows = (
+        verified.filter((pl.col("verdict") == ACCEPTED) & ~pl.col("diagnostic_id").is_in(sorted(held_out)))
+        .with_columns(pl.col("diff").str.len_chars().alias("_length"))
+        .sort(["_length", "diagnostic_id"])
+        .head(count)
+    )
+    examples = []
+    for row in rows.iter_rows(named=True):
+        diagnostic = Diagnostic(row["source"], row["code"], row["severity"], row["message"], row["start_line"],
+                                row["start_character"], row["end_line"], row["end_character"])
+        examples.append(demonstration(row["content"], diagnostic, row["diff"], row["file"]))
+    return examples

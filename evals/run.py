@@ -1,0 +1,75 @@
+"""One evaluation run end to end, shared by the `model_evaluation` asset and `repair eval`:
+repairers from specs -> per-item results -> table, per-rule breakdown, throughput, plots, gate,
+markdown report, all written into one output folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from evals.function_benchmark import Progress
+from evals.gate import GateDecision, deployment_gate
+from evals.harness import evaluate, plot_rules, plot_scores, render_report, rule_breakdown, summary_table
+from evals.items import Item
+from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers
+from resources.object_store import ObjectStore
+
+REPORT_NAME = "report.md"
+SCORES_PLOT = "scores.png"
+RULES_PLOT = "rules.png"
+
+
+@dataclass
+class EvaluationOutcome:
+    results: pl.DataFrame
+    throughput: pl.DataFrame
+    summary: pl.DataFrame
+    breakdown: pl.DataFrame
+    report: str
+    plots: dict[str, Path]
+    gate: GateDecision | None
+    models: list[str]
+
+
+def run_evaluation(
+    items: Sequence[Item],
+    specs: Sequence[ModelSpec],
+    out_dir: Path,
+    *,
+    store: ObjectStore | None = None,
+    decoding: Decoding = CASE_STUDY_DECODING,
+    demonstrations: Sequence = (),
+    few_shot: int = 4,
+    lm_options: dict[str, object] | None = None,
+    workers: int = 2,
+    candidate: str | None = None,
+    production: str | None = None,
+    gate: bool = False,
+    progress: Progress | None = None,
+) -> EvaluationOutcome:
+    """Evaluates every spec on `items`; with `gate`, compares the repairer named `candidate` with
+    the one named `production` (None: nothing serves, the gate passes and says so)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open_repairers(specs, store=store, decoding=decoding, demonstrations=demonstrations,
+                        few_shot=few_shot, lm_options=lm_options) as repairers:
+        names = [getattr(r, "name", type(r).__name__) for r in repairers]
+        results, throughput = evaluate(repairers, items, workers=workers, progress=progress)
+    summary = summary_table(results)
+    breakdown = rule_breakdown(results)
+    plots = {
+        SCORES_PLOT: plot_scores(summary, out_dir / SCORES_PLOT),
+        RULES_PLOT: plot_rules(breakdown, out_dir / RULES_PLOT),
+    }
+    decision = deployment_gate(results, candidate, production) if gate and candidate else None
+    settings = {**dataclasses.asdict(decoding), "pass@": 1, "few_shot": few_shot, "workers": workers,
+                "items": len(items), "models": ", ".join(names)}
+    report = render_report(summary, breakdown, throughput, settings=settings,
+                           gate_text=decision.describe() if decision else None, plots=list(plots))
+    (out_dir / REPORT_NAME).write_text(report, encoding="utf-8")
+    results.write_parquet(out_dir / "results.parquet")
+    summary.write_parquet(out_dir / "summary.parquet")
+    return EvaluationOutcome(results, throughput, summary, breakdown, report, plots, decision, names)
