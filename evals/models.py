@@ -26,8 +26,6 @@ from pathlib import Path
 
 import polars as pl
 
-from evals.repair_benchmark import ACCEPTED
-from repair.diagnostic import Diagnostic
 from repair.repairer import Repairer
 from resources.object_store import ObjectStore
 
@@ -163,22 +161,31 @@ def open_repairers(
         yield repairers
 
 
-def training_demonstrations(verified: pl.DataFrame, held_out: set[str], count: int) -> list:
-    """`count` verified repairs from projects outside the held-out split, as DSPy demonstrations
-    (the shortest accepted diffs first: clear examples)."""
-    from repair.teachers.dspy_teacher import demonstration
+def demonstrations_from_dataset(dataset: pl.DataFrame, count: int) -> list:
+    """`count` training-split examples of `repair_dataset` (never the held-out test split) as DSPy
+    demonstrations, shortest responses first: the prompt's blocks become the repair program's
+    inputs, the `<diff>` block its label."""
+    import dspy
 
-    if verified.is_empty() or count <= 0:
+    from repair.prompt import PromptError, parse_prompt
+
+    if dataset.is_empty() or count <= 0:
         return []
     rows = (
-        verified.filter((pl.col("verdict") == ACCEPTED) & ~pl.col("diagnostic_id").is_in(sorted(held_out)))
-        .with_columns(pl.col("diff").str.len_chars().alias("_length"))
+        dataset.filter(pl.col("split") == "train")
+        .with_columns(pl.col("response").str.len_chars().alias("_length"))
         .sort(["_length", "diagnostic_id"])
-        .head(count)
     )
     examples = []
     for row in rows.iter_rows(named=True):
-        diagnostic = Diagnostic(row["source"], row["code"], row["severity"], row["message"], row["start_line"],
-                                row["start_character"], row["end_line"], row["end_character"])
-        examples.append(demonstration(row["content"], diagnostic, row["diff"], row["file"]))
+        try:
+            parsed = parse_prompt(row["prompt"])
+        except PromptError:
+            continue
+        numbered = "\n".join([f"#{parsed.file_name}", *(f"{n} {text}" for n, text in parsed.lines)])
+        inputs = {"numbered_code": numbered, "diagnostic": parsed.lsp_error,
+                  "error_line": f"{parsed.error_line} {parsed.error_text}"}
+        examples.append(dspy.Example(**inputs, diff=row["response"]).with_inputs(*inputs))
+        if len(examples) == count:
+            break
     return examples

@@ -1,0 +1,265 @@
+"""Stage `evaluation`: the two benchmarks and the model comparison that gates deployment
+(see docs/evaluation.md; the logic lives in `evals/`).
+
+- `repair_benchmark`: held-out (code, diagnostic, verified fix) items from the dataset's test
+  projects, balanced by rule (production-style; AST match).
+- `function_repair_benchmark`: DebugBench-style bugs injected into programs with tests (the reserved
+  stdlib modules with their `Lib/test` suites, this project's problems, optional DebugBench /
+  HumanEvalPack files); kept only when the linter flags them and the tests break.
+- `model_evaluation`: every configured repairer on both benchmarks: the model x benchmark table
+  with confidence intervals, per-rule breakdown, throughput and plots in the metadata, the markdown
+  report in the object store, and the blocking `not_worse_than_production` gate that
+  `triton_deployment` waits on.
+"""
+
+import base64
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from resources.object_store import ObjectStoreResource
+from resources.teacher_lm import TeacherLMResource
+
+GROUP = "evaluation"
+EVALUATIONS_PREFIX = "evaluations/code_repair"
+
+
+class RepairBenchmarkConfig(dg.Config):
+    max_per_rule: int = 40
+    """Items kept per rule (`source:code`) at most: the balance."""
+    max_lines: int = 400
+    """Longer files are dropped as low quality for an exact-match benchmark."""
+    seed: int = 0
+
+
+class FunctionBenchmarkConfig(dg.Config):
+    stdlib: bool = True
+    """The reserved stdlib modules run against their own `Lib/test` suites."""
+    problems: bool = True
+    """This project's LeetCode-style problems (`evals/problems/`)."""
+    source_files: list[str] = []  # noqa: RUF012 - pydantic copies defaults
+    """DebugBench (JSON) or HumanEvalPack (JSONL) files to add."""
+    kinds: list[str] | None = None
+    """Bug kinds to inject (default: all of `evals.inject.KINDS`)."""
+    functions_per_program: int = 3
+    tries_per_kind: int = 2
+    seed: int = 0
+    workers: int = 2
+
+
+class ModelEvaluationConfig(dg.Config):
+    models: list[str] = ["search", "no_change"]  # noqa: RUF012 - pydantic copies defaults
+    """Baselines and extra models as specs (`evals.models`); the candidate finetuned model, the
+    production model and the `teacher_lm` model (zero- and few-shot) are added automatically."""
+    llm_models: list[str] = []  # noqa: RUF012 - pydantic copies defaults
+    """More LiteLLM models, each evaluated zero- and few-shot (keys from the provider's environment)."""
+    include_teacher_lm: bool = True
+    few_shot: int = 4
+    temperature: float = 0.1
+    top_p: float = 0.95
+    top_k: int = 50
+    max_items_per_benchmark: int | None = None
+    """Evaluate on a seeded sample of each benchmark (None: every item)."""
+    workers: int = 2
+
+
+def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
+    if limit is None or frame.height <= limit:
+        return frame
+    return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
+
+
+def _png_markdown(path: Path) -> str:
+    return f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "polars"},
+    ins={
+        "verified_repairs": dg.AssetIn(partition_mapping=dg.AllPartitionMapping()),
+        "repair_dataset": dg.AssetIn(),
+    },
+    check_specs=[
+        dg.AssetCheckSpec("held_out_from_training", asset="repair_benchmark", blocking=True,
+                          description="No item comes from a project in the dataset's train or validation split."),
+        dg.AssetCheckSpec("balanced_by_rule", asset="repair_benchmark", blocking=False,
+                          description="No rule holds more than the per-rule cap."),
+    ],
+)
+def repair_benchmark(
+    context: dg.AssetExecutionContext,
+    config: RepairBenchmarkConfig,
+    verified_repairs: pl.DataFrame,
+    repair_dataset: pl.DataFrame,
+):
+    """Held-out (code, diagnostic, verified fix) items from the dataset's test projects, balanced by rule."""
+    from evals.items import items_to_frame
+    from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
+
+    held_out = held_out_diagnostics(repair_dataset)
+    items, report = select_repair_benchmark(
+        verified_repairs, held_out, max_per_rule=config.max_per_rule, max_lines=config.max_lines, seed=config.seed
+    )
+    frame = items_to_frame(items)
+    context.log.info(f"repair_benchmark: {frame.height} items from {report.candidates} held-out verified repairs")
+    yield dg.Output(frame, metadata={
+        "dagster/row_count": frame.height,
+        "selection": dg.MetadataValue.json(report.as_metadata()),
+        "rules": len(report.kept_by_rule),
+        "projects": frame["origin"].n_unique() if frame.height else 0,
+    })
+    training_repls = set(repair_dataset.filter(pl.col("split") != "test")["repl"].to_list()) if repair_dataset.height else set()
+    leaked = sorted(set(frame["origin"].to_list()) & training_repls)
+    yield dg.AssetCheckResult(check_name="held_out_from_training", passed=not leaked,
+                              metadata={"leaked_projects": leaked[:20], "leaked_count": len(leaked)})
+    largest = max(report.kept_by_rule.values(), default=0)
+    yield dg.AssetCheckResult(check_name="balanced_by_rule", passed=largest <= config.max_per_rule,
+                              metadata={"largest_rule": largest, "cap": config.max_per_rule})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "polars"},
+    check_specs=[
+        dg.AssetCheckSpec("references_pass_their_tests", asset="function_repair_benchmark", blocking=True,
+                          description="Each program's reference (correct) code passes its tests in the "
+                                      "sandbox: a fix can be scored at all."),
+        dg.AssetCheckSpec("every_kind_present", asset="function_repair_benchmark", blocking=False,
+                          description="Every configured bug kind has at least one item."),
+    ],
+)
+def function_repair_benchmark(
+    context: dg.AssetExecutionContext, config: FunctionBenchmarkConfig, object_store: ObjectStoreResource
+):
+    """DebugBench-style bugs, flagged by the language server and breaking the tests, in programs with tests."""
+    from evals.function_benchmark import build_function_benchmark
+    from evals.inject import KINDS
+    from evals.items import items_to_frame
+    from evals.loaders import collect_programs
+    from evals.sandbox import run_python
+
+    started = time.monotonic()
+    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=config.source_files)
+    kinds = tuple(config.kinds or KINDS)
+    items, report = build_function_benchmark(
+        collected.programs, loaded_bugs=collected.bugs, kinds=kinds,
+        functions_per_program=config.functions_per_program, tries_per_kind=config.tries_per_kind,
+        seed=config.seed, workers=config.workers, progress=context.log.info,
+    )
+    frame = items_to_frame(items)
+    quarantine_key = "quarantine/function_repair_benchmark/all.parquet"
+    quarantine = pl.DataFrame(collected.quarantined, schema={"record": pl.String, "reason": pl.String, "file": pl.String})
+    store = object_store.get_store()
+    with tempfile.TemporaryDirectory() as tmp:
+        quarantine.write_parquet(Path(tmp) / "q.parquet")
+        store.write_bytes(quarantine_key, (Path(tmp) / "q.parquet").read_bytes())
+
+    def counts(column: str) -> dict[str, int]:
+        return dict(sorted(frame.group_by(column).len().iter_rows())) if frame.height else {}
+
+    yield dg.Output(frame, metadata={
+        "dagster/row_count": frame.height,
+        "by_kind": dg.MetadataValue.json(counts("group")),
+        "by_origin": dg.MetadataValue.json(counts("origin")),
+        "programs": len(collected.programs),
+        "build": dg.MetadataValue.json(report.as_metadata()),
+        "quarantined_records": quarantine.height,
+        "quarantine": dg.MetadataValue.url(store.uri(quarantine_key)),
+        "seconds": round(time.monotonic() - started, 1),
+    })
+    failures = []
+    for program in collected.programs:
+        result = run_python(program.files(), program.argv)
+        if not result.ok:
+            failures.append(f"{program.name}: {result.outcome}")
+    yield dg.AssetCheckResult(check_name="references_pass_their_tests", passed=not failures,
+                              metadata={"programs": len(collected.programs), "failing": failures[:20]})
+    missing = sorted(set(kinds) - set(frame["group"].to_list()))
+    yield dg.AssetCheckResult(check_name="every_kind_present", passed=not missing,
+                              metadata={"missing_kinds": missing})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "pytorch"},
+    check_specs=[
+        dg.AssetCheckSpec("not_worse_than_production", asset="model_evaluation", blocking=True,
+                          description="The candidate is not worse than the model in production on the main "
+                                      "metric beyond the confidence interval (paired bootstrap, 95%). Passes "
+                                      "when nothing serves yet."),
+    ],
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext,
+    config: ModelEvaluationConfig,
+    repair_benchmark: pl.DataFrame,
+    function_repair_benchmark: pl.DataFrame,
+    repair_dataset: pl.DataFrame,
+    finetuned_model: Any,
+    object_store: ObjectStoreResource,
+    teacher_lm: TeacherLMResource,
+):
+    """Every repairer on both benchmarks; the table, plots and report; the deployment gate."""
+    from evals.gate import production_version
+    from evals.items import items_from_frame
+    from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
+    from evals.run import REPORT_NAME, run_evaluation
+    from repair_assets.deployment import registry_version
+
+    store = object_store.get_store()
+    candidate_version = registry_version(finetuned_model, store)
+    serving = production_version(store)
+    candidate = f"finetuned:v{candidate_version}"
+    production = None if serving is None else f"finetuned:v{serving}"
+    specs = [candidate] + ([production] if production and production != candidate else []) + list(config.models)
+    llms = ([teacher_lm.model] if config.include_teacher_lm and teacher_lm.configured else []) + list(config.llm_models)
+    specs += [f"{kind}:{model}" for model in llms for kind in ("dspy", "dspy-fewshot")]
+    lm_options = {"api_base": teacher_lm.api_base or None, "api_key": teacher_lm.api_key or None,
+                  "num_retries": teacher_lm.num_retries, "cache": teacher_lm.cache}
+    items = items_from_frame(_sample(function_repair_benchmark, config.max_items_per_benchmark)) + items_from_frame(
+        _sample(repair_benchmark, config.max_items_per_benchmark)
+    )
+    context.log.info(f"evaluating {len(specs)} models on {len(items)} items; candidate {candidate}, "
+                     f"production {production or 'none'}")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(prefix="repair-eval-") as tmp:
+        outcome = run_evaluation(
+            items, [parse_model_spec(s) for s in dict.fromkeys(specs)], Path(tmp), store=store,
+            decoding=Decoding(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k),
+            demonstrations=demonstrations_from_dataset(repair_dataset, config.few_shot) if llms else (),
+            few_shot=config.few_shot, lm_options=lm_options, workers=config.workers,
+            candidate=candidate, production=production, gate=True, progress=context.log.info,
+        )
+        prefix = f"{EVALUATIONS_PREFIX}/{run_id}"
+        store.upload_dir(tmp, prefix)
+        plots_md = "\n\n".join(_png_markdown(path) for path in outcome.plots.values())
+    gate = outcome.gate
+    assert gate is not None
+    report_key = f"{prefix}/{REPORT_NAME}"
+    store.write_text(f"{EVALUATIONS_PREFIX}/latest.json", json.dumps({"run": run_id, "report": report_key}))
+    from evals.harness import markdown_table
+
+    value = {
+        "run": run_id, "candidate": candidate, "production": production, "report": report_key,
+        "gate": {**gate.as_metadata(), "passed": gate.passed, "reason": gate.reason},
+        "summary": outcome.summary.to_dicts(),
+    }
+    yield dg.Output(value, metadata={
+        "scores": dg.MetadataValue.md(markdown_table(outcome.summary)),
+        "plots": dg.MetadataValue.md(plots_md),
+        "per_rule": dg.MetadataValue.md(outcome.report.split("## Per rule", 1)[-1].split("## Throughput")[0]),
+        "throughput": dg.MetadataValue.json(outcome.throughput.to_dicts()),
+        "gate": dg.MetadataValue.md(gate.describe()),
+        "report": dg.MetadataValue.url(store.uri(report_key)),
+        "models": dg.MetadataValue.json(outcome.models),
+        "items": len(items),
+    })
+    yield dg.AssetCheckResult(check_name="not_worse_than_production", passed=gate.passed,
+                              description=gate.describe(), metadata=gate.as_metadata())
