@@ -204,7 +204,7 @@ def read_shard(data: bytes, shard: str) -> Iterator[LogEvent | Rejected]:
             ):
                 damage_reported = bool(damage and index == complete)
                 tail = f" ({damage})" if damage_reported else ""
-                reason = f"truncated line: JSON ends at character {exc.pos}{tail}"
+                reason = f"truncated line: {exc}{tail}"
             else:
                 reason = f"bad JSON: {exc.msg} at character {exc.pos}"
             yield Rejected(shard, line_no, reason, text[:RAW_LIMIT])

@@ -17,6 +17,7 @@ class Mismatch:
     repl: str
     file: str
     reason: str
+    stopped: bool = False  # replay never reached the end: an invalid packet (quarantined downstream)
 
     def describe(self) -> str:
         return f"{self.repl}/{self.file}: {self.reason}"
@@ -47,7 +48,9 @@ def reconstruct(timelines: pl.DataFrame, store: ObjectStore) -> tuple[int, list[
             for raw in group["event"]:
                 replay.apply(json.loads(raw))
         except OTError as exc:
-            mismatches.append(Mismatch(repl, file, f"replay stopped at an invalid packet: {exc}"))
+            mismatches.append(
+                Mismatch(repl, file, f"replay stopped at an invalid packet: {exc}", stopped=True)
+            )
             continue
         key = f"snapshots/{repl}/{file}"
         if not store.exists(key):
