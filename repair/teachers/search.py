@@ -90,9 +90,9 @@ def _with_line(lines: list[str], index: int, text: str) -> str:
 def _nearest(name: str, pool: Iterable[str], cost: float) -> list[tuple[float, str]]:
     pool = {p for p in pool if p != name and not keyword.iskeyword(p)}
     found = difflib.get_close_matches(name, pool, n=MAX_RENAMES, cutoff=0.5)
-    # Cheaper the closer; a case-only difference (screen/Screen) is the cheapest of all.
+    # Cheaper the closer; a case-only difference (screen/Screen) is nearly as good as the same name.
     return [
-        (cost + (0.0 if m.lower() == name.lower() else 1 - difflib.SequenceMatcher(None, name, m).ratio()), m)
+        (cost + (0.1 if m.lower() == name.lower() else 1 - difflib.SequenceMatcher(None, name, m).ratio()), m)
         for m in found
     ]
 
@@ -178,15 +178,16 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
             out.append(
                 Candidate(cost, "rename", f"{name} -> {match}", _replace_span(lines, diagnostic, match))
             )
+    # Importing the exact name (1.05-1.12) beats all but the closest renames (1 + dissimilarity).
     at = _import_line(lines)
     project = _project_modules({p: t for p, t in context_files.items() if p != file_name})
     if name in sys.stdlib_module_names or name in project:
-        out.append(Candidate(1.2, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
+        out.append(Candidate(1.08, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
     for module, path in sorted(project.items()):
         if name in _top_level_names(_parse(context_files[path])):
             out.append(
                 Candidate(
-                    1.3,
+                    1.05,
                     "import",
                     f"from {module} import {name}",
                     _insert_line(lines, at, f"from {module} import {name}"),
@@ -196,7 +197,7 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
         if name in _stdlib_attributes(module):
             out.append(
                 Candidate(
-                    1.4,
+                    1.12,
                     "import",
                     f"from {module} import {name}",
                     _insert_line(lines, at, f"from {module} import {name}"),

@@ -1,0 +1,319 @@
+"""Running the teachers over a partition's diagnostics and verifying what they propose: the pure
+logic behind the `repair_candidates` and `verified_repairs` assets (no Dagster here).
+
+Every (diagnostic, teacher) pair yields exactly one candidate row, with an empty `raw_output` when
+the teacher had no fix, so that shares are taken over every diagnostic a teacher was asked about.
+Verification gives every row a verdict (`repair.verify.VERDICTS`, plus `duplicate` for a second
+teacher's identical accepted fix of the same state): nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from repair.diagnostic import Diagnostic
+from repair.linediff import DiffError, parse_diff, render_diff
+from repair.teachers.user_fix import DEFAULT_HORIZON, DEFAULT_RADIUS, later_versions, mine_user_fix
+from repair.verify import ACCEPTED, LintFailure, Verifier, judge_lint
+
+DUPLICATE = "duplicate"
+TEACHER_PRIORITY = ("user_fix", "search")  # ties between identical accepted fixes: keep the first
+STATE_COLUMNS = (
+    "diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code", "severity",
+    "message", "start_line", "start_character", "end_line", "end_character", "has_code_action",
+    "content", "context",
+)  # fmt: skip
+CANDIDATE_SCHEMA = {
+    "diagnostic_id": pl.String,
+    "teacher": pl.String,
+    "raw_output": pl.String,
+    "diff": pl.String,  # canonical rendering, "" when the output holds no well-formed diff
+    "noisy": pl.Boolean,  # user_fix only: the user's change also touched unrelated lines
+    "note": pl.String,  # the teacher's own account (search family, fixed version, error)
+}
+VERIFIED_EXTRA_SCHEMA = {"verdict": pl.String, "detail": pl.String, "fixed_content": pl.String}
+QUARANTINE_SCHEMA = {"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
+
+
+def diagnostic_of(row: Mapping[str, Any]) -> Diagnostic:
+    return Diagnostic(
+        source=row["source"],
+        code=row["code"],
+        severity=row["severity"],
+        message=row["message"],
+        start_line=int(row["start_line"]),
+        start_character=int(row["start_character"]),
+        end_line=int(row["end_line"]),
+        end_character=int(row["end_character"]),
+        has_code_action=bool(row.get("has_code_action") or False),
+    )
+
+
+def canonical_diff(raw_output: str) -> str:
+    try:
+        return render_diff(parse_diff(raw_output))
+    except DiffError:
+        return ""
+
+
+def candidate_row(
+    diagnostic_id: str, teacher: str, raw: str, noisy: bool | None = None, note: str = ""
+) -> dict:
+    return {
+        "diagnostic_id": diagnostic_id,
+        "teacher": teacher,
+        "raw_output": raw,
+        "diff": canonical_diff(raw),
+        "noisy": noisy,
+        "note": note,
+    }
+
+
+def fixes_cleanly(
+    verifier: Verifier, row: Mapping[str, Any], context: Mapping[str, str]
+) -> Callable[[str], bool]:
+    """`is_fixed` for the user-fix miner: the re-lint rule of verification (target gone, no new
+    error), so that a half-typed intermediate state (`valeu` -> `valu`) does not count as the fix."""
+    diagnostic = diagnostic_of(row)
+    file_name = row["file"]
+    others = {p: t for p, t in context.items() if p != file_name}
+    before = verifier.before({**others, file_name: row["content"]}, file_name)
+
+    def is_fixed(text: str) -> bool:
+        try:
+            after = verifier.lint({**others, file_name: text}, file_name)
+        except LintFailure:
+            return False
+        return judge_lint(diagnostic, before, after) is None
+
+    return is_fixed
+
+
+def ot_packets_by_file(timelines: pl.DataFrame) -> dict[tuple[str, str, str], list[dict]]:
+    """(repl, session, file) -> the file's `ot` events in session order."""
+    ot = timelines.filter(pl.col("kind") == "ot").sort(["repl", "session", "seq"])
+    grouped: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for repl, session, file, event in ot.select("repl", "session", "file", "event").iter_rows():
+        grouped[(repl, session, file)].append(json.loads(event))
+    return grouped
+
+
+def mine_candidates(
+    rows: Sequence[Mapping[str, Any]],
+    contexts: Sequence[Mapping[str, str]],
+    packets: Mapping[tuple[str, str, str], list[dict]],
+    verifier: Verifier,
+    radius: int = DEFAULT_RADIUS,
+    horizon: int = DEFAULT_HORIZON,
+) -> Iterable[dict]:
+    for row, context in zip(rows, contexts, strict=True):
+        later = later_versions(
+            row["content"],
+            int(row["version"]),
+            packets.get((row["repl"], row["session"], row["file"]), ()),
+            horizon,
+        )
+        mined = mine_user_fix(
+            row["content"], diagnostic_of(row), later, fixes_cleanly(verifier, row, context), radius
+        )
+        if mined is None:
+            yield candidate_row(
+                row["diagnostic_id"], "user_fix", "", None, f"not fixed in {len(later)} later versions"
+            )
+        else:
+            note = f"fixed at version {mined.fixed_version}; {mined.unrelated_ops} unrelated ops"
+            yield candidate_row(row["diagnostic_id"], "user_fix", render_diff(mined.diff), mined.noisy, note)
+
+
+def search_candidates(
+    rows: Sequence[Mapping[str, Any]], contexts: Sequence[Mapping[str, str]], searcher
+) -> Iterable[dict]:
+    for row, context in zip(rows, contexts, strict=True):
+        result = searcher.search(row["content"], diagnostic_of(row), row["file"], context)
+        note = (
+            f"{result.candidate.family}: {result.candidate.description}"
+            if result.candidate
+            else f"no verified candidate among {result.checked}"
+        )
+        yield candidate_row(row["diagnostic_id"], "search", result.diff_text, None, note)
+
+
+def dspy_candidates(rows: Sequence[Mapping[str, Any]], repairer) -> Iterable[dict]:
+    from repair.teachers.dspy_teacher import RepairRequest
+
+    requests = [RepairRequest(row["content"], diagnostic_of(row), row["file"]) for row in rows]
+    for row, raw in zip(rows, repairer.propose_many(requests), strict=True):
+        yield candidate_row(row["diagnostic_id"], "dspy", raw, None, repairer.name)
+
+
+def state_key(row: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        f"{row['repl']}\0{row['file']}\0{row['content']}".encode("utf-8", "surrogatepass")
+    ).hexdigest()
+
+
+def verify_rows(
+    candidates: Sequence[Mapping[str, Any]],
+    states: Mapping[str, Mapping[str, Any]],
+    contexts: Mapping[str, Mapping[str, str]],
+    verifier: Verifier,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
+    """Each candidate with `verdict`, `detail`, `fixed_content`; the first accepted fix of a state
+    (by `TEACHER_PRIORITY`, then teacher name) wins, identical later ones become `duplicate`."""
+    order = sorted(
+        range(len(candidates)),
+        key=lambda i: (
+            TEACHER_PRIORITY.index(candidates[i]["teacher"])
+            if candidates[i]["teacher"] in TEACHER_PRIORITY
+            else len(TEACHER_PRIORITY),
+            candidates[i]["teacher"],
+            i,
+        ),
+    )
+    out: list[dict | None] = [None] * len(candidates)
+    accepted_pairs: set[tuple[str, str]] = set()
+    for done, index in enumerate(order, start=1):
+        candidate = candidates[index]
+        state = states[candidate["diagnostic_id"]]
+        verdict = verifier.verify(
+            state["content"],
+            diagnostic_of(state),
+            candidate["raw_output"],
+            state["file"],
+            contexts[candidate["diagnostic_id"]],
+        )
+        name, detail = verdict.verdict, verdict.detail
+        if verdict.accepted:
+            pair = (state_key(state), candidate["diff"])
+            if pair in accepted_pairs:
+                name, detail = DUPLICATE, "the same fix of the same state was accepted from another teacher"
+            accepted_pairs.add(pair)
+        out[index] = {**candidate, "verdict": name, "detail": detail, "fixed_content": verdict.fixed_content}
+        if progress is not None:
+            progress(done, len(candidates))
+    return [row for row in out if row is not None]
+
+
+APPLIES_REJECTIONS = frozenset(
+    {"no_diff_block", "malformed_diff", "empty_diff", "hallucinated_line", "line_out_of_range"}
+)
+
+
+def expected_fix(record: Mapping[str, Any]) -> str | None:
+    """The file as the user meant it, from one ground-truth record (see docs/synthesis.md)."""
+    for field_name in ("intended", "fixed_content", "fixed"):
+        if isinstance(record.get(field_name), str):
+            return record[field_name]
+    return None
+
+
+def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple, str]:
+    """Ground truth by `diagnostic_id` and by (repl, session, file, version)."""
+    index: dict[tuple, str] = {}
+    for record in records:
+        expected = expected_fix(record)
+        if expected is None:
+            continue
+        if record.get("diagnostic_id"):
+            index[("id", record["diagnostic_id"])] = expected
+        if all(record.get(k) is not None for k in ("repl", "session", "file", "version")):
+            index[("state", record["repl"], record["session"], record["file"], int(record["version"]))] = (
+                expected
+            )
+    return index
+
+
+def _normalized(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
+
+
+def agrees(row: Mapping[str, Any], state: Mapping[str, Any], truth: Mapping[tuple, str]) -> bool | None:
+    """Whether an accepted fix gives the file the user meant (trailing blanks aside); None when
+    the ground truth does not cover the state or the candidate was not accepted."""
+    expected = truth.get(("id", row["diagnostic_id"]))
+    if expected is None:
+        expected = truth.get(("state", state["repl"], state["session"], state["file"], int(state["version"])))
+    if expected is None or row["verdict"] not in (ACCEPTED, DUPLICATE) or row.get("fixed_content") is None:
+        return None
+    return _normalized(row["fixed_content"]) == _normalized(expected)
+
+
+@dataclass
+class TeacherFigures:
+    teacher: str
+    attempted: int = 0
+    applies: int = 0
+    verified: int = 0
+    noise_judged: int = 0  # rows whose teacher reports noise (the user-fix miner's found fixes)
+    noisy: int = 0
+    truth_covered: int = 0
+    truth_agrees: int = 0
+
+    def as_row(self) -> dict[str, Any]:
+        def share(n: int, of: int) -> float | None:
+            return round(n / of, 4) if of else None
+
+        return {
+            "teacher": self.teacher,
+            "attempted": self.attempted,
+            "applies_share": share(self.applies, self.attempted),
+            "verified_share": share(self.verified, self.attempted),
+            "noise_rate": share(self.noisy, self.noise_judged),
+            "truth_agreement": share(self.truth_agrees, self.truth_covered),
+            "truth_covered": self.truth_covered,
+        }
+
+
+def teacher_table(
+    rows: Sequence[Mapping[str, Any]], truth_agreement: Sequence[bool | None]
+) -> list[dict[str, Any]]:
+    """The case study's comparison per teacher: share of diagnostics with a diff that applies, share
+    verified, noise rate (of the user fixes found, those whose change also touched unrelated lines;
+    empty for synthesizing teachers, whose diffs are minimal by construction), and agreement of
+    verified fixes with the ground truth."""
+    figures: dict[str, TeacherFigures] = {}
+    for row, agreement in zip(rows, truth_agreement, strict=True):
+        f = figures.setdefault(row["teacher"], TeacherFigures(row["teacher"]))
+        f.attempted += 1
+        f.applies += row["verdict"] not in APPLIES_REJECTIONS
+        f.verified += row["verdict"] in (ACCEPTED, DUPLICATE)
+        if row.get("noisy") is not None:
+            f.noise_judged += 1
+            f.noisy += bool(row["noisy"])
+        if agreement is not None:
+            f.truth_covered += 1
+            f.truth_agrees += agreement
+    return [figures[t].as_row() for t in sorted(figures)]
+
+
+def acceptance_by(
+    rows: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], str]
+) -> dict[str, dict[str, Any]]:
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for row in rows:
+        counts[key(row)][row["verdict"]] += 1
+    return {
+        name: {
+            "candidates": sum(c.values()),
+            "accepted": c[ACCEPTED],
+            "rate": round(c[ACCEPTED] / sum(c.values()), 4),
+        }
+        for name, c in sorted(counts.items())
+    }
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""Synthesis: teachers propose numbered line diffs for reproduced diagnostics (`repair_candidates`),
+and verification keeps the trustworthy ones (`verified_repairs`). See docs/synthesis.md.
+
+Teachers (config `teachers`): `search` (candidate edits verified with the warm linter; the offline
+default), `user_fix` (the user's own later fix, mined from the session timeline) and `dspy` (an
+LLM through DSPy; used when the `teacher_lm` resource names a model). Pure logic lives in
+`repair.teachers` and `repair.verify`.
+"""
+
+import json
+import time
+from collections import Counter
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from repair_assets._partitions import daily_log_partitions
+from resources.linter import LinterResource
+from resources.object_store import ObjectStoreResource
+from resources.teacher_lm import TeacherLMResource
+
+GROUP = "synthesis"
+MAX_REJECTED_SHARE = 0.9
+MAX_LINT_FAILED_SHARE = 0.05
+
+
+class RepairCandidatesConfig(dg.Config):
+    teachers: list[str] = Field(default_factory=lambda: ["search", "user_fix", "dspy"])
+    """Teachers to run; `dspy` only runs when the `teacher_lm` resource names a model."""
+    max_checks: int = 6
+    """Search repairer: candidate edits re-linted per diagnostic at most."""
+    user_fix_radius: int = 3
+    """User-fix miner: ops further than this many lines from the error make the fix noisy."""
+    user_fix_horizon: int = 200
+    """User-fix miner: later versions of the file looked at."""
+    dspy_window: int | None = None
+    """DSPy teacher: lines shown around the error (None: the whole file)."""
+    dspy_demonstrations: int = 4
+    """DSPy teacher: few-shot demonstrations, taken from this run's verified search repairs."""
+    limit: int | None = None
+    """At most this many diagnostics (the first by diagnostic_id); None: all."""
+
+
+class VerifiedRepairsConfig(dg.Config):
+    judge: bool = False
+    """Ask the `teacher_lm` model to judge fixes that pass the linter (needs a configured model)."""
+
+
+def _context_files(
+    object_store: ObjectStoreResource, partition: str, states: pl.DataFrame
+) -> list[dict[str, str]]:
+    from repair.ingest import load_context
+
+    return load_context(object_store.get_store(), partition, states)
+
+
+def _progress(context: dg.AssetExecutionContext, what: str):
+    started, every = time.monotonic(), 50
+
+    def report(done: int, total: int) -> None:
+        if done % every == 0 or done == total:
+            context.log.info(f"{what}: {done}/{total} ({time.monotonic() - started:.0f} s)")
+
+    return report
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_log_partitions,
+    kinds={"python", "dspy"},
+    ins={
+        "reproduced_diagnostics": dg.AssetIn(),
+        "session_timelines": dg.AssetIn(),
+    },
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_candidate_per_teacher_and_diagnostic",
+            asset="repair_candidates",
+            blocking=True,
+            description="Every kept diagnostic got exactly one row from every teacher that ran, or a quarantine row.",
+        )
+    ],
+)
+def repair_candidates(
+    context: dg.AssetExecutionContext,
+    config: RepairCandidatesConfig,
+    reproduced_diagnostics: pl.DataFrame,
+    session_timelines: pl.DataFrame,
+    object_store: ObjectStoreResource,
+    linter: LinterResource,
+    teacher_lm: TeacherLMResource,
+):
+    """One candidate per (diagnostic, teacher): the teacher's raw output and its canonical diff
+    (empty when it had no fix), next to the diagnostic's state columns."""
+    from repair.teachers import pipeline
+    from repair.teachers.search import SearchRepairer
+    from repair.verify import Verifier
+
+    partition = context.partition_key
+    unknown = set(config.teachers) - {"search", "user_fix", "dspy"}
+    if unknown:
+        raise dg.Failure(f"unknown teachers {sorted(unknown)}: use search, user_fix, dspy")
+    teachers = [t for t in config.teachers if t != "dspy" or teacher_lm.configured]
+    states = reproduced_diagnostics.sort("diagnostic_id")
+    if config.limit is not None:
+        states = states.head(config.limit)
+    rows = states.to_dicts()
+    contexts = _context_files(object_store, partition, states) if rows else []
+    candidates: list[dict] = []
+    quarantine: list[dict] = []
+    usage: dict[str, object] = {}
+    started = time.monotonic()
+    with linter.warm() as warm:
+        verifier = Verifier(warm)
+        if "search" in teachers:
+            searcher = SearchRepairer(verifier, max_checks=config.max_checks)
+            candidates += list(pipeline.search_candidates(rows, contexts, searcher))
+            context.log.info(f"search: {len(rows)} diagnostics in {time.monotonic() - started:.0f} s")
+        if "user_fix" in teachers:
+            packets = pipeline.ot_packets_by_file(session_timelines)
+            candidates += list(
+                pipeline.mine_candidates(
+                    rows, contexts, packets, verifier, config.user_fix_radius, config.user_fix_horizon
+                )
+            )
+            context.log.info(f"user_fix: done at {time.monotonic() - started:.0f} s")
+        if "dspy" in teachers:
+            candidates += _dspy_candidates(config, teacher_lm, rows, candidates, quarantine, usage)
+    frame = pl.DataFrame(candidates, schema=pipeline.CANDIDATE_SCHEMA)
+    frame = frame.join(states.select(pipeline.STATE_COLUMNS), on="diagnostic_id", how="left")
+    quarantine_frame = pl.DataFrame(quarantine, schema=pipeline.QUARANTINE_SCHEMA)
+    quarantine_uri = _write_quarantine(object_store, "repair_candidates", partition, quarantine_frame)
+
+    per_teacher = Counter(frame["teacher"].to_list())
+    expected = len(rows) * len(teachers)
+    accounted = frame.height + quarantine_frame.height
+    yield dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": frame.height,
+            "diagnostics": len(rows),
+            "teachers": ", ".join(teachers),
+            "candidates_per_teacher": dg.MetadataValue.json(dict(per_teacher)),
+            "with_diff_per_teacher": dg.MetadataValue.json(
+                dict(Counter(frame.filter(pl.col("diff") != "")["teacher"].to_list()))
+            ),
+            "noisy_user_fixes": int(frame["noisy"].fill_null(False).sum()),
+            "quarantined": quarantine_frame.height,
+            "quarantine": dg.MetadataValue.path(quarantine_uri),
+            "teacher_lm_usage": dg.MetadataValue.json(usage),
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="one_candidate_per_teacher_and_diagnostic",
+        passed=accounted == expected and frame.select("diagnostic_id", "teacher").is_duplicated().sum() == 0,
+        metadata={"expected": expected, "candidates": frame.height, "quarantined": quarantine_frame.height},
+    )
+
+
+def _dspy_candidates(config, teacher_lm, rows, candidates, quarantine, usage) -> list[dict]:
+    """The LLM teacher, with demonstrations from this run's verified search repairs; a diagnostic
+    it cannot be asked about (its line outside the file) goes to the quarantine."""
+    from repair.prompt import PromptError, prompt_parts
+    from repair.teachers import pipeline
+    from repair.teachers.dspy_teacher import DSPyRepairer, demonstration, with_demonstrations
+
+    by_id = {row["diagnostic_id"]: row for row in rows}
+    demos = [
+        demonstration(
+            by_id[c["diagnostic_id"]]["content"],
+            pipeline.diagnostic_of(by_id[c["diagnostic_id"]]),
+            c["diff"],
+            by_id[c["diagnostic_id"]]["file"],
+            config.dspy_window,
+        )
+        for c in candidates
+        if c["teacher"] == "search" and c["diff"]
+    ][: config.dspy_demonstrations]
+    askable = []
+    for row in rows:
+        try:
+            prompt_parts(row["content"], pipeline.diagnostic_of(row), row["file"], config.dspy_window)
+            askable.append(row)
+        except PromptError as error:
+            quarantine.append(
+                {"diagnostic_id": row["diagnostic_id"], "teacher": "dspy", "reason": str(error)}
+            )
+    repairer = DSPyRepairer(
+        teacher_lm.build_lm(),
+        program=with_demonstrations(demos, k=config.dspy_demonstrations),
+        window=config.dspy_window,
+        max_workers=teacher_lm.max_workers,
+    )
+    found = list(pipeline.dspy_candidates(askable, repairer))
+    usage.update({"model": teacher_lm.model, "demonstrations": len(demos), **repairer.usage.as_metadata()})
+    return found
+
+
+def _write_quarantine(
+    object_store: ObjectStoreResource, asset: str, partition: str, frame: pl.DataFrame
+) -> str:
+    from repair.ingest.frames import quarantine_key, write_frame
+
+    return write_frame(object_store.get_store(), quarantine_key(asset, partition), frame)
+
+
+def _ground_truth(object_store: ObjectStoreResource, partition: str) -> list[dict]:
+    store = object_store.get_store()
+    records = []
+    for key in store.list(f"ground_truth/date={partition}/"):
+        if key.endswith(".jsonl"):
+            records += [json.loads(line) for line in store.read_text(key).splitlines() if line.strip()]
+    return records
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_log_partitions,
+    kinds={"python"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_duplicate_state_diff",
+            asset="verified_repairs",
+            blocking=True,
+            description="Accepted repairs are unique per (file state, diff): no training pair twice.",
+        ),
+        dg.AssetCheckSpec(
+            "rejected_share_bounded",
+            asset="verified_repairs",
+            blocking=True,
+            description=f"At most {MAX_REJECTED_SHARE:.0%} of candidates rejected, and at most "
+            f"{MAX_LINT_FAILED_SHARE:.0%} for a linter failure (a broken linter, not bad teachers).",
+        ),
+        dg.AssetCheckSpec(
+            "every_candidate_has_a_known_verdict",
+            asset="verified_repairs",
+            blocking=True,
+            description="In = out: every candidate has one verdict from the documented categories.",
+        ),
+    ],
+)
+def verified_repairs(
+    context: dg.AssetExecutionContext,
+    config: VerifiedRepairsConfig,
+    repair_candidates: pl.DataFrame,
+    object_store: ObjectStoreResource,
+    linter: LinterResource,
+    teacher_lm: TeacherLMResource,
+):
+    """Every candidate with its `verdict` (`accepted` or the rejection category), `detail` and the
+    `fixed_content`; acceptance per teacher and rule, and the teacher comparison table (share that
+    applies, share verified, noise rate, agreement with the simulator's ground truth)."""
+    from repair.teachers import pipeline
+    from repair.teachers.dspy_teacher import DSPyJudge
+    from repair.verify import ACCEPTED, VERDICTS, Verifier
+
+    partition = context.partition_key
+    if config.judge and not teacher_lm.configured:
+        raise dg.Failure("judge=True needs a teacher model (REPAIR_TEACHER_MODEL)")
+    rows = repair_candidates.to_dicts()
+    states = {row["diagnostic_id"]: row for row in rows}
+    state_frame = repair_candidates.unique("diagnostic_id", keep="first", maintain_order=True)
+    contexts = (
+        dict(
+            zip(
+                state_frame["diagnostic_id"].to_list(),
+                _context_files(object_store, partition, state_frame),
+                strict=True,
+            )
+        )
+        if rows
+        else {}
+    )
+    started = time.monotonic()
+    with linter.warm() as warm:
+        judge = DSPyJudge(teacher_lm.build_lm()) if config.judge else None
+        verified = pipeline.verify_rows(
+            rows, states, contexts, Verifier(warm, judge), _progress(context, "verified")
+        )
+    truth = pipeline.truth_index(_ground_truth(object_store, partition))
+    agreement = [pipeline.agrees(row, states[row["diagnostic_id"]], truth) for row in verified]
+    table = pipeline.teacher_table(verified, agreement)
+    frame = pl.DataFrame(
+        verified, schema={**repair_candidates.schema, **pipeline.VERIFIED_EXTRA_SCHEMA}
+    ).with_columns(pl.Series("agrees_with_truth", agreement, dtype=pl.Boolean))
+
+    verdicts = Counter(frame["verdict"].to_list())
+    rejected = frame.height - verdicts[ACCEPTED] - verdicts[pipeline.DUPLICATE]
+    yield dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": frame.height,
+            "accepted": verdicts[ACCEPTED],
+            "acceptance_rate": round(verdicts[ACCEPTED] / frame.height, 4) if frame.height else None,
+            "verdicts": dg.MetadataValue.json(dict(verdicts)),
+            "acceptance_by_teacher": dg.MetadataValue.json(
+                pipeline.acceptance_by(verified, lambda r: r["teacher"])
+            ),
+            "acceptance_by_rule": dg.MetadataValue.json(
+                pipeline.acceptance_by(verified, lambda r: f"{r['source']} {r['code']}")
+            ),
+            "teachers": dg.MetadataValue.md(pipeline.markdown_table(table)),
+            "ground_truth_records": len(truth),
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    )
+    accepted = frame.filter(pl.col("verdict") == ACCEPTED)
+    duplicates = int(accepted.select("repl", "file", "content", "diff").is_duplicated().sum())
+    yield dg.AssetCheckResult(
+        check_name="no_duplicate_state_diff", passed=duplicates == 0, metadata={"duplicates": duplicates}
+    )
+    rejected_share = rejected / frame.height if frame.height else 0.0
+    lint_failed_share = verdicts["lint_failed"] / frame.height if frame.height else 0.0
+    yield dg.AssetCheckResult(
+        check_name="rejected_share_bounded",
+        passed=rejected_share <= MAX_REJECTED_SHARE and lint_failed_share <= MAX_LINT_FAILED_SHARE,
+        metadata={
+            "rejected_share": round(rejected_share, 4),
+            "lint_failed_share": round(lint_failed_share, 4),
+        },
+    )
+    unknown = set(verdicts) - set(VERDICTS) - {pipeline.DUPLICATE}
+    yield dg.AssetCheckResult(
+        check_name="every_candidate_has_a_known_verdict",
+        passed=not unknown and frame.height == repair_candidates.height,
+        metadata={
+            "candidates": repair_candidates.height,
+            "verified": frame.height,
+            "unknown_verdicts": sorted(unknown),
+        },
+    )

@@ -1,0 +1,177 @@
+"""`repair_candidates` and `verified_repairs` materialized on a small partition built by hand:
+real OT packets for the user's later edits, real linting, ground truth in the object store."""
+
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from repair.ingest import blobs_key
+from repair.ingest.frames import write_frame
+from repair.ingest.states import blob_id
+from repair.lint import WarmLinter
+from repair.ot import make_packet
+from repair_assets.synthesis import repair_candidates, verified_repairs
+from resources.io_manager import ObjectStoreIOManager
+from resources.linter import linter_resource
+from resources.object_store import ObjectStoreResource
+from resources.teacher_lm import TeacherLMResource
+
+PARTITION = "2026-01-05"
+FILLER = "".join(f"n{i} = {i}\n" for i in range(8))
+UTIL = "def helper():\n    return 1\n"
+
+# (name, broken state, the user's later versions, what the user meant)
+CASES = [
+    (
+        "typo",
+        "value = 3\nprint(valeu)\n",
+        ["value = 3\nprint(valu)\n", "value = 3\nprint(value)\n"],
+        "value = 3\nprint(value)\n",
+    ),
+    (
+        "noisy_import",
+        "print(helper())\n" + FILLER,
+        ["from util import helper\nprint(helper())\n" + FILLER.replace("n7 = 7", "n7 = 70")],
+        "from util import helper\nprint(helper())\n" + FILLER,
+    ),
+    (
+        "far_import",
+        FILLER + "print(helper())\n",
+        ["from util import helper\n" + FILLER + "print(helper())\n"],
+        "from util import helper\n" + FILLER + "print(helper())\n",
+    ),
+    ("unfixable", "x: int = 'a'\n", [], "x: int = 1\n"),
+]
+
+
+def _frames():
+    timeline, states, blobs = [], [], {}
+    with WarmLinter() as linter:
+        for index, (name, broken, later, _) in enumerate(CASES):
+            session, file = f"s{index}", "main.py"
+            context = {"util.py": UTIL}
+            blobs[blob_id(UTIL)] = UTIL
+            versions = [broken, *later]
+            for seq, (old, new) in enumerate(zip(["", *versions], versions)):
+                event = {
+                    "v": 1,
+                    "session": session,
+                    "repl": "r1",
+                    "ts": 1000 + seq,
+                    "kind": "ot",
+                    "file": file,
+                    **make_packet(old, new, seq + 1),
+                }
+                timeline.append(
+                    {
+                        "repl": "r1",
+                        "session": session,
+                        "seq": seq,
+                        "kind": "ot",
+                        "file": file,
+                        "event": json.dumps(event),
+                    }
+                )
+            found = [d for d in linter.check({**context, file: broken}, file) if d.severity == "error"]
+            diagnostic = found[0]
+            states.append(
+                {
+                    "diagnostic_id": name, "repl": "r1", "session": session, "file": file, "ts": 1000, "version": 1,
+                    **{k: v for k, v in diagnostic.to_row().items()},
+                    "content": broken,
+                    "context": [{"path": "util.py", "blob": blob_id(UTIL)}],
+                    "reproduced_message": diagnostic.message,
+                }
+            )  # fmt: skip
+    return (
+        pl.DataFrame(timeline),
+        pl.DataFrame(states),
+        pl.DataFrame({"blob": list(blobs), "text": list(blobs.values())}),
+    )
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    object_store = ObjectStoreResource(backend="local", root=str(root))
+    store = object_store.get_store()
+    timelines, states, blobs = _frames()
+    write_frame(store, f"assets/session_timelines/{PARTITION}.parquet", timelines)
+    write_frame(store, f"assets/reproduced_diagnostics/{PARTITION}.parquet", states)
+    write_frame(store, blobs_key(PARTITION), blobs)
+    truth = "\n".join(
+        json.dumps({"diagnostic_id": name, "intended": intended}) for name, *_, intended in CASES
+    )
+    store.write_text(f"ground_truth/date={PARTITION}/sim-0.jsonl", truth + "\n")
+    upstream = [
+        dg.AssetSpec(key, partitions_def=repair_candidates.partitions_def)
+        for key in ("reproduced_diagnostics", "session_timelines")
+    ]
+    result = dg.materialize(
+        [*upstream, repair_candidates, verified_repairs],
+        selection=[repair_candidates, verified_repairs],
+        partition_key=PARTITION,
+        resources={
+            "object_store": object_store,
+            "io_manager": ObjectStoreIOManager(object_store=object_store),
+            "linter": linter_resource("local"),
+            "teacher_lm": TeacherLMResource(),
+        },
+    )
+    verified = pl.read_parquet(root / f"assets/verified_repairs/{PARTITION}.parquet")
+    return result, verified
+
+
+def test_one_candidate_per_diagnostic_and_teacher(materialized):
+    result, _ = materialized
+    assert result.success
+    candidates = result.output_for_node("repair_candidates")
+    assert candidates.height == len(CASES) * 2
+    assert sorted(set(candidates["teacher"])) == ["search", "user_fix"]
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {
+        "one_candidate_per_teacher_and_diagnostic": True,
+        "no_duplicate_state_diff": True,
+        "rejected_share_bounded": True,
+        "every_candidate_has_a_known_verdict": True,
+    }
+
+
+def test_verdicts_and_noise(materialized):
+    _, verified = materialized
+    verdict = {(r["diagnostic_id"], r["teacher"]): r["verdict"] for r in verified.to_dicts()}
+    assert verdict[("typo", "user_fix")] == "accepted"
+    assert verdict[("typo", "search")] == "duplicate"  # the same fix: kept once
+    # The user fixed the import together with an unrelated edit: noisy; the mined diff keeps the fix.
+    noisy = verified.filter(
+        (pl.col("diagnostic_id") == "noisy_import") & (pl.col("teacher") == "user_fix")
+    ).row(0, named=True)
+    assert noisy["noisy"] is True and noisy["verdict"] == "accepted"
+    assert "n7 = 70" not in noisy["fixed_content"]
+    assert verdict[("noisy_import", "search")] == "duplicate"
+    # The user's import went in 9 lines above the error: outside the radius, so the mined diff is
+    # empty (and the fix noisy); the search repairer's identical import is the one accepted.
+    far = verified.filter((pl.col("diagnostic_id") == "far_import") & (pl.col("teacher") == "user_fix")).row(
+        0, named=True
+    )
+    assert far["noisy"] is True and far["verdict"] == "empty_diff"
+    assert verdict[("far_import", "search")] == "accepted"
+    assert verdict[("unfixable", "user_fix")] == "no_diff_block"
+    assert verdict[("unfixable", "search")] == "no_diff_block"
+
+
+def test_teacher_table_in_metadata(materialized):
+    result, verified = materialized
+    events = result.get_asset_materialization_events()
+    metadata = next(
+        e for e in events if e.asset_key == dg.AssetKey("verified_repairs")
+    ).materialization.metadata
+    table = metadata["teachers"].value
+    assert "| teacher | attempted | applies_share | verified_share | noise_rate | truth_agreement |" in table
+    # search: 3 of 4 verified (two as duplicates of the user's identical fix), all agreeing with truth.
+    assert "| search | 4 | 0.75 | 0.75 |  | 1.0 | 3 |" in table
+    # user_fix: 3 fixes found, 2 of them noisy; the far one does not survive as a diff.
+    assert "| user_fix | 4 | 0.5 | 0.5 | 0.6667 | 1.0 | 2 |" in table
+    assert verified["agrees_with_truth"].to_list().count(True) == 5
