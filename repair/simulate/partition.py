@@ -1,0 +1,338 @@
+"""One daily partition of simulated session logs, written into an object store.
+
+```
+sessions/date=D/shard-NNNNN.jsonl.gz       the session logs (CONTRACTS section 1)
+sessions/date=D/REALISM.md                 how the partition compares with real editing traces
+snapshots/<repl>/<path>                    the last state of every file
+ground_truth/date=D/shard-NNNNN.jsonl      what was broken, where, and the clean fix (never logged)
+```
+
+Every random choice comes from a `random.Random` seeded with (seed, day, project number), the
+timestamps from the day, and the gzip header carries no time: the same arguments give the same bytes.
+Projects are simulated shard by shard; the language-server states of a whole shard are linted in one
+`repair.lint.lint_batch` call (one ruff and one basedpyright process), so that process start-up is
+paid once per shard, not per state.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from repair.corpus import iter_source_files, stdlib_dir
+from repair.diagnostic import Diagnostic
+from repair.linediff import make_diff, render_diff
+from repair.lint import lint_batch
+from repair.sessionlog import KIND_RANK
+from repair.simulate.behaviour import DEFAULT_MIX, BehaviourModel, TimingModel
+from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, MISTAKE_KINDS
+from repair.simulate.projects import build_project
+from repair.simulate.realism import realism_report
+from repair.simulate.session import MistakeRecord, PublishPoint, ReplSimulator
+from resources.object_store import ObjectStore
+
+DAY_MS = 86_400_000
+FIRST_SESSION_WINDOW_MS = (10 * 60_000, 17 * 3_600_000)  # first sessions start between 00:10 and 17:00
+LAST_SESSION_START_MS = 20 * 3_600_000  # later sessions of a project only start before 20:00
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    day: str  # YYYY-MM-DD
+    sessions: int
+    seed: int = 0
+    source: Path | None = None  # a directory of Python files; default: the standard library
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    timing: TimingModel = field(default_factory=TimingModel)
+    behaviour: BehaviourModel = field(default_factory=BehaviourModel)
+    min_lines: int = 30  # the size of a project (all files, all sessions)
+    max_lines: int = 100
+    multi_file_rate: float = 0.35
+    sessions_per_shard: int = 50
+    lint_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        date.fromisoformat(self.day)
+        if self.sessions < 1:
+            raise ValueError(f"sessions must be at least 1, got {self.sessions}")
+        unknown = sorted(set(self.mix) - set(MISTAKE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown mistake kinds in mix: {', '.join(unknown)} (known: {', '.join(MISTAKE_KINDS)})")
+        if not any(w > 0 for w in self.mix.values()):
+            raise ValueError("the mistake mix needs at least one kind with a positive weight")
+
+
+@dataclass
+class SimulationSummary:
+    day: str
+    sessions: int = 0
+    repls: int = 0
+    events_by_kind: Counter = field(default_factory=Counter)
+    diagnostics_by_rule: Counter = field(default_factory=Counter)
+    mistakes_by_kind: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)
+    lint_states: int = 0
+    lint_errors: int = 0
+    shard_keys: list[str] = field(default_factory=list)
+    ground_truth_keys: list[str] = field(default_factory=list)
+    snapshot_keys: list[str] = field(default_factory=list)
+    session_stats: list[dict[str, Any]] = field(default_factory=list)  # per session: length, packets, ...
+    # Every packet as (session number, ts, code points inserted, code points deleted), for the
+    # realism report.
+    packets: list[tuple[int, int, int, int]] = field(default_factory=list)
+    realism: dict[str, Any] = field(default_factory=dict)  # the realism report's figures
+    report_key: str = ""
+    seconds: float = 0.0
+    lint_seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_kind.values())
+
+    @property
+    def diagnostics(self) -> int:
+        return self.events_by_kind["lsp_diagnostic"]
+
+
+def _hash_id(prefix: str, *parts: object) -> str:
+    return prefix + hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
+def _day_start_ms(day: str) -> int:
+    d = date.fromisoformat(day)
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
+
+
+@dataclass
+class _SimulatedRepl:
+    simulator: ReplSimulator
+    sessions: list[str]
+
+
+def _simulate_repl(number: int, config: SimulationConfig, sources: list[Path], root: Path, budget: int) -> _SimulatedRepl:
+    rng = random.Random(f"{config.seed}/{config.day}/{number}")
+    project = None
+    for _ in range(50):
+        project = build_project(
+            rng.choice(sources), root, rng,
+            min_lines=config.min_lines, max_lines=config.max_lines, multi_file_rate=config.multi_file_rate,
+        )
+        if project is not None:
+            break
+    if project is None:
+        raise RuntimeError(f"no usable project in 50 tries from {root} (project {number})")
+    repl = _hash_id("repl-", config.seed, config.day, number)
+    sim = ReplSimulator(repl, project, rng, mix=config.mix, timing=config.timing, behaviour=config.behaviour)
+    weights = config.behaviour.session_count_weights
+    count = min(budget, len(sim.order), rng.choices(range(1, len(weights) + 1), weights=weights)[0])
+    cuts = sorted(rng.sample(range(1, len(sim.order)), count - 1)) if count > 1 else []
+    bounds = [0, *cuts, len(sim.order)]
+    day0 = _day_start_ms(config.day)
+    start = day0 + rng.randint(*FIRST_SESSION_WINDOW_MS)
+    sessions: list[str] = []
+    for k in range(count):
+        if k and start > day0 + LAST_SESSION_START_MS:
+            break
+        session = _hash_id("s-", config.seed, config.day, number, k)
+        end = sim.run_session(session, start, sim.order[bounds[k] : bounds[k + 1]])
+        sessions.append(session)
+        start = end + rng.randint(20 * 60_000, 3 * 3_600_000)
+    sim.finish()
+    return _SimulatedRepl(sim, sessions)
+
+
+def _diagnostic_events(point: PublishPoint, repl: str, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+    return [
+        {
+            "v": 1, "session": point.session, "repl": repl, "ts": point.ts, "kind": "lsp_diagnostic",
+            "file": point.file, "version": point.version, **d.to_event_fields(),
+        }
+        for d in diagnostics
+    ]
+
+
+def _lint_points(points: list[PublishPoint], timeout_s: float) -> tuple[list[list[Diagnostic] | None], int]:
+    """Diagnostics per publish point (None where the linters failed on it); identical states are
+    linted once. Returns the results and how many distinct states were linted."""
+    keys = [(tuple(sorted(p.files.items())), p.file) for p in points]
+    distinct = list(dict.fromkeys(keys))
+    results = lint_batch([dict(k[0]) for k in distinct], [k[1] for k in distinct], timeout_s=timeout_s)
+    by_key = {k: (r.diagnostics if r.ok else None) for k, r in zip(distinct, results, strict=True)}
+    return [by_key[k] for k in keys], len(distinct)
+
+
+def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[str, Any]]:
+    """The broken lines (1-based, in the state before the fix) with their text."""
+    lines = (record.before_fix or "").split("\n")
+    numbers = [n for n in diff_lines if n <= len(lines)]
+    if record.kind == "missing_import":  # the broken lines are where the missing name is used
+        import re
+
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, record.needs_use_of)) + r")\b")
+        numbers = [
+            i + 1 for i, line in enumerate(lines)
+            if pattern.search(line) and not line.lstrip().startswith(("import ", "from ", "#"))
+        ][:3]
+    return [{"line": n, "text": lines[n - 1]} for n in numbers]
+
+
+def _ground_truth_row(record: MistakeRecord, seen: list[dict[str, Any]]) -> dict[str, Any]:
+    clean = make_diff(record.before_fix or "", record.clean_fix or "")
+    user = make_diff(record.before_fix or "", record.user_fix) if record.user_fix is not None else None
+    return {
+        "repl": record.repl,
+        "session": record.session,
+        "file": record.file,
+        "kind": record.kind,
+        "deterministic_fix": record.kind in DETERMINISTIC_FIX_KINDS,
+        "outcome": record.outcome,
+        "introduced_version": record.introduced_version,
+        "introduced_ts": record.introduced_ts,
+        "fixed_session": record.fixed_session,
+        "fixed_version": record.fixed_version,
+        "fixed_ts": record.fixed_ts,
+        "broken_version": record.broken_version,
+        "broken_lines": _lines_of(record, clean.removed or clean.touched),
+        "clean_diff": render_diff(clean),
+        "user_diff": render_diff(user) if user is not None else None,
+        "diagnostics": seen,
+    }
+
+
+def _mistake_diagnostics(
+    record: MistakeRecord, points: list[PublishPoint], results: list[list[Diagnostic] | None]
+) -> list[dict[str, Any]]:
+    """What the language server last published on the file while the mistake lived."""
+    if record.introduced_version is None:
+        return []
+    last = None
+    for point, diagnostics in zip(points, results, strict=True):
+        if point.file != record.file or diagnostics is None or point.version < record.introduced_version:
+            continue
+        if record.fixed_version is not None and point.version >= record.fixed_version:
+            continue
+        last = (point, diagnostics)
+    if last is None:
+        return []
+    point, diagnostics = last
+    return [
+        {"version": point.version, "source": d.source, "code": d.code, "line": d.line1, "message": d.message}
+        for d in diagnostics
+    ]
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows).encode("utf-8")
+
+
+def _write_shard(
+    store: ObjectStore, config: SimulationConfig, shard_no: int, repls: list[_SimulatedRepl], summary: SimulationSummary
+) -> None:
+    shard = f"shard-{shard_no:05d}"
+    points: list[PublishPoint] = []
+    owner: list[int] = []
+    for i, r in enumerate(repls):
+        points.extend(r.simulator.publishes)
+        owner.extend([i] * len(r.simulator.publishes))
+    started = time.perf_counter()
+    results, distinct = _lint_points(points, config.lint_timeout_s)
+    summary.lint_seconds += time.perf_counter() - started
+    summary.lint_states += distinct
+    summary.lint_errors += sum(1 for r in results if r is None)
+    lines: list[dict[str, Any]] = []
+    truth: list[dict[str, Any]] = []
+    for i, r in enumerate(repls):
+        sim = r.simulator
+        mine = [(p, d) for p, d, o in zip(points, results, owner, strict=True) if o == i]
+        diag_events = [e for p, d in mine if d for e in _diagnostic_events(p, sim.repl, d)]
+        by_session: dict[str, list[dict[str, Any]]] = {s: [] for s in r.sessions}
+        for event in sim.events + diag_events:
+            by_session[event["session"]].append(event)
+        for s_no, session in enumerate(r.sessions):
+            events = sorted(by_session[session], key=lambda e: (e["ts"], KIND_RANK[e["kind"]]))
+            lines.extend(events)
+            _session_stats(events, summary)
+        for f in sim.files:
+            if f.version:
+                key = f"snapshots/{sim.repl}/{f.path}"
+                store.write_text(key, f.flushed)
+                summary.snapshot_keys.append(key)
+        repl_points = [p for p, _ in mine]
+        repl_results = [d for _, d in mine]
+        for record in sim.mistakes:
+            truth.append(_ground_truth_row(record, _mistake_diagnostics(record, repl_points, repl_results)))
+            summary.mistakes_by_kind[record.kind] += 1
+            summary.outcomes[record.outcome] += 1
+        summary.repls += 1
+        summary.sessions += len(r.sessions)
+    for event in lines:
+        summary.events_by_kind[event["kind"]] += 1
+        if event["kind"] == "lsp_diagnostic":
+            summary.diagnostics_by_rule[f"{event['source']}:{event['code']}"] += 1
+    shard_key = f"sessions/date={config.day}/{shard}.jsonl.gz"
+    store.write_bytes(shard_key, gzip.compress(_jsonl(lines), compresslevel=6, mtime=0))
+    truth_key = f"ground_truth/date={config.day}/{shard}.jsonl"
+    store.write_bytes(truth_key, _jsonl(truth))
+    summary.shard_keys.append(shard_key)
+    summary.ground_truth_keys.append(truth_key)
+
+
+def _session_stats(events: list[dict[str, Any]], summary: SimulationSummary) -> None:
+    packets = [e for e in events if e["kind"] == "ot"]
+    summary.session_stats.append({
+        "minutes": (events[-1]["ts"] - events[0]["ts"]) / 60_000 if events else 0.0,
+        "events": len(events),
+        "packets": len(packets),
+        "diagnostics": sum(1 for e in events if e["kind"] == "lsp_diagnostic"),
+    })
+    session_no = len(summary.session_stats)
+    for p in packets:
+        inserted = sum(len(op["insert"]) for op in p["ops"] if "insert" in op)
+        deleted = sum(op["delete"] for op in p["ops"] if "delete" in op)
+        summary.packets.append((session_no, p["ts"], inserted, deleted))
+
+
+def simulate_partition(
+    store: ObjectStore, config: SimulationConfig, progress: Callable[[str], None] | None = None
+) -> SimulationSummary:
+    """Simulates `config.sessions` sessions of `config.day` and writes the partition into `store`."""
+    started = time.perf_counter()
+    root = Path(config.source) if config.source else stdlib_dir()
+    sources = list(iter_source_files(root))
+    if not sources:
+        raise FileNotFoundError(f"no Python source files under {root}")
+    summary = SimulationSummary(day=config.day)
+    for key in store.list(f"sessions/date={config.day}/") + store.list(f"ground_truth/date={config.day}/"):
+        store.delete(key)  # a rerun replaces the partition instead of mixing two
+    remaining, number, shard_no = config.sessions, 0, 0
+    batch: list[_SimulatedRepl] = []
+    in_batch = 0
+    while remaining > 0:
+        simulated = _simulate_repl(number, config, sources, root, remaining)
+        number += 1
+        batch.append(simulated)
+        in_batch += len(simulated.sessions)
+        remaining -= len(simulated.sessions)
+        if in_batch >= config.sessions_per_shard or remaining == 0:
+            _write_shard(store, config, shard_no, batch, summary)
+            shard_no += 1
+            batch, in_batch = [], 0
+            if progress:
+                progress(
+                    f"{summary.sessions}/{config.sessions} sessions, {summary.events} events, "
+                    f"{summary.diagnostics} diagnostics ({time.perf_counter() - started:.0f} s)"
+                )
+    report, summary.realism = realism_report(summary)
+    summary.report_key = f"sessions/date={config.day}/REALISM.md"
+    store.write_text(summary.report_key, report + "\n")
+    summary.seconds = time.perf_counter() - started
+    return summary

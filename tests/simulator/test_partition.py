@@ -1,0 +1,127 @@
+"""The simulator's partition: deterministic, valid for ingest, real diagnostics, usable ground truth."""
+
+import gzip
+import json
+
+import polars as pl
+from click.testing import CliRunner
+
+from repair.cli import main
+from repair.ingest.logs import read_partition
+from repair.ingest.snapshots import reconstruct
+from repair.ingest.states import build_error_states
+from repair.ingest.timelines import build_timelines
+from repair.linediff import apply_diff, parse_diff
+from repair.lint import lint_batch
+from repair.ot import FileReplay
+from repair.sessionlog import validate_event
+from resources.object_store import LocalObjectStore
+
+from .conftest import DAY, SESSIONS, simulate_args
+
+
+def _events(store):
+    for key in store.list(f"sessions/date={DAY}/"):
+        if key.endswith(".jsonl.gz"):
+            for line in gzip.decompress(store.read_bytes(key)).decode().splitlines():
+                yield json.loads(line)
+
+
+def _all_bytes(store) -> dict[str, bytes]:
+    return {key: store.read_bytes(key) for key in store.list()}
+
+
+def test_layout_and_session_count(simulated):
+    keys = simulated.list()
+    assert any(k.startswith(f"sessions/date={DAY}/shard-") and k.endswith(".jsonl.gz") for k in keys)
+    assert f"sessions/date={DAY}/REALISM.md" in keys
+    assert any(k.startswith(f"ground_truth/date={DAY}/") for k in keys)
+    assert any(k.startswith("snapshots/") for k in keys)
+    events = list(_events(simulated))
+    assert len({e["session"] for e in events}) == SESSIONS
+    assert all(validate_event(e) is None for e in events)
+    kinds = {e["kind"] for e in events}
+    assert {"ot", "lsp_diagnostic", "editor"} <= kinds
+
+
+def test_same_seed_same_bytes_and_another_seed_differs(simulated, tmp_path):
+    again = tmp_path / "again"
+    assert CliRunner().invoke(main, simulate_args(again)).exit_code == 0
+    assert _all_bytes(LocalObjectStore(again)) == _all_bytes(simulated)
+    other = tmp_path / "other"
+    args = simulate_args(other)
+    args[args.index("--seed") + 1] = "12"
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert _all_bytes(LocalObjectStore(other)) != _all_bytes(simulated)
+
+
+def test_ingest_quarantines_nothing_and_snapshots_reconstruct(simulated):
+    partition = read_partition(simulated, DAY)
+    assert partition.quarantine.is_empty()
+    timelines = build_timelines(partition.events)
+    checked, mismatches = reconstruct(timelines, simulated)
+    assert checked == len([k for k in simulated.list("snapshots/")])
+    assert mismatches == []
+    states = build_error_states(timelines)
+    assert states.quarantine.is_empty(), states.quarantine.head(3)
+    assert states.invalid_packets.is_empty()
+    assert states.states.height == sum(1 for e in _events(simulated) if e["kind"] == "lsp_diagnostic")
+
+
+def test_logged_diagnostics_reproduce_on_replayed_states(simulated):
+    timelines = build_timelines(read_partition(simulated, DAY).events)
+    states = build_error_states(timelines)
+    blobs = dict(zip(states.blobs["blob"].to_list(), states.blobs["text"].to_list(), strict=True))
+    rows = states.states.unique(["repl", "file", "version"], keep="first", maintain_order=True).to_dicts()
+    projects = [
+        {row["file"]: row["content"], **{ref["path"]: blobs[ref["blob"]] for ref in row["context"] or ()}}
+        for row in rows
+    ]
+    results = lint_batch(projects, [row["file"] for row in rows])
+    found = {
+        (row["repl"], row["file"], row["version"]): {(d.source, d.code, d.start_line, d.message) for d in r.diagnostics}
+        for row, r in zip(rows, results, strict=True)
+    }
+    logged = states.states.select("repl", "file", "version", "source", "code", "start_line", "message").rows()
+    reproduced = sum(1 for repl, file, version, *key in logged if tuple(key) in found[(repl, file, version)])
+    assert logged, "the partition has no diagnostics"
+    assert reproduced / len(logged) >= 0.9, f"{reproduced} of {len(logged)} reproduce"
+
+
+def _file_states(store, repl: str, file: str) -> dict[int, str]:
+    packets = sorted(
+        (e for e in _events(store) if e["kind"] == "ot" and e["repl"] == repl and e["file"] == file),
+        key=lambda e: e["version"],
+    )
+    replay, texts = FileReplay(), {}
+    for packet in packets:
+        replay.apply(packet)
+        texts[replay.version] = replay.text()
+    return texts
+
+
+def test_ground_truth_diffs_apply_to_the_logged_states(simulated):
+    rows = [
+        json.loads(line)
+        for key in simulated.list(f"ground_truth/date={DAY}/")
+        for line in simulated.read_text(key).splitlines()
+    ]
+    assert rows, "no mistakes were simulated"
+    cache: dict[tuple[str, str], dict[int, str]] = {}
+    for row in rows:
+        texts = cache.setdefault((row["repl"], row["file"]), _file_states(simulated, row["repl"], row["file"]))
+        before = texts[row["broken_version"]]
+        if row["fixed_version"] is None:
+            assert row["broken_version"] == max(texts)
+        fixed = apply_diff(before, parse_diff(row["clean_diff"]))
+        assert fixed != before, row
+        for broken in row["broken_lines"]:
+            assert before.split("\n")[broken["line"] - 1] == broken["text"]
+        if row["outcome"] in ("clean", "different"):
+            assert apply_diff(before, parse_diff(row["user_diff"])) == texts[row["fixed_version"]]
+        if row["outcome"] == "clean":
+            assert fixed == texts[row["fixed_version"]]
+        if row["outcome"] == "never":
+            assert row["fixed_version"] is None and row["user_diff"] is None
+    frame = pl.DataFrame(rows)
+    assert frame["kind"].n_unique() >= 3
