@@ -139,23 +139,25 @@ def match(logged: Diagnostic, found: Sequence[Diagnostic]) -> Diagnostic | None:
     return min(same, key=lambda d: abs(d.start_character - logged.start_character)) if same else None
 
 
-def _state_key(row: Mapping[str, Any], context: Mapping[str, str]) -> str:
-    digest = hashlib.sha1(row["file"].encode("utf-8", "surrogatepass"))
-    for path in sorted(context):
-        digest.update(b"\0" + path.encode("utf-8", "surrogatepass") + b"\0")
-        digest.update(_as_bytes(context[path]))
-    digest.update(b"\1" + _as_bytes(row["content"]))
-    return digest.hexdigest()
+def _digest(value: str | bytes) -> str:
+    return hashlib.sha1(value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _as_bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+def _state_key(row: Mapping[str, Any], content_digest: str, context: Mapping[str, str | bytes]) -> tuple:
+    """What makes two rows the same file state: path, text and the project's other files (by the
+    `context` column's content hashes when present)."""
+    refs = row.get("context")
+    if refs is not None:
+        others = tuple(sorted((ref["path"], ref["blob"]) for ref in refs))
+    else:
+        others = tuple(sorted((path, _digest(text)) for path, text in context.items()))
+    return (row["file"], content_digest, others)
 
 
-def _pair_key(row: Mapping[str, Any]) -> tuple:
+def _pair_key(row: Mapping[str, Any], content_digest: str) -> tuple:
     return (
-        hashlib.sha1(_as_bytes(row["content"])).hexdigest(), row["source"], row["code"], row["severity"],
-        row["message"], row["start_line"], row["start_character"], row["end_line"], row["end_character"],
+        content_digest, row["source"], row["code"], row["severity"], row["message"],
+        row["start_line"], row["start_character"], row["end_line"], row["end_character"],
     )
 
 
@@ -211,7 +213,7 @@ def reproduce(
     records = rows.to_dicts()
     reasons: dict[int, tuple[str, str]] = {}
     seen_pairs: dict[tuple, str] = {}
-    to_lint: dict[str, list[int]] = {}
+    to_lint: dict[tuple, list[int]] = {}
     for index, row in enumerate(records):
         path, code, text = row["file"], row["code"], row["content"]
         if not is_python_path(path):
@@ -220,7 +222,8 @@ def reproduce(
         if text is None:
             reasons[index] = ("bad_input", f"{path}: no content for version {row['version']}")
             continue
-        pair = _pair_key(row)
+        content_digest = _digest(text)
+        pair = _pair_key(row, content_digest)
         if is_generated_or_vendored(path, text if isinstance(text, str) else None, settings):
             reasons[index] = ("generated_or_vendored", path)
         elif pair in seen_pairs:
@@ -230,7 +233,7 @@ def reproduce(
         elif row["has_code_action"]:
             reasons[index] = ("deterministic_fix", "the IDE offered a code action")
         else:
-            to_lint.setdefault(_state_key(row, contexts[index]), []).append(index)
+            to_lint.setdefault(_state_key(row, content_digest, contexts[index]), []).append(index)
         seen_pairs.setdefault(pair, row["diagnostic_id"])
 
     states = list(to_lint.values())

@@ -1,0 +1,177 @@
+"""Stage `diagnostics`: `reproduced_diagnostics`, the logged diagnostics that re-linting the
+reconstructed file state reproduces and that are worth learning from (see docs/diagnostics.md and
+`repair.reproduce`).
+
+Per daily partition: `error_states` rows in; kept rows (error_states columns + `reproduced_message`)
+out through the IO manager; dropped rows with `reason` and `detail` to
+`quarantine/reproduced_diagnostics/<partition>.parquet`. Data-quality checks (Great Expectations)
+run on the frame in hand and are blocking: what goes downstream has its fields, lines inside the
+file, known severities, a sane reproduction rate and reconciled counts.
+"""
+
+import time
+
+import dagster as dg
+import polars as pl
+from dagster_pyspark import LazyPySparkResource
+
+from repair.diagnostic import SEVERITIES, SOURCES
+from repair.ingest import load_context
+from repair.ingest.frames import quarantine_key, write_frame
+from repair.reproduce import REASONS, Reproduction, reproduce
+from repair_assets._partitions import daily_log_partitions
+from resources.linter import LinterResource
+from resources.object_store import ObjectStoreResource
+
+ASSET = "reproduced_diagnostics"
+REQUIRED_COLUMNS = (
+    "diagnostic_id", "repl", "session", "file", "version", "source", "code", "severity", "message",
+    "start_line", "start_character", "end_line", "end_character", "content", "reproduced_message",
+)
+CHECKS = {
+    "fields_present": "every kept row has the fields downstream reads, none null",
+    "line_within_file": "the diagnostic's line exists in the file's content",
+    "severity_values": "severity and source take the values of CONTRACTS section 1",
+    "reproduction_rate": "the share of linted diagnostics that reproduce is above the linter resource's floor",
+    "counts_reconcile": "input rows = kept + quarantined",
+}
+
+
+class ReproduceConfig(dg.Config):
+    """Per-run overrides of the `linter` resource."""
+
+    executor: str | None = None
+    batch_size: int | None = None
+
+
+@dg.asset(
+    group_name="diagnostics",
+    partitions_def=daily_log_partitions,
+    kinds={"python", "polars", "spark"},
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=ASSET, description=description, blocking=True)
+        for name, description in CHECKS.items()
+    ],
+)
+def reproduced_diagnostics(
+    context: dg.AssetExecutionContext,
+    config: ReproduceConfig,
+    error_states: pl.DataFrame,
+    linter: LinterResource,
+    object_store: ObjectStoreResource,
+    spark: LazyPySparkResource,
+):
+    """The logged diagnostics that ruff/basedpyright reproduce on the reconstructed file state
+    (same source, rule and line), without deterministic fixes, style-only rules, non-Python,
+    generated or vendored files and duplicates; the rest is quarantined with its reason."""
+    partition = context.partition_key
+    store = object_store.get_store()
+    settings = linter.reproduce_settings(executor=config.executor, batch_size=config.batch_size)
+    contexts = load_context(store, partition, error_states) if error_states.height else []
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(total // 10, 1) == 0:
+            context.log.info(f"{ASSET} {partition}: linted {done}/{total} batches")
+
+    outcome = reproduce(
+        error_states,
+        contexts,
+        settings,
+        spark=spark.spark_session if settings.executor == "spark" else None,
+        progress=progress,
+    )
+    seconds = time.monotonic() - started
+    quarantine_uri = write_frame(store, quarantine_key(ASSET, partition), outcome.dropped)
+    yield dg.Output(outcome.kept, metadata=_metadata(outcome, seconds, settings.executor, quarantine_uri))
+    yield from check_results(outcome, linter.min_reproduction_rate)
+
+
+def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_uri: str) -> dict:
+    rate = outcome.reproduction_rate
+    table = "| rule | linted | reproduced | rate |\n| --- | --- | --- | --- |\n" + "\n".join(
+        f"| {rule} | {r['linted']} | {r['reproduced']} | {r['rate']:.2f} |" for rule, r in outcome.rule_rates.items()
+    )
+    return {
+        "input_rows": outcome.counts["input"],
+        "kept_rows": outcome.counts["kept"],
+        **{f"dropped_{reason}": outcome.counts[reason] for reason in REASONS},
+        "states_linted": outcome.states_linted,
+        "reproduction_rate": dg.MetadataValue.float(rate if rate is not None else float("nan")),
+        "reproduction_rate_per_rule": dg.MetadataValue.md(table),
+        "executor": executor,
+        "lint_seconds": dg.MetadataValue.float(round(seconds, 2)),
+        "states_per_second": dg.MetadataValue.float(round(outcome.states_linted / seconds, 1) if seconds else 0.0),
+        "quarantine": dg.MetadataValue.url(quarantine_uri),
+    }
+
+
+def check_results(outcome: Reproduction, min_rate: float) -> list[dg.AssetCheckResult]:
+    """The stage's data-quality checks on the frame in hand, written as Great Expectations
+    expectations."""
+    import great_expectations as gx
+
+    kept = outcome.kept
+    frame = kept.with_columns(
+        line_count=pl.col("content").str.count_matches("\n") + 1
+    ).to_pandas() if "content" in kept.columns else kept.to_pandas()
+    expectations = {
+        "fields_present": [gx.expectations.ExpectColumnToExist(column=c) for c in REQUIRED_COLUMNS]
+        + [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in REQUIRED_COLUMNS if c in kept.columns],
+        "line_within_file": [
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="line_count", column_B="start_line"),
+            gx.expectations.ExpectColumnValuesToBeBetween(column="start_line", min_value=0),
+        ],
+        "severity_values": [
+            gx.expectations.ExpectColumnValuesToBeInSet(column="severity", value_set=list(SEVERITIES)),
+            gx.expectations.ExpectColumnValuesToBeInSet(column="source", value_set=list(SOURCES)),
+        ],
+    }
+    results = [_validate(name, frame, suite) for name, suite in expectations.items()]
+    rate = outcome.reproduction_rate
+    results.append(
+        dg.AssetCheckResult(
+            check_name="reproduction_rate",
+            asset_key=ASSET,
+            # Nothing linted (an empty or fully filtered day) is not a failure of the linters.
+            passed=rate is None or rate >= min_rate,
+            metadata={"rate": rate if rate is not None else float("nan"), "floor": min_rate},
+        )
+    )
+    dropped = sum(outcome.counts[reason] for reason in REASONS)
+    results.append(
+        dg.AssetCheckResult(
+            check_name="counts_reconcile",
+            asset_key=ASSET,
+            passed=outcome.counts["input"] == outcome.counts["kept"] + dropped == kept.height + outcome.dropped.height,
+            metadata={"input": outcome.counts["input"], "kept": kept.height, "quarantined": outcome.dropped.height},
+        )
+    )
+    return results
+
+
+def _validate(name: str, frame, expectations) -> dg.AssetCheckResult:
+    import great_expectations as gx
+
+    gx_context = gx.get_context(mode="ephemeral")
+    gx_context.variables.progress_bars = {"globally": False}
+    batch = (
+        gx_context.data_sources.add_pandas(ASSET)
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("partition")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    suite = gx.ExpectationSuite(name=f"{ASSET}.{name}", expectations=expectations)
+    validation = batch.validate(suite)
+    failures = {
+        f"{r.expectation_config.type}({r.expectation_config.kwargs.get('column') or r.expectation_config.kwargs.get('column_A', '')})":
+        str(r.result.get("partial_unexpected_list", ""))[:200]
+        for r in validation.results
+        if not r.success
+    }
+    return dg.AssetCheckResult(
+        check_name=name,
+        asset_key=ASSET,
+        passed=bool(validation.success),
+        metadata={"rows": len(frame), "expectations": len(expectations), "failures": dg.MetadataValue.json(failures)},
+    )

@@ -1,0 +1,73 @@
+"""The linting service as a Dagster resource: how reproduction batches and scales out, the linters'
+timeouts and size limit, the ruff/basedpyright settings (defaults: `repair.lint.config`, the IDE's
+configuration) and the style rules the reproduction stage drops.
+
+Settings come from environment variables so that local and production differ only there:
+`REPAIR_LINT_EXECUTOR` (`serial`, `process`, `spark`), `REPAIR_LINT_WORKERS`,
+`REPAIR_LINT_BATCH_SIZE`, `REPAIR_LINT_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+from repair.lint import DEFAULT_MAX_FILE_BYTES, LintConfig, WarmLinter, lint_batch
+from repair.lint.config import RUFF_LINE_LENGTH, RUFF_SELECT
+from repair.reproduce import EXECUTORS, STYLE_RULES, ReproduceSettings
+
+
+class LinterResource(dg.ConfigurableResource):
+    """ruff + basedpyright for the stages that lint (reproduction, verification)."""
+
+    executor: str = Field(default="process", description=f"one of {', '.join(EXECUTORS)}")
+    workers: int = Field(default=2, description="processes of the `process` executor")
+    batch_size: int = Field(default=64, description="file states per linter process call")
+    timeout_s: float = Field(default=120.0, description="seconds one linter process may take")
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, description="larger files are refused")
+    ruff_select: list[str] = Field(default=list(RUFF_SELECT), description="ruff rules the IDE shows")
+    ruff_line_length: int = RUFF_LINE_LENGTH
+    type_checking_mode: str = Field(default="standard", description="basedpyright typeCheckingMode")
+    pyright_overrides: dict[str, str] = Field(default_factory=dict, description="pyrightconfig rule settings")
+    style_rules: list[str] = Field(default=list(STYLE_RULES), description="rules dropped as style-only")
+    min_reproduction_rate: float = Field(
+        default=0.5, description="asset check floor: share of linted diagnostics that must reproduce"
+    )
+
+    def lint_config(self) -> LintConfig:
+        return LintConfig(
+            ruff_select=tuple(self.ruff_select),
+            ruff_line_length=self.ruff_line_length,
+            type_checking_mode=self.type_checking_mode,
+            pyright_overrides=dict(self.pyright_overrides),
+        )
+
+    def reproduce_settings(self, **overrides) -> ReproduceSettings:
+        values = {
+            "batch_size": self.batch_size, "timeout_s": self.timeout_s, "workers": self.workers,
+            "executor": self.executor, "max_file_bytes": self.max_file_bytes,
+            "style_rules": tuple(self.style_rules), "lint_config": self.lint_config(),
+        }
+        return ReproduceSettings(**(values | {k: v for k, v in overrides.items() if v is not None}))
+
+    def lint_batch(self, projects, targets):
+        return lint_batch(
+            projects, targets, timeout_s=self.timeout_s, config=self.lint_config(), max_file_bytes=self.max_file_bytes
+        )
+
+    def warm(self) -> WarmLinter:
+        """A warm linter with these settings; use it as a context manager."""
+        return WarmLinter(config=self.lint_config(), timeout_s=self.timeout_s, max_file_bytes=self.max_file_bytes)
+
+
+def linter_resource(env: str = "local") -> LinterResource:
+    """The `linter` resource for `jobs/environments.py`. Production defaults to Spark executors."""
+    default_executor = "spark" if env == "production" else "process"
+    return LinterResource(
+        executor=os.environ.get("REPAIR_LINT_EXECUTOR", default_executor),
+        workers=int(os.environ.get("REPAIR_LINT_WORKERS", "2")),
+        batch_size=int(os.environ.get("REPAIR_LINT_BATCH_SIZE", "64")),
+        timeout_s=float(os.environ.get("REPAIR_LINT_TIMEOUT_S", "120")),
+    )

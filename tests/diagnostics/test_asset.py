@@ -1,0 +1,82 @@
+"""The `reproduced_diagnostics` asset in Dagster: output, quarantine, metadata and its blocking
+Great Expectations checks."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+from dagster_pyspark import LazyPySparkResource
+
+from repair.ingest import blobs_key
+from repair.ingest.frames import read_frame, write_frame
+from repair.ingest.states import BLOBS_SCHEMA, blob_id
+from repair.reproduce import Reproduction
+from repair_assets.diagnostics import CHECKS, check_results, reproduced_diagnostics
+from resources.io_manager import ObjectStoreIOManager
+from resources.linter import LinterResource
+from resources.object_store import LocalObjectStore, ObjectStoreResource
+from tests.diagnostics.states import EXPECTED_COUNTS, HELPER, PARTITION
+
+
+def _materialize(tmp_path, frame, **linter):
+    store = ObjectStoreResource(backend="local", root=str(tmp_path))
+    local = LocalObjectStore(tmp_path)
+    write_frame(local, f"assets/error_states/{PARTITION}.parquet", frame)
+    write_frame(local, blobs_key(PARTITION), pl.DataFrame([(blob_id(HELPER), HELPER)], schema=BLOBS_SCHEMA, orient="row"))
+    upstream = dg.AssetSpec("error_states", partitions_def=reproduced_diagnostics.partitions_def)
+    result = dg.materialize(
+        [upstream, reproduced_diagnostics],
+        partition_key=PARTITION,
+        resources={
+            "object_store": store,
+            "io_manager": ObjectStoreIOManager(object_store=store),
+            "linter": LinterResource(executor="serial", **linter),
+            "spark": LazyPySparkResource(spark_config={}),
+        },
+        raise_on_error=False,
+    )
+    return result, local
+
+
+def test_asset_quarantines_dropped_rows_and_passes_its_checks(tmp_path, error_states):
+    frame, _ = error_states
+    result, store = _materialize(tmp_path, frame)
+    assert result.success
+    kept = read_frame(store, f"assets/reproduced_diagnostics/{PARTITION}.parquet")
+    quarantined = read_frame(store, f"quarantine/reproduced_diagnostics/{PARTITION}.parquet")
+    assert kept.height == EXPECTED_COUNTS["kept"] and quarantined.height == frame.height - kept.height
+    assert {"reason", "detail", "diagnostic_id"} <= set(quarantined.columns)
+    (materialization,) = result.asset_materializations_for_node("reproduced_diagnostics")
+    metadata = materialization.metadata
+    assert metadata["dropped_generated_or_vendored"].value == 3 and metadata["input_rows"].value == 15
+    assert "pyright:reportUndefinedVariable | 2 | 1 | 0.50" in metadata["reproduction_rate_per_rule"].value
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == dict.fromkeys(CHECKS, True)
+
+
+def test_a_low_reproduction_rate_fails_the_blocking_check(tmp_path, error_states):
+    frame, _ = error_states
+    result, _ = _materialize(tmp_path, frame, min_reproduction_rate=0.95)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["reproduction_rate"].passed
+    assert evaluations["reproduction_rate"].metadata["floor"].value == 0.95
+    assert not result.success  # blocking: the run fails, so nothing downstream runs on it
+
+
+def test_great_expectations_checks_catch_bad_rows(error_states):
+    frame, _ = error_states
+    bad = frame.head(3).with_columns(
+        reproduced_message=pl.lit("m"),
+        start_line=pl.Series([0, 99, 1]),  # line 100 of a 6-line file
+        severity=pl.Series(["error", "fatal", "warning"]),
+        message=pl.Series(["a", None, "c"]),
+    )
+    outcome = Reproduction(kept=bad, dropped=frame.head(0), counts={"input": 3, "kept": 3} | dict.fromkeys(
+        ["non_python_file", "generated_or_vendored", "duplicate", "style_only", "deterministic_fix", "bad_input",
+         "not_reproduced"], 0))
+    results = {r.check_name: r for r in check_results(outcome, 0.5)}
+    assert not results["fields_present"].passed
+    assert not results["line_within_file"].passed
+    assert not results["severity_values"].passed
+    assert "fatal" in str(results["severity_values"].metadata["failures"].value)
+    assert results["counts_reconcile"].passed and results["reproduction_rate"].passed  # nothing linted here

@@ -1,0 +1,83 @@
+"""Reproduction and filtering on `error_states`-shaped rows, with real linters: every filter
+counted, bad input recorded, executors agreeing, and the Dagster asset with its checks."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from repair.reproduce import REASONS, ReproduceSettings, is_style_rule, reproduce
+from tests.diagnostics.states import EXPECTED_COUNTS
+
+
+def test_every_row_is_kept_or_dropped_with_its_reason(error_states):
+    frame, contexts = error_states
+    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=3))
+    assert outcome.counts == EXPECTED_COUNTS
+    assert outcome.kept.height + outcome.dropped.height == frame.height
+    assert set(outcome.kept["diagnostic_id"]) | set(outcome.dropped["diagnostic_id"]) == set(frame["diagnostic_id"])
+    assert set(outcome.kept.columns) == set(frame.columns) | {"reproduced_message"}
+    # The message may differ; the reproduced wording is kept beside the logged one.
+    geo = outcome.kept.filter(pl.col("file") == "geo.py").row(0, named=True)
+    assert geo["message"] == "an older wording" and geo["reproduced_message"] == "Undefined name `radius`"
+    dropped = {r["diagnostic_id"]: r for r in outcome.dropped.iter_rows(named=True)}
+    assert dropped["s3-main.py-3-reportUndefinedVariable-3"]["detail"].startswith("binary: main.py")
+    assert dropped["s2-main.py-3-reportUndefinedVariable-3"]["detail"] == (
+        "same code and diagnostic as s1-main.py-3-reportUndefinedVariable-3"
+    )
+    assert {r["reason"] for r in dropped.values()} <= set(REASONS)
+    # Rates are per rule over the linted rows: the undefined-variable rule reproduced 1 of 2.
+    assert outcome.rule_rates["pyright:reportUndefinedVariable"] == {"linted": 2, "reproduced": 1, "rate": 0.5}
+    assert outcome.rule_rates["ruff:F401"]["reproduced"] == 1
+    # main.py with its context is one state however many rows were logged on it.
+    assert outcome.states_linted == 4
+
+
+def test_style_list_and_size_limit_are_configurable(error_states):
+    frame, contexts = error_states
+    settings = ReproduceSettings(executor="serial", style_rules=("reportAttributeAccessIssue",), max_file_bytes=100)
+    outcome = reproduce(frame, contexts, settings)
+    assert outcome.counts["style_only"] == 1  # E501 is no longer style; the attribute error is
+    too_large = outcome.dropped.filter(pl.col("reason") == "bad_input")["detail"].to_list()
+    assert any(d.startswith("too large: main.py") for d in too_large)
+    assert is_style_rule("E501") and is_style_rule("I001") and not is_style_rule("E999")
+
+
+def test_a_hanging_linter_quarantines_its_states_and_nothing_hangs(error_states):
+    frame, contexts = error_states
+    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", timeout_s=0.001))
+    assert outcome.counts["kept"] == 0 and outcome.counts["input"] == frame.height
+    timed_out = outcome.dropped.filter(pl.col("detail").str.contains("timed out"))
+    assert timed_out.height == EXPECTED_COUNTS["kept"] + EXPECTED_COUNTS["not_reproduced"] + 1  # + the F401 row
+
+
+def _canonical(outcome):
+    return (
+        outcome.counts,
+        outcome.rule_rates,
+        outcome.kept.sort("diagnostic_id").to_dicts(),
+        outcome.dropped.sort("diagnostic_id").to_dicts(),
+    )
+
+
+@pytest.fixture(scope="module")
+def serial_outcome(error_states):
+    frame, contexts = error_states
+    return reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=2))
+
+
+def test_the_process_pool_agrees_with_serial(error_states, serial_outcome):
+    frame, contexts = error_states
+    pooled = reproduce(frame, contexts, ReproduceSettings(executor="process", workers=2, batch_size=2))
+    assert _canonical(pooled) == _canonical(serial_outcome)
+    assert serial_outcome.counts == EXPECTED_COUNTS
+
+
+@pytest.mark.slow
+def test_spark_executors_agree_with_serial(error_states, serial_outcome):
+    from resources.spark import local_spark_session
+
+    frame, contexts = error_states
+    spark = local_spark_session()
+    on_spark = reproduce(frame, contexts, ReproduceSettings(executor="spark", batch_size=2), spark=spark)
+    assert _canonical(on_spark) == _canonical(serial_outcome)
