@@ -1,0 +1,110 @@
+"""Group `embedded`: the embedded default's data, simulated IDE sessions (docs/simulator.md).
+
+`simulated_sessions` writes one day of session logs into the object store exactly where real
+exports land (`sessions/date=YYYY-MM-DD/`), with the final `snapshots/`, the `ground_truth/` side
+output and a realism report (`sessions/date=.../REALISM.md`). In the local environment
+`session_logs` reads it like any customer export; production ingests real logs instead.
+
+Checks (in the same run): `every_session_written` (blocking: the day holds the sessions asked for),
+`diagnostics_linted` (blocking: no language-server state failed to lint, so no diagnostics are
+silently missing).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from repair.simulate import DEFAULT_MIX, MISTAKE_KINDS, BehaviourModel, SimulationConfig, simulate_partition
+from repair_assets._partitions import daily_log_partitions
+from resources.object_store import ObjectStoreResource
+
+GROUP = "embedded"
+
+
+class SimulatedSessionsConfig(dg.Config):
+    sessions: int = Field(default=100, ge=1, description="Sessions to simulate for the day.")
+    seed: int = Field(default=0, description="Same seed and day, same bytes.")
+    mix: dict[str, float] = Field(
+        default_factory=dict,
+        description=f"Weights of mistake kinds, overriding the defaults ({', '.join(MISTAKE_KINDS)}).",
+    )
+    mistake_rate: float = Field(
+        default=BehaviourModel().mistake_rate, ge=0, le=1,
+        description="Chance that a definition is typed with a mistake.",
+    )
+    source: str = Field(default="", description="Directory of Python files to take code from; empty: the stdlib.")
+
+
+@dg.asset(
+    partitions_def=daily_log_partitions,
+    group_name=GROUP,
+    kinds={"python", "json"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_session_written", asset="simulated_sessions", blocking=True,
+            description="The partition holds as many sessions as configured, in at least one shard.",
+        ),
+        dg.AssetCheckSpec(
+            "diagnostics_linted", asset="simulated_sessions", blocking=True,
+            description="Every language-server state was linted (none failed), so no diagnostics are missing.",
+        ),
+    ],
+)
+def simulated_sessions(
+    context: dg.AssetExecutionContext, config: SimulatedSessionsConfig, object_store: ObjectStoreResource
+):
+    """One day of simulated IDE sessions (CONTRACTS.md section 1) from real Python code: keystroke-level
+    OT packets, editor actions, runs and shell commands, and real ruff/basedpyright diagnostics
+    published as a language server would. Writes `sessions/date=<day>/shard-*.jsonl.gz`,
+    `snapshots/<repl>/<path>`, `ground_truth/date=<day>/shard-*.jsonl` and the realism report."""
+    unknown = sorted(set(config.mix) - set(MISTAKE_KINDS))
+    if unknown:
+        raise dg.Failure(f"unknown mistake kinds in mix: {', '.join(unknown)} (known: {', '.join(MISTAKE_KINDS)})")
+    store = object_store.get_store()
+    day = context.partition_key
+    simulation = SimulationConfig(
+        day=day,
+        sessions=config.sessions,
+        seed=config.seed,
+        source=Path(config.source) if config.source else None,
+        mix={**DEFAULT_MIX, **config.mix},
+        behaviour=dataclasses.replace(BehaviourModel(), mistake_rate=config.mistake_rate),
+    )
+    summary = simulate_partition(store, simulation, progress=context.log.info)
+    report = store.read_text(summary.report_key)
+    realism = summary.realism
+    yield dg.MaterializeResult(
+        metadata={
+            "partition": dg.MetadataValue.url(store.uri(f"sessions/date={day}/")),
+            "shards": len(summary.shard_keys),
+            "sessions": summary.sessions,
+            "repls": summary.repls,
+            "events": summary.events,
+            "packets": summary.events_by_kind["ot"],
+            "diagnostics": summary.diagnostics,
+            "style_diagnostics": realism["style_diagnostics"],
+            "mistakes": realism["mistakes"],
+            "mistake_mix": dg.MetadataValue.json(realism["mistake_mix"]),
+            "outcomes": dg.MetadataValue.json(realism["outcomes"]),
+            "snapshots": len(summary.snapshot_keys),
+            "lint_states": summary.lint_states,
+            "seconds": round(summary.seconds, 1),
+            "sessions_per_minute": round(60 * summary.sessions / summary.seconds, 1) if summary.seconds else 0.0,
+            "realism": dg.MetadataValue.json({k: v for k, v in realism.items() if k not in ("mistake_mix", "outcomes")}),
+            "realism_report": dg.MetadataValue.md(report),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="every_session_written",
+        asset_key="simulated_sessions",
+        passed=summary.sessions == config.sessions and bool(summary.shard_keys),
+        metadata={"sessions": summary.sessions, "asked": config.sessions, "shards": len(summary.shard_keys)},
+    )
+    yield dg.AssetCheckResult(
+        check_name="diagnostics_linted",
+        asset_key="simulated_sessions",
+        passed=summary.lint_errors == 0,
+        metadata={"lint_states": summary.lint_states, "failed_publishes": summary.lint_errors},
+    )
