@@ -7,12 +7,14 @@ files at that moment, stored once per content hash) with `load_context`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from repair.ingest.frames import read_frame
-from resources.object_store import ObjectStore
+
+if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
+    from resources.object_store import ObjectStore
 
 ENGINES = ("polars", "spark")
 

@@ -4,10 +4,12 @@ quarantines and the per-partition blob table of `error_states`."""
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from resources.object_store import ObjectStore
+if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
+    from resources.object_store import ObjectStore
 
 
 def write_frame(store: ObjectStore, key: str, frame: pl.DataFrame) -> str:

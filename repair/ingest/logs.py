@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from repair.sessionlog import LogEvent, read_shard
-from resources.object_store import ObjectStore
+
+if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
+    from resources.object_store import ObjectStore
 
 EVENTS_SCHEMA = {
     "repl": pl.String,

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from repair.ot import FileReplay, OTError
-from resources.object_store import ObjectStore
+
+if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
+    from resources.object_store import ObjectStore
 
 
 @dataclass(frozen=True)
