@@ -143,9 +143,11 @@ class GCSObjectStore(ObjectStore):
         self.bucket.blob(self._name(key)).upload_from_string(data)
 
     def list(self, prefix: str = "") -> list[str]:
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        blobs = self.client.list_blobs(self.bucket_name, prefix=self._name(prefix) if prefix else self.prefix)
-        return sorted(b.name[strip:] for b in blobs)
+        # Under "<prefix>/", never the bare prefix: "team" must not list "team2/...".
+        root = f"{self.prefix}/" if self.prefix else ""
+        blobs = self.client.list_blobs(self.bucket_name, prefix=root + (_check_key(prefix) if prefix else ""))
+        # Names ending in "/" are folder placeholders (the console makes them), not objects.
+        return sorted(b.name[len(root) :] for b in blobs if not b.name.endswith("/"))
 
     def exists(self, key: str) -> bool:
         return self.bucket.blob(self._name(key)).exists()
@@ -180,8 +182,7 @@ def open_store(uri: str) -> ObjectStore:
     if uri.startswith("gs://"):
         bucket, _, prefix = uri[len("gs://"):].partition("/")
         return GCSObjectStore(gcs_client(), bucket, prefix)
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+    uri = uri.removeprefix("file://")
     return LocalObjectStore(uri)
 
 
