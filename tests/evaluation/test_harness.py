@@ -1,0 +1,189 @@
+"""The harness over the search repairer and "no change" on a handful of items, the report and
+plots, the deployment gate's decision both ways, the held-out selection and the model specs."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from evals.function_benchmark import default_linter
+from evals.gate import deployment_gate, production_version
+from evals.harness import RESULT_SCHEMA, NoChange, evaluate, rule_breakdown, summary_table
+from evals.items import REPAIR_BENCHMARK, Item, items_from_frame, items_to_frame
+from evals.models import download_checkpoint, parse_model_spec, registry_versions, resolve_finetuned
+from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
+from evals.run import run_evaluation
+from repair.lint import WarmLinter
+from repair.teachers.search import SearchRepairer
+from repair.verify import Verifier
+from resources.object_store import LocalObjectStore
+
+BROKEN = "def total(numbers: list[int]) -> int:\n    return sum(number)\n"
+FIXED = "def total(numbers: list[int]) -> int:\n    return sum(numbers)\n"
+
+
+@pytest.fixture(scope="module")
+def repair_item() -> Item:
+    diagnostics = default_linter([{"main.py": BROKEN}], ["main.py"])[0]
+    target = next(d for d in diagnostics if d.code == "reportUndefinedVariable")
+    return Item("held-1", REPAIR_BENCHMARK, "pyright:reportUndefinedVariable", "repl-9", "main.py", BROKEN,
+                target, FIXED)
+
+
+@pytest.fixture(scope="module")
+def handful(small_benchmark, repair_item) -> list[Item]:
+    items, _ = small_benchmark
+    by_kind = {}
+    for item in items:
+        by_kind.setdefault(item.group, item)
+    return [*list(by_kind.values())[:6], repair_item]
+
+
+class Exploding:
+    name = "exploding"
+
+    def propose(self, code, diagnostic, file_name="main.py", context_files=None):
+        raise RuntimeError("model server went away")
+
+
+def test_harness_scores_search_and_no_change(handful, tmp_path):
+    with WarmLinter() as linter:
+        results, throughput = evaluate([SearchRepairer(Verifier(linter)), NoChange(), Exploding()], handful)
+    assert results.height == 3 * len(handful)
+    floor = results.filter(pl.col("model") == "no_change")
+    assert set(floor["status"]) == {"no_fix"}
+    assert not floor.select(pl.any_horizontal("ast_exact", "ast_or_string", "resolved")).to_series().any()
+    assert floor.filter(pl.col("benchmark") == "function_repair")["tests_pass"].sum() == 0
+    assert floor.filter(pl.col("benchmark") == "repair")["tests_pass"].null_count() == 1
+    search = results.filter(pl.col("model") == "search")
+    assert search["tests_pass"].sum() >= 2
+    fixed_repair = search.filter(pl.col("item_id") == "held-1").row(0, named=True)
+    assert fixed_repair["status"] == "fixed" and fixed_repair["ast_exact"] and fixed_repair["resolved"]
+    errors = results.filter(pl.col("model") == "exploding")
+    assert all(s.startswith("error: RuntimeError: model server went away") for s in errors["status"])
+    assert not errors["ast_or_string"].any()
+    assert set(throughput["model"]) == {"search", "no_change", "exploding"}
+
+    summary = summary_table(results)
+    main = summary.filter(pl.col("main") & (pl.col("model") == "search") & (pl.col("benchmark") == "function_repair"))
+    row = main.row(0, named=True)
+    assert row["metric"] == "tests_pass" and row["ci_low"] <= row["value"] <= row["ci_high"]
+    breakdown = rule_breakdown(results)
+    assert set(breakdown["group"]) == {item.group for item in handful}
+
+
+def test_run_writes_report_and_plots(handful, tmp_path):
+    outcome = run_evaluation(handful[:3], [parse_model_spec("no_change")], tmp_path)
+    for name in ("report.md", "scores.png", "rules.png", "results.parquet"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "| no_change |" in outcome.report and "## Per rule" in outcome.report
+    assert outcome.gate is None
+
+
+def test_items_round_trip_through_a_frame(handful):
+    assert items_from_frame(items_to_frame(handful)) == handful
+
+
+def _results(scores: dict[str, list[int]], benchmark: str = "repair", metric: str = "ast_or_string") -> pl.DataFrame:
+    rows = []
+    for model, values in scores.items():
+        for index, value in enumerate(values):
+            row = {"model": model, "benchmark": benchmark, "item_id": f"i{index}", "group": "g", "origin": "o",
+                   "status": "fixed", "raw_output": "", "ast_exact": None, "ast_or_string": None,
+                   "resolved": None, "tests_pass": None, "latency_s": 0.0}
+            rows.append({**row, metric: bool(value)})
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
+
+
+def test_gate_passes_when_not_worse_beyond_the_interval():
+    production = [1, 0, 1, 1, 0, 1, 0, 1] * 5
+    slightly_worse = list(production)
+    slightly_worse[0] = 0
+    decision = deployment_gate(_results({"new": slightly_worse, "old": production}), "new", "old")
+    assert decision.passed and decision.difference < 0 <= decision.ci_high
+    assert decision.items == 40 and "PASS" in decision.describe()
+
+
+def test_gate_fails_when_worse_beyond_the_interval():
+    production = [1, 1, 1, 0] * 10
+    decision = deployment_gate(_results({"new": [0, 0, 1, 0] * 10, "old": production}), "new", "old")
+    assert not decision.passed and decision.ci_high < 0
+    assert "worse than production" in decision.reason and "FAIL" in decision.describe()
+
+
+def test_gate_without_production_passes_and_says_so():
+    decision = deployment_gate(_results({"new": [0, 0]}), "new", None)
+    assert decision.passed and "no model in production" in decision.reason
+
+
+def test_gate_falls_back_to_the_executable_benchmark():
+    results = _results({"new": [1, 1, 0], "old": [1, 0, 0]}, "function_repair", "tests_pass")
+    decision = deployment_gate(results, "new", "old")
+    assert decision.passed and decision.benchmark == "function_repair" and decision.metric == "tests_pass"
+    assert not deployment_gate(results, "new", "missing").passed
+
+
+def test_production_version(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    assert production_version(store) is None
+    store.write_text("deployments/code_repair/current.json", json.dumps({"version": 4, "served_at": "x"}))
+    assert production_version(store) == 4
+    store.write_text("deployments/code_repair/current.json", "{}")
+    with pytest.raises(ValueError, match="current.json"):
+        production_version(store)
+
+
+def _verified_row(diagnostic_id, repl, code="F821", verdict="accepted", diff="<diff>\n-1 a\n+1 b\n</diff>",
+                  content="a\n", fixed="b\n", teacher="search"):
+    return {"diagnostic_id": diagnostic_id, "repl": repl, "file": "main.py", "source": "ruff", "code": code,
+            "severity": "error", "message": "m", "start_line": 0, "start_character": 0, "end_line": 0,
+            "end_character": 1, "content": content, "fixed_content": fixed, "verdict": verdict, "diff": diff,
+            "teacher": teacher}
+
+
+def test_repair_benchmark_takes_the_held_out_split_balanced_by_rule():
+    verified = pl.DataFrame([
+        _verified_row("d1", "test-repl"),
+        _verified_row("d1", "test-repl", diff="<diff>\n-1 a\n+1 bb\n+1 c\n</diff>", fixed="bb\nc\n", teacher="dspy"),
+        _verified_row("d2", "test-repl"),
+        _verified_row("d3", "test-repl"),
+        _verified_row("d4", "test-repl", code="E999"),
+        _verified_row("d5", "test-repl", verdict="diagnostic_remains"),
+        _verified_row("d6", "train-repl"),
+        _verified_row("d7", "test-repl", code="E701", content="a\n" * 500),
+    ])
+    dataset = pl.DataFrame({"diagnostic_id": ["d1", "d2", "d3", "d4", "d5", "d6", "d7"],
+                            "split": ["test", "test", "test", "test", "test", "train", "test"],
+                            "repl": ["test-repl"] * 5 + ["train-repl", "test-repl"]})
+    held_out = held_out_diagnostics(dataset)
+    assert "d6" not in held_out
+    items, report = select_repair_benchmark(verified, held_out, max_per_rule=2)
+    assert {item.group for item in items} == {"ruff:F821", "ruff:E999"}
+    assert report.kept_by_rule == {"ruff:F821": 2, "ruff:E999": 1}
+    assert report.dropped == {"over the per-rule cap": 1, "file longer than 400 lines": 1}
+    assert report.candidates == len(items) + sum(report.dropped.values())
+    d1 = [item for item in items if item.item_id == "d1"]
+    assert not d1 or d1[0].fixed_content == "b\n"  # the shortest verified diff is the reference
+    assert all(item.origin == "test-repl" for item in items)
+
+
+def test_model_specs_and_registry(tmp_path):
+    assert parse_model_spec("finetuned:v3").name == "finetuned:v3"
+    assert parse_model_spec("dspy-fewshot:openai/gpt-4o-mini").target == "openai/gpt-4o-mini"
+    with pytest.raises(ValueError, match="unknown kind"):
+        parse_model_spec("gpt4")
+    with pytest.raises(ValueError, match="needs a target"):
+        parse_model_spec("triton")
+    store = LocalObjectStore(tmp_path / "store")
+    with pytest.raises(FileNotFoundError, match="train one first"):
+        resolve_finetuned(parse_model_spec("finetuned"), store)
+    for version in (1, 2):
+        store.write_text(f"models/code_repair/v{version}/registry.json", "{}")
+        store.write_text(f"models/code_repair/v{version}/checkpoint/config.json", "{}")
+    assert registry_versions(store) == [1, 2]
+    assert resolve_finetuned(parse_model_spec("finetuned"), store) == ("finetuned:v2", 2, "")
+    folder = download_checkpoint(store, 1, tmp_path / "local")
+    assert (folder / "config.json").is_file()
+    assert resolve_finetuned(parse_model_spec(f"finetuned:{folder}"), None) == ("finetuned:v1", None, str(folder))
