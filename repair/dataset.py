@@ -1,18 +1,461 @@
 """Verified repairs -> a clean, leak-free finetuning dataset (issue: dataset and training).
 
-Each example is the section 3 prompt (cut to `DEFAULT_WINDOW` lines around the error line) and
-the section 2 `<diff>` block; LLM Foundry appends end of sequence when it tokenises the response.
+Steps, each counted so that rows in = rows out + rows dropped (by reason):
+
+1. Examples. Accepted repairs only, one per diagnostic (the shortest accepted diff); the prompt is
+   the section 3 input cut to `window` lines around the error line, the response the section 2
+   `<diff>` block (LLM Foundry appends end of sequence). A row whose prompt or diff cannot be built
+   is quarantined with the reason.
+2. Split by project (`repl`): a stable hash of the repl picks train / validation / test, so that no
+   project spans two splits and a project keeps its split as new days arrive.
+3. Near-duplicate removal the way StarCoder did it: MinHash over 5-gram shingles of the code tokens,
+   LSH at Jaccard threshold `DEFAULT_THRESHOLD` (0.7, StarCoder's), over the code each prompt shows.
+   In order: examples resembling any evaluation benchmark's source are dropped from every split;
+   validation examples resembling a test example, and train examples resembling a validation or test
+   example, are dropped; within each split only the first of a group of near-duplicates is kept.
+4. `find_leaks` rescans the result independently (the blocking check of `repair_dataset`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 # Lines kept either side of the error line in the prompt. Short prompts are what lets a small model
 # learn the task: the answer depends on the few lines around the error, and a whole file would
 # spend the sequence on text the diff never touches.
-DEFAULT_WINDOW = 8
+DEFAULT_WINDOW = 4
+# StarCoder's near-deduplication: Jaccard similarity 0.7 over 5-grams of code tokens.
+DEFAULT_THRESHOLD = 0.7
+SHINGLE_SIZE = 5
+DEFAULT_NUM_PERM = 128
+SPLITS = ("train", "validation", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+DATASET_COLUMNS = ("prompt", "response", "split", "repl", "rule", "teacher", "diagnostic_id")
+DATASET_PREFIX = "datasets/repair_dataset"
+
+_CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
 
 
 def model_input(prompt: str) -> str:
     """The text a model is conditioned on: the section 3 prompt and a newline, after which the
     `<diff>` block starts (training and inference must agree on this separator)."""
     return prompt if prompt.endswith("\n") else prompt + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Examples
+
+
+def build_examples(repairs: Sequence[dict[str, Any]], window: int | None = DEFAULT_WINDOW):
+    """(examples, quarantined, counts) from `verified_repairs` rows (dicts).
+
+    `examples` rows have `DATASET_COLUMNS` less `split`; `quarantined` rows `diagnostic_id, teacher,
+    reason`; `counts` how many rows were not accepted and how many were redundant repairs of a
+    diagnostic that already has one."""
+    from repair.diagnostic import Diagnostic
+    from repair.linediff import DiffError, parse_diff
+    from repair.prompt import PromptError, render_prompt, render_response
+
+    counts = {"rows": len(repairs), "not_accepted": 0, "other_repair_of_same_diagnostic": 0}
+    best: dict[str, tuple[int, dict[str, Any]]] = {}
+    quarantined = []
+    for row in repairs:
+        if row.get("verdict") != "accepted":
+            counts["not_accepted"] += 1
+            continue
+        try:
+            diagnostic = Diagnostic(
+                source=row["source"],
+                code=row["code"],
+                severity=row.get("severity") or "error",
+                message=row["message"],
+                start_line=int(row["start_line"]),
+                start_character=int(row["start_character"]),
+                end_line=int(row["end_line"]),
+                end_character=int(row["end_character"]),
+            )
+            diff = parse_diff(row["diff"])
+            if diff.is_empty:
+                raise ValueError("the accepted diff is empty")
+            prompt = render_prompt(row["content"], diagnostic, row.get("file") or "main.py", window)
+        except (KeyError, TypeError, ValueError, DiffError, PromptError) as exc:
+            reason = (
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyError) else f"missing column {exc}"
+            )
+            quarantined.append(
+                {
+                    "diagnostic_id": str(row.get("diagnostic_id")),
+                    "teacher": str(row.get("teacher")),
+                    "reason": reason,
+                }
+            )
+            continue
+        example = {
+            "prompt": model_input(prompt),
+            "response": render_response(diff),
+            "repl": row["repl"],
+            "rule": f"{row['source']}:{row['code']}",
+            "teacher": row.get("teacher") or "unknown",
+            "diagnostic_id": row["diagnostic_id"],
+        }
+        previous = best.get(row["diagnostic_id"])
+        if previous is not None:
+            counts["other_repair_of_same_diagnostic"] += 1
+            if previous[0] <= len(diff):
+                continue
+        best[row["diagnostic_id"]] = (len(diff), example)
+    examples = [example for _, example in sorted(best.values(), key=lambda item: item[1]["diagnostic_id"])]
+    return examples, quarantined, counts
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Split by project
+
+
+def split_of(repl: str, fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: str = "") -> str:
+    """The split of a project: a stable hash of its id placed on the cumulative fractions."""
+    if len(fractions) != len(SPLITS) or abs(sum(fractions) - 1) > 1e-9 or min(fractions) < 0:
+        raise ValueError(f"split fractions {tuple(fractions)} must be 3 non-negative numbers summing to 1")
+    point = int(hashlib.sha256(f"{seed}{repl}".encode()).hexdigest()[:12], 16) / 16**12
+    edge = 0.0
+    for split, fraction in zip(SPLITS, fractions):
+        edge += fraction
+        if point < edge:
+            return split
+    return SPLITS[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Near-duplicates
+
+
+def code_shingles(code: str, size: int = SHINGLE_SIZE) -> set[bytes]:
+    """The 5-grams of code tokens (identifiers, numbers, single punctuation), as StarCoder hashed."""
+    tokens = _CODE_TOKEN.findall(code)
+    if len(tokens) < size:
+        return {" ".join(tokens).encode()} if tokens else set()
+    return {" ".join(tokens[i : i + size]).encode() for i in range(len(tokens) - size + 1)}
+
+
+def prompt_code(prompt: str) -> str:
+    """The code a prompt shows (numbers stripped), which is what near-duplicates are judged on."""
+    from repair.prompt import parse_prompt
+
+    return parse_prompt(prompt).code_excerpt
+
+
+def source_chunks(source: str, window: int = DEFAULT_WINDOW) -> list[str]:
+    """A benchmark source cut into overlapping windows of the size prompts show, so that a prompt
+    excerpt is compared with text of its own size rather than with a whole file."""
+    lines = source.split("\n")
+    size = 2 * window + 1
+    if len(lines) <= size:
+        return [source]
+    return ["\n".join(lines[start : start + size]) for start in range(0, len(lines) - window, window + 1)]
+
+
+class NearDuplicateIndex:
+    """MinHash LSH over code: `add(key, code)`, `query(code) -> keys of near-duplicates`."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = DEFAULT_NUM_PERM):
+        from datasketch import MinHashLSH
+
+        if not 0 < threshold < 1:
+            raise ValueError(f"near-duplicate threshold {threshold} must lie strictly between 0 and 1")
+        self.threshold, self.num_perm = threshold, num_perm
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._minhashes: dict[str, Any] = {}
+
+    def minhash(self, code: str):
+        from datasketch import MinHash
+
+        minhash = MinHash(num_perm=self.num_perm)
+        minhash.update_batch(list(code_shingles(code)))
+        return minhash
+
+    def add(self, key: str, code: str, minhash=None) -> None:
+        minhash = minhash if minhash is not None else self.minhash(code)
+        self.lsh.insert(key, minhash)
+        self._minhashes[key] = minhash
+
+    def query(self, code: str, minhash=None) -> list[str]:
+        """Keys whose estimated Jaccard similarity with `code` reaches the threshold (LSH candidates
+        confirmed on the signatures, so that banding's false positives are not counted)."""
+        minhash = minhash if minhash is not None else self.minhash(code)
+        return sorted(
+            key for key in self.lsh.query(minhash) if self._minhashes[key].jaccard(minhash) >= self.threshold
+        )
+
+    def __len__(self) -> int:
+        return len(self._minhashes)
+
+
+def benchmark_index(
+    benchmark_sources: Iterable[str], threshold: float, num_perm: int, window: int = DEFAULT_WINDOW
+) -> NearDuplicateIndex:
+    index = NearDuplicateIndex(threshold, num_perm)
+    for n, source in enumerate(benchmark_sources):
+        for m, chunk in enumerate(source_chunks(source, window)):
+            if code_shingles(chunk):
+                index.add(f"benchmark:{n}:{m}", chunk)
+    return index
+
+
+@dataclass
+class DedupResult:
+    kept: list[dict[str, Any]]
+    removed: list[dict[str, Any]]  # the example plus `reason` and `near` (the key it resembles)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def deduplicate(
+    examples: Sequence[dict[str, Any]],
+    benchmark_sources: Iterable[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    num_perm: int = DEFAULT_NUM_PERM,
+    window: int = DEFAULT_WINDOW,
+) -> DedupResult:
+    """Drops benchmark leaks, cross-split near-duplicates and within-split near-duplicates (module
+    docstring, step 3) from split examples (each with a `split`)."""
+    probe = NearDuplicateIndex(threshold, num_perm)
+    minhashes = [probe.minhash(prompt_code(example["prompt"])) for example in examples]
+    by_split = {split: [i for i, e in enumerate(examples) if e["split"] == split] for split in SPLITS}
+    unknown = [e["diagnostic_id"] for e in examples if e["split"] not in SPLITS]
+    if unknown:
+        raise ValueError(f"examples {unknown[:5]} have a split outside {SPLITS}")
+    removed: dict[int, tuple[str, str]] = {}
+
+    benchmarks = benchmark_index(benchmark_sources, threshold, num_perm, window)
+    if len(benchmarks):
+        for i, minhash in enumerate(minhashes):
+            near = benchmarks.query("", minhash)
+            if near:
+                removed[i] = ("benchmark_leak", near[0])
+
+    # Later splits are the reference: test is never touched by this step, validation yields to test,
+    # train yields to both.
+    reference = NearDuplicateIndex(threshold, num_perm)
+    for split in reversed(SPLITS):
+        for i in by_split[split]:
+            if i in removed:
+                continue
+            near = reference.query("", minhashes[i])
+            if near:
+                removed[i] = (f"near_duplicate_of_{near[0].split(':')[0]}", near[0])
+        for i in by_split[split]:
+            if i not in removed:
+                reference.add(f"{split}:{examples[i]['diagnostic_id']}", "", minhashes[i])
+
+    for split in SPLITS:
+        within = NearDuplicateIndex(threshold, num_perm)
+        for i in by_split[split]:
+            if i in removed:
+                continue
+            near = within.query("", minhashes[i])
+            if near:
+                removed[i] = (f"near_duplicate_within_{split}", near[0])
+            else:
+                within.add(examples[i]["diagnostic_id"], "", minhashes[i])
+
+    counts: dict[str, int] = {}
+    for reason, _ in removed.values():
+        counts[reason] = counts.get(reason, 0) + 1
+    return DedupResult(
+        kept=[e for i, e in enumerate(examples) if i not in removed],
+        removed=[{**examples[i], "reason": r, "near": near} for i, (r, near) in sorted(removed.items())],
+        counts=counts,
+    )
+
+
+def find_leaks(
+    examples: Sequence[dict[str, Any]],
+    benchmark_sources: Iterable[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    num_perm: int = DEFAULT_NUM_PERM,
+    window: int = DEFAULT_WINDOW,
+) -> list[dict[str, str]]:
+    """Every training example near a validation or test example or a benchmark source, and every
+    project in two splits: what must never reach training. Empty for a clean dataset."""
+    leaks = []
+    splits_of_repl: dict[str, set[str]] = {}
+    for example in examples:
+        splits_of_repl.setdefault(example["repl"], set()).add(example["split"])
+    for repl, splits in sorted(splits_of_repl.items()):
+        if len(splits) > 1:
+            leaks.append({"kind": "project_in_two_splits", "item": repl, "near": ",".join(sorted(splits))})
+    held_out = benchmark_index(benchmark_sources, threshold, num_perm, window)
+    for example in examples:
+        if example["split"] != "train":
+            held_out.add(f"{example['split']}:{example['diagnostic_id']}", prompt_code(example["prompt"]))
+    for example in examples:
+        if example["split"] == "train":
+            near = held_out.query(prompt_code(example["prompt"]))
+            if near:
+                leaks.append(
+                    {"kind": "train_near_held_out", "item": example["diagnostic_id"], "near": near[0]}
+                )
+    return leaks
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole build
+
+
+@dataclass
+class BuiltDataset:
+    examples: list[dict[str, Any]]  # DATASET_COLUMNS
+    quarantined: list[dict[str, Any]]  # diagnostic_id, teacher, reason
+    removed: list[dict[str, Any]]  # near-duplicates and leaks dropped, with reason
+    counts: dict[str, Any]
+
+
+def build_dataset(
+    repairs: Sequence[dict[str, Any]],
+    benchmark_sources: Iterable[str] = (),
+    *,
+    window: int = DEFAULT_WINDOW,
+    threshold: float = DEFAULT_THRESHOLD,
+    num_perm: int = DEFAULT_NUM_PERM,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    split_seed: str = "",
+) -> BuiltDataset:
+    """Steps 1 to 3 of the module docstring; `counts` reconciles rows in with rows out."""
+    examples, quarantined, counts = build_examples(repairs, window)
+    for example in examples:
+        example["split"] = split_of(example["repl"], fractions, split_seed)
+    dedup = deduplicate(examples, benchmark_sources, threshold, num_perm, window)
+    kept = [{column: e[column] for column in DATASET_COLUMNS} for e in dedup.kept]
+    counts = {
+        **counts,
+        "window": window,
+        "quarantined": len(quarantined),
+        "examples_before_dedup": len(examples),
+        "removed": dedup.counts,
+        "kept": len(kept),
+        "by_split": {split: sum(e["split"] == split for e in kept) for split in SPLITS},
+        "projects_by_split": {
+            split: len({e["repl"] for e in kept if e["split"] == split}) for split in SPLITS
+        },
+    }
+    # rows = not accepted + quarantined + redundant repairs + examples; examples = kept + removed.
+    assert counts["rows"] == (
+        counts["not_accepted"] + len(quarantined) + counts["other_repair_of_same_diagnostic"] + len(examples)
+    )
+    assert len(examples) == len(kept) + len(dedup.removed)
+    return BuiltDataset(kept, quarantined, dedup.removed, counts)
+
+
+def count_by(examples: Iterable[dict[str, Any]], *columns: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for example in examples:
+        key = "/".join(str(example[c]) for c in columns)
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: LLM Foundry finetuning JSONL and MDS shards
+
+
+def write_finetuning_files(examples: Sequence[dict[str, Any]], out_dir: str | Path) -> dict[str, int]:
+    """`jsonl/<split>.jsonl` (`{"prompt", "response"}` per line: LLM Foundry's finetuning format,
+    loadable as `hf_name: <dir>/jsonl, split: train`) and `mds/<split>/` shards (mosaicml-streaming,
+    for `remote:` training from the bucket). Returns rows per split."""
+    from streaming import MDSWriter
+
+    out_dir = Path(out_dir)
+    rows = {}
+    for split in SPLITS:
+        subset = [e for e in examples if e["split"] == split]
+        rows[split] = len(subset)
+        (out_dir / "jsonl").mkdir(parents=True, exist_ok=True)
+        with open(out_dir / "jsonl" / f"{split}.jsonl", "w", encoding="utf-8") as handle:
+            handle.writelines(
+                json.dumps({"prompt": example["prompt"], "response": example["response"]}) + "\n"
+                for example in subset
+            )
+        with MDSWriter(
+            out=str(out_dir / "mds" / split), columns={"prompt": "str", "response": "str"}
+        ) as writer:
+            for example in subset:
+                writer.write({"prompt": example["prompt"], "response": example["response"]})
+    return rows
+
+
+def next_version(store, prefix: str) -> int:
+    """One more than the highest `v<N>` under `prefix` in the object store (1 when none)."""
+    versions = [0]
+    for key in store.list(prefix.rstrip("/") + "/"):
+        match = re.match(r"v([0-9]+)/", key[len(prefix.rstrip("/")) + 1 :])
+        if match:
+            versions.append(int(match.group(1)))
+    return max(versions) + 1
+
+
+def token_lengths(examples: Sequence[dict[str, Any]], tokenizer_dir: str | Path) -> list[int]:
+    """Tokens of prompt + response (+ end of sequence) per example, as training will see them."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    encoded = tokenizer([e["prompt"] + e["response"] for e in examples], add_special_tokens=False)[
+        "input_ids"
+    ]
+    return [len(ids) + 1 for ids in encoded]
+
+
+def dataset_card(
+    built: BuiltDataset, lengths: Sequence[int] | None = None, max_seq_len: int | None = None
+) -> dict:
+    """Counts by rule and split, teacher mix, what was removed and why, token-length summary."""
+    card: dict[str, Any] = {
+        "counts": built.counts,
+        "by_rule_and_split": count_by(built.examples, "rule", "split"),
+        "teacher_mix": count_by(built.examples, "teacher"),
+        "removed_by_reason_and_split": count_by(built.removed, "reason", "split"),
+    }
+    if lengths:
+        ordered = sorted(lengths)
+        card["token_length"] = {
+            "min": ordered[0],
+            "median": ordered[len(ordered) // 2],
+            "p95": ordered[int(len(ordered) * 0.95)],
+            "max": ordered[-1],
+        }
+        if max_seq_len:
+            card["token_length"][f"over_{max_seq_len}"] = sum(n > max_seq_len for n in lengths)
+    return card
+
+
+def publish_dataset(store, built: BuiltDataset, card: dict[str, Any], work_dir: str | Path) -> dict[str, Any]:
+    """Writes the next version under `datasets/repair_dataset/v<N>/` (`jsonl/`, `mds/`, `card.json`)
+    and then `datasets/repair_dataset/latest.json` pointing at it; returns that pointer."""
+    version = next_version(store, DATASET_PREFIX)
+    prefix = f"{DATASET_PREFIX}/v{version}"
+    rows = write_finetuning_files(built.examples, work_dir)
+    store.upload_dir(work_dir, prefix)
+    store.write_text(f"{prefix}/card.json", json.dumps(card, indent=1, sort_keys=True))
+    pointer = {
+        "version": version,
+        "prefix": prefix,
+        "uri": store.uri(prefix),
+        "rows": rows,
+        "window": built.counts["window"],
+    }
+    store.write_text(f"{DATASET_PREFIX}/latest.json", json.dumps(pointer, indent=1))
+    return pointer
+
+
+def latest_dataset(store) -> dict[str, Any]:
+    """The pointer `publish_dataset` wrote last (version, prefix, uri, rows per split)."""
+    key = f"{DATASET_PREFIX}/latest.json"
+    if not store.exists(key):
+        raise FileNotFoundError(
+            f"no published repair dataset ({store.uri(key)}); materialize repair_dataset first"
+        )
+    return json.loads(store.read_text(key))

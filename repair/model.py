@@ -8,6 +8,7 @@ with the section 2 `<diff>` block and end of sequence.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,12 +16,27 @@ from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
 from repair.linediff import CLOSE_TAG
 
+# Written into an export by training: the prompt settings the model was trained with.
+PROMPT_SETTINGS_FILE = "repair_prompt.json"
+FROM_MODEL = "from_model"
+
+
+def write_prompt_settings(model_dir: str | Path, window: int | None) -> None:
+    (Path(model_dir) / PROMPT_SETTINGS_FILE).write_text(json.dumps({"window": window}))
+
+
+def read_prompt_window(model_dir: str | Path) -> int | None:
+    """The window the model was trained with (`DEFAULT_WINDOW` for an export without the file)."""
+    path = Path(model_dir) / PROMPT_SETTINGS_FILE
+    return json.loads(path.read_text())["window"] if path.is_file() else DEFAULT_WINDOW
+
 
 class RepairModel:
     """`RepairModel(dir).propose(code, diagnostic)` -> the generated `<diff>` text.
 
     `temperature` 0 decodes greedily; otherwise sampling with `top_p`/`top_k` (the case study's
-    pass@1 settings are temperature 0.1, top_p 0.95, top_k 50).
+    pass@1 settings are temperature 0.1, top_p 0.95, top_k 50). `window` (lines either side of the
+    error line; None: whole file) defaults to what the model was trained with.
     """
 
     name = "finetuned"
@@ -33,7 +49,7 @@ class RepairModel:
         temperature: float = 0.1,
         top_p: float = 0.95,
         top_k: int = 50,
-        window: int | None = DEFAULT_WINDOW,
+        window: int | None | str = FROM_MODEL,
         batch_size: int = 16,
         seed: int = 0,
     ):
@@ -48,7 +64,7 @@ class RepairModel:
         self.temperature = temperature
         self.top_p = top_p
         self.top_k = top_k
-        self.window = window
+        self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
         self.batch_size = batch_size
         self.seed = seed
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))

@@ -1,0 +1,98 @@
+"""Training benchmark: the `cpu-tiny` preset on synthetic repairs of standard-library files
+(`benchmarks/make_synthetic_repairs.py`), then its exact-match fix rate on the held-out test split.
+
+    uv run python -m benchmarks bench_training                # the demo budget
+    uv run python -m benchmarks.bench_training --epochs 1     # a quick look
+
+Prints the dataset counts, the training wall time, tokens/s, the loss curve's ends and the
+exact-match rate (greedy decoding, and the case study's temperature 0.1 sampling), and writes them
+to `<work>/results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def benchmark_sources() -> list[str]:
+    """The evaluation stage's benchmark sources when it is present (kept out of training)."""
+    try:
+        from evals.sources import stdlib_programs
+    except ImportError:
+        return []
+    return [program.code for program in stdlib_programs()]
+
+
+def run(work: Path, epochs: str, window: int, per_file: int, test_items: int) -> dict:
+    from omegaconf import OmegaConf
+
+    from benchmarks.make_synthetic_repairs import synthetic_repairs
+    from repair.dataset import build_dataset, write_finetuning_files
+    from repair.model import RepairModel, write_prompt_settings
+    from repair.training.config import TrainingSettings, load_preset, render_config, run_training
+    from repair.training.heldout import exact_match
+    from repair.training.scratch import init_scratch_model, train_tokenizer
+
+    work.mkdir(parents=True, exist_ok=True)
+    repairs = synthetic_repairs(per_file=per_file)
+    built = build_dataset(repairs, benchmark_sources(), window=window)
+    print("dataset:", json.dumps(built.counts), flush=True)
+    write_finetuning_files(built.examples, work / "data")
+    train = [e for e in built.examples if e["split"] == "train"]
+    test = [e for e in built.examples if e["split"] == "test"][:test_items]
+
+    dims = OmegaConf.to_container(load_preset("cpu-tiny").variables.scratch_model)
+    vocab_size = dims.pop("vocab_size")
+    train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", vocab_size)
+    init_scratch_model(work / "scratch", work / "tokenizer", **dims)
+    settings = TrainingSettings(
+        preset="cpu-tiny",
+        data_dir=str(work / "data" / "jsonl"),
+        model_dir=str(work / "scratch"),
+        run_dir=str(work / "run"),
+        max_duration=epochs,
+    )
+    start = time.perf_counter()
+    trained = run_training(render_config(settings))
+    train_s = time.perf_counter() - start
+    summary = trained.summary()
+    print("training:", json.dumps(summary), flush=True)
+
+    results = {
+        "dataset": built.counts,
+        "model": {**dims, "vocab_size": vocab_size, "window": window},
+        "epochs": epochs,
+        "train_wall_s": round(train_s, 1),
+        "training": summary,
+    }
+    for label, temperature in (("greedy", 0.0), ("t0.1", 0.1)):
+        write_prompt_settings(trained.export_dir, window)
+        model = RepairModel(trained.export_dir, temperature=temperature)
+        start = time.perf_counter()
+        results[f"test_{label}"] = {
+            **exact_match(model.generate, test),
+            "wall_s": round(time.perf_counter() - start, 1),
+        }
+        print(f"test ({label}):", json.dumps(results[f"test_{label}"]), flush=True)
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path(".data/bench_training"))
+    parser.add_argument("--epochs", default="4ep")
+    parser.add_argument("--window", type=int, default=4)
+    parser.add_argument("--per-file", type=int, default=16)
+    parser.add_argument("--test-items", type=int, default=300)
+    args = parser.parse_args(argv if argv is not None else [])
+    run(args.work, args.epochs, args.window, args.per_file, args.test_items)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,105 @@
+"""`repair train`: train the repair model with LLM Foundry from a preset, outside Dagster.
+
+repair train --preset cpu-tiny --data .data/dataset/jsonl --run-dir .data/train-run
+repair train --preset single-gpu-lora --data DIR --model-dir /models/deepseek-coder-7b --dry-run
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE (e.g. optimizer.lr=1e-3)")
+    return key, yaml.safe_load(value)
+
+
+@click.command()
+@click.option("--preset", default="cpu-tiny", show_default=True, help="A preset in repair/training/presets/.")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder with train.jsonl and validation.jsonl ({prompt, response} lines).",
+)
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False), help="Checkpoints and exports.")
+@click.option(
+    "--model-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Base model (pretrained presets); scratch presets build one in RUN_DIR when omitted.",
+)
+@click.option("--tokenizer-dir", type=click.Path(exists=True, file_okay=False), help="Default: the model's.")
+@click.option("--max-duration", help='e.g. "6ep" or "400ba" (a longer one resumes the same run).')
+@click.option("--lr", "learning_rate", type=float)
+@click.option(
+    "--set", "overrides", multiple=True, help="Any LLM Foundry key: --set optimizer.betas=[0.9,0.95]"
+)
+@click.option("--heldout", type=int, default=0, help="Score exact match on this many test.jsonl items.")
+@click.option("--dry-run", is_flag=True, help="Write and validate the YAML, do not train.")
+def command(
+    preset,
+    data_dir,
+    run_dir,
+    model_dir,
+    tokenizer_dir,
+    max_duration,
+    learning_rate,
+    overrides,
+    heldout,
+    dry_run,
+):
+    """Train from a preset on a finetuning JSONL folder; prints the export folder and metrics."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from repair.training import config as training_config
+
+    run_dir = Path(run_dir).resolve()
+    data_dir = Path(data_dir).resolve()
+    if model_dir is None:
+        if preset not in training_config.SCRATCH_PRESETS:
+            raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
+        from repair.training.scratch import init_scratch_model, train_tokenizer
+
+        dims = OmegaConf.to_container(training_config.load_preset(preset).variables.scratch_model)
+        vocab_size = dims.pop("vocab_size")
+        if tokenizer_dir is None:
+            rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
+            tokenizer_dir = train_tokenizer(
+                (r["prompt"] + r["response"] for r in rows), run_dir / "tokenizer", vocab_size
+            )
+        model_dir = init_scratch_model(run_dir / "scratch_model", tokenizer_dir, **dims)
+    settings = training_config.TrainingSettings(
+        preset=preset,
+        data_dir=str(data_dir),
+        model_dir=str(model_dir),
+        tokenizer_dir=str(tokenizer_dir) if tokenizer_dir else None,
+        run_dir=str(run_dir / "run"),
+        max_duration=max_duration,
+        learning_rate=learning_rate,
+        overrides=dict(_parse_override(o) for o in overrides),
+    )
+    cfg = training_config.render_config(settings)
+    training_config.validate_config(cfg)
+    path = training_config.write_config(cfg, run_dir / "run" / "train.yaml")
+    click.echo(f"config: {path}")
+    if dry_run:
+        return
+    run = training_config.run_training(cfg)
+    click.echo(f"export: {run.export_dir}")
+    click.echo(json.dumps(run.summary(), indent=1))
+    if heldout:
+        from repair.model import RepairModel
+        from repair.training.heldout import exact_match
+
+        rows = [json.loads(line) for line in (data_dir / "test.jsonl").read_text().splitlines()][:heldout]
+        model = RepairModel(run.export_dir, temperature=0.0)
+        click.echo(json.dumps(exact_match(model.generate, [{**r, "rule": "all"} for r in rows]), indent=1))

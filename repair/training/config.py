@@ -1,0 +1,261 @@
+"""Typed training settings -> the LLM Foundry YAML that runs them -> `llmfoundry.command_utils.train`.
+
+A preset (`presets/<name>.yaml`, modeled on LLM Foundry's finetune YAMLs) holds the recipe; the
+settings fill its `variables` (data, model, tokenizer and run folders) and the few knobs a run
+changes (duration, learning rate, batch), and `overrides` set any other key by its dotted path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESETS_DIR = Path(__file__).parent / "presets"
+SCRATCH_PRESETS = ("cpu-tiny",)  # presets that train from scratch (need `tokenizer` and a scratch model)
+log = logging.getLogger("repair.training")
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def load_preset(name: str):
+    """The preset's YAML as an OmegaConf `DictConfig` (interpolations unresolved)."""
+    from omegaconf import OmegaConf
+
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"unknown training preset {name!r}; presets: {', '.join(preset_names())}")
+    return OmegaConf.load(path)
+
+
+@dataclass
+class TrainingSettings:
+    """What one training run needs; None keeps the preset's value."""
+
+    preset: str
+    data_dir: str
+    model_dir: str
+    run_dir: str
+    tokenizer_dir: str | None = None  # None: the model's own (pretrained) or model_dir (scratch)
+    run_name: str | None = None
+    max_duration: str | None = None  # e.g. "6ep", "400ba"
+    learning_rate: float | None = None
+    global_batch_size: int | None = None
+    microbatch_size: int | None = None
+    max_seq_len: int | None = None
+    seed: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
+
+
+def render_config(settings: TrainingSettings):
+    """The run's `DictConfig`: the preset with the settings applied (interpolations unresolved, so
+    the written YAML still reads like the preset)."""
+    from omegaconf import OmegaConf
+
+    cfg = load_preset(settings.preset)
+    variables = {
+        "data_dir": settings.data_dir,
+        "model_dir": settings.model_dir,
+        "run_dir": settings.run_dir,
+        "tokenizer_dir": settings.tokenizer_dir,
+        "run_name": settings.run_name,
+    }
+    if settings.tokenizer_dir is None and settings.preset in SCRATCH_PRESETS:
+        variables["tokenizer_dir"] = settings.model_dir
+    for key, value in variables.items():
+        if value is not None:
+            OmegaConf.update(cfg, f"variables.{key}", str(value))
+    knobs = {
+        "max_duration": settings.max_duration,
+        "optimizer.lr": settings.learning_rate,
+        "global_train_batch_size": settings.global_batch_size,
+        "device_train_microbatch_size": settings.microbatch_size,
+        "max_seq_len": settings.max_seq_len,
+        "seed": settings.seed,
+    }
+    for key, value in {**knobs, **settings.overrides}.items():
+        if value is not None:
+            OmegaConf.update(cfg, key, value, force_add=True)
+    return cfg
+
+
+def write_config(cfg, path: str | Path) -> Path:
+    from omegaconf import OmegaConf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(OmegaConf.to_yaml(cfg))
+    return path
+
+
+def validate_config(cfg) -> None:
+    """LLM Foundry's own checks without building anything: the keys and types of its `TrainConfig`
+    (unknown keys rejected, interpolations resolved) and its model/loader compatibility rules."""
+    from llmfoundry.command_utils.train import validate_config as foundry_validate
+    from llmfoundry.utils.config_utils import TRAIN_CONFIG_KEYS, TrainConfig, make_dataclass_and_log_config
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg))  # a copy: the transforms edit in place
+    _, train_cfg = make_dataclass_and_log_config(cfg, TrainConfig, TRAIN_CONFIG_KEYS, transforms="all")
+    foundry_validate(train_cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress: a Composer callback, registered with LLM Foundry so that YAML can name it
+
+
+ProgressSink = Callable[[dict[str, Any]], None]
+_progress_sinks: list[ProgressSink] = []
+
+
+def _progress_callback_class():
+    from composer.core import Callback
+
+    class RepairProgress(Callback):
+        """Records loss and throughput every `log_every` batches (and eval metrics at each eval)
+        to `log_file` (JSON lines), the `repair.training` logger and any sink `run_training` set."""
+
+        def __init__(self, log_file: str, log_every: int = 10):
+            self.log_file, self.log_every = Path(log_file), log_every
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._start: float | None = None
+            self._start_tokens = 0
+
+        def _emit(self, record: dict[str, Any]) -> None:
+            with open(self.log_file, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            for sink in _progress_sinks:
+                sink(record)
+
+        def fit_start(self, state, logger) -> None:
+            self._start, self._start_tokens = time.perf_counter(), int(state.timestamp.token)
+
+        def batch_end(self, state, logger) -> None:
+            batch = int(state.timestamp.batch)
+            if batch % self.log_every and batch != 1:
+                return
+            elapsed = time.perf_counter() - (self._start or time.perf_counter())
+            tokens = int(state.timestamp.token) - self._start_tokens
+            loss = state.loss
+            loss = float(sum(loss.values()) if isinstance(loss, dict) else loss)
+            record = {
+                "event": "train",
+                "batch": batch,
+                "epoch": int(state.timestamp.epoch),
+                "loss": round(loss, 5),
+                "tokens": tokens,
+                "elapsed_s": round(elapsed, 2),
+                "tokens_per_s": round(tokens / elapsed, 1) if elapsed > 0 else None,
+                "max_duration": str(state.max_duration),
+            }
+            log.info(
+                "batch %d epoch %d loss %.4f, %d tokens in %.0f s (%.0f tok/s)",
+                batch, record["epoch"], loss, tokens, elapsed, record["tokens_per_s"] or 0,
+            )  # fmt: skip
+            self._emit(record)
+
+        def eval_end(self, state, logger) -> None:
+            metrics = {
+                f"{label}/{name}": round(float(metric.compute()), 5)
+                for label, by_name in state.eval_metrics.items()
+                for name, metric in by_name.items()
+            }
+            log.info("eval at batch %d: %s", int(state.timestamp.batch), metrics)
+            self._emit({"event": "eval", "batch": int(state.timestamp.batch), **metrics})
+
+    return RepairProgress
+
+
+def _register_progress_callback() -> None:
+    from llmfoundry.registry import callbacks
+
+    if "repair_progress" not in callbacks.get_all():
+        callbacks.register("repair_progress", func=_progress_callback_class())
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass
+class TrainingRun:
+    run_dir: Path
+    export_dir: Path  # the last Hugging Face checkpoint hf_checkpointer wrote
+    progress: list[dict[str, Any]]  # what RepairProgress recorded, in order
+    wall_s: float
+
+    @property
+    def losses(self) -> list[tuple[int, float]]:
+        return [(r["batch"], r["loss"]) for r in self.progress if r["event"] == "train"]
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        train = [r for r in self.progress if r["event"] == "train" and r["tokens_per_s"]]
+        return train[-1]["tokens_per_s"] if train else None
+
+    @property
+    def eval_metrics(self) -> dict[str, float]:
+        evals = [r for r in self.progress if r["event"] == "eval"]
+        return {k: v for k, v in evals[-1].items() if k not in ("event", "batch")} if evals else {}
+
+    def summary(self) -> dict[str, Any]:
+        losses = self.losses
+        return {
+            "batches": losses[-1][0] if losses else 0,
+            "first_loss": losses[0][1] if losses else None,
+            "final_loss": losses[-1][1] if losses else None,
+            "tokens_per_s": self.tokens_per_s,
+            "wall_s": round(self.wall_s, 1),
+            **self.eval_metrics,
+        }
+
+
+def latest_export(run_dir: str | Path) -> Path:
+    """`<run_dir>/huggingface/ba<N>` with the highest N (hf_checkpointer's layout)."""
+    exports = [
+        (int(m.group(1)), p)
+        for p in (Path(run_dir) / "huggingface").glob("ba*")
+        if (m := re.fullmatch(r"ba([0-9]+)", p.name)) and (p / "config.json").is_file()
+    ]
+    if not exports:
+        raise FileNotFoundError(f"no Hugging Face export under {Path(run_dir) / 'huggingface'}")
+    return max(exports)[1]
+
+
+def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
+    """Runs LLM Foundry's `train` on `cfg` (writes `<run_dir>/train.yaml` first); resumes from the
+    last checkpoint in the run folder when there is one (the presets set `autoresume`)."""
+    from llmfoundry.command_utils import train
+    from omegaconf import OmegaConf
+
+    _register_progress_callback()
+    run_dir = Path(OmegaConf.select(cfg, "variables.run_dir"))
+    progress_file = run_dir / "progress.jsonl"
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg))
+    OmegaConf.update(cfg, "callbacks.repair_progress", {"log_file": str(progress_file)}, force_add=True)
+    write_config(cfg, run_dir / "train.yaml")
+    start = time.perf_counter()
+    if sink is not None:
+        _progress_sinks.append(sink)
+    try:
+        train(cfg)
+    finally:
+        if sink is not None:
+            _progress_sinks.remove(sink)
+    progress = (
+        [json.loads(line) for line in progress_file.read_text().splitlines()]
+        if progress_file.exists()
+        else []
+    )
+    return TrainingRun(run_dir, latest_export(run_dir), progress, time.perf_counter() - start)
+
+
+def settings_dict(settings: TrainingSettings) -> dict[str, Any]:
+    return asdict(settings)

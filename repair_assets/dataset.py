@@ -1,0 +1,176 @@
+"""Group `dataset`: verified repairs -> `repair_dataset`, the leak-free finetuning dataset.
+
+The asset reads every materialized day of `verified_repairs`, builds prompt/response pairs, splits
+them by project, removes near-duplicates and benchmark leaks (`repair.dataset`), publishes the next
+version to `datasets/repair_dataset/v<N>/` (LLM Foundry JSONL and MDS shards) and returns the table.
+See docs/training.md.
+"""
+
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from repair import dataset as ds
+from resources.object_store import ObjectStoreResource
+
+GROUP = "dataset"
+MAX_SEQ_LEN_FOR_CARD = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
+
+
+class RepairDatasetConfig(dg.Config):
+    window: int = ds.DEFAULT_WINDOW
+    """Lines kept either side of the error line in each prompt."""
+    dedup_threshold: float = ds.DEFAULT_THRESHOLD
+    """Jaccard similarity (MinHash estimate over 5-gram code shingles) at which two examples are near-duplicates."""
+    num_perm: int = ds.DEFAULT_NUM_PERM
+    """MinHash permutations."""
+    train_fraction: float = ds.DEFAULT_FRACTIONS[0]
+    validation_fraction: float = ds.DEFAULT_FRACTIONS[1]
+    test_fraction: float = ds.DEFAULT_FRACTIONS[2]
+    split_seed: str = ""
+    """Changes which projects land in which split (keep it fixed so that projects keep their split)."""
+    card_vocab_size: int = 2048
+    """Vocabulary of the byte-level BPE used to measure token lengths for the card."""
+
+
+def benchmark_sources() -> list[str]:
+    """Every evaluation benchmark's source text, so that none of it leaks into training."""
+    try:
+        from evals.sources import benchmark_sources as evaluation_sources
+    except ImportError:
+        from evals.sources import problem_programs, stdlib_programs
+
+        return [program.code for program in [*stdlib_programs(), *problem_programs()]]
+    return list(evaluation_sources())
+
+
+def _markdown_counts(counts: dict[str, int], header: str) -> str:
+    rows = [f"| {key.replace('/', ' | ')} | {value} |" for key, value in counts.items()]
+    columns = header.count("|") - 1
+    return "\n".join([header, "|" + " --- |" * columns, *rows])
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "polars", "mosaicml"},
+    ins={"verified_repairs": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "no_leaks",
+            asset="repair_dataset",
+            blocking=True,
+            description="No training example near a validation or test example or any benchmark source, "
+            "and no project in two splits (an independent MinHash rescan).",
+        ),
+        dg.AssetCheckSpec(
+            "well_formed_examples",
+            asset="repair_dataset",
+            blocking=True,
+            description="A non-empty training split, and every response a well-formed, non-empty <diff>.",
+        ),
+    ],
+)
+def repair_dataset(
+    context: dg.AssetExecutionContext,
+    config: RepairDatasetConfig,
+    object_store: ObjectStoreResource,
+    verified_repairs: pl.DataFrame,
+):
+    """Prompt/response pairs (`prompt, response, split, repl, rule, teacher, diagnostic_id`) from
+    every accepted repair, split by project and deduplicated; published as the next dataset
+    version. Metadata is the dataset card: counts by rule and split, teacher mix, removals by
+    reason, token-length histogram."""
+    from repair.ingest.frames import quarantine_key, write_frame
+    from repair.linediff import DiffError, parse_diff
+    from repair.training.plots import histogram_png, markdown_image
+    from repair.training.scratch import train_tokenizer
+
+    store = object_store.get_store()
+    sources = benchmark_sources()
+    context.log.info(f"{verified_repairs.height} verified repairs, {len(sources)} benchmark sources")
+    built = ds.build_dataset(
+        verified_repairs.to_dicts(),
+        sources,
+        window=config.window,
+        threshold=config.dedup_threshold,
+        num_perm=config.num_perm,
+        fractions=(config.train_fraction, config.validation_fraction, config.test_fraction),
+        split_seed=config.split_seed,
+    )
+    context.log.info(f"dataset counts: {built.counts}")
+    quarantine_uri = write_frame(
+        store,
+        quarantine_key("repair_dataset", "all"),
+        pl.DataFrame(
+            built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
+        ),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
+        lengths_by_split: dict[str, list[int]] = {}
+        if train_texts:
+            tokenizer_dir = train_tokenizer(train_texts, Path(tmp) / "tokenizer", config.card_vocab_size)
+            for split in ds.SPLITS:
+                subset = [e for e in built.examples if e["split"] == split]
+                lengths_by_split[split] = ds.token_lengths(subset, tokenizer_dir) if subset else []
+        all_lengths = [n for values in lengths_by_split.values() for n in values]
+        card = ds.dataset_card(built, all_lengths, MAX_SEQ_LEN_FOR_CARD)
+        pointer = ds.publish_dataset(store, built, card, Path(tmp) / "files")
+    histogram = histogram_png(lengths_by_split, "prompt + response tokens", "tokens")
+    histogram_key = f"{pointer['prefix']}/token_lengths.png"
+    store.write_bytes(histogram_key, histogram)
+    context.log.info(f"published dataset v{pointer['version']} at {pointer['uri']}")
+
+    frame = pl.DataFrame(built.examples, schema={column: pl.String for column in ds.DATASET_COLUMNS})
+    yield dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": frame.height,
+            "dataset_version": pointer["version"],
+            "location": dg.MetadataValue.url(pointer["uri"]),
+            "rows_by_split": dg.MetadataValue.json(built.counts["by_split"]),
+            "projects_by_split": dg.MetadataValue.json(built.counts["projects_by_split"]),
+            "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
+            "quarantined": len(built.quarantined),
+            "quarantine": dg.MetadataValue.url(quarantine_uri),
+            "not_accepted": built.counts["not_accepted"],
+            "other_repairs_of_same_diagnostic": built.counts["other_repair_of_same_diagnostic"],
+            "benchmark_sources": len(sources),
+            "dedup_threshold": config.dedup_threshold,
+            "rule_and_split": dg.MetadataValue.md(
+                _markdown_counts(card["by_rule_and_split"], "| rule | split | examples |")
+            ),
+            "teacher_mix": dg.MetadataValue.json(card["teacher_mix"]),
+            "token_length": dg.MetadataValue.json(card.get("token_length", {})),
+            "token_length_histogram": dg.MetadataValue.md(
+                markdown_image(histogram, "token-length histogram")
+                + f"\n\n[{histogram_key}]({store.uri(histogram_key)})"
+            ),
+        },
+    )
+
+    leaks = ds.find_leaks(built.examples, sources, config.dedup_threshold, config.num_perm, config.window)
+    yield dg.AssetCheckResult(
+        check_name="no_leaks",
+        passed=not leaks,
+        metadata={"leaks": len(leaks), "first_leaks": dg.MetadataValue.json(leaks[:20])},
+    )
+    malformed = []
+    for example in built.examples:
+        try:
+            if parse_diff(example["response"]).is_empty:
+                malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": "empty diff"})
+        except DiffError as exc:
+            malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": str(exc)})
+    train_rows = built.counts["by_split"]["train"]
+    yield dg.AssetCheckResult(
+        check_name="well_formed_examples",
+        passed=train_rows > 0 and not malformed,
+        metadata={
+            "train_rows": train_rows,
+            "malformed": len(malformed),
+            "first_malformed": dg.MetadataValue.json(malformed[:20]),
+        },
+    )

@@ -1,0 +1,128 @@
+"""The dataset build: examples, split by project, StarCoder-style near-duplicate removal within and
+across splits and against benchmark sources, the leak rescan, and the published files."""
+
+import json
+
+import pytest
+
+from repair import dataset as ds
+from repair.linediff import parse_diff
+from repair.prompt import parse_prompt
+from resources.object_store import LocalObjectStore
+
+
+def test_examples_are_section_3_prompts_and_section_2_diffs(repair_rows):
+    built = ds.build_dataset(repair_rows)
+    assert built.examples
+    for example in built.examples:
+        parsed = parse_prompt(example["prompt"])
+        assert example["prompt"].endswith("</error_line>\n")
+        assert len(parsed.lines) <= 2 * ds.DEFAULT_WINDOW + 1
+        assert parsed.error_line in [n for n, _ in parsed.lines]
+        assert not parse_diff(example["response"]).is_empty
+        assert example["response"].startswith("<diff>\n") and example["response"].endswith("</diff>")
+
+
+def test_no_project_in_two_splits_and_counts_reconcile(repair_rows):
+    built = ds.build_dataset(repair_rows)
+    splits_of = {}
+    for example in built.examples:
+        splits_of.setdefault(example["repl"], set()).add(example["split"])
+    assert all(len(splits) == 1 for splits in splits_of.values())
+    assert {s for splits in splits_of.values() for s in splits} == set(ds.SPLITS)
+    counts = built.counts
+    assert counts["rows"] == len(repair_rows)
+    assert counts["kept"] + sum(counts["removed"].values()) == counts["examples_before_dedup"]
+    assert sum(counts["by_split"].values()) == counts["kept"]
+
+
+def test_split_of_is_stable_and_checks_fractions():
+    assert ds.split_of("proj-1") == ds.split_of("proj-1")
+    shares = [ds.split_of(f"p{i}") for i in range(2000)]
+    assert 0.75 < shares.count("train") / 2000 < 0.85
+    with pytest.raises(ValueError, match="summing to 1"):
+        ds.split_of("p", (0.5, 0.5, 0.5))
+
+
+def test_bad_rows_are_quarantined_with_reasons(repair_rows):
+    good = dict(repair_rows[0])
+    bad_diff = {**good, "diagnostic_id": "bad-diff", "diff": "no diff here"}
+    bad_line = {**good, "diagnostic_id": "bad-line", "start_line": 10_000, "end_line": 10_000}
+    missing = {k: v for k, v in good.items() if k != "message"} | {"diagnostic_id": "missing"}
+    rejected = {**good, "diagnostic_id": "rejected", "verdict": "hallucinated_line"}
+    built = ds.build_dataset([good, bad_diff, bad_line, missing, rejected])
+    reasons = {q["diagnostic_id"]: q["reason"] for q in built.quarantined}
+    assert "no <diff>" in reasons["bad-diff"]
+    assert "outside" in reasons["bad-line"]
+    assert "message" in reasons["missing"]
+    assert built.counts["not_accepted"] == 1 and built.counts["kept"] == 1
+
+
+def _planted(example: dict, split: str, diagnostic_id: str, edit: tuple[str, str] | None = None) -> dict:
+    prompt = example["prompt"] if edit is None else example["prompt"].replace(*edit, 1)
+    return {**example, "prompt": prompt, "split": split, "diagnostic_id": diagnostic_id, "repl": f"repl-{split}"}
+
+
+def test_dedup_finds_planted_near_duplicates_and_leaks(repair_rows):
+    examples, _, _ = ds.build_examples(repair_rows)
+    base = max(examples, key=lambda e: len(e["prompt"]))
+    code = parse_prompt(base["prompt"]).code_excerpt
+    one_token = code.split()[len(code.split()) // 2]
+    planted = [
+        _planted(base, "train", "original"),
+        _planted(base, "train", "near-copy-in-train", (one_token, one_token + "x")),
+        _planted(base, "test", "copy-in-test"),
+    ]
+    other = [{**e, "split": "train"} for e in examples if e["diagnostic_id"] != base["diagnostic_id"]][:30]
+    # A benchmark whose source contains the code of another training example: a leak.
+    leaked = other[0]
+    benchmark = ["def unrelated():\n    return 1\n" * 3, parse_prompt(leaked["prompt"]).code_excerpt]
+
+    leaks = ds.find_leaks(planted + other, benchmark)
+    assert {leak["item"] for leak in leaks if leak["kind"] == "train_near_held_out"} >= {
+        "original", "near-copy-in-train", leaked["diagnostic_id"]
+    }  # fmt: skip
+
+    result = ds.deduplicate(planted + other, benchmark)
+    reasons = {r["diagnostic_id"]: r["reason"] for r in result.removed}
+    assert reasons[leaked["diagnostic_id"]] == "benchmark_leak"
+    assert reasons["original"] == "near_duplicate_of_test"
+    assert reasons["near-copy-in-train"] == "near_duplicate_of_test"
+    assert "copy-in-test" not in reasons
+    assert result.counts["near_duplicate_of_test"] == 2
+    assert ds.find_leaks(result.kept, benchmark) == []
+
+
+def test_within_split_near_duplicates_keep_the_first(repair_rows):
+    examples, _, _ = ds.build_examples(repair_rows)
+    base = {**examples[0], "split": "train"}
+    copy = {**base, "diagnostic_id": "copy"}
+    far = {**examples[-1], "split": "train"}
+    result = ds.deduplicate([base, copy, far])
+    assert [r["diagnostic_id"] for r in result.removed] == ["copy"]
+    assert result.removed[0]["reason"] == "near_duplicate_within_train"
+    assert result.removed[0]["near"] == base["diagnostic_id"]
+
+
+def test_threshold_is_validated():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        ds.NearDuplicateIndex(threshold=1.5)
+
+
+def test_publish_writes_finetuning_jsonl_mds_and_versions(repair_rows, tmp_path):
+    from streaming import StreamingDataset
+
+    store = LocalObjectStore(tmp_path / "store")
+    built = ds.build_dataset(repair_rows)
+    card = ds.dataset_card(built, [10, 20, 30], 25)
+    first = ds.publish_dataset(store, built, card, tmp_path / "work1")
+    second = ds.publish_dataset(store, built, card, tmp_path / "work2")
+    assert (first["version"], second["version"]) == (1, 2)
+    assert ds.latest_dataset(store)["version"] == 2
+    lines = store.read_text(f"{second['prefix']}/jsonl/train.jsonl").splitlines()
+    assert len(lines) == built.counts["by_split"]["train"]
+    assert set(json.loads(lines[0])) == {"prompt", "response"}
+    assert json.loads(store.read_text(f"{second['prefix']}/card.json"))["token_length"]["over_25"] == 1
+    local = store.download_dir(f"{second['prefix']}/mds/train", tmp_path / "mds")
+    mds = StreamingDataset(local=str(local), shuffle=False, batch_size=1)
+    assert mds.num_samples == len(lines) and mds[0]["prompt"] == json.loads(lines[0])["prompt"]
