@@ -207,43 +207,58 @@ APPLIES_REJECTIONS = frozenset(
 )
 
 
-def expected_fix(record: Mapping[str, Any]) -> str | None:
-    """The file as the user meant it, from one ground-truth record (see docs/synthesis.md)."""
-    for field_name in ("intended", "fixed_content", "fixed"):
-        if isinstance(record.get(field_name), str):
-            return record[field_name]
-    return None
-
-
-def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple, str]:
-    """Ground truth by `diagnostic_id` and by (repl, session, file, version)."""
-    index: dict[tuple, str] = {}
+def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], list[Mapping[str, Any]]]:
+    """The simulator's ground truth (`ground_truth/date=D/*.jsonl`, one record per mistake: where it
+    lived and its `clean_diff`), by (repl, session, file)."""
+    index: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for record in records:
-        expected = expected_fix(record)
-        if expected is None:
-            continue
-        if record.get("diagnostic_id"):
-            index[("id", record["diagnostic_id"])] = expected
-        if all(record.get(k) is not None for k in ("repl", "session", "file", "version")):
-            index[("state", record["repl"], record["session"], record["file"], int(record["version"]))] = (
-                expected
-            )
+        if record.get("clean_diff") and record.get("introduced_version") is not None:
+            index[(record["repl"], record["session"], record["file"])].append(record)
     return index
 
 
-def _normalized(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
+def _truth_for(
+    state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
+) -> Mapping[str, Any] | None:
+    """The mistake behind a diagnostic: alive at the state's version and, where several are, the
+    one the language server reported this diagnostic for; None when that is not clear."""
+    version = int(state["version"])
+    alive = [
+        r
+        for r in index.get((state["repl"], state["session"], state["file"]), ())
+        if r["introduced_version"] <= version
+        and (r.get("fixed_version") is None or version < r["fixed_version"])
+    ]
+    key = (state["source"], state["code"], state["message"])
+    reported = [
+        r
+        for r in alive
+        if any((d["source"], d["code"], d["message"]) == key for d in r.get("diagnostics") or ())
+    ]
+    chosen = reported or alive
+    return chosen[0] if len(chosen) == 1 else None
 
 
-def agrees(row: Mapping[str, Any], state: Mapping[str, Any], truth: Mapping[tuple, str]) -> bool | None:
-    """Whether an accepted fix gives the file the user meant (trailing blanks aside); None when
-    the ground truth does not cover the state or the candidate was not accepted."""
-    expected = truth.get(("id", row["diagnostic_id"]))
-    if expected is None:
-        expected = truth.get(("state", state["repl"], state["session"], state["file"], int(state["version"])))
-    if expected is None or row["verdict"] not in (ACCEPTED, DUPLICATE) or row.get("fixed_content") is None:
+def _edit(diff_text: str) -> Counter:
+    """What a diff does regardless of where: its removed and inserted texts (trailing blanks aside),
+    so that a fix of the same mistake compares equal even when line numbers moved since."""
+    try:
+        return Counter((op.sign, op.text.rstrip()) for op in parse_diff(diff_text).ops)
+    except DiffError:
+        return Counter()
+
+
+def agrees(
+    row: Mapping[str, Any], state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
+) -> bool | None:
+    """Whether a verified fix makes the same edit as the simulator's clean fix; None when the
+    candidate was not verified or no single mistake explains the diagnostic."""
+    if row["verdict"] not in (ACCEPTED, DUPLICATE):
         return None
-    return _normalized(row["fixed_content"]) == _normalized(expected)
+    truth = _truth_for(state, index)
+    if truth is None:
+        return None
+    return _edit(row["diff"]) == _edit(truth["clean_diff"])
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 from repair.ingest import blobs_key
 from repair.ingest.frames import write_frame
 from repair.ingest.states import blob_id
+from repair.linediff import make_diff, render_diff
 from repair.lint import WarmLinter
 from repair.ot import make_packet
 from repair_assets.synthesis import repair_candidates, verified_repairs
@@ -101,9 +102,18 @@ def materialized(tmp_path_factory):
     write_frame(store, f"assets/session_timelines/{PARTITION}.parquet", timelines)
     write_frame(store, f"assets/reproduced_diagnostics/{PARTITION}.parquet", states)
     write_frame(store, blobs_key(PARTITION), blobs)
+    # The simulator's ground truth (repair/simulate/partition.py): one record per mistake.
     truth = "\n".join(
-        json.dumps({"diagnostic_id": name, "intended": intended}) for name, *_, intended in CASES
-    )
+        json.dumps(
+            {
+                "repl": "r1", "session": f"s{index}", "file": "main.py", "kind": name, "introduced_version": 1,
+                "broken_version": 1, "fixed_version": 2 if later else None,
+                "clean_diff": render_diff(make_diff(broken, intended)),
+                "diagnostics": [],
+            }
+        )
+        for index, (name, broken, later, intended) in enumerate(CASES)
+    )  # fmt: skip
     store.write_text(f"ground_truth/date={PARTITION}/sim-0.jsonl", truth + "\n")
     upstream = [
         dg.AssetSpec(key, partitions_def=repair_candidates.partitions_def)
