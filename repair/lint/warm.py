@@ -144,7 +144,7 @@ class WarmLinter:
 
     def _pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[dict[str, Any]]:
         assert self._client is not None and self._root is not None
-        self._sync_disk(files, target, target_bytes)
+        self._sync_disk(files, target)
         text = target_bytes.decode("utf-8")
         uri = (self._root / target).as_uri()
         self._version += 1
@@ -164,11 +164,13 @@ class WarmLinter:
         report = self._client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, self.timeout_s)
         return report.get("items", []) if report else []
 
-    def _sync_disk(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> None:
-        """Makes the workspace hold exactly the project's Python files; tells the server which
-        changed."""
+    def _sync_disk(self, files: Mapping[str, str | bytes], target: str) -> None:
+        """Makes the workspace hold the project's other Python files and tells the server which
+        changed. The target itself lives only as the open document: re-checking an edit then
+        touches no file on disk, so the server's import caches stay warm. (A stale copy of it from
+        an earlier check may stay on disk; the open document overrides it.)"""
         assert self._root is not None
-        wanted = {target: target_bytes}
+        wanted = {}
         for path, value in files.items():
             if path != target and is_python_path(path):
                 try:
@@ -176,7 +178,7 @@ class WarmLinter:
                 except BadInput:
                     continue
         events = []
-        for path in self._disk.keys() - wanted.keys():
+        for path in self._disk.keys() - wanted.keys() - {target}:
             (self._root / path).unlink(missing_ok=True)
             events.append({"uri": (self._root / path).as_uri(), "type": _FILE_DELETED})
         for path, data in wanted.items():
@@ -186,8 +188,9 @@ class WarmLinter:
             dest = self._root / path
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
-            if path != target:
-                events.append({"uri": dest.as_uri(), "type": _FILE_CREATED if before is None else _FILE_CHANGED})
+            events.append({"uri": dest.as_uri(), "type": _FILE_CREATED if before is None else _FILE_CHANGED})
+        if target in self._disk:
+            wanted[target] = self._disk[target]
         self._disk = wanted
         if events and self._client is not None:
             self._client.notify("workspace/didChangeWatchedFiles", {"changes": events})
