@@ -74,18 +74,6 @@ class Document:
             self._text = "".join(self._chunks)
         return self._text
 
-    def _locate(self, pos: int) -> tuple[int, int]:
-        """(chunk index, start of that chunk) for the chunk holding `pos` (its end counts)."""
-        chunks = self._chunks
-        i, start = self._finger, self._finger_start
-        while pos < start:
-            i -= 1
-            start -= len(chunks[i])
-        while pos > start + len(chunks[i]):
-            start += len(chunks[i])
-            i += 1
-        return i, start
-
     def apply(self, ops: Sequence[Op], version: int | None = None) -> None:
         """Applies one packet's ops. Raises `OTError` (the document is then unusable) when an op is
         malformed or skips or deletes past the end."""
@@ -93,9 +81,12 @@ class Document:
             raise OTError(f"ops must be a list, got {type(ops).__name__}", version=version)
         chunks = self._chunks
         length = self._length
+        # The finger (a chunk index and the position of its first code point) stays in locals
+        # while the packet is walked: this loop is the hot path of every replay.
+        fi, fs = self._finger, self._finger_start
         cursor = 0
         self._text = None
-        try:  # the length stays true to the chunks even when a bad op stops the walk
+        try:  # the length and finger stay true to the chunks even when a bad op stops the walk
             for index, op in enumerate(ops):
                 try:
                     ((kind, value),) = op.items()
@@ -117,7 +108,8 @@ class Document:
                             version=version,
                             op_index=index,
                         )
-                elif kind == "insert":
+                    continue
+                if kind == "insert":
                     if type(value) is not str:
                         raise OTError(
                             f"insert needs a string, got {type(value).__name__}",
@@ -126,17 +118,6 @@ class Document:
                         )
                     if not value:
                         continue
-                    i, start = self._locate(cursor)
-                    chunk = chunks[i]
-                    off = cursor - start
-                    chunk = chunk[:off] + value + chunk[off:]
-                    if len(chunk) > MAX_CHUNK:
-                        chunks[i : i + 1] = _split(chunk)
-                    else:
-                        chunks[i] = chunk
-                    self._finger, self._finger_start = i, start
-                    length += len(value)
-                    cursor += len(value)
                 elif kind == "delete":
                     if type(value) is not int or value < 0:
                         raise OTError(
@@ -150,39 +131,54 @@ class Document:
                         )
                     if not value:
                         continue
-                    i, start = self._locate(cursor)
-                    self._finger, self._finger_start = i, start
-                    off = cursor - start
-                    remaining = value
+                else:
+                    raise OTError(f"unknown op {kind!r}", version=version, op_index=index)
+                # Move the finger onto the chunk holding the cursor (its end counts as inside).
+                while cursor < fs:
+                    fi -= 1
+                    fs -= len(chunks[fi])
+                while cursor > fs + len(chunks[fi]):
+                    fs += len(chunks[fi])
+                    fi += 1
+                off = cursor - fs
+                chunk = chunks[fi]
+                if kind == "insert":
+                    chunk = chunk[:off] + value + chunk[off:]
+                    if len(chunk) > MAX_CHUNK:
+                        chunks[fi : fi + 1] = _split(chunk)
+                    else:
+                        chunks[fi] = chunk
+                    length += len(value)
+                    cursor += len(value)
+                    continue
+                # delete: may run over several chunks; chunks emptied on the way go away.
+                length -= value
+                if off + value <= len(chunk):
+                    chunk = chunk[:off] + chunk[off + value :]
+                    if chunk or len(chunks) == 1:
+                        chunks[fi] = chunk
+                        continue
+                    del chunks[fi]
+                else:
+                    i, remaining = fi, value
                     while remaining:
                         chunk = chunks[i]
-                        take = len(chunk) - off
-                        take = min(take, remaining)
-                        if take == 0:  # cursor at the end of this chunk: go on in the next one
-                            start += len(chunk)
-                            i += 1
-                            off = 0
-                            continue
+                        take = min(len(chunk) - off, remaining)
                         chunk = chunk[:off] + chunk[off + take :]
                         remaining -= take
                         if chunk or len(chunks) == 1:
                             chunks[i] = chunk
-                        else:
-                            del chunks[i]
-                            if i == self._finger == len(chunks):
-                                # The finger's chunk went away: step back onto the chunk before it.
-                                self._finger -= 1
-                                self._finger_start -= len(chunks[self._finger])
-                            continue
-                        if remaining:
-                            start += len(chunk)
                             i += 1
                             off = 0
-                    length -= value
-                else:
-                    raise OTError(f"unknown op {kind!r}", version=version, op_index=index)
+                        else:
+                            del chunks[i]
+                            off = 0 if i > fi else off
+                if fi == len(chunks):  # the finger's chunk went away at the end: step back
+                    fi -= 1
+                    fs -= len(chunks[fi])
         finally:
             self._length = length
+            self._finger, self._finger_start = fi, fs
 
 
 def apply_ops(text: str, ops: Sequence[Op]) -> str:
@@ -270,7 +266,7 @@ class FileReplay:
         self.error_packet: Mapping[str, Any] | None = None
 
     def apply(self, packet: Mapping[str, Any]) -> None:
-        """Applies one `ot` event (needs `version`, `ops`, `crc32`; `ts` is remembered on error)."""
+        """Applies one `ot` event (needs `version`, `ops`, `crc32`); on error the packet is kept."""
         if self.error is not None:
             raise self.error
         try:
