@@ -47,6 +47,8 @@ class FunctionBenchmarkConfig(dg.Config):
     """DebugBench (JSON) or HumanEvalPack (JSONL) files to add."""
     kinds: list[str] | None = None
     """Bug kinds to inject (default: all of `evals.inject.KINDS`)."""
+    only_programs: list[str] | None = None
+    """Keep only these programs (`problem:two_sum`, `stdlib:textwrap`, ...); None: all."""
     functions_per_program: int = 3
     tries_per_kind: int = 2
     seed: int = 0
@@ -64,6 +66,7 @@ class ModelEvaluationConfig(dg.Config):
     temperature: float = 0.1
     top_p: float = 0.95
     top_k: int = 50
+    max_new_tokens: int = 192
     max_items_per_benchmark: int | None = None
     """Evaluate on a seeded sample of each benchmark (None: every item)."""
     workers: int = 2
@@ -147,6 +150,8 @@ def function_repair_benchmark(
 
     started = time.monotonic()
     collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=config.source_files)
+    if config.only_programs is not None:
+        collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
     kinds = tuple(config.kinds or KINDS)
     items, report = build_function_benchmark(
         collected.programs, loaded_bugs=collected.bugs, kinds=kinds,
@@ -232,7 +237,7 @@ def model_evaluation(
     with tempfile.TemporaryDirectory(prefix="repair-eval-") as tmp:
         outcome = run_evaluation(
             items, [parse_model_spec(s) for s in dict.fromkeys(specs)], Path(tmp), store=store,
-            decoding=Decoding(temperature=config.temperature, top_p=config.top_p, top_k=config.top_k),
+            decoding=Decoding(config.temperature, config.top_p, config.top_k, config.max_new_tokens),
             demonstrations=demonstrations_from_dataset(repair_dataset, config.few_shot) if llms else (),
             few_shot=config.few_shot, lm_options=lm_options, workers=config.workers,
             candidate=candidate, production=production, gate=True, progress=context.log.info,
