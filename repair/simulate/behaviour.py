@@ -45,20 +45,20 @@ class TimingModel:
     """Milliseconds between keystrokes, pauses, packet flushes and diagnostic publishing."""
 
     key_gap_median_ms: float = 190.0  # within a burst of typing
-    key_gap_sigma: float = 0.55  # lognormal spread of the gap
-    line_pause_rate: float = 0.28  # chance of a thinking pause at the end of a line
-    word_pause_rate: float = 0.02  # ... after a word inside a line
+    key_gap_sigma: float = 0.7  # lognormal spread of the gap
+    line_pause_rate: float = 0.18  # chance of a thinking pause at the end of a line
+    word_pause_rate: float = 0.01  # ... after a word inside a line
     pause_short_s: tuple[float, float] = (1.2, 4.0)
     pause_long_s: tuple[float, float] = (4.0, 30.0)
     pause_long_share: float = 0.3
     pause_very_long_share: float = 0.04  # minutes away from the keyboard
     pause_very_long_s: tuple[float, float] = (60.0, 420.0)
     flush_ms: int = 300  # the editor sends the keystrokes of the last `flush_ms` as one packet
-    debounce_ms: int = 500  # the language server waits this long after the last packet ...
+    debounce_ms: int = 600  # the language server waits this long after the last packet ...
     analysis_ms: tuple[int, int] = (120, 700)  # ... then takes this long before it publishes
 
     def key_gap(self, rng: random.Random) -> int:
-        return max(25, min(1100, int(self.key_gap_median_ms * math.exp(rng.gauss(0.0, self.key_gap_sigma)))))
+        return max(25, min(1400, int(self.key_gap_median_ms * math.exp(rng.gauss(0.0, self.key_gap_sigma)))))
 
     def pause(self, rng: random.Random) -> int:
         r = rng.random()
@@ -75,7 +75,7 @@ class TimingModel:
 class BehaviourModel:
     """How often the simulated user does each thing."""
 
-    mistake_rate: float = 0.6  # chance that a segment (a definition) is typed with a mistake
+    mistake_rate: float = 0.75  # chance that a segment (a definition) is typed with a mistake
     fix_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FIX_WEIGHTS))
     fix_delay_weights: tuple[float, ...] = (0.55, 0.3, 0.15)  # fixed after 0, 1, 2 more segments
     paste_segment_rate: float = 0.18  # a whole definition pasted

@@ -23,6 +23,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -160,14 +161,29 @@ def _diagnostic_events(point: PublishPoint, repl: str, diagnostics: list[Diagnos
     ]
 
 
-def _lint_points(points: list[PublishPoint], timeout_s: float) -> tuple[list[list[Diagnostic] | None], int]:
-    """Diagnostics per publish point (None where the linters failed on it); identical states are
-    linted once. Returns the results and how many distinct states were linted."""
+@dataclass
+class _LintedShard:
+    """A shard's publish points with their diagnostics (None where the linters failed on a state)."""
+
+    points: list[PublishPoint]
+    owner: list[int]  # index of the project (in the shard) each point belongs to
+    results: list[list[Diagnostic] | None]
+    distinct: int  # states actually linted: identical ones are linted once
+    seconds: float
+
+
+def _lint_shard(repls: list[_SimulatedRepl], timeout_s: float) -> _LintedShard:
+    started = time.perf_counter()
+    points: list[PublishPoint] = []
+    owner: list[int] = []
+    for i, r in enumerate(repls):
+        points.extend(r.simulator.publishes)
+        owner.extend([i] * len(r.simulator.publishes))
     keys = [(tuple(sorted(p.files.items())), p.file) for p in points]
     distinct = list(dict.fromkeys(keys))
     results = lint_batch([dict(k[0]) for k in distinct], [k[1] for k in distinct], timeout_s=timeout_s)
     by_key = {k: (r.diagnostics if r.ok else None) for k, r in zip(distinct, results, strict=True)}
-    return [by_key[k] for k in keys], len(distinct)
+    return _LintedShard(points, owner, [by_key[k] for k in keys], len(distinct), time.perf_counter() - started)
 
 
 def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -235,18 +251,13 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 
 def _write_shard(
-    store: ObjectStore, config: SimulationConfig, shard_no: int, repls: list[_SimulatedRepl], summary: SimulationSummary
+    store: ObjectStore, config: SimulationConfig, shard_no: int, repls: list[_SimulatedRepl], linted: _LintedShard,
+    summary: SimulationSummary,
 ) -> None:
     shard = f"shard-{shard_no:05d}"
-    points: list[PublishPoint] = []
-    owner: list[int] = []
-    for i, r in enumerate(repls):
-        points.extend(r.simulator.publishes)
-        owner.extend([i] * len(r.simulator.publishes))
-    started = time.perf_counter()
-    results, distinct = _lint_points(points, config.lint_timeout_s)
-    summary.lint_seconds += time.perf_counter() - started
-    summary.lint_states += distinct
+    points, owner, results = linted.points, linted.owner, linted.results
+    summary.lint_seconds += linted.seconds
+    summary.lint_states += linted.distinct
     summary.lint_errors += sum(1 for r in results if r is None)
     lines: list[dict[str, Any]] = []
     truth: list[dict[str, Any]] = []
@@ -316,21 +327,37 @@ def simulate_partition(
     remaining, number, shard_no = config.sessions, 0, 0
     batch: list[_SimulatedRepl] = []
     in_batch = 0
-    while remaining > 0:
-        simulated = _simulate_repl(number, config, sources, root, remaining)
-        number += 1
-        batch.append(simulated)
-        in_batch += len(simulated.sessions)
-        remaining -= len(simulated.sessions)
-        if in_batch >= config.sessions_per_shard or remaining == 0:
-            _write_shard(store, config, shard_no, batch, summary)
-            shard_no += 1
-            batch, in_batch = [], 0
+    # The linters of one shard (subprocesses) run while the next shard is simulated (Python).
+    with ThreadPoolExecutor(max_workers=1) as linter:
+        waiting: tuple[int, list[_SimulatedRepl], Future[_LintedShard]] | None = None
+
+        def finish(item: tuple[int, list[_SimulatedRepl], Future[_LintedShard]]) -> None:
+            number_of_shard, repls, future = item
+            _write_shard(store, config, number_of_shard, repls, future.result(), summary)
             if progress:
                 progress(
-                    f"{summary.sessions}/{config.sessions} sessions, {summary.events} events, "
+                    f"{summary.sessions}/{config.sessions} sessions written, {summary.events} events, "
                     f"{summary.diagnostics} diagnostics ({time.perf_counter() - started:.0f} s)"
                 )
+
+        while remaining > 0:
+            simulated = _simulate_repl(number, config, sources, root, remaining)
+            number += 1
+            batch.append(simulated)
+            in_batch += len(simulated.sessions)
+            remaining -= len(simulated.sessions)
+            if in_batch >= config.sessions_per_shard or remaining == 0:
+                future = linter.submit(_lint_shard, batch, config.lint_timeout_s)
+                if waiting is not None:
+                    finish(waiting)
+                waiting = (shard_no, batch, future)
+                if progress:
+                    states = sum(len(r.simulator.publishes) for r in batch)
+                    progress(f"shard {shard_no}: {in_batch} sessions simulated, linting {states} states")
+                shard_no += 1
+                batch, in_batch = [], 0
+        if waiting is not None:
+            finish(waiting)
     report, summary.realism = realism_report(summary)
     summary.report_key = f"sessions/date={config.day}/REALISM.md"
     store.write_text(summary.report_key, report + "\n")
