@@ -33,6 +33,10 @@ GROUP = "ingest"
 SAMPLE_ROWS = 20  # rows of a problem table shown in metadata; the full table is in the store
 
 
+def _blocking_check(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
+
+
 def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", "\\n")[:120]
 
@@ -82,17 +86,13 @@ class SessionLogsConfig(dg.Config):
     group_name=GROUP,
     kinds={"polars", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
+        _blocking_check(
+            "session_logs",
             "quarantine_share",
-            asset="session_logs",
-            blocking=True,
-            description="The share of rejected lines stays under the configured bound.",
+            "The share of rejected lines stays under the configured bound.",
         ),
-        dg.AssetCheckSpec(
-            "counts_reconcile",
-            asset="session_logs",
-            blocking=True,
-            description="Lines read = events kept + lines quarantined, per shard.",
+        _blocking_check(
+            "session_logs", "counts_reconcile", "Lines read = events kept + lines quarantined, per shard."
         ),
     ],
 )
@@ -161,11 +161,10 @@ def session_logs(
     group_name=GROUP,
     kinds={"polars", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
+        _blocking_check(
+            "session_timelines",
             "snapshot_reconstruction",
-            asset="session_timelines",
-            blocking=True,
-            description="Replaying every file to its last version gives snapshots/<repl>/<path> exactly.",
+            "Replaying every file to its last version gives snapshots/<repl>/<path> exactly.",
         )
     ],
 )
@@ -238,17 +237,13 @@ class ErrorStatesConfig(dg.Config):
     group_name=GROUP,
     kinds={"polars", "spark", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec(
+        _blocking_check(
+            "error_states",
             "quarantine_share",
-            asset="error_states",
-            blocking=True,
-            description="The share of quarantined diagnostics stays under the configured bound.",
+            "The share of quarantined diagnostics stays under the configured bound.",
         ),
-        dg.AssetCheckSpec(
-            "counts_reconcile",
-            asset="error_states",
-            blocking=True,
-            description="Diagnostics logged = error states kept + quarantined.",
+        _blocking_check(
+            "error_states", "counts_reconcile", "Diagnostics logged = error states kept + quarantined."
         ),
     ],
 )

@@ -46,14 +46,10 @@ ERROR_STATES_SCHEMA = {
 }
 BLOBS_SCHEMA = {"blob": pl.String, "text": pl.String}
 QUARANTINE_SCHEMA = {
-    "diagnostic_id": pl.String,
-    "repl": pl.String,
-    "session": pl.String,
-    "file": pl.String,
-    "ts": pl.Int64,
-    "version": pl.Int64,
-    "source": pl.String,
-    "code": pl.String,
+    **{
+        k: ERROR_STATES_SCHEMA[k]
+        for k in ("diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code")
+    },
     "reason": pl.String,
 }
 INVALID_PACKETS_SCHEMA = {
