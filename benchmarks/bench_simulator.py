@@ -12,12 +12,12 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from repair.corpus import iter_source_files, stdlib_dir
 from repair.lint import lint_batch
 from repair.simulate import SimulationConfig, simulate_partition
-from repair.simulate.partition import _simulate_repl
+from repair.simulate.partition import simulate_repl
 from resources.object_store import LocalObjectStore
 
 DAY = "2026-11-24"
@@ -30,7 +30,7 @@ def _naive_vs_batched(states: int) -> tuple[float, float, int]:
     points = []
     number = 0
     while len(points) < states:
-        points += _simulate_repl(number, config, sources, stdlib_dir(), 3).simulator.publishes
+        points += simulate_repl(number, config, sources, stdlib_dir(), 3).simulator.publishes
         number += 1
     points = points[:states]
     started = time.perf_counter()
@@ -69,7 +69,7 @@ def main() -> None:
     ]
     print()
     print(f"Machine: {platform.machine()} {os.cpu_count()}-core CPU sandbox (shared); "
-          f"date {datetime.now(timezone.utc):%Y-%m-%d}")
+          f"date {datetime.now(UTC):%Y-%m-%d}")
     print("| measure | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -114,12 +114,14 @@ def _day_start_ms(day: str) -> int:
 
 
 @dataclass
-class _SimulatedRepl:
+class SimulatedRepl:
     simulator: ReplSimulator
     sessions: list[str]
 
 
-def _simulate_repl(number: int, config: SimulationConfig, sources: list[Path], root: Path, budget: int) -> _SimulatedRepl:
+def simulate_repl(number: int, config: SimulationConfig, sources: list[Path], root: Path, budget: int) -> SimulatedRepl:
+    """Project `number` of the day with up to `budget` sessions, simulated without diagnostics (the
+    publish points are linted per shard). Its own random stream makes it independent of the others."""
     rng = random.Random(f"{config.seed}/{config.day}/{number}")
     project = None
     for _ in range(50):
@@ -148,7 +150,7 @@ def _simulate_repl(number: int, config: SimulationConfig, sources: list[Path], r
         sessions.append(session)
         start = end + rng.randint(20 * 60_000, 3 * 3_600_000)
     sim.finish()
-    return _SimulatedRepl(sim, sessions)
+    return SimulatedRepl(sim, sessions)
 
 
 def _diagnostic_events(point: PublishPoint, repl: str, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
@@ -172,7 +174,7 @@ class _LintedShard:
     seconds: float
 
 
-def _lint_shard(repls: list[_SimulatedRepl], timeout_s: float) -> _LintedShard:
+def _lint_shard(repls: list[SimulatedRepl], timeout_s: float) -> _LintedShard:
     started = time.perf_counter()
     points: list[PublishPoint] = []
     owner: list[int] = []
@@ -251,7 +253,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 
 def _write_shard(
-    store: ObjectStore, config: SimulationConfig, shard_no: int, repls: list[_SimulatedRepl], linted: _LintedShard,
+    store: ObjectStore, config: SimulationConfig, shard_no: int, repls: list[SimulatedRepl], linted: _LintedShard,
     summary: SimulationSummary,
 ) -> None:
     shard = f"shard-{shard_no:05d}"
@@ -325,13 +327,13 @@ def simulate_partition(
     for key in store.list(f"sessions/date={config.day}/") + store.list(f"ground_truth/date={config.day}/"):
         store.delete(key)  # a rerun replaces the partition instead of mixing two
     remaining, number, shard_no = config.sessions, 0, 0
-    batch: list[_SimulatedRepl] = []
+    batch: list[SimulatedRepl] = []
     in_batch = 0
     # The linters of one shard (subprocesses) run while the next shard is simulated (Python).
     with ThreadPoolExecutor(max_workers=1) as linter:
-        waiting: tuple[int, list[_SimulatedRepl], Future[_LintedShard]] | None = None
+        waiting: tuple[int, list[SimulatedRepl], Future[_LintedShard]] | None = None
 
-        def finish(item: tuple[int, list[_SimulatedRepl], Future[_LintedShard]]) -> None:
+        def finish(item: tuple[int, list[SimulatedRepl], Future[_LintedShard]]) -> None:
             number_of_shard, repls, future = item
             _write_shard(store, config, number_of_shard, repls, future.result(), summary)
             if progress:
@@ -341,7 +343,7 @@ def simulate_partition(
                 )
 
         while remaining > 0:
-            simulated = _simulate_repl(number, config, sources, root, remaining)
+            simulated = simulate_repl(number, config, sources, root, remaining)
             number += 1
             batch.append(simulated)
             in_batch += len(simulated.sessions)

@@ -7,6 +7,7 @@ import polars as pl
 from click.testing import CliRunner
 
 from repair.cli import main
+from repair.corpus import iter_source_files, stdlib_dir
 from repair.ingest.logs import read_partition
 from repair.ingest.snapshots import reconstruct
 from repair.ingest.states import build_error_states
@@ -15,6 +16,8 @@ from repair.linediff import apply_diff, parse_diff
 from repair.lint import lint_batch
 from repair.ot import FileReplay
 from repair.sessionlog import validate_event
+from repair.simulate import SimulationConfig
+from repair.simulate.partition import simulate_repl
 from resources.object_store import LocalObjectStore
 
 from .conftest import DAY, SESSIONS, simulate_args
@@ -44,15 +47,22 @@ def test_layout_and_session_count(simulated):
     assert {"ot", "lsp_diagnostic", "editor"} <= kinds
 
 
-def test_same_seed_same_bytes_and_another_seed_differs(simulated, tmp_path):
+def test_same_seed_same_bytes(simulated, tmp_path):
     again = tmp_path / "again"
     assert CliRunner().invoke(main, simulate_args(again)).exit_code == 0
     assert _all_bytes(LocalObjectStore(again)) == _all_bytes(simulated)
-    other = tmp_path / "other"
-    args = simulate_args(other)
-    args[args.index("--seed") + 1] = "12"
-    assert CliRunner().invoke(main, args).exit_code == 0
-    assert _all_bytes(LocalObjectStore(other)) != _all_bytes(simulated)
+
+
+def test_another_seed_or_day_gives_other_sessions():
+    sources = list(iter_source_files())
+
+    def events(seed: int, day: str):
+        config = SimulationConfig(day=day, sessions=2, seed=seed)
+        return simulate_repl(0, config, sources, stdlib_dir(), 2).simulator.events
+
+    assert events(11, DAY) == events(11, DAY)
+    assert events(11, DAY) != events(12, DAY)
+    assert events(11, DAY) != events(11, "2026-11-21")
 
 
 def test_ingest_quarantines_nothing_and_snapshots_reconstruct(simulated):

@@ -1,0 +1,99 @@
+"""Each mistake kind breaks real code the way users do, and the real language server flags it."""
+
+import random
+
+import pytest
+
+from repair.corpus import iter_source_files, stdlib_dir
+from repair.lint import lint_batch
+from repair.simulate import DEFAULT_MIX, MISTAKE_KINDS, SimulationConfig
+from repair.simulate.mistakes import FINDERS, ProjectFacts, _Segment, commented_out, mutate
+from repair.simulate.projects import build_project
+
+SYNTAX_KINDS = {"missing_colon", "unbalanced_bracket", "unclosed_string", "bad_indentation", "assign_for_eq", "keyword_as_name"}
+
+
+@pytest.fixture(scope="module")
+def examples():
+    """For every kind, one project file with the kind applied to one of its segments."""
+    rng = random.Random(3)
+    sources = list(iter_source_files())
+    found: dict[str, tuple[dict[str, str], str, str]] = {}
+    for _ in range(300):
+        project = build_project(rng.choice(sources), stdlib_dir(), rng, min_lines=30, max_lines=100, multi_file_rate=0.3)
+        if project is None:
+            continue
+        facts = ProjectFacts.of(project)
+        for f in project.files:
+            for i, segment in enumerate(f.segments):
+                for kind, finder in FINDERS.items():
+                    if kind in found:
+                        continue
+                    mutation = finder(_Segment(segment), facts, random.Random(i))
+                    if mutation is None or mutation.broken == segment:
+                        continue
+                    broken = "".join(mutation.broken if j == i else s for j, s in enumerate(f.segments))
+                    files = {g.path: g.text for g in project.files}
+                    found[kind] = (files, f.path, broken)
+        if len(found) == len(FINDERS):
+            break
+    assert set(found) == set(MISTAKE_KINDS), sorted(set(MISTAKE_KINDS) - set(found))
+    return found
+
+
+def test_every_kind_is_flagged_by_the_language_server(examples):
+    kinds = sorted(examples)
+    clean = lint_batch([examples[k][0] for k in kinds], [examples[k][1] for k in kinds])
+    broken = lint_batch(
+        [{**examples[k][0], examples[k][1]: examples[k][2]} for k in kinds], [examples[k][1] for k in kinds]
+    )
+    for kind, before, after in zip(kinds, clean, broken, strict=True):
+        assert before.ok and after.ok, (kind, before.error, after.error)
+        new = {(d.source, d.code, d.message) for d in after.diagnostics} - {
+            (d.source, d.code, d.message) for d in before.diagnostics
+        }
+        assert new, f"{kind}: no new diagnostic"
+        if kind in SYNTAX_KINDS:
+            assert any(code == "syntax" for _, code, _ in new), (kind, new)
+        if kind in ("unused_import", "fstring_without_placeholders"):
+            assert any(d.has_code_action for d in after.diagnostics if (d.source, d.code, d.message) in new), kind
+
+
+def test_syntax_kinds_do_not_compile_and_the_others_do(examples):
+    for kind, (_, _, broken) in examples.items():
+        try:
+            compile(broken, "main.py", "exec")
+            compiles = True
+        except SyntaxError:
+            compiles = False
+        assert compiles == (kind not in SYNTAX_KINDS), kind
+
+
+def test_mix_restricts_the_kinds():
+    rng = random.Random(1)
+    sources = list(iter_source_files())
+    seen = set()
+    for _ in range(40):
+        project = build_project(rng.choice(sources), stdlib_dir(), rng, min_lines=30, max_lines=100, multi_file_rate=0)
+        if project is None:
+            continue
+        facts = ProjectFacts.of(project)
+        for segment in project.files[0].segments:
+            m = mutate(segment, {"missing_colon": 1.0, "misspelled_name": 0.0}, facts, rng, import_block=False)
+            if m is not None:
+                seen.add(m.kind)
+    assert seen == {"missing_colon"}
+
+
+def test_config_rejects_unknown_kinds_and_empty_mixes():
+    with pytest.raises(ValueError, match="typo_in_comment"):
+        SimulationConfig(day="2026-11-20", sessions=1, mix={**DEFAULT_MIX, "typo_in_comment": 1.0})
+    with pytest.raises(ValueError, match="positive weight"):
+        SimulationConfig(day="2026-11-20", sessions=1, mix=dict.fromkeys(MISTAKE_KINDS, 0.0))
+
+
+def test_commenting_out_keeps_the_code_valid():
+    code = "def f(x):\n    y = x + 1\n    z = y * 2\n    return z\n"
+    assert commented_out(code, 2) == "def f(x):\n    y = x + 1\n    # z = y * 2\n    return z\n"
+    assert commented_out(code, 0) is None  # a block header
+    assert commented_out("def f():\n    return 1\n", 1) is None  # the only statement of its block
