@@ -5,7 +5,7 @@
 | --- | --- |
 | `no_change` | the floor: proposes nothing |
 | `search` | the search-based repairer (`repair.teachers.search`) over a warm linter |
-| `finetuned` | the newest registry version `models/code_repair/v<N>/`, in process (`repair.model.RepairModel`) |
+| `finetuned` | the newest registry version (`repair.training.registry`), in process (`repair.model.RepairModel`) |
 | `finetuned:v3` / `finetuned:/path/to/checkpoint` | a given registry version or local checkpoint |
 | `triton:HOST:PORT` | the deployed model through the Triton client (`repair.serving.client`) |
 | `dspy:MODEL` | a LiteLLM model (`openai/gpt-4o-mini`, ...) through the DSPy repair program, zero-shot |
@@ -29,7 +29,6 @@ import polars as pl
 from repair.repairer import Repairer
 from resources.object_store import ObjectStore
 
-REGISTRY_PREFIX = "models/code_repair"
 KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot")
 
 
@@ -64,27 +63,6 @@ def parse_model_spec(text: str) -> ModelSpec:
     return ModelSpec(kind, target)
 
 
-def registry_versions(store: ObjectStore, prefix: str = REGISTRY_PREFIX) -> list[int]:
-    """Registered versions, ascending (folders `v<N>` under the registry prefix)."""
-    versions = set()
-    for key in store.list(f"{prefix}/"):
-        match = re.match(rf"{re.escape(prefix)}/v(\d+)/", key)
-        if match:
-            versions.add(int(match.group(1)))
-    return sorted(versions)
-
-
-def download_checkpoint(store: ObjectStore, version: int, into: Path, prefix: str = REGISTRY_PREFIX) -> Path:
-    """The Hugging Face checkpoint of a registry version, copied locally: the folder of the version
-    holding `config.json` (the version's root or a subfolder)."""
-    root = f"{prefix}/v{version}/"
-    configs = sorted((k for k in store.list(root) if k.endswith("/config.json")), key=lambda k: k.count("/"))
-    if not configs:
-        raise FileNotFoundError(f"{store.uri(root)} holds no Hugging Face checkpoint (no config.json)")
-    checkpoint_prefix = configs[0][: -len("/config.json")]
-    return store.download_dir(checkpoint_prefix, into / f"v{version}")
-
-
 def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, int | None, str]:
     """(display name, registry version or None, local path or "" to download) of a `finetuned` spec."""
     target = spec.target
@@ -92,13 +70,15 @@ def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, 
         return f"finetuned:{Path(target).name}", None, target
     if store is None:
         raise ValueError(f"{spec.name}: a registry version needs the object store")
+    from repair.training.registry import list_versions
+
     if target:
         version = int(target.lstrip("v"))
     else:
-        versions = registry_versions(store)
+        versions = list_versions(store)
         if not versions:
-            raise FileNotFoundError(f"no model registered under {store.uri(REGISTRY_PREFIX)}; train one first")
-        version = versions[-1]
+            raise FileNotFoundError(f"no model registered in {store.uri('models/code_repair')}; train one first")
+        version = versions[-1]["version"]
     return f"finetuned:v{version}", version, ""
 
 
@@ -136,11 +116,12 @@ def open_repairers(
                 repairers.append(SearchRepairer(Verifier(linter)))
             elif spec.kind == "finetuned":
                 from repair.model import RepairModel
+                from repair.training.registry import fetch_model
 
                 name, version, path = resolve_finetuned(spec, store)
                 if version is not None:
                     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repair-eval-model-")))
-                    path = str(download_checkpoint(store, version, folder))
+                    path = str(fetch_model(store, folder, version=version))
                 model = RepairModel(path, temperature=decoding.temperature, top_p=decoding.top_p,
                                     top_k=decoding.top_k, max_new_tokens=decoding.max_new_tokens, seed=decoding.seed)
                 repairers.append(_named(model, name))

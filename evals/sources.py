@@ -18,8 +18,9 @@ need, and how to run those tests inside the sandbox. Two sources live here:
 from __future__ import annotations
 
 import sysconfig
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 
 from repair.corpus import EVAL_RESERVED_MODULES
@@ -154,3 +155,38 @@ def stdlib_programs(
 def stdlib_test_source(module: str, root: Path | None = None) -> str:
     path = (root or stdlib_dir()) / "test" / f"test_{module}.py"
     return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def named_benchmark_sources(extra_files: Iterable[str | PathLike] = ()) -> dict[str, str]:
+    """Every source text the benchmarks are built from, `{name: text}`: each reserved stdlib module
+    file and its `Lib/test` suite (`stdlib:<module>/<path>`, `stdlib-test:<module>`), each problem's
+    solution and tests (`problem:<name>`), and the programs of any DebugBench / HumanEvalPack file in
+    `extra_files` (`debugbench:<slug>`, `humanevalpack:<task_id>`, buggy variants included).
+
+    The held-out `repair_benchmark` needs no entry here: its items come from projects that the
+    dataset's split rule (`repair.dataset`) never puts in training.
+    """
+    from evals.loaders import load_benchmark_file  # the loaders import this module
+
+    texts: dict[str, str] = {}
+    for module in EVAL_RESERVED_MODULES:
+        for path, text in stdlib_module_files(module).items():
+            texts[f"stdlib:{module}/{path}"] = text
+        test = stdlib_test_source(module)
+        if test:
+            texts[f"stdlib-test:{module}"] = test
+    for path in sorted(PROBLEMS_DIR.glob("*.py")):
+        texts[f"problem:{path.stem}"] = path.read_text(encoding="utf-8")
+    for file in extra_files:
+        loaded = load_benchmark_file(Path(file))
+        for program in loaded.programs:
+            texts[program.name] = program.code
+        for bug in loaded.bugs:
+            texts[f"{bug.program}#buggy"] = bug.buggy_code
+    return texts
+
+
+def benchmark_sources(extra_files: Iterable[str | PathLike] = ()) -> list[str]:
+    """The texts of `named_benchmark_sources`, in name order: what the dataset's dedup indexes."""
+    named = named_benchmark_sources(extra_files)
+    return [named[name] for name in sorted(named)]

@@ -12,7 +12,6 @@
   `triton_deployment` waits on.
 """
 
-import base64
 import json
 import tempfile
 import time
@@ -76,10 +75,6 @@ def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     if limit is None or frame.height <= limit:
         return frame
     return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
-
-
-def _png_markdown(path: Path) -> str:
-    return f"![{path.stem}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
 
 
 @dg.asset(
@@ -216,6 +211,7 @@ def model_evaluation(
     from evals.items import items_from_frame
     from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
     from evals.run import REPORT_NAME, run_evaluation
+    from repair.training.plots import markdown_image
     from repair_assets.deployment import registry_version
 
     store = object_store.get_store()
@@ -244,7 +240,7 @@ def model_evaluation(
         )
         prefix = f"{EVALUATIONS_PREFIX}/{run_id}"
         store.upload_dir(tmp, prefix)
-        plots_md = "\n\n".join(_png_markdown(path) for path in outcome.plots.values())
+        plots_md = "\n\n".join(markdown_image(path.read_bytes(), path.stem) for path in outcome.plots.values())
     gate = outcome.gate
     assert gate is not None
     report_key = f"{prefix}/{REPORT_NAME}"

@@ -75,7 +75,8 @@ def test_model_evaluation_gates_the_tiny_model(tmp_path):
     from repair.serving.demo import tiny_checkpoint
 
     store = LocalObjectStore(tmp_path / "store")
-    store.upload_dir(tiny_checkpoint(tmp_path / "tiny"), "models/code_repair/v1/checkpoint")
+    store.upload_dir(tiny_checkpoint(tmp_path / "tiny"), "models/code_repair/v1/model")
+    store.write_text("models/code_repair/v1/registry.json", json.dumps({"version": 1}))
     assets = [stand_in_verified_repairs, stand_in_repair_dataset, stand_in_finetuned_model,
               evaluation.repair_benchmark, evaluation.function_repair_benchmark, evaluation.model_evaluation]
     run_config = _benchmark_run_config()

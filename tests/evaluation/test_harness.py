@@ -12,7 +12,7 @@ from evals.function_benchmark import default_linter
 from evals.gate import deployment_gate, production_version
 from evals.harness import RESULT_SCHEMA, NoChange, evaluate, rule_breakdown, summary_table
 from evals.items import REPAIR_BENCHMARK, Item, items_from_frame, items_to_frame
-from evals.models import download_checkpoint, parse_model_spec, registry_versions, resolve_finetuned
+from evals.models import parse_model_spec, resolve_finetuned
 from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
 from evals.run import run_evaluation
 from repair.lint import WarmLinter
@@ -180,10 +180,8 @@ def test_model_specs_and_registry(tmp_path):
     with pytest.raises(FileNotFoundError, match="train one first"):
         resolve_finetuned(parse_model_spec("finetuned"), store)
     for version in (1, 2):
-        store.write_text(f"models/code_repair/v{version}/registry.json", "{}")
-        store.write_text(f"models/code_repair/v{version}/checkpoint/config.json", "{}")
-    assert registry_versions(store) == [1, 2]
+        store.write_text(f"models/code_repair/v{version}/model/config.json", "{}")
+        store.write_text(f"models/code_repair/v{version}/registry.json", json.dumps({"version": version}))
     assert resolve_finetuned(parse_model_spec("finetuned"), store) == ("finetuned:v2", 2, "")
-    folder = download_checkpoint(store, 1, tmp_path / "local")
-    assert (folder / "config.json").is_file()
-    assert resolve_finetuned(parse_model_spec(f"finetuned:{folder}"), None) == ("finetuned:v1", None, str(folder))
+    assert resolve_finetuned(parse_model_spec("finetuned:v1"), store) == ("finetuned:v1", 1, "")
+    assert resolve_finetuned(parse_model_spec("finetuned:/data/ckpt"), None) == ("finetuned:ckpt", None, "/data/ckpt")

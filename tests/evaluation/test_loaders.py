@@ -78,7 +78,7 @@ def test_stdlib_copy_shadows_the_installed_module():
 
 
 def test_benchmark_sources_cover_every_source():
-    texts = evals.benchmark_sources([FIXTURES / "debugbench_sample.json"])
+    texts = evals.named_benchmark_sources([FIXTURES / "debugbench_sample.json"])
     for module in EVAL_RESERVED_MODULES:
         assert any(key.startswith(f"stdlib:{module}/") for key in texts)
         assert f"stdlib-test:{module}" in texts
