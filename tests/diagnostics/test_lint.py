@@ -35,14 +35,32 @@ def warm():
         yield linter
 
 
-def test_batch_reports_real_errors_across_a_projects_files():
-    other = {
-        "app/main.py": "from app.util import twice\n\ntwice(1, 2)\nimport helper\n",
-        "app/util.py": "def twice(x: int) -> int:\n    return 2 * x\n",
-        "app/__init__.py": "",
-    }
-    syntax = {"main.py": "def f(:\n    pass\n"}
-    first, second, third = lint_batch([BROKEN, other, syntax], ["main.py", "app/main.py", "main.py"])
+OTHER_PROJECT = {
+    "app/main.py": "from app.util import twice\n\ntwice(1, 2)\nimport helper\n",
+    "app/util.py": "def twice(x: int) -> int:\n    return 2 * x\n",
+    "app/__init__.py": "",
+}
+SYNTAX = {"main.py": "def f(:\n    pass\n"}
+UNICODE = {"main.py": "s = '😀é'; s.nope\n"}
+GOOD = {"main.py": "print(undefined)\n"}
+BAD_INPUT = [
+    (b"\xff\xfex = 1\n", "not UTF-8"),
+    ("x = '\ud800'\n", "not UTF-8"),
+    (b"x = 1\x00\x01\n", "binary"),
+    ("x = 1\n" * 400, "too large"),
+]
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """One batch (one ruff and one basedpyright process) holding every case below."""
+    projects = [BROKEN, OTHER_PROJECT, SYNTAX, UNICODE, GOOD, *[{"main.py": v} for v, _ in BAD_INPUT], GOOD]
+    targets = ["main.py", "app/main.py", *["main.py"] * (len(projects) - 2)]
+    return lint_batch(projects, targets, max_file_bytes=1000)
+
+
+def test_batch_reports_real_errors_across_a_projects_files(batch):
+    first, second, third = batch[:3]
     assert first.error is None and second.error is None and third.error is None
     assert {
         ("ruff", "F401", 0),
@@ -60,10 +78,9 @@ def test_batch_reports_real_errors_across_a_projects_files():
     assert {"ruff", "pyright"} == {d.source for d in third.diagnostics if d.code == "syntax"}
 
 
-def test_normalised_fields():
-    (result,) = lint_batch([BROKEN], ["main.py"])
+def test_normalised_fields(batch):
     by_key = {}
-    for d in result.diagnostics:
+    for d in batch[0].diagnostics:
         by_key.setdefault((d.source, d.code), d)
     unused = by_key[("ruff", "F401")]
     assert unused.has_code_action and unused.severity == "warning"
@@ -73,34 +90,23 @@ def test_normalised_fields():
     pyright_undefined = by_key[("pyright", "reportUndefinedVariable")]
     assert pyright_undefined.message == '"undefined_name" is not defined'
     assert (pyright_undefined.start_character, pyright_undefined.end_character) == (8, 22)
-    for d in result.diagnostics:
+    for d in batch[0].diagnostics:
         assert d.severity in ("error", "warning", "information")
 
 
-def test_characters_are_code_points_for_both_tools():
-    files = {"main.py": "s = '😀é'; s.nope\n"}
-    (result,) = lint_batch([files], ["main.py"])
-    nope = next(d for d in result.diagnostics if d.code == "reportAttributeAccessIssue")
-    assert files["main.py"][nope.start_character:nope.end_character] == "nope"
-    semicolon = next(d for d in result.diagnostics if d.code == "E702")
-    assert files["main.py"][semicolon.start_character] == ";"
+def test_characters_are_code_points_for_both_tools(batch):
+    text = UNICODE["main.py"]
+    nope = next(d for d in batch[3].diagnostics if d.code == "reportAttributeAccessIssue")
+    assert text[nope.start_character:nope.end_character] == "nope"
+    semicolon = next(d for d in batch[3].diagnostics if d.code == "E702")
+    assert text[semicolon.start_character] == ";"
 
 
-@pytest.mark.parametrize(
-    ("value", "reason"),
-    [
-        (b"\xff\xfex = 1\n", "not UTF-8"),
-        ("x = '\ud800'\n", "not UTF-8"),
-        (b"x = 1\x00\x01\n", "binary"),
-        ("x = 1\n" * 400, "too large"),
-    ],
-)
-def test_bad_input_is_recorded_and_the_batch_goes_on(value, reason):
-    good = {"main.py": "print(undefined)\n"}
-    results = lint_batch([good, {"main.py": value}, good], ["main.py"] * 3, max_file_bytes=1000)
-    assert results[1].error.startswith(reason) and "main.py" in results[1].error
-    assert results[1].diagnostics == []
-    for ok in (results[0], results[2]):
+def test_bad_input_is_recorded_and_the_batch_goes_on(batch):
+    for result, (_, reason) in zip(batch[5:-1], BAD_INPUT, strict=True):
+        assert result.error.startswith(reason) and "main.py" in result.error
+        assert result.diagnostics == []
+    for ok in (batch[4], batch[-1]):
         assert ok.error is None and ("ruff", "F821", 0) in keys(ok.diagnostics)
 
 
