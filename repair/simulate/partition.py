@@ -170,22 +170,45 @@ class _LintedShard:
     points: list[PublishPoint]
     owner: list[int]  # index of the project (in the shard) each point belongs to
     results: list[list[Diagnostic] | None]
+    caused: dict[int, list[dict[str, Any]] | None]  # per mistake (by id): what it made the server report
     distinct: int  # states actually linted: identical ones are linted once
     seconds: float
 
 
 def _lint_shard(repls: list[SimulatedRepl], timeout_s: float) -> _LintedShard:
+    """Lints the shard's publish points and, for the ground truth, each mistake's broken and clean
+    states (the broken one is usually a publish point too, and identical states are linted once)."""
     started = time.perf_counter()
     points: list[PublishPoint] = []
     owner: list[int] = []
     for i, r in enumerate(repls):
         points.extend(r.simulator.publishes)
         owner.extend([i] * len(r.simulator.publishes))
+    mistakes = [m for r in repls for m in r.simulator.mistakes]
     keys = [(tuple(sorted(p.files.items())), p.file) for p in points]
+    for m in mistakes:
+        for text in (m.before_fix, m.clean_fix):
+            keys.append((tuple(sorted({**m.context, m.file: text or ""}.items())), m.file))
     distinct = list(dict.fromkeys(keys))
     results = lint_batch([dict(k[0]) for k in distinct], [k[1] for k in distinct], timeout_s=timeout_s)
     by_key = {k: (r.diagnostics if r.ok else None) for k, r in zip(distinct, results, strict=True)}
-    return _LintedShard(points, owner, [by_key[k] for k in keys], len(distinct), time.perf_counter() - started)
+    found = [by_key[k] for k in keys]
+    caused = {
+        id(m): _caused(found[len(points) + 2 * j], found[len(points) + 2 * j + 1]) for j, m in enumerate(mistakes)
+    }
+    return _LintedShard(points, owner, found[: len(points)], caused, len(distinct), time.perf_counter() - started)
+
+
+def _caused(broken: list[Diagnostic] | None, clean: list[Diagnostic] | None) -> list[dict[str, Any]] | None:
+    """The diagnostics of the broken state that the clean fix makes go away (None: lint failed)."""
+    if broken is None or clean is None:
+        return None
+    after = {(d.source, d.code, d.message) for d in clean}
+    return [
+        {"source": d.source, "code": d.code, "line": d.line1, "message": d.message, "has_code_action": d.has_code_action}
+        for d in broken
+        if (d.source, d.code, d.message) not in after
+    ]
 
 
 def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -203,7 +226,7 @@ def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[s
     return [{"line": n, "text": lines[n - 1]} for n in numbers]
 
 
-def _ground_truth_row(record: MistakeRecord, seen: list[dict[str, Any]]) -> dict[str, Any]:
+def _ground_truth_row(record: MistakeRecord, caused: list[dict[str, Any]] | None) -> dict[str, Any]:
     clean = make_diff(record.before_fix or "", record.clean_fix or "")
     user = make_diff(record.before_fix or "", record.user_fix) if record.user_fix is not None else None
     return {
@@ -222,30 +245,8 @@ def _ground_truth_row(record: MistakeRecord, seen: list[dict[str, Any]]) -> dict
         "broken_lines": _lines_of(record, clean.removed or clean.touched),
         "clean_diff": render_diff(clean),
         "user_diff": render_diff(user) if user is not None else None,
-        "diagnostics": seen,
+        "diagnostics": caused,
     }
-
-
-def _mistake_diagnostics(
-    record: MistakeRecord, points: list[PublishPoint], results: list[list[Diagnostic] | None]
-) -> list[dict[str, Any]]:
-    """What the language server last published on the file while the mistake lived."""
-    if record.introduced_version is None:
-        return []
-    last = None
-    for point, diagnostics in zip(points, results, strict=True):
-        if point.file != record.file or diagnostics is None or point.version < record.introduced_version:
-            continue
-        if record.fixed_version is not None and point.version >= record.fixed_version:
-            continue
-        last = (point, diagnostics)
-    if last is None:
-        return []
-    point, diagnostics = last
-    return [
-        {"version": point.version, "source": d.source, "code": d.code, "line": d.line1, "message": d.message}
-        for d in diagnostics
-    ]
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
@@ -279,10 +280,8 @@ def _write_shard(
                 key = f"snapshots/{sim.repl}/{f.path}"
                 store.write_text(key, f.flushed)
                 summary.snapshot_keys.append(key)
-        repl_points = [p for p, _ in mine]
-        repl_results = [d for _, d in mine]
         for record in sim.mistakes:
-            truth.append(_ground_truth_row(record, _mistake_diagnostics(record, repl_points, repl_results)))
+            truth.append(_ground_truth_row(record, linted.caused[id(record)]))
             summary.mistakes_by_kind[record.kind] += 1
             summary.outcomes[record.outcome] += 1
         summary.repls += 1

@@ -66,6 +66,7 @@ class MistakeRecord:
     before_fix: str | None = None  # the file just before the fix (or at the end, never fixed)
     clean_fix: str | None = None  # that file with only the mistake undone
     user_fix: str | None = None  # the file right after the user's fix
+    context: dict[str, str] = field(default_factory=dict)  # the project's other files at `broken_version`
     awaiting: str = "introduce"  # which flush fills in the next version: introduce / fix / none
 
 
@@ -360,6 +361,7 @@ class ReplSimulator:
         clean_segments = list(f.segments)
         clean_segments[segment] = f.intended[segment]
         record.before_fix, record.clean_fix = before, "".join(clean_segments)
+        record.context = {g.path: g.flushed for g in self.files if g.version and g is not f}
         target = f.intended[segment]
         if record.outcome == "different":
             alternative = None if record.kind in IMPORT_BLOCK_KINDS else commented_out(target, record.line_in_segment)
@@ -489,4 +491,5 @@ class ReplSimulator:
                 clean_segments = list(f.segments)
                 clean_segments[segment] = f.intended[segment]
                 record.before_fix, record.clean_fix = f.text(), "".join(clean_segments)
+                record.context = {g.path: g.flushed for g in self.files if g.version and g is not f}
                 record.broken_version = f.version

@@ -133,5 +133,8 @@ def test_ground_truth_diffs_apply_to_the_logged_states(simulated):
             assert fixed == texts[row["fixed_version"]]
         if row["outcome"] == "never":
             assert row["fixed_version"] is None and row["user_diff"] is None
+        assert row["diagnostics"] is not None  # linted
+    # Nearly every mistake makes the language server report something that its clean fix removes.
+    assert sum(1 for row in rows if row["diagnostics"]) >= 0.8 * len(rows)
     frame = pl.DataFrame(rows)
     assert frame["kind"].n_unique() >= 3
