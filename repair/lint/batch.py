@@ -112,22 +112,45 @@ def _run_bisecting(
     return found
 
 
-def _lint_written(
-    root: Path, states: list[_State], results: list[LintResult], config: LintConfig, timeout_s: float,
+def _lint(
+    jobs: Sequence[tuple[str, Mapping[str, str | bytes], str]],
+    timeout_s: float,
+    config: LintConfig,
+    max_file_bytes: int,
     tools: Sequence[str],
 ) -> list[LintResult]:
-    if states:
-        config.write_ruff_config(root, src=sorted({s.folder for s in states}))
-        errors: dict[int, str] = {}
-        for tool in tools:
-            found = _run_bisecting(tool, root, states, config, timeout_s, errors)
-            for index, diagnostics in found.items():
-                results[index].diagnostics.extend(diagnostics)
-        for index, reason in errors.items():
-            results[index].error = reason
-    for result in results:
-        result.diagnostics = sort_diagnostics(result.diagnostics)
-    return results
+    """`jobs`: (folder, project files, target). A folder is written once, however many of its
+    files are targets."""
+    results = [LintResult() for _ in jobs]
+    if not jobs:
+        return results
+    root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
+    try:
+        states, written = [], set()
+        for index, (folder, files, target) in enumerate(jobs):
+            try:
+                data = check_target(files, target, max_file_bytes)
+            except BadInput as bad:
+                results[index].error = str(bad)
+                continue
+            if folder not in written:
+                write_project(root / folder, files, target, data, max_file_bytes)
+                written.add(folder)
+            states.append(_State(index, folder, target, data.decode("utf-8")))
+        if states:
+            config.write_ruff_config(root, src=sorted(written))
+            errors: dict[int, str] = {}
+            for tool in tools:
+                found = _run_bisecting(tool, root, states, config, timeout_s, errors)
+                for index, diagnostics in found.items():
+                    results[index].diagnostics.extend(diagnostics)
+            for index, reason in errors.items():
+                results[index].error = reason
+        for result in results:
+            result.diagnostics = sort_diagnostics(result.diagnostics)
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def lint_batch(
@@ -143,50 +166,13 @@ def lint_batch(
     project in order. `timeout_s` bounds each linter process."""
     if len(projects) != len(targets):
         raise ValueError(f"{len(projects)} projects but {len(targets)} targets")
-    results = [LintResult() for _ in projects]
-    if not projects:
-        return results
-    root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
-    try:
-        states = []
-        for index, (files, target) in enumerate(zip(projects, targets, strict=True)):
-            try:
-                data = check_target(files, target, max_file_bytes)
-            except BadInput as bad:
-                results[index].error = str(bad)
-                continue
-            folder = f"p{index:06d}"
-            write_project(root / folder, files, target, data, max_file_bytes)
-            states.append(_State(index, folder, target, data.decode("utf-8")))
-        return _lint_written(root, states, results, config, timeout_s, tools)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    jobs = [(f"p{index:06d}", files, target) for index, (files, target) in enumerate(zip(projects, targets))]
+    return _lint(jobs, timeout_s, config, max_file_bytes, tools)
 
 
-def lint_project(
-    files: Mapping[str, str | bytes],
-    targets: Sequence[str],
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    config: LintConfig = DEFAULT_CONFIG,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    tools: Sequence[str] = TOOLS,
-) -> list[LintResult]:
-    """Several files of ONE project (e.g. files on disk), written once and checked together."""
-    results = [LintResult() for _ in targets]
-    root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
-    try:
-        checked = {}
-        for index, target in enumerate(targets):
-            try:
-                checked[index] = check_target(files, target, max_file_bytes)
-            except BadInput as bad:
-                results[index].error = str(bad)
-        folder = "project"
-        if checked:
-            first = next(iter(checked))
-            write_project(root / folder, files, targets[first], checked[first], max_file_bytes)
-        states = [_State(i, folder, targets[i], data.decode("utf-8")) for i, data in checked.items()]
-        return _lint_written(root, states, results, config, timeout_s, tools)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def lint_project(files: Mapping[str, str | bytes], targets: Sequence[str], **options) -> list[LintResult]:
+    """Several files of ONE project (e.g. files on disk), written once and checked together;
+    `options` as for `lint_batch`."""
+    settings = {"timeout_s": DEFAULT_TIMEOUT_S, "config": DEFAULT_CONFIG, "max_file_bytes": DEFAULT_MAX_FILE_BYTES,
+                "tools": TOOLS} | options
+    return _lint([("project", files, target) for target in targets], **settings)
