@@ -102,13 +102,14 @@ def repair_candidates(
     if unknown:
         raise dg.Failure(f"unknown teachers {sorted(unknown)}: use search, user_fix, dspy")
     teachers = [t for t in config.teachers if t != "dspy" or teacher_lm.configured]
-    states = reproduced_diagnostics.sort("diagnostic_id")
+    states = reproduced_diagnostics.sort("diagnostic_id", "source", "message")
+    input_rows = min(states.height, config.limit) if config.limit is not None else states.height
     if config.limit is not None:
         states = states.head(config.limit)
+    states, quarantine = pipeline.one_per_diagnostic_id(states)
     rows = states.to_dicts()
     contexts = _context_files(object_store, partition, states) if rows else []
     candidates: list[dict] = []
-    quarantine: list[dict] = []
     usage: dict[str, object] = {}
     started = time.monotonic()
     with linter.warm() as warm:
@@ -133,8 +134,11 @@ def repair_candidates(
     quarantine_uri = _write_quarantine(object_store, "repair_candidates", partition, quarantine_frame)
 
     per_teacher = Counter(frame["teacher"].to_list())
+    # In = out: every input row is a diagnostic asked about or a quarantined duplicate id, and every
+    # diagnostic asked about has one row per teacher (or a quarantined question).
+    duplicates = int((quarantine_frame["teacher"] == pipeline.ALL_TEACHERS).sum())
     expected = len(rows) * len(teachers)
-    accounted = frame.height + quarantine_frame.height
+    accounted = frame.height + quarantine_frame.height - duplicates
     yield dg.Output(
         frame,
         metadata={
@@ -154,8 +158,17 @@ def repair_candidates(
     )
     yield dg.AssetCheckResult(
         check_name="one_candidate_per_teacher_and_diagnostic",
-        passed=accounted == expected and frame.select("diagnostic_id", "teacher").is_duplicated().sum() == 0,
-        metadata={"expected": expected, "candidates": frame.height, "quarantined": quarantine_frame.height},
+        passed=accounted == expected
+        and len(rows) + duplicates == input_rows
+        and frame.select("diagnostic_id", "teacher").is_duplicated().sum() == 0,
+        metadata={
+            "input_rows": input_rows,
+            "diagnostics": len(rows),
+            "duplicate_ids_quarantined": duplicates,
+            "expected": expected,
+            "candidates": frame.height,
+            "quarantined": quarantine_frame.height,
+        },
     )
 
 

@@ -24,6 +24,7 @@ from repair.teachers.user_fix import DEFAULT_HORIZON, DEFAULT_RADIUS, later_vers
 from repair.verify import ACCEPTED, LintFailure, Verifier, judge_lint
 
 DUPLICATE = "duplicate"
+ALL_TEACHERS = "*"  # quarantine rows that concern a diagnostic, not one teacher
 TEACHER_PRIORITY = ("user_fix", "search")  # ties between identical accepted fixes: keep the first
 STATE_COLUMNS = (
     "diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code", "severity",
@@ -40,6 +41,26 @@ CANDIDATE_SCHEMA = {
 }
 VERIFIED_EXTRA_SCHEMA = {"verdict": pl.String, "detail": pl.String, "fixed_content": pl.String}
 QUARANTINE_SCHEMA = {"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
+
+
+def one_per_diagnostic_id(states: pl.DataFrame) -> tuple[pl.DataFrame, list[dict]]:
+    """The first row of each `diagnostic_id` (sorted input: deterministic), and quarantine rows for
+    the others. The id hashes the range, not the message, so several parser errors at one position
+    share it; one repair target per position is what training wants anyway."""
+    duplicated = states.with_row_index("_row").filter(pl.col("diagnostic_id").is_duplicated())
+    first = duplicated.group_by("diagnostic_id").agg(pl.col("_row").min(), pl.col("message").first())
+    kept_rows = set(first["_row"].to_list())
+    kept_message = dict(zip(first["diagnostic_id"].to_list(), first["message"].to_list(), strict=True))
+    quarantine = [
+        {
+            "diagnostic_id": row["diagnostic_id"],
+            "teacher": ALL_TEACHERS,
+            "reason": f"duplicate diagnostic_id: {row['source']} {row['code']} {row['message']!r} shares it with "
+            f"{kept_message[row['diagnostic_id']]!r} (kept)",
+        }
+        for row in duplicated.filter(~pl.col("_row").is_in(list(kept_rows))).iter_rows(named=True)
+    ]
+    return states.unique("diagnostic_id", keep="first", maintain_order=True), quarantine
 
 
 def diagnostic_of(row: Mapping[str, Any]) -> Diagnostic:

@@ -272,23 +272,8 @@ def _attribute(code, lines, diagnostic, file_name, context_files) -> list[Candid
     ]
 
 
-def _code_part(line: str) -> str:
-    """The line without a trailing comment (a `#` outside quotes)."""
-    quote = None
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote:
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
-            return line[:index].rstrip()
-    return line.rstrip()
-
-
-def _bracket_balance(text: str) -> tuple[list[str], int]:
-    """Unclosed openers (in order) and the index of the first unmatched closer (-1: none)."""
-    stack: list[str] = []
+def _outside_quotes(text: str) -> Iterable[tuple[int, str]]:
+    """(index, character) of the characters not inside a one-line string literal."""
     quote = None
     for index, char in enumerate(text):
         if quote:
@@ -296,7 +281,23 @@ def _bracket_balance(text: str) -> tuple[list[str], int]:
                 quote = None
         elif char in "'\"":
             quote = char
-        elif char in CLOSERS:
+        else:
+            yield index, char
+
+
+def _code_part(line: str) -> str:
+    """The line without a trailing comment (a `#` outside quotes)."""
+    for index, char in _outside_quotes(line):
+        if char == "#":
+            return line[:index].rstrip()
+    return line.rstrip()
+
+
+def _bracket_balance(text: str) -> tuple[list[str], int]:
+    """Unclosed openers (in order) and the index of the first unmatched closer (-1: none)."""
+    stack: list[str] = []
+    for index, char in _outside_quotes(text):
+        if char in CLOSERS:
             stack.append(char)
         elif char in ")]}":
             if not stack or CLOSERS[stack[-1]] != char:

@@ -86,6 +86,8 @@ def _frames():
                     "reproduced_message": diagnostic.message,
                 }
             )  # fmt: skip
+    # A second diagnostic at the same position shares the diagnostic_id (it hashes the range).
+    states.append({**states[0], "code": "syntax", "message": "another parser error"})
     return (
         pl.DataFrame(timeline),
         pl.DataFrame(states),
@@ -140,6 +142,12 @@ def test_one_candidate_per_diagnostic_and_teacher(materialized):
     candidates = result.output_for_node("repair_candidates")
     assert candidates.height == len(CASES) * 2
     assert sorted(set(candidates["teacher"])) == ["search", "user_fix"]
+    metadata = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("repair_candidates")
+    ).materialization.metadata
+    assert metadata["quarantined"].value == 1  # the duplicate id, with its reason
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {
         "one_candidate_per_teacher_and_diagnostic": True,
