@@ -268,6 +268,7 @@ def error_states(
         engine=engine,
         spark=spark.spark_session if engine == "spark" else None,
         check_crc=config.check_crc,
+        progress=context.log.info,
     )
     seconds = time.perf_counter() - started
     states, quarantine = result.states, result.quarantine

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,29 +241,33 @@ def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
     )
 
 
-def replay_polars(the_plan: Plan, check_crc: bool = True) -> list[GroupResult]:
-    """The in-process engine: every (repl, file) group in turn."""
+def replay_polars(
+    the_plan: Plan, check_crc: bool = True, progress: Callable[[str], None] | None = None
+) -> list[GroupResult]:
+    """The in-process engine: every (repl, file) group in turn (progress about every tenth)."""
     groups = the_plan.packets.partition_by("repl", "file", as_dict=True)
     keys = sorted(set(groups) | set(the_plan.requests))  # type: ignore[arg-type]
-    return [
-        replay_group(
-            repl,
-            file,
-            groups[(repl, file)].select(PACKET_COLUMNS).iter_rows() if (repl, file) in groups else [],
-            the_plan.requests.get((repl, file), []),
-            check_crc,
-        )
-        for repl, file in keys
-    ]
+    every = max(1, len(keys) // 10)
+    results = []
+    for done, (repl, file) in enumerate(keys, start=1):
+        packets = groups[(repl, file)].select(PACKET_COLUMNS).iter_rows() if (repl, file) in groups else []
+        results.append(replay_group(repl, file, packets, the_plan.requests.get((repl, file), []), check_crc))
+        if progress and (done % every == 0 or done == len(keys)):
+            progress(f"replayed {done}/{len(keys)} files")
+    return results
 
 
 def build_error_states(
-    timelines: pl.DataFrame, engine: str = "polars", spark=None, check_crc: bool = True
+    timelines: pl.DataFrame,
+    engine: str = "polars",
+    spark=None,
+    check_crc: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> ErrorStates:
     """`error_states` of one partition with the chosen engine (`spark` needs a SparkSession)."""
     the_plan = plan(timelines)
     if engine == "polars":
-        results = replay_polars(the_plan, check_crc)
+        results = replay_polars(the_plan, check_crc, progress)
     elif engine == "spark":
         from repair.ingest.spark_engine import replay_spark
 
