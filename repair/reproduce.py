@@ -22,6 +22,7 @@ batches of `batch_size` states handed to `repair.lint.lint_batch`, on one of thr
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -189,7 +190,9 @@ def run_batches(
             if progress:
                 progress(done, total)
         return results
-    with ProcessPoolExecutor(max_workers=min(settings.workers, total)) as pool:
+    # forkserver: forking the (threaded) Dagster process itself could copy a held lock.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(settings.workers, total), mp_context=context) as pool:
         results = []
         for done, result in enumerate(pool.map(lint_states, batches), 1):
             results.append(result)
