@@ -73,6 +73,8 @@ def blob_id(text: str) -> str:
 
 
 def diagnostic_id(event: dict[str, Any]) -> str:
+    """A stable id: hash of repl, session, file, ts, version, source, code, range and message (a
+    parser can report several errors at one position under one code; the message tells them apart)."""
     rng = event["range"]
     key = [
         event["repl"],
@@ -86,6 +88,7 @@ def diagnostic_id(event: dict[str, Any]) -> str:
         rng["start"]["character"],
         rng["end"]["line"],
         rng["end"]["character"],
+        event["message"],
     ]
     return hashlib.sha1(json.dumps(key, ensure_ascii=False).encode("utf-8")).hexdigest()[:20]
 
@@ -205,12 +208,14 @@ def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
         if result.invalid:
             invalid.append((result.repl, result.file, *result.invalid))
 
-    kept, quarantined, used = [], [], set()
+    kept, quarantined, used, seen = [], [], set(), set()
     for diag in the_plan.diagnostics:
         did, repl, file = diag["diagnostic_id"], diag["repl"], diag["file"]
         reason = None
         content = None
-        if file not in files[repl]:
+        if did in seen:  # ids stay unique in the table: a repeated event is kept once
+            reason = "duplicate: the same lsp_diagnostic event was logged before"
+        elif file not in files[repl]:
             reason = f"no edits of {file} logged for repl {repl} in this partition"
         else:
             blob, error = answers[(did, CONTENT, file)]
@@ -228,6 +233,7 @@ def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
             elif blob is not None:  # None: the file did not exist yet
                 context.append({"path": other, "blob": blob})
                 used.add(blob)
+        seen.add(did)
         if reason:
             quarantined.append({k: diag[k] for k in QUARANTINE_SCHEMA if k != "reason"} | {"reason": reason})
         else:
