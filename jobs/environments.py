@@ -14,6 +14,7 @@ from resources.linter import linter_resource
 from resources.object_store import DEFAULT_LOCAL_ROOT, ObjectStoreResource
 from resources.spark import spark_resource
 from resources.teacher_lm import TeacherLMResource
+from resources.triton import TritonResource
 
 ENVIRONMENTS = ("local", "production")
 
@@ -45,4 +46,5 @@ def build_resources(env: str | None = None) -> dict[str, object]:
         "spark": spark_resource(env),
         "linter": linter_resource(env),
         "teacher_lm": TeacherLMResource.from_env(env),
+        "triton": TritonResource.from_env(env),
     }

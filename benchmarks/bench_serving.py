@@ -1,0 +1,226 @@
+"""Triton serving: latency p50/p95/p99 and throughput at concurrency 1, 4 and 16, with and without
+dynamic batching, beside the same model called in process (Triton's overhead), in one run.
+
+    uv run python -m benchmarks bench_serving              # writes the "Triton serving" section
+    uv run python -m benchmarks.bench_serving --model-dir DIR --requests 40
+
+The model: `--model-dir`, else the newest `models/code_repair/v<N>/` in the local store (the
+`cpu-tiny` preset once trained), else a stand-in of the cpu-tiny shape with random weights and
+`max_new_tokens` cut to a typical diff's length (said so in the results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from repair.serving.client import RepairClient
+from repair.serving.handler import RepairRequest, RepairService
+from repair.serving.repository import DeployRepository, ServingConfig
+from repair.serving.rollout import SMOKE_CASES, ModelControl
+from repair.serving.server import EmbeddedTritonServer
+from resources.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## Triton serving"
+CONCURRENCY = (1, 4, 16)
+SERVED_MAX_NEW_TOKENS = 128  # triton_models/code_repair/config.pbtxt
+STANDIN_NEW_TOKENS = 32  # about the length of a one-line numbered diff in this tokenizer
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summarize(name: str, concurrency: int, latencies: list[float], wall: float) -> dict:
+    return {
+        "setup": name,
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p95_ms": percentile(latencies, 95) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "req_per_s": len(latencies) / wall,
+    }
+
+
+def run_clients(send, concurrency: int, total: int) -> tuple[list[float], float]:
+    """`total` calls of `send(i)` spread over `concurrency` threads; (latencies, wall seconds)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            started = time.perf_counter()
+            send(i)
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, time.perf_counter() - started
+
+
+def triton_run(
+    url: str, cases: list[RepairRequest], concurrency: int, total: int
+) -> tuple[list[float], float]:
+    """`total` requests over `concurrency` connected clients (one per thread)."""
+    clients = [RepairClient(url, timeout_s=300) for _ in range(concurrency)]
+    for client in clients:  # connect before timing
+        client.repair(cases[0].code, cases[0].diagnostic, cases[0].file_name)
+    assigned: dict[int, RepairClient] = {}
+    lock = threading.Lock()
+
+    def send(i: int) -> None:
+        with lock:
+            client = assigned.setdefault(threading.get_ident(), clients[len(assigned)])
+        case = cases[i % len(cases)]
+        client.repair(case.code, case.diagnostic, case.file_name)
+
+    try:
+        return run_clients(send, concurrency, total)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def find_model(model_dir: str | None, work: Path) -> tuple[Path, str, int | None]:
+    """(checkpoint, description, max_new_tokens override)."""
+    from repair_assets.deployment import REGISTRY_PREFIX, checkpoint_folder, registry_version
+
+    if model_dir:
+        return Path(model_dir), f"checkpoint {model_dir}", None
+    store = LocalObjectStore(os.environ.get("REPAIR_STORE_ROOT", DEFAULT_LOCAL_ROOT))
+    try:
+        version = registry_version(None, store)
+    except FileNotFoundError:
+        from repair.serving.demo import tiny_checkpoint
+
+        return (
+            tiny_checkpoint(work / "standin"),
+            f"stand-in: cpu-tiny shape, random weights, max_new_tokens={STANDIN_NEW_TOKENS} (no trained model)",
+            STANDIN_NEW_TOKENS,
+        )
+    folder = checkpoint_folder(store.download_dir(f"{REGISTRY_PREFIX}/v{version}", work / "registry"))
+    return folder, f"registry models/code_repair/v{version}", None
+
+
+def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], str]:
+    from repair.model import RepairModel
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
+        work = Path(tmp)
+        checkpoint, described, new_tokens = find_model(model_dir, work)
+        cases = [RepairRequest(c.code, c.diagnostic, c.file_name) for c in SMOKE_CASES]
+        total = {c: max(requests_per_client * c, 2 * requests_per_client) for c in CONCURRENCY}
+
+        # In process: the same RepairService the Triton model runs, one request per call.
+        model = RepairModel(checkpoint, max_new_tokens=new_tokens or SERVED_MAX_NEW_TOKENS)
+        service = RepairService(model.generate, window=model.window)
+        service.handle([cases[0]])  # warm-up, as the served model does at load
+        latencies, wall = run_clients(lambda i: service.handle([cases[i % len(cases)]]), 1, total[1])
+        rows.append(summarize("in process", 1, latencies, wall))
+        # In process, all 16 requests in one batched call (what dynamic batching can reach at best).
+        batch = [cases[i % len(cases)] for i in range(16)]
+        latencies, wall = run_clients(lambda i: service.handle(batch), 1, max(2, total[1] // 4))
+        rows.append(
+            {
+                **summarize("in process, batch of 16", 16, latencies, wall),
+                "req_per_s": 16 * len(latencies) / wall,
+            }
+        )
+
+        store = LocalObjectStore(work / "store")
+        repository = DeployRepository(store)
+        repository.write_version(1, checkpoint)
+        with EmbeddedTritonServer(repository.local_path(), log_path=work / "server.log") as server:
+            control = ModelControl(server.grpc_url)
+            for batching in (False, True):
+                serving = ServingConfig(dynamic_batching=batching, max_new_tokens=new_tokens)
+                repository.write_config("code_repair", [1], serving)
+                control.load("code_repair")
+                name = "Triton, dynamic batching" if batching else "Triton, no batching"
+                for concurrency in CONCURRENCY:
+                    latencies, wall = triton_run(server.grpc_url, cases, concurrency, total[concurrency])
+                    rows.append(summarize(name, concurrency, latencies, wall))
+                    print(rows[-1], flush=True)
+            control.close()
+    return rows, described
+
+
+def render(rows: list[dict], described: str, command: str) -> str:
+    def find(setup: str, concurrency: int) -> dict:
+        return next(r for r in rows if r["setup"] == setup and r["concurrency"] == concurrency)
+
+    table = [
+        "| setup | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    table += [
+        f"| {r['setup']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
+        f"{r['p99_ms']:.0f} | {r['req_per_s']:.2f} |"
+        for r in rows
+    ]
+    inproc = find("in process", 1)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        SECTION,
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: 2-core CPU sandbox shared with other jobs (load average {os.getloadavg()[0]:.1f}), {when}  ",
+        f"Model: {described}; Triton 2.51 (nvidia-pytriton 0.7 binary), Python backend, 1 CPU instance.",
+        "",
+        *table,
+        "",
+    ]
+    for setup in ("Triton, dynamic batching", "Triton, no batching"):
+        one, sixteen = find(setup, 1), find(setup, 16)
+        lines.append(
+            f"- {setup}: p50 at concurrency 1 = {one['p50_ms']:.0f} ms (target < 200 ms); throughput at 16 / at 1 = "
+            f"{sixteen['req_per_s'] / one['req_per_s']:.2f}x (target >= 3x); Triton overhead over in process at "
+            f"concurrency 1: {one['p50_ms'] - inproc['p50_ms']:+.0f} ms p50."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    content = RESULTS.read_text()
+    start = content.index(SECTION)
+    end = content.find("\n## ", start + len(SECTION))
+    RESULTS.write_text(content[:start] + text + ("" if end < 0 else content[end:]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir")
+    parser.add_argument("--requests", type=int, default=8, help="requests per client at each concurrency")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv if argv is not None else [])
+    rows, described = bench(args.model_dir, args.requests)
+    text = render(rows, described, "uv run python -m benchmarks bench_serving")
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

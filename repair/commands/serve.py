@@ -1,0 +1,66 @@
+"""`repair serve`: Triton with the repair model on this machine, in the foreground (Ctrl-C stops)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--store", default=".data/store", show_default=True, help="Object store (local path or gs://...).")
+@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), help="Serve this HF checkpoint instead.")
+@click.option("--grpc-port", type=int, default=8001, show_default=True)
+@click.option("--http-port", type=int, default=8000, show_default=True)
+@click.option("--metrics-port", type=int, default=8002, show_default=True)
+def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, metrics_port: int) -> None:
+    """Serve the model on loopback: the version `triton_deployment` made current (the deploy
+    repository in the store), else the newest registry model (or --checkpoint) from a temporary
+    repository."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from repair.serving.repository import DEFAULT_SERVING, DeployRepository
+    from repair.serving.server import EmbeddedTritonServer, TritonServerError
+    from repair_assets.deployment import REGISTRY_PREFIX, checkpoint_folder, registry_version
+    from resources.object_store import LocalObjectStore, open_store
+
+    object_store = open_store(store)
+    deployed = DeployRepository(object_store)
+    with tempfile.TemporaryDirectory(prefix="repair-serve-") as tmp:
+        if checkpoint is None and isinstance(object_store, LocalObjectStore) and deployed.served_versions():
+            repository = deployed
+            what = f"deployed version {deployed.served_versions()[-1]} ({object_store.uri(deployed.prefix)})"
+        else:
+            repository = DeployRepository(LocalObjectStore(tmp))
+            if checkpoint is None:
+                version = registry_version(None, object_store)
+                checkpoint = str(
+                    checkpoint_folder(object_store.download_dir(f"{REGISTRY_PREFIX}/v{version}", Path(tmp) / "registry"))
+                )
+                what = f"registry version {version} (not deployed)"
+            else:
+                what = f"checkpoint {checkpoint}"
+            repository.write_version(1, checkpoint)
+            repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
+        server = EmbeddedTritonServer(
+            repository.local_path(), load_models=(repository.model_name,), ports=(http_port, grpc_port, metrics_port)
+        )
+        click.echo(f"starting Triton with {what} ...")
+        try:
+            server.start()
+        except TritonServerError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"serving {repository.model_name}: gRPC {server.grpc_url}, HTTP {server.endpoints.http_url}, "
+            f"metrics {server.metrics_url}; log {server.log_path}. Ctrl-C stops."
+        )
+        try:
+            while True:
+                server.check_alive()
+                time.sleep(1)
+        except KeyboardInterrupt:
+            click.echo("stopping ...")
+        except TritonServerError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            server.stop()

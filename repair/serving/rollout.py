@@ -1,0 +1,248 @@
+"""Rolling a new model version out to a Triton server that keeps serving meanwhile.
+
+1. The version's files go into the deploy repository (`code_repair/<N>/`, `repository.py`).
+2. A copy is loaded as `code_repair_staging` and smoke-tested over gRPC with real repair requests;
+   the served model is untouched, so IDE traffic never reaches an untested candidate.
+3. Only when the smoke test passed AND the evaluation gate passed, the served model's config is
+   rewritten to name version N and `load_model("code_repair")` is called. Triton (2.51, the binary we
+   ship; `tests/deployment/test_rollout.py` checks it under continuous requests) loads N beside the
+   old version, moves requests to N once it is ready, then unloads the old one when its in-flight
+   requests are done: no request fails.
+4. If loading N as the served model fails, the config naming the previous version is restored and
+   reloaded: the previous version keeps serving.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from repair.diagnostic import Diagnostic
+from repair.serving.client import RepairClient, RepairClientError
+from repair.serving.repository import DEFAULT_SERVING, DeployRepository, ServingConfig
+
+
+class RolloutError(RuntimeError):
+    """The candidate could not be loaded or served; the previous version keeps serving."""
+
+
+@dataclass(frozen=True)
+class SmokeCase:
+    """One real repair request: a broken file and the diagnostic the linters report on it."""
+
+    name: str
+    code: str
+    diagnostic: Diagnostic
+    file_name: str = "main.py"
+
+
+def _diag(source: str, code: str, message: str, line1: int) -> Diagnostic:
+    return Diagnostic(source, code, "error", message, line1 - 1, 0, line1 - 1, 1)
+
+
+# Broken files as users write them, with the diagnostics ruff/basedpyright report (lines 1-based).
+SMOKE_CASES: tuple[SmokeCase, ...] = (
+    SmokeCase(
+        "attribute_typo",
+        "import turtle\n\nscreen = turtle.screen\nscreen.bgcolor('black')\n",
+        _diag(
+            "pyright", "reportAttributeAccessIssue", '"screen" is not a known attribute of module "turtle"', 3
+        ),
+    ),
+    SmokeCase(
+        "undefined_name",
+        "def total(items):\n    result = 0\n    for item in items:\n        result += item\n    return reslt\n",
+        _diag("ruff", "F821", "Undefined name `reslt`", 5),
+    ),
+    SmokeCase(
+        "missing_import",
+        "def stamp():\n    return datetime.now().isoformat()\n",
+        _diag("pyright", "reportUndefinedVariable", '"datetime" is not defined', 2),
+        "clock.py",
+    ),
+    SmokeCase(
+        "syntax_error",
+        "def greet(name)\n    print(f'hello {name}')\n",
+        _diag("ruff", "syntax", "SyntaxError: Expected ':', found newline", 1),
+    ),
+)
+
+
+@dataclass
+class SmokeResult:
+    model: str
+    requests: int = 0
+    answered: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    latency_ms_p50: float = 0.0
+    latency_ms_max: float = 0.0
+    model_versions: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.requests > 0 and self.answered == self.requests
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok}
+
+
+def smoke_test(client: RepairClient, cases: Sequence[SmokeCase] = SMOKE_CASES) -> SmokeResult:
+    """Sends every case; passes when each got a section 4 answer (any status: an untrained model
+    proposes garbage, which is `rejected`, not an error)."""
+    result = SmokeResult(model=client.model)
+    latencies = []
+    statuses: Counter[str] = Counter()
+    versions = set()
+    for case in cases:
+        result.requests += 1
+        started = time.perf_counter()
+        try:
+            answer = client.repair(case.code, case.diagnostic, case.file_name)
+        except RepairClientError as exc:
+            result.errors.append(f"{case.name}: {exc}")
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+        result.answered += 1
+        statuses[answer.status.split(":", 1)[0]] += 1
+        versions.add(answer.model_version)
+    result.statuses = dict(statuses)
+    result.model_versions = sorted(versions)
+    if latencies:
+        result.latency_ms_p50 = round(statistics.median(latencies), 1)
+        result.latency_ms_max = round(max(latencies), 1)
+    return result
+
+
+@dataclass
+class RolloutResult:
+    version: int
+    previous_version: int | None
+    served_version: int | None
+    promoted: bool
+    reason: str
+    candidate_smoke: SmokeResult
+    served_smoke: SmokeResult | None = None
+    load_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["candidate_smoke"] = self.candidate_smoke.to_dict()
+        data["served_smoke"] = self.served_smoke.to_dict() if self.served_smoke else None
+        return data
+
+
+class ModelControl:
+    """Triton's model-control API over gRPC (explicit mode) with clear errors."""
+
+    def __init__(self, url: str, timeout_s: float = 600.0):
+        import tritonclient.grpc as grpcclient
+
+        self._grpc = grpcclient
+        self.url = url
+        self.timeout_s = timeout_s
+        self.client = grpcclient.InferenceServerClient(url)
+
+    def load(self, model: str) -> float:
+        started = time.perf_counter()
+        try:
+            self.client.load_model(model, client_timeout=self.timeout_s)
+        except self._grpc.InferenceServerException as exc:
+            raise RolloutError(f"Triton at {self.url} could not load {model!r}: {exc.message()}") from None
+        return time.perf_counter() - started
+
+    def unload(self, model: str) -> None:
+        try:
+            self.client.unload_model(model, client_timeout=self.timeout_s)
+        except self._grpc.InferenceServerException as exc:
+            raise RolloutError(f"Triton at {self.url} could not unload {model!r}: {exc.message()}") from None
+
+    def is_ready(self, model: str, version: int | None = None) -> bool:
+        try:
+            return bool(
+                self.client.is_model_ready(model, "" if version is None else str(version), client_timeout=10)
+            )
+        except self._grpc.InferenceServerException:
+            return False
+
+    def server_health(self) -> dict[str, bool]:
+        try:
+            return {
+                "live": bool(self.client.is_server_live(client_timeout=10)),
+                "ready": bool(self.client.is_server_ready(client_timeout=10)),
+            }
+        except self._grpc.InferenceServerException:
+            return {"live": False, "ready": False}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def roll_out(
+    control: ModelControl,
+    repository: DeployRepository,
+    version: int,
+    checkpoint_dir: str | Path,
+    *,
+    gate_passed: bool,
+    serving: ServingConfig = DEFAULT_SERVING,
+    cases: Sequence[SmokeCase] = SMOKE_CASES,
+    keep_versions: int = 3,
+) -> RolloutResult:
+    """Writes, stages, smoke-tests and (gate permitting) promotes `version`; see the module doc."""
+    previous = repository.served_versions()
+    previous_version = previous[-1] if previous else None
+    if previous and not control.is_ready(repository.model_name):
+        control.load(repository.model_name)  # a fresh server: the previous version serves first
+    repository.write_version(version, checkpoint_dir)
+
+    staging = repository.staging_name
+    repository.delete_model_files(staging)
+    repository.copy_version(version, repository.model_name, staging)
+    repository.write_config(staging, [version], serving)
+    try:
+        load_seconds = control.load(staging)
+        with RepairClient(control.url, model=staging) as client:
+            candidate = smoke_test(client, cases)
+    finally:
+        try:
+            control.unload(staging)
+        finally:
+            repository.delete_model_files(staging)
+
+    def kept(reason: str) -> RolloutResult:
+        return RolloutResult(
+            version, previous_version, previous_version, False, reason, candidate, None, load_seconds
+        )
+
+    if not candidate.ok:
+        return kept(f"smoke test of version {version} failed: {'; '.join(candidate.errors)}")
+    if not gate_passed:
+        return kept("evaluation gate did not pass: the previous version keeps serving")
+    if previous_version == version:
+        return kept(f"version {version} is already served")
+
+    repository.write_config(repository.model_name, [version], serving)
+    try:
+        control.load(repository.model_name)
+        if not control.is_ready(repository.model_name, version):
+            raise RolloutError(f"{repository.model_name} version {version} is not ready after loading")
+    except RolloutError as exc:
+        if previous:
+            repository.write_config(repository.model_name, previous, serving)
+            control.load(repository.model_name)
+        else:
+            repository.store.delete(repository.key(repository.model_name, "config.pbtxt"))
+        raise RolloutError(f"{exc}; restored version {previous_version}") from None
+    with RepairClient(control.url, model=repository.model_name) as client:
+        served = smoke_test(client, cases[:1])
+    for old in repository.versions()[:-keep_versions]:
+        if old != version:
+            repository.delete_model_files(repository.model_name, old)
+    return RolloutResult(
+        version, previous_version, version, True, "promoted", candidate, served, load_seconds
+    )

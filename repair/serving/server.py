@@ -1,0 +1,293 @@
+"""Runs the `tritonserver` binary shipped in the nvidia-pytriton wheel against a model repository.
+
+The wheel carries Triton (Python backend only) under `pytriton/tritonserver/`, its shared libraries
+in `nvidia_pytriton.libs/` and one Python-backend stub per Python version. What makes it work here:
+
+- a backend directory holding `backends/python` plus the stub built for this interpreter's Python
+  version (`backend_directory()` builds it once under the cache folder);
+- `LD_LIBRARY_PATH` = this interpreter's `libpython` folder (so the stub embeds the same Python as
+  the project's venv, not the system one) + the wheel's library folder;
+- `PATH` starting with the venv's `bin`: the stub's embedded interpreter finds `python3` there and
+  with it the venv's `pyvenv.cfg`, so `sys.prefix` is the venv and its site-packages are importable;
+- `PYTHONPATH` = the project root, so `triton_models/code_repair/<N>/model.py` imports `repair`.
+
+The server listens on loopback ports chosen free, in explicit model-control mode (nothing loads until
+asked), logs to a file, and is stopped with SIGTERM (then SIGKILL of its whole process group).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "triton"
+
+
+class TritonServerError(RuntimeError):
+    """The server could not start or died; the message carries the tail of its log."""
+
+
+def _pytriton_dir() -> Path:
+    import pytriton
+
+    return Path(pytriton.__file__).resolve().parent / "tritonserver"
+
+
+def tritonserver_binary() -> Path:
+    return _pytriton_dir() / "bin" / "tritonserver"
+
+
+def _libs_dir() -> Path:
+    return _pytriton_dir().parents[1] / "nvidia_pytriton.libs"
+
+
+def backend_directory(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
+    """`<cache>/backends/python` with the wheel's Python backend and the stub for this Python."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = _pytriton_dir() / "python_backend_stubs" / version / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise TritonServerError(f"nvidia-pytriton ships no Python-backend stub for Python {version} ({stub})")
+    backends = Path(cache_dir) / "backends"
+    target = backends / "python"
+    wanted = [*sorted((_pytriton_dir() / "backends" / "python").iterdir()), stub]
+    if not all(
+        (target / f.name).is_file() and (target / f.name).stat().st_size == f.stat().st_size for f in wanted
+    ):
+        target.mkdir(parents=True, exist_ok=True)
+        for source in wanted:
+            tmp = target / f".{source.name}.tmp-{os.getpid()}"
+            shutil.copy2(source, tmp)
+            tmp.replace(target / source.name)  # other processes may be starting servers too
+    return backends
+
+
+def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the server (and the Python-backend stubs it spawns) needs; see the module doc."""
+    env = dict(os.environ if base is None else base)
+    libpython_dir = sysconfig.get_config_var("LIBDIR") or ""
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in (libpython_dir, str(_libs_dir()), env.get("LD_LIBRARY_PATH", "")) if p
+    )
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct loopback ports free right now (bound together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    host: str
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+
+class EmbeddedTritonServer:
+    """One `tritonserver` process; a context manager. `start()` returns once the server is ready
+    (models in `load_models` loaded) or raises `TritonServerError` with the log's tail."""
+
+    def __init__(
+        self,
+        repository: str | os.PathLike,
+        *,
+        load_models: tuple[str, ...] = (),
+        log_path: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR,
+        startup_timeout_s: float = 180.0,
+        exit_timeout_s: int = 10,
+        verbose: bool = False,
+        ports: tuple[int, int, int] | None = None,
+    ):
+        self.repository = Path(repository).resolve()
+        self.load_models = tuple(load_models)
+        self.cache_dir = Path(cache_dir)
+        self.log_path = (
+            Path(log_path)
+            if log_path
+            else self.cache_dir / "logs" / f"tritonserver-{os.getpid()}-{id(self):x}.log"
+        )
+        self.startup_timeout_s = startup_timeout_s
+        self.exit_timeout_s = exit_timeout_s
+        self.verbose = verbose
+        self.ports = ports  # (http, grpc, metrics); None: free ones
+        self.endpoints: Endpoints | None = None
+        self._process: subprocess.Popen | None = None
+        self._log_file = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def command(self, endpoints: Endpoints) -> list[str]:
+        cmd = [
+            str(tritonserver_binary()),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={backend_directory(self.cache_dir)}",
+            "--model-control-mode=explicit",
+            f"--http-address={endpoints.host}",
+            f"--http-port={endpoints.http_port}",
+            f"--grpc-address={endpoints.host}",
+            f"--grpc-port={endpoints.grpc_port}",
+            f"--metrics-port={endpoints.metrics_port}",
+            "--allow-metrics=true",
+            f"--exit-timeout-secs={self.exit_timeout_s}",
+            "--strict-readiness=true",
+        ]
+        cmd += [f"--load-model={name}" for name in self.load_models]
+        if self.verbose:
+            cmd.append("--log-verbose=1")
+        return cmd
+
+    def start(self) -> EmbeddedTritonServer:
+        if self._process is not None:
+            return self
+        if not self.repository.is_dir():
+            raise TritonServerError(f"model repository {self.repository} does not exist")
+        for attempt in range(3):  # a port picked free may be taken before the server binds it
+            endpoints = Endpoints("127.0.0.1", *(self.ports or free_ports(3)))
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+            self._process = subprocess.Popen(
+                self.command(endpoints),
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                env=server_environment(),
+                start_new_session=True,  # its own process group: stopping it also ends the stubs
+            )
+            self.endpoints = endpoints
+            atexit.register(self.stop)
+            try:
+                self._wait_ready()
+                return self
+            except TritonServerError as exc:
+                address_taken = "address already in use" in str(exc).lower()
+                self.stop()
+                if not address_taken or self.ports or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        assert self.endpoints is not None
+        while time.monotonic() < deadline:
+            code = self._process.poll() if self._process else None
+            if code is not None:
+                raise TritonServerError(
+                    f"tritonserver exited with code {code} while starting; log {self.log_path}:\n{self.log_tail()}"
+                )
+            if self._http_ok("/v2/health/ready"):
+                return
+            time.sleep(0.2)
+        raise TritonServerError(
+            f"tritonserver not ready after {self.startup_timeout_s:.0f} s; log {self.log_path}:\n{self.log_tail()}"
+        )
+
+    def _http_ok(self, path: str) -> bool:
+        assert self.endpoints is not None
+        try:
+            with urllib.request.urlopen(self.endpoints.http_url + path, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def check_alive(self) -> None:
+        """Raises `TritonServerError` (with the log's tail) when the process has died."""
+        if self._process is None:
+            raise TritonServerError("tritonserver is not started")
+        code = self._process.poll()
+        if code is not None:
+            raise TritonServerError(
+                f"tritonserver died with code {code}; log {self.log_path}:\n{self.log_tail()}"
+            )
+
+    def is_live(self) -> bool:
+        return self._process is not None and self._process.poll() is None and self._http_ok("/v2/health/live")
+
+    def is_ready(self) -> bool:
+        return (
+            self._process is not None and self._process.poll() is None and self._http_ok("/v2/health/ready")
+        )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=self.exit_timeout_s + 10)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # stubs left behind by a hard exit
+            except ProcessLookupError:
+                pass
+            process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        atexit.unregister(self.stop)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    @property
+    def grpc_url(self) -> str:
+        if self.endpoints is None:
+            raise TritonServerError("tritonserver is not started")
+        return self.endpoints.grpc_url
+
+    @property
+    def metrics_url(self) -> str:
+        if self.endpoints is None:
+            raise TritonServerError("tritonserver is not started")
+        return self.endpoints.metrics_url
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

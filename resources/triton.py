@@ -1,0 +1,82 @@
+"""The Triton Inference Server the deployment talks to.
+
+`mode: embedded` (local default) starts the `tritonserver` binary shipped in nvidia-pytriton on the
+deploy repository for the duration of a run (`repair.serving.server`); `mode: remote` (production)
+points at a long-running server by its gRPC address (`REPAIR_TRITON_URL`), started on the deploy
+repository in the bucket (`--model-repository=gs://<bucket>/<prefix>/triton_repository
+--model-control-mode=explicit`). docs/deployment.md describes both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from repair.serving.repository import ServingConfig
+
+MODES = ("embedded", "remote")
+
+
+@dataclass(frozen=True)
+class TritonConnection:
+    grpc_url: str
+    metrics_url: str
+    log_path: str = ""
+
+
+class TritonResource(dg.ConfigurableResource):
+    """Where Triton runs and how the deployment configures the model's instances."""
+
+    mode: str = "embedded"
+    url: str = ""  # remote: gRPC host:port
+    metrics_url: str = ""  # remote: http://host:8002/metrics ("" = not scraped)
+    instance_kind: str = "KIND_CPU"
+    instance_count: int = 1
+    max_batch_size: int = 16
+    max_queue_delay_us: int = 5000
+    startup_timeout_s: float = 180.0
+
+    @classmethod
+    def from_env(cls, env: str) -> TritonResource:
+        if env == "production":
+            return cls(
+                mode="remote",
+                url=dg.EnvVar("REPAIR_TRITON_URL"),
+                metrics_url=os.environ.get("REPAIR_TRITON_METRICS_URL", ""),
+                instance_kind=os.environ.get("REPAIR_TRITON_INSTANCE_KIND", "KIND_GPU"),
+                instance_count=int(os.environ.get("REPAIR_TRITON_INSTANCE_COUNT", "1")),
+            )
+        return cls(mode="embedded")
+
+    def serving_config(self) -> ServingConfig:
+        return ServingConfig(
+            instance_kind=self.instance_kind,
+            instance_count=self.instance_count,
+            max_batch_size=self.max_batch_size,
+            max_queue_delay_us=self.max_queue_delay_us,
+        )
+
+    @contextmanager
+    def connect(self, repository_dir: Path | None = None) -> Iterator[TritonConnection]:
+        """The server for one run: an embedded one started on `repository_dir` (and stopped after),
+        or the remote one."""
+        if self.mode == "remote":
+            if not self.url:
+                raise dg.DagsterInvalidConfigError(
+                    "triton: mode 'remote' needs url (REPAIR_TRITON_URL)", [], None
+                )
+            yield TritonConnection(self.url, self.metrics_url)
+            return
+        if self.mode != "embedded":
+            raise ValueError(f"triton: unknown mode {self.mode!r} (use {' or '.join(MODES)})")
+        if repository_dir is None:
+            raise ValueError("triton: the embedded server needs the deploy repository's local folder")
+        from repair.serving.server import EmbeddedTritonServer
+
+        with EmbeddedTritonServer(repository_dir, startup_timeout_s=self.startup_timeout_s) as server:
+            yield TritonConnection(server.grpc_url, server.metrics_url, str(server.log_path))

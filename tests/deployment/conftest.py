@@ -1,0 +1,83 @@
+"""Fixtures: a tiny checkpoint (random weights, `repair.serving.demo`), the same model overfitted on
+one repair so that a fix round-trips deterministically, and a REAL embedded Triton server serving a
+deploy repository built by the rollout code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from repair.serving.rollout import SMOKE_CASES, SmokeCase
+
+# The case the overfitted model learns: its prompt -> this diff.
+LEARNED_CASE: SmokeCase = SMOKE_CASES[0]
+LEARNED_DIFF = "<diff>\n-3 screen = turtle.screen\n+3 screen = turtle.Screen()\n</diff>"
+
+
+def overfit(checkpoint: Path, out_dir: Path, prompt: str, response: str, steps: int = 40) -> Path:
+    """Trains the checkpoint on one (prompt, response) pair until it reproduces it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from repair.dataset import model_input
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    prompt_ids = tokenizer(model_input(prompt), add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = torch.tensor([prompt_ids + answer_ids])
+    labels = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread beats two fighting a busy machine
+    try:
+        for _ in range(steps):
+            loss = model(input_ids=ids, labels=labels).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    from repair.serving.demo import tiny_checkpoint as build
+
+    return build(tmp_path_factory.mktemp("tiny") / "checkpoint")
+
+
+@pytest.fixture(scope="session")
+def learned_checkpoint(tiny_checkpoint, tmp_path_factory) -> Path:
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.serving.handler import RepairRequest, build_prompt
+
+    request = RepairRequest(LEARNED_CASE.code, LEARNED_CASE.diagnostic, LEARNED_CASE.file_name)
+    # The prompt the served model builds (the config's window "" = the training window).
+    prompt = build_prompt(request, DEFAULT_WINDOW)
+    return overfit(tiny_checkpoint, tmp_path_factory.mktemp("learned"), prompt, LEARNED_DIFF)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, tiny_checkpoint, learned_checkpoint):
+    """A real embedded Triton serving `code_repair` version 1 (the learned checkpoint), promoted by
+    `roll_out`; yields (server, repository)."""
+    from repair.serving.repository import DeployRepository
+    from repair.serving.rollout import ModelControl, roll_out
+    from repair.serving.server import EmbeddedTritonServer
+    from resources.object_store import LocalObjectStore
+
+    store = LocalObjectStore(tmp_path_factory.mktemp("store"))
+    repository = DeployRepository(store)
+    with EmbeddedTritonServer(repository.local_path(), log_path=store.root / "tritonserver.log") as server:
+        control = ModelControl(server.grpc_url)
+        result = roll_out(control, repository, 1, learned_checkpoint, gate_passed=True)
+        control.close()
+        assert result.promoted, result.reason
+        yield server, repository

@@ -1,0 +1,155 @@
+"""Rollouts against a REAL Triton server: a version swap under continuous requests with none
+failing, a failed gate or a broken candidate leaving the previous version serving, and the
+`triton_deployment` asset end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import dagster as dg
+import pytest
+
+from repair.serving.client import RepairClient, RepairClientError
+from repair.serving.repository import DeployRepository
+from repair.serving.rollout import ModelControl, RolloutError, roll_out
+from repair.serving.server import EmbeddedTritonServer
+from resources.object_store import LocalObjectStore
+
+from .conftest import LEARNED_CASE
+
+pytestmark = pytest.mark.slow
+
+
+class Traffic:
+    """Clients sending requests back to back until stopped; records every outcome."""
+
+    def __init__(self, url: str, clients: int = 3):
+        self.url = url
+        self.stop_event = threading.Event()
+        self.versions: list[str] = []
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
+
+    def _run(self) -> None:
+        with RepairClient(self.url, timeout_s=120, retries=0) as client:
+            while not self.stop_event.is_set():
+                try:
+                    self.versions.append(
+                        client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version
+                    )
+                except RepairClientError as exc:
+                    self.errors.append(str(exc))
+
+    def __enter__(self) -> Self:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_swap_under_continuous_requests_drops_nothing(tmp_path, tiny_checkpoint, learned_checkpoint):
+    store = LocalObjectStore(tmp_path / "store")
+    repository = DeployRepository(store)
+    with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
+        control = ModelControl(server.grpc_url)
+        try:
+            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
+            with Traffic(server.grpc_url) as traffic:
+                time.sleep(1)
+                result = roll_out(control, repository, 2, learned_checkpoint, gate_passed=True)
+                deadline = time.monotonic() + 60
+                while "2" not in traffic.versions[-3:] and time.monotonic() < deadline:
+                    time.sleep(0.5)
+            assert result.promoted and result.previous_version == 1 and result.served_version == 2
+            assert traffic.errors == [], traffic.errors[:3]
+            assert "1" in traffic.versions and traffic.versions[-1] == "2"
+            # Requests reached version 2 only after the swap: no interleaving back to 1.
+            first_two = traffic.versions.index("2")
+            assert set(traffic.versions[first_two + len(traffic.threads) :]) == {"2"}
+
+            # The gate fails for version 3: it is smoke-tested but version 2 keeps serving.
+            with Traffic(server.grpc_url, clients=1) as traffic:
+                kept = roll_out(control, repository, 3, tiny_checkpoint, gate_passed=False)
+            assert not kept.promoted and kept.served_version == 2 and "gate" in kept.reason
+            assert kept.candidate_smoke.ok
+            assert traffic.errors == [] and set(traffic.versions) == {"2"}
+            assert repository.served_versions() == [2]
+            assert not control.is_ready(repository.staging_name)
+        finally:
+            control.close()
+
+
+def test_broken_candidate_is_refused_and_previous_keeps_serving(tmp_path, learned_checkpoint):
+    store = LocalObjectStore(tmp_path / "store")
+    repository = DeployRepository(store)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for item in Path(learned_checkpoint).iterdir():
+        if item.name != "model.safetensors":
+            (broken / item.name).write_bytes(item.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
+        control = ModelControl(server.grpc_url)
+        try:
+            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
+            with pytest.raises(RolloutError, match="could not load 'code_repair_staging'"):
+                roll_out(control, repository, 2, broken, gate_passed=True)
+            assert repository.served_versions() == [1]
+            with RepairClient(server.grpc_url) as client:
+                assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version == "1"
+        finally:
+            control.close()
+
+
+def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
+    from repair_assets.deployment import CURRENT_KEY, triton_deployment
+    from resources.io_manager import ObjectStoreIOManager
+    from resources.object_store import ObjectStoreResource
+    from resources.triton import TritonResource
+
+    store = LocalObjectStore(tmp_path / "store")
+    store.upload_dir(learned_checkpoint, "models/code_repair/v1/checkpoint")
+    store.upload_dir(tiny_checkpoint, "models/code_repair/v2/checkpoint")
+    gate = {"passed": True}
+
+    @dg.asset(group_name="training")
+    def finetuned_model() -> dict:
+        return {"registry_key": f"models/code_repair/v{gate['version']}"}
+
+    @dg.asset(group_name="evaluation")
+    def model_evaluation() -> dict:
+        return {"gate": {"passed": gate["passed"], "reason": "test"}}
+
+    object_store = ObjectStoreResource(backend="local", root=str(store.root))
+    resources = {
+        "object_store": object_store,
+        "io_manager": ObjectStoreIOManager(object_store=object_store),
+        "triton": TritonResource(),
+    }
+    assets = [finetuned_model, model_evaluation, triton_deployment]
+
+    gate["version"] = 1
+    first = dg.materialize(assets, resources=resources)
+    assert first.success
+    metadata = first.asset_materializations_for_node("triton_deployment")[0].metadata
+    assert metadata["promoted"].value is True and metadata["served_version"].value == 1
+    assert metadata["nv_inference_metrics"].value["served"]["nv_inference_request_success"] >= 1
+    assert json.loads(store.read_text(CURRENT_KEY))["version"] == 1
+    checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
+    assert checks == {"candidate_smoke_test": True, "served_version_consistent": True}
+
+    gate.update(version=2, passed=False)
+    second = dg.materialize(assets, resources=resources)
+    assert second.success
+    metadata = second.asset_materializations_for_node("triton_deployment")[0].metadata
+    assert metadata["promoted"].value is False and metadata["served_version"].value == 1
+    assert json.loads(store.read_text(CURRENT_KEY))["version"] == 1
+    assert len(store.list("deployments/code_repair/history/")) == 2

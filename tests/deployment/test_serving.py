@@ -1,0 +1,158 @@
+"""The served model against a REAL Triton server: section 4 answers on broken files, malformed
+requests answered with clear errors while serving continues, metrics, health."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from repair.linediff import apply_diff, parse_diff
+from repair.serving.client import RepairClient, RepairRequestError
+from repair.serving.metrics import fetch_metrics
+from repair.serving.rollout import SMOKE_CASES
+
+from .conftest import LEARNED_CASE, LEARNED_DIFF
+
+STATUS_KINDS = ("fixed", "no_fix", "rejected")
+
+
+def _raw_input(name: str, value: bytes):
+    tensor = grpcclient.InferInput(name, [1, 1], "BYTES")
+    tensor.set_data_from_numpy(np.array([[value]], dtype=np.object_))
+    return tensor
+
+
+def test_learned_fix_round_trips(served):
+    server, _ = served
+    with RepairClient(server.grpc_url) as client:
+        result = client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)  # file_name left out
+    assert result.status == "fixed", result
+    assert result.diff == LEARNED_DIFF
+    assert result.fixed_code == LEARNED_CASE.code.replace("turtle.screen", "turtle.Screen()")
+    assert result.model_version == "1"
+
+
+@pytest.mark.parametrize("case", SMOKE_CASES, ids=lambda c: c.name)
+def test_every_broken_file_gets_a_consistent_answer(served, case):
+    server, _ = served
+    with RepairClient(server.grpc_url) as client:
+        result = client.repair(case.code, case.diagnostic, case.file_name)
+    assert result.status.split(":", 1)[0] in STATUS_KINDS, result.status
+    if result.fixed:
+        assert result.fixed_code == apply_diff(case.code, parse_diff(result.diff))
+    else:
+        assert result.fixed_code == ""
+    if result.rejected:
+        assert result.reason  # says why
+
+
+def test_diagnostic_as_plain_json_dict(served):
+    server, _ = served
+    diagnostic = {"message": "Undefined name `reslt`", "code": "F821", "source": "ruff", "line": 5}
+    with RepairClient(server.grpc_url) as client:
+        result = client.repair(SMOKE_CASES[1].code, diagnostic, "total.py")
+    assert result.status.split(":", 1)[0] in STATUS_KINDS
+
+
+@pytest.mark.parametrize(
+    ("code", "diagnostic", "expected"),
+    [
+        ("x = 1\n", "{not json", "'diagnostic' is not JSON"),
+        ("x = 1\n", json.dumps({"message": "m", "code": "F821", "source": "ruff"}), "lacks 'line'"),
+        (
+            "x = 1\n",
+            json.dumps({"message": "m", "code": "F821", "source": "ruff", "line": 0}),
+            "integer >= 1",
+        ),
+        (
+            "x = 1\n",
+            json.dumps({"message": "m", "code": "F821", "source": "ruff", "line": 40}),
+            "outside main.py",
+        ),
+        (
+            "x = 1\n" * 50_000,
+            json.dumps({"message": "m", "code": "F821", "source": "ruff", "line": 1}),
+            "the limit is",
+        ),
+    ],
+    ids=["bad_json", "missing_field", "line_zero", "line_outside_file", "huge_input"],
+)
+def test_malformed_requests_get_clear_errors_and_serving_continues(served, code, diagnostic, expected):
+    server, _ = served
+    with RepairClient(server.grpc_url) as client:
+        with pytest.raises(RepairRequestError, match=expected):
+            client.repair(code, diagnostic)
+        assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).fixed
+
+
+def test_missing_tensor_and_bad_utf8_are_refused(served):
+    server, _ = served
+    raw = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        with pytest.raises(grpcclient.InferenceServerException, match="diagnostic"):
+            raw.infer("code_repair", [_raw_input("code", b"x = 1\n")])
+        diagnostic = json.dumps({"message": "m", "code": "F821", "source": "ruff", "line": 1}).encode()
+        with pytest.raises(grpcclient.InferenceServerException, match="not UTF-8"):
+            raw.infer(
+                "code_repair", [_raw_input("code", b"\xff\xfe = 1\n"), _raw_input("diagnostic", diagnostic)]
+            )
+    finally:
+        raw.close()
+    assert RepairClient(server.grpc_url).repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).fixed
+
+
+def test_bad_request_batched_with_good_ones_fails_alone(served):
+    """Concurrent requests share dynamic batches: a bad one must not fail its batch-mates."""
+    server, _ = served
+    outcomes: dict[int, object] = {}
+
+    def send(i: int) -> None:
+        with RepairClient(server.grpc_url) as client:
+            try:
+                if i % 3 == 0:
+                    outcomes[i] = client.repair("x = 1\n", "{bad json")
+                else:
+                    outcomes[i] = client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+            except RepairRequestError as exc:
+                outcomes[i] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, outcome in outcomes.items():
+        if i % 3 == 0:
+            assert isinstance(outcome, RepairRequestError) and "not JSON" in str(outcome)
+        else:
+            assert getattr(outcome, "fixed", False), outcome
+    assert len(outcomes) == 9
+
+
+def test_metrics_count_successes_and_failures(served):
+    server, _ = served
+    with RepairClient(server.grpc_url) as client:
+        client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+        with pytest.raises(RepairRequestError):
+            client.repair("x = 1\n", "{bad json")
+    metrics = fetch_metrics(server.metrics_url, "code_repair")
+    assert metrics["nv_inference_request_success"] >= 1
+    assert metrics['code_repair_outcomes_total{outcome="bad_request"}'] >= 1
+    assert metrics['code_repair_outcomes_total{outcome="fixed"}'] >= 1
+    assert metrics["nv_inference_exec_count"] >= 1
+
+
+def test_health_and_readiness(served):
+    server, repository = served
+    assert server.is_live() and server.is_ready()
+    assert repository.served_versions() == [1]
+    with RepairClient(server.grpc_url) as client:
+        assert client.is_ready()
+    with RepairClient(server.grpc_url, model="no_such_model", retries=0) as client:
+        assert not client.is_ready()
+        with pytest.raises(RepairRequestError, match="no_such_model"):
+            client.repair("x = 1\n", {"message": "m", "code": "c", "source": "ruff", "line": 1})
