@@ -46,7 +46,7 @@ class TimingModel:
 
     key_gap_median_ms: float = 190.0  # within a burst of typing
     key_gap_sigma: float = 0.7  # lognormal spread of the gap
-    line_pause_rate: float = 0.18  # chance of a thinking pause at the end of a line
+    line_pause_rate: float = 0.12  # chance of a thinking pause at the end of a line
     word_pause_rate: float = 0.01  # ... after a word inside a line
     pause_short_s: tuple[float, float] = (1.2, 4.0)
     pause_long_s: tuple[float, float] = (4.0, 30.0)
@@ -58,7 +58,7 @@ class TimingModel:
     analysis_ms: tuple[int, int] = (120, 700)  # ... then takes this long before it publishes
 
     def key_gap(self, rng: random.Random) -> int:
-        return max(25, min(1400, int(self.key_gap_median_ms * math.exp(rng.gauss(0.0, self.key_gap_sigma)))))
+        return max(25, min(700, int(self.key_gap_median_ms * math.exp(rng.gauss(0.0, self.key_gap_sigma)))))
 
     def pause(self, rng: random.Random) -> int:
         r = rng.random()

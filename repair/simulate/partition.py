@@ -58,8 +58,14 @@ class SimulationConfig:
     min_lines: int = 30  # the size of a project (all files, all sessions)
     max_lines: int = 100
     multi_file_rate: float = 0.35
-    sessions_per_shard: int = 50
+    sessions_per_shard: int = 0  # 0: about a quarter of the day, 20 to 100 sessions (see `shard_size`)
     lint_timeout_s: float = 600.0
+
+    @property
+    def shard_size(self) -> int:
+        """Sessions per shard. Each shard costs one linter start-up; below 100 sessions per shard a
+        day has several shards, so that one shard is linted while the next is simulated."""
+        return self.sessions_per_shard or min(100, max(20, self.sessions // 4))
 
     def __post_init__(self) -> None:
         date.fromisoformat(self.day)
@@ -347,7 +353,7 @@ def simulate_partition(
             batch.append(simulated)
             in_batch += len(simulated.sessions)
             remaining -= len(simulated.sessions)
-            if in_batch >= config.sessions_per_shard or remaining == 0:
+            if in_batch >= config.shard_size or remaining == 0:
                 future = linter.submit(_lint_shard, batch, config.lint_timeout_s)
                 if waiting is not None:
                     finish(waiting)
