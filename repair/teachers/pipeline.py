@@ -241,45 +241,48 @@ def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, st
 def _truth_for(
     state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
 ) -> Mapping[str, Any] | None:
-    """The mistake behind a diagnostic: alive at the state's version and, where several are, the
-    one the language server reported this diagnostic for; None when that is not clear."""
+    """The mistake behind a diagnostic: alive at the state's version and reported by the language
+    server with this diagnostic's message; None when no single mistake is (most diagnostics of a
+    keystroke-level log are half-typed lines, not mistakes)."""
     version = int(state["version"])
-    alive = [
+    key = (state["source"], state["code"], state["message"])
+    reported = [
         r
         for r in index.get((state["repl"], state["session"], state["file"]), ())
         if r["introduced_version"] <= version
         and (r.get("fixed_version") is None or version < r["fixed_version"])
+        and any((d["source"], d["code"], d["message"]) == key for d in r.get("diagnostics") or ())
     ]
-    key = (state["source"], state["code"], state["message"])
-    reported = [
-        r
-        for r in alive
-        if any((d["source"], d["code"], d["message"]) == key for d in r.get("diagnostics") or ())
-    ]
-    chosen = reported or alive
-    return chosen[0] if len(chosen) == 1 else None
+    return reported[0] if len(reported) == 1 else None
 
 
-def _edit(diff_text: str) -> Counter:
-    """What a diff does regardless of where: its removed and inserted texts (trailing blanks aside),
-    so that a fix of the same mistake compares equal even when line numbers moved since."""
+def _edit(diff_text: str) -> tuple[Counter, Counter]:
+    """What a diff leaves and what it takes away, regardless of where: its inserted and removed
+    line texts (trailing blanks aside)."""
     try:
-        return Counter((op.sign, op.text.rstrip()) for op in parse_diff(diff_text).ops)
+        ops = parse_diff(diff_text).ops
     except DiffError:
-        return Counter()
+        return Counter(), Counter()
+    return (
+        Counter(op.text.rstrip() for op in ops if op.sign == "+"),
+        Counter(op.text.rstrip() for op in ops if op.sign == "-"),
+    )
 
 
 def agrees(
     row: Mapping[str, Any], state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
 ) -> bool | None:
-    """Whether a verified fix makes the same edit as the simulator's clean fix; None when the
-    candidate was not verified or no single mistake explains the diagnostic."""
+    """Whether a verified fix ends in the same lines as the simulator's clean fix (the same removed
+    lines for a fix that only removes); None when the candidate was not verified or no single
+    mistake explains the diagnostic. Line numbers and the broken text may differ: the state can be
+    an earlier version than the one the clean fix was made on."""
     if row["verdict"] not in (ACCEPTED, DUPLICATE):
         return None
     truth = _truth_for(state, index)
     if truth is None:
         return None
-    return _edit(row["diff"]) == _edit(truth["clean_diff"])
+    (inserted, removed), (truth_inserted, truth_removed) = _edit(row["diff"]), _edit(truth["clean_diff"])
+    return inserted == truth_inserted if truth_inserted else (not inserted and removed == truth_removed)
 
 
 @dataclass

@@ -111,10 +111,10 @@ def materialized(tmp_path_factory):
                 "repl": "r1", "session": f"s{index}", "file": "main.py", "kind": name, "introduced_version": 1,
                 "broken_version": 1, "fixed_version": 2 if later else None,
                 "clean_diff": render_diff(make_diff(broken, intended)),
-                "diagnostics": [],
+                "diagnostics": [{k: state[k] for k in ("source", "code", "message")}],
             }
         )
-        for index, (name, broken, later, intended) in enumerate(CASES)
+        for index, ((name, broken, later, intended), state) in enumerate(zip(CASES, states.to_dicts()))
     )  # fmt: skip
     store.write_text(f"ground_truth/date={PARTITION}/sim-0.jsonl", truth + "\n")
     upstream = [

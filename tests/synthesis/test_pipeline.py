@@ -17,12 +17,19 @@ def record(introduced, fixed, clean_diff, message=None):
             "fixed_version": fixed, "clean_diff": clean_diff, "diagnostics": diagnostics}  # fmt: skip
 
 
-def test_agreement_compares_the_edit_not_the_line_numbers():
-    index = truth_index([record(2, 8, "<diff>\n-7 print(valeu)\n+7 print(value)\n</diff>")])
+def test_agreement_compares_the_resulting_lines_not_the_line_numbers():
+    # The clean fix was made on a later version, where the line still read `print(vale)`.
+    index = truth_index([record(2, 8, "<diff>\n-7 print(vale)\n+7 print(value)\n</diff>", STATE["message"])])
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, index) is True
     wrong = "<diff>\n-9 print(valeu)\n+9 print(values)\n</diff>"
     assert agrees({"verdict": "duplicate", "diff": wrong}, STATE, index) is False
     assert agrees({"verdict": "new_error", "diff": TYPO_FIX}, STATE, index) is None
+    removal = truth_index([record(2, 8, "<diff>\n-1 import sys\n</diff>", STATE["message"])])
+    assert agrees({"verdict": "accepted", "diff": "<diff>\n-1 import sys\n</diff>"}, STATE, removal) is True
+    assert (
+        agrees({"verdict": "accepted", "diff": "<diff>\n-1 import sys\n+1 x\n</diff>"}, STATE, removal)
+        is False
+    )
 
 
 def test_agreement_picks_the_mistake_alive_and_reported():
