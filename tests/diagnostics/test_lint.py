@@ -193,6 +193,15 @@ def test_warm_recheck_sees_edits_and_context_changes(warm):
     assert ("pyright", "reportMissingImports", 0) in keys(warm.check(other, "main.py"))
 
 
+def test_warm_documents_left_open_never_shadow_a_projects_files(warm):
+    # helper.py is checked (and stays open) with `missing` defined; the next project has a
+    # helper.py without it: the import must be judged against that project's file.
+    warm.check({"helper.py": "missing = 1\n"}, "helper.py")
+    assert ("pyright", "reportAttributeAccessIssue", 1) in keys(warm.check(BROKEN, "main.py"))
+    # An open document that is not one of the project's files satisfies no import.
+    assert ("pyright", "reportMissingImports", 0) in keys(warm.check({"app.py": "import helper\n"}, "app.py"))
+
+
 def test_warm_refuses_bad_input(warm):
     with pytest.raises(BadInput, match="binary"):
         warm.check({"main.py": "x\x00"}, "main.py")
