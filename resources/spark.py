@@ -1,8 +1,9 @@
 """Spark for the stages that scale out (ingest replay, diagnostic reproduction), through
 dagster-pyspark. The session starts on first use only: runs on the polars engine pay nothing.
 
-Local mode (`local[2]`) by default; in production `REPAIR_SPARK_MASTER` names the cluster
-(`spark://host:7077`, `yarn`, `k8s://...`) and `REPAIR_SPARK_CONF` adds settings as JSON.
+`REPAIR_SPARK_MASTER` names the cluster (`spark://host:7077`, `yarn`, `k8s://...`); without it Spark
+runs in local mode, `local[2]` in the embedded default and `local[*]` (every core of the run's
+machine) in production. `REPAIR_SPARK_CONF` adds settings as JSON.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any
 from dagster_pyspark import LazyPySparkResource
 
 DEFAULT_MASTER = "local[2]"
+LOCAL_MASTERS = {"local": DEFAULT_MASTER, "production": "local[*]"}
 
 
-def spark_config(master: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def spark_config(
+    master: str | None = None, extra: dict[str, Any] | None = None, env: str = "local"
+) -> dict[str, Any]:
     """The Spark settings every session of the project uses."""
-    master = master or os.environ.get("REPAIR_SPARK_MASTER") or DEFAULT_MASTER
+    master = master or os.environ.get("REPAIR_SPARK_MASTER") or LOCAL_MASTERS[env]
     config: dict[str, Any] = {
         "spark.master": master,
         "spark.app.name": "code-repair",
@@ -40,9 +44,8 @@ def spark_config(master: str | None = None, extra: dict[str, Any] | None = None)
 
 
 def spark_resource(env: str = "local") -> LazyPySparkResource:
-    """The `spark` resource for `jobs/environments.py`: local mode unless `REPAIR_SPARK_MASTER` is set
-    (production sets it)."""
-    return LazyPySparkResource(spark_config=spark_config())
+    """The `spark` resource for `jobs/environments.py` (see the module's docstring for the master)."""
+    return LazyPySparkResource(spark_config=spark_config(env=env))
 
 
 def local_spark_session(master: str = DEFAULT_MASTER):

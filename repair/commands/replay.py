@@ -1,6 +1,7 @@
 """`repair replay LOG --repl R --file PATH [--at TS | --version V]`: print a file as it was.
 
-LOG is a session-log shard (`.jsonl` or `.jsonl.gz`) or a folder of them (one daily partition).
+LOG is a session-log shard (`.jsonl` or `.jsonl.gz`) or a folder of them (one daily partition), on
+disk or in a bucket (`gs://bucket/sessions/date=2026-01-05/`).
 Without `--at` or `--version` the file is printed at its last version. Exit status 0 with the text on
 stdout; 2 when the state depends on an invalid packet (the message names the shard, line, packet
 version and reason); 1 when there is no such file or state.
@@ -31,19 +32,32 @@ def _parse_ts(value: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def _shards(log: Path) -> list[Path]:
-    if log.is_dir():
-        return sorted(p for p in log.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
-    return [log]
+SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def _shards(log: str) -> list[tuple[str, bytes]]:
+    """(name, bytes) of every shard LOG names, in name order."""
+    if log.startswith("gs://"):
+        from resources.object_store import open_store
+
+        bucket, _, key = log[len("gs://") :].partition("/")
+        store = open_store(f"gs://{bucket}")
+        keys = [key] if key.endswith(SHARD_SUFFIXES) else store.list(key.rstrip("/") + "/" if key else "")
+        return [(k.rsplit("/", 1)[-1], store.read_bytes(k)) for k in keys if k.endswith(SHARD_SUFFIXES)]
+    path = Path(log.removeprefix("file://"))
+    if not path.exists():
+        raise click.BadParameter(f"{path} does not exist", param_hint="LOG")
+    paths = sorted(p for p in path.iterdir() if p.name.endswith(SHARD_SUFFIXES)) if path.is_dir() else [path]
+    return [(p.name, p.read_bytes()) for p in paths]
 
 
 @click.command(name="replay")
-@click.argument("log", type=click.Path(exists=True, path_type=Path))
+@click.argument("log")
 @click.option("--repl", required=True, help="Project id.")
 @click.option("--file", "path", required=True, help="File path relative to the project root.")
 @click.option("--at", "at", default=None, help="A moment: milliseconds since the epoch or ISO-8601 (UTC).")
 @click.option("--version", "version", type=click.IntRange(min=1), default=None, help="A file version.")
-def command(log: Path, repl: str, path: str, at: str | None, version: int | None) -> None:
+def command(log: str, repl: str, path: str, at: str | None, version: int | None) -> None:
     """Print FILE of project REPL as it was at a moment or version, replayed from the session log."""
     from repair.ingest.states import replay_group
     from repair.sessionlog import LogEvent, read_shard
@@ -52,8 +66,8 @@ def command(log: Path, repl: str, path: str, at: str | None, version: int | None
         raise click.UsageError("give --at or --version, not both")
     ts = _parse_ts(at)
     packets, rejected = [], []
-    for shard_path in _shards(log):
-        for record in read_shard(shard_path.read_bytes(), shard_path.name):
+    for name, data in _shards(log):
+        for record in read_shard(data, name):
             if not isinstance(record, LogEvent):
                 rejected.append(record)
                 continue

@@ -1,6 +1,10 @@
+import socket
 from pathlib import Path
 
 import pytest
+from gcp_storage_emulator.server import create_server
+
+from resources.object_store import gcs_client
 
 # CI clones main into another folder with shared/ beside it, so look beside the repository.
 TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces"
@@ -11,3 +15,22 @@ def traces_dir() -> Path:
     if not TRACES.is_dir():
         pytest.fail(f"editing traces not found at {TRACES}")
     return TRACES
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gcs_bucket():
+    """A bucket in a real `gcp-storage-emulator` on a free loopback port, stopped afterwards."""
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True)
+    server.start()
+    host = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", host)
+        yield gcs_client("test-project").create_bucket("repair-test")
+    server.stop()

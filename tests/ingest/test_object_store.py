@@ -1,56 +1,27 @@
 """One contract, two backends: the local directory and Google Cloud Storage, the latter against a
-real `gcp-storage-emulator` on loopback started (and stopped) here."""
+real `gcp-storage-emulator` on loopback (the `gcs_bucket` fixture starts and stops it)."""
 
 from __future__ import annotations
 
 import itertools
-import socket
 
 import pytest
-from gcp_storage_emulator.server import create_server
 
-from resources.object_store import (
-    GCSObjectStore,
-    LocalObjectStore,
-    ObjectStoreResource,
-    gcs_client,
-    open_store,
-)
+from resources.object_store import GCSObjectStore, LocalObjectStore, ObjectStoreResource, open_store
 
-BUCKET = "repair-test"
 _prefixes = itertools.count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    host = f"http://127.0.0.1:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STORAGE_EMULATOR_HOST", host)
-        client = gcs_client("test-project")
-        client.create_bucket(BUCKET)
-        yield client
-    server.stop()
 
 
 @pytest.fixture(params=["local", "gcs", "gcs-prefixed"])
 def store(request, tmp_path):
     if request.param == "local":
         return LocalObjectStore(tmp_path / "store")
-    client = request.getfixturevalue("emulator")
+    bucket = request.getfixturevalue("gcs_bucket")
     # Each test gets its own prefix in the one bucket, so tests never see each other's objects.
     prefix = f"test-{next(_prefixes)}"
     if request.param == "gcs-prefixed":
         prefix += "/under/a/prefix"
-    return GCSObjectStore(client, BUCKET, prefix)
+    return GCSObjectStore(bucket.client, bucket.name, prefix)
 
 
 def test_bytes_and_text_round_trip(store):
@@ -123,20 +94,21 @@ def test_upload_and_download_folders(store, tmp_path):
 
 def test_uri_names_the_backend(store):
     uri = store.uri("a/b.txt")
-    assert uri.startswith("file://" if isinstance(store, LocalObjectStore) else f"gs://{BUCKET}/")
+    assert uri.startswith("file://" if isinstance(store, LocalObjectStore) else "gs://repair-test/")
     assert uri.endswith("a/b.txt")
 
 
-def test_open_store_and_the_resource_reach_the_emulator(emulator):
-    opened = open_store(f"gs://{BUCKET}/via-uri")
+def test_open_store_and_the_resource_reach_the_emulator(gcs_bucket):
+    opened = open_store(f"gs://{gcs_bucket.name}/via-uri")
     opened.write_text("k.txt", "v")
-    resource = ObjectStoreResource(backend="gcs", bucket=BUCKET, prefix="via-uri")
+    resource = ObjectStoreResource(backend="gcs", bucket=gcs_bucket.name, prefix="via-uri")
     assert resource.get_store().read_text("k.txt") == "v"
-    assert emulator.bucket(BUCKET).blob("via-uri/k.txt").download_as_bytes() == b"v"
+    assert gcs_bucket.blob("via-uri/k.txt").download_as_bytes() == b"v"
 
 
-def test_a_prefixed_store_never_sees_a_sibling_prefix(emulator):
-    GCSObjectStore(emulator, BUCKET, "team").write_text("a.txt", "mine")
-    GCSObjectStore(emulator, BUCKET, "team2").write_text("b.txt", "theirs")
-    emulator.bucket(BUCKET).blob("team/folder/").upload_from_string(b"")  # a console "folder"
-    assert GCSObjectStore(emulator, BUCKET, "team").list() == ["a.txt"]
+def test_a_prefixed_store_never_sees_a_sibling_prefix(gcs_bucket):
+    client, name = gcs_bucket.client, gcs_bucket.name
+    GCSObjectStore(client, name, "team").write_text("a.txt", "mine")
+    GCSObjectStore(client, name, "team2").write_text("b.txt", "theirs")
+    gcs_bucket.blob("team/folder/").upload_from_string(b"")  # a console "folder"
+    assert GCSObjectStore(client, name, "team").list() == ["a.txt"]

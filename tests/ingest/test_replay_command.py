@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from repair.cli import main
-from resources.object_store import LocalObjectStore
+from resources.object_store import GCSObjectStore, LocalObjectStore
 from tests.ingest.sessions import DAY, T0, write_partition
 
 
@@ -59,3 +59,18 @@ def test_an_invalid_packet_exits_2_naming_line_packet_and_reason(tmp_path):
     before = replay(folder, "--repl", "r-turtle", "--file", "main.py", "--version", 1)
     assert before.exit_code == 0 and before.stdout == "import turtle\n"
     assert "warning: later in the log" in before.stderr
+
+
+def test_reads_a_partition_from_a_bucket(gcs_bucket):
+    write_partition(GCSObjectStore(gcs_bucket.client, gcs_bucket.name), bad_lines=False)
+    day = f"gs://{gcs_bucket.name}/sessions/date={DAY}"
+    folder = replay(day, "--repl", "r-turtle", "--file", "shapes.py", "--version", 1)
+    assert folder.exit_code == 0, folder.output
+    assert folder.stdout == "def square(t):\n    pass\n"
+    shard = replay(f"{day}/shard-001.jsonl.gz", "--repl", "r-unicode", "--file", "app.py")
+    assert shard.stdout == "print('héllo 👋 中文!')\n"
+
+
+def test_a_log_that_is_not_there_is_a_usage_error(tmp_path):
+    result = replay(tmp_path / "nothing.jsonl", "--repl", "r", "--file", "a.py")
+    assert result.exit_code == 2 and "does not exist" in result.output
