@@ -29,7 +29,6 @@ class TeacherLMResource(dg.ConfigurableResource):
     num_retries: int = 3
     max_workers: int = 4
     cache: bool = True
-    judge: bool = False
 
     @property
     def configured(self) -> bool:
