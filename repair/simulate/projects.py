@@ -132,15 +132,21 @@ class _Module:
                     self.unavailable |= {a.asname or a.name for a in node.names}
                 else:
                     self.imports.append(node)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)):
+            elif isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+            ):
                 names = _bound_names(node)
                 if names & {"__all__", "__version__"}:
                     continue
                 self.statements.append(
-                    _Statement(node, _statement_text(lines, node), frozenset(names), frozenset(_used_names(node)))
+                    _Statement(
+                        node, _statement_text(lines, node), frozenset(names), frozenset(_used_names(node))
+                    )
                 )
             else:
-                self.unavailable |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                self.unavailable |= {
+                    n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                }
         self.imported = {name for node in self.imports for name in _bound_names(node)}
         self.definer: dict[str, int] = {}
         for i, st in enumerate(self.statements):
@@ -193,7 +199,10 @@ def build_project(
             if size >= min_lines * 2 or not 0 <= neighbour < len(module.statements):
                 continue
             more = module.closure(neighbour)
-            if more is not None and size + sum(_lines(module.statements[i].text) for i in more - chosen) <= max_lines:
+            if (
+                more is not None
+                and size + sum(_lines(module.statements[i].text) for i in more - chosen) <= max_lines
+            ):
                 chosen |= more
         if sum(_lines(module.statements[i].text) for i in chosen) < min_lines:
             continue
@@ -201,7 +210,9 @@ def build_project(
     return None
 
 
-def _arrange(module: _Module, chosen: list[int], rng: random.Random, multi_file_rate: float) -> Project | None:
+def _arrange(
+    module: _Module, chosen: list[int], rng: random.Random, multi_file_rate: float
+) -> Project | None:
     statements = [module.statements[i] for i in chosen]
     defined = set().union(*(st.defines for st in statements))
     helper_part: list[_Statement] = []
@@ -210,12 +221,15 @@ def _arrange(module: _Module, chosen: list[int], rng: random.Random, multi_file_
         # Leaves (definitions that use no other selected name) can move to a helper module.
         leaves = [st for st in defs if not (st.uses & (defined - st.defines))]
         rng.shuffle(leaves)
-        helper_part = leaves[: max(1, len(leaves) // 2)] if len(leaves) < len(defs) else leaves[: len(defs) // 2]
+        helper_part = (
+            leaves[: max(1, len(leaves) // 2)] if len(leaves) < len(defs) else leaves[: len(defs) // 2]
+        )
     main_part = [st for st in statements if st not in helper_part]
     files: list[ProjectFile] = []
     if helper_part:
         helper_name = next(
-            name for name in rng.sample(HELPER_MODULE_NAMES, len(HELPER_MODULE_NAMES))
+            name
+            for name in rng.sample(HELPER_MODULE_NAMES, len(HELPER_MODULE_NAMES))
             if name not in sys.stdlib_module_names and name not in defined and name not in module.imported
         )
         files.append(_file(f"{helper_name}.py", helper_part, module, local_import=None))
@@ -232,7 +246,9 @@ def _arrange(module: _Module, chosen: list[int], rng: random.Random, multi_file_
     return project
 
 
-def _file(path: str, statements: list[_Statement], module: _Module, local_import: tuple[str, set[str]] | None) -> ProjectFile:
+def _file(
+    path: str, statements: list[_Statement], module: _Module, local_import: tuple[str, set[str]] | None
+) -> ProjectFile:
     uses = set().union(*(st.uses for st in statements)) if statements else set()
     import_lines = [line for node in module.imports if (line := _import_line(node, uses)) is not None]
     if local_import is not None:

@@ -21,7 +21,8 @@ from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, NEEDS_UNDERSTANDIN
 # The traces live beside the repository (`../shared/data/editing-traces`); REPAIR_EDITING_TRACES overrides.
 DEFAULT_TRACES_DIR = Path(
     os.environ.get(
-        "REPAIR_EDITING_TRACES", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces"
+        "REPAIR_EDITING_TRACES",
+        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces",
     )
 )
 CODE_TRACES = ("rustcode", "sveltecomponent")  # automerge-paper has no timestamps
@@ -93,14 +94,18 @@ def realism_report(summary: Any, traces_dir: Path = DEFAULT_TRACES_DIR) -> tuple
     lines = [
         f"# Realism report: simulated sessions of {summary.day}",
         "",
-        (f"{summary.sessions} sessions in {summary.repls} projects; {summary.events} events, of which "
-        f"{summary.events_by_kind['ot']} OT packets and {summary.diagnostics} diagnostics "
-        f"({summary.lint_states} language-server states linted, {summary.lint_errors} failed)."),
+        (
+            f"{summary.sessions} sessions in {summary.repls} projects; {summary.events} events, of which "
+            f"{summary.events_by_kind['ot']} OT packets and {summary.diagnostics} diagnostics "
+            f"({summary.lint_states} language-server states linted, {summary.lint_errors} failed)."
+        ),
         "",
         "## Typing activity beside the real traces",
         "",
-        ("Both bucketed to one-second resolution (the traces' timestamps): edits and inserted code points per "
-        "active second, and seconds between consecutive active seconds."),
+        (
+            "Both bucketed to one-second resolution (the traces' timestamps): edits and inserted code points per "
+            "active second, and seconds between consecutive active seconds."
+        ),
         "",
         header,
         rule_line,
@@ -134,8 +139,14 @@ def realism_report(summary: Any, traces_dir: Path = DEFAULT_TRACES_DIR) -> tuple
     ]
     for kind in (*NEEDS_UNDERSTANDING_KINDS, *DETERMINISTIC_FIX_KINDS):
         n = summary.mistakes_by_kind.get(kind, 0)
-        lines.append(f"| {kind} | {'no' if kind in DETERMINISTIC_FIX_KINDS else 'yes'} | {n} | {n / total_mistakes:.1%} |")
-    lines += ["", "How mistakes ended: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())), ""]
+        lines.append(
+            f"| {kind} | {'no' if kind in DETERMINISTIC_FIX_KINDS else 'yes'} | {n} | {n / total_mistakes:.1%} |"
+        )
+    lines += [
+        "",
+        "How mistakes ended: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())),
+        "",
+    ]
     lines += ["## Diagnostics by rule (top 20)", "", "| rule | count |", "|---|---|"]
     lines += [f"| {rule} | {n} |" for rule, n in rules.most_common(20)]
     lines += ["", f"Style rules: {style} of {summary.diagnostics} diagnostics.", ""]
@@ -156,6 +167,10 @@ def realism_report(summary: Any, traces_dir: Path = DEFAULT_TRACES_DIR) -> tuple
         "sim_gap_between_active_seconds_p75_p90": quantiles(sim["gap_between_active_seconds_s"], [0.75, 0.9]),
     }
     if real is not None:
-        metadata["real_edits_per_active_second_p50_p90"] = quantiles(real["edits_per_active_second"], [0.5, 0.9])
-        metadata["real_gap_between_active_seconds_p75_p90"] = quantiles(real["gap_between_active_seconds_s"], [0.75, 0.9])
+        metadata["real_edits_per_active_second_p50_p90"] = quantiles(
+            real["edits_per_active_second"], [0.5, 0.9]
+        )
+        metadata["real_gap_between_active_seconds_p75_p90"] = quantiles(
+            real["gap_between_active_seconds_s"], [0.75, 0.9]
+        )
     return "\n".join(lines), metadata

@@ -26,10 +26,25 @@ from repair.simulate.mistakes import IMPORT_BLOCK_KINDS, Mutation, ProjectFacts,
 from repair.simulate.projects import Project
 
 _COMMENTS = (
-    "TODO: handle errors", "check this", "FIXME", "keep in sync with the caller", "edge case",
-    "TODO: tests", "not thread-safe", "see above",
+    "TODO: handle errors",
+    "check this",
+    "FIXME",
+    "keep in sync with the caller",
+    "edge case",
+    "TODO: tests",
+    "not thread-safe",
+    "see above",
 )
-_SHELL_COMMANDS = ("ls", "git status", "python --version", "pip list", "clear", "cat main.py", "ls -la", "git diff")
+_SHELL_COMMANDS = (
+    "ls",
+    "git status",
+    "python --version",
+    "pip list",
+    "clear",
+    "cat main.py",
+    "ls -la",
+    "git diff",
+)
 _PACKAGES = ("requests", "numpy", "pandas", "flask", "rich", "pytest", "pyyaml", "httpx", "attrs", "tqdm")
 _INSTALLERS = (("pip", "pip install"), ("poetry", "poetry add"), ("uv", "uv add"))
 
@@ -112,15 +127,23 @@ def _renamed_local(text: str, rng: random.Random) -> str | None:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (SyntaxError, tokenize.TokenError):
         return None
-    names = sorted({
-        n.id for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    })
+    names = sorted(
+        {
+            n.id
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
+    )
     every_name = {t.string for t in tokens if t.type == tokenize.NAME}
     strings = " ".join(t.string for t in tokens if t.type == tokenize.STRING)
     candidates = [
-        n for n in names
-        if len(n) <= 12 and f"{n}=" not in text and not re.search(rf"\b{re.escape(n)}\b", strings)
+        n
+        for n in names
+        if len(n) <= 12
+        and f"{n}=" not in text
+        and not re.search(rf"\b{re.escape(n)}\b", strings)
         and re.search(rf"\b(global|nonlocal)\b[^\n]*\b{re.escape(n)}\b", text) is None
     ]
     if not candidates:
@@ -136,7 +159,7 @@ def _renamed_local(text: str, rng: random.Random) -> str | None:
             line = lines[row - 1]
             if line[:col].rstrip().endswith("."):
                 continue
-            lines[row - 1] = line[:col] + new + line[col + len(old):]
+            lines[row - 1] = line[:col] + new + line[col + len(old) :]
     out = "".join(lines)
     try:
         ast.parse(out)
@@ -149,8 +172,14 @@ class ReplSimulator:
     """Writes one project over its sessions. Use `run_session` once per session, in order."""
 
     def __init__(
-        self, repl: str, project: Project, rng: random.Random, *, mix: dict[str, float],
-        timing: TimingModel, behaviour: BehaviourModel,
+        self,
+        repl: str,
+        project: Project,
+        rng: random.Random,
+        *,
+        mix: dict[str, float],
+        timing: TimingModel,
+        behaviour: BehaviourModel,
     ):
         self.repl = repl
         self.project = project
@@ -171,6 +200,7 @@ class ReplSimulator:
         self._last_flush: tuple[_File, int, int] | None = None  # file, version, publish-at ts
         self._published_for: tuple[str, int] | None = None
         self._awaiting: list[MistakeRecord] = []
+        self._current: _File | None = None  # the file open in the editor
 
     # ---- events, packets and publishing -------------------------------------------------------
 
@@ -190,7 +220,9 @@ class ReplSimulator:
         if text == f.flushed:
             return
         f.version += 1
-        self._event("ot", ts, f.path, **make_packet(f.flushed, text, f.version), user=self.repl, author="user")
+        self._event(
+            "ot", ts, f.path, **make_packet(f.flushed, text, f.version), user=self.repl, author="user"
+        )
         f.flushed, f.flushed_ts = text, ts
         lo, hi = self.timing.analysis_ms
         self._last_flush = (f, f.version, ts + self.timing.debounce_ms + self.rng.randint(lo, hi))
@@ -203,7 +235,11 @@ class ReplSimulator:
         if record.awaiting == "introduce":
             record.introduced_version, record.introduced_ts = f.version, f.flushed_ts
         elif record.awaiting == "fix":
-            record.fixed_version, record.fixed_ts, record.fixed_session = f.version, f.flushed_ts, self.session
+            record.fixed_version, record.fixed_ts, record.fixed_session = (
+                f.version,
+                f.flushed_ts,
+                self.session,
+            )
             record.user_fix = f.flushed
         record.awaiting = "none"
 
@@ -223,7 +259,9 @@ class ReplSimulator:
         if at <= until and self._published_for != (f.path, version) and f.version == version:
             self._published_for = (f.path, version)
             self.publishes.append(
-                PublishPoint(self.session, f.path, version, at, {g.path: g.flushed for g in self.files if g.version})
+                PublishPoint(
+                    self.session, f.path, version, at, {g.path: g.flushed for g in self.files if g.version}
+                )
             )
 
     def _advance(self, gap: int) -> None:
@@ -239,7 +277,7 @@ class ReplSimulator:
         if self._pending is not None and self._pending is not f:
             self._flush(self.now)
         text = f.segments[segment]
-        f.segments[segment] = text[:start] + insert + text[start + delete:]
+        f.segments[segment] = text[:start] + insert + text[start + delete :]
         if self._pending is None:
             self._pending, self._pending_start = f, self.now
 
@@ -267,7 +305,11 @@ class ReplSimulator:
                 if sloppy and rng.random() < behaviour.trailing_space_rate and i > 0 and text[i - 1] != "\n":
                     self._edit(f, segment, pos, 0, " ", timing.key_gap(rng))
                     pos += 1
-                gap = timing.pause(rng) if rng.random() < timing.line_pause_rate and not careful else timing.key_gap(rng)
+                gap = (
+                    timing.pause(rng)
+                    if rng.random() < timing.line_pause_rate and not careful
+                    else timing.key_gap(rng)
+                )
                 # Enter: the editor's auto-indent brings the next line's indentation along.
                 self._edit(f, segment, pos, 0, text[i:j], gap)
                 pos += j - i
@@ -325,9 +367,17 @@ class ReplSimulator:
                 mutation = None  # the missing import would never show in this session
         text = mutation.broken if mutation else clean
         if mutation is not None:
-            outcome = self.rng.choices(FIX_OUTCOMES, weights=[self.behaviour.fix_weights[o] for o in FIX_OUTCOMES])[0]
+            outcome = self.rng.choices(
+                FIX_OUTCOMES, weights=[self.behaviour.fix_weights[o] for o in FIX_OUTCOMES]
+            )[0]
             record = MistakeRecord(
-                self.repl, self.session, f.path, mutation.kind, outcome, segment, mutation.line,
+                self.repl,
+                self.session,
+                f.path,
+                mutation.kind,
+                outcome,
+                segment,
+                mutation.line,
                 needs_use_of=tuple(sorted(mutation.needs_use_of)),
             )
             f.broken[segment] = record
@@ -348,12 +398,35 @@ class ReplSimulator:
         # A missing import shows once a name it binds is used.
         for record in f.broken.values():
             if (
-                record.needs_use_of and record.introduced_version is None and record.awaiting == "introduce"
+                record.needs_use_of
+                and record.introduced_version is None
+                and record.awaiting == "introduce"
                 and set(re.findall(r"[A-Za-z_]\w*", text)) & set(record.needs_use_of)
             ):
                 self._await(record, f, "introduce")
 
+    def _switch_to(self, f: _File) -> None:
+        """Opens `f` in the editor unless it is the file being edited; the server publishes for it."""
+        if f is self._current:
+            return
+        self._settle(self.rng.randint(800, 3000))
+        self._current = f
+        self._editor(f, "open")
+        if f.version:
+            lo, hi = self.timing.analysis_ms
+            self.publishes.append(
+                PublishPoint(
+                    self.session,
+                    f.path,
+                    f.version,
+                    self.now + self.rng.randint(lo, hi),
+                    {g.path: g.flushed for g in self.files if g.version},
+                )
+            )
+            self._published_for = (f.path, f.version)
+
     def _fix(self, f: _File, segment: int) -> None:
+        self._switch_to(f)
         record = f.broken.pop(segment)
         self._settle(self.timing.pause(self.rng))  # reads the diagnostic, goes to the line
         before = f.text()
@@ -364,7 +437,9 @@ class ReplSimulator:
         record.context = {g.path: g.flushed for g in self.files if g.version and g is not f}
         target = f.intended[segment]
         if record.outcome == "different":
-            alternative = None if record.kind in IMPORT_BLOCK_KINDS else commented_out(target, record.line_in_segment)
+            alternative = (
+                None if record.kind in IMPORT_BLOCK_KINDS else commented_out(target, record.line_in_segment)
+            )
             if alternative is None:
                 record.outcome = "clean"  # nothing sensible to do instead
             else:
@@ -375,7 +450,9 @@ class ReplSimulator:
             self._comment_elsewhere(f, avoid=segment, careful=True)
 
     def _comment_elsewhere(self, f: _File, avoid: int, careful: bool = False) -> None:
-        choices = [i for i in range(len(f.segments)) if i != avoid and i not in f.broken and f.segments[i].strip()]
+        choices = [
+            i for i in range(len(f.segments)) if i != avoid and i not in f.broken and f.segments[i].strip()
+        ]
         if not choices:
             return
         segment = self.rng.choice(choices)
@@ -429,33 +506,31 @@ class ReplSimulator:
         if rng.random() < behaviour.shell_rate:
             self._event("shell", self.now, command=rng.choice(_SHELL_COMMANDS))
             self.now += rng.randint(1500, 6000)
-        current: _File | None = None
+        self._current = None
         due: list[tuple[int, _File, int]] = []  # (segments written when it is fixed, file, segment)
         for n, (fi, si) in enumerate(chunk):
             f = self.files[fi]
-            if f is not current:
-                self._settle(rng.randint(800, 3000))
-                current = f
-                self._editor(f, "open")
-                if f.version:
-                    lo, hi = self.timing.analysis_ms
-                    self.publishes.append(PublishPoint(
-                        session, f.path, f.version, self.now + rng.randint(lo, hi),
-                        {g.path: g.flushed for g in self.files if g.version},
-                    ))
-                    self._published_for = (f.path, f.version)
+            self._switch_to(f)
             later = {
-                name for fj, sj in chunk[n + 1:] if fj == fi
+                name
+                for fj, sj in chunk[n + 1 :]
+                if fj == fi
                 for name in re.findall(r"[A-Za-z_]\w*", self.project.files[fj].segments[sj])
             }
             self._write_segment(f, si, self.project.files[fi].segments[si], later)
             if si in f.broken:
                 record = f.broken[si]
-                delay = rng.choices(range(len(behaviour.fix_delay_weights)), weights=behaviour.fix_delay_weights)[0]
+                delay = rng.choices(
+                    range(len(behaviour.fix_delay_weights)), weights=behaviour.fix_delay_weights
+                )[0]
                 if record.needs_use_of:
                     users = [
-                        k for k, (fj, sj) in enumerate(chunk)
-                        if k > n and fj == fi and set(re.findall(r"[A-Za-z_]\w*", self.project.files[fj].segments[sj])) & set(record.needs_use_of)
+                        k
+                        for k, (fj, sj) in enumerate(chunk)
+                        if k > n
+                        and fj == fi
+                        and set(re.findall(r"[A-Za-z_]\w*", self.project.files[fj].segments[sj]))
+                        & set(record.needs_use_of)
                     ]
                     delay += users[0] - n if users else 0
                 if record.outcome != "never":
