@@ -116,13 +116,21 @@ def repair_candidates(
         verifier = Verifier(warm)
         if "search" in teachers:
             searcher = SearchRepairer(verifier, max_checks=config.max_checks)
-            candidates += list(pipeline.search_candidates(rows, contexts, searcher))
+            candidates += list(
+                pipeline.search_candidates(rows, contexts, searcher, _progress(context, "search"))
+            )
             context.log.info(f"search: {len(rows)} diagnostics in {time.monotonic() - started:.0f} s")
         if "user_fix" in teachers:
             packets = pipeline.ot_packets_by_file(session_timelines)
             candidates += list(
                 pipeline.mine_candidates(
-                    rows, contexts, packets, verifier, config.user_fix_radius, config.user_fix_horizon
+                    rows,
+                    contexts,
+                    packets,
+                    verifier,
+                    config.user_fix_radius,
+                    config.user_fix_horizon,
+                    _progress(context, "user_fix"),
                 )
             )
             context.log.info(f"user_fix: done at {time.monotonic() - started:.0f} s")

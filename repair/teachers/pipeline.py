@@ -23,6 +23,7 @@ from repair.linediff import DiffError, parse_diff, render_diff
 from repair.teachers.user_fix import DEFAULT_HORIZON, DEFAULT_RADIUS, later_versions, mine_user_fix
 from repair.verify import ACCEPTED, LintFailure, Verifier, judge_lint
 
+Progress = Callable[[int, int], None]  # (done, total)
 DUPLICATE = "duplicate"
 ALL_TEACHERS = "*"  # quarantine rows that concern a diagnostic, not one teacher
 TEACHER_PRIORITY = ("user_fix", "search")  # ties between identical accepted fixes: keep the first
@@ -133,8 +134,9 @@ def mine_candidates(
     verifier: Verifier,
     radius: int = DEFAULT_RADIUS,
     horizon: int = DEFAULT_HORIZON,
+    progress: Progress | None = None,
 ) -> Iterable[dict]:
-    for row, context in zip(rows, contexts, strict=True):
+    for done, (row, context) in enumerate(zip(rows, contexts, strict=True), start=1):
         later = later_versions(
             row["content"],
             int(row["version"]),
@@ -151,12 +153,17 @@ def mine_candidates(
         else:
             note = f"fixed at version {mined.fixed_version}; {mined.unrelated_ops} unrelated ops"
             yield candidate_row(row["diagnostic_id"], "user_fix", render_diff(mined.diff), mined.noisy, note)
+        if progress is not None:
+            progress(done, len(rows))
 
 
 def search_candidates(
-    rows: Sequence[Mapping[str, Any]], contexts: Sequence[Mapping[str, str]], searcher
+    rows: Sequence[Mapping[str, Any]],
+    contexts: Sequence[Mapping[str, str]],
+    searcher,
+    progress: Progress | None = None,
 ) -> Iterable[dict]:
-    for row, context in zip(rows, contexts, strict=True):
+    for done, (row, context) in enumerate(zip(rows, contexts, strict=True), start=1):
         result = searcher.search(row["content"], diagnostic_of(row), row["file"], context)
         note = (
             f"{result.candidate.family}: {result.candidate.description}"
@@ -164,6 +171,8 @@ def search_candidates(
             else f"no verified candidate among {result.checked}"
         )
         yield candidate_row(row["diagnostic_id"], "search", result.diff_text, None, note)
+        if progress is not None:
+            progress(done, len(rows))
 
 
 def dspy_candidates(rows: Sequence[Mapping[str, Any]], repairer) -> Iterable[dict]:
@@ -185,7 +194,7 @@ def verify_rows(
     states: Mapping[str, Mapping[str, Any]],
     contexts: Mapping[str, Mapping[str, str]],
     verifier: Verifier,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict]:
     """Each candidate with `verdict`, `detail`, `fixed_content`; the first accepted fix of a state
     (by `TEACHER_PRIORITY`, then teacher name) wins, identical later ones become `duplicate`."""
