@@ -20,6 +20,7 @@ import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from repair.ingest.traces import TRACE_NAMES, load_trace, trace_events
 from repair.ot import FileReplay, StateRequest, replay_states
@@ -68,11 +69,16 @@ def _best(fn, repeats: int):
     return value, seconds
 
 
-def throughput(name: str) -> dict:
+def throughput(name: str) -> dict[str, Any]:
     trace = load_trace(TRACES / f"{name}.json.gz")
     events = trace_events(trace)  # with real crc32s
     ops = sum(len(e["ops"]) for e in events)
-    row = {"trace": name, "packets": len(events), "ops": ops, "chars": len(trace["endContent"])}
+    row: dict[str, Any] = {
+        "trace": name,
+        "packets": len(events),
+        "ops": ops,
+        "chars": len(trace["endContent"]),
+    }
     for label, run, repeats in (
         ("fast", lambda: _replay(events, False), REPEATS),
         ("crc", lambda: _replay(events, True), 1),
@@ -85,7 +91,7 @@ def throughput(name: str) -> dict:
     return row
 
 
-def extraction(name: str, naive_sample: int) -> dict:
+def extraction(name: str, naive_sample: int) -> dict[str, Any]:
     events = trace_events(load_trace(TRACES / f"{name}.json.gz"), with_crc=False)
     step = len(events) / STATES
     stamps = [events[min(int(i * step), len(events) - 1)]["ts"] for i in range(STATES)]

@@ -74,9 +74,9 @@ class Document:
             self._text = "".join(self._chunks)
         return self._text
 
-    def apply(self, ops: Sequence[Op], version: int | None = None) -> None:
-        """Applies one packet's ops. Raises `OTError` (the document is then unusable) when an op is
-        malformed or skips or deletes past the end."""
+    def apply(self, ops: Any, version: int | None = None) -> None:
+        """Applies one packet's ops (a list of `Op`; anything else is reported). Raises `OTError`
+        (the document is then unusable) when an op is malformed or skips or deletes past the end."""
         if type(ops) is not list:
             raise OTError(f"ops must be a list, got {type(ops).__name__}", version=version)
         chunks = self._chunks
@@ -283,7 +283,7 @@ class FileReplay:
         if version != self.version + 1:
             what = "repeated" if version <= self.version else "gap"
             raise OTError(f"version {what}: expected {self.version + 1}, got {version}", version=version)
-        self.doc.apply(packet.get("ops"), version)  # type: ignore[arg-type]
+        self.doc.apply(packet.get("ops"), version)
         if self.check_crc:
             expected = packet.get("crc32")
             if type(expected) is not int or not 0 <= expected <= CRC_MAX:
@@ -335,15 +335,15 @@ def replay_states(
     version and text, or the invalid packet that stopped it).
     """
     by_version: dict[int, list[StateRequest]] = {}
-    at_ts: list[StateRequest] = []
+    at_ts: list[tuple[int, int, StateRequest]] = []  # (ts, arrival, request): a stable time order
     for request in requests:
         if request.version is not None:
             by_version.setdefault(request.version, []).append(request)
         elif request.ts is not None:
-            at_ts.append(request)
+            at_ts.append((request.ts, len(at_ts), request))
         else:
             raise ValueError(f"request {request.key!r} names neither a version nor a ts")
-    at_ts.sort(key=lambda r: r.ts)  # type: ignore[arg-type, return-value]
+    at_ts.sort()
     next_ts = 0
     if replay is None:
         replay = FileReplay(check_crc=check_crc)
@@ -354,8 +354,8 @@ def replay_states(
     for packet in packets:
         ts = packet.get("ts")
         if type(ts) is int:
-            while next_ts < len(at_ts) and at_ts[next_ts].ts < ts:  # type: ignore[operator]
-                yield current(at_ts[next_ts])
+            while next_ts < len(at_ts) and at_ts[next_ts][0] < ts:
+                yield current(at_ts[next_ts][2])
                 next_ts += 1
         try:
             replay.apply(packet)
@@ -366,8 +366,8 @@ def replay_states(
 
     error = replay.error
     error_ts = replay.error_packet.get("ts") if replay.error_packet is not None else None
-    for request in at_ts[next_ts:]:
-        if error is not None and (type(error_ts) is not int or request.ts >= error_ts):  # type: ignore[operator]
+    for request_ts, _, request in at_ts[next_ts:]:
+        if error is not None and (type(error_ts) is not int or request_ts >= error_ts):
             yield State(request, None, replay.version, f"depends on an invalid packet: {error}")
         else:
             yield current(request)

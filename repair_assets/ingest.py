@@ -175,20 +175,25 @@ def session_timelines(
     file, version and where the line was read, so ties never depend on the reader. `seq` is the
     0-based position of an event in its session."""
     timelines = build_timelines(session_logs)
-    lengths = timelines.group_by("session").len()["len"]
+    per_session = (
+        timelines.group_by("session")
+        .agg(events=pl.len(), span=(pl.col("ts").max() - pl.col("ts").min()) / 60_000)
+        .select(
+            sessions=pl.len(),
+            median=pl.col("events").median(),
+            most=pl.col("events").max(),
+            span=pl.col("span").median(),
+        )
+        .row(0, named=True)
+    )
     yield dg.Output(
         timelines,
         metadata={
             "events": timelines.height,
-            "sessions": lengths.len(),
-            "events_per_session_median": float(lengths.median() or 0),
-            "events_per_session_max": int(lengths.max() or 0),
-            "span_minutes_median": float(
-                timelines.group_by("session")
-                .agg(span=(pl.col("ts").max() - pl.col("ts").min()) / 60_000)["span"]
-                .median()
-                or 0
-            ),
+            "sessions": per_session["sessions"],
+            "events_per_session_median": float(per_session["median"] or 0),
+            "events_per_session_max": int(per_session["most"] or 0),
+            "span_minutes_median": float(per_session["span"] or 0),
         },
     )
     started = time.perf_counter()
@@ -294,7 +299,9 @@ def error_states(
             "quarantine_reasons": _md_table(_counts([r.split(":")[0] for r in quarantine["reason"]])),
             "blobs": dg.MetadataValue.url(blobs_uri),
             "distinct_context_files": result.blobs.height,
-            "context_files_per_state_mean": float(states["context"].list.len().mean() or 0),
+            "context_files_per_state_mean": float(
+                states.select(pl.col("context").list.len().mean()).item() or 0
+            ),
             "diagnostics_by_rule": _md_table(
                 _counts([f"{s} {c}" for s, c in states.select("source", "code").iter_rows()])
             ),

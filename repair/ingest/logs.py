@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -57,8 +57,8 @@ def read_partition(
     prefix = partition_prefix(day)
     keys = store.list(prefix)
     shards = [k for k in keys if k.endswith(SHARD_SUFFIXES)]
-    events: list[tuple] = []
-    rejected: list[tuple] = []
+    events: list[tuple[Any, ...]] = []
+    rejected: list[tuple[Any, ...]] = []
     for number, key in enumerate(shards, start=1):
         shard = key[len(prefix) :]
         for record in read_shard(store.read_bytes(key), shard):

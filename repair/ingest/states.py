@@ -116,7 +116,7 @@ def plan(timelines: pl.DataFrame) -> Plan:
     for raw in rows["event"]:
         event = json.loads(raw)
         rng = event["range"]
-        diag = {
+        diag: dict[str, Any] = {
             "diagnostic_id": diagnostic_id(event),
             **{
                 k: event[k]
@@ -219,10 +219,10 @@ def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
             reason = f"no edits of {file} logged for repl {repl} in this partition"
         else:
             blob, error = answers[(did, CONTENT, file)]
-            if error:
-                reason = error
+            if error or blob is None:
+                reason = error or f"{file} did not exist at version {diag['version']}"
             else:
-                content = blobs[blob]  # type: ignore[index]
+                content = blobs[blob]
         context = []
         for other in sorted(files[repl] - {file}):
             if reason:
