@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -21,6 +22,12 @@ from repair.simulate.partition import simulate_repl
 from resources.object_store import LocalObjectStore
 
 DAY = "2026-11-24"
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the linter processes it waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _naive_vs_batched(states: int) -> tuple[float, float, int]:
@@ -47,14 +54,20 @@ def main() -> None:
     sessions = int(os.environ.get("BENCH_SIM_SESSIONS", "1000"))
     naive_states = int(os.environ.get("BENCH_SIM_NAIVE_STATES", "24"))
     naive, batched_small, measured = _naive_vs_batched(naive_states)
+    cpu_before = _cpu_seconds()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as root:
         summary = simulate_partition(
             LocalObjectStore(root), SimulationConfig(day=DAY, sessions=sessions, seed=1), progress=print
         )
+    cpu = _cpu_seconds() - cpu_before
+    load_after = os.getloadavg()[0]
     per_state_day = summary.lint_seconds / summary.lint_states if summary.lint_states else 0.0
     rows = [
         ("sessions", f"{summary.sessions}"),
         ("wall time", f"{summary.seconds:.0f} s ({summary.seconds / 60:.1f} min; budget for 1,000 sessions: 15 min)"),
+        ("CPU time (simulator + linter processes)", f"{cpu:.0f} s ({cpu / summary.sessions:.2f} s per session)"),
+        ("machine load average (1 min) before / after", f"{load_before:.1f} / {load_after:.1f} on {os.cpu_count()} cores"),
         ("sessions per minute", f"{60 * summary.sessions / summary.seconds:.0f}"),
         ("seconds per session", f"{summary.seconds / summary.sessions:.2f}"),
         ("events / OT packets", f"{summary.events} / {summary.events_by_kind['ot']}"),

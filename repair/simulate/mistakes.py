@@ -271,22 +271,25 @@ def _header_colons(seg: _Segment) -> list[tokenize.TokenInfo]:
     return out
 
 
-def _missing_colon(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
-    colons = _header_colons(seg)
-    if not colons:
+def _delete_char(
+    kind: str, seg: _Segment, tokens: list[tokenize.TokenInfo], rng: random.Random, *, last: bool = False
+) -> Mutation | None:
+    """Deletes the first (or `last`) character of one of `tokens`."""
+    if not tokens:
         return None
-    tok = rng.choice(colons)
-    row, col = tok.start
-    return Mutation("missing_colon", seg.replace(row, col, col + 1, ""), row - 1)
+    tok = rng.choice(tokens)
+    row, col = tok.end if last else tok.start
+    col -= 1 if last else 0
+    return Mutation(kind, seg.replace(row, col, col + 1, ""), row - 1)
+
+
+def _missing_colon(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
+    return _delete_char("missing_colon", seg, _header_colons(seg), rng)
 
 
 def _unbalanced_bracket(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
     closers = [t for row in sorted(seg.single_rows) if (t := seg.last_code_token(row)) is not None and t.string in ")]}"]
-    if not closers:
-        return None
-    tok = rng.choice(closers)
-    row, col = tok.start
-    return Mutation("unbalanced_bracket", seg.replace(row, col, col + 1, ""), row - 1)
+    return _delete_char("unbalanced_bracket", seg, closers, rng)
 
 
 def _plain_strings(seg: _Segment) -> list[tokenize.TokenInfo]:
@@ -303,12 +306,7 @@ def _plain_strings(seg: _Segment) -> list[tokenize.TokenInfo]:
 
 
 def _unclosed_string(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
-    strings = _plain_strings(seg)
-    if not strings:
-        return None
-    tok = rng.choice(strings)
-    row, col = tok.end
-    return Mutation("unclosed_string", seg.replace(row, col - 1, col, ""), row - 1)
+    return _delete_char("unclosed_string", seg, _plain_strings(seg), rng, last=True)
 
 
 def _fstring_without_placeholders(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:

@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import json
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -222,8 +223,6 @@ def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[s
     lines = (record.before_fix or "").split("\n")
     numbers = [n for n in diff_lines if n <= len(lines)]
     if record.kind == "missing_import":  # the broken lines are where the missing name is used
-        import re
-
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, record.needs_use_of)) + r")\b")
         numbers = [
             i + 1 for i, line in enumerate(lines)

@@ -14,9 +14,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, NEEDS_UNDERSTANDING_KINDS
+
+if TYPE_CHECKING:
+    from repair.simulate.partition import SimulationSummary
 
 # The traces live beside the repository (`../shared/data/editing-traces`); REPAIR_EDITING_TRACES overrides.
 DEFAULT_TRACES_DIR = Path(
@@ -78,7 +81,7 @@ def _row(label: str, values: Sequence[float]) -> str:
     return f"| {label} | " + " | ".join(f"{v:g}" for v in quantiles(values)) + " |"
 
 
-def realism_report(summary: Any, traces_dir: Path = DEFAULT_TRACES_DIR) -> tuple[str, dict[str, Any]]:
+def realism_report(summary: SimulationSummary, traces_dir: Path = DEFAULT_TRACES_DIR) -> tuple[str, dict[str, Any]]:
     """The markdown report and flat metadata for one simulated partition (`SimulationSummary`)."""
     sim = activity((p[0], p[1], p[2]) for p in summary.packets)
     real = trace_activity(traces_dir)

@@ -98,12 +98,6 @@ class _File:
     def text(self) -> str:
         return "".join(self.segments)
 
-    def offset(self, segment: int) -> int:
-        return sum(len(s) for s in self.segments[:segment])
-
-    def line_of(self, segment: int) -> int:
-        return sum(s.count("\n") for s in self.segments[:segment])
-
 
 def run_outcome(files: list[_File], repl: str) -> tuple[int, str]:
     """Exit code and stderr tail of `python main.py`: the first syntax error Python would hit."""

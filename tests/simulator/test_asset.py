@@ -6,15 +6,22 @@ from repair.ingest.logs import read_partition
 from repair_assets.embedded import simulated_sessions
 from resources.object_store import ObjectStoreResource
 
+DAY = "2026-11-21"
+
+
+def _materialize(resource: ObjectStoreResource, config: dict) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [simulated_sessions],
+        partition_key=DAY,
+        resources={"object_store": resource},
+        run_config={"ops": {"simulated_sessions": {"config": config}}},
+        raise_on_error=False,
+    )
+
 
 def test_simulated_sessions_materializes_a_partition(tmp_path):
     resource = ObjectStoreResource(backend="local", root=str(tmp_path))
-    result = dg.materialize(
-        [simulated_sessions],
-        partition_key="2026-11-21",
-        resources={"object_store": resource},
-        run_config={"ops": {"simulated_sessions": {"config": {"sessions": 2, "seed": 5}}}},
-    )
+    result = _materialize(resource, {"sessions": 2, "seed": 5})
     assert result.success
     materialization = result.asset_materializations_for_node("simulated_sessions")[0]
     assert materialization.metadata["sessions"].value == 2
@@ -22,19 +29,13 @@ def test_simulated_sessions_materializes_a_partition(tmp_path):
     checks = result.get_asset_check_evaluations()
     assert {c.check_name for c in checks} == {"every_session_written", "diagnostics_linted"}
     assert all(c.passed for c in checks)
-    partition = read_partition(resource.get_store(), "2026-11-21")
+    partition = read_partition(resource.get_store(), DAY)
     assert partition.quarantine.is_empty()
     assert partition.events["session"].n_unique() == 2
 
 
 def test_unknown_mistake_kind_fails_with_its_name(tmp_path):
     resource = ObjectStoreResource(backend="local", root=str(tmp_path))
-    result = dg.materialize(
-        [simulated_sessions],
-        partition_key="2026-11-21",
-        resources={"object_store": resource},
-        run_config={"ops": {"simulated_sessions": {"config": {"sessions": 1, "mix": {"typo_in_comment": 1.0}}}}},
-        raise_on_error=False,
-    )
+    result = _materialize(resource, {"sessions": 1, "mix": {"typo_in_comment": 1.0}})
     assert not result.success
     assert "typo_in_comment" in str(result.all_events)

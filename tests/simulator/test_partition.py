@@ -4,6 +4,7 @@ import gzip
 import json
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from repair.cli import main
@@ -16,15 +17,15 @@ from repair.linediff import apply_diff, parse_diff
 from repair.lint import lint_batch
 from repair.ot import FileReplay
 from repair.sessionlog import validate_event
-from repair.simulate import SimulationConfig
+from repair.simulate import MISTAKE_KINDS, SimulationConfig, simulate_partition
 from repair.simulate.partition import simulate_repl
 from resources.object_store import LocalObjectStore
 
 from .conftest import DAY, SESSIONS, simulate_args
 
 
-def _events(store):
-    for key in store.list(f"sessions/date={DAY}/"):
+def _events(store, day=DAY):
+    for key in store.list(f"sessions/date={day}/"):
         if key.endswith(".jsonl.gz"):
             for line in gzip.decompress(store.read_bytes(key)).decode().splitlines():
                 yield json.loads(line)
@@ -65,22 +66,24 @@ def test_another_seed_or_day_gives_other_sessions():
     assert events(11, DAY) != events(11, "2026-11-21")
 
 
-def test_ingest_quarantines_nothing_and_snapshots_reconstruct(simulated):
-    partition = read_partition(simulated, DAY)
+def check_ingest(store, day=DAY) -> None:
+    """Zero quarantine, every snapshot reconstructed, one error state per logged diagnostic."""
+    partition = read_partition(store, day)
     assert partition.quarantine.is_empty()
     timelines = build_timelines(partition.events)
-    checked, mismatches = reconstruct(timelines, simulated)
-    assert checked == len([k for k in simulated.list("snapshots/")])
+    checked, mismatches = reconstruct(timelines, store)
+    assert checked == len(store.list("snapshots/"))
     assert mismatches == []
     states = build_error_states(timelines)
     assert states.quarantine.is_empty(), states.quarantine.head(3)
     assert states.invalid_packets.is_empty()
-    assert states.states.height == sum(1 for e in _events(simulated) if e["kind"] == "lsp_diagnostic")
+    assert states.states.height == sum(1 for e in _events(store, day) if e["kind"] == "lsp_diagnostic")
 
 
-def test_logged_diagnostics_reproduce_on_replayed_states(simulated):
-    timelines = build_timelines(read_partition(simulated, DAY).events)
-    states = build_error_states(timelines)
+def check_reproduction(store, day=DAY, share=0.9) -> None:
+    """At least `share` of the logged diagnostics come back when the linters re-run on the replayed
+    states (file at its version, the other files at that moment)."""
+    states = build_error_states(build_timelines(read_partition(store, day).events))
     blobs = dict(zip(states.blobs["blob"].to_list(), states.blobs["text"].to_list(), strict=True))
     rows = states.states.unique(["repl", "file", "version"], keep="first", maintain_order=True).to_dicts()
     projects = [
@@ -95,12 +98,12 @@ def test_logged_diagnostics_reproduce_on_replayed_states(simulated):
     logged = states.states.select("repl", "file", "version", "source", "code", "start_line", "message").rows()
     reproduced = sum(1 for repl, file, version, *key in logged if tuple(key) in found[(repl, file, version)])
     assert logged, "the partition has no diagnostics"
-    assert reproduced / len(logged) >= 0.9, f"{reproduced} of {len(logged)} reproduce"
+    assert reproduced / len(logged) >= share, f"{reproduced} of {len(logged)} reproduce"
 
 
-def _file_states(store, repl: str, file: str) -> dict[int, str]:
+def _file_states(store, day, repl: str, file: str) -> dict[int, str]:
     packets = sorted(
-        (e for e in _events(store) if e["kind"] == "ot" and e["repl"] == repl and e["file"] == file),
+        (e for e in _events(store, day) if e["kind"] == "ot" and e["repl"] == repl and e["file"] == file),
         key=lambda e: e["version"],
     )
     replay, texts = FileReplay(), {}
@@ -110,16 +113,17 @@ def _file_states(store, repl: str, file: str) -> dict[int, str]:
     return texts
 
 
-def test_ground_truth_diffs_apply_to_the_logged_states(simulated):
+def check_ground_truth(store, day=DAY) -> pl.DataFrame:
+    """Every clean fix applies to the replayed file at `broken_version`; user fixes match the log."""
     rows = [
         json.loads(line)
-        for key in simulated.list(f"ground_truth/date={DAY}/")
-        for line in simulated.read_text(key).splitlines()
+        for key in store.list(f"ground_truth/date={day}/")
+        for line in store.read_text(key).splitlines()
     ]
     assert rows, "no mistakes were simulated"
     cache: dict[tuple[str, str], dict[int, str]] = {}
     for row in rows:
-        texts = cache.setdefault((row["repl"], row["file"]), _file_states(simulated, row["repl"], row["file"]))
+        texts = cache.setdefault((row["repl"], row["file"]), _file_states(store, day, row["repl"], row["file"]))
         before = texts[row["broken_version"]]
         if row["fixed_version"] is None:
             assert row["broken_version"] == max(texts)
@@ -136,5 +140,35 @@ def test_ground_truth_diffs_apply_to_the_logged_states(simulated):
         assert row["diagnostics"] is not None  # linted
     # Nearly every mistake makes the language server report something that its clean fix removes.
     assert sum(1 for row in rows if row["diagnostics"]) >= 0.8 * len(rows)
-    frame = pl.DataFrame(rows)
+    return pl.DataFrame(rows)
+
+
+def test_ingest_quarantines_nothing_and_snapshots_reconstruct(simulated):
+    check_ingest(simulated)
+
+
+def test_logged_diagnostics_reproduce_on_replayed_states(simulated):
+    check_reproduction(simulated)
+
+
+def test_ground_truth_diffs_apply_to_the_logged_states(simulated):
+    frame = check_ground_truth(simulated)
     assert frame["kind"].n_unique() >= 3
+
+
+@pytest.mark.slow
+def test_a_bigger_day_with_every_kind(tmp_path):
+    """40 sessions with a mix favouring the kinds that fit few definitions: every kind occurs, and
+    every check holds at that size."""
+    store = LocalObjectStore(tmp_path)
+    day = "2026-11-23"
+    rare = {"assign_for_eq": 20.0, "misspelled_method": 20.0, "misspelled_attribute": 5.0, "wrong_argument_count": 5.0,
+            "missing_import": 5.0, "unused_import": 3.0}
+    mix = {**dict.fromkeys(MISTAKE_KINDS, 1.0), **rare}
+    summary = simulate_partition(store, SimulationConfig(day=day, sessions=40, seed=2, mix=mix))
+    assert summary.sessions == 40 and summary.lint_errors == 0
+    check_ingest(store, day)
+    check_reproduction(store, day)
+    frame = check_ground_truth(store, day)
+    assert set(frame["kind"].to_list()) == set(MISTAKE_KINDS)
+    assert set(frame["outcome"].to_list()) >= {"clean", "with_unrelated_edits", "never"}
