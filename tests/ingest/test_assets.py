@@ -152,3 +152,13 @@ def test_spark_and_polars_engines_give_identical_error_states(tmp_path):
     assert result.success and metadata(result, "error_states")["engine"] == engine
     assert read_frame(store, f"assets/error_states/{DAY}.parquet").equals(polars_states)
     assert read_frame(store, blobs_key(DAY)).equals(polars_blobs)
+
+
+def test_an_empty_shard_is_no_error(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    write_partition(store, bad_lines=False)
+    store.write_bytes(f"sessions/date={DAY}/shard-002.jsonl", b"")
+    result = run(tmp_path)
+    assert result.success
+    check = checks(result)["session_logs:counts_reconcile"]
+    assert check.passed and check.metadata["empty_shards"].value == 1
