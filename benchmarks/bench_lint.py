@@ -16,8 +16,11 @@ import itertools
 import os
 import platform
 import random
+import resource
 import statistics
 import time
+
+import psutil
 
 from repair.corpus import iter_source_files
 from repair.lint import WarmLinter, lint_batch
@@ -40,47 +43,73 @@ def make_states(count: int) -> list[tuple[str, str]]:
     ]
 
 
-def naive(states) -> float:
-    started = time.perf_counter()
-    for name, text in states:
-        (result,) = lint_batch([{name: text}], [name])
-        assert result.error is None, result.error
-    return len(states) / (time.perf_counter() - started)
+class Meter:
+    """Wall time and CPU time of this process, its finished children (the CLI linters, ruff on
+    stdin) and, in warm mode, the language server. The machine is shared, so states per
+    CPU-second is the figure that does not depend on what else runs."""
+
+    def __init__(self, server_pid: int | None = None):
+        self.server = psutil.Process(server_pid) if server_pid else None
+
+    def _cpu(self) -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        if self.server is not None:
+            times = self.server.cpu_times()
+            total += times.user + times.system
+        return total
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), self._cpu()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.wall, self.cpu = time.perf_counter() - self.wall, self._cpu() - self.cpu
 
 
-def batched(states) -> float:
-    started = time.perf_counter()
-    for start in range(0, len(states), BATCH_SIZE):
-        chunk = states[start:start + BATCH_SIZE]
-        results = lint_batch([{name: text} for name, text in chunk], [name for name, _ in chunk])
-        assert all(r.error is None for r in results)
-    return len(states) / (time.perf_counter() - started)
+def naive(states) -> Meter:
+    with Meter() as meter:
+        for name, text in states:
+            (result,) = lint_batch([{name: text}], [name])
+            assert result.error is None, result.error
+    return meter
 
 
-def warm(linter: WarmLinter, states) -> float:
-    started = time.perf_counter()
-    for name, text in states:
-        linter.check({name: text}, name)
-    return len(states) / (time.perf_counter() - started)
+def batched(states) -> Meter:
+    with Meter() as meter:
+        for start in range(0, len(states), BATCH_SIZE):
+            chunk = states[start:start + BATCH_SIZE]
+            results = lint_batch([{name: text} for name, text in chunk], [name for name, _ in chunk])
+            assert all(r.error is None for r in results)
+    return meter
 
 
-def recheck_latency(linter: WarmLinter, state: tuple[str, str], edits: int) -> tuple[float, float]:
+def warm(linter: WarmLinter, states) -> Meter:
+    with Meter(linter.server_pid) as meter:
+        for name, text in states:
+            linter.check({name: text}, name)
+    return meter
+
+
+def recheck_latency(linter: WarmLinter, state: tuple[str, str], edits: int) -> tuple[float, float, Meter]:
     """Milliseconds per re-check of one file under a stream of single-line edits (as candidate
-    repairs arrive in verification)."""
+    repairs arrive in verification): p50, p95, and the meter of the whole stream."""
     name, text = state
     lines = text.split("\n")
     rng = random.Random(3)
     linter.check({name: text}, name)
     timings = []
-    for i in range(edits):
-        edited = list(lines)
-        at = rng.randrange(len(edited))
-        edited[at] = edited[at] + f"  # candidate {i}"
-        started = time.perf_counter()
-        linter.check({name: "\n".join(edited)}, name)
-        timings.append((time.perf_counter() - started) * 1000)
+    with Meter(linter.server_pid) as meter:
+        for i in range(edits):
+            edited = list(lines)
+            at = rng.randrange(len(edited))
+            edited[at] = edited[at] + f"  # candidate {i}"
+            started = time.perf_counter()
+            linter.check({name: "\n".join(edited)}, name)
+            timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))]
+    return statistics.median(timings), timings[int(0.95 * (len(timings) - 1))], meter
 
 
 def main() -> None:
@@ -89,28 +118,33 @@ def main() -> None:
     edits = int(os.environ.get("BENCH_LINT_EDITS", "200"))
     states = make_states(count)
     lines = statistics.mean(t.count("\n") for _, t in states)
-    print(f"{len(states)} states, {lines:.0f} lines on average; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs", flush=True)
+    print(f"{len(states)} states, {lines:.0f} lines on average; {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
 
-    rate_naive = naive(states[:naive_count])
-    print(f"(a) one CLI process per file: {rate_naive:.2f} states/s ({naive_count} states)", flush=True)
-    rate_batched = batched(states)
-    print(f"(b) batched CLI ({BATCH_SIZE} per batch): {rate_batched:.1f} states/s", flush=True)
+    rows = []
+
+    def report(label: str, n: int, meter: Meter) -> None:
+        rows.append((label, n / meter.wall, n / meter.cpu))
+        print(f"{label}: {n / meter.wall:.2f} states/s, {n / meter.cpu:.2f} states per CPU-second ({n} states)",
+              flush=True)
+
+    report("(a) one CLI process per file", naive_count, naive(states[:naive_count]))
+    report(f"(b) batched CLI, {BATCH_SIZE} per batch", len(states), batched(states))
     with WarmLinter() as linter:
         started = time.perf_counter()
         linter.check({"warmup.py": "x = 1\n"}, "warmup.py")
         startup = time.perf_counter() - started
-        rate_warm = warm(linter, states)
-        p50, p95 = recheck_latency(linter, states[0], edits)
-    print(f"(c) warm server: {rate_warm:.1f} states/s (start-up + first check {startup:.2f} s)", flush=True)
-    print(f"warm re-check of one edited file: p50 {p50:.1f} ms, p95 {p95:.1f} ms over {edits} edits")
-    print(
-        "\n| mode | states/s | vs (a) |\n| --- | --- | --- |\n"
-        f"| (a) one CLI process per file | {rate_naive:.2f} | 1x |\n"
-        f"| (b) batched CLI, {BATCH_SIZE} per batch | {rate_batched:.1f} | {rate_batched / rate_naive:.0f}x |\n"
-        f"| (c) warm language server | {rate_warm:.1f} | {rate_warm / rate_naive:.0f}x |\n"
-        f"\nWarm re-check latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({edits} edits of {states[0][0]})."
-    )
+        report("(c) warm language server", len(states), warm(linter, states))
+        p50, p95, stream = recheck_latency(linter, states[0], edits)
+    print(f"warm start-up + first check {startup:.2f} s; re-check of one edited file: p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms, {1000 * stream.cpu / edits:.1f} CPU-ms each over {edits} edits")
+    base_wall, base_cpu = rows[0][1], rows[0][2]
+    print("\n| mode | states/s | vs (a) | states per CPU-second | vs (a) |\n| --- | --- | --- | --- | --- |")
+    for label, wall, cpu in rows:
+        print(f"| {label} | {wall:.2f} | {wall / base_wall:.0f}x | {cpu:.2f} | {cpu / base_cpu:.0f}x |")
+    print(f"\nWarm re-check of one edited file ({states[0][0]}, {edits} edits): p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms, {1000 * stream.cpu / edits:.1f} CPU-ms per re-check. "
+          f"Load average {os.getloadavg()[0]:.1f} at the end.")
 
 
 if __name__ == "__main__":

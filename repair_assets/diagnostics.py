@@ -97,7 +97,7 @@ def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_u
         "kept_rows": outcome.counts["kept"],
         **{f"dropped_{reason}": outcome.counts[reason] for reason in REASONS},
         "states_linted": outcome.states_linted,
-        "reproduction_rate": dg.MetadataValue.float(rate if rate is not None else float("nan")),
+        "reproduction_rate": dg.MetadataValue.float(rate) if rate is not None else dg.MetadataValue.null(),
         "reproduction_rate_per_rule": dg.MetadataValue.md(table),
         "executor": executor,
         "lint_seconds": dg.MetadataValue.float(round(seconds, 2)),
@@ -135,7 +135,7 @@ def check_results(outcome: Reproduction, min_rate: float) -> list[dg.AssetCheckR
             asset_key=ASSET,
             # Nothing linted (an empty or fully filtered day) is not a failure of the linters.
             passed=rate is None or rate >= min_rate,
-            metadata={"rate": rate if rate is not None else float("nan"), "floor": min_rate},
+            metadata={"rate": dg.MetadataValue.float(rate) if rate is not None else dg.MetadataValue.null(), "floor": min_rate},
         )
     )
     dropped = sum(outcome.counts[reason] for reason in REASONS)

@@ -43,6 +43,10 @@ class LspClient:
         self._reader.start()
 
     @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
     def alive(self) -> bool:
         return self._proc.poll() is None and self._reader.is_alive()
 

@@ -106,6 +106,11 @@ class WarmLinter:
         self._disk = {}
         self._open.clear()
 
+    @property
+    def server_pid(self) -> int | None:
+        """The language server's process id (for monitoring its CPU and memory)."""
+        return self._client.pid if self._client is not None else None
+
     def restart(self) -> None:
         """A fresh server on the same workspace (the files on disk are kept)."""
         if self._client is not None:
