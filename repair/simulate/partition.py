@@ -141,7 +141,10 @@ def simulate_repl(number: int, config: SimulationConfig, sources: list[Path], ro
     if project is None:
         raise RuntimeError(f"no usable project in 50 tries from {root} (project {number})")
     repl = _hash_id("repl-", config.seed, config.day, number)
-    sim = ReplSimulator(repl, project, rng, mix=config.mix, timing=config.timing, behaviour=config.behaviour)
+    sim = ReplSimulator(
+        repl, project, rng, user=_hash_id("u-", config.seed, config.day, number),
+        mix=config.mix, timing=config.timing, behaviour=config.behaviour,
+    )
     weights = config.behaviour.session_count_weights
     count = min(budget, len(sim.order), rng.choices(range(1, len(weights) + 1), weights=weights)[0])
     cuts = sorted(rng.sample(range(1, len(sim.order)), count - 1)) if count > 1 else []

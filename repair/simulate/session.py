@@ -171,11 +171,13 @@ class ReplSimulator:
         project: Project,
         rng: random.Random,
         *,
+        user: str,
         mix: dict[str, float],
         timing: TimingModel,
         behaviour: BehaviourModel,
     ):
         self.repl = repl
+        self.user = user  # the account that owns the project
         self.project = project
         self.facts = ProjectFacts.of(project)
         self.rng = rng
@@ -215,7 +217,7 @@ class ReplSimulator:
             return
         f.version += 1
         self._event(
-            "ot", ts, f.path, **make_packet(f.flushed, text, f.version), user=self.repl, author="user"
+            "ot", ts, f.path, **make_packet(f.flushed, text, f.version), user=self.user, author="user"
         )
         f.flushed, f.flushed_ts = text, ts
         lo, hi = self.timing.analysis_ms

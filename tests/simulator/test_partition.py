@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import datetime
 
 import polars as pl
 import pytest
@@ -44,6 +45,8 @@ def test_layout_and_session_count(simulated):
     events = list(_events(simulated))
     assert len({e["session"] for e in events}) == SESSIONS
     assert all(validate_event(e) is None for e in events)
+    day_start = int(datetime.fromisoformat(f"{DAY}T00:00:00+00:00").timestamp() * 1000)
+    assert all(day_start <= e["ts"] < day_start + 86_400_000 for e in events)
     kinds = {e["kind"] for e in events}
     assert {"ot", "lsp_diagnostic", "editor"} <= kinds
 
