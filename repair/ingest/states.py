@@ -167,12 +167,15 @@ def replay_group(
     result = GroupResult(repl, file)
     replay = FileReplay(check_crc=check_crc)
     wanted = [StateRequest((did, role), version=version, ts=ts) for did, role, version, ts in requests]
+    last_text, last_blob = None, ""  # states in a row often share one text: hash it once
     for state in replay_states(events, wanted, replay=replay):
         did, role = state.request.key
         blob = None
         if state.text is not None:
-            blob = blob_id(state.text)
-            result.blobs[blob] = state.text
+            if state.text is not last_text:
+                last_text, last_blob = state.text, blob_id(state.text)
+                result.blobs[last_blob] = state.text
+            blob = last_blob
         result.states.append((did, role, blob, state.version, state.error))
     result.last_version = replay.version
     if replay.error is not None and replay.error_packet is not None:
