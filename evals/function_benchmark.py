@@ -9,9 +9,9 @@
 3. lints every candidate in one batch with the shared linter and keeps those with a diagnostic the
    correct program does not have (the language server flags it); that diagnostic, an error first and
    then the one nearest the change, becomes the item's diagnostic;
-4. runs the program's tests on the flagged candidates that still compile and keeps those the tests
-   reject (a syntax error cannot be imported, so it breaks every test without a run);
-5. keeps the first survivor per (program, function, kind).
+4. per (program, function, kind), runs the program's tests on the flagged tries in order and keeps
+   the first the tests reject (a syntax error cannot be imported, so it breaks every test without a
+   run); the tries after it are not run.
 
 Every candidate not kept is counted under the reason it was dropped (`BuildReport.dropped`), so the
 counts reconcile: candidates = items + dropped.
@@ -191,26 +191,36 @@ def build_function_benchmark(
         else:
             flagged.append((bug, diagnostic))
 
-    def breaks_tests(entry: tuple[Bug, Diagnostic]) -> bool:
-        bug = entry[0]
+    def breaks_tests(bug: Bug) -> bool:
         if not compiles(bug.buggy_code):
             return True
         program = by_name[bug.program]
         limits = Limits(wall_s=program.timeout_s, cpu_s=int(program.timeout_s))
         return not run_python(program.files(bug.buggy_code), program.argv, limits).ok
 
-    say(f"running tests on {sum(compiles(b.buggy_code) for b, _ in flagged)} flagged bugs that compile")
+    # Tries of one slot (program, function, kind) run in order until one breaks the tests; the
+    # tries after it are not run. Slots run in parallel.
+    slots: dict[tuple[str, str, str], list[tuple[Bug, Diagnostic]]] = {}
+    for bug, diagnostic in flagged:
+        slots.setdefault((bug.program, bug.function, bug.kind), []).append((bug, diagnostic))
+
+    def first_breaking(tries: list[tuple[Bug, Diagnostic]]) -> tuple[int | None, int]:
+        """(index of the kept try or None, how many tries ran and kept passing)."""
+        for index, (bug, _) in enumerate(tries):
+            if breaks_tests(bug):
+                return index, index
+        return None, len(tries)
+
+    say(f"running tests for {len(slots)} (program, function, kind) slots ({len(flagged)} flagged bugs)")
     items: list[Item] = []
-    seen: set[tuple[str, str, str]] = set()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for (bug, diagnostic), broken in zip(flagged, pool.map(breaks_tests, flagged), strict=True):
-            slot = (bug.program, bug.function, bug.kind)
-            if not broken:
-                report.dropped["tests still pass"] += 1
-            elif slot in seen:
-                report.dropped["another try of the same slot was kept"] += 1
-            else:
-                seen.add(slot)
+        for tries, (kept, passing) in zip(slots.values(), pool.map(first_breaking, slots.values()), strict=True):
+            if passing:
+                report.dropped["tests still pass"] += passing
+            if kept is not None:
+                bug, diagnostic = tries[kept]
                 items.append(_as_item(by_name[bug.program], bug, diagnostic))
+                if len(tries) > kept + 1:
+                    report.dropped["another try of the same slot was kept"] += len(tries) - kept - 1
     say(f"{len(items)} items from {report.candidates} candidates")
     return items, report

@@ -135,32 +135,34 @@ def evaluate(
     before = BeforeLints(items, linter)
     rows: list[dict] = []
     throughput: list[dict] = []
+    benchmarks = sorted({item.benchmark for item in items})
     for repairer in repairers:
         name = getattr(repairer, "name", type(repairer).__name__)
-        started = time.perf_counter()
-        scored: list[_Scored] = []
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for done, result in enumerate(pool.map(functools.partial(_score_one, repairer, limits=limits), items), 1):
-                scored.append(result)
-                if done % 25 == 0 or done == len(items):
-                    say(f"{name}: {done}/{len(items)} items")
-        resolved = _resolved(scored, before, linter)
-        elapsed = time.perf_counter() - started
-        for result, is_resolved in zip(scored, resolved, strict=True):
-            item = result.item
-            rows.append({
-                "model": name, "benchmark": item.benchmark, "item_id": item.item_id, "group": item.group,
-                "origin": item.origin, "status": result.status, "raw_output": result.raw_output,
-                "ast_exact": ast_exact_match(result.repaired, item.fixed_content),
-                "ast_or_string": ast_match_with_string_fallback(result.repaired, item.fixed_content),
-                "resolved": is_resolved, "tests_pass": result.tests_pass, "latency_s": result.latency_s,
-            })
-        for benchmark in sorted({item.benchmark for item in items}):
-            count = sum(1 for item in items if item.benchmark == benchmark)
-            share = elapsed * count / max(1, len(items))
-            throughput.append({"model": name, "benchmark": benchmark, "items": count, "seconds": share,
-                               "items_per_minute": 60.0 * count / share if share else 0.0})
-        say(f"{name}: {len(items)} items in {elapsed:.1f} s")
+        # One benchmark at a time, so that each one's throughput is its own.
+        for benchmark in benchmarks:
+            subset = [item for item in items if item.benchmark == benchmark]
+            started = time.perf_counter()
+            scored: list[_Scored] = []
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                score = functools.partial(_score_one, repairer, limits=limits)
+                for done, result in enumerate(pool.map(score, subset), 1):
+                    scored.append(result)
+                    if done % 25 == 0 or done == len(subset):
+                        say(f"{name} on {benchmark}: {done}/{len(subset)} items")
+            resolved = _resolved(scored, before, linter)
+            elapsed = time.perf_counter() - started
+            for result, is_resolved in zip(scored, resolved, strict=True):
+                item = result.item
+                rows.append({
+                    "model": name, "benchmark": item.benchmark, "item_id": item.item_id, "group": item.group,
+                    "origin": item.origin, "status": result.status, "raw_output": result.raw_output,
+                    "ast_exact": ast_exact_match(result.repaired, item.fixed_content),
+                    "ast_or_string": ast_match_with_string_fallback(result.repaired, item.fixed_content),
+                    "resolved": is_resolved, "tests_pass": result.tests_pass, "latency_s": result.latency_s,
+                })
+            throughput.append({"model": name, "benchmark": benchmark, "items": len(subset), "seconds": elapsed,
+                               "items_per_minute": 60.0 * len(subset) / elapsed if elapsed else 0.0})
+            say(f"{name} on {benchmark}: {len(subset)} items in {elapsed:.1f} s")
     return pl.DataFrame(rows, schema=RESULT_SCHEMA), pl.DataFrame(
         throughput, schema={"model": pl.String, "benchmark": pl.String, "items": pl.Int64,
                             "seconds": pl.Float64, "items_per_minute": pl.Float64})
