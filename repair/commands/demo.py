@@ -1,0 +1,168 @@
+"""`repair demo`: the whole lifecycle on the embedded default, end to end, with progress.
+
+Simulates one day of IDE sessions into the local object store, materializes the whole graph for that
+day (ingest, diagnostics, synthesis, dataset, training, evaluation, deployment) in the project's
+Dagster instance so that every run shows in the UI afterwards, then serves the deployed model on a
+local Triton, sends it a broken file and prints the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The demo's budget: enough sessions for a few hundred verified repairs, and a short training run.
+DEMO_SESSIONS = 120
+DEMO_TRAIN_DURATION = "900ba"
+
+BROKEN_EXAMPLE = """import math
+
+
+def circle_area(radius):
+    return math.pi * raduis ** 2
+
+
+def describe(shapes):
+    for shape in shapes:
+        print(shape, circle_area(shape))
+"""
+
+
+def _yesterday() -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return DagsterInstance.get()
+
+
+def _run(defs, instance, job_name: str, day: str, ops_config: dict) -> None:
+    started = time.monotonic()
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        partition_key=day,
+        instance=instance,
+        run_config={"ops": ops_config, "loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        raise_on_error=False,
+    )
+    minutes = (time.monotonic() - started) / 60
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        raise click.ClickException(
+            f"{job_name} failed for {day} after {minutes:.1f} min (steps: {', '.join(failed) or 'see log'}); "
+            f"open the run in the UI (`make ui`) for details"
+        )
+    click.secho(f"    {job_name} succeeded in {minutes:.1f} min", fg="green")
+
+
+def _stage(number: int, total: int, text: str) -> None:
+    click.secho(f"\n[{number}/{total}] {text}", bold=True)
+
+
+def _serve_and_fix(store_root: str) -> None:
+    from repair.lint import lint_project
+    from repair.serving.client import RepairClient
+    from repair.serving.repository import DeployRepository
+    from repair.serving.server import EmbeddedTritonServer, free_ports
+    from resources.object_store import LocalObjectStore
+
+    deployed = DeployRepository(LocalObjectStore(store_root))
+    if not deployed.served_versions():
+        click.echo("    no version was deployed (the evaluation gate kept it out); nothing to serve")
+        return
+    example = PROJECT_ROOT / ".data" / "demo" / "broken.py"
+    example.parent.mkdir(parents=True, exist_ok=True)
+    example.write_text(BROKEN_EXAMPLE)
+    (linted,) = lint_project({"broken.py": BROKEN_EXAMPLE}, ["broken.py"])
+    errors = [d for d in linted.diagnostics if d.severity == "error"]
+    server = EmbeddedTritonServer(
+        deployed.local_path(), load_models=(deployed.model_name,), ports=tuple(free_ports(3))
+    )
+    with server:
+        click.echo(
+            f"    Triton serves {deployed.model_name} v{deployed.served_versions()[-1]} at {server.grpc_url}"
+        )
+        with RepairClient(server.grpc_url, timeout_s=60) as client:
+            for diagnostic in errors[:1]:
+                click.echo(
+                    f"    {example.relative_to(PROJECT_ROOT)}:{diagnostic.line1}: {diagnostic.describe()}"
+                )
+                answer = client.repair(BROKEN_EXAMPLE, diagnostic, "broken.py")
+                click.echo(
+                    "    the model proposes:\n"
+                    + "\n".join("      " + line for line in answer.diff.splitlines())
+                )
+                click.echo(f"    status: {answer.status}")
+
+
+@click.command()
+@click.option(
+    "--day", default=_yesterday, show_default="yesterday (UTC)", help="The log day to simulate and process."
+)
+@click.option("--sessions", default=DEMO_SESSIONS, show_default=True, help="IDE sessions to simulate.")
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--train-duration",
+    default=DEMO_TRAIN_DURATION,
+    show_default=True,
+    help="LLM Foundry max_duration of the demo's training run (e.g. 3000ba or 4ep to train longer).",
+)
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the result and fix a file.")
+def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool) -> None:
+    """Run the whole lifecycle on the embedded default and show the served model fixing a file."""
+    os.environ.setdefault("REPAIR_ENV", "local")
+    from jobs.definitions import defs
+    from jobs.environments import current_environment
+
+    if current_environment() != "local":
+        raise click.UsageError("the demo runs on the embedded default: unset REPAIR_ENV or set it to 'local'")
+    store_root = os.environ.get("REPAIR_STORE_ROOT", ".data/store")
+    instance = _instance()
+    total = 3 if serve else 2
+    click.secho(
+        f"Demo for {day}: {sessions} sessions, training {train_duration}; store {store_root}", bold=True
+    )
+
+    _stage(1, total, f"Simulating {sessions} IDE sessions from real code (the embedded default)")
+    _run(
+        defs,
+        instance,
+        "simulate_day",
+        day,
+        {"simulated_sessions": {"config": {"sessions": sessions, "seed": seed}}},
+    )
+
+    _stage(
+        2,
+        total,
+        "Materializing the whole graph: logs -> diagnostics -> repairs -> dataset -> model -> eval -> Triton",
+    )
+    _run(
+        defs,
+        instance,
+        "full_lifecycle",
+        day,
+        {"finetuned_model": {"config": {"max_duration": train_duration}}},
+    )
+
+    if serve:
+        _stage(3, total, "Serving the deployed model on a local Triton and sending it a broken file")
+        _serve_and_fix(store_root)
+
+    click.secho(
+        "\nDone. Open the Dagster UI with `make ui` (http://127.0.0.1:3000): the runs above, the asset graph, "
+        "every asset's metadata and checks.\nServe the model yourself with `uv run repair serve`, then "
+        "`uv run repair fix FILE`.",
+        fg="green",
+    )
