@@ -28,8 +28,8 @@ def _parse_mix(values: tuple[str, ...]) -> dict[str, float]:
 
 @click.command(name="simulate")
 @click.option("--day", default=lambda: date.today().isoformat(), show_default="today", help="The partition (YYYY-MM-DD).")
-@click.option("--sessions", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--sessions", type=click.IntRange(min=1), default=100, show_default=True, help="Sessions to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, day and options: same bytes.")
 @click.option(
     "--source", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
     help="Directory of Python files to take code from (default: the standard library).",
@@ -56,7 +56,10 @@ def command(
     config = SimulationConfig(day=day, sessions=sessions, seed=seed, source=source, mix=_parse_mix(mix), behaviour=behaviour)
     store = open_store(store_uri)
     click.echo(f"simulating {sessions} sessions of {day} (seed {seed}) into {store.uri()}", err=True)
-    summary = simulate_partition(store, config, progress=lambda line: click.echo(f"  {line}", err=True))
+    try:
+        summary = simulate_partition(store, config, progress=lambda line: click.echo(f"  {line}", err=True))
+    except (FileNotFoundError, RuntimeError) as error:  # no usable source code
+        raise click.ClickException(str(error)) from error
     click.echo(
         f"{summary.sessions} sessions, {summary.repls} projects, {summary.events} events "
         f"({summary.events_by_kind['ot']} packets, {summary.diagnostics} diagnostics), "

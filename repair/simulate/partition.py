@@ -139,7 +139,10 @@ def simulate_repl(number: int, config: SimulationConfig, sources: list[Path], ro
         if project is not None:
             break
     if project is None:
-        raise RuntimeError(f"no usable project in 50 tries from {root} (project {number})")
+        raise RuntimeError(
+            f"no usable project in 50 tries from {root} (project {number}): a project needs a module with a "
+            f"function or class whose module-level dependencies come to {config.min_lines}-{config.max_lines} lines"
+        )
     repl = _hash_id("repl-", config.seed, config.day, number)
     sim = ReplSimulator(
         repl, project, rng, user=_hash_id("u-", config.seed, config.day, number),
