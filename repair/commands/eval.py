@@ -34,6 +34,8 @@ REPAIR_BENCHMARK_KEY = "assets/repair_benchmark/all.parquet"
               help="DebugBench JSON or HumanEvalPack JSONL file to add (repeatable).")
 @click.option("--no-stdlib", is_flag=True, help="Leave out the reserved stdlib modules and their Lib/test suites.")
 @click.option("--no-problems", is_flag=True, help="Leave out this project's problems (evals/problems).")
+@click.option("--program", "only_programs", multiple=True,
+              help="Keep only this program (repeatable), e.g. problem:two_sum, stdlib:textwrap.")
 @click.option("--kind", "kinds", multiple=True, help="Bug kind to inject (repeatable; default: all).")
 @click.option("--functions-per-program", default=3, show_default=True)
 @click.option("--repair-items", type=click.Path(exists=True, dir_okay=False),
@@ -49,7 +51,8 @@ REPAIR_BENCHMARK_KEY = "assets/repair_benchmark/all.parquet"
               help="Also decide the deployment gate between two of the evaluated models.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default .data/eval/<UTC time>).")
-def command(models, benchmark, store_uri, function_sources, no_stdlib, no_problems, kinds, functions_per_program,
+def command(models, benchmark, store_uri, function_sources, no_stdlib, no_problems, only_programs, kinds,
+            functions_per_program,
             repair_items, limit, seed, workers, temperature, top_p, top_k, few_shot, gate, out_dir) -> None:
     """Evaluate repairers on the executable and the production-style benchmark."""
     import random
@@ -81,6 +84,10 @@ def command(models, benchmark, store_uri, function_sources, no_stdlib, no_proble
     items = []
     if benchmark in ("both", "function"):
         collected = collect_programs(stdlib=not no_stdlib, problems=not no_problems, files=function_sources)
+        if only_programs:
+            collected.programs = [p for p in collected.programs if p.name in set(only_programs)]
+            if not collected.programs:
+                raise click.BadParameter(f"no program named {', '.join(only_programs)}", param_hint="--program")
         for record in collected.quarantined:
             click.echo(f"quarantined {record['record']} ({record['file']}): {record['reason']}", err=True)
         built, report = build_function_benchmark(
