@@ -250,17 +250,21 @@ def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, st
 def _truth_for(
     state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
 ) -> Mapping[str, Any] | None:
-    """The mistake behind a diagnostic: alive at the state's version and reported by the language
-    server with this diagnostic's message; None when no single mistake is (most diagnostics of a
+    """The mistake behind a diagnostic: alive at the state's version, reported by the language
+    server with this diagnostic's message (the record lists everything published on the file then),
+    and on one of the mistake's broken lines; None when no single mistake is (most diagnostics of a
     keystroke-level log are half-typed lines, not mistakes)."""
     version = int(state["version"])
     key = (state["source"], state["code"], state["message"])
+    lines = str(state["content"]).split("\n")
+    error_text = lines[state["start_line"]].strip() if state["start_line"] < len(lines) else None
     reported = [
         r
         for r in index.get((state["repl"], state["session"], state["file"]), ())
         if r["introduced_version"] <= version
         and (r.get("fixed_version") is None or version < r["fixed_version"])
         and any((d["source"], d["code"], d["message"]) == key for d in r.get("diagnostics") or ())
+        and any(str(b["text"]).strip() == error_text for b in r.get("broken_lines") or ())
     ]
     return reported[0] if len(reported) == 1 else None
 

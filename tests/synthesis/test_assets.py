@@ -112,6 +112,7 @@ def materialized(tmp_path_factory):
                 "broken_version": 1, "fixed_version": 2 if later else None,
                 "clean_diff": render_diff(make_diff(broken, intended)),
                 "diagnostics": [{k: state[k] for k in ("source", "code", "message")}],
+                "broken_lines": [{"line": state["start_line"] + 1, "text": broken.split("\n")[state["start_line"]]}],
             }
         )
         for index, ((name, broken, later, intended), state) in enumerate(zip(CASES, states.to_dicts()))

@@ -3,18 +3,17 @@
 from repair.teachers.pipeline import agrees, markdown_table, teacher_table, truth_index
 
 STATE = {"repl": "r", "session": "s", "file": "main.py", "version": 5, "source": "pyright",
-         "code": "reportUndefinedVariable", "message": '"valeu" is not defined'}  # fmt: skip
+         "code": "reportUndefinedVariable", "message": '"valeu" is not defined',
+         "content": "x = 1\n" * 8 + "print(valeu)\n", "start_line": 8}  # fmt: skip
 TYPO_FIX = "<diff>\n-9 print(valeu)\n+9 print(value)\n</diff>"
 
 
-def record(introduced, fixed, clean_diff, message=None):
-    diagnostics = (
-        [{"source": "pyright", "code": "reportUndefinedVariable", "message": message, "line": 1}]
-        if message
-        else []
-    )
+def record(introduced, fixed, clean_diff, message=None, broken="print(valeu)"):
+    """A ground-truth record as the simulator writes it (repair/simulate/partition.py)."""
+    reported = [{"source": "pyright", "code": "reportUndefinedVariable", "message": message, "line": 9}]
     return {"repl": "r", "session": "s", "file": "main.py", "introduced_version": introduced,
-            "fixed_version": fixed, "clean_diff": clean_diff, "diagnostics": diagnostics}  # fmt: skip
+            "fixed_version": fixed, "clean_diff": clean_diff, "diagnostics": reported if message else [],
+            "broken_lines": [{"line": 7, "text": broken}]}  # fmt: skip
 
 
 def test_agreement_compares_the_resulting_lines_not_the_line_numbers():
@@ -38,11 +37,16 @@ def test_agreement_picks_the_mistake_alive_and_reported():
     gone = record(1, 3, "<diff>\n-1 a\n+1 b\n</diff>")
     index = truth_index([other, typo, gone])
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, index) is True
-    # Two mistakes alive and neither reported for this diagnostic: not clear, not counted.
-    ambiguous = truth_index(
+    # Mistakes alive but never reported with this diagnostic: not counted.
+    unreported = truth_index(
         [record(1, None, "<diff>\n-1 a\n</diff>"), record(2, None, "<diff>\n-2 b\n</diff>")]
     )
-    assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, ambiguous) is None
+    assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, unreported) is None
+    # Reported while it lived, but on another line (a record lists all the file's diagnostics then).
+    elsewhere = truth_index(
+        [record(1, None, "<diff>\n-1 import sys\n</diff>", STATE["message"], "import sys")]
+    )
+    assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, elsewhere) is None
 
 
 def test_teacher_table():
