@@ -33,6 +33,11 @@ GROUP = "ingest"
 SAMPLE_ROWS = 20  # rows of a problem table shown in metadata; the full table is in the store
 
 
+def _daily_asset(kinds: set[str], checks: list[dg.AssetCheckSpec]):
+    """What every ingest asset shares: one UTC day of logs, group `ingest`, its checks beside it."""
+    return dg.asset(partitions_def=daily_log_partitions, group_name=GROUP, kinds=kinds, check_specs=checks)
+
+
 def _blocking_check(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
 
@@ -81,11 +86,9 @@ class SessionLogsConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=daily_log_partitions,
-    group_name=GROUP,
-    kinds={"polars", "parquet"},
-    check_specs=[
+@_daily_asset(
+    {"polars", "parquet"},
+    [
         _blocking_check(
             "session_logs",
             "quarantine_share",
@@ -156,11 +159,9 @@ def session_logs(
     )
 
 
-@dg.asset(
-    partitions_def=daily_log_partitions,
-    group_name=GROUP,
-    kinds={"polars", "parquet"},
-    check_specs=[
+@_daily_asset(
+    {"polars", "parquet"},
+    [
         _blocking_check(
             "session_timelines",
             "snapshot_reconstruction",
@@ -237,11 +238,9 @@ class ErrorStatesConfig(dg.Config):
         return engine
 
 
-@dg.asset(
-    partitions_def=daily_log_partitions,
-    group_name=GROUP,
-    kinds={"polars", "spark", "parquet"},
-    check_specs=[
+@_daily_asset(
+    {"polars", "spark", "parquet"},
+    [
         _blocking_check(
             "error_states",
             "quarantine_share",

@@ -29,6 +29,22 @@ QUARANTINE_SCHEMA = {"shard": pl.String, "line_no": pl.Int64, "reason": pl.Strin
 SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
+def event_row(record: LogEvent) -> tuple[Any, ...]:
+    """A valid event as a `session_logs` row (the columns of EVENTS_SCHEMA)."""
+    e = record.event
+    return (
+        e["repl"],
+        e["session"],
+        e["ts"],
+        e["kind"],
+        e.get("file"),
+        e.get("version"),
+        record.shard,
+        record.line_no,
+        record.raw,
+    )
+
+
 def partition_prefix(day: str) -> str:
     return f"sessions/date={day}/"
 
@@ -63,20 +79,7 @@ def read_partition(
         shard = key[len(prefix) :]
         for record in read_shard(store.read_bytes(key), shard):
             if isinstance(record, LogEvent):
-                e = record.event
-                events.append(
-                    (
-                        e["repl"],
-                        e["session"],
-                        e["ts"],
-                        e["kind"],
-                        e.get("file"),
-                        e.get("version"),
-                        shard,
-                        record.line_no,
-                        record.raw,
-                    )
-                )
+                events.append(event_row(record))
             else:
                 rejected.append((record.shard, record.line_no, record.reason, record.raw))
         if progress:

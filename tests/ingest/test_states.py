@@ -6,27 +6,15 @@ import json
 
 import polars as pl
 
-from repair.ingest.logs import EVENTS_SCHEMA
+from repair.ingest.logs import EVENTS_SCHEMA, event_row
 from repair.ingest.states import build_error_states
 from repair.ingest.timelines import build_timelines
+from repair.sessionlog import LogEvent
 from tests.ingest.sessions import T0, SessionWriter
 
 
 def timelines(events) -> pl.DataFrame:
-    rows = [
-        (
-            e["repl"],
-            e["session"],
-            e["ts"],
-            e["kind"],
-            e.get("file"),
-            e.get("version"),
-            "s.jsonl",
-            n,
-            json.dumps(e),
-        )
-        for n, e in enumerate(events, start=1)
-    ]
+    rows = [event_row(LogEvent("s.jsonl", n, e, json.dumps(e))) for n, e in enumerate(events, start=1)]
     return build_timelines(pl.DataFrame(rows, schema=EVENTS_SCHEMA, orient="row"))
 
 
