@@ -200,11 +200,14 @@ def render(rows: list[dict], described: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, append: bool = False) -> None:
+    """Replaces this stage's section of RESULTS.md with `text` (or appends `text` to it)."""
     content = RESULTS.read_text()
     start = content.index(SECTION)
     end = content.find("\n## ", start + len(SECTION))
-    RESULTS.write_text(content[:start] + text + ("" if end < 0 else content[end:]))
+    end = len(content) if end < 0 else end
+    head = content[:end].rstrip("\n") + "\n" if append else content[:start]
+    RESULTS.write_text(head + text + content[end:])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -156,14 +156,9 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        from benchmarks.bench_serving import RESULTS, SECTION
+        from benchmarks.bench_serving import write_section
 
-        content = RESULTS.read_text()
-        start = content.index(SECTION)
-        end = content.find("\n## ", start + len(SECTION))
-        end = len(content) if end < 0 else end
-        RESULTS.write_text(content[:end].rstrip("\n") + "\n" + text + content[end:])
-
+        write_section(text, append=True)
 
 if __name__ == "__main__":
     main()

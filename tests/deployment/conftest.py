@@ -65,19 +65,20 @@ def learned_checkpoint(tiny_checkpoint, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, tiny_checkpoint, learned_checkpoint):
-    """A real embedded Triton serving `code_repair` version 1 (the learned checkpoint), promoted by
-    `roll_out`; yields (server, repository)."""
-    from repair.serving.repository import DeployRepository
-    from repair.serving.rollout import ModelControl, roll_out
+def served(tmp_path_factory, learned_checkpoint):
+    """A real embedded Triton serving `code_repair` version 1 (the learned checkpoint) from a deploy
+    repository; yields (server, repository). (Rollouts themselves are tested in test_rollout.py.)"""
+    from repair.serving.repository import DEFAULT_SERVING, DeployRepository
+    from repair.serving.rollout import ModelControl
     from repair.serving.server import EmbeddedTritonServer
     from resources.object_store import LocalObjectStore
 
     store = LocalObjectStore(tmp_path_factory.mktemp("store"))
     repository = DeployRepository(store)
+    repository.write_version(1, learned_checkpoint)
+    repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
     with EmbeddedTritonServer(repository.local_path(), log_path=store.root / "tritonserver.log") as server:
         control = ModelControl(server.grpc_url)
-        result = roll_out(control, repository, 1, learned_checkpoint, gate_passed=True)
+        control.load(repository.model_name)
         control.close()
-        assert result.promoted, result.reason
         yield server, repository

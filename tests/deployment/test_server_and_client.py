@@ -113,3 +113,16 @@ code_repair_outcomes_total{model="code_repair",outcome="fixed",version="2"} 5
         "nv_inference_count": 7.0,
         'nv_inference_request_failure{reason="BACKEND"}': 1.0,
     }
+
+
+def test_repair_fix_command_reports_an_unreachable_server(tmp_path):
+    from click.testing import CliRunner
+
+    from repair.cli import main
+
+    (port,) = free_ports(1)
+    target = tmp_path / "main.py"
+    target.write_text("print(undefined_name)\n")
+    result = CliRunner().invoke(main, ["fix", str(target), "--url", f"127.0.0.1:{port}"])
+    assert result.exit_code == 3, result.output
+    assert "is not defined" in result.output and "unavailable after" in result.output

@@ -156,3 +156,23 @@ def test_health_and_readiness(served):
         assert not client.is_ready()
         with pytest.raises(RepairRequestError, match="no_such_model"):
             client.repair("x = 1\n", {"message": "m", "code": "c", "source": "ruff", "line": 1})
+
+
+def test_repair_fix_command_lints_asks_and_writes(served, tmp_path):
+    from click.testing import CliRunner
+
+    from repair.cli import main
+
+    server, _ = served
+    target = tmp_path / "main.py"
+    target.write_text(LEARNED_CASE.code)
+    result = CliRunner().invoke(
+        main, ["fix", str(target), "--line", "3", "--url", server.grpc_url, "--write"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "reportAttributeAccessIssue" in result.output and LEARNED_DIFF in result.output
+    assert "status: fixed" in result.output
+    assert target.read_text() == LEARNED_CASE.code.replace("turtle.screen", "turtle.Screen()")
+
+    clean = CliRunner().invoke(main, ["fix", str(target), "--url", server.grpc_url])
+    assert clean.exit_code == 0 and "no diagnostics" in clean.output

@@ -18,7 +18,9 @@ def _block(text: str, name: str) -> str:
 
 
 def test_vllm_repository_files(tmp_path):
-    written = write_vllm_repository(tmp_path, VllmEngineArgs(model="/models/code_repair/v7", max_model_len=2048))
+    written = write_vllm_repository(
+        tmp_path, VllmEngineArgs(model="/models/code_repair/v7", max_model_len=2048)
+    )
     assert {p.relative_to(tmp_path).as_posix() for p in written} == {
         f"{GENERATOR_NAME}/config.pbtxt",
         f"{GENERATOR_NAME}/1/model.json",
@@ -45,4 +47,6 @@ def test_vllm_repository_files(tmp_path):
 def test_command_line(tmp_path, capsys):
     main([str(tmp_path), "/ckpt", "--tensor-parallel-size", "2"])
     assert "model.json" in capsys.readouterr().out
-    assert json.loads((tmp_path / GENERATOR_NAME / "1" / "model.json").read_text())["tensor_parallel_size"] == 2
+    assert (
+        json.loads((tmp_path / GENERATOR_NAME / "1" / "model.json").read_text())["tensor_parallel_size"] == 2
+    )
