@@ -97,6 +97,12 @@ def _score_one(repairer: Repairer, item: Item, limits: Limits | None = None) -> 
     return _Scored(item, status, raw, repaired, latency, tests_pass)
 
 
+def _failures(repairer: Repairer) -> int:
+    """Calls a repairer absorbed as "no fix" itself (the DSPy repairer counts them in `usage`)."""
+    usage = getattr(repairer, "usage", None)
+    return int(getattr(usage, "failures", 0) or 0)
+
+
 class BeforeLints:
     """The broken files' diagnostics, linted once per evaluation and shared by every model."""
 
@@ -141,6 +147,7 @@ def evaluate(
         # One benchmark at a time, so that each one's throughput is its own.
         for benchmark in benchmarks:
             subset = [item for item in items if item.benchmark == benchmark]
+            failures_before = _failures(repairer)
             started = time.perf_counter()
             scored: list[_Scored] = []
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -161,11 +168,12 @@ def evaluate(
                     "resolved": is_resolved, "tests_pass": result.tests_pass, "latency_s": result.latency_s,
                 })
             throughput.append({"model": name, "benchmark": benchmark, "items": len(subset), "seconds": elapsed,
-                               "items_per_minute": 60.0 * len(subset) / elapsed if elapsed else 0.0})
+                               "items_per_minute": 60.0 * len(subset) / elapsed if elapsed else 0.0,
+                               "call_failures": _failures(repairer) - failures_before})
             say(f"{name} on {benchmark}: {len(subset)} items in {elapsed:.1f} s")
     return pl.DataFrame(rows, schema=RESULT_SCHEMA), pl.DataFrame(
         throughput, schema={"model": pl.String, "benchmark": pl.String, "items": pl.Int64,
-                            "seconds": pl.Float64, "items_per_minute": pl.Float64})
+                            "seconds": pl.Float64, "items_per_minute": pl.Float64, "call_failures": pl.Int64})
 
 
 def summary_table(results: pl.DataFrame) -> pl.DataFrame:
@@ -294,10 +302,11 @@ def render_report(
     for row in breakdown.iter_rows(named=True):
         parts.append(f"| {row['benchmark']} | {row['group']} | {row['model']} | {row['n']} | "
                      f"{_percent(row['value'])} [{_percent(row['ci_low'])}, {_percent(row['ci_high'])}] |")
-    parts += ["", "## Throughput", "", "| model | benchmark | items | seconds | items/minute |", "|---|---|---|---|---|"]
+    parts += ["", "## Throughput", "", "| model | benchmark | items | seconds | items/minute | failed calls |",
+              "|---|---|---|---|---|---|"]
     for row in throughput.iter_rows(named=True):
         parts.append(f"| {row['model']} | {row['benchmark']} | {row['items']} | {row['seconds']:.1f} | "
-                     f"{row['items_per_minute']:.1f} |")
+                     f"{row['items_per_minute']:.1f} | {row['call_failures']} |")
     if settings:
         parts += ["", "## Settings", ""] + [f"- `{key}`: {value}" for key, value in settings.items()]
     for plot in plots:

@@ -185,3 +185,18 @@ def test_model_specs_and_registry(tmp_path):
     assert resolve_finetuned(parse_model_spec("finetuned"), store) == ("finetuned:v2", 2, "")
     assert resolve_finetuned(parse_model_spec("finetuned:v1"), store) == ("finetuned:v1", 1, "")
     assert resolve_finetuned(parse_model_spec("finetuned:/data/ckpt"), None) == ("finetuned:ckpt", None, "/data/ckpt")
+
+
+def test_few_shot_demonstrations_come_from_the_train_split():
+    from evals.models import demonstrations_from_dataset
+    from repair.diagnostic import Diagnostic
+    from repair.linediff import make_diff, render_diff
+    from repair.prompt import render_prompt
+
+    code, diagnostic = "x = y\n", Diagnostic("ruff", "F821", "error", "Undefined name `y`", 0, 4, 0, 5)
+    prompt, response = render_prompt(code, diagnostic), render_diff(make_diff(code, "x = 1\n"))
+    dataset = pl.DataFrame({"prompt": [prompt, prompt, "not a prompt"], "response": [response, response + " ", response],
+                            "split": ["test", "train", "train"], "diagnostic_id": ["a", "b", "c"]})
+    (demo,) = demonstrations_from_dataset(dataset, 4)
+    assert demo.numbered_code == "#main.py\n1 x = y" and demo.error_line == "1 x = y"
+    assert demo.diagnostic == "Undefined name `y` (ruff F821)" and demo.diff == response + " "
