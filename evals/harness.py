@@ -283,6 +283,15 @@ def markdown_table(summary: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def rules_markdown(breakdown: pl.DataFrame) -> str:
+    """The per-rule breakdown as a markdown table (percent, 95% interval)."""
+    lines = ["| benchmark | rule | model | n | score [95% CI] |", "|---|---|---|---|---|"]
+    for row in breakdown.iter_rows(named=True):
+        lines.append(f"| {row['benchmark']} | {row['group']} | {row['model']} | {row['n']} | "
+                     f"{_percent(row['value'])} [{_percent(row['ci_low'])}, {_percent(row['ci_high'])}] |")
+    return "\n".join(lines)
+
+
 def render_report(
     summary: pl.DataFrame,
     breakdown: pl.DataFrame,
@@ -297,11 +306,7 @@ def render_report(
              markdown_table(summary), ""]
     if gate_text:
         parts += ["## Deployment gate", "", gate_text, ""]
-    parts += ["## Per rule (main metric, %)", "", "| benchmark | rule | model | n | score [95% CI] |",
-              "|---|---|---|---|---|"]
-    for row in breakdown.iter_rows(named=True):
-        parts.append(f"| {row['benchmark']} | {row['group']} | {row['model']} | {row['n']} | "
-                     f"{_percent(row['value'])} [{_percent(row['ci_low'])}, {_percent(row['ci_high'])}] |")
+    parts += ["## Per rule (main metric, %)", "", rules_markdown(breakdown)]
     parts += ["", "## Throughput", "", "| model | benchmark | items | seconds | items/minute | failed calls |",
               "|---|---|---|---|---|---|"]
     for row in throughput.iter_rows(named=True):

@@ -209,6 +209,7 @@ def model_evaluation(
 ):
     """Every repairer on both benchmarks; the table, plots and report; the deployment gate."""
     from evals.gate import production_version
+    from evals.harness import markdown_table, rules_markdown
     from evals.items import items_from_frame
     from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
     from evals.run import REPORT_NAME, run_evaluation
@@ -246,8 +247,6 @@ def model_evaluation(
     assert gate is not None
     report_key = f"{prefix}/{REPORT_NAME}"
     store.write_text(f"{EVALUATIONS_PREFIX}/latest.json", json.dumps({"run": run_id, "report": report_key}))
-    from evals.harness import markdown_table
-
     value = {
         "run": run_id, "candidate": candidate, "production": production, "report": report_key,
         "gate": {**gate.as_metadata(), "passed": gate.passed, "reason": gate.reason},
@@ -256,7 +255,7 @@ def model_evaluation(
     yield dg.Output(value, metadata={
         "scores": dg.MetadataValue.md(markdown_table(outcome.summary)),
         "plots": dg.MetadataValue.md(plots_md),
-        "per_rule": dg.MetadataValue.md(outcome.report.split("## Per rule", 1)[-1].split("## Throughput")[0]),
+        "per_rule": dg.MetadataValue.md(rules_markdown(outcome.breakdown)),
         "throughput": dg.MetadataValue.json(outcome.throughput.to_dicts()),
         "gate": dg.MetadataValue.md(gate.describe()),
         "report": dg.MetadataValue.url(store.uri(report_key)),
