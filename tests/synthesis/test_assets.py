@@ -13,11 +13,14 @@ from repair.ingest.states import blob_id
 from repair.linediff import make_diff, render_diff
 from repair.lint import WarmLinter
 from repair.ot import make_packet
+from repair.teachers.search import SearchRepairer
+from repair.verify import Verifier
 from repair_assets.synthesis import repair_candidates, verified_repairs
 from resources.io_manager import ObjectStoreIOManager
 from resources.linter import linter_resource
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
+from tests.synthesis.openai_server import serve_repairer
 
 PARTITION = "2026-01-05"
 FILLER = "".join(f"n{i} = {i}\n" for i in range(8))
@@ -96,7 +99,7 @@ def _frames():
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory):
+def materialized(tmp_path_factory, warm_linter):
     root = tmp_path_factory.mktemp("store")
     object_store = ObjectStoreResource(backend="local", root=str(root))
     store = object_store.get_store()
@@ -122,17 +125,31 @@ def materialized(tmp_path_factory):
         dg.AssetSpec(key, partitions_def=repair_candidates.partitions_def)
         for key in ("reproduced_diagnostics", "session_timelines")
     ]
-    result = dg.materialize(
-        [*upstream, repair_candidates, verified_repairs],
-        selection=[repair_candidates, verified_repairs],
-        partition_key=PARTITION,
-        resources={
-            "object_store": object_store,
-            "io_manager": ObjectStoreIOManager(object_store=object_store),
-            "linter": linter_resource("local"),
-            "teacher_lm": TeacherLMResource(),
-        },
-    )
+    # The DSPy teacher talks to an OpenAI-compatible server (as to a vLLM), answering with the
+    # search repairer; LiteLLM's price map is the bundled one (no network).
+    searcher = SearchRepairer(Verifier(warm_linter))
+    with pytest.MonkeyPatch.context() as patch, serve_repairer(searcher, "test-key") as (api_base, requests):
+        patch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "true")
+        result = dg.materialize(
+            [*upstream, repair_candidates, verified_repairs],
+            selection=[repair_candidates, verified_repairs],
+            partition_key=PARTITION,
+            resources={
+                "object_store": object_store,
+                "io_manager": ObjectStoreIOManager(object_store=object_store),
+                "linter": linter_resource("local"),
+                "teacher_lm": TeacherLMResource(
+                    model="openai/repair-search",
+                    api_base=api_base,
+                    api_key="test-key",
+                    cache=False,
+                    max_workers=2,
+                ),
+            },
+        )
+    assert len(requests) == len(CASES)
+    # The demonstrations are this run's verified search repairs, shown before the question.
+    assert sum(m["role"] == "user" for m in requests[0]["messages"]) > 1
     verified = pl.read_parquet(root / f"assets/verified_repairs/{PARTITION}.parquet")
     return result, verified
 
@@ -141,14 +158,17 @@ def test_one_candidate_per_diagnostic_and_teacher(materialized):
     result, _ = materialized
     assert result.success
     candidates = result.output_for_node("repair_candidates")
-    assert candidates.height == len(CASES) * 2
-    assert sorted(set(candidates["teacher"])) == ["search", "user_fix"]
+    assert candidates.height == len(CASES) * 3
+    assert sorted(set(candidates["teacher"])) == ["dspy", "search", "user_fix"]
     metadata = next(
         e
         for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey("repair_candidates")
     ).materialization.metadata
     assert metadata["quarantined"].value == 1  # the duplicate id, with its reason
+    usage = metadata["teacher_lm_usage"].value
+    assert usage["calls"] == len(CASES) and usage["failures"] == 0 and usage["prompt_tokens"] > 0
+    assert usage["demonstrations"] == 3
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {
         "one_candidate_per_teacher_and_diagnostic": True,
@@ -193,4 +213,7 @@ def test_teacher_table_in_metadata(materialized):
     assert "| search | 4 | 0.75 | 0.75 |  | 1.0 | 3 |" in table
     # user_fix: 3 fixes found, 2 of them noisy; the far one does not survive as a diff.
     assert "| user_fix | 4 | 0.5 | 0.5 | 0.6667 | 1.0 | 2 |" in table
-    assert verified["agrees_with_truth"].to_list().count(True) == 5
+    # The DSPy teacher answered with the search repairer, which sees only the prompt (no project
+    # files): it verifies as often, but guesses `help` for the helper it cannot import.
+    assert "| dspy | 4 | 0.75 | 0.75 |  | 0.3333 | 3 |" in table
+    assert verified["agrees_with_truth"].to_list().count(True) == 6
