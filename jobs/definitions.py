@@ -13,6 +13,18 @@ import repair_assets
 from jobs.automation import JOBS, SCHEDULES, SENSORS
 from jobs.environments import build_resources
 
+# CONTRACTS section 5: the asset keys users, services and tests depend on, by group.
+CONTRACT_GROUPS: dict[str, tuple[str, ...]] = {
+    "ingest": ("session_logs", "session_timelines", "error_states"),
+    "diagnostics": ("reproduced_diagnostics",),
+    "synthesis": ("repair_candidates", "verified_repairs"),
+    "dataset": ("repair_dataset",),
+    "training": ("tokenizer", "finetuned_model"),
+    "evaluation": ("repair_benchmark", "function_repair_benchmark", "model_evaluation"),
+    "deployment": ("triton_deployment",),
+}
+CONTRACT_ASSETS = frozenset(key for keys in CONTRACT_GROUPS.values() for key in keys)
+
 # A backfill of many days runs in runs of at most this many partitions each.
 BACKFILL_DAYS_PER_RUN = 7
 

@@ -90,3 +90,21 @@ def test_instance_files_validate_against_dagsters_schema(name):
 
     config, _ = dagster_instance_config(str(ROOT), name)
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_code_location_holds_every_contract_asset_in_its_group():
+    from jobs.definitions import CONTRACT_GROUPS
+
+    graph = build_definitions("local").resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    for group, keys in CONTRACT_GROUPS.items():
+        for key in keys:
+            assert groups.get(key) == group, f"{key}: expected in group {group}, found {groups.get(key)}"
+
+
+def test_asset_checks_sit_beside_assets_of_the_graph():
+    defs = build_definitions("local")
+    graph = defs.resolve_asset_graph()
+    checks = list(graph.asset_check_keys)
+    assert len(checks) >= 13
+    assert all(check.asset_key in graph.get_all_asset_keys() for check in checks)
