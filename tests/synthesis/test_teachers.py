@@ -2,6 +2,7 @@
 program driven by a local deterministic LM (a real `dspy.LM` over the search repairer)."""
 
 import itertools
+import os
 
 import dspy
 import pytest
@@ -210,7 +211,23 @@ def test_bootstrap_keeps_demonstrations_that_verify(verifier, warm_linter):
     assert len(program.repair.demos) == 1
 
 
-@pytest.mark.skip(reason="hook: the lead wires the deployed Triton model (serving stage client) here")
-def test_dspy_teacher_against_deployed_triton_model():
-    """Run `DSPyRepairer(repairer_lm(<Triton client repairer>))` on a few error states against the
-    deployed `code_repair` model and verify its answers; see docs/synthesis.md."""
+@pytest.mark.skipif(
+    not os.environ.get("REPAIR_TRITON_URL"),
+    reason="hook: set REPAIR_TRITON_URL (host:port of the deployed code_repair model, gRPC) to run",
+)
+def test_dspy_teacher_against_deployed_triton_model(verifier, warm_linter):
+    """The DSPy teacher's whole path (program, adapter, concurrency, usage) against the deployed
+    model: `repairer_lm` over the serving stage's `TritonRepairer`. Every answer must come back and
+    be read as a diff or as "no fix"; how many verify is the evaluation stage's business."""
+    from repair.serving.client import RepairClient, TritonRepairer
+
+    codes = ["value = 3\nprint(valeu)\n", "def f(x)\n    return x\n", "import os\nos.pth\n"]
+    requests = [RepairRequest(c, error_of(warm_linter, c)) for c in codes]
+    with RepairClient(os.environ["REPAIR_TRITON_URL"]) as client:
+        teacher = DSPyRepairer(repairer_lm(TritonRepairer(client)), max_workers=2)
+        answers = teacher.propose_many(requests)
+    assert teacher.usage.calls == len(codes) and teacher.usage.failures == 0, teacher.usage.errors
+    verdicts = [
+        verifier.verify(r.code, r.diagnostic, a).verdict for r, a in zip(requests, answers, strict=True)
+    ]
+    assert all(v not in ("no_diff_block", "malformed_diff") for v in verdicts), list(zip(answers, verdicts))
