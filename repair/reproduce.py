@@ -15,7 +15,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `not_reproduced` | re-linting the state finds no diagnostic with the same source, rule and line |
 
 Linting runs once per distinct state (several diagnostics are often logged on one version), in
-batches of `batch_size` states handed to `repair.lint.lint_batch`, on one of three executors:
+batches of up to `batch_size` states handed to `repair.lint.lint_batch`, on one of three executors:
 `serial`, `process` (a process pool of `workers`) or `spark` (one Spark task per batch).
 """
 
@@ -169,6 +169,18 @@ def lint_states(batch: tuple[list[dict[str, str | bytes]], list[str], float, int
     return lint_batch(projects, targets, timeout_s=timeout_s, max_file_bytes=max_file_bytes, config=config)
 
 
+def batch_size(states: int, settings: ReproduceSettings, spark=None) -> int:
+    """`settings.batch_size`, made smaller where that leaves a worker idle: a small day is split
+    so that every worker (pool process or Spark core) gets a batch."""
+    if settings.executor == "process":
+        parallelism = settings.workers
+    elif settings.executor == "spark" and spark is not None:
+        parallelism = spark.sparkContext.defaultParallelism
+    else:
+        parallelism = 1
+    return max(1, min(settings.batch_size, -(-states // parallelism)))
+
+
 def run_batches(
     batches: list[tuple], settings: ReproduceSettings, *, spark=None,
     progress: Callable[[int, int], None] | None = None,
@@ -240,9 +252,10 @@ def reproduce(
         seen_pairs.setdefault(pair, row["diagnostic_id"])
 
     states = list(to_lint.values())
+    size = batch_size(len(states), settings, spark)
     batches = []
-    for start in range(0, len(states), settings.batch_size):
-        chunk = states[start:start + settings.batch_size]
+    for start in range(0, len(states), size):
+        chunk = states[start:start + size]
         projects = [{**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]} for group in chunk]
         targets = [records[group[0]]["file"] for group in chunk]
         batches.append((projects, targets, settings.timeout_s, settings.max_file_bytes, settings.lint_config))
