@@ -88,7 +88,9 @@ def triton_run(
 
     def send(i: int) -> None:
         with lock:
-            client = assigned.setdefault(threading.get_ident(), clients[len(assigned)])
+            if threading.get_ident() not in assigned:
+                assigned[threading.get_ident()] = clients[len(assigned)]
+            client = assigned[threading.get_ident()]
         case = cases[i % len(cases)]
         client.repair(case.code, case.diagnostic, case.file_name)
 
@@ -149,7 +151,7 @@ def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], 
         store = LocalObjectStore(work / "store")
         repository = DeployRepository(store)
         repository.write_version(1, checkpoint)
-        with EmbeddedTritonServer(repository.local_path(), log_path=work / "server.log") as server:
+        with EmbeddedTritonServer(repository.local_path()) as server:  # log kept in .data/triton/logs
             control = ModelControl(server.grpc_url)
             for batching in (False, True):
                 serving = ServingConfig(dynamic_batching=batching, max_new_tokens=new_tokens)

@@ -211,8 +211,9 @@ def roll_out(
     finally:
         try:
             control.unload(staging)
-        finally:
-            repository.delete_model_files(staging)
+        except RolloutError:
+            pass  # it never loaded: the load error is the one to report
+        repository.delete_model_files(staging)
 
     def kept(reason: str) -> RolloutResult:
         return RolloutResult(
