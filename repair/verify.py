@@ -67,7 +67,10 @@ class BatchLinter:
         self.lint_options = lint_options
 
     def check(self, files: Mapping[str, str], target: str) -> list[Diagnostic]:
-        return self.check_many([files], [target])[0]
+        found = self.check_many([files], [target])[0]
+        if isinstance(found, LintFailure):
+            raise found
+        return found
 
     def check_many(
         self, projects: Sequence[Mapping[str, str]], targets: Sequence[str]
@@ -97,7 +100,9 @@ class Verdict:
         return self.verdict == ACCEPTED
 
 
-def diagnostic_counts(diagnostics: Sequence[Diagnostic], severity: str | None = None) -> Counter:
+def diagnostic_counts(
+    diagnostics: Sequence[Diagnostic], severity: str | None = None
+) -> Counter[tuple[str, str, str]]:
     return Counter(
         (d.source, d.code, d.message) for d in diagnostics if severity is None or d.severity == severity
     )

@@ -101,10 +101,10 @@ class Usage:
     cost_usd: float | None = None
     errors: list[str] = field(default_factory=list)
 
-    def add_tokens(self, usage_by_model: Mapping[str, Mapping[str, object]]) -> None:
+    def add_tokens(self, usage_by_model: Mapping[str, Mapping[str, int | None]]) -> None:
         for usage in usage_by_model.values():
-            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)  # type: ignore[arg-type]
-            self.completion_tokens += int(usage.get("completion_tokens") or 0)  # type: ignore[arg-type]
+            self.prompt_tokens += usage.get("prompt_tokens") or 0
+            self.completion_tokens += usage.get("completion_tokens") or 0
 
     def as_metadata(self) -> dict[str, object]:
         return {

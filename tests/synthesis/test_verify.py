@@ -86,3 +86,11 @@ def test_linter_failure_and_judge_are_verdicts(warm_linter):
 
     judged = Verifier(warm_linter, judge=strict_judge).verify(TYPO, diagnostic, FIX)
     assert judged.verdict == "judge_rejected" and judged.detail == "prints the wrong variable"
+
+
+def test_batch_linter_failure_is_a_verdict(warm_linter):
+    from repair.verify import BatchLinter, Verifier
+
+    diagnostic = error_of(warm_linter, TYPO)
+    verdict = Verifier(BatchLinter()).verify(TYPO, diagnostic, FIX, file_name="notes.txt")
+    assert verdict.verdict == "lint_failed" and "not Python" in verdict.detail
