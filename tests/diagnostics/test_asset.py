@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import polars as pl
+import pytest
 from dagster_pyspark import LazyPySparkResource
 
 from repair.ingest import blobs_key
@@ -80,3 +81,29 @@ def test_great_expectations_checks_catch_bad_rows(error_states):
     assert not results["severity_values"].passed
     assert "fatal" in str(results["severity_values"].metadata["failures"].value)
     assert results["counts_reconcile"].passed and results["reproduction_rate"].passed  # nothing linted here
+
+
+@pytest.mark.slow
+def test_simulated_day_reproduces_end_to_end(tmp_path, monkeypatch):
+    """Simulator -> ingest -> reproduction: what the simulator's IDE logged, re-linting must
+    reproduce (same linters, same configuration), and every check passes."""
+    from click.testing import CliRunner
+
+    from jobs.environments import build_resources
+    from repair.cli import main
+    from repair_assets import ingest
+
+    day = "2026-03-05"
+    simulated = CliRunner().invoke(main, ["simulate", "--day", day, "--sessions", "4", "--store", str(tmp_path)])
+    assert simulated.exit_code == 0, simulated.output
+    monkeypatch.setenv("REPAIR_STORE_ROOT", str(tmp_path))
+    result = dg.materialize(
+        [ingest.session_logs, ingest.session_timelines, ingest.error_states, reproduced_diagnostics],
+        partition_key=day,
+        resources=build_resources("local"),
+    )
+    (materialization,) = result.asset_materializations_for_node("reproduced_diagnostics")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert metadata["input_rows"] > 0 and metadata["kept_rows"] > 0
+    assert metadata["dropped_not_reproduced"] == 0 and metadata["reproduction_rate"] == 1.0
+    assert all(e.passed for e in result.get_asset_check_evaluations())
