@@ -2,11 +2,12 @@
 one edited file in milliseconds (verification applies thousands of candidate edits).
 
 The project lives in a private workspace folder with the same `pyrightconfig.json`/`ruff.toml` as
-batch mode. The target file is an open document (`didOpen`, then `didChange` with a new version per
-check); the project's other files are kept on disk and, when they change between checks, announced
-with `workspace/didChangeWatchedFiles` so that imports see them. A check pulls the document's
-diagnostics (`textDocument/diagnostic`), which the server answers once it has checked the new text. A server that crashes or stops answering is
-restarted once per check; `close()` (or leaving the `with` block) shuts it down.
+batch mode. The target file is an open document only (`didOpen`, then `didChange` with a new
+version per check); the project's other files are kept on disk and, when they change between
+checks, announced with `workspace/didChangeWatchedFiles` so that imports see them. A check pulls
+the document's diagnostics (`textDocument/diagnostic`), which the server answers once it has
+checked the new text. Recently checked documents stay open (see `_open`). A server that crashes or
+stops answering is restarted once per check; `close()` (or leaving the `with` block) shuts it down.
 """
 
 from __future__ import annotations
