@@ -55,6 +55,7 @@ FROM_IMPORT_MODULES = (
 )  # fmt: skip
 BUILTIN_TYPES = {t.__name__: t for t in (str, bytes, list, dict, set, frozenset, tuple, int, float, complex)}
 CLOSERS = {"(": ")", "[": "]", "{": "}"}
+BUILTIN_NAMES = frozenset(dir(builtins))
 MAX_RENAMES = 3
 
 
@@ -306,8 +307,39 @@ def _bracket_balance(text: str) -> tuple[list[str], int]:
     return stack, -1
 
 
-def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
-    """(cost, family, description, new line) for one line."""
+_BINDINGS = (
+    re.compile(
+        r"^\s*([\w\s,()*\[\]]+?)\s*(?::[^=]*)?=(?!=)", re.MULTILINE
+    ),  # assignment targets, annotated too
+    re.compile(r"\b(?:def|class|import|as|global|nonlocal)\s+(\w+)"),
+    re.compile(r"\bfor\s+([\w\s,()]+?)\s+in\b"),
+    re.compile(r"\bdef\s+\w+\s*\(([^)]*)\)"),  # parameters
+    re.compile(r"\blambda\s+([^:]*):"),
+    re.compile(r"\bfrom\s+[\w.]+\s+import\s+([\w\s,()]+)"),
+)
+
+
+def _orphan_names(code: str, line_index: int) -> list[str]:
+    """Names the file uses but never binds (by pattern: it need not parse), nearest the line first:
+    where a keyword was typed instead of a name, the name's later uses are left orphaned."""
+    bound = set(BUILTIN_NAMES)
+    for pattern in _BINDINGS:
+        for match in pattern.finditer(code):
+            bound.update(IDENTIFIER.findall(match.group(1)))
+    first_use: dict[str, int] = {}
+    for number, line in enumerate(split_lines(code)):
+        body = _code_part(line)
+        for match in IDENTIFIER.finditer(body):
+            name = match.group()
+            if name in bound or keyword.iskeyword(name) or body[: match.start()].rstrip().endswith("."):
+                continue
+            first_use.setdefault(name, number)
+    return sorted(first_use, key=lambda name: (abs(first_use[name] - line_index), name))
+
+
+def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, str, str]]:
+    """(cost, family, description, new line) for one line; `orphans` are names the file uses but
+    never binds (see `_orphan_names`)."""
     edits = []
     body = _code_part(line)
     comment = line[len(body) :]
@@ -346,14 +378,21 @@ def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
             edits.append((1.3, "quote", f"close {quote}", line[:cut] + quote + line[cut:]))
     for word in IDENTIFIER.findall(body):
         if keyword.iskeyword(word) and re.search(rf"\b{word}\s*(=(?!=)|[,)]|\.)", body):
-            edits.append(
-                (
-                    1.5,
-                    "keyword",
-                    f"{word} -> {word}_",
-                    re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", word + "_", line),
-                )
-            )
+            # The name the user meant: one the file uses but no longer binds, or a variable the
+            # line reassigns from (`url = '/' + url`); else `word_`.
+            assigned = re.search(rf"\b{word}\s*=(?!=)", body)
+            value = body[assigned.end() :] if assigned else ""
+            reassigned = [
+                m.group()
+                for m in IDENTIFIER.finditer(value)
+                if not keyword.iskeyword(m.group())
+                and m.group() not in BUILTIN_NAMES
+                and not value[: m.start()].rstrip().endswith(".")
+                and not value[m.end() :].lstrip().startswith("(")
+            ]
+            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1], word + "_"])):
+                renamed = re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", name, line)
+                edits.append((1.45 + 0.02 * rank, "keyword", f"{word} -> {name}", renamed))
             break
     return edits
 
@@ -368,11 +407,12 @@ def _syntax(code, lines, diagnostic, file_name, context_files) -> list[Candidate
     previous = index - 1
     while previous >= 0 and not lines[previous].strip():
         previous -= 1
+    orphans = _orphan_names(code, index)
     # The error is often reported on the line after the mistake (an unclosed bracket, a missing colon).
     for where, extra in ((index, 0.0), (previous, 0.3)):
         if where < 0 or not lines[where].strip():
             continue
-        for cost, family, description, new in _syntax_line_edits(lines[where]):
+        for cost, family, description, new in _syntax_line_edits(lines[where], orphans):
             if new != lines[where]:
                 out.append(
                     Candidate(

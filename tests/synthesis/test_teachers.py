@@ -231,3 +231,14 @@ def test_dspy_teacher_against_deployed_triton_model(verifier, warm_linter):
         verifier.verify(r.code, r.diagnostic, a).verdict for r, a in zip(requests, answers, strict=True)
     ]
     assert all(v not in ("no_diff_block", "malformed_diff") for v in verdicts), list(zip(answers, verdicts))
+
+
+def test_keyword_as_name_prefers_the_name_the_file_lost():
+    # `registered = {}` typed as `global = {}`: the later uses of `registered` are left unbound.
+    code = "import os\nglobal = {}\n\ndef reg(k, v):\n    registered[k] = v\n    return registered\n"
+    found = candidates(code, at(code, 1, 0, 6, "Expected expression", "syntax"))
+    assert found[0].description == "line 2: global -> registered"
+    # A reassignment from the line's own variable: `url = '/' + url`.
+    code = "def f(url):\n    if url: lambda = '/' + url\n    return url\n"
+    descriptions = [c.description for c in candidates(code, at(code, 1, 12, 18, "x", "syntax"))]
+    assert descriptions.index("line 2: lambda -> url") < descriptions.index("line 2: lambda -> lambda_")
