@@ -31,7 +31,7 @@ class RepairDatasetConfig(dg.Config):
     test_fraction: float = ds.DEFAULT_FRACTIONS[2]
     split_seed: str = ""
     """Changes which projects land in which split (keep it fixed so that projects keep their split)."""
-    card_vocab_size: int = 2048
+    card_vocab_size: int = 4096
     """Vocabulary of the byte-level BPE used to measure token lengths for the card."""
 
 

@@ -24,8 +24,8 @@ TRAINING_POOL = "training"
 
 
 class TokenizerConfig(dg.Config):
-    vocab_size: int = 2048
-    """Byte-level BPE vocabulary (the cpu-tiny preset's scratch model is sized to it)."""
+    vocab_size: int = 4096
+    """Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer)."""
 
 
 @dg.asset(group_name=GROUP, kinds={"huggingface"}, deps=["repair_dataset"])
@@ -136,16 +136,10 @@ def finetuned_model(
     ).hexdigest()[:10]
     run_dir = Path(config.run_root).resolve() / config.preset / f"data-v{pointer['version']}-{run_key}"
     data_dir = store.download_dir(f"{pointer['prefix']}/jsonl", run_dir / "data" / "jsonl")
-    model_dir = config.base_model_dir
-    if scratch:
-        tokenizer_dir = store.download_dir(f"{pointer['prefix']}/tokenizer", run_dir / "tokenizer")
-        dims = OmegaConf.to_container(training_config.load_preset(config.preset).variables.scratch_model)
-        dims.pop("vocab_size", None)  # the tokenizer decides
-        model_dir = str(init_scratch_model(run_dir / "scratch_model", tokenizer_dir, **dims))
     settings = training_config.TrainingSettings(
         preset=config.preset,
         data_dir=str(data_dir),
-        model_dir=model_dir,
+        model_dir=str(run_dir / "scratch_model") if scratch else config.base_model_dir,
         run_dir=str(run_dir / "run"),
         run_name=f"{config.preset}-data-v{pointer['version']}-{run_key}",
         max_duration=config.max_duration,
@@ -154,6 +148,12 @@ def finetuned_model(
         microbatch_size=config.microbatch_size,
         overrides=overrides,
     )
+    if scratch:
+        # The shape comes from the rendered config, so `overrides_json` can change it too.
+        dims = OmegaConf.to_container(training_config.render_config(settings).variables.scratch_model)
+        dims.pop("vocab_size", None)  # the tokenizer decides
+        tokenizer_dir = store.download_dir(f"{pointer['prefix']}/tokenizer", run_dir / "tokenizer")
+        init_scratch_model(settings.model_dir, tokenizer_dir, **dims)
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
     context.log.info(f"training {config.preset} on dataset v{pointer['version']} in {run_dir}")

@@ -139,8 +139,16 @@ def _progress_callback_class():
 
         def batch_end(self, state, logger) -> None:
             batch = int(state.timestamp.batch)
-            if batch % self.log_every and batch != 1:
-                return
+            if batch % self.log_every == 0 or batch == 1:
+                self._record_batch(state)
+
+        def fit_end(self, state, logger) -> None:
+            batch = int(state.timestamp.batch)
+            if batch % self.log_every and batch != 1 and self._start is not None:
+                self._record_batch(state)  # the last batch, when the interval skipped it
+
+        def _record_batch(self, state) -> None:
+            batch = int(state.timestamp.batch)
             elapsed = time.perf_counter() - (self._start or time.perf_counter())
             tokens = int(state.timestamp.token) - self._start_tokens
             loss = state.loss
@@ -236,11 +244,18 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
     from omegaconf import OmegaConf
 
     _register_progress_callback()
+    threads = OmegaConf.select(cfg, "variables.cpu_threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     run_dir = Path(OmegaConf.select(cfg, "variables.run_dir"))
     progress_file = run_dir / "progress.jsonl"
     cfg = OmegaConf.create(OmegaConf.to_container(cfg))
     OmegaConf.update(cfg, "callbacks.repair_progress", {"log_file": str(progress_file)}, force_add=True)
     write_config(cfg, run_dir / "train.yaml")
+    # The file keeps every run's records (a resumed run appends); this run's start where it ends now.
+    offset = progress_file.stat().st_size if progress_file.exists() else 0
     start = time.perf_counter()
     if sink is not None:
         _progress_sinks.append(sink)
@@ -249,11 +264,11 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
     finally:
         if sink is not None:
             _progress_sinks.remove(sink)
-    progress = (
-        [json.loads(line) for line in progress_file.read_text().splitlines()]
-        if progress_file.exists()
-        else []
-    )
+    progress = []
+    if progress_file.exists():
+        with open(progress_file, "rb") as handle:
+            handle.seek(offset)
+            progress = [json.loads(line) for line in handle.read().decode().splitlines()]
     return TrainingRun(run_dir, latest_export(run_dir), progress, time.perf_counter() - start)
 
 

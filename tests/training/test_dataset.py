@@ -60,7 +60,13 @@ def test_bad_rows_are_quarantined_with_reasons(repair_rows):
 
 def _planted(example: dict, split: str, diagnostic_id: str, edit: tuple[str, str] | None = None) -> dict:
     prompt = example["prompt"] if edit is None else example["prompt"].replace(*edit, 1)
-    return {**example, "prompt": prompt, "split": split, "diagnostic_id": diagnostic_id, "repl": f"repl-{split}"}
+    return {
+        **example,
+        "prompt": prompt,
+        "split": split,
+        "diagnostic_id": diagnostic_id,
+        "repl": f"repl-{split}",
+    }
 
 
 def test_dedup_finds_planted_near_duplicates_and_leaks(repair_rows):
