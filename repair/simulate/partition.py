@@ -167,12 +167,16 @@ def simulate_repl(number: int, config: SimulationConfig, sources: list[Path], ro
 
 
 def _diagnostic_events(point: PublishPoint, repl: str, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+    """One event per diagnostic of a publish. Two diagnostics with the same rule and range would be
+    the same event to ingest (its ids leave the message out): the first one stands for both."""
+    unique = {(d.source, d.code, d.start_line, d.start_character, d.end_line, d.end_character): d for d in reversed(diagnostics)}
     return [
         {
             "v": 1, "session": point.session, "repl": repl, "ts": point.ts, "kind": "lsp_diagnostic",
             "file": point.file, "version": point.version, **d.to_event_fields(),
         }
         for d in diagnostics
+        if unique[(d.source, d.code, d.start_line, d.start_character, d.end_line, d.end_character)] is d
     ]
 
 

@@ -194,7 +194,6 @@ class ReplSimulator:
         self._pending: _File | None = None
         self._pending_start = 0
         self._last_flush: tuple[_File, int, int] | None = None  # file, version, publish-at ts
-        self._published_for: tuple[str, int] | None = None
         self._awaiting: list[MistakeRecord] = []
         self._current: _File | None = None  # the file open in the editor
 
@@ -252,8 +251,8 @@ class ReplSimulator:
         if self._last_flush is None:
             return
         f, version, at = self._last_flush
-        if at <= until and self._published_for != (f.path, version) and f.version == version:
-            self._published_for = (f.path, version)
+        if at <= until and f.version == version:
+            self._last_flush = None  # published: once per flushed version
             self.publishes.append(
                 PublishPoint(
                     self.session, f.path, version, at, {g.path: g.flushed for g in self.files if g.version}
@@ -419,7 +418,8 @@ class ReplSimulator:
                     {g.path: g.flushed for g in self.files if g.version},
                 )
             )
-            self._published_for = (f.path, f.version)
+            if self._last_flush is not None and self._last_flush[0] is f:
+                self._last_flush = None  # this publish covers the version the server was analysing
 
     def _fix(self, f: _File, segment: int) -> None:
         self._switch_to(f)
@@ -440,25 +440,28 @@ class ReplSimulator:
                 record.outcome = "clean"  # nothing sensible to do instead
             else:
                 target = f.intended[segment] = alternative
+        # The unrelated edit comes on the way to the mistake, with no pause: no publish between them.
+        if record.outcome == "with_unrelated_edits" and not self._comment_elsewhere(f, avoid=segment, careful=True):
+            record.outcome = "clean"
         self._replace(f, segment, target)
         self._await(record, f, "fix")
-        if record.outcome == "with_unrelated_edits":
-            self._comment_elsewhere(f, avoid=segment, careful=True)
 
-    def _comment_elsewhere(self, f: _File, avoid: int, careful: bool = False) -> None:
+    def _comment_elsewhere(self, f: _File, avoid: int, careful: bool = False) -> bool:
+        """Types a comment line above another definition; False when there is none to comment."""
         choices = [
-            i for i in range(len(f.segments)) if i != avoid and i not in f.broken and f.segments[i].strip()
+            i for i in range(len(f.segments))
+            if i != avoid and i not in f.broken and f.segments[i].strip()
+            and not f.segments[i].lstrip("\n").startswith(("import ", "from "))
         ]
         if not choices:
-            return
+            return False
         segment = self.rng.choice(choices)
         text = f.segments[segment]
         at = len(text) - len(text.lstrip("\n"))
-        if text[at:].startswith(("import ", "from ")):
-            return
         comment = f"# {self.rng.choice(_COMMENTS)}\n"
         self._type(f, segment, at, comment, careful=careful)
         f.intended[segment] = f.intended[segment][:at] + comment + f.intended[segment][at:]
+        return True
 
     def _refactor(self, f: _File, current: int) -> None:
         choices = [i for i in range(current) if i not in f.broken]
@@ -492,7 +495,7 @@ class ReplSimulator:
         starting at `start_ts`; returns the time the session ended."""
         rng, behaviour = self.rng, self.behaviour
         self.session, self.now = session, start_ts
-        self._last_flush, self._published_for = None, None
+        self._last_flush = None
         if rng.random() < behaviour.install_rate:
             manager, command = rng.choice(_INSTALLERS)
             packages = sorted(rng.sample(_PACKAGES, rng.randint(1, 2)))

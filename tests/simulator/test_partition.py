@@ -134,10 +134,12 @@ def check_ground_truth(store, day=DAY) -> pl.DataFrame:
         assert fixed != before, row
         for broken in row["broken_lines"]:
             assert before.split("\n")[broken["line"] - 1] == broken["text"]
-        if row["outcome"] in ("clean", "different"):
+        if row["fixed_version"] is not None:
             assert apply_diff(before, parse_diff(row["user_diff"])) == texts[row["fixed_version"]]
         if row["outcome"] == "clean":
             assert fixed == texts[row["fixed_version"]]
+        if row["outcome"] in ("with_unrelated_edits", "different"):
+            assert row["user_diff"] != row["clean_diff"]
         if row["outcome"] == "never":
             assert row["fixed_version"] is None and row["user_diff"] is None
         assert row["diagnostics"] is not None  # linted
