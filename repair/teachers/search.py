@@ -14,7 +14,7 @@ Candidate families (`Candidate.family`):
 | `quote` | syntax | close an unterminated string |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
-| `keyword` | syntax | a keyword used as a name gets a trailing `_` |
+| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or gets a trailing `_` |
 | `argument` | `reportCallIssue` "Expected N positional arguments" | drop the extra argument |
 | `unused_import` | ruff `F401` | drop the import line |
 
@@ -29,9 +29,11 @@ import builtins
 import difflib
 import importlib
 import importlib.util
+import io
 import keyword
 import re
 import sys
+import tokenize
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -319,22 +321,32 @@ _BINDINGS = (
 )
 
 
+def _name_tokens(code: str) -> Iterable[tokenize.TokenInfo]:
+    """The NAME tokens of the file (strings and comments excluded), up to where it stops tokenizing."""
+    previous = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.NAME and not (previous and previous.string == "."):
+                yield token
+            if token.type not in (tokenize.NL, tokenize.COMMENT):
+                previous = token
+    except (tokenize.TokenError, SyntaxError):
+        return
+
+
 def _orphan_names(code: str, line_index: int) -> list[str]:
-    """Names the file uses but never binds (by pattern: it need not parse), nearest the line first:
-    where a keyword was typed instead of a name, the name's later uses are left orphaned."""
+    """Names the file uses after `line_index` but never binds (bindings by pattern: the file need not
+    parse), nearest first: where a keyword was typed instead of a name, its later uses are orphaned."""
     bound = set(BUILTIN_NAMES)
     for pattern in _BINDINGS:
         for match in pattern.finditer(code):
             bound.update(IDENTIFIER.findall(match.group(1)))
     first_use: dict[str, int] = {}
-    for number, line in enumerate(split_lines(code)):
-        body = _code_part(line)
-        for match in IDENTIFIER.finditer(body):
-            name = match.group()
-            if name in bound or keyword.iskeyword(name) or body[: match.start()].rstrip().endswith("."):
-                continue
-            first_use.setdefault(name, number)
-    return sorted(first_use, key=lambda name: (abs(first_use[name] - line_index), name))
+    for token in _name_tokens(code):
+        name, row = token.string, token.start[0] - 1
+        if row > line_index and name not in bound and not keyword.iskeyword(name):
+            first_use.setdefault(name, row)
+    return sorted(first_use, key=lambda name: (first_use[name], name))
 
 
 def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, str, str]]:
@@ -381,7 +393,10 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
             # The name the user meant: one the file uses but no longer binds, or a variable the
             # line reassigns from (`url = '/' + url`); else `word_`.
             assigned = re.search(rf"\b{word}\s*=(?!=)", body)
-            value = body[assigned.end() :] if assigned else ""
+            code_only = dict(_outside_quotes(body))
+            value = (
+                "".join(code_only.get(i, " ") for i in range(assigned.end(), len(body))) if assigned else ""
+            )
             reassigned = [
                 m.group()
                 for m in IDENTIFIER.finditer(value)
