@@ -6,7 +6,8 @@ See docs/simulator.md.
 
 from repair.simulate.behaviour import DEFAULT_MIX, BehaviourModel, TimingModel
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, MISTAKE_KINDS, NEEDS_UNDERSTANDING_KINDS
-from repair.simulate.partition import SimulationConfig, SimulationSummary, simulate_partition
+from repair.simulate.partition import SimulationConfig, simulate_partition
+from repair.simulate.summary import SimulationSummary
 
 __all__ = [
     "DEFAULT_MIX",

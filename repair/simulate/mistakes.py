@@ -162,9 +162,9 @@ def _names(seg: _Segment, loads_only: bool = True) -> list[ast.Name]:
     ]
 
 
-def _replace_node(seg: _Segment, node: ast.AST, new: str) -> str:
-    row = node.lineno  # type: ignore[attr-defined]
-    return seg.replace(row, seg.char_col(row, node.col_offset), seg.char_col(row, node.end_col_offset), new)  # type: ignore[attr-defined]
+def _replace_node(seg: _Segment, node: ast.expr, new: str) -> str:
+    row = node.lineno
+    return seg.replace(row, seg.char_col(row, node.col_offset), seg.char_col(row, node.end_col_offset or 0), new)
 
 
 def _misspelled_name(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
@@ -253,7 +253,7 @@ def _unused_import(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mu
     unused = [m for m in _UNUSED_MODULES if m not in facts.identifiers]
     if not imports or not unused:
         return None
-    row = rng.choice([n.lineno for n in imports] + [imports[-1].end_lineno + 1])  # type: ignore[operator]
+    row = rng.choice([n.lineno for n in imports] + [(imports[-1].end_lineno or imports[-1].lineno) + 1])
     lines = list(seg.lines)
     lines.insert(row - 1, f"import {rng.choice(unused)}\n")
     return Mutation("unused_import", "".join(lines), row - 1)

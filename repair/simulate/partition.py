@@ -22,7 +22,6 @@ import json
 import random
 import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, MISTAKE_KINDS
 from repair.simulate.projects import build_project
 from repair.simulate.realism import realism_report
 from repair.simulate.session import MistakeRecord, PublishPoint, ReplSimulator
+from repair.simulate.summary import SimulationSummary
 from resources.object_store import ObjectStore
 
 DAY_MS = 86_400_000
@@ -77,38 +77,6 @@ class SimulationConfig:
             raise ValueError(f"unknown mistake kinds in mix: {', '.join(unknown)} (known: {', '.join(MISTAKE_KINDS)})")
         if not any(w > 0 for w in self.mix.values()):
             raise ValueError("the mistake mix needs at least one kind with a positive weight")
-
-
-@dataclass
-class SimulationSummary:
-    day: str
-    sessions: int = 0
-    repls: int = 0
-    events_by_kind: Counter = field(default_factory=Counter)
-    diagnostics_by_rule: Counter = field(default_factory=Counter)
-    mistakes_by_kind: Counter = field(default_factory=Counter)
-    outcomes: Counter = field(default_factory=Counter)
-    lint_states: int = 0
-    lint_errors: int = 0
-    shard_keys: list[str] = field(default_factory=list)
-    ground_truth_keys: list[str] = field(default_factory=list)
-    snapshot_keys: list[str] = field(default_factory=list)
-    session_stats: list[dict[str, Any]] = field(default_factory=list)  # per session: length, packets, ...
-    # Every packet as (session number, ts, code points inserted, code points deleted), for the
-    # realism report.
-    packets: list[tuple[int, int, int, int]] = field(default_factory=list)
-    realism: dict[str, Any] = field(default_factory=dict)  # the realism report's figures
-    report_key: str = ""
-    seconds: float = 0.0
-    lint_seconds: float = 0.0
-
-    @property
-    def events(self) -> int:
-        return sum(self.events_by_kind.values())
-
-    @property
-    def diagnostics(self) -> int:
-        return self.events_by_kind["lsp_diagnostic"]
 
 
 def _hash_id(prefix: str, *parts: object) -> str:

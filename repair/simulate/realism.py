@@ -14,12 +14,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, NEEDS_UNDERSTANDING_KINDS
-
-if TYPE_CHECKING:
-    from repair.simulate.partition import SimulationSummary
+from repair.simulate.summary import SimulationSummary
 
 # The traces live beside the repository (`../shared/data/editing-traces`); REPAIR_EDITING_TRACES overrides.
 DEFAULT_TRACES_DIR = Path(
@@ -90,7 +88,7 @@ def realism_report(summary: SimulationSummary, traces_dir: Path = DEFAULT_TRACES
     minutes = [s["minutes"] for s in summary.session_stats]
     diags_per_session = [float(s["diagnostics"]) for s in summary.session_stats]
     total_mistakes = sum(summary.mistakes_by_kind.values()) or 1
-    rules: Counter = summary.diagnostics_by_rule
+    rules: Counter[str] = summary.diagnostics_by_rule
     style = sum(n for rule, n in rules.items() if rule.startswith(STYLE_PREFIXES))
     header = "| measure | " + " | ".join(f"p{int(q * 100)}" for q in QUANTILES) + " |"
     rule_line = "|---" * (len(QUANTILES) + 1) + "|"
