@@ -89,7 +89,13 @@ def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
                      key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
     if exports:
         return f"finetuned:{exports[-1].parent}", f"bench_training export {exports[-1].parent}"
-    return None, "no finetuned model available (train one: `uv run python -m benchmarks bench_training`)"
+    # No trained model here: an untrained checkpoint of the same shape still measures what
+    # in-process evaluation of a model costs (its scores are meaningless).
+    from repair.serving.demo import tiny_checkpoint
+
+    tiny = tiny_checkpoint(Path(".data/bench_eval/tiny-untrained"))
+    return f"finetuned:{tiny}", ("none trained yet; `finetuned:tiny-untrained` is a 2-layer checkpoint with random "
+                                 "weights (throughput only; train one: `uv run python -m benchmarks bench_training`)")
 
 
 def _sample(items, limit: int, seed: int):
@@ -204,7 +210,9 @@ Side by side, same run:
 | re-lint {min(len(items), 30)} repaired files | {naive_lint_s:.1f} s, one linter run each | {batched_lint_s:.1f} s, one batch | {naive_lint_s / batched_lint_s:.1f}x |
 
 Reading: `no_change` is the floor (0 by construction: every kept bug breaks its tests and differs
-from the reference). Kinds the search repairer never fixed here: {search_misses or "none"}.
+from the reference). Kinds the search repairer never fixed here: {search_misses or "none"}. An
+untrained checkpoint's throughput overstates a trained model's: it rarely writes a whole diff before
+stopping, and a trained one generates every token of it (up to the `max_new_tokens` cap).
 """
     print(body)
     if not args.no_write:
