@@ -383,10 +383,11 @@ class ReplSimulator:
         else:
             self._type(f, segment, 0, text)
             if self.rng.random() < self.behaviour.undo_rate:
-                tail = min(len(text), self.rng.randint(3, 20))
-                self._edit(f, segment, len(text) - tail, tail, "", self.timing.key_gap(self.rng) + 300)
+                typed = f.segments[segment]  # with any sloppy spaces the user added
+                tail = min(len(typed), self.rng.randint(3, 20))
+                self._edit(f, segment, len(typed) - tail, tail, "", self.timing.key_gap(self.rng) + 300)
                 self._editor(f, "undo")
-                self._edit(f, segment, len(text) - tail, 0, text[-tail:], self.rng.randint(500, 1600))
+                self._edit(f, segment, len(typed) - tail, 0, typed[-tail:], self.rng.randint(500, 1600))
                 self._editor(f, "redo")
         if mutation is not None and not mutation.needs_use_of:
             self._await(f.broken[segment], f, "introduce")
