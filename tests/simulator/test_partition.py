@@ -177,3 +177,22 @@ def test_a_bigger_day_with_every_kind(tmp_path):
     frame = check_ground_truth(store, day)
     assert set(frame["kind"].to_list()) == set(MISTAKE_KINDS)
     assert set(frame["outcome"].to_list()) >= {"clean", "with_unrelated_edits", "never"}
+
+
+def test_files_end_as_written_apart_from_mistakes_left_in():
+    """After all sessions every file reads as its definitions were meant (renames, comments and
+    "different" fixes included), except the mistakes never fixed: typing, typos, undo/redo, pastes
+    and formatting lose or garble nothing (trailing spaces aside, which only a format removes)."""
+    sources = list(iter_source_files())
+    config = SimulationConfig(day=DAY, sessions=60, seed=4)
+
+    def tidy(text: str) -> str:
+        return "\n".join(line.rstrip() for line in text.split("\n"))
+
+    for number in range(25):
+        sim = simulate_repl(number, config, sources, stdlib_dir(), 3).simulator
+        for f in sim.files:
+            expected = "".join(text if i in f.broken else f.intended[i] for i, text in enumerate(f.segments))
+            assert tidy(f.flushed) == tidy(expected), (sim.repl, f.path)
+            if not f.broken and f.version:
+                compile(f.flushed, f.path, "exec")
