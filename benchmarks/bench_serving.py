@@ -151,18 +151,21 @@ def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], 
         store = LocalObjectStore(work / "store")
         repository = DeployRepository(store)
         repository.write_version(1, checkpoint)
-        with EmbeddedTritonServer(repository.local_path()) as server:  # log kept in .data/triton/logs
-            control = ModelControl(server.grpc_url)
-            for batching in (False, True):
-                serving = ServingConfig(dynamic_batching=batching, max_new_tokens=new_tokens)
-                repository.write_config("code_repair", [1], serving)
+        for batching in (False, True):
+            # A fresh server per configuration: reloading the same version with a changed config
+            # aborted tritonserver 2.51 here ("unaligned tcache chunk" when the old instance's
+            # threads shut down); see docs/deployment.md.
+            serving = ServingConfig(dynamic_batching=batching, max_new_tokens=new_tokens)
+            repository.write_config("code_repair", [1], serving)
+            with EmbeddedTritonServer(repository.local_path()) as server:  # log in .data/triton/logs
+                control = ModelControl(server.grpc_url)
                 control.load("code_repair")
+                control.close()
                 name = "Triton, dynamic batching" if batching else "Triton, no batching"
                 for concurrency in CONCURRENCY:
                     latencies, wall = triton_run(server.grpc_url, cases, concurrency, total[concurrency])
                     rows.append(summarize(name, concurrency, latencies, wall))
                     print(rows[-1], flush=True)
-            control.close()
     return rows, described
 
 
