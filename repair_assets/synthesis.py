@@ -231,8 +231,15 @@ def _ground_truth(object_store: ObjectStoreResource, partition: str) -> list[dic
     store = object_store.get_store()
     records = []
     for key in store.list(f"ground_truth/date={partition}/"):
-        if key.endswith(".jsonl"):
-            records += [json.loads(line) for line in store.read_text(key).splitlines() if line.strip()]
+        if not key.endswith(".jsonl"):
+            continue
+        for number, line in enumerate(store.read_text(key).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as error:
+                raise dg.Failure(f"{store.uri(key)} line {number} is not JSON: {error}") from error
     return records
 
 
