@@ -226,11 +226,15 @@ class TrainingRun:
 
 
 def latest_export(run_dir: str | Path) -> Path:
-    """`<run_dir>/huggingface/ba<N>` with the highest N (hf_checkpointer's layout)."""
+    """`<run_dir>/huggingface/ba<N>` with the highest N (hf_checkpointer's layout): a full model, or
+    for LoRA presets the adapter (which `from_pretrained` loads onto its base model)."""
     exports = [
         (int(m.group(1)), p)
         for p in (Path(run_dir) / "huggingface").glob("ba*")
-        if (m := re.fullmatch(r"ba([0-9]+)", p.name)) and (p / "config.json").is_file()
+        if (m := re.fullmatch(r"ba([0-9]+)", p.name))
+        and (
+            (p / "config.json").is_file() or (p / "adapter_config.json").is_file()
+        )  # full model or LoRA adapter
     ]
     if not exports:
         raise FileNotFoundError(f"no Hugging Face export under {Path(run_dir) / 'huggingface'}")
