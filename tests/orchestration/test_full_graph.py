@@ -1,0 +1,54 @@
+"""The whole graph materializes on a small partition of the embedded default: one simulated day
+flows from logs to a deployed model, and every asset check passes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from jobs.definitions import CONTRACT_ASSETS
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = "2026-11-24"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+
+SMALL_RUN = {
+    "finetuned_model": {"config": {"max_duration": "20ba"}},
+    "function_repair_benchmark": {"config": {"functions_per_program": 1, "tries_per_kind": 1}},
+    "model_evaluation": {"config": {"max_items_per_benchmark": 12}},
+}
+
+
+def test_one_day_flows_from_logs_to_a_served_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPAIR_ENV", "local")
+    monkeypatch.setenv("REPAIR_STORE_ROOT", str(tmp_path / "store"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "home" / "dagster.yaml")
+    from jobs.definitions import build_definitions
+
+    defs = build_definitions("local")
+    instance = dg.DagsterInstance.get()
+
+    simulated = defs.resolve_job_def("simulate_day").execute_in_process(
+        partition_key=DAY, instance=instance,
+        run_config={"ops": {"simulated_sessions": {"config": {"sessions": 10, "seed": 3}}}},
+    )
+    assert simulated.success
+
+    result = defs.resolve_job_def("full_lifecycle").execute_in_process(
+        partition_key=DAY, instance=instance, run_config={"ops": SMALL_RUN}, raise_on_error=False
+    )
+    failures = [e.message for e in result.all_events if e.is_step_failure]
+    assert result.success, failures
+
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert CONTRACT_ASSETS <= materialized
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert evaluations, "no asset check ran"
+    failed_checks = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in evaluations if not c.passed]
+    assert not failed_checks, failed_checks
