@@ -20,7 +20,7 @@ import random
 import time
 
 from repair.corpus import iter_source_files
-from repair.linediff import make_diff, render_diff
+from repair.linediff import apply_diff, make_diff, parse_diff, render_diff
 from repair.lint import WarmLinter
 from repair.teachers.search import candidates
 from repair.verify import BatchLinter, Verifier, prepare
@@ -47,8 +47,14 @@ def make_states(count: int, seed: int = 7) -> list[tuple[str, str]]:
             tree = ast.parse(code)
         except SyntaxError:
             continue
-        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and len(n.name) > 3}
-        uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in defined and isinstance(n.ctx, ast.Load)]
+        defined = {
+            n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and len(n.name) > 3
+        }
+        uses = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and n.id in defined and isinstance(n.ctx, ast.Load)
+        ]
         if not uses:
             continue
         use = rng.choice(uses)
@@ -67,7 +73,9 @@ def main() -> None:
     work = []  # (code, diagnostic, raw diff)
     with WarmLinter() as linter:
         for _, code in make_states(state_count):
-            found = [d for d in linter.check({"main.py": code}, "main.py") if d.code == "reportUndefinedVariable"]
+            found = [
+                d for d in linter.check({"main.py": code}, "main.py") if d.code == "reportUndefinedVariable"
+            ]
             if not found:
                 continue
             for candidate in candidates(code, found[0])[:4]:
@@ -105,8 +113,6 @@ def main() -> None:
     # The CLI batched over every candidate at once (how a big offline job would amortise it).
     batch = BatchLinter()
     started = time.perf_counter()
-    from repair.linediff import apply_diff, parse_diff
-
     batch.check_many(
         [{"main.py": apply_diff(code, parse_diff(raw))} for code, _, raw in work], ["main.py"] * len(work)
     )
@@ -115,10 +121,18 @@ def main() -> None:
     per_warm = warm_total / len(work)
     per_cli = cli_s / len(subset)
     print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, python {platform.python_version()}")
-    print(f"warm service end to end: {len(work)} candidates in {warm_total:.2f} s = {len(work) / warm_total:.1f} candidates/s")
+    print(
+        f"warm service end to end: {len(work)} candidates in {warm_total:.2f} s = {len(work) / warm_total:.1f} candidates/s"
+    )
     print(f"  verified (accepted) per s: {accepted / warm_total:.1f} ({accepted} of {len(work)} accepted)")
     print(f"  cost split: apply {apply_s * 1000 / len(work):.2f} ms/candidate ({apply_s / warm_total:.1%}), "
           f"re-lint {relint_s * 1000 / len(work):.1f} ms/candidate, before-lint {before_s * 1000 / states:.1f} ms/state")  # fmt: skip
-    print(f"CLI per candidate: {len(subset)} candidates in {cli_s:.2f} s = {per_cli * 1000:.0f} ms/candidate ({cli_checks} linter runs)")
-    print(f"warm vs CLI per candidate: {per_cli / per_warm:.1f}x faster; verdicts agree on {agree}/{len(subset)}")
-    print(f"CLI batched (one process pair for all {len(work)} fixed files, no verdicts): {batch_s:.2f} s = {batch_s * 1000 / len(work):.0f} ms/candidate")
+    print(
+        f"CLI per candidate: {len(subset)} candidates in {cli_s:.2f} s = {per_cli * 1000:.0f} ms/candidate ({cli_checks} linter runs)"
+    )
+    print(
+        f"warm vs CLI per candidate: {per_cli / per_warm:.1f}x faster; verdicts agree on {agree}/{len(subset)}"
+    )
+    print(
+        f"CLI batched (one process pair for all {len(work)} fixed files, no verdicts): {batch_s:.2f} s = {batch_s * 1000 / len(work):.0f} ms/candidate"
+    )
