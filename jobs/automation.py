@@ -108,5 +108,6 @@ def new_session_shards(context: dg.SensorEvaluationContext, object_store: Object
 
 
 JOBS = [full_lifecycle, data_refresh, train_evaluate_deploy, simulate_day]
+LOCAL_ONLY_JOBS = ("simulate_day",)
 SCHEDULES = [nightly_lifecycle]
 SENSORS = [new_session_shards]

@@ -10,8 +10,8 @@ import pkgutil
 import dagster as dg
 
 import repair_assets
-from jobs.automation import JOBS, SCHEDULES, SENSORS
-from jobs.environments import build_resources
+from jobs.automation import JOBS, LOCAL_ONLY_JOBS, SCHEDULES, SENSORS
+from jobs.environments import build_resources, current_environment
 
 # CONTRACTS section 5: the asset keys users, services and tests depend on, by group.
 CONTRACT_GROUPS: dict[str, tuple[str, ...]] = {
@@ -29,11 +29,15 @@ CONTRACT_ASSETS = frozenset(key for keys in CONTRACT_GROUPS.values() for key in 
 BACKFILL_DAYS_PER_RUN = 7
 
 
-def _stage_modules():
+# The simulator writes session logs; production reads real ones and must never get simulated data.
+LOCAL_ONLY_MODULES = ("embedded",)
+
+
+def _stage_modules(env: str):
     return [
         importlib.import_module(f"repair_assets.{info.name}")
         for info in pkgutil.iter_modules(repair_assets.__path__)
-        if not info.name.startswith("_")
+        if not info.name.startswith("_") and not (env == "production" and info.name in LOCAL_ONLY_MODULES)
     ]
 
 
@@ -46,12 +50,13 @@ def _with_bounded_backfills(asset):
 
 
 def build_definitions(env: str | None = None) -> dg.Definitions:
-    modules = _stage_modules()
+    env = env or current_environment()
+    modules = _stage_modules(env)
     return dg.Definitions(
         assets=[_with_bounded_backfills(a) for a in dg.load_assets_from_modules(modules)],
         asset_checks=dg.load_asset_checks_from_modules(modules),
         resources=build_resources(env),
-        jobs=JOBS,
+        jobs=JOBS if env == "local" else [job for job in JOBS if job.name not in LOCAL_ONLY_JOBS],
         schedules=SCHEDULES,
         sensors=SENSORS,
     )

@@ -67,6 +67,10 @@ def test_production_definitions_build_from_sample_environment(monkeypatch):
     assert defs.resources["object_store"].backend == "gcs"
     for job in ("full_lifecycle", "data_refresh", "train_evaluate_deploy"):
         assert defs.resolve_job_def(job) is not None
+    # The simulator never writes into a production bucket.
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "simulated_sessions" not in keys
+    assert "simulate_day" not in {job.name for job in defs.jobs}
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch):
