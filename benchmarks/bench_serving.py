@@ -246,7 +246,7 @@ def write_section(text: str, append: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="Triton serving latency and throughput benchmark")
     parser.add_argument("--model-dir")
     parser.add_argument("--requests", type=int, default=8, help="requests per client at each concurrency")
     parser.add_argument("--no-write", action="store_true")

@@ -62,7 +62,7 @@ def build_model(torch, shape: str | None, model_dir: str | None):
         return AutoModelForCausalLM.from_pretrained(
             model_dir, torch_dtype=torch.bfloat16
         ).cuda().eval(), model_dir
-    hidden, layers, heads, kv, inter, vocab = SHAPES[shape]
+    hidden, layers, heads, kv, inter, vocab = SHAPES[shape or "7b"]
     config = LlamaConfig(
         hidden_size=hidden,
         num_hidden_layers=layers,
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks.bench_serving import write_section
 
         write_section(text, append=True)
+
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,9 @@ MAX_SIBLINGS = 200  # other .py files of the folder linted along (imports resolv
     help="Triton gRPC address HOST:PORT.",
 )
 @click.option("--write", is_flag=True, help="Write the fixed file back.")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the server.")
+@click.option(
+    "--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for the server."
+)
 def command(file: str, line: int | None, url: str, write: bool, timeout: float) -> None:
     """Find FILE's diagnostics with the linting service (ruff + basedpyright), ask the served model
     for a fix of one of them, and print the numbered line diff (with --write, apply it).
@@ -48,7 +50,9 @@ def command(file: str, line: int | None, url: str, write: bool, timeout: float) 
         where = f" on line {line}" if line is not None else ""
         click.echo(f"{file}: no diagnostics{where}")
         return
-    diagnostic = min(diagnostics, key=lambda d: (SEVERITY_ORDER.index(d.severity), d.start_line, d.start_character))
+    diagnostic = min(
+        diagnostics, key=lambda d: (SEVERITY_ORDER.index(d.severity), d.start_line, d.start_character)
+    )
     click.echo(f"{file}:{diagnostic.line1}: {diagnostic.describe()}")
     try:
         with RepairClient(url, timeout_s=timeout) as client:

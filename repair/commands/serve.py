@@ -6,8 +6,12 @@ import click
 
 
 @click.command()
-@click.option("--store", default=".data/store", show_default=True, help="Object store (local path or gs://...).")
-@click.option("--checkpoint", type=click.Path(exists=True, file_okay=False), help="Serve this HF checkpoint instead.")
+@click.option(
+    "--store", default=".data/store", show_default=True, help="Object store (local path or gs://...)."
+)
+@click.option(
+    "--checkpoint", type=click.Path(exists=True, file_okay=False), help="Serve this HF checkpoint instead."
+)
 @click.option("--grpc-port", type=int, default=8001, show_default=True)
 @click.option("--http-port", type=int, default=8000, show_default=True)
 @click.option("--metrics-port", type=int, default=8002, show_default=True)
@@ -35,7 +39,9 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
             if checkpoint is None:
                 version = registry_version(None, object_store)
                 checkpoint = str(
-                    checkpoint_folder(object_store.download_dir(f"{REGISTRY_PREFIX}/v{version}", Path(tmp) / "registry"))
+                    checkpoint_folder(
+                        object_store.download_dir(f"{REGISTRY_PREFIX}/v{version}", Path(tmp) / "registry")
+                    )
                 )
                 what = f"registry version {version} (not deployed)"
             else:
@@ -43,7 +49,9 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
             repository.write_version(1, checkpoint)
             repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
         server = EmbeddedTritonServer(
-            repository.local_path(), load_models=(repository.model_name,), ports=(http_port, grpc_port, metrics_port)
+            repository.local_path(),
+            load_models=(repository.model_name,),
+            ports=(http_port, grpc_port, metrics_port),
         )
         click.echo(f"starting Triton with {what} ...")
         try:
@@ -51,7 +59,7 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
         except TritonServerError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(
-            f"serving {repository.model_name}: gRPC {server.grpc_url}, HTTP {server.endpoints.http_url}, "
+            f"serving {repository.model_name}: gRPC {server.grpc_url}, HTTP http://127.0.0.1:{http_port}, "
             f"metrics {server.metrics_url}; log {server.log_path}. Ctrl-C stops."
         )
         try:

@@ -163,6 +163,8 @@ class RepairClient:
                 client_timeout=self.timeout_s,
             ),
         )
+        if response is None:  # the gRPC client returns None only for async calls
+            raise RepairRequestError(f"repair request to model {self.model!r} at {self.url}: no response")
         values = {
             name: response.as_numpy(name).reshape(-1)[0].decode("utf-8")
             for name in ("diff", "fixed_code", "status")

@@ -157,7 +157,10 @@ class RepairService:
         self.window = window
 
     def handle(self, requests: Sequence[RepairRequest | BadRequest]) -> list[RepairOutcome | BadRequest]:
-        results: list[RepairOutcome | BadRequest] = list(requests)  # BadRequests pass through
+        # BadRequests pass through; every other slot is filled below.
+        results: list[RepairOutcome | BadRequest] = [
+            r if isinstance(r, BadRequest) else BadRequest("not handled") for r in requests
+        ]
         prompts: dict[int, str] = {}
         for index, request in enumerate(requests):
             if isinstance(request, RepairRequest):

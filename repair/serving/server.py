@@ -174,7 +174,7 @@ class EmbeddedTritonServer:
             cmd.append("--log-verbose=1")
         return cmd
 
-    def start(self) -> EmbeddedTritonServer:
+    def start(self) -> Self:
         if self._process is not None:
             return self
         if not self.repository.is_dir():
