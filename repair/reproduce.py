@@ -9,6 +9,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `non_python_file` | the file is not `.py`/`.pyi` |
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
+| `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
 | `bad_input` | the state cannot be linted: not UTF-8, binary, too large, or a linter crashed or timed out |
@@ -64,7 +65,7 @@ GENERATED_MARKERS: tuple[str, ...] = (
 GENERATED_MARKER_LINES = 5
 
 REASONS = (
-    "non_python_file", "generated_or_vendored", "duplicate", "style_only", "deterministic_fix",
+    "non_python_file", "generated_or_vendored", "duplicate", "repeated", "style_only", "deterministic_fix",
     "bad_input", "not_reproduced",
 )
 EXECUTORS = ("serial", "process", "spark")
@@ -84,6 +85,9 @@ class ReproduceSettings:
     generated_path_patterns: tuple[str, ...] = GENERATED_PATH_PATTERNS
     generated_markers: tuple[str, ...] = GENERATED_MARKERS
     lint_config: LintConfig = DEFAULT_CONFIG
+    # One state per mistake: its republished copies add near-duplicate training pairs (removed again
+    # by the dataset's MinHash pass) at the full cost of synthesis and verification.
+    one_state_per_mistake: bool = True
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -153,6 +157,23 @@ def _state_key(row: Mapping[str, Any], content_digest: str, context: Mapping[str
     else:
         others = tuple(sorted((path, _digest(text)) for path, text in context.items()))
     return (row["file"], content_digest, others)
+
+
+def _mistake_key(row: Mapping[str, Any]) -> tuple:
+    return (row["repl"], row["file"], row["source"], row["code"], row["message"])
+
+
+def _line_key(row: Mapping[str, Any]) -> tuple:
+    return (row["repl"], row["session"], row["file"], row["version"], row["start_line"])
+
+
+def _last_state_of_each_mistake(records: Sequence[Mapping[str, Any]]) -> dict[tuple, int]:
+    last: dict[tuple, int] = {}
+    for index, row in enumerate(records):
+        key = _mistake_key(row)
+        if key not in last or (row["ts"], row["version"]) >= (records[last[key]]["ts"], records[last[key]]["version"]):
+            last[key] = index
+    return last
 
 
 def _pair_key(row: Mapping[str, Any], content_digest: str) -> tuple:
@@ -229,6 +250,8 @@ def reproduce(
     reasons: dict[int, tuple[str, str]] = {}
     seen_pairs: dict[tuple, str] = {}
     to_lint: dict[tuple, list[int]] = {}
+    last_state = _last_state_of_each_mistake(records)
+    pyright_syntax = {_line_key(r) for r in records if r["source"] == "pyright" and r["code"] == "syntax"}
     for index, row in enumerate(records):
         path, code, text = row["file"], row["code"], row["content"]
         if not is_python_path(path):
@@ -243,6 +266,12 @@ def reproduce(
             reasons[index] = ("generated_or_vendored", path)
         elif pair in seen_pairs:
             reasons[index] = ("duplicate", f"same code and diagnostic as {seen_pairs[pair]}")
+        elif settings.one_state_per_mistake and last_state[_mistake_key(row)] != index:
+            later = records[last_state[_mistake_key(row)]]
+            reasons[index] = ("repeated", f"logged again at version {later['version']} ({later['diagnostic_id']})")
+        elif (settings.one_state_per_mistake and row["source"] == "ruff" and code == "syntax"
+              and _line_key(row) in pyright_syntax):
+            reasons[index] = ("repeated", "pyright reports the same syntax error on this line")
         elif is_style_rule(code, settings.style_rules):
             reasons[index] = ("style_only", f"{row['source']} {code}")
         elif row["has_code_action"]:

@@ -42,6 +42,7 @@ class ReproduceConfig(dg.Config):
 
     executor: str | None = None
     batch_size: int | None = None
+    one_state_per_mistake: bool | None = None  # false: keep every republished state of a mistake
 
 
 @dg.asset(
@@ -66,7 +67,9 @@ def reproduced_diagnostics(
     generated or vendored files and duplicates; the rest is quarantined with its reason."""
     partition = context.partition_key
     store = object_store.get_store()
-    settings = linter.reproduce_settings(executor=config.executor, batch_size=config.batch_size)
+    settings = linter.reproduce_settings(
+        executor=config.executor, batch_size=config.batch_size, one_state_per_mistake=config.one_state_per_mistake
+    )
     contexts = load_context(store, partition, error_states) if error_states.height else []
     started = time.monotonic()
 

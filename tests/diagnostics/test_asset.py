@@ -11,7 +11,7 @@ from dagster_pyspark import LazyPySparkResource
 from repair.ingest import blobs_key
 from repair.ingest.frames import read_frame, write_frame
 from repair.ingest.states import BLOBS_SCHEMA, blob_id
-from repair.reproduce import Reproduction
+from repair.reproduce import REASONS, Reproduction
 from repair_assets.diagnostics import CHECKS, check_results, reproduced_diagnostics
 from resources.io_manager import ObjectStoreIOManager
 from resources.linter import LinterResource
@@ -34,6 +34,8 @@ def _materialize(tmp_path, frame, **linter):
             "linter": LinterResource(executor="serial", **linter),
             "spark": LazyPySparkResource(spark_config={}),
         },
+        # The fixture logs one mistake at several versions on purpose, to reach every other reason.
+        run_config={"ops": {"reproduced_diagnostics": {"config": {"one_state_per_mistake": False}}}},
         raise_on_error=False,
     )
     return result, local
@@ -72,9 +74,7 @@ def test_great_expectations_checks_catch_bad_rows(error_states):
         severity=pl.Series(["error", "fatal", "warning"]),
         message=pl.Series(["a", None, "c"]),
     )
-    outcome = Reproduction(kept=bad, dropped=frame.head(0), counts={"input": 3, "kept": 3} | dict.fromkeys(
-        ["non_python_file", "generated_or_vendored", "duplicate", "style_only", "deterministic_fix", "bad_input",
-         "not_reproduced"], 0))
+    outcome = Reproduction(kept=bad, dropped=frame.head(0), counts={"input": 3, "kept": 3} | dict.fromkeys(REASONS, 0))
     results = {r.check_name: r for r in check_results(outcome, 0.5)}
     assert not results["fields_present"].passed
     assert not results["line_within_file"].passed

@@ -12,7 +12,7 @@ from tests.diagnostics.states import EXPECTED_COUNTS
 
 def test_every_row_is_kept_or_dropped_with_its_reason(error_states):
     frame, contexts = error_states
-    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=3))
+    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=3, one_state_per_mistake=False))
     assert outcome.counts == EXPECTED_COUNTS
     assert outcome.kept.height + outcome.dropped.height == frame.height
     assert set(outcome.kept["diagnostic_id"]) | set(outcome.dropped["diagnostic_id"]) == set(frame["diagnostic_id"])
@@ -35,7 +35,9 @@ def test_every_row_is_kept_or_dropped_with_its_reason(error_states):
 
 def test_style_list_and_size_limit_are_configurable(error_states):
     frame, contexts = error_states
-    settings = ReproduceSettings(executor="serial", style_rules=("reportAttributeAccessIssue",), max_file_bytes=100)
+    settings = ReproduceSettings(
+        executor="serial", style_rules=("reportAttributeAccessIssue",), max_file_bytes=100, one_state_per_mistake=False
+    )
     outcome = reproduce(frame, contexts, settings)
     assert outcome.counts["style_only"] == 1  # E501 is no longer style; the attribute error is
     too_large = outcome.dropped.filter(pl.col("reason") == "bad_input")["detail"].to_list()
@@ -45,7 +47,7 @@ def test_style_list_and_size_limit_are_configurable(error_states):
 
 def test_a_hanging_linter_quarantines_its_states_and_nothing_hangs(error_states):
     frame, contexts = error_states
-    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", timeout_s=0.001))
+    outcome = reproduce(frame, contexts, ReproduceSettings(executor="serial", timeout_s=0.001, one_state_per_mistake=False))
     assert outcome.counts["kept"] == 0 and outcome.counts["input"] == frame.height
     timed_out = outcome.dropped.filter(pl.col("detail").str.contains("timed out"))
     assert timed_out.height == EXPECTED_COUNTS["kept"] + EXPECTED_COUNTS["not_reproduced"] + 1  # + the F401 row
@@ -63,12 +65,12 @@ def _canonical(outcome):
 @pytest.fixture(scope="module")
 def serial_outcome(error_states):
     frame, contexts = error_states
-    return reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=2))
+    return reproduce(frame, contexts, ReproduceSettings(executor="serial", batch_size=2, one_state_per_mistake=False))
 
 
 def test_the_process_pool_agrees_with_serial(error_states, serial_outcome):
     frame, contexts = error_states
-    pooled = reproduce(frame, contexts, ReproduceSettings(executor="process", workers=2, batch_size=2))
+    pooled = reproduce(frame, contexts, ReproduceSettings(executor="process", workers=2, batch_size=2, one_state_per_mistake=False))
     assert _canonical(pooled) == _canonical(serial_outcome)
     assert serial_outcome.counts == EXPECTED_COUNTS
 
@@ -79,5 +81,32 @@ def test_spark_executors_agree_with_serial(error_states, serial_outcome):
 
     frame, contexts = error_states
     spark = local_spark_session()
-    on_spark = reproduce(frame, contexts, ReproduceSettings(executor="spark", batch_size=2), spark=spark)
+    on_spark = reproduce(frame, contexts, ReproduceSettings(executor="spark", batch_size=2, one_state_per_mistake=False), spark=spark)
     assert _canonical(on_spark) == _canonical(serial_outcome)
+
+
+def test_a_mistake_republished_after_every_edit_keeps_only_its_last_state():
+    from repair.reproduce import ReproduceSettings, reproduce
+
+    base = {
+        "repl": "r1", "session": "s1", "file": "main.py", "source": "pyright", "code": "reportUndefinedVariable",
+        "severity": "error", "message": '"totl" is not defined', "start_line": 1, "start_character": 7,
+        "end_line": 1, "end_character": 11, "has_code_action": False,
+    }
+    rows = pl.DataFrame([
+        {**base, "diagnostic_id": "a", "ts": 1000, "version": 3, "content": "x = 1\nprint(totl)\n"},
+        {**base, "diagnostic_id": "b", "ts": 2000, "version": 5, "content": "x = 1\nprint(totl)\ny = 2\n"},
+        {**base, "diagnostic_id": "c", "ts": 2000, "version": 5, "content": "x = 1\nprint(totl)\ny = 2\n",
+         "source": "ruff", "code": "syntax", "message": "Expected an expression"},
+        {**base, "diagnostic_id": "d", "ts": 2000, "version": 5, "content": "x = 1\nprint(totl)\ny = 2\n",
+         "code": "syntax", "message": "Expected expression"},
+    ])
+    outcome = reproduce(rows, [{}] * rows.height, ReproduceSettings(executor="serial"))
+    dropped = dict(zip(outcome.dropped["diagnostic_id"], outcome.dropped["reason"]))
+    assert dropped["a"] == "repeated"
+    assert dropped["c"] == "repeated"
+    assert "b" not in dropped
+    assert outcome.counts["repeated"] == 2
+
+    keep_all = reproduce(rows, [{}] * rows.height, ReproduceSettings(executor="serial", one_state_per_mistake=False))
+    assert keep_all.counts["repeated"] == 0
