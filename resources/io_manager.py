@@ -30,7 +30,9 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         store = self.object_store.get_store()
-        partition = context.partition_key if context.has_partition_key else None
+        # An unpartitioned asset in a partitioned run (the dataset in `full_lifecycle`) has no partition
+        # of its own: the run's partition key must not leak into where its value is stored.
+        partition = context.asset_partition_key if context.has_asset_partitions else None
         if isinstance(obj, pl.DataFrame):
             buf = io.BytesIO()
             obj.write_parquet(buf)
