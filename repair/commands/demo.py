@@ -19,7 +19,8 @@ import click
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The demo's budget: enough sessions for a few hundred verified repairs, and a short training run.
 DEMO_SESSIONS = 120
-DEMO_TRAIN_DURATION = "900ba"
+DEMO_TRAIN_DURATION = "300ba"
+DEMO_EVAL_ITEMS = 40
 
 BROKEN_EXAMPLE = """import math
 
@@ -32,6 +33,16 @@ def describe(shapes):
     for shape in shapes:
         print(shape, circle_area(shape))
 """
+
+
+def demo_lifecycle_config(train_duration: str) -> dict:
+    """The demo's budget for the whole graph: a short training run, and benchmarks sampled small
+    enough that evaluation takes minutes (production evaluates every item)."""
+    return {
+        "finetuned_model": {"config": {"max_duration": train_duration}},
+        "function_repair_benchmark": {"config": {"functions_per_program": 1, "tries_per_kind": 1}},
+        "model_evaluation": {"config": {"max_items_per_benchmark": DEMO_EVAL_ITEMS}},
+    }
 
 
 def _yesterday() -> str:
