@@ -159,13 +159,7 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
         total,
         "Materializing the whole graph: logs -> diagnostics -> repairs -> dataset -> model -> eval -> Triton",
     )
-    _run(
-        defs,
-        instance,
-        "full_lifecycle",
-        day,
-        {"finetuned_model": {"config": {"max_duration": train_duration}}},
-    )
+    _run(defs, instance, "full_lifecycle", day, demo_lifecycle_config(train_duration))
 
     if serve:
         _stage(3, total, "Serving the deployed model on a local Triton and sending it a broken file")
