@@ -127,10 +127,12 @@ def finetuned_model(
         raise dg.Failure(f"preset {config.preset} finetunes a pretrained model: set base_model_dir")
     overrides = json.loads(config.overrides_json)
     # The run folder is keyed by everything but the duration, so that a retry or a longer duration
-    # resumes the same run from its last checkpoint.
+    # resumes the same run from its last checkpoint; the dataset's location is part of the key, so that
+    # two stores (a test's, the demo's) never resume each other's checkpoints.
     run_key = hashlib.sha256(
         json.dumps(
-            [config.preset, config.base_model_dir, config.learning_rate, config.global_batch_size, overrides],
+            [store.uri(pointer["prefix"]), config.preset, config.base_model_dir, config.learning_rate,
+             config.global_batch_size, overrides],
             sort_keys=True,
         ).encode()
     ).hexdigest()[:10]
