@@ -236,13 +236,18 @@ def render(rows: list[dict], described: str, command: str) -> str:
 
 
 def write_section(text: str, append: bool = False) -> None:
-    """Replaces this stage's section of RESULTS.md with `text` (or appends `text` to it)."""
+    """Replaces this stage's CPU figures in RESULTS.md with `text`, keeping the `###` subsections
+    appended after them (GPU runs); with `append`, adds `text` at the end of the section."""
     content = RESULTS.read_text()
     start = content.index(SECTION)
-    end = content.find("\n## ", start + len(SECTION))
-    end = len(content) if end < 0 else end
-    head = content[:end].rstrip("\n") + "\n" if append else content[:start]
-    RESULTS.write_text(head + text + content[end:])
+    section_end = content.find("\n## ", start + len(SECTION))
+    section_end = len(content) if section_end < 0 else section_end
+    if append:
+        RESULTS.write_text(content[:section_end].rstrip("\n") + "\n\n" + text + content[section_end:])
+        return
+    subsection = content.find("\n### ", start + len(SECTION), section_end)
+    end = section_end if subsection < 0 else subsection
+    RESULTS.write_text(content[:start] + text + content[end:])
 
 
 def main(argv: list[str] | None = None) -> None:
