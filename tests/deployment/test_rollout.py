@@ -19,7 +19,7 @@ from repair.serving.rollout import ModelControl, RolloutError, roll_out
 from repair.serving.server import EmbeddedTritonServer
 from resources.object_store import LocalObjectStore
 
-from .conftest import LEARNED_CASE
+from ..conftest import LEARNED_CASE
 
 pytestmark = pytest.mark.slow
 

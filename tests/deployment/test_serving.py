@@ -15,7 +15,7 @@ from repair.serving.client import RepairClient, RepairRequestError
 from repair.serving.metrics import fetch_metrics
 from repair.serving.rollout import SMOKE_CASES
 
-from .conftest import LEARNED_CASE, LEARNED_DIFF
+from ..conftest import LEARNED_CASE, LEARNED_DIFF
 
 STATUS_KINDS = ("fixed", "no_fix", "rejected")
 

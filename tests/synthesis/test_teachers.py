@@ -23,6 +23,8 @@ from repair.teachers.search import SearchRepairer, candidates
 from repair.teachers.user_fix import later_versions, mine_user_fix
 from tests.synthesis.conftest import error_of
 
+from ..conftest import LEARNED_CASE, LEARNED_DIFF
+
 
 def at(code, line, start, end, message, rule="reportUndefinedVariable", source="pyright"):
     return Diagnostic(source, rule, "error", message, line, start, line, end)
@@ -211,26 +213,36 @@ def test_bootstrap_keeps_demonstrations_that_verify(verifier, warm_linter):
     assert len(program.repair.demos) == 1
 
 
-@pytest.mark.skipif(
-    not os.environ.get("REPAIR_TRITON_URL"),
-    reason="hook: set REPAIR_TRITON_URL (host:port of the deployed code_repair model, gRPC) to run",
-)
-def test_dspy_teacher_against_deployed_triton_model(verifier, warm_linter):
+@pytest.fixture
+def deployed_model_url(request) -> tuple[str, bool]:
+    """(gRPC address of the deployed `code_repair` model, whether it is the local one). With
+    REPAIR_TRITON_URL set, that deployment; otherwise a real local Triton serving the deployment
+    tests' checkpoint that learned one repair (`tests/conftest.py`)."""
+    url = os.environ.get("REPAIR_TRITON_URL")
+    if url:
+        return url, False
+    server, _ = request.getfixturevalue("served")
+    return server.grpc_url, True
+
+
+def test_dspy_teacher_against_deployed_triton_model(deployed_model_url, verifier, warm_linter):
     """The DSPy teacher's whole path (program, adapter, concurrency, usage) against the deployed
-    model: `repairer_lm` over the serving stage's `TritonRepairer`. Every answer must come back and
-    be read as a diff or as "no fix"; how many verify is the evaluation stage's business."""
+    model: `repairer_lm` over the serving stage's `TritonRepairer`, over gRPC. Every request must
+    get the model's text back through the program (what verification makes of it depends on the
+    model); on the local deployment the learned case must come back as its exact diff and verify."""
     from repair.serving.client import RepairClient, TritonRepairer
 
-    codes = ["value = 3\nprint(valeu)\n", "def f(x)\n    return x\n", "import os\nos.pth\n"]
+    url, local = deployed_model_url
+    codes = [LEARNED_CASE.code, "value = 3\nprint(valeu)\n", "def f(x)\n    return x\n", "import os\nos.pth\n"]
     requests = [RepairRequest(c, error_of(warm_linter, c)) for c in codes]
-    with RepairClient(os.environ["REPAIR_TRITON_URL"]) as client:
+    with RepairClient(url) as client:
         teacher = DSPyRepairer(repairer_lm(TritonRepairer(client)), max_workers=2)
         answers = teacher.propose_many(requests)
     assert teacher.usage.calls == len(codes) and teacher.usage.failures == 0, teacher.usage.errors
-    verdicts = [
-        verifier.verify(r.code, r.diagnostic, a).verdict for r, a in zip(requests, answers, strict=True)
-    ]
-    assert all(v not in ("no_diff_block", "malformed_diff") for v in verdicts), list(zip(answers, verdicts))
+    assert all(answer.strip() for answer in answers), answers
+    if local:
+        assert parse_diff(answers[0]).ops == parse_diff(LEARNED_DIFF).ops
+        assert verifier.verify(requests[0].code, requests[0].diagnostic, answers[0]).accepted
 
 
 def test_keyword_as_name_prefers_the_name_the_file_lost():

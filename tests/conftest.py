@@ -1,4 +1,5 @@
-"""Fixtures: a tiny checkpoint (random weights, `repair.serving.demo`), the same model overfitted on
+"""Fixtures shared by the deployment tests and the DSPy teacher's test against the deployed model:
+a tiny checkpoint (random weights, `repair.serving.demo`), the same model overfitted on
 one repair so that a fix round-trips deterministically, and a REAL embedded Triton server serving a
 deploy repository built by the rollout code."""
 
