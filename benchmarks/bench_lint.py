@@ -6,8 +6,13 @@ re-check latency of one edited file in warm mode (p50/p95), the verification wor
 Workload: real standard-library modules of 50-170 lines (the simulator's corpus), each with one
 undefined name appended so that every state has a real error.
 
-Run: `uv run python -m benchmarks bench_lint` (env: BENCH_LINT_STATES, default 200;
-BENCH_LINT_NAIVE, default 20 states for (a); BENCH_LINT_EDITS, default 200 re-checks).
+(b) runs twice: in this process (one core), and as the reproduction stage runs it, batches spread
+over a pool of `BENCH_LINT_WORKERS` processes (`repair.reproduce.run_batches`), the figure for
+the whole machine.
+
+Run: `uv run python -m benchmarks bench_lint` (env: BENCH_LINT_STATES, default 400;
+BENCH_LINT_NAIVE, default 20 states for (a); BENCH_LINT_EDITS, default 200 re-checks;
+BENCH_LINT_BATCH, default 200 states per batch; BENCH_LINT_WORKERS, default 2).
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ import time
 import psutil
 
 from repair.corpus import iter_source_files
-from repair.lint import WarmLinter, lint_batch
+from repair.lint import DEFAULT_CONFIG, DEFAULT_MAX_FILE_BYTES, WarmLinter, lint_batch
+from repair.reproduce import ReproduceSettings, run_batches
 
 MIN_LINES, MAX_LINES = 50, 170
-BATCH_SIZE = 100
 
 
 def make_states(count: int) -> list[tuple[str, str]]:
@@ -76,12 +81,21 @@ def naive(states) -> Meter:
     return meter
 
 
-def batched(states) -> Meter:
+def batched(states, batch_size: int, workers: int = 1) -> Meter:
+    """Batches of `batch_size` states; with `workers` > 1 through the reproduction stage's
+    process pool (the pool's start-up is inside the measurement)."""
+    batches = [
+        ([{name: text} for name, text in chunk], [name for name, _ in chunk], 120.0, DEFAULT_MAX_FILE_BYTES,
+         DEFAULT_CONFIG)
+        for chunk in (states[start:start + batch_size] for start in range(0, len(states), batch_size))
+    ]
+    settings = ReproduceSettings(batch_size=batch_size, workers=workers,
+                                 executor="process" if workers > 1 else "serial")
     with Meter() as meter:
-        for start in range(0, len(states), BATCH_SIZE):
-            chunk = states[start:start + BATCH_SIZE]
-            results = lint_batch([{name: text} for name, text in chunk], [name for name, _ in chunk])
-            assert all(r.error is None for r in results)
+        results = run_batches(batches, settings)
+    assert all(r.error is None for batch in results for r in batch)
+    if workers > 1:
+        meter.cpu = None  # the pool's workers are the forkserver's children: their CPU is not ours to read
     return meter
 
 
@@ -113,7 +127,9 @@ def recheck_latency(linter: WarmLinter, state: tuple[str, str], edits: int) -> t
 
 
 def main() -> None:
-    count = int(os.environ.get("BENCH_LINT_STATES", "200"))
+    count = int(os.environ.get("BENCH_LINT_STATES", "400"))
+    batch_size = int(os.environ.get("BENCH_LINT_BATCH", "200"))
+    workers = int(os.environ.get("BENCH_LINT_WORKERS", "2"))
     naive_count = int(os.environ.get("BENCH_LINT_NAIVE", "20"))
     edits = int(os.environ.get("BENCH_LINT_EDITS", "200"))
     states = make_states(count)
@@ -124,12 +140,14 @@ def main() -> None:
     rows = []
 
     def report(label: str, n: int, meter: Meter) -> None:
-        rows.append((label, n / meter.wall, n / meter.cpu))
-        print(f"{label}: {n / meter.wall:.2f} states/s, {n / meter.cpu:.2f} states per CPU-second ({n} states)",
-              flush=True)
+        rows.append((label, n / meter.wall, n / meter.cpu if meter.cpu else None))
+        per_cpu = f"{n / meter.cpu:.2f} states per CPU-second" if meter.cpu else "CPU not measured"
+        print(f"{label}: {n / meter.wall:.2f} states/s, {per_cpu} ({n} states)", flush=True)
 
     report("(a) one CLI process per file", naive_count, naive(states[:naive_count]))
-    report(f"(b) batched CLI, {BATCH_SIZE} per batch", len(states), batched(states))
+    report(f"(b) batched CLI, {batch_size} per batch, one process", len(states), batched(states, batch_size))
+    report(f"(b) batched CLI, {batch_size} per batch, {workers} worker processes", len(states),
+           batched(states, batch_size, workers))
     with WarmLinter() as linter:
         started = time.perf_counter()
         linter.check({"warmup.py": "x = 1\n"}, "warmup.py")
@@ -141,7 +159,8 @@ def main() -> None:
     base_wall, base_cpu = rows[0][1], rows[0][2]
     print("\n| mode | states/s | vs (a) | states per CPU-second | vs (a) |\n| --- | --- | --- | --- | --- |")
     for label, wall, cpu in rows:
-        print(f"| {label} | {wall:.2f} | {wall / base_wall:.0f}x | {cpu:.2f} | {cpu / base_cpu:.0f}x |")
+        per_cpu = f"{cpu:.2f} | {cpu / base_cpu:.0f}x" if cpu else "n/a | n/a"
+        print(f"| {label} | {wall:.2f} | {wall / base_wall:.0f}x | {per_cpu} |")
     print(f"\nWarm re-check of one edited file ({states[0][0]}, {edits} edits): p50 {p50:.1f} ms, "
           f"p95 {p95:.1f} ms, {1000 * stream.cpu / edits:.1f} CPU-ms per re-check. "
           f"Load average {os.getloadavg()[0]:.1f} at the end.")

@@ -3,6 +3,8 @@
 
     uv run python -m benchmarks bench_training                # the demo budget
     uv run python -m benchmarks.bench_training --epochs 1     # a quick look
+    uv run python -m benchmarks.bench_training --epochs 1100ba --per-file 48 \
+        --set variables.scratch_model.vocab_size=1024 --set optimizer.lr=0.005   # a variant
 
 Prints the dataset counts, the training wall time, tokens/s, the loss curve's ends and the
 exact-match rate (greedy decoding, and the case study's temperature 0.1 sampling), and writes them
@@ -35,7 +37,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(work: Path, epochs: str, window: int, per_file: int, test_items: int) -> dict:
+def run(work: Path, epochs: str, window: int, per_file: int, test_items: int, overrides: dict) -> dict:
     from omegaconf import OmegaConf
 
     from benchmarks.make_synthetic_repairs import synthetic_repairs
@@ -53,7 +55,10 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int) ->
     train = [e for e in built.examples if e["split"] == "train"]
     test = [e for e in built.examples if e["split"] == "test"][:test_items]
 
-    dims = OmegaConf.to_container(load_preset("cpu-tiny").variables.scratch_model)
+    preset = load_preset("cpu-tiny")
+    for key, value in overrides.items():
+        OmegaConf.update(preset, key, value)
+    dims = OmegaConf.to_container(preset.variables.scratch_model)
     vocab_size = dims.pop("vocab_size")
     train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", vocab_size)
     init_scratch_model(work / "scratch", work / "tokenizer", **dims)
@@ -63,6 +68,7 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int) ->
         model_dir=str(work / "scratch"),
         run_dir=str(work / "run"),
         max_duration=epochs,
+        overrides={k: v for k, v in overrides.items() if not k.startswith("variables.scratch_model.")},
     )
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     trained = run_training(render_config(settings))
@@ -74,6 +80,7 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int) ->
         "dataset": built.counts,
         "model": {**dims, "vocab_size": vocab_size, "window": window},
         "epochs": epochs,
+        "overrides": overrides,
         "train_wall_s": round(train_s, 1),
         "train_cpu_s": round(train_cpu_s, 1),
         "training": summary,
@@ -120,11 +127,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-file", type=int, default=16)
     parser.add_argument("--test-items", type=int, default=300)
     parser.add_argument("--evaluate", type=Path, help="only score this Hugging Face export")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a dotted key of the cpu-tiny preset (YAML value), e.g. variables.scratch_model.hidden_size=192",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     if args.evaluate:
         evaluate(args.evaluate, args.window, args.per_file, args.test_items)
         return
-    run(args.work, args.epochs, args.window, args.per_file, args.test_items)
+    import yaml
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    run(args.work, args.epochs, args.window, args.per_file, args.test_items, overrides)
 
 
 if __name__ == "__main__":
