@@ -37,7 +37,9 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(work: Path, epochs: str, window: int, per_file: int, test_items: int, overrides: dict) -> dict:
+def run(
+    work: Path, epochs: str, window: int, per_file: int, test_items: int, overrides: dict, extra_roots: tuple = ()
+) -> dict:
     from omegaconf import OmegaConf
 
     from benchmarks.make_synthetic_repairs import synthetic_repairs
@@ -48,7 +50,7 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int, ov
     from repair.training.scratch import init_scratch_model, train_tokenizer
 
     work.mkdir(parents=True, exist_ok=True)
-    repairs = synthetic_repairs(per_file=per_file)
+    repairs = synthetic_repairs(per_file=per_file, extra_roots=extra_roots)
     built = build_dataset(repairs, benchmark_sources(), window=window)
     print("dataset:", json.dumps(built.counts), flush=True)
     write_finetuning_files(built.examples, work / "data")
@@ -80,6 +82,7 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int, ov
         "dataset": built.counts,
         "model": {**dims, "vocab_size": vocab_size, "window": window},
         "epochs": epochs,
+        "extra_roots": [str(root) for root in extra_roots],
         "overrides": overrides,
         "train_wall_s": round(train_s, 1),
         "train_cpu_s": round(train_cpu_s, 1),
@@ -98,14 +101,15 @@ def run(work: Path, epochs: str, window: int, per_file: int, test_items: int, ov
     return results
 
 
-def evaluate(export_dir: Path, window: int, per_file: int, test_items: int) -> dict:
+def evaluate(export_dir: Path, window: int, per_file: int, test_items: int, extra_roots: tuple = ()) -> dict:
     """Scores an existing export (e.g. a mid-run epoch checkpoint) on the same test split."""
     from benchmarks.make_synthetic_repairs import synthetic_repairs
     from repair.dataset import build_dataset
     from repair.model import RepairModel
     from repair.training.heldout import exact_match
 
-    built = build_dataset(synthetic_repairs(per_file=per_file), benchmark_sources(), window=window)
+    repairs = synthetic_repairs(per_file=per_file, extra_roots=extra_roots)
+    built = build_dataset(repairs, benchmark_sources(), window=window)
     test = [e for e in built.examples if e["split"] == "test"][:test_items]
     results = {}
     for label, temperature in (("greedy", 0.0), ("t0.1", 0.1)):
@@ -128,12 +132,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-items", type=int, default=300)
     parser.add_argument("--evaluate", type=Path, help="only score this Hugging Face export")
     parser.add_argument(
+        "--extra-root", type=Path, action="append", default=[],
+        help="a package folder whose files add synthetic repairs (e.g. an installed package)",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a dotted key of the cpu-tiny preset (YAML value), e.g. variables.scratch_model.hidden_size=192",
     )
     args = parser.parse_args(argv if argv is not None else [])
     if args.evaluate:
-        evaluate(args.evaluate, args.window, args.per_file, args.test_items)
+        evaluate(args.evaluate, args.window, args.per_file, args.test_items, tuple(args.extra_root))
         return
     import yaml
 
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         if not sep:
             parser.error(f"--set {item!r}: expected KEY=VALUE")
         overrides[key] = yaml.safe_load(value)
-    run(args.work, args.epochs, args.window, args.per_file, args.test_items, overrides)
+    run(args.work, args.epochs, args.window, args.per_file, args.test_items, overrides, tuple(args.extra_root))
 
 
 if __name__ == "__main__":

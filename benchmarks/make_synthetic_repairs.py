@@ -120,6 +120,8 @@ def repairs_for_file(path: Path, root: Path, per_file: int, rng: random.Random) 
     lines = text.split("\n")
     names = names_by_line(text)
     module = module_name(path, root)
+    # A project per top-level module; in a package folder, per subpackage (`dagster._core`).
+    project = module.split(".")[0] if root == stdlib_dir() else f"{root.name}.{module.split('.')[0]}"
     rel = path.relative_to(root).as_posix()
     candidates = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     rng.shuffle(candidates)
@@ -143,7 +145,7 @@ def repairs_for_file(path: Path, root: Path, per_file: int, rng: random.Random) 
         rows.append(
             {
                 "diagnostic_id": diagnostic_id,
-                "repl": module.split(".")[0],
+                "repl": project,
                 "file": Path(rel).name,
                 "source": diag["source"],
                 "code": diag["code"],
@@ -163,14 +165,18 @@ def repairs_for_file(path: Path, root: Path, per_file: int, rng: random.Random) 
     return rows
 
 
-def synthetic_repairs(per_file: int = 16, max_files: int | None = None, seed: int = 0) -> list[dict]:
-    root = stdlib_dir()
+def synthetic_repairs(
+    per_file: int = 16, max_files: int | None = None, seed: int = 0, extra_roots: tuple[Path, ...] = ()
+) -> list[dict]:
+    """Repairs in the standard library's files, then in each package folder of `extra_roots` (e.g.
+    installed third-party packages: more projects, more data)."""
     rng = random.Random(seed)
     rows = []
-    for n, path in enumerate(iter_source_files(root)):
-        if max_files is not None and n >= max_files:
-            break
-        rows.extend(repairs_for_file(path, root, per_file, rng))
+    for root in (stdlib_dir(), *extra_roots):
+        for n, path in enumerate(iter_source_files(root)):
+            if max_files is not None and n >= max_files:
+                break
+            rows.extend(repairs_for_file(path, root, per_file, rng))
     return rows
 
 
@@ -184,8 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-file", type=int, default=16)
     parser.add_argument("--max-files", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extra-root", type=Path, action="append", default=[], help="a package folder to mine too")
     args = parser.parse_args(argv)
-    rows = synthetic_repairs(args.per_file, args.max_files, args.seed)
+    rows = synthetic_repairs(args.per_file, args.max_files, args.seed, tuple(args.extra_root))
     frame = pl.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(args.out)

@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 
 from repair import dataset as ds
+from repair.training.scratch import DEFAULT_VOCAB_SIZE
 from resources.object_store import ObjectStoreResource
 
 GROUP = "dataset"
@@ -31,7 +32,7 @@ class RepairDatasetConfig(dg.Config):
     test_fraction: float = ds.DEFAULT_FRACTIONS[2]
     split_seed: str = ""
     """Changes which projects land in which split (keep it fixed so that projects keep their split)."""
-    card_vocab_size: int = 4096
+    card_vocab_size: int = DEFAULT_VOCAB_SIZE
     """Vocabulary of the byte-level BPE used to measure token lengths for the card."""
 
 

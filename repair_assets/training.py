@@ -17,6 +17,7 @@ import dagster as dg
 
 from repair import dataset as ds
 from repair.training import config as training_config
+from repair.training.scratch import DEFAULT_VOCAB_SIZE
 from resources.object_store import ObjectStoreResource
 
 GROUP = "training"
@@ -24,7 +25,7 @@ TRAINING_POOL = "training"
 
 
 class TokenizerConfig(dg.Config):
-    vocab_size: int = 4096
+    vocab_size: int = DEFAULT_VOCAB_SIZE
     """Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer)."""
 
 

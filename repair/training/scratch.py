@@ -14,7 +14,13 @@ EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
 
 
-def train_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 4096) -> Path:
+# The cpu-tiny preset's vocabulary (its `variables.scratch_model.vocab_size`). Small on purpose: at
+# 1024 tokens the output layer is a quarter of 4096's cost and the model learned more per CPU-minute
+# (benchmarks/RESULTS.md, Training).
+DEFAULT_VOCAB_SIZE = 1024
+
+
+def train_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int = DEFAULT_VOCAB_SIZE) -> Path:
     """Trains a byte-level BPE tokenizer on `texts` and saves it in Hugging Face format (loadable
     with `AutoTokenizer.from_pretrained(out_dir)`), with `<|endoftext|>` as end of sequence and a
     separate pad token. Byte level, so any text round-trips, and whitespace is kept exactly (the

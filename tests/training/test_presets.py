@@ -68,3 +68,11 @@ def test_unknown_keys_and_bad_presets_are_rejected(tmp_path):
         tc.validate_config(cfg)
     with pytest.raises(ValueError, match="unknown training preset"):
         tc.load_preset("gpt-9")
+
+
+def test_tokenizer_asset_and_cpu_preset_agree_on_the_vocabulary():
+    from repair.training.scratch import DEFAULT_VOCAB_SIZE
+    from repair_assets.training import TokenizerConfig
+
+    preset = tc.load_preset("cpu-tiny")
+    assert preset.variables.scratch_model.vocab_size == DEFAULT_VOCAB_SIZE == TokenizerConfig().vocab_size
