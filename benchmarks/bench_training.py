@@ -101,16 +101,24 @@ def run(
     return results
 
 
-def evaluate(export_dir: Path, window: int, per_file: int, test_items: int, extra_roots: tuple = ()) -> dict:
-    """Scores an existing export (e.g. a mid-run epoch checkpoint) on the same test split."""
-    from benchmarks.make_synthetic_repairs import synthetic_repairs
-    from repair.dataset import build_dataset
+def evaluate(
+    export_dir: Path, window: int, per_file: int, test_items: int, extra_roots: tuple = (), test_jsonl: Path | None = None
+) -> dict:
+    """Scores an existing export (e.g. a mid-run epoch checkpoint) on the same test split, or on the
+    examples of `test_jsonl` (another run's `data/jsonl/test.jsonl`: models trained on different data,
+    scored on the same items)."""
     from repair.model import RepairModel
     from repair.training.heldout import exact_match
 
-    repairs = synthetic_repairs(per_file=per_file, extra_roots=extra_roots)
-    built = build_dataset(repairs, benchmark_sources(), window=window)
-    test = [e for e in built.examples if e["split"] == "test"][:test_items]
+    if test_jsonl is not None:
+        test = [{**json.loads(line), "rule": "all"} for line in test_jsonl.read_text().splitlines()][:test_items]
+    else:
+        from benchmarks.make_synthetic_repairs import synthetic_repairs
+        from repair.dataset import build_dataset
+
+        repairs = synthetic_repairs(per_file=per_file, extra_roots=extra_roots)
+        built = build_dataset(repairs, benchmark_sources(), window=window)
+        test = [e for e in built.examples if e["split"] == "test"][:test_items]
     results = {}
     for label, temperature in (("greedy", 0.0), ("t0.1", 0.1)):
         model = RepairModel(export_dir, temperature=temperature, window=window)
@@ -131,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-file", type=int, default=16)
     parser.add_argument("--test-items", type=int, default=300)
     parser.add_argument("--evaluate", type=Path, help="only score this Hugging Face export")
+    parser.add_argument("--test-jsonl", type=Path, help="with --evaluate: score on these examples instead")
     parser.add_argument(
         "--extra-root", type=Path, action="append", default=[],
         help="a package folder whose files add synthetic repairs (e.g. an installed package)",
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv if argv is not None else [])
     if args.evaluate:
-        evaluate(args.evaluate, args.window, args.per_file, args.test_items, tuple(args.extra_root))
+        evaluate(args.evaluate, args.window, args.per_file, args.test_items, tuple(args.extra_root), args.test_jsonl)
         return
     import yaml
 
