@@ -16,7 +16,7 @@ from pydantic import Field
 
 from repair.lint import DEFAULT_MAX_FILE_BYTES, LintConfig, WarmLinter, lint_batch
 from repair.lint.config import RUFF_LINE_LENGTH, RUFF_SELECT
-from repair.reproduce import EXECUTORS, STYLE_RULES, ReproduceSettings
+from repair.reproduce import DEFAULT_BATCH_SIZE, EXECUTORS, STYLE_RULES, ReproduceSettings
 
 
 class LinterResource(dg.ConfigurableResource):
@@ -24,7 +24,7 @@ class LinterResource(dg.ConfigurableResource):
 
     executor: str = Field(default="process", description=f"one of {', '.join(EXECUTORS)}")
     workers: int = Field(default=2, description="processes of the `process` executor")
-    batch_size: int = Field(default=64, description="file states per linter process call")
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, description="file states per linter process call")
     timeout_s: float = Field(default=120.0, description="seconds one linter process may take")
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, description="larger files are refused")
     ruff_select: list[str] = Field(default=list(RUFF_SELECT), description="ruff rules the IDE shows")
@@ -68,6 +68,6 @@ def linter_resource(env: str = "local") -> LinterResource:
     return LinterResource(
         executor=os.environ.get("REPAIR_LINT_EXECUTOR", default_executor),
         workers=int(os.environ.get("REPAIR_LINT_WORKERS", "2")),
-        batch_size=int(os.environ.get("REPAIR_LINT_BATCH_SIZE", "64")),
+        batch_size=int(os.environ.get("REPAIR_LINT_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))),
         timeout_s=float(os.environ.get("REPAIR_LINT_TIMEOUT_S", "120")),
     )
