@@ -13,7 +13,7 @@ import pytest
 from repair.serving.client import RepairClient
 from repair.serving.server import free_ports
 
-from .conftest import LEARNED_CASE
+from ..conftest import LEARNED_CASE
 
 pytestmark = pytest.mark.slow
 
