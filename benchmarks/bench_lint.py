@@ -28,8 +28,8 @@ import time
 import psutil
 
 from repair.corpus import iter_source_files
-from repair.lint import DEFAULT_CONFIG, DEFAULT_MAX_FILE_BYTES, WarmLinter, lint_batch
-from repair.reproduce import ReproduceSettings, run_batches
+from repair.lint import WarmLinter, lint_batch
+from repair.reproduce import ReproduceSettings, lint_task, run_batches
 
 MIN_LINES, MAX_LINES = 50, 170
 
@@ -84,13 +84,12 @@ def naive(states) -> Meter:
 def batched(states, batch_size: int, workers: int = 1) -> Meter:
     """Batches of `batch_size` states; with `workers` > 1 through the reproduction stage's
     process pool (the pool's start-up is inside the measurement)."""
-    batches = [
-        ([{name: text} for name, text in chunk], [name for name, _ in chunk], 120.0, DEFAULT_MAX_FILE_BYTES,
-         DEFAULT_CONFIG)
-        for chunk in (states[start:start + batch_size] for start in range(0, len(states), batch_size))
-    ]
     settings = ReproduceSettings(batch_size=batch_size, workers=workers,
                                  executor="process" if workers > 1 else "serial")
+    batches = [
+        lint_task([{name: text} for name, text in chunk], [name for name, _ in chunk], settings)
+        for chunk in (states[start:start + batch_size] for start in range(0, len(states), batch_size))
+    ]
     with Meter() as meter:
         results = run_batches(batches, settings)
     assert all(r.error is None for batch in results for r in batch)

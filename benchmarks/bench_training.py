@@ -45,7 +45,7 @@ def run(
     from benchmarks.make_synthetic_repairs import synthetic_repairs
     from repair.dataset import build_dataset, write_finetuning_files
     from repair.model import RepairModel, write_prompt_settings
-    from repair.training.config import TrainingSettings, load_preset, render_config, run_training
+    from repair.training.config import TrainingSettings, render_config, run_training
     from repair.training.heldout import exact_match
     from repair.training.scratch import init_scratch_model, train_tokenizer
 
@@ -57,23 +57,21 @@ def run(
     train = [e for e in built.examples if e["split"] == "train"]
     test = [e for e in built.examples if e["split"] == "test"][:test_items]
 
-    preset = load_preset("cpu-tiny")
-    for key, value in overrides.items():
-        OmegaConf.update(preset, key, value)
-    dims = OmegaConf.to_container(preset.variables.scratch_model)
-    vocab_size = dims.pop("vocab_size")
-    train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", vocab_size)
-    init_scratch_model(work / "scratch", work / "tokenizer", **dims)
     settings = TrainingSettings(
         preset="cpu-tiny",
         data_dir=str(work / "data" / "jsonl"),
         model_dir=str(work / "scratch"),
         run_dir=str(work / "run"),
         max_duration=epochs,
-        overrides={k: v for k, v in overrides.items() if not k.startswith("variables.scratch_model.")},
+        overrides=overrides,
     )
+    config = render_config(settings)
+    dims = OmegaConf.to_container(config.variables.scratch_model)
+    vocab_size = dims.pop("vocab_size")
+    train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", vocab_size)
+    init_scratch_model(work / "scratch", work / "tokenizer", **dims)
     start, cpu_start = time.perf_counter(), _cpu_seconds()
-    trained = run_training(render_config(settings))
+    trained = run_training(config)
     train_s, train_cpu_s = time.perf_counter() - start, _cpu_seconds() - cpu_start
     summary = trained.summary()
     print("training:", json.dumps(summary), flush=True)

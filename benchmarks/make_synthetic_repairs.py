@@ -115,13 +115,13 @@ def inject(line: str, names: list[tuple[int, str]], rng: random.Random) -> tuple
     return broken, {"source": "ruff", "code": "F821", "message": f"Undefined name `{bad}`", "col": col}
 
 
-def repairs_for_file(path: Path, root: Path, per_file: int, rng: random.Random) -> list[dict]:
+def repairs_for_file(path: Path, root: Path, per_file: int, rng: random.Random, project_prefix: str = "") -> list[dict]:
+    """Up to `per_file` repairs in `path`; the project is `project_prefix` + its top-level module."""
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     names = names_by_line(text)
     module = module_name(path, root)
-    # A project per top-level module; in a package folder, per subpackage (`dagster._core`).
-    project = module.split(".")[0] if root == stdlib_dir() else f"{root.name}.{module.split('.')[0]}"
+    project = (project_prefix + module.split(".")[0]).rstrip(".")  # a package's own __init__: the package
     rel = path.relative_to(root).as_posix()
     candidates = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     rng.shuffle(candidates)
@@ -169,14 +169,15 @@ def synthetic_repairs(
     per_file: int = 16, max_files: int | None = None, seed: int = 0, extra_roots: tuple[Path, ...] = ()
 ) -> list[dict]:
     """Repairs in the standard library's files, then in each package folder of `extra_roots` (e.g.
-    installed third-party packages: more projects, more data)."""
+    installed third-party packages: more projects, more data); `max_files` counts per folder. A
+    project is a top-level module of the standard library, or a package's subpackage (`dagster._core`)."""
     rng = random.Random(seed)
     rows = []
-    for root in (stdlib_dir(), *extra_roots):
+    for root, prefix in ((stdlib_dir(), ""), *((root, f"{root.name}.") for root in extra_roots)):
         for n, path in enumerate(iter_source_files(root)):
             if max_files is not None and n >= max_files:
                 break
-            rows.extend(repairs_for_file(path, root, per_file, rng))
+            rows.extend(repairs_for_file(path, root, per_file, rng, prefix))
     return rows
 
 

@@ -188,6 +188,14 @@ def _pair_key(row: Mapping[str, Any], content_digest: str) -> tuple:
     )
 
 
+def lint_task(
+    projects: list[dict[str, str | bytes]], targets: list[str], settings: ReproduceSettings
+) -> tuple[list[dict[str, str | bytes]], list[str], float, int, LintConfig]:
+    """The task `lint_states` takes: a batch of states with the settings it needs (plain values,
+    so that process pools and Spark can ship it)."""
+    return projects, targets, settings.timeout_s, settings.max_file_bytes, settings.lint_config
+
+
 def lint_states(batch: tuple[list[dict[str, str | bytes]], list[str], float, int, LintConfig]) -> list[LintResult]:
     """One executor task: a batch of states through `lint_batch` (module-level, so that process
     pools and Spark can ship it)."""
@@ -292,7 +300,7 @@ def reproduce(
         chunk = states[start:start + size]
         projects = [{**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]} for group in chunk]
         targets = [records[group[0]]["file"] for group in chunk]
-        batches.append((projects, targets, settings.timeout_s, settings.max_file_bytes, settings.lint_config))
+        batches.append(lint_task(projects, targets, settings))
     results = [r for batch in run_batches(batches, settings, spark=spark, progress=progress) for r in batch]
 
     reproduced_message: dict[int, str] = {}
