@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup browser demo test test-slow test-all bench ui lint
+.PHONY: setup browser editor demo test test-slow test-all bench ui lint
 
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
@@ -20,11 +20,15 @@ demo: setup
 test: setup
 	$(UV) run pytest -m "not slow" -q
 
-# The UI test drives Debian's Chromium; install it when missing (CI runs as root).
+# The UI test drives Debian's Chromium and the editor test Debian's Neovim; install them when missing
+# (CI runs as root).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test-slow: setup browser
+editor:
+	@command -v nvim >/dev/null || { apt-get update -qq && apt-get install -y -qq neovim >/dev/null; }
+
+test-slow: setup browser editor
 	$(UV) run pytest -m slow -q
 
 test-all: test test-slow
