@@ -63,7 +63,7 @@ def _stand_in_repair_items(per_rule: int, seed: int):
 
 def _repair_items(per_rule: int, seed: int):
     from evals.items import items_from_frame
-    from resources.object_store import open_store
+    from repair.object_store import open_store
 
     store = open_store(os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
     key = "assets/repair_benchmark/all.parquet"
@@ -75,16 +75,16 @@ def _repair_items(per_rule: int, seed: int):
 
 
 def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
-    from resources.object_store import open_store
+    from repair.object_store import open_store
 
     if explicit:
         return f"finetuned:{explicit}", f"checkpoint {explicit}"
     store = open_store(os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
-    from repair.training.registry import list_versions
+    from repair import registry
 
-    versions = list_versions(store)
+    versions = registry.versions(store, registry.MODEL, registry.APPROVED)
     if versions:
-        return "finetuned", f"registry version v{versions[-1]['version']}"
+        return "finetuned", f"registry version v{versions[-1].version}"
     exports = sorted(Path(".data/bench_training/run").glob("**/huggingface/ba*/config.json"),
                      key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
     if exports:

@@ -24,7 +24,7 @@ from repair.serving.handler import RepairRequest, RepairService
 from repair.serving.repository import DeployRepository, ServingConfig
 from repair.serving.rollout import SMOKE_CASES, ModelControl
 from repair.serving.server import EmbeddedTritonServer
-from resources.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
+from repair.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Triton serving"
@@ -123,13 +123,13 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
 
 def find_model(model_dir: str | None, work: Path) -> tuple[Path, str, int | None]:
     """(checkpoint, description, max_new_tokens override)."""
-    from repair_assets.deployment import REGISTRY_PREFIX, checkpoint_folder, registry_version
+    from repair import registry
 
     if model_dir:
         return Path(model_dir), f"checkpoint {model_dir}", None
     store = LocalObjectStore(os.environ.get("REPAIR_STORE_ROOT", DEFAULT_LOCAL_ROOT))
     try:
-        version = registry_version(None, store)
+        version = registry.latest_approved(store, registry.MODEL).version
     except FileNotFoundError:
         from repair.serving.demo import tiny_checkpoint
 
@@ -138,7 +138,7 @@ def find_model(model_dir: str | None, work: Path) -> tuple[Path, str, int | None
             f"stand-in: cpu-tiny shape, random weights, max_new_tokens={STANDIN_NEW_TOKENS} (no trained model)",
             STANDIN_NEW_TOKENS,
         )
-    folder = checkpoint_folder(store.download_dir(f"{REGISTRY_PREFIX}/v{version}", work / "registry"))
+    folder = registry.fetch_model(store, work / "registry", version)
     return folder, f"registry models/code_repair/v{version}", None
 
 

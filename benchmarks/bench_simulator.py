@@ -19,7 +19,7 @@ from repair.corpus import iter_source_files, stdlib_dir
 from repair.lint import lint_batch
 from repair.simulate import SimulationConfig, simulate_partition
 from repair.simulate.partition import simulate_repl
-from resources.object_store import LocalObjectStore
+from repair.object_store import LocalObjectStore
 
 DAY = "2026-11-24"
 

@@ -1,39 +1,65 @@
-"""The deployment gate: the candidate model must not be worse than the model in production on the
-main metric beyond the confidence interval.
+"""The deployment gate: whether a candidate model may replace the one that serves.
 
-Both models are evaluated on the same items in the same run, so the comparison is paired: the
-paired bootstrap interval of (candidate - production) on the gate's metric. The gate fails only when
-the whole interval lies below zero (worse beyond the noise of the benchmark); it passes, and says
-so, when nothing serves yet. Which version serves is read from the deployment stage's record
-`deployments/code_repair/current.json` (`{"version": N, ...}`).
+A candidate deploys only when every rule holds, checked in this order (the first that fails is the
+reason given):
+
+1. `checks`: every blocking check of its dataset and model passed (from their registry records).
+2. `beats_baseline`: on the gate metric it beats the `no_change` baseline on the same items: the
+   lower bound of the paired bootstrap interval of (candidate - baseline) is above 0. A model that
+   does nothing useful cannot pass.
+3. `floor`: its score on the gate metric is at least `metric_floor` (absolute).
+4. `evidence` and `non_inferior` (only when a model serves): at least `min_paired_items` items were
+   scored for both models (else "insufficient evidence"), and the lower bound of (candidate -
+   serving) is at or above `-margin`.
+
+Both models (and the baseline) are evaluated on the same items in the same run, so every comparison
+is paired. The gate metric is the production-style benchmark's (`ast_or_string`, pass@1), or the
+executable benchmark's (`tests_pass`, pass@1) when the former has no item scored for the candidate.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
 from evals.items import FUNCTION_BENCHMARK, REPAIR_BENCHMARK
 from evals.metrics import paired_bootstrap_difference
-from resources.object_store import ObjectStore
+from repair import registry
+from repair.object_store import ObjectStore
 
-PRODUCTION_RECORD = "deployments/code_repair/current.json"
-# The gate's metric: the production-style benchmark's, or the executable one's when it is empty.
 GATE_METRICS: tuple[tuple[str, str], ...] = ((REPAIR_BENCHMARK, "ast_or_string"), (FUNCTION_BENCHMARK, "tests_pass"))
+BASELINE = "no_change"
 
 
-def production_version(store: ObjectStore, record: str = PRODUCTION_RECORD) -> int | None:
-    """The registry version the deployment stage recorded as serving, or None when none serves.
-    A record without a readable version is an error naming the record."""
-    if not store.exists(record):
-        return None
-    try:
-        data = json.loads(store.read_text(record))
-        return int(data["version"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{store.uri(record)}: expected JSON with an integer `version` ({error})") from error
+@dataclass(frozen=True)
+class GateSettings:
+    metric_floor: float = 0.05
+    min_paired_items: int = 30
+    margin: float = 0.02
+    confidence: float = 0.95
+    samples: int = 2000
+    baseline: str = BASELINE
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate against one other repairer on the items both were scored on."""
+
+    other: str
+    items: int
+    candidate_score: float
+    other_score: float
+    difference: float
+    ci_low: float
+    ci_high: float
+
+    def describe(self) -> str:
+        return (
+            f"{100 * self.candidate_score:.1f}% vs `{self.other}` {100 * self.other_score:.1f}% on {self.items} paired "
+            f"items, difference {100 * self.difference:+.1f} points, CI [{100 * self.ci_low:+.1f}, {100 * self.ci_high:+.1f}]"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,25 +70,48 @@ class GateDecision:
     production: str | None
     benchmark: str | None = None
     metric: str | None = None
-    items: int = 0
     candidate_score: float | None = None
-    production_score: float | None = None
-    difference: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
+    vs_baseline: Comparison | None = None
+    vs_production: Comparison | None = None
+    rules: dict[str, bool] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    settings: GateSettings = field(default_factory=GateSettings)
 
     def as_metadata(self) -> dict[str, object]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
     def describe(self) -> str:
-        if self.production is None or self.difference is None:
-            return f"**{'PASS' if self.passed else 'FAIL'}**: {self.reason}"
-        return (
-            f"**{'PASS' if self.passed else 'FAIL'}**: {self.reason}. `{self.candidate}` "
-            f"{100 * (self.candidate_score or 0):.1f}% vs `{self.production}` {100 * (self.production_score or 0):.1f}% "
-            f"on {self.benchmark} {self.metric} over {self.items} shared items; difference "
-            f"{100 * self.difference:+.1f} points, 95% CI [{100 * (self.ci_low or 0):+.1f}, {100 * (self.ci_high or 0):+.1f}]."
-        )
+        lines = [f"**{'DEPLOY' if self.passed else 'REFUSED'}**: {self.reason}."]
+        if self.metric:
+            lines.append(f"Gate metric: {self.benchmark} `{self.metric}` (pass@1), candidate `{self.candidate}`.")
+        if self.vs_baseline:
+            lines.append(f"- vs baseline: {self.vs_baseline.describe()}")
+        if self.vs_production:
+            lines.append(f"- vs serving: {self.vs_production.describe()}")
+        s = self.settings
+        lines.append(f"- settings: floor {s.metric_floor}, margin {s.margin}, min paired items {s.min_paired_items}, "
+                     f"confidence {s.confidence}")
+        lines.append("- rules: " + ", ".join(f"{rule} {'ok' if ok else 'FAILED'}" for rule, ok in self.rules.items()))
+        return "\n".join(lines)
+
+
+def production_version(store: ObjectStore) -> int | None:
+    """The registry version that serves (the registry's serving record), or None when none serves."""
+    return registry.serving_version(store)
+
+
+def _compare(frame: pl.DataFrame, metric: str, candidate: str, other: str, settings: GateSettings) -> Comparison | None:
+    mine = frame.filter(pl.col("model") == candidate).select("item_id", pl.col(metric).alias("candidate"))
+    theirs = frame.filter(pl.col("model") == other).select("item_id", pl.col(metric).alias("other"))
+    paired = mine.join(theirs, on="item_id").drop_nulls()
+    if paired.is_empty():
+        return None
+    scores = [float(v) for v in paired["candidate"]], [float(v) for v in paired["other"]]
+    difference, low, high = paired_bootstrap_difference(
+        *scores, samples=settings.samples, confidence=settings.confidence, seed=settings.seed
+    )
+    return Comparison(other, paired.height, sum(scores[0]) / paired.height, sum(scores[1]) / paired.height,
+                      difference, low, high)  # fmt: skip
 
 
 def deployment_gate(
@@ -70,27 +119,55 @@ def deployment_gate(
     candidate: str,
     production: str | None,
     *,
-    confidence: float = 0.95,
-    samples: int = 2000,
-    seed: int = 0,
+    checks: dict[str, bool] | None = None,
+    settings: GateSettings = GateSettings(),
 ) -> GateDecision:
-    """The decision from per-item results (`evals.harness.evaluate`) holding both models."""
+    """The decision from per-item results (`evals.harness.evaluate`: item_id, benchmark, model and
+    the metric columns) holding the candidate, the baseline and (if one serves) the serving model.
+    `checks` maps each blocking check of the candidate's dataset and model to whether it passed."""
+    failed = sorted(name for name, passed in (checks or {}).items() if not passed)
+    rules: dict[str, bool] = {"checks": not failed}
+    common = {"candidate": candidate, "production": production, "settings": settings, "failed_checks": failed}
+    if failed:
+        return GateDecision(False, f"blocking checks failed: {', '.join(failed)}", rules=rules, **common)
+    chosen = next(
+        ((b, m) for b, m in GATE_METRICS
+         if not results.filter((pl.col("benchmark") == b) & (pl.col("model") == candidate)).drop_nulls(m).is_empty()),
+        None,
+    )  # fmt: skip
+    if chosen is None:
+        return GateDecision(False, "no benchmark item was scored for the candidate", rules=rules, **common)
+    benchmark, metric = chosen
+    frame = results.filter(pl.col("benchmark") == benchmark)
+    mine = frame.filter(pl.col("model") == candidate).drop_nulls(metric)[metric]
+    score = float(mine.cast(pl.Float64).mean())
+    common |= {"benchmark": benchmark, "metric": metric, "candidate_score": score}
+
+    baseline = _compare(frame, metric, candidate, settings.baseline, settings)
+    rules["beats_baseline"] = baseline is not None and baseline.ci_low > 0
+    if not rules["beats_baseline"]:
+        why = (f"baseline `{settings.baseline}` was not evaluated on the same items" if baseline is None else
+               f"does not beat `{settings.baseline}`: lower bound {100 * baseline.ci_low:+.1f} points is not above 0")
+        return GateDecision(False, why, vs_baseline=baseline, rules=rules, **common)
+    rules["floor"] = score >= settings.metric_floor
+    if not rules["floor"]:
+        return GateDecision(False, f"{metric} {100 * score:.1f}% is below the floor {100 * settings.metric_floor:.1f}%",
+                            vs_baseline=baseline, rules=rules, **common)  # fmt: skip
     if production is None:
-        return GateDecision(True, "no model in production yet: nothing to compare against", candidate, None)
-    for benchmark, metric in GATE_METRICS:
-        frame = results.filter(pl.col("benchmark") == benchmark)
-        mine = frame.filter(pl.col("model") == candidate).select("item_id", pl.col(metric).alias("candidate"))
-        theirs = frame.filter(pl.col("model") == production).select("item_id", pl.col(metric).alias("production"))
-        paired = mine.join(theirs, on="item_id").drop_nulls()
-        if paired.is_empty():
-            continue
-        scores = [float(v) for v in paired["candidate"]], [float(v) for v in paired["production"]]
-        difference, low, high = paired_bootstrap_difference(*scores, samples=samples, confidence=confidence, seed=seed)
-        passed = high >= 0
-        reason = ("not worse than production beyond the confidence interval" if passed
-                  else "worse than production beyond the confidence interval")
-        return GateDecision(
-            passed, reason, candidate, production, benchmark, metric, paired.height,
-            sum(scores[0]) / paired.height, sum(scores[1]) / paired.height, difference, low, high,
-        )
-    return GateDecision(False, "no benchmark item was scored for both models", candidate, production)
+        return GateDecision(True, "beats the baseline and meets the floor; no model serves yet",
+                            vs_baseline=baseline, rules=rules, **common)  # fmt: skip
+    against = _compare(frame, metric, candidate, production, settings)
+    paired = 0 if against is None else against.items
+    rules["evidence"] = paired >= settings.min_paired_items
+    if not rules["evidence"]:
+        return GateDecision(False, f"insufficient evidence: {paired} items paired with `{production}`, "
+                            f"{settings.min_paired_items} needed", vs_baseline=baseline, vs_production=against,
+                            rules=rules, **common)  # fmt: skip
+    assert against is not None
+    rules["non_inferior"] = against.ci_low >= -settings.margin
+    if not rules["non_inferior"]:
+        return GateDecision(False, f"worse than the serving `{production}`: lower bound {100 * against.ci_low:+.1f} "
+                            f"points is below the margin -{100 * settings.margin:.1f}", vs_baseline=baseline,
+                            vs_production=against, rules=rules, **common)  # fmt: skip
+    return GateDecision(True, f"beats the baseline, meets the floor and is non-inferior to `{production}`",
+                        vs_baseline=baseline, vs_production=against, rules=rules, **common)  # fmt: skip

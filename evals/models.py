@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from repair.repairer import Repairer
-from resources.object_store import ObjectStore
+from repair.object_store import ObjectStore
 
 KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot")
 
@@ -70,15 +70,12 @@ def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, 
         return f"finetuned:{Path(target).name}", None, target
     if store is None:
         raise ValueError(f"{spec.name}: a registry version needs the object store")
-    from repair.training.registry import list_versions
+    from repair import registry
 
     if target:
         version = int(target.lstrip("v"))
     else:
-        versions = list_versions(store)
-        if not versions:
-            raise FileNotFoundError(f"no model registered in {store.uri('models/code_repair')}; train one first")
-        version = versions[-1]["version"]
+        version = registry.latest_approved(store, registry.MODEL).version
     return f"finetuned:v{version}", version, ""
 
 
@@ -116,7 +113,7 @@ def open_repairers(
                 repairers.append(SearchRepairer(Verifier(linter)))
             elif spec.kind == "finetuned":
                 from repair.model import RepairModel
-                from repair.training.registry import fetch_model
+                from repair.registry import fetch_model
 
                 name, version, path = resolve_finetuned(spec, store)
                 if version is not None:

@@ -16,7 +16,7 @@ from evals.gate import GateDecision, deployment_gate
 from evals.harness import evaluate, plot_rules, plot_scores, render_report, rule_breakdown, summary_table
 from evals.items import Item
 from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers
-from resources.object_store import ObjectStore
+from repair.object_store import ObjectStore
 
 REPORT_NAME = "report.md"
 SCORES_PLOT = "scores.png"

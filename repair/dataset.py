@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from repair import registry
+
 # Lines kept either side of the error line in the prompt. Short prompts are what lets a small model
 # learn the task: the answer depends on the few lines around the error, and a whole file would
 # spend the sequence on text the diff never touches.
@@ -37,7 +39,6 @@ DEFAULT_NUM_PERM = 128
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 DATASET_COLUMNS = ("prompt", "response", "split", "repl", "rule", "teacher", "diagnostic_id")
-DATASET_PREFIX = "datasets/repair_dataset"
 
 _CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
 
@@ -388,16 +389,6 @@ def write_finetuning_files(examples: Sequence[dict[str, Any]], out_dir: str | Pa
     return rows
 
 
-def next_version(store, prefix: str) -> int:
-    """One more than the highest `v<N>` under `prefix` in the object store (1 when none)."""
-    versions = [0]
-    for key in store.list(prefix.rstrip("/") + "/"):
-        match = re.match(r"v([0-9]+)/", key[len(prefix.rstrip("/")) + 1 :])
-        if match:
-            versions.append(int(match.group(1)))
-    return max(versions) + 1
-
-
 def token_lengths(examples: Sequence[dict[str, Any]], tokenizer_dir: str | Path) -> list[int]:
     """Tokens of prompt + response (+ end of sequence) per example, as training will see them."""
     from transformers import AutoTokenizer
@@ -432,30 +423,36 @@ def dataset_card(
     return card
 
 
-def publish_dataset(store, built: BuiltDataset, card: dict[str, Any], work_dir: str | Path) -> dict[str, Any]:
-    """Writes the next version under `datasets/repair_dataset/v<N>/` (`jsonl/`, `mds/`, `card.json`)
-    and then `datasets/repair_dataset/latest.json` pointing at it; returns that pointer."""
-    version = next_version(store, DATASET_PREFIX)
-    prefix = f"{DATASET_PREFIX}/v{version}"
+def data_version(examples: Iterable[dict[str, Any]], code_version: str) -> str:
+    """The content hash of a dataset: its examples (in order) and the code version that built them.
+    Same repairs, settings and code give the same data version, so the registry reuses the version."""
+    digest = hashlib.sha256(code_version.encode())
+    for example in examples:
+        digest.update(json.dumps([example[c] for c in DATASET_COLUMNS]).encode())
+    return digest.hexdigest()[:16]
+
+
+def publish_dataset(
+    store,
+    built: BuiltDataset,
+    card: dict[str, Any],
+    work_dir: str | Path,
+    *,
+    data_version: str,
+    checks: dict[str, registry.CheckOutcome],
+) -> registry.VersionRecord:
+    """Writes the dataset as a candidate version (`jsonl/`, `mds/`, `card.json`, then its registry
+    record with the check results), or returns the existing version with the same data version
+    (no copy). It becomes current only when `registry.approve` is called after its checks."""
+    existing = registry.find_by_data_version(store, registry.DATASET, data_version)
+    if existing is not None:
+        return existing
+    version = registry.claim_version(store, registry.DATASET)
+    prefix = registry.version_prefix(registry.DATASET, version)
     rows = write_finetuning_files(built.examples, work_dir)
     store.upload_dir(work_dir, prefix)
     store.write_text(f"{prefix}/card.json", json.dumps(card, indent=1, sort_keys=True))
-    pointer = {
-        "version": version,
-        "prefix": prefix,
-        "uri": store.uri(prefix),
-        "rows": rows,
-        "window": built.counts["window"],
-    }
-    store.write_text(f"{DATASET_PREFIX}/latest.json", json.dumps(pointer, indent=1))
-    return pointer
-
-
-def latest_dataset(store) -> dict[str, Any]:
-    """The pointer `publish_dataset` wrote last (version, prefix, uri, rows per split)."""
-    key = f"{DATASET_PREFIX}/latest.json"
-    if not store.exists(key):
-        raise FileNotFoundError(
-            f"no published repair dataset ({store.uri(key)}); materialize repair_dataset first"
-        )
-    return json.loads(store.read_text(key))
+    return registry.record_candidate(
+        store, registry.DATASET, version, data_version=data_version, checks=checks,
+        details={"rows": rows, "window": built.counts["window"]},
+    )  # fmt: skip

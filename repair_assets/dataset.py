@@ -1,9 +1,11 @@
 """Group `dataset`: verified repairs -> `repair_dataset`, the leak-free finetuning dataset.
 
-The asset reads every materialized day of `verified_repairs`, builds prompt/response pairs, splits
-them by project, removes near-duplicates and benchmark leaks (`repair.dataset`), publishes the next
-version to `datasets/repair_dataset/v<N>/` (LLM Foundry JSONL and MDS shards) and returns the table.
-See docs/training.md.
+`repair_dataset` reads every materialized day of `verified_repairs`, builds prompt/response pairs,
+splits them by project, removes near-duplicates and benchmark leaks (`repair.dataset`), writes a
+CANDIDATE version to `datasets/repair_dataset/v<N>/` (LLM Foundry JSONL and MDS shards) with its
+check results in the registry record, and returns the table. `approved_dataset`, downstream of the
+blocking checks, approves it: a failed check stops the run before anything reads the version.
+See docs/training.md and docs/deployment.md (publication).
 """
 
 import tempfile
@@ -13,10 +15,13 @@ import dagster as dg
 import polars as pl
 
 from repair import dataset as ds
+from repair import registry
 from repair.training.scratch import DEFAULT_VOCAB_SIZE
 from resources.object_store import ObjectStoreResource
 
 GROUP = "dataset"
+# Bump when the code that builds the dataset changes what it builds: it is part of the data version.
+CODE_VERSION = "2"
 MAX_SEQ_LEN_FOR_CARD = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
 
 
@@ -55,6 +60,7 @@ def _markdown_counts(counts: dict[str, int], header: str) -> str:
 
 @dg.asset(
     group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "polars", "mosaicml"},
     ins={"verified_repairs": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     check_specs=[
@@ -80,8 +86,8 @@ def repair_dataset(
     verified_repairs: pl.DataFrame,
 ):
     """Prompt/response pairs (`prompt, response, split, repl, rule, teacher, diagnostic_id`) from
-    every accepted repair, split by project and deduplicated; published as the next dataset
-    version. Metadata is the dataset card: counts by rule and split, teacher mix, removals by
+    every accepted repair, split by project and deduplicated; written as a candidate dataset
+    version (or the existing version with the same content). Metadata is the dataset card: counts by rule and split, teacher mix, removals by
     reason, token-length histogram."""
     from repair.ingest.frames import quarantine_key, write_frame
     from repair.linediff import DiffError, parse_diff
@@ -108,6 +114,22 @@ def repair_dataset(
             built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
         ),
     )
+    leaks = ds.find_leaks(built.examples, sources, config.dedup_threshold, config.num_perm, config.window)
+    malformed = []
+    for example in built.examples:
+        try:
+            if parse_diff(example["response"]).is_empty:
+                malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": "empty diff"})
+        except DiffError as exc:
+            malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": str(exc)})
+    train_rows = built.counts["by_split"]["train"]
+    checks = {
+        "no_leaks": registry.CheckOutcome(not leaks, detail=f"{len(leaks)} leaks"),
+        "well_formed_examples": registry.CheckOutcome(
+            train_rows > 0 and not malformed, detail=f"{train_rows} train rows, {len(malformed)} malformed"
+        ),
+    }
+    data_version = ds.data_version(built.examples, CODE_VERSION)
     with tempfile.TemporaryDirectory() as tmp:
         train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
         lengths_by_split: dict[str, list[int]] = {}
@@ -118,19 +140,23 @@ def repair_dataset(
                 lengths_by_split[split] = ds.token_lengths(subset, tokenizer_dir) if subset else []
         all_lengths = [n for values in lengths_by_split.values() for n in values]
         card = ds.dataset_card(built, all_lengths, MAX_SEQ_LEN_FOR_CARD)
-        pointer = ds.publish_dataset(store, built, card, Path(tmp) / "files")
+        record = ds.publish_dataset(
+            store, built, card, Path(tmp) / "files", data_version=data_version, checks=checks
+        )
     histogram = histogram_png(lengths_by_split, "prompt + response tokens", "tokens")
-    histogram_key = f"{pointer['prefix']}/token_lengths.png"
+    histogram_key = f"{record.prefix}/token_lengths.png"
     store.write_bytes(histogram_key, histogram)
-    context.log.info(f"published dataset v{pointer['version']} at {pointer['uri']}")
+    context.log.info(f"dataset v{record.version} ({record.status}, data version {data_version}) at {record.uri}")
 
     frame = pl.DataFrame(built.examples, schema={column: pl.String for column in ds.DATASET_COLUMNS})
     yield dg.Output(
         frame,
+        data_version=dg.DataVersion(data_version),
         metadata={
             "dagster/row_count": frame.height,
-            "dataset_version": pointer["version"],
-            "location": dg.MetadataValue.url(pointer["uri"]),
+            "dataset_version": record.version,
+            "status": record.status,
+            "location": dg.MetadataValue.url(record.uri),
             "rows_by_split": dg.MetadataValue.json(built.counts["by_split"]),
             "projects_by_split": dg.MetadataValue.json(built.counts["projects_by_split"]),
             "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
@@ -152,26 +178,38 @@ def repair_dataset(
         },
     )
 
-    leaks = ds.find_leaks(built.examples, sources, config.dedup_threshold, config.num_perm, config.window)
     yield dg.AssetCheckResult(
         check_name="no_leaks",
-        passed=not leaks,
+        passed=checks["no_leaks"].passed,
         metadata={"leaks": len(leaks), "first_leaks": dg.MetadataValue.json(leaks[:20])},
     )
-    malformed = []
-    for example in built.examples:
-        try:
-            if parse_diff(example["response"]).is_empty:
-                malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": "empty diff"})
-        except DiffError as exc:
-            malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": str(exc)})
-    train_rows = built.counts["by_split"]["train"]
     yield dg.AssetCheckResult(
         check_name="well_formed_examples",
-        passed=train_rows > 0 and not malformed,
+        passed=checks["well_formed_examples"].passed,
         metadata={
             "train_rows": train_rows,
             "malformed": len(malformed),
             "first_malformed": dg.MetadataValue.json(malformed[:20]),
         },
     )
+
+
+@dg.asset(group_name=GROUP, code_version=CODE_VERSION, kinds={"python"})
+def approved_dataset(
+    context: dg.AssetExecutionContext, object_store: ObjectStoreResource, repair_dataset: pl.DataFrame
+) -> registry.VersionRecord:
+    """The dataset version training reads: `repair_dataset`'s candidate, approved here, after its
+    blocking checks passed (Dagster runs this step only then; the registry refuses it otherwise)."""
+    store = object_store.get_store()
+    data_version = ds.data_version(repair_dataset.to_dicts(), CODE_VERSION)
+    candidate = registry.find_by_data_version(store, registry.DATASET, data_version)
+    if candidate is None:
+        raise dg.Failure(f"no dataset version with data version {data_version}: materialize repair_dataset")
+    record = registry.approve(store, candidate)
+    context.add_output_metadata({
+        "dataset_version": record.version,
+        "data_version": record.data_version,
+        "checks": dg.MetadataValue.json({name: c.passed for name, c in record.checks.items()}),
+        "location": dg.MetadataValue.url(record.uri),
+    })  # fmt: skip
+    return record

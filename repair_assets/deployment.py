@@ -1,106 +1,130 @@
-"""Stage `deployment`: `triton_deployment`, the finetuned model served by Triton Inference Server
-(see docs/deployment.md and `repair.serving`).
+"""Stage `deployment`: `deployment_gate`, whether the approved candidate may replace the serving
+model, and `triton_deployment`, the model served by Triton Inference Server (see
+docs/deployment.md and `repair.serving`).
 
-One run: the registry version from `finetuned_model` (`models/code_repair/v<N>/`) is written into
-the deploy repository (`triton_repository/code_repair/<N>/` in the object store), loaded beside the
-served model as `code_repair_staging` and smoke-tested over gRPC with real repair requests, then made
-the served version only if `model_evaluation`'s gate passed; otherwise the previous version keeps
-serving. The served version is recorded in `deployments/code_repair/current.json` (what the
-evaluation gate compares against next time); every run also leaves a record under
-`deployments/code_repair/history/`. Triton's health and its `nv_inference_*` metrics go into the
-materialization's metadata.
+`deployment_gate` applies `evals.gate` to `model_evaluation`'s per-item results and the check results
+in the registry records of the candidate's dataset and model; the decision with its numbers is its
+metadata. `triton_deployment` acts only on a passed decision: the registry version (`approved_model`)
+is written into the deploy repository (`triton_repository/code_repair/<N>/` in the object store),
+loaded beside the served model as `code_repair_staging` and smoke-tested over gRPC with real repair
+requests, then made the served version, and only then recorded by `repair.registry.set_serving`
+(the one record of which version serves). A refused candidate never reaches Triton; the previous
+version keeps serving. Triton's health and its `nv_inference_*` metrics go into the metadata.
 """
 
-import json
-import re
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
+from evals.gate import GateSettings
+from evals.gate import deployment_gate as decide
+from repair import registry
 from repair.serving.metrics import fetch_metrics
 from repair.serving.repository import MODEL_NAME, DeployRepository
 from repair.serving.rollout import ModelControl, roll_out
-from resources.object_store import ObjectStore, ObjectStoreResource
+from resources.object_store import ObjectStoreResource
 from resources.triton import TritonResource
 
+GROUP = "deployment"
 ASSET = "triton_deployment"
-REGISTRY_PREFIX = f"models/{MODEL_NAME}"
-CURRENT_KEY = f"deployments/{MODEL_NAME}/current.json"
-HISTORY_PREFIX = f"deployments/{MODEL_NAME}/history"
+CODE_VERSION = "2"
 CHECKS = {
-    "candidate_smoke_test": "the new version answered every smoke-test repair request over gRPC",
+    "candidate_smoke_test": "the new version answered every smoke-test repair request over gRPC "
+    "(passes with nothing to test when the gate refused the candidate)",
     "served_version_consistent": (
-        "current.json, the served model's config and the server agree on the version that serves, "
-        "and that version is ready"
+        "the registry's serving record, the served model's config and the server agree on the version "
+        "that serves, and that version is ready"
     ),
 }
 
 
-class DeploymentConfig(dg.Config):
-    keep_versions: int = 3  # version folders kept in the deploy repository (the served one always)
-
-
-def registry_version(finetuned_model: Any, store: ObjectStore) -> int:
-    """The registry version `finetuned_model` names (`version`, or `v<N>` in a `registry_key`/`uri`),
-    else the newest `models/code_repair/v<N>/` in the store."""
-    if isinstance(finetuned_model, dict):
-        for key in ("registry_version", "version"):
-            value = finetuned_model.get(key)
-            if isinstance(value, int) or (isinstance(value, str) and value.lstrip("v").isdigit()):
-                return int(str(value).lstrip("v"))
-        for key in ("registry_key", "registry_prefix", "uri", "path"):
-            match = re.search(rf"{REGISTRY_PREFIX}/v(\d+)", str(finetuned_model.get(key, "")))
-            if match:
-                return int(match.group(1))
-    versions = sorted(
-        {
-            int(m.group(1))
-            for k in store.list(REGISTRY_PREFIX + "/")
-            if (m := re.match(rf"{REGISTRY_PREFIX}/v(\d+)/", k))
-        }
+class GateConfig(dg.Config):
+    metric_floor: float = Field(
+        default=GateSettings.metric_floor,
+        description="Absolute floor on the gate metric (pass@1 AST match on the production-style benchmark, "
+        "else tests pass on the executable one): a candidate scoring below it never deploys.",
     )
-    if not versions:
-        raise FileNotFoundError(
-            f"no model in the registry {store.uri(REGISTRY_PREFIX)}: materialize finetuned_model"
-        )
-    return versions[-1]
-
-
-def gate_verdict(model_evaluation: Any) -> tuple[bool, str]:
-    """(passed, why) from `model_evaluation`: `gate: {passed, reason}` or `gate_passed`."""
-    if isinstance(model_evaluation, dict):
-        gate = model_evaluation.get("gate")
-        if isinstance(gate, dict) and "passed" in gate:
-            return bool(gate["passed"]), str(gate.get("reason", ""))
-        if isinstance(gate, bool):
-            return gate, ""
-        if "gate_passed" in model_evaluation:
-            return bool(model_evaluation["gate_passed"]), str(model_evaluation.get("gate_reason", ""))
-    return False, "model_evaluation carries no gate verdict"
-
-
-def checkpoint_folder(root: Path) -> Path:
-    """The folder of a downloaded registry entry that holds the Hugging Face checkpoint."""
-    candidates = sorted(
-        p.parent for p in root.rglob("config.json") if (p.parent / "tokenizer_config.json").is_file()
+    margin: float = Field(
+        default=GateSettings.margin,
+        description="Non-inferiority margin against the serving model: the lower confidence bound of "
+        "(candidate - serving) must be at least -margin.",
     )
-    if not candidates:
-        raise FileNotFoundError(
-            f"registry entry {root} holds no Hugging Face checkpoint (config.json + tokenizer)"
-        )
-    return min(candidates, key=lambda p: len(p.parts))
+    min_paired_items: int = Field(
+        default=GateSettings.min_paired_items,
+        description="Items scored for both the candidate and the serving model needed to decide; fewer is "
+        "'insufficient evidence' and no deploy.",
+    )
+    confidence: float = Field(default=GateSettings.confidence, description="Paired bootstrap confidence level.")
+    baseline: str = Field(
+        default=GateSettings.baseline, description="The do-nothing baseline the candidate must beat (a model spec)."
+    )
 
-
-def read_current(store: ObjectStore) -> dict | None:
-    return json.loads(store.read_text(CURRENT_KEY)) if store.exists(CURRENT_KEY) else None
+    def settings(self) -> GateSettings:
+        return GateSettings(metric_floor=self.metric_floor, margin=self.margin,
+                            min_paired_items=self.min_paired_items, confidence=self.confidence,
+                            baseline=self.baseline)  # fmt: skip
 
 
 @dg.asset(
-    group_name="deployment",
+    group_name=GROUP,
+    code_version=CODE_VERSION,
+    kinds={"python"},
+    check_specs=[
+        dg.AssetCheckSpec("candidate_may_deploy", asset="deployment_gate", blocking=False,
+                          description="The gate's decision: checks passed, beats no_change, meets the floor, "
+                                      "non-inferior to the serving model on enough paired items."),
+    ],
+)
+def deployment_gate(
+    context: dg.AssetExecutionContext,
+    config: GateConfig,
+    object_store: ObjectStoreResource,
+    model_evaluation: dict,
+    approved_model: registry.VersionRecord,
+):
+    """The deployment decision for the approved candidate, with its numbers (see evals/gate.py)."""
+    import polars as pl
+
+    store = object_store.get_store()
+    model = registry.get(store, registry.MODEL, approved_model.version)
+    records = [model]
+    if registry.DATASET in model.parents:
+        records.append(registry.get(store, registry.DATASET, model.parents[registry.DATASET]))
+    checks = {f"{r.kind}:{name}": c.passed for r in records for name, c in r.checks.items() if c.blocking}
+    serving = registry.serving_version(store)
+    candidate = f"finetuned:v{model.version}"
+    decision = decide(
+        pl.DataFrame(model_evaluation.get("results", [])), candidate,
+        None if serving is None else f"finetuned:v{serving}", checks=checks, settings=config.settings(),
+    )  # fmt: skip
+    context.log.info(f"deployment gate for {model.label}: {'DEPLOY' if decision.passed else 'REFUSED'}: {decision.reason}")
+    value = {"passed": decision.passed, "reason": decision.reason, "candidate_version": model.version,
+             "serving_version": serving, "decision": decision.as_metadata()}  # fmt: skip
+    yield dg.Output(value, metadata={
+        "passed": decision.passed,
+        "reason": decision.reason,
+        "candidate_version": model.version,
+        "serving_version": serving if serving is not None else -1,
+        "decision": dg.MetadataValue.md(decision.describe()),
+        "numbers": dg.MetadataValue.json(decision.as_metadata()),
+    })  # fmt: skip
+    yield dg.AssetCheckResult(check_name="candidate_may_deploy", passed=decision.passed,
+                              description=decision.reason, metadata={"rules": dg.MetadataValue.json(decision.rules)})
+
+
+class DeploymentConfig(dg.Config):
+    keep_versions: int = Field(
+        default=3, description="Version folders kept in the deploy repository (the served one always)."
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version=CODE_VERSION,
     kinds={"python", "triton"},
+    pool="deployment",
     check_specs=[
         dg.AssetCheckSpec(name, asset=ASSET, description=description, blocking=True)
         for name, description in CHECKS.items()
@@ -109,23 +133,33 @@ def read_current(store: ObjectStore) -> dict | None:
 def triton_deployment(
     context: dg.AssetExecutionContext,
     config: DeploymentConfig,
-    finetuned_model: Any,
-    model_evaluation: Any,
+    deployment_gate: dict,
+    approved_model: registry.VersionRecord,
     object_store: ObjectStoreResource,
     triton: TritonResource,
 ) -> dg.MaterializeResult:
-    """The finetuned model served by Triton: written into the deploy repository, smoke-tested as a
-    staging model, and promoted to `code_repair` only when the evaluation gate passed."""
+    """The approved model served by Triton, if the gate let it: written into the deploy repository,
+    smoke-tested as a staging model, promoted, then recorded as serving in the registry."""
     store = object_store.get_store()
+    version = approved_model.version
+    serving_before = registry.serving_version(store)
+    if not deployment_gate["passed"]:
+        reason = f"refused by the deployment gate: {deployment_gate['reason']}"
+        context.log.info(f"{ASSET}: {approved_model.label} {reason}; version {serving_before} keeps serving")
+        return dg.MaterializeResult(
+            metadata={"candidate_version": version, "promoted": False, "reason": reason,
+                      "served_version": serving_before if serving_before is not None else -1},
+            check_results=[
+                dg.AssetCheckResult(check_name="candidate_smoke_test", passed=True,
+                                    metadata={"not_run": "the gate refused the candidate; nothing was loaded"}),
+                dg.AssetCheckResult(check_name="served_version_consistent", passed=True,
+                                    metadata={"serving_version": serving_before if serving_before is not None else -1}),
+            ],
+        )  # fmt: skip
     repository = DeployRepository(store)
-    version = registry_version(finetuned_model, store)
-    gate_passed, gate_reason = gate_verdict(model_evaluation)
-    context.log.info(f"deploying {REGISTRY_PREFIX}/v{version} (evaluation gate passed: {gate_passed})")
-
+    context.log.info(f"deploying {approved_model.label} (the gate passed: {deployment_gate['reason']})")
     with tempfile.TemporaryDirectory(prefix="repair-deploy-") as tmp:
-        checkpoint = checkpoint_folder(
-            store.download_dir(f"{REGISTRY_PREFIX}/v{version}", Path(tmp) / "registry")
-        )
+        checkpoint = registry.fetch_model(store, Path(tmp) / "model", version)
         local_repo = repository.local_path() if triton.mode == "embedded" else None
         with triton.connect(local_repo) as server:
             control = ModelControl(server.grpc_url)
@@ -136,7 +170,7 @@ def triton_deployment(
                     repository,
                     version,
                     checkpoint,
-                    gate_passed=gate_passed,
+                    gate_passed=True,
                     serving=triton.serving_config(),
                     keep_versions=config.keep_versions,
                 )
@@ -152,30 +186,13 @@ def triton_deployment(
             finally:
                 control.close()
 
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    record = {
-        "model": MODEL_NAME,
-        "version": served,
-        "registry_key": f"{REGISTRY_PREFIX}/v{served}" if served is not None else None,
-        "deployed_at": now,
-        "candidate_version": version,
-        "promoted": result.promoted,
-        "previous_version": result.previous_version,
-        "gate": {"passed": gate_passed, "reason": gate_reason},
-        "reason": result.reason,
-    }
     if result.promoted:
-        store.write_text(CURRENT_KEY, json.dumps(record, indent=1))
-    store.write_text(
-        f"{HISTORY_PREFIX}/{now.replace(':', '')}-v{version}.json",
-        json.dumps({**record, "rollout": result.to_dict()}, indent=1),
-    )
-    current = read_current(store)
+        # The pointer moves only now: the version is loaded, ready and answered the smoke test.
+        registry.set_serving(store, version, previous_served=result.previous_version, reason=result.reason,
+                             gate=deployment_gate["reason"], server=server.grpc_url)  # fmt: skip
+    serving_now = registry.serving_version(store)
     consistent = served is None or (
-        current is not None
-        and current.get("version") == served
-        and repository.served_versions() == [served]
-        and served_ready
+        serving_now == served and repository.served_versions() == [served] and served_ready
     )
     context.log.info(f"{ASSET}: {result.reason}; version {served} serves")
     return dg.MaterializeResult(
@@ -185,8 +202,7 @@ def triton_deployment(
             "previous_version": result.previous_version if result.previous_version is not None else -1,
             "promoted": result.promoted,
             "reason": result.reason,
-            "gate_passed": gate_passed,
-            "gate_reason": gate_reason,
+            "gate_reason": deployment_gate["reason"],
             "candidate_smoke": dg.MetadataValue.json(result.candidate_smoke.to_dict()),
             "served_smoke": dg.MetadataValue.json(
                 result.served_smoke.to_dict() if result.served_smoke else {}
@@ -198,7 +214,7 @@ def triton_deployment(
             "served_ready": served_ready,
             "nv_inference_metrics": dg.MetadataValue.json(metrics),
             "repository": dg.MetadataValue.url(store.uri(repository.prefix)),
-            "current": dg.MetadataValue.url(store.uri(CURRENT_KEY)),
+            "serving_record": dg.MetadataValue.url(store.uri(registry.SERVING_KEY)),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -214,7 +230,7 @@ def triton_deployment(
                 check_name="served_version_consistent",
                 passed=bool(consistent),
                 metadata={
-                    "current_json": dg.MetadataValue.json(current or {}),
+                    "registry_serving": serving_now if serving_now is not None else -1,
                     "config_versions": dg.MetadataValue.json(repository.served_versions()),
                     "served_ready": served_ready,
                 },

@@ -6,10 +6,10 @@
 - `function_repair_benchmark`: DebugBench-style bugs injected into programs with tests (the reserved
   stdlib modules with their `Lib/test` suites, this project's problems, optional DebugBench /
   HumanEvalPack files); kept only when the linter flags them and the tests break.
-- `model_evaluation`: every configured repairer on both benchmarks: the model x benchmark table
-  with confidence intervals, per-rule breakdown, throughput and plots in the metadata, the markdown
-  report in the object store, and the blocking `not_worse_than_production` gate that
-  `triton_deployment` waits on.
+- `model_evaluation`: every configured repairer on both benchmarks (the approved candidate, the
+  serving model, the baselines): the model x benchmark table with confidence intervals, per-rule
+  breakdown, throughput and plots in the metadata, the markdown report in the object store, and
+  the per-item results that `deployment_gate` (repair_assets/deployment.py) decides on.
 """
 
 import json
@@ -17,11 +17,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from repair import registry
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
@@ -187,39 +187,31 @@ def function_repair_benchmark(
                               metadata={"missing_kinds": missing})
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "pytorch"},
-    check_specs=[
-        dg.AssetCheckSpec("not_worse_than_production", asset="model_evaluation", blocking=True,
-                          description="The candidate is not worse than the model in production on the main "
-                                      "metric beyond the confidence interval (paired bootstrap, 95%). Passes "
-                                      "when nothing serves yet."),
-    ],
-)
+# The per-item columns the deployment gate reads.
+GATE_RESULT_COLUMNS = ("item_id", "benchmark", "model", "ast_or_string", "tests_pass")
+
+
+@dg.asset(group_name=GROUP, kinds={"python", "pytorch"})
 def model_evaluation(
     context: dg.AssetExecutionContext,
     config: ModelEvaluationConfig,
     repair_benchmark: pl.DataFrame,
     function_repair_benchmark: pl.DataFrame,
     repair_dataset: pl.DataFrame,
-    finetuned_model: Any,
+    approved_model: registry.VersionRecord,
     object_store: ObjectStoreResource,
     teacher_lm: TeacherLMResource,
 ):
-    """Every repairer on both benchmarks; the table, plots and report; the deployment gate."""
-    from evals.gate import production_version
+    """Every repairer on both benchmarks; the table, plots and report; per-item results for the gate."""
     from evals.harness import markdown_table, rules_markdown
     from evals.items import items_from_frame
     from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
     from evals.run import REPORT_NAME, run_evaluation
     from repair.training.plots import markdown_image
-    from repair_assets.deployment import registry_version
 
     store = object_store.get_store()
-    candidate_version = registry_version(finetuned_model, store)
-    serving = production_version(store)
-    candidate = f"finetuned:v{candidate_version}"
+    serving = registry.serving_version(store)
+    candidate = f"finetuned:v{approved_model.version}"
     production = None if serving is None else f"finetuned:v{serving}"
     specs = [candidate] + ([production] if production and production != candidate else []) + list(config.models)
     llms = ([teacher_lm.model] if config.include_teacher_lm and teacher_lm.configured else []) + list(config.llm_models)
@@ -238,29 +230,24 @@ def model_evaluation(
             decoding=Decoding(config.temperature, config.top_p, config.top_k, config.max_new_tokens),
             demonstrations=demonstrations_from_dataset(repair_dataset, config.few_shot) if llms else (),
             few_shot=config.few_shot, lm_options=lm_options, workers=config.workers,
-            candidate=candidate, production=production, gate=True, progress=context.log.info,
+            progress=context.log.info,
         )
         prefix = f"{EVALUATIONS_PREFIX}/{run_id}"
         store.upload_dir(tmp, prefix)
         plots_md = "\n\n".join(markdown_image(path.read_bytes(), path.stem) for path in outcome.plots.values())
-    gate = outcome.gate
-    assert gate is not None
     report_key = f"{prefix}/{REPORT_NAME}"
     store.write_text(f"{EVALUATIONS_PREFIX}/latest.json", json.dumps({"run": run_id, "report": report_key}))
     value = {
         "run": run_id, "candidate": candidate, "production": production, "report": report_key,
-        "gate": {**gate.as_metadata(), "passed": gate.passed, "reason": gate.reason},
         "summary": outcome.summary.to_dicts(),
+        "results": outcome.results.select([c for c in GATE_RESULT_COLUMNS if c in outcome.results.columns]).to_dicts(),
     }
     yield dg.Output(value, metadata={
         "scores": dg.MetadataValue.md(markdown_table(outcome.summary)),
         "plots": dg.MetadataValue.md(plots_md),
         "per_rule": dg.MetadataValue.md(rules_markdown(outcome.breakdown)),
         "throughput": dg.MetadataValue.json(outcome.throughput.to_dicts()),
-        "gate": dg.MetadataValue.md(gate.describe()),
         "report": dg.MetadataValue.url(store.uri(report_key)),
         "models": dg.MetadataValue.json(outcome.models),
         "items": len(items),
     })
-    yield dg.AssetCheckResult(check_name="not_worse_than_production", passed=gate.passed,
-                              description=gate.describe(), metadata=gate.as_metadata())

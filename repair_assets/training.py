@@ -1,11 +1,14 @@
 """Group `training`: `tokenizer` (for models trained from scratch) and `finetuned_model`.
 
-`finetuned_model` runs LLM Foundry's `train` on the YAML generated from its typed config and a
-preset (`repair/training/presets/`), inside the Dagster concurrency pool `training` so that only
-one training step runs at a time; it resumes from the last checkpoint of an interrupted run of the
-same preset, dataset version and settings, exports the final Hugging Face checkpoint into the model
-registry (`models/code_repair/v<N>/`) and records the loss curve, tokens/s and the held-out
-exact-match rate. See docs/training.md.
+`finetuned_model` runs LLM Foundry's `train` on the approved dataset version (`approved_dataset`)
+with the YAML generated from its typed config and a preset (`repair/training/presets/`), inside the
+Dagster concurrency pool `training` so that only one training step runs at a time; it resumes from
+the last checkpoint of an interrupted run of the same preset, dataset version and settings, exports
+the final Hugging Face checkpoint into the registry as a CANDIDATE (`models/code_repair/v<N>/`,
+with its check results) and records the loss curve, tokens/s and the held-out exact-match rate. The
+same dataset, tokenizer, settings and code give the same data version: the existing version is
+reused, not trained again. `approved_model`, downstream of the blocking checks, approves it.
+See docs/training.md.
 """
 
 import hashlib
@@ -16,12 +19,20 @@ from pathlib import Path
 import dagster as dg
 
 from repair import dataset as ds
+from repair import registry
 from repair.training import config as training_config
 from repair.training.scratch import DEFAULT_VOCAB_SIZE
 from resources.object_store import ObjectStoreResource
 
 GROUP = "training"
 TRAINING_POOL = "training"
+# Bump when the code changes what a step produces: part of the data versions below.
+TOKENIZER_CODE_VERSION = "2"
+MODEL_CODE_VERSION = "2"
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class TokenizerConfig(dg.Config):
@@ -29,36 +40,41 @@ class TokenizerConfig(dg.Config):
     """Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer)."""
 
 
-@dg.asset(group_name=GROUP, kinds={"huggingface"}, deps=["repair_dataset"])
+@dg.asset(group_name=GROUP, code_version=TOKENIZER_CODE_VERSION, kinds={"huggingface"})
 def tokenizer(
-    context: dg.AssetExecutionContext, config: TokenizerConfig, object_store: ObjectStoreResource
-) -> dict:
+    context: dg.AssetExecutionContext,
+    config: TokenizerConfig,
+    object_store: ObjectStoreResource,
+    approved_dataset: registry.VersionRecord,
+) -> registry.VersionRecord:
     """A byte-level BPE tokenizer (Hugging Face format, `<|endoftext|>` as end of sequence) trained
-    on the training split of the latest dataset version; stored beside that version."""
+    on the training split of the approved dataset version; stored beside that version."""
     from repair.training.scratch import train_tokenizer
 
     store = object_store.get_store()
-    pointer = ds.latest_dataset(store)
+    dataset = approved_dataset
     with tempfile.TemporaryDirectory() as tmp:
-        data = store.download_dir(f"{pointer['prefix']}/jsonl", Path(tmp) / "jsonl")
+        data = store.download_dir(f"{dataset.prefix}/jsonl", Path(tmp) / "jsonl")
         rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
         if not rows:
-            raise dg.Failure(f"dataset v{pointer['version']} has an empty training split")
+            raise dg.Failure(f"{dataset.label} has an empty training split")
         out = train_tokenizer(
             (r["prompt"] + r["response"] for r in rows), Path(tmp) / "tokenizer", config.vocab_size
         )
-        prefix = f"{pointer['prefix']}/tokenizer"
+        prefix = f"{dataset.prefix}/tokenizer"
         store.upload_dir(out, prefix)
         vocab = len(json.loads((out / "tokenizer.json").read_text())["model"]["vocab"])
     context.log.info(f"tokenizer with {vocab} tokens trained on {len(rows)} examples -> {store.uri(prefix)}")
-    value = {
-        "dataset_version": pointer["version"],
-        "prefix": prefix,
-        "vocab_size": vocab,
-        "train_examples": len(rows),
-    }
-    context.add_output_metadata({"vocab_size": vocab, "location": dg.MetadataValue.url(store.uri(prefix))})
-    return value
+    record = registry.VersionRecord(
+        "tokenizer", dataset.version, dataset.status,
+        _hash(dataset.data_version, config.vocab_size, TOKENIZER_CODE_VERSION), prefix, store.uri(prefix),
+        dataset.created, parents={registry.DATASET: dataset.version},
+        details={"vocab_size": vocab, "train_examples": len(rows)},
+    )  # fmt: skip
+    context.add_output_metadata({
+        "vocab_size": vocab, "dataset_version": dataset.version, "location": dg.MetadataValue.url(record.uri),
+    })  # fmt: skip
+    return record
 
 
 class FinetunedModelConfig(dg.Config):
@@ -91,8 +107,8 @@ def _loss_curve_markdown(run: training_config.TrainingRun) -> str:
 
 @dg.asset(
     group_name=GROUP,
+    code_version=MODEL_CODE_VERSION,
     kinds={"pytorch", "huggingface"},
-    deps=["repair_dataset", "tokenizer"],
     pool=TRAINING_POOL,
     check_specs=[
         dg.AssetCheckSpec(
@@ -105,24 +121,28 @@ def _loss_curve_markdown(run: training_config.TrainingRun) -> str:
             "generates_diffs",
             asset="finetuned_model",
             blocking=True,
-            description="On the held-out items, the model writes well-formed <diff> blocks (at least half).",
+            description="On the held-out items, the model writes well-formed <diff> blocks (at least "
+            "half); fails when there are no held-out items to show it.",
         ),
     ],
 )
 def finetuned_model(
-    context: dg.AssetExecutionContext, config: FinetunedModelConfig, object_store: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    config: FinetunedModelConfig,
+    object_store: ObjectStoreResource,
+    approved_dataset: registry.VersionRecord,
+    tokenizer: registry.VersionRecord,
 ):
-    """Trains the preset on the latest dataset version and registers the export as the next model
-    version (`models/<model_name>/v<N>/`: HF checkpoint, train.yaml, registry.json)."""
+    """Trains the preset on the approved dataset version and registers the export as a candidate
+    model version (`models/code_repair/v<N>/`: HF checkpoint, train.yaml, registry.json)."""
     from omegaconf import OmegaConf
 
     from repair.model import RepairModel, write_prompt_settings
     from repair.training.heldout import exact_match
-    from repair.training.registry import register_model
     from repair.training.scratch import init_scratch_model
 
     store = object_store.get_store()
-    pointer = ds.latest_dataset(store)
+    dataset = approved_dataset
     scratch = config.preset in training_config.SCRATCH_PRESETS
     if not scratch and not config.base_model_dir:
         raise dg.Failure(f"preset {config.preset} finetunes a pretrained model: set base_model_dir")
@@ -132,19 +152,33 @@ def finetuned_model(
     # two stores (a test's, the demo's) never resume each other's checkpoints.
     run_key = hashlib.sha256(
         json.dumps(
-            [store.uri(pointer["prefix"]), config.preset, config.base_model_dir, config.learning_rate,
+            [store.uri(dataset.prefix), config.preset, config.base_model_dir, config.learning_rate,
              config.global_batch_size, overrides],
             sort_keys=True,
         ).encode()
     ).hexdigest()[:10]
-    run_dir = Path(config.run_root).resolve() / config.preset / f"data-v{pointer['version']}-{run_key}"
-    data_dir = store.download_dir(f"{pointer['prefix']}/jsonl", run_dir / "data" / "jsonl")
+    data_version = _hash(
+        dataset.data_version, tokenizer.data_version, config.preset, config.base_model_dir, config.max_duration,
+        config.learning_rate, config.global_batch_size, config.microbatch_size, overrides, config.heldout_items,
+        MODEL_CODE_VERSION,
+    )  # fmt: skip
+    existing = registry.find_by_data_version(store, registry.MODEL, data_version)
+    if existing is not None:
+        context.log.info(f"{existing.label} was made from the same inputs and code: reused, not retrained")
+        yield dg.Output(existing, data_version=dg.DataVersion(data_version),
+                        metadata={"model_version": existing.version, "reused": True,
+                                  "dataset_version": dataset.version, "location": dg.MetadataValue.url(existing.uri)})
+        for name, outcome in existing.checks.items():
+            yield dg.AssetCheckResult(check_name=name, passed=outcome.passed, metadata={"detail": outcome.detail})
+        return
+    run_dir = Path(config.run_root).resolve() / config.preset / f"data-v{dataset.version}-{run_key}"
+    data_dir = store.download_dir(f"{dataset.prefix}/jsonl", run_dir / "data" / "jsonl")
     settings = training_config.TrainingSettings(
         preset=config.preset,
         data_dir=str(data_dir),
         model_dir=str(run_dir / "scratch_model") if scratch else config.base_model_dir,
         run_dir=str(run_dir / "run"),
-        run_name=f"{config.preset}-data-v{pointer['version']}-{run_key}",
+        run_name=f"{config.preset}-data-v{dataset.version}-{run_key}",
         max_duration=config.max_duration,
         learning_rate=config.learning_rate,
         global_batch_size=config.global_batch_size,
@@ -155,18 +189,18 @@ def finetuned_model(
         # The shape comes from the rendered config, so `overrides_json` can change it too.
         dims = OmegaConf.to_container(training_config.render_config(settings).variables.scratch_model)
         dims.pop("vocab_size", None)  # the tokenizer decides
-        tokenizer_dir = store.download_dir(f"{pointer['prefix']}/tokenizer", run_dir / "tokenizer")
+        tokenizer_dir = store.download_dir(tokenizer.prefix, run_dir / "tokenizer")
         init_scratch_model(settings.model_dir, tokenizer_dir, **dims)
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
-    context.log.info(f"training {config.preset} on dataset v{pointer['version']} in {run_dir}")
+    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir}")
 
     def report(record: dict) -> None:
         context.log.info(json.dumps(record))
 
     run = training_config.run_training(cfg, sink=report)
     summary = run.summary()
-    write_prompt_settings(run.export_dir, pointer.get("window", ds.DEFAULT_WINDOW))
+    write_prompt_settings(run.export_dir, dataset.details.get("window", ds.DEFAULT_WINDOW))
 
     heldout = {}
     if config.heldout_items:
@@ -179,23 +213,37 @@ def finetuned_model(
                 f"held-out exact match {heldout['exact_match']} on {heldout['items']} test items"
             )
     metrics = {**summary, **{f"heldout_{k}": v for k, v in heldout.items() if k != "exact_match_by_rule"}}
-    entry = register_model(
+    losses = run.losses
+    well_formed = heldout.get("well_formed")
+    checks = {
+        "loss_decreased": registry.CheckOutcome(
+            len(losses) >= 2 and losses[-1][1] < losses[0][1],
+            detail=f"first {summary['first_loss']}, final {summary['final_loss']}",
+        ),
+        # No held-out item, no evidence that it writes diffs: that fails, it does not pass by default.
+        "generates_diffs": registry.CheckOutcome(
+            well_formed is not None and well_formed >= 0.5,
+            detail=f"well-formed {well_formed} on {heldout.get('items', 0)} held-out items",
+        ),
+    }
+    record = registry.register_model(
         store,
         run.export_dir,
-        name=config.model_name,
-        dataset_version=pointer["version"],
+        data_version=data_version,
+        dataset_version=dataset.version,
         config_yaml=OmegaConf.to_yaml(cfg),
-        settings=training_config.settings_dict(settings),
-        metrics=metrics,
+        checks=checks,
+        details={"preset": config.preset, "settings": training_config.settings_dict(settings), "metrics": metrics},
     )
-    context.log.info(f"registered {config.model_name} v{entry['version']} at {entry['uri']}")
+    context.log.info(f"registered {record.label} (candidate) at {record.uri}")
     yield dg.Output(
-        entry,
+        record,
+        data_version=dg.DataVersion(data_version),
         metadata={
-            "model_version": entry["version"],
-            "dataset_version": pointer["version"],
+            "model_version": record.version,
+            "dataset_version": dataset.version,
             "preset": config.preset,
-            "location": dg.MetadataValue.url(entry["uri"]),
+            "location": dg.MetadataValue.url(record.uri),
             "tokens_per_s": summary["tokens_per_s"],
             "batches": summary["batches"],
             "first_loss": summary["first_loss"],
@@ -207,15 +255,29 @@ def finetuned_model(
             "metrics": dg.MetadataValue.json(metrics),
         },
     )
-    losses = run.losses
     yield dg.AssetCheckResult(
         check_name="loss_decreased",
-        passed=len(losses) >= 2 and losses[-1][1] < losses[0][1],
+        passed=checks["loss_decreased"].passed,
         metadata={"first_loss": summary["first_loss"], "final_loss": summary["final_loss"]},
     )
-    well_formed = heldout.get("well_formed")
     yield dg.AssetCheckResult(
         check_name="generates_diffs",
-        passed=well_formed is None or well_formed >= 0.5,
+        passed=checks["generates_diffs"].passed,
         metadata={"well_formed": well_formed, "items": heldout.get("items", 0)},
     )
+
+
+@dg.asset(group_name=GROUP, code_version=MODEL_CODE_VERSION, kinds={"python"})
+def approved_model(
+    context: dg.AssetExecutionContext, object_store: ObjectStoreResource, finetuned_model: registry.VersionRecord
+) -> registry.VersionRecord:
+    """The model version evaluation and deployment see: `finetuned_model`'s candidate, approved
+    here after its blocking checks passed (the registry refuses one whose check failed)."""
+    record = registry.approve(object_store.get_store(), finetuned_model)
+    context.add_output_metadata({
+        "model_version": record.version,
+        "dataset_version": record.parents.get(registry.DATASET),
+        "checks": dg.MetadataValue.json({name: c.passed for name, c in record.checks.items()}),
+        "location": dg.MetadataValue.url(record.uri),
+    })  # fmt: skip
+    return record

@@ -1,7 +1,8 @@
 """An IO manager that keeps asset values in the object store, so that local and production runs
 read and write the same layout: `assets/<asset key>/<partition or "all">.<parquet|json>`.
 
-polars DataFrames go to Parquet; dicts and lists to JSON. An unpartitioned asset that reads several
+polars DataFrames go to Parquet; dicts and lists to JSON; version records (`repair.registry`) to
+JSON that loads back as the record. An unpartitioned asset that reads several
 partitions of a partitioned one gets them concatenated (a DataFrame) or keyed by partition (JSON).
 """
 
@@ -13,6 +14,7 @@ import json
 import dagster as dg
 import polars as pl
 
+from repair.registry import VersionRecord
 from resources.object_store import ObjectStoreResource
 
 
@@ -30,6 +32,8 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         store = self.object_store.get_store()
+        if isinstance(obj, VersionRecord):
+            obj = obj.to_dict()
         # An unpartitioned asset in a partitioned run (the dataset in `full_lifecycle`) has no partition
         # of its own: the run's partition key must not leak into where its value is stored.
         partition = context.asset_partition_key if context.has_asset_partitions else None
@@ -56,7 +60,10 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
             return pl.read_parquet(io.BytesIO(store.read_bytes(parquet)))
         as_json = self._key(asset_key, partition, "json")
         if store.exists(as_json):
-            return json.loads(store.read_text(as_json))
+            value = json.loads(store.read_text(as_json))
+            if isinstance(value, dict) and value.get("record_type") == "VersionRecord":
+                return VersionRecord.from_dict(value)
+            return value
         where = f"partition {partition}" if partition else "its unpartitioned value"
         raise FileNotFoundError(
             f"{asset_key.to_user_string()} has no stored value for {where} in {store.uri(_asset_prefix(asset_key))};"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -46,7 +46,7 @@ def demo_lifecycle_config(train_duration: str) -> dict:
 
 
 def _yesterday() -> str:
-    return (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    return (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def _instance():
@@ -81,16 +81,29 @@ def _stage(number: int, total: int, text: str) -> None:
     click.secho(f"\n[{number}/{total}] {text}", bold=True)
 
 
+def _gate_decision(instance) -> dict | None:
+    """What the deployment gate decided in the run just made (its materialization's metadata)."""
+    from dagster import AssetKey
+
+    event = instance.get_latest_materialization_event(AssetKey("deployment_gate"))
+    if event is None or event.asset_materialization is None:
+        return None
+    return {key: value.value for key, value in event.asset_materialization.metadata.items()}
+
+
 def _serve_and_fix(store_root: str) -> None:
+    from repair import registry
     from repair.lint import lint_project
+    from repair.object_store import LocalObjectStore
     from repair.serving.client import RepairClient
     from repair.serving.repository import DeployRepository
     from repair.serving.server import EmbeddedTritonServer, free_ports
-    from resources.object_store import LocalObjectStore
 
-    deployed = DeployRepository(LocalObjectStore(store_root))
-    if not deployed.served_versions():
-        click.echo("    no version was deployed (the evaluation gate kept it out); nothing to serve")
+    store = LocalObjectStore(store_root)
+    deployed = DeployRepository(store)
+    serving = registry.serving_version(store)
+    if serving is None:
+        click.echo("    no model version serves (none has passed the deployment gate); nothing to serve")
         return
     example = PROJECT_ROOT / ".data" / "demo" / "broken.py"
     example.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +115,7 @@ def _serve_and_fix(store_root: str) -> None:
     )
     with server:
         click.echo(
-            f"    Triton serves {deployed.model_name} v{deployed.served_versions()[-1]} at {server.grpc_url}"
+            f"    Triton serves {deployed.model_name} v{serving} at {server.grpc_url}"
         )
         with RepairClient(server.grpc_url, timeout_s=60) as client:
             for diagnostic in errors[:1]:
@@ -161,6 +174,14 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
     )
     _run(defs, instance, "full_lifecycle", day, demo_lifecycle_config(train_duration))
 
+    decision = _gate_decision(instance)
+    if decision is not None and not decision.get("passed"):
+        click.secho(
+            f"    The deployment gate REFUSED model v{decision.get('candidate_version')}: {decision.get('reason')}.\n"
+            "    Nothing new is served (the numbers are in the `deployment_gate` asset's metadata).",
+            fg="yellow",
+            bold=True,
+        )
     if serve:
         _stage(3, total, "Serving the deployed model on a local Triton and sending it a broken file")
         _serve_and_fix(store_root)

@@ -65,7 +65,7 @@ def command(models, benchmark, store_uri, function_sources, no_stdlib, no_proble
     from evals.loaders import collect_programs
     from evals.models import Decoding, parse_model_spec
     from evals.run import REPORT_NAME, run_evaluation
-    from resources.object_store import open_store
+    from repair.object_store import open_store
 
     store = open_store(store_uri)
     try:

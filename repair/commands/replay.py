@@ -38,7 +38,7 @@ SHARD_SUFFIXES = (".jsonl", ".jsonl.gz")
 def _shards(log: str) -> list[tuple[str, bytes]]:
     """(name, bytes) of every shard LOG names, in name order."""
     if log.startswith("gs://"):
-        from resources.object_store import open_store
+        from repair.object_store import open_store
 
         bucket, _, key = log[len("gs://") :].partition("/")
         store = open_store(f"gs://{bucket}")

@@ -16,34 +16,39 @@ import click
 @click.option("--http-port", type=int, default=8000, show_default=True)
 @click.option("--metrics-port", type=int, default=8002, show_default=True)
 def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, metrics_port: int) -> None:
-    """Serve the model on loopback: the version `triton_deployment` made current (the deploy
-    repository in the store), else the newest registry model (or --checkpoint) from a temporary
-    repository."""
+    """Serve the model on loopback: the version the registry records as serving (the deploy
+    repository in a local store), else the newest APPROVED registry version (or --checkpoint) from
+    a temporary repository. Candidates, rejected and half-written versions are never served."""
     import tempfile
     import time
     from pathlib import Path
 
+    from repair import registry
+    from repair.object_store import LocalObjectStore, open_store
     from repair.serving.repository import DEFAULT_SERVING, DeployRepository
     from repair.serving.server import EmbeddedTritonServer, TritonServerError
-    from repair_assets.deployment import REGISTRY_PREFIX, checkpoint_folder, registry_version
-    from resources.object_store import LocalObjectStore, open_store
 
     object_store = open_store(store)
     deployed = DeployRepository(object_store)
+    serving = registry.serving_version(object_store)
     with tempfile.TemporaryDirectory(prefix="repair-serve-") as tmp:
-        if checkpoint is None and isinstance(object_store, LocalObjectStore) and deployed.served_versions():
+        if (
+            checkpoint is None
+            and isinstance(object_store, LocalObjectStore)
+            and serving is not None
+            and deployed.served_versions() == [serving]
+        ):
             repository = deployed
-            what = f"deployed version {deployed.served_versions()[-1]} ({object_store.uri(deployed.prefix)})"
+            what = f"deployed version {serving} ({object_store.uri(deployed.prefix)})"
         else:
             repository = DeployRepository(LocalObjectStore(tmp))
             if checkpoint is None:
-                version = registry_version(None, object_store)
-                checkpoint = str(
-                    checkpoint_folder(
-                        object_store.download_dir(f"{REGISTRY_PREFIX}/v{version}", Path(tmp) / "registry")
-                    )
-                )
-                what = f"registry version {version} (not deployed)"
+                try:
+                    record = registry.latest_approved(object_store, registry.MODEL)
+                except FileNotFoundError as exc:
+                    raise click.ClickException(str(exc)) from None
+                checkpoint = str(registry.fetch_model(object_store, Path(tmp) / "model", record.version))
+                what = f"approved registry version {record.version} (not deployed)"
             else:
                 what = f"checkpoint {checkpoint}"
             repository.write_version(1, checkpoint)

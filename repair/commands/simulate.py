@@ -43,8 +43,8 @@ def command(
     """Simulate one day of IDE sessions into the object store."""
     import dataclasses
 
+    from repair.object_store import open_store
     from repair.simulate import BehaviourModel, SimulationConfig, simulate_partition
-    from resources.object_store import open_store
 
     try:
         date.fromisoformat(day)

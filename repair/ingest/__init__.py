@@ -14,7 +14,7 @@ import polars as pl
 from repair.ingest.frames import read_frame
 
 if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
-    from resources.object_store import ObjectStore
+    from repair.object_store import ObjectStore
 
 ENGINES = ("polars", "spark")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
-    from resources.object_store import ObjectStore
+    from repair.object_store import ObjectStore
 
 
 def write_frame(store: ObjectStore, key: str, frame: pl.DataFrame) -> str:

@@ -12,7 +12,7 @@ import polars as pl
 from repair.sessionlog import LogEvent, read_shard
 
 if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
-    from resources.object_store import ObjectStore
+    from repair.object_store import ObjectStore
 
 EVENTS_SCHEMA = {
     "repl": pl.String,

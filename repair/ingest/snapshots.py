@@ -12,7 +12,7 @@ import polars as pl
 from repair.ot import FileReplay, OTError
 
 if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
-    from resources.object_store import ObjectStore
+    from repair.object_store import ObjectStore
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from resources.object_store import LocalObjectStore, ObjectStore
+from repair.object_store import LocalObjectStore, ObjectStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_REPOSITORY = PROJECT_ROOT / "triton_models"

@@ -33,6 +33,7 @@ from repair.corpus import iter_source_files, stdlib_dir
 from repair.diagnostic import Diagnostic
 from repair.linediff import make_diff, render_diff
 from repair.lint import lint_batch
+from repair.object_store import ObjectStore
 from repair.sessionlog import KIND_RANK
 from repair.simulate.behaviour import DEFAULT_MIX, BehaviourModel, TimingModel
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, MISTAKE_KINDS
@@ -40,7 +41,6 @@ from repair.simulate.projects import build_project
 from repair.simulate.realism import realism_report
 from repair.simulate.session import MistakeRecord, PublishPoint, ReplSimulator
 from repair.simulate.summary import SimulationSummary
-from resources.object_store import ObjectStore
 
 DAY_MS = 86_400_000
 FIRST_SESSION_WINDOW_MS = (10 * 60_000, 17 * 3_600_000)  # first sessions start between 00:10 and 17:00

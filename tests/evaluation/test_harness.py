@@ -1,20 +1,18 @@
 """The harness over the search repairer and "no change" on a handful of items, the report and
-plots, the deployment gate's decision both ways, the held-out selection and the model specs."""
+plots (the gate: test_gate.py), the held-out selection and the model specs."""
 
 from __future__ import annotations
-
-import json
 
 import polars as pl
 import pytest
 
 from evals.function_benchmark import default_linter
-from evals.gate import deployment_gate, production_version
-from evals.harness import RESULT_SCHEMA, NoChange, evaluate, rule_breakdown, summary_table
+from evals.harness import NoChange, evaluate, rule_breakdown, summary_table
 from evals.items import REPAIR_BENCHMARK, Item, items_from_frame, items_to_frame
 from evals.models import parse_model_spec, resolve_finetuned
 from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
 from evals.run import run_evaluation
+from repair import registry
 from repair.lint import WarmLinter
 from repair.teachers.search import SearchRepairer
 from repair.verify import Verifier
@@ -86,55 +84,6 @@ def test_items_round_trip_through_a_frame(handful):
     assert items_from_frame(items_to_frame(handful)) == handful
 
 
-def _results(scores: dict[str, list[int]], benchmark: str = "repair", metric: str = "ast_or_string") -> pl.DataFrame:
-    rows = []
-    for model, values in scores.items():
-        for index, value in enumerate(values):
-            row = {"model": model, "benchmark": benchmark, "item_id": f"i{index}", "group": "g", "origin": "o",
-                   "status": "fixed", "raw_output": "", "ast_exact": None, "ast_or_string": None,
-                   "resolved": None, "tests_pass": None, "latency_s": 0.0}
-            rows.append({**row, metric: bool(value)})
-    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
-
-
-def test_gate_passes_when_not_worse_beyond_the_interval():
-    production = [1, 0, 1, 1, 0, 1, 0, 1] * 5
-    slightly_worse = list(production)
-    slightly_worse[0] = 0
-    decision = deployment_gate(_results({"new": slightly_worse, "old": production}), "new", "old")
-    assert decision.passed and decision.difference < 0 <= decision.ci_high
-    assert decision.items == 40 and "PASS" in decision.describe()
-
-
-def test_gate_fails_when_worse_beyond_the_interval():
-    production = [1, 1, 1, 0] * 10
-    decision = deployment_gate(_results({"new": [0, 0, 1, 0] * 10, "old": production}), "new", "old")
-    assert not decision.passed and decision.ci_high < 0
-    assert "worse than production" in decision.reason and "FAIL" in decision.describe()
-
-
-def test_gate_without_production_passes_and_says_so():
-    decision = deployment_gate(_results({"new": [0, 0]}), "new", None)
-    assert decision.passed and "no model in production" in decision.reason
-
-
-def test_gate_falls_back_to_the_executable_benchmark():
-    results = _results({"new": [1, 1, 0], "old": [1, 0, 0]}, "function_repair", "tests_pass")
-    decision = deployment_gate(results, "new", "old")
-    assert decision.passed and decision.benchmark == "function_repair" and decision.metric == "tests_pass"
-    assert not deployment_gate(results, "new", "missing").passed
-
-
-def test_production_version(tmp_path):
-    store = LocalObjectStore(tmp_path)
-    assert production_version(store) is None
-    store.write_text("deployments/code_repair/current.json", json.dumps({"version": 4, "served_at": "x"}))
-    assert production_version(store) == 4
-    store.write_text("deployments/code_repair/current.json", "{}")
-    with pytest.raises(ValueError, match="current.json"):
-        production_version(store)
-
-
 def _verified_row(diagnostic_id, repl, code="F821", verdict="accepted", diff="<diff>\n-1 a\n+1 b\n</diff>",
                   content="a\n", fixed="b\n", teacher="search"):
     return {"diagnostic_id": diagnostic_id, "repl": repl, "file": "main.py", "source": "ruff", "code": code,
@@ -177,11 +126,13 @@ def test_model_specs_and_registry(tmp_path):
     with pytest.raises(ValueError, match="needs a target"):
         parse_model_spec("triton")
     store = LocalObjectStore(tmp_path / "store")
-    with pytest.raises(FileNotFoundError, match="train one first"):
+    with pytest.raises(FileNotFoundError, match="no approved model"):
         resolve_finetuned(parse_model_spec("finetuned"), store)
-    for version in (1, 2):
+    for version in (1, 2, 3):
         store.write_text(f"models/code_repair/v{version}/model/config.json", "{}")
-        store.write_text(f"models/code_repair/v{version}/registry.json", json.dumps({"version": version}))
+        record = registry.record_candidate(store, registry.MODEL, version, data_version=str(version), checks={})
+        if version < 3:  # v3 stays a candidate: the newest APPROVED one is the default
+            registry.approve(store, record)
     assert resolve_finetuned(parse_model_spec("finetuned"), store) == ("finetuned:v2", 2, "")
     assert resolve_finetuned(parse_model_spec("finetuned:v1"), store) == ("finetuned:v1", 1, "")
     assert resolve_finetuned(parse_model_spec("finetuned:/data/ckpt"), None) == ("finetuned:ckpt", None, "/data/ckpt")

@@ -1,5 +1,6 @@
-"""`repair_dataset` and `tokenizer` materialized with Dagster on synthetic verified repairs (their
-checks included); `finetuned_model` end to end is the slow test."""
+"""`repair_dataset`, `approved_dataset` and `tokenizer` materialized with Dagster on synthetic
+verified repairs (their checks included, and a failing one that must publish nothing);
+`finetuned_model` and `approved_model` end to end is the slow test."""
 
 import json
 
@@ -7,10 +8,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from repair_assets.dataset import repair_dataset
-from repair_assets.training import finetuned_model, tokenizer
+from repair import registry
+from repair.object_store import LocalObjectStore
+from repair_assets.dataset import approved_dataset, repair_dataset
+from repair_assets.training import approved_model, finetuned_model, tokenizer
 from resources.io_manager import ObjectStoreIOManager
-from resources.object_store import LocalObjectStore, ObjectStoreResource
+from resources.object_store import ObjectStoreResource
 
 
 def _stub_verified_repairs(rows):
@@ -28,11 +31,9 @@ def _resources(tmp_path):
 
 def test_dataset_and_tokenizer_materialize_with_passing_checks(repair_rows, tmp_path):
     rows = [*repair_rows, {**repair_rows[0], "diagnostic_id": "broken", "diff": "not a diff"}]
-    result = dg.materialize(
-        [_stub_verified_repairs(rows), repair_dataset, tokenizer],
-        resources=_resources(tmp_path),
-        run_config={"ops": {"tokenizer": {"config": {"vocab_size": 600}}}},
-    )
+    assets = [_stub_verified_repairs(rows), repair_dataset, approved_dataset, tokenizer]
+    run_config = {"ops": {"tokenizer": {"config": {"vocab_size": 600}}}}
+    result = dg.materialize(assets, resources=_resources(tmp_path), run_config=run_config)
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"no_leaks": True, "well_formed_examples": True}
@@ -40,20 +41,54 @@ def test_dataset_and_tokenizer_materialize_with_passing_checks(repair_rows, tmp_
     assert metadata["quarantined"].value == 1
     assert metadata["dataset_version"].value == 1
     assert "data:image/png;base64," in metadata["token_length_histogram"].value
+    tokenizer_record = result.output_for_node("tokenizer")
+    assert tokenizer_record.parents == {"dataset": 1} and tokenizer_record.details["vocab_size"] <= 600
 
     store = LocalObjectStore(tmp_path / "store")
-    assert json.loads(store.read_text("datasets/repair_dataset/latest.json"))["version"] == 1
+    approved = registry.latest_approved(store, registry.DATASET)
+    assert approved.version == 1 and {n: c.passed for n, c in approved.checks.items()} == checks
     assert store.exists("datasets/repair_dataset/v1/jsonl/train.jsonl")
     assert store.exists("datasets/repair_dataset/v1/mds/train/index.json")
     assert store.exists("datasets/repair_dataset/v1/tokenizer/tokenizer.json")
     quarantine = pl.read_parquet(store.uri("quarantine/repair_dataset/all.parquet").removeprefix("file://"))
     assert quarantine["diagnostic_id"].to_list() == ["broken"]
 
+    # The same repairs and code again: the same version, no new copy.
+    again = dg.materialize(assets, resources=_resources(tmp_path), run_config=run_config)
+    assert again.success and again.output_for_node("approved_dataset").version == 1
+    assert [r.version for r in registry.versions(store, registry.DATASET)] == [1]
+
+
+def test_a_failing_blocking_check_publishes_nothing(repair_rows, tmp_path):
+    """A dataset with no training split fails `well_formed_examples`: it stays a candidate, and
+    neither approval nor the tokenizer (nor, so, training) ever reads it; v1 stays current."""
+    resources = _resources(tmp_path)
+    assets = [_stub_verified_repairs(repair_rows), repair_dataset, approved_dataset, tokenizer]
+    assert dg.materialize(assets, resources=resources).success
+    no_train = {"train_fraction": 0.0, "validation_fraction": 0.5, "test_fraction": 0.5}
+    bad = dg.materialize(assets, resources=resources, raise_on_error=False,
+                         run_config={"ops": {"repair_dataset": {"config": no_train}}})
+    checks = {c.check_name: c.passed for c in bad.get_asset_check_evaluations()}
+    assert checks["well_formed_examples"] is False
+    assert not bad.asset_materializations_for_node("approved_dataset")
+    assert not bad.asset_materializations_for_node("tokenizer")
+    store = LocalObjectStore(tmp_path / "store")
+    candidate = registry.get(store, registry.DATASET, 2)
+    assert candidate.status == registry.CANDIDATE and candidate.failed_blocking_checks == ["well_formed_examples"]
+    assert registry.latest_approved(store, registry.DATASET).version == 1
+    with pytest.raises(registry.RegistryError):
+        registry.approve(store, candidate)
+
+
+def metadata_well_formed(result) -> float:
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "generates_diffs")
+    return check.metadata["well_formed"].value or 0.0
+
 
 @pytest.mark.slow
 def test_finetuned_model_trains_registers_and_checks(repair_rows, tmp_path):
     resources = _resources(tmp_path)
-    dg.materialize([_stub_verified_repairs(repair_rows), repair_dataset, tokenizer], resources=resources)
+    dg.materialize([_stub_verified_repairs(repair_rows), repair_dataset, approved_dataset, tokenizer], resources=resources)
     overrides = {
         "variables.scratch_model.hidden_size": 64,
         "variables.scratch_model.num_layers": 2,
@@ -65,7 +100,7 @@ def test_finetuned_model_trains_registers_and_checks(repair_rows, tmp_path):
         "callbacks.hf_checkpointer.save_interval": "30ba",
     }
     result = dg.materialize(
-        [finetuned_model],
+        [approved_dataset, tokenizer, finetuned_model, approved_model],
         resources=resources,
         run_config={
             "ops": {
@@ -81,17 +116,20 @@ def test_finetuned_model_trains_registers_and_checks(repair_rows, tmp_path):
                 }
             }
         },
-        selection=[finetuned_model],
+        selection=[finetuned_model, approved_model],
         # 30 batches teach the diff format only sometimes: `generates_diffs` (blocking) may fail here,
         # which must not hide what this test checks, that training ran, registered and was checked.
         raise_on_error=False,
     )
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks["loss_decreased"] is True
-    assert "generates_diffs" in checks
+    assert checks["generates_diffs"] is (metadata_well_formed(result) >= 0.5)
     metadata = result.asset_materializations_for_node("finetuned_model")[0].metadata
     assert metadata["model_version"].value == 1 and metadata["tokens_per_s"].value > 0
     store = LocalObjectStore(tmp_path / "store")
-    entry = json.loads(store.read_text("models/code_repair/v1/registry.json"))
-    assert entry["dataset_version"] == 1 and entry["metrics"]["heldout_items"] == 8
+    record = registry.get(store, registry.MODEL, 1)
+    assert record.parents == {"dataset": 1} and record.details["metrics"]["heldout_items"] == 8
+    # Approved exactly when both blocking checks passed: nothing else may publish it.
+    assert (record.status == registry.APPROVED) == all(checks.values())
+    assert bool(result.asset_materializations_for_node("approved_model")) == all(checks.values())
     assert store.exists("models/code_repair/v1/model/repair_prompt.json")

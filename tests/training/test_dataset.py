@@ -6,9 +6,10 @@ import json
 import pytest
 
 from repair import dataset as ds
+from repair import registry
 from repair.linediff import parse_diff
+from repair.object_store import LocalObjectStore
 from repair.prompt import parse_prompt
-from resources.object_store import LocalObjectStore
 
 
 def test_examples_are_section_3_prompts_and_section_2_diffs(repair_rows):
@@ -121,14 +122,18 @@ def test_publish_writes_finetuning_jsonl_mds_and_versions(repair_rows, tmp_path)
     store = LocalObjectStore(tmp_path / "store")
     built = ds.build_dataset(repair_rows)
     card = ds.dataset_card(built, [10, 20, 30], 25)
-    first = ds.publish_dataset(store, built, card, tmp_path / "work1")
-    second = ds.publish_dataset(store, built, card, tmp_path / "work2")
-    assert (first["version"], second["version"]) == (1, 2)
-    assert ds.latest_dataset(store)["version"] == 2
-    lines = store.read_text(f"{second['prefix']}/jsonl/train.jsonl").splitlines()
+    checks = {"no_leaks": registry.CheckOutcome(True)}
+    first = ds.publish_dataset(store, built, card, tmp_path / "work1", data_version="a", checks=checks)
+    again = ds.publish_dataset(store, built, card, tmp_path / "work1b", data_version="a", checks=checks)
+    second = ds.publish_dataset(store, built, card, tmp_path / "work2", data_version="b", checks=checks)
+    assert (first.version, again.version, second.version) == (1, 1, 2)  # same content: same version
+    assert second.status == registry.CANDIDATE and second.checks == checks
+    with pytest.raises(FileNotFoundError, match="no approved dataset"):
+        registry.latest_approved(store, registry.DATASET)
+    lines = store.read_text(f"{second.prefix}/jsonl/train.jsonl").splitlines()
     assert len(lines) == built.counts["by_split"]["train"]
     assert set(json.loads(lines[0])) == {"prompt", "response"}
-    assert json.loads(store.read_text(f"{second['prefix']}/card.json"))["token_length"]["over_25"] == 1
-    local = store.download_dir(f"{second['prefix']}/mds/train", tmp_path / "mds")
+    assert json.loads(store.read_text(f"{second.prefix}/card.json"))["token_length"]["over_25"] == 1
+    local = store.download_dir(f"{second.prefix}/mds/train", tmp_path / "mds")
     mds = StreamingDataset(local=str(local), shuffle=False, batch_size=1)
     assert mds.num_samples == len(lines) and mds[0]["prompt"] == json.loads(lines[0])["prompt"]

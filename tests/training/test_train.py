@@ -6,11 +6,11 @@ import json
 import pytest
 
 from repair import dataset as ds
+from repair import registry
 from repair.model import RepairModel, read_prompt_window, write_prompt_settings
 from repair.repairer import Repairer
 from repair.training import config as tc
 from repair.training.heldout import exact_match
-from repair.training.registry import fetch_model, list_versions, register_model
 from repair.training.scratch import init_scratch_model, train_tokenizer
 from resources.object_store import LocalObjectStore
 
@@ -72,22 +72,19 @@ def test_export_loads_as_a_repairer_and_registers(trained, tmp_path):
     assert scores["items"] == 4 and 0 <= scores["exact_match"] <= 1
 
     store = LocalObjectStore(tmp_path / "store")
-    for _ in range(2):
-        entry = register_model(
-            store,
-            run.export_dir,
-            dataset_version=7,
-            config_yaml="x: 1\n",
-            settings={"preset": "cpu-tiny"},
-            metrics={"loss": 1.0},
-        )
-    assert entry["version"] == 2
-    assert [v["version"] for v in list_versions(store)] == [1, 2]
-    assert json.loads(store.read_text("models/code_repair/v2/registry.json"))["dataset_version"] == 7
-    fetched = fetch_model(store, tmp_path / "fetched")
+    for data_version in ("a", "b"):
+        entry = registry.register_model(
+            store, run.export_dir, data_version=data_version, dataset_version=7, config_yaml="x: 1\n",
+            checks={"loss_decreased": registry.CheckOutcome(True)}, details={"preset": "cpu-tiny"},
+        )  # fmt: skip
+    assert entry.version == 2 and entry.status == registry.CANDIDATE
+    assert [v.version for v in registry.versions(store, registry.MODEL)] == [1, 2]
+    assert json.loads(store.read_text("models/code_repair/v2/registry.json"))["parents"] == {"dataset": 7}
+    registry.approve(store, entry)
+    fetched = registry.fetch_model(store, tmp_path / "fetched")
     assert RepairModel(fetched, max_new_tokens=4).window == ds.DEFAULT_WINDOW
-    with pytest.raises(FileNotFoundError, match="no version 9"):
-        fetch_model(store, tmp_path / "nine", version=9)
+    with pytest.raises(FileNotFoundError, match="no complete version 9"):
+        registry.fetch_model(store, tmp_path / "nine", version=9)
 
 
 def test_autoresume_continues_the_same_run(trained):
