@@ -196,9 +196,7 @@ def gcs_client(project: str | None = None):
         from google.auth.credentials import AnonymousCredentials
 
         return storage.Client(project=project or "local-emulator", credentials=AnonymousCredentials())
-    from dagster_gcp import GCSResource
-
-    return GCSResource(project=project).get_client()
+    return storage.Client(project=project)  # application default credentials
 
 
 def open_store(uri: str) -> ObjectStore:
