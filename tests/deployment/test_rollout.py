@@ -110,23 +110,27 @@ def test_broken_candidate_is_refused_and_previous_keeps_serving(tmp_path, learne
 
 
 def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
-    from repair_assets.deployment import CURRENT_KEY, triton_deployment
+    from repair import registry
+    from repair_assets.deployment import triton_deployment
     from resources.io_manager import ObjectStoreIOManager
     from resources.object_store import ObjectStoreResource
     from resources.triton import TritonResource
 
     store = LocalObjectStore(tmp_path / "store")
-    store.upload_dir(learned_checkpoint, "models/code_repair/v1/checkpoint")
-    store.upload_dir(tiny_checkpoint, "models/code_repair/v2/checkpoint")
+    for version, checkpoint in ((1, learned_checkpoint), (2, tiny_checkpoint)):
+        assert registry.claim_version(store, registry.MODEL) == version
+        store.upload_dir(checkpoint, f"models/code_repair/v{version}/model")
+        registry.approve(store, registry.record_candidate(store, registry.MODEL, version, data_version=str(version),
+                                                          checks={}))  # fmt: skip
     gate = {"passed": True}
 
     @dg.asset(group_name="training")
-    def finetuned_model() -> dict:
-        return {"registry_key": f"models/code_repair/v{gate['version']}"}
+    def approved_model() -> registry.VersionRecord:
+        return registry.get(store, registry.MODEL, gate["version"])
 
-    @dg.asset(group_name="evaluation")
-    def model_evaluation() -> dict:
-        return {"gate": {"passed": gate["passed"], "reason": "test"}}
+    @dg.asset(group_name="deployment")
+    def deployment_gate() -> dict:
+        return {"passed": gate["passed"], "reason": "test"}
 
     object_store = ObjectStoreResource(backend="local", root=str(store.root))
     resources = {
@@ -134,7 +138,7 @@ def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
         "io_manager": ObjectStoreIOManager(object_store=object_store),
         "triton": TritonResource(),
     }
-    assets = [finetuned_model, model_evaluation, triton_deployment]
+    assets = [approved_model, deployment_gate, triton_deployment]
 
     gate["version"] = 1
     first = dg.materialize(assets, resources=resources)
@@ -142,7 +146,7 @@ def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
     metadata = first.asset_materializations_for_node("triton_deployment")[0].metadata
     assert metadata["promoted"].value is True and metadata["served_version"].value == 1
     assert metadata["nv_inference_metrics"].value["served"]["nv_inference_request_success"] >= 1
-    assert json.loads(store.read_text(CURRENT_KEY))["version"] == 1
+    assert registry.serving_version(store) == 1
     checks = {c.check_name: c.passed for c in first.get_asset_check_evaluations()}
     assert checks == {"candidate_smoke_test": True, "served_version_consistent": True}
 
@@ -151,5 +155,5 @@ def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
     assert second.success
     metadata = second.asset_materializations_for_node("triton_deployment")[0].metadata
     assert metadata["promoted"].value is False and metadata["served_version"].value == 1
-    assert json.loads(store.read_text(CURRENT_KEY))["version"] == 1
-    assert len(store.list("deployments/code_repair/history/")) == 2
+    assert registry.serving_version(store) == 1
+    assert len(store.list(registry.SERVING_HISTORY + "/")) == 1

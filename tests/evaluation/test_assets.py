@@ -1,17 +1,18 @@
 """The evaluation assets materialized with Dagster over a temporary object store: the benchmarks
-from stand-in upstream assets, and (slow) the model evaluation with its gate on a tiny checkpoint."""
+from stand-in upstream assets, and (slow) the model evaluation of a candidate against the serving
+model (the gate's decision on those results: tests/evaluation/test_gate.py, tests/registry)."""
 
 from __future__ import annotations
-
-import json
 
 import dagster as dg
 import polars as pl
 import pytest
 
+from repair import registry
+from repair.object_store import LocalObjectStore
 from repair_assets import evaluation
 from resources.io_manager import ObjectStoreIOManager
-from resources.object_store import LocalObjectStore, ObjectStoreResource
+from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
 
@@ -34,9 +35,11 @@ def stand_in_repair_dataset() -> pl.DataFrame:
                          "diagnostic_id": ["d-test", "d-train"]})
 
 
-@dg.asset(name="finetuned_model")
-def stand_in_finetuned_model() -> dict:
-    return {"version": 1}
+def _register(store: LocalObjectStore, checkpoint) -> registry.VersionRecord:
+    version = registry.claim_version(store, registry.MODEL)
+    store.upload_dir(checkpoint, f"{registry.version_prefix(registry.MODEL, version)}/model")
+    record = registry.record_candidate(store, registry.MODEL, version, data_version=f"m{version}", checks={})
+    return registry.approve(store, record)
 
 
 def _resources(root) -> dict:
@@ -71,29 +74,33 @@ def test_benchmarks_materialize_with_their_checks(tmp_path):
 
 
 @pytest.mark.slow
-def test_model_evaluation_gates_the_tiny_model(tmp_path):
+def test_model_evaluation_scores_the_candidate_against_the_serving_model(tmp_path):
+    """v1 serves; v2 (another untrained checkpoint) is the candidate: both, and no_change, are scored
+    on the same items, so the gate gets paired per-item results for each."""
     from repair.serving.demo import tiny_checkpoint
 
     store = LocalObjectStore(tmp_path / "store")
-    store.upload_dir(tiny_checkpoint(tmp_path / "tiny"), "models/code_repair/v1/model")
-    store.write_text("models/code_repair/v1/registry.json", json.dumps({"version": 1}))
-    assets = [stand_in_verified_repairs, stand_in_repair_dataset, stand_in_finetuned_model,
+    registry.set_serving(store, _register(store, tiny_checkpoint(tmp_path / "tiny1", seed=1)).version)
+    candidate = _register(store, tiny_checkpoint(tmp_path / "tiny2", seed=2))
+
+    @dg.asset(name="approved_model")
+    def stand_in_approved_model() -> registry.VersionRecord:
+        return candidate
+
+    assets = [stand_in_verified_repairs, stand_in_repair_dataset, stand_in_approved_model,
               evaluation.repair_benchmark, evaluation.function_repair_benchmark, evaluation.model_evaluation]
     run_config = _benchmark_run_config()
     run_config["ops"]["model_evaluation"] = {"config": {
         "models": ["no_change"], "max_items_per_benchmark": 2, "max_new_tokens": 16,
     }}
-    for serving in (None, 1):
-        if serving is not None:
-            store.write_text("deployments/code_repair/current.json", json.dumps({"version": serving}))
-        result = dg.materialize(assets, resources=_resources(store.root), run_config=run_config)
-        assert result.success
-        gate = next(e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "not_worse_than_production")
-        assert gate.passed
-        value = result.output_for_node("model_evaluation")
-        assert value["candidate"] == "finetuned:v1"
-        assert value["production"] == (None if serving is None else "finetuned:v1")
-        if serving is None:
-            assert "no model in production" in value["gate"]["reason"]
-        assert store.exists(value["report"])
-        assert {row["model"] for row in value["summary"]} == {"finetuned:v1", "no_change"}
+    result = dg.materialize(assets, resources=_resources(store.root), run_config=run_config)
+    assert result.success
+    value = result.output_for_node("model_evaluation")
+    assert (value["candidate"], value["production"]) == ("finetuned:v2", "finetuned:v1")
+    assert store.exists(value["report"])
+    models = {"finetuned:v2", "finetuned:v1", "no_change"}
+    assert {row["model"] for row in value["summary"]} == models
+    by_model: dict[str, set[str]] = {}
+    for row in value["results"]:
+        by_model.setdefault(row["model"], set()).add(row["item_id"])
+    assert set(by_model) == models and len({frozenset(items) for items in by_model.values()}) == 1
