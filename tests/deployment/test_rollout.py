@@ -4,7 +4,6 @@ failing, a failed gate or a broken candidate leaving the previous version servin
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
