@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -89,7 +89,7 @@ def shard_fingerprints(keys: list[str]) -> dict[str, str]:
 def new_session_shards(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     current = shard_fingerprints(object_store.get_store().list("sessions/"))
-    valid_days = set(daily_log_partitions.get_partition_keys(current_time=datetime.now(timezone.utc)))
+    valid_days = set(daily_log_partitions.get_partition_keys(current_time=datetime.now(UTC)))
     run_requests, skipped = [], []
     for day, fingerprint in sorted(current.items()):
         if seen.get(day) == fingerprint:

@@ -4,7 +4,9 @@ environment (`REPAIR_ENV`), and the jobs, schedules and sensors that run the lif
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 import pkgutil
 
 import dagster as dg
@@ -49,11 +51,25 @@ def _with_bounded_backfills(asset):
     return asset
 
 
+def _with_code_versions(module) -> list:
+    """The module's assets, each with a `code_version`: its own when it declares one, else a hash of
+    the module's source, so that editing a stage marks what it made (and everything downstream)
+    stale in the UI."""
+    source_hash = hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:12]
+    assets = dg.load_assets_from_modules([module])
+    return list(
+        dg.map_asset_specs(
+            lambda spec: spec if spec.code_version else spec.replace_attributes(code_version=source_hash),
+            [a for a in assets if isinstance(a, dg.AssetsDefinition)],
+        )
+    ) + [a for a in assets if not isinstance(a, dg.AssetsDefinition)]
+
+
 def build_definitions(env: str | None = None) -> dg.Definitions:
     env = env or current_environment()
     modules = _stage_modules(env)
     return dg.Definitions(
-        assets=[_with_bounded_backfills(a) for a in dg.load_assets_from_modules(modules)],
+        assets=[_with_bounded_backfills(a) for module in modules for a in _with_code_versions(module)],
         asset_checks=dg.load_asset_checks_from_modules(modules),
         resources=build_resources(env),
         jobs=JOBS if env == "local" else [job for job in JOBS if job.name not in LOCAL_ONLY_JOBS],

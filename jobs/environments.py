@@ -9,6 +9,7 @@ import os
 
 import dagster as dg
 
+from resources.benchmarks import BenchmarkSourcesResource
 from resources.io_manager import ObjectStoreIOManager
 from resources.linter import linter_resource
 from resources.object_store import DEFAULT_LOCAL_ROOT, ObjectStoreResource
@@ -47,4 +48,5 @@ def build_resources(env: str | None = None) -> dict[str, object]:
         "linter": linter_resource(env),
         "teacher_lm": TeacherLMResource.from_env(env),
         "triton": TritonResource.from_env(env),
+        "benchmark_sources": BenchmarkSourcesResource.from_env(),
     }

@@ -17,6 +17,7 @@ import polars as pl
 from repair import dataset as ds
 from repair import registry
 from repair.training.scratch import DEFAULT_VOCAB_SIZE
+from resources.benchmarks import BenchmarkSourcesResource
 from resources.object_store import ObjectStoreResource
 
 GROUP = "dataset"
@@ -41,17 +42,6 @@ class RepairDatasetConfig(dg.Config):
     """Vocabulary of the byte-level BPE used to measure token lengths for the card."""
 
 
-def benchmark_sources() -> list[str]:
-    """Every evaluation benchmark's source text, so that none of it leaks into training."""
-    try:
-        from evals.sources import benchmark_sources as evaluation_sources
-    except ImportError:
-        from evals.sources import problem_programs, stdlib_programs
-
-        return [program.code for program in [*stdlib_programs(), *problem_programs()]]
-    return list(evaluation_sources())
-
-
 def _markdown_counts(counts: dict[str, int], header: str) -> str:
     rows = [f"| {key.replace('/', ' | ')} | {value} |" for key, value in counts.items()]
     columns = header.count("|") - 1
@@ -68,8 +58,9 @@ def _markdown_counts(counts: dict[str, int], header: str) -> str:
             "no_leaks",
             asset="repair_dataset",
             blocking=True,
-            description="No training example near a validation or test example or any benchmark source, "
-            "and no project in two splits (an independent MinHash rescan).",
+            description="No project in two splits, no training example near a held-out one, and no "
+            "train/validation example showing benchmark code: exact normalised-token hashes of functions "
+            "and MinHash at 0.5 against every raw benchmark source (independent of the dedup).",
         ),
         dg.AssetCheckSpec(
             "well_formed_examples",
@@ -83,6 +74,7 @@ def repair_dataset(
     context: dg.AssetExecutionContext,
     config: RepairDatasetConfig,
     object_store: ObjectStoreResource,
+    benchmark_sources: BenchmarkSourcesResource,
     verified_repairs: pl.DataFrame,
 ):
     """Prompt/response pairs (`prompt, response, split, repl, rule, teacher, diagnostic_id`) from
@@ -90,12 +82,14 @@ def repair_dataset(
     version (or the existing version with the same content). Metadata is the dataset card: counts by rule and split, teacher mix, removals by
     reason, token-length histogram."""
     from repair.ingest.frames import quarantine_key, write_frame
+    from repair.leaks import find_benchmark_leaks, index_repairs
     from repair.linediff import DiffError, parse_diff
     from repair.training.plots import histogram_png, markdown_image
     from repair.training.scratch import train_tokenizer
 
     store = object_store.get_store()
-    sources = benchmark_sources()
+    named_sources = benchmark_sources.named_sources()
+    sources = [named_sources[name] for name in sorted(named_sources)]
     context.log.info(f"{verified_repairs.height} verified repairs, {len(sources)} benchmark sources")
     built = ds.build_dataset(
         verified_repairs.to_dicts(),
@@ -114,7 +108,13 @@ def repair_dataset(
             built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
         ),
     )
-    leaks = ds.find_leaks(built.examples, sources, config.dedup_threshold, config.num_perm, config.window)
+    # Independent of the dedup above: projects in two splits and held-out near-duplicates
+    # (`find_leaks`), exact function hashes and a lower MinHash threshold against every raw
+    # benchmark source (`repair.leaks`).
+    leaks = ds.find_leaks(built.examples, (), config.dedup_threshold, config.num_perm, config.window)
+    leaks += find_benchmark_leaks(
+        built.examples, index_repairs(verified_repairs.to_dicts()), named_sources, window=config.window
+    )
     malformed = []
     for example in built.examples:
         try:

@@ -22,6 +22,7 @@ import dagster as dg
 import polars as pl
 
 from repair import registry
+from resources.benchmarks import BenchmarkSourcesResource
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
@@ -42,8 +43,6 @@ class FunctionBenchmarkConfig(dg.Config):
     """The reserved stdlib modules run against their own `Lib/test` suites."""
     problems: bool = True
     """This project's LeetCode-style problems (`evals/problems/`)."""
-    source_files: list[str] = []  # noqa: RUF012 - pydantic copies defaults
-    """DebugBench (JSON) or HumanEvalPack (JSONL) files to add."""
     kinds: list[str] | None = None
     """Bug kinds to inject (default: all of `evals.inject.KINDS`)."""
     only_programs: list[str] | None = None
@@ -135,7 +134,10 @@ def repair_benchmark(
     ],
 )
 def function_repair_benchmark(
-    context: dg.AssetExecutionContext, config: FunctionBenchmarkConfig, object_store: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    config: FunctionBenchmarkConfig,
+    object_store: ObjectStoreResource,
+    benchmark_sources: BenchmarkSourcesResource,
 ):
     """DebugBench-style bugs, flagged by the language server and breaking the tests, in programs with tests."""
     from evals.function_benchmark import build_function_benchmark
@@ -145,7 +147,7 @@ def function_repair_benchmark(
     from evals.sandbox import run_python
 
     started = time.monotonic()
-    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=config.source_files)
+    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=benchmark_sources.files)
     if config.only_programs is not None:
         collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
     kinds = tuple(config.kinds or KINDS)

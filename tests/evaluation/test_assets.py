@@ -11,6 +11,7 @@ import pytest
 from repair import registry
 from repair.object_store import LocalObjectStore
 from repair_assets import evaluation
+from resources.benchmarks import BenchmarkSourcesResource
 from resources.io_manager import ObjectStoreIOManager
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
@@ -45,7 +46,7 @@ def _register(store: LocalObjectStore, checkpoint) -> registry.VersionRecord:
 def _resources(root) -> dict:
     store = ObjectStoreResource(root=str(root))
     return {"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store),
-            "teacher_lm": TeacherLMResource()}
+            "teacher_lm": TeacherLMResource(), "benchmark_sources": BenchmarkSourcesResource()}
 
 
 def _benchmark_run_config() -> dict:

@@ -12,8 +12,11 @@ from repair import registry
 from repair.object_store import LocalObjectStore
 from repair_assets.dataset import approved_dataset, repair_dataset
 from repair_assets.training import approved_model, finetuned_model, tokenizer
+from resources.benchmarks import BenchmarkSourcesResource
 from resources.io_manager import ObjectStoreIOManager
 from resources.object_store import ObjectStoreResource
+
+from .test_leaks import planted_leak, train_repl
 
 
 def _stub_verified_repairs(rows):
@@ -26,7 +29,8 @@ def _stub_verified_repairs(rows):
 
 def _resources(tmp_path):
     store = ObjectStoreResource(backend="local", root=str(tmp_path / "store"))
-    return {"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store)}
+    return {"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store),
+            "benchmark_sources": BenchmarkSourcesResource()}
 
 
 def test_dataset_and_tokenizer_materialize_with_passing_checks(repair_rows, tmp_path):
@@ -59,22 +63,24 @@ def test_dataset_and_tokenizer_materialize_with_passing_checks(repair_rows, tmp_
     assert [r.version for r in registry.versions(store, registry.DATASET)] == [1]
 
 
-def test_a_failing_blocking_check_publishes_nothing(repair_rows, tmp_path):
-    """A dataset with no training split fails `well_formed_examples`: it stays a candidate, and
-    neither approval nor the tokenizer (nor, so, training) ever reads it; v1 stays current."""
+def test_a_planted_leak_fails_the_check_and_publishes_nothing(repair_rows, tmp_path):
+    """A benchmark function copied into a training file (commented, so the dedup misses it) fails
+    `no_leaks`: the version stays a candidate, and neither approval nor the tokenizer (nor, so,
+    training) ever reads it; v1 stays current."""
     resources = _resources(tmp_path)
-    assets = [_stub_verified_repairs(repair_rows), repair_dataset, approved_dataset, tokenizer]
-    assert dg.materialize(assets, resources=resources).success
-    no_train = {"train_fraction": 0.0, "validation_fraction": 0.5, "test_fraction": 0.5}
-    bad = dg.materialize(assets, resources=resources, raise_on_error=False,
-                         run_config={"ops": {"repair_dataset": {"config": no_train}}})
-    checks = {c.check_name: c.passed for c in bad.get_asset_check_evaluations()}
-    assert checks["well_formed_examples"] is False
+    rows = repair_rows[:60]
+    assert dg.materialize([_stub_verified_repairs(rows), repair_dataset, approved_dataset, tokenizer],
+                          resources=resources).success  # fmt: skip
+    leaky = [*rows, planted_leak(train_repl())]
+    bad = dg.materialize([_stub_verified_repairs(leaky), repair_dataset, approved_dataset, tokenizer],
+                         resources=resources, raise_on_error=False)  # fmt: skip
+    check = next(c for c in bad.get_asset_check_evaluations() if c.check_name == "no_leaks")
+    assert check.passed is False and check.metadata["first_leaks"].value[0]["item"] == "planted-leak"
     assert not bad.asset_materializations_for_node("approved_dataset")
     assert not bad.asset_materializations_for_node("tokenizer")
     store = LocalObjectStore(tmp_path / "store")
     candidate = registry.get(store, registry.DATASET, 2)
-    assert candidate.status == registry.CANDIDATE and candidate.failed_blocking_checks == ["well_formed_examples"]
+    assert candidate.status == registry.CANDIDATE and candidate.failed_blocking_checks == ["no_leaks"]
     assert registry.latest_approved(store, registry.DATASET).version == 1
     with pytest.raises(registry.RegistryError):
         registry.approve(store, candidate)

@@ -1,0 +1,138 @@
+"""Benchmark leaks in a finished dataset, found by methods independent of the dedup that built it.
+
+The dedup (`repair.dataset.deduplicate`) drops examples whose prompt excerpt is a MinHash near
+duplicate (Jaccard >= 0.7 over 5-grams of raw code tokens) of a benchmark window. A check that re-ran
+it on its own output could never fail. This one looks twice, differently:
+
+1. Exact: every function of every benchmark source is hashed over its *normalised* tokens (Python's
+   tokenizer; comments, blank lines and indentation dropped, so reformatting or commenting a copied
+   function does not hide it). A training or validation example leaks when a function of its
+   source file that overlaps the lines its prompt shows (in the buggy or the fixed file) has the
+   hash of a benchmark function.
+2. Near: MinHash over 3-grams of normalised tokens at a lower threshold (0.5) between the prompt's
+   code and windows of the raw benchmark sources.
+
+Every benchmark source comes from the one list, `evals.named_benchmark_sources` (the configured
+DebugBench / HumanEvalPack files included).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import re
+import textwrap
+import tokenize
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+NEAR_THRESHOLD = 0.5
+SHINGLE_SIZE = 3
+NUM_PERM = 128
+MIN_FUNCTION_TOKENS = 12  # `def f(): return 1` alone is not evidence of a leak
+_SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+            tokenize.ENCODING, tokenize.ENDMARKER}  # fmt: skip
+_FALLBACK_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
+
+
+def normalized_tokens(code: str) -> list[str]:
+    """The code's tokens without comments, blank lines or indentation (a regex split when the code
+    does not tokenize, e.g. a window that cuts a string)."""
+    try:
+        return [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in _SKIPPED]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return _FALLBACK_TOKEN.findall(re.sub(r"#[^\n]*", "", code))
+
+
+def function_hashes(source: str, lines: range | None = None) -> dict[str, str]:
+    """{normalised-token hash: function name} of the functions in `source` (those overlapping the
+    0-based `lines`, if given); {} when the source does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    hashes = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        if lines is not None and (last < lines.start or first >= lines.stop):
+            continue
+        segment = ast.get_source_segment(source, node)
+        tokens = normalized_tokens(textwrap.dedent(segment or ""))
+        if len(tokens) >= MIN_FUNCTION_TOKENS:
+            hashes[hashlib.sha1("\x00".join(tokens).encode()).hexdigest()] = node.name
+    return hashes
+
+
+def _minhash(code: str, num_perm: int):
+    from datasketch import MinHash
+
+    tokens = normalized_tokens(code)
+    shingles = {" ".join(tokens[i : i + SHINGLE_SIZE]).encode() for i in range(max(1, len(tokens) - SHINGLE_SIZE + 1))}
+    minhash = MinHash(num_perm=num_perm)
+    minhash.update_batch(sorted(shingles))
+    return minhash
+
+
+def _windows(source: str, size: int) -> list[str]:
+    lines = source.split("\n")
+    if len(lines) <= size:
+        return [source]
+    step = max(1, size // 2)
+    return ["\n".join(lines[start : start + size]) for start in range(0, len(lines) - size + step, step)]
+
+
+def find_benchmark_leaks(
+    examples: Sequence[Mapping[str, Any]],
+    repairs: Mapping[str, Mapping[str, Any]],
+    sources: Mapping[str, str],
+    *,
+    window: int,
+    threshold: float = NEAR_THRESHOLD,
+    num_perm: int = NUM_PERM,
+) -> list[dict[str, str]]:
+    """Every train or validation example that shows benchmark code: `{kind, item, near}` with kind
+    `function_in_benchmark` (exact) or `near_benchmark_source` (MinHash). `repairs` maps a
+    diagnostic id to its verified repair (`content`, `fixed_content`, `start_line`); `sources` is
+    `{name: text}` of every benchmark source."""
+    from datasketch import MinHashLSH
+
+    from repair.dataset import prompt_code
+
+    functions: dict[str, str] = {}
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    signatures = {}
+    for name, text in sources.items():
+        functions.update({digest: f"{name}:{function}" for digest, function in function_hashes(text).items()})
+        for n, chunk in enumerate(_windows(text, 2 * window + 1)):
+            if chunk.strip():
+                key = f"{name}@{n}"
+                signatures[key] = _minhash(chunk, num_perm)
+                lsh.insert(key, signatures[key])
+    leaks = []
+    for example in examples:
+        if example["split"] not in ("train", "validation"):
+            continue
+        item = example["diagnostic_id"]
+        repair = repairs.get(item, {})
+        line = int(repair.get("start_line") or 0)
+        shown = range(max(0, line - window), line + window + 1)
+        exact = next(
+            (functions[digest] for text in (repair.get("fixed_content"), repair.get("content")) if text
+             for digest in function_hashes(text, shown) if digest in functions),
+            None,
+        )  # fmt: skip
+        if exact:
+            leaks.append({"kind": "function_in_benchmark", "item": item, "near": exact})
+            continue
+        minhash = _minhash(prompt_code(example["prompt"]), num_perm)
+        near = sorted(key for key in lsh.query(minhash) if signatures[key].jaccard(minhash) >= threshold)
+        if near:
+            leaks.append({"kind": "near_benchmark_source", "item": item, "near": near[0]})
+    return leaks
+
+
+def index_repairs(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {row["diagnostic_id"]: row for row in rows}
