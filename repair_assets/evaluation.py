@@ -86,7 +86,8 @@ def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     },
     check_specs=[
         dg.AssetCheckSpec("held_out_from_training", asset="repair_benchmark", blocking=True,
-                          description="No item comes from a project in the dataset's train or validation split."),
+                          description="No item is a diagnostic, or comes from a project, that the dataset's train or "
+                                      "validation split holds."),
         dg.AssetCheckSpec("balanced_by_rule", asset="repair_benchmark", blocking=False,
                           description="No rule holds more than the per-rule cap."),
     ],
@@ -113,10 +114,16 @@ def repair_benchmark(
         "rules": len(report.kept_by_rule),
         "projects": frame["origin"].n_unique() if frame.height else 0,
     })
-    training_repls = set(repair_dataset.filter(pl.col("split") != "test")["repl"].to_list()) if repair_dataset.height else set()
-    leaked = sorted(set(frame["origin"].to_list()) & training_repls)
-    yield dg.AssetCheckResult(check_name="held_out_from_training", passed=not leaked,
-                              metadata={"leaked_projects": leaked[:20], "leaked_count": len(leaked)})
+    # Checked on the items themselves, not by re-running the selection rule: an item whose
+    # diagnostic or project is in the train/validation rows of the dataset is a leak.
+    training = repair_dataset.filter(pl.col("split") != "test") if repair_dataset.height else repair_dataset
+    training_ids = set(training["diagnostic_id"].to_list()) if training.height else set()
+    training_repls = set(training["repl"].to_list()) if training.height else set()
+    leaked_items = sorted(set(frame["item_id"].to_list()) & training_ids) if frame.height else []
+    leaked = sorted(set(frame["origin"].to_list()) & training_repls) if frame.height else []
+    yield dg.AssetCheckResult(check_name="held_out_from_training", passed=not leaked and not leaked_items,
+                              metadata={"leaked_projects": leaked[:20], "leaked_count": len(leaked),
+                                        "leaked_items": leaked_items[:20]})
     largest = max(report.kept_by_rule.values(), default=0)
     yield dg.AssetCheckResult(check_name="balanced_by_rule", passed=largest <= config.max_per_rule,
                               metadata={"largest_rule": largest, "cap": config.max_per_rule})

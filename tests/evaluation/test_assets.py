@@ -74,6 +74,22 @@ def test_benchmarks_materialize_with_their_checks(tmp_path):
     assert store.exists("quarantine/function_repair_benchmark/all.parquet")
 
 
+def test_held_out_from_training_fails_on_a_planted_leak(tmp_path):
+    """The selection takes the test split; a dataset that (wrongly) also trains on that diagnostic,
+    under another project, must fail the blocking check."""
+
+    @dg.asset(name="repair_dataset")
+    def leaky_repair_dataset() -> pl.DataFrame:
+        return pl.DataFrame({"prompt": ["p"] * 3, "response": ["r"] * 3, "split": ["test", "train", "train"],
+                             "repl": ["repl-test", "repl-train", "repl-other"], "rule": ["ruff:F821"] * 3,
+                             "teacher": ["search"] * 3, "diagnostic_id": ["d-test", "d-train", "d-test"]})
+
+    result = dg.materialize([stand_in_verified_repairs, leaky_repair_dataset, evaluation.repair_benchmark],
+                            resources=_resources(tmp_path), raise_on_error=False)  # fmt: skip
+    check = next(e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "held_out_from_training")
+    assert check.passed is False and check.metadata["leaked_items"].value == ["d-test"]
+
+
 @pytest.mark.slow
 def test_model_evaluation_scores_the_candidate_against_the_serving_model(tmp_path):
     """v1 serves; v2 (another untrained checkpoint) is the candidate: both, and no_change, are scored
