@@ -137,9 +137,7 @@ def finetuned_model(
     model version (`models/code_repair/v<N>/`: HF checkpoint, train.yaml, registry.json)."""
     from omegaconf import OmegaConf
 
-    from repair.model import RepairModel, write_prompt_settings
-    from repair.training.heldout import exact_match
-    from repair.training.scratch import init_scratch_model
+    from repair.training.pipeline import init_scratch, train
 
     store = object_store.get_store()
     dataset = approved_dataset
@@ -186,33 +184,16 @@ def finetuned_model(
         overrides=overrides,
     )
     if scratch:
-        # The shape comes from the rendered config, so `overrides_json` can change it too.
-        dims = OmegaConf.to_container(training_config.render_config(settings).variables.scratch_model)
-        dims.pop("vocab_size", None)  # the tokenizer decides
-        tokenizer_dir = store.download_dir(tokenizer.prefix, run_dir / "tokenizer")
-        init_scratch_model(settings.model_dir, tokenizer_dir, **dims)
-    cfg = training_config.render_config(settings)
-    training_config.validate_config(cfg)
+        init_scratch(settings, store.download_dir(tokenizer.prefix, run_dir / "tokenizer"))
     context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir}")
-
-    def report(record: dict) -> None:
-        context.log.info(json.dumps(record))
-
-    run = training_config.run_training(cfg, sink=report)
+    trained = train(
+        settings, heldout_items=config.heldout_items, window=dataset.details.get("window", ds.DEFAULT_WINDOW),
+        sink=lambda record: context.log.info(json.dumps(record)),
+    )  # fmt: skip
+    run, heldout, metrics, cfg = trained.run, trained.heldout, trained.metrics, trained.cfg
     summary = run.summary()
-    write_prompt_settings(run.export_dir, dataset.details.get("window", ds.DEFAULT_WINDOW))
-
-    heldout = {}
-    if config.heldout_items:
-        test_rows = [json.loads(line) for line in (data_dir / "test.jsonl").read_text().splitlines()]
-        test_rows = [{**row, "rule": "all"} for row in test_rows[: config.heldout_items]]
-        if test_rows:
-            model = RepairModel(run.export_dir, temperature=0.0)
-            heldout = exact_match(model.generate, test_rows)
-            context.log.info(
-                f"held-out exact match {heldout['exact_match']} on {heldout['items']} test items"
-            )
-    metrics = {**summary, **{f"heldout_{k}": v for k, v in heldout.items() if k != "exact_match_by_rule"}}
+    if heldout:
+        context.log.info(f"held-out exact match {heldout['exact_match']} on {heldout['items']} test items")
     losses = run.losses
     well_formed = heldout.get("well_formed")
     checks = {

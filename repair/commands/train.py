@@ -58,48 +58,40 @@ def command(
     """Train from a preset on a finetuning JSONL folder; prints the export folder and metrics."""
     import json
 
-    from omegaconf import OmegaConf
-
     from repair.training import config as training_config
+    from repair.training import pipeline
 
     run_dir = Path(run_dir).resolve()
     data_dir = Path(data_dir).resolve()
-    if model_dir is None:
-        if preset not in training_config.SCRATCH_PRESETS:
-            raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
-        from repair.training.scratch import init_scratch_model, train_tokenizer
-
-        dims = OmegaConf.to_container(training_config.load_preset(preset).variables.scratch_model)
-        vocab_size = dims.pop("vocab_size")
-        if tokenizer_dir is None:
-            rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
-            tokenizer_dir = train_tokenizer(
-                (r["prompt"] + r["response"] for r in rows), run_dir / "tokenizer", vocab_size
-            )
-        model_dir = init_scratch_model(run_dir / "scratch_model", tokenizer_dir, **dims)
+    scratch = model_dir is None
+    if scratch and preset not in training_config.SCRATCH_PRESETS:
+        raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
     settings = training_config.TrainingSettings(
         preset=preset,
         data_dir=str(data_dir),
-        model_dir=str(model_dir),
-        tokenizer_dir=str(tokenizer_dir) if tokenizer_dir else None,
+        model_dir=str(run_dir / "scratch_model") if scratch else str(model_dir),
+        tokenizer_dir=str(tokenizer_dir) if tokenizer_dir and not scratch else None,
         run_dir=str(run_dir / "run"),
         max_duration=max_duration,
         learning_rate=learning_rate,
         overrides=dict(_parse_override(o) for o in overrides),
     )
+    if scratch:
+        if tokenizer_dir is None:
+            from repair.training.scratch import train_tokenizer
+
+            vocab_size = training_config.load_preset(preset).variables.scratch_model.vocab_size
+            rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
+            tokenizer_dir = train_tokenizer(
+                (r["prompt"] + r["response"] for r in rows), run_dir / "tokenizer", vocab_size
+            )
+        pipeline.init_scratch(settings, tokenizer_dir)
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
     path = training_config.write_config(cfg, run_dir / "run" / "train.yaml")
     click.echo(f"config: {path}")
     if dry_run:
         return
-    run = training_config.run_training(cfg)
-    click.echo(f"export: {run.export_dir}")
-    click.echo(json.dumps(run.summary(), indent=1))
-    if heldout:
-        from repair.model import RepairModel
-        from repair.training.heldout import exact_match
-
-        rows = [json.loads(line) for line in (data_dir / "test.jsonl").read_text().splitlines()][:heldout]
-        model = RepairModel(run.export_dir, temperature=0.0)
-        click.echo(json.dumps(exact_match(model.generate, [{**r, "rule": "all"} for r in rows]), indent=1))
+    trained = pipeline.train(settings, heldout_items=heldout)
+    click.echo(f"export: {trained.run.export_dir}")
+    click.echo(json.dumps(trained.metrics, indent=1))

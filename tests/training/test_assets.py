@@ -63,6 +63,7 @@ def test_dataset_and_tokenizer_materialize_with_passing_checks(repair_rows, tmp_
     assert [r.version for r in registry.versions(store, registry.DATASET)] == [1]
 
 
+@pytest.mark.slow  # two dataset builds; the leak finder itself is tested fast in test_leaks.py
 def test_a_planted_leak_fails_the_check_and_publishes_nothing(repair_rows, tmp_path):
     """A benchmark function copied into a training file (commented, so the dedup misses it) fails
     `no_leaks`: the version stays a candidate, and neither approval nor the tokenizer (nor, so,
