@@ -86,3 +86,15 @@ def test_same_content_is_found_again_not_copied(tmp_path):
     assert registry.find_by_data_version(store, registry.MODEL, "same") == record
     assert registry.find_by_data_version(store, registry.MODEL, "other") is None
     assert registry.VersionRecord.from_dict(record.to_dict()) == record
+
+
+def test_repair_serve_never_takes_a_candidate_or_a_half_written_version(tmp_path):
+    from click.testing import CliRunner
+
+    from repair.cli import main
+
+    store = LocalObjectStore(tmp_path)
+    _model(store, "candidate-only")  # v1: checks recorded, never approved
+    store.write_text("models/code_repair/v2/model/config.json", "{}")  # v2: killed mid-upload
+    result = CliRunner().invoke(main, ["serve", "--store", str(tmp_path)])
+    assert result.exit_code != 0 and "no approved model version" in result.output
