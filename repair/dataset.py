@@ -423,6 +423,20 @@ def dataset_card(
     return card
 
 
+def malformed_examples(examples: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """`{diagnostic_id, reason}` of every example whose response is not a non-empty, well-formed diff."""
+    from repair.linediff import DiffError, parse_diff
+
+    malformed = []
+    for example in examples:
+        try:
+            if parse_diff(example["response"]).is_empty:
+                malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": "empty diff"})
+        except DiffError as exc:
+            malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": str(exc)})
+    return malformed
+
+
 def data_version(examples: Iterable[dict[str, Any]], code_version: str) -> str:
     """The content hash of a dataset: its examples (in order) and the code version that built them.
     Same repairs, settings and code give the same data version, so the registry reuses the version."""

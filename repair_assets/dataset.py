@@ -83,7 +83,6 @@ def repair_dataset(
     reason, token-length histogram."""
     from repair.ingest.frames import quarantine_key, write_frame
     from repair.leaks import find_benchmark_leaks, index_repairs
-    from repair.linediff import DiffError, parse_diff
     from repair.training.plots import histogram_png, markdown_image
     from repair.training.scratch import train_tokenizer
 
@@ -115,13 +114,7 @@ def repair_dataset(
     leaks += find_benchmark_leaks(
         built.examples, index_repairs(verified_repairs.to_dicts()), named_sources, window=config.window
     )
-    malformed = []
-    for example in built.examples:
-        try:
-            if parse_diff(example["response"]).is_empty:
-                malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": "empty diff"})
-        except DiffError as exc:
-            malformed.append({"diagnostic_id": example["diagnostic_id"], "reason": str(exc)})
+    malformed = ds.malformed_examples(built.examples)
     train_rows = built.counts["by_split"]["train"]
     checks = {
         "no_leaks": registry.CheckOutcome(not leaks, detail=f"{len(leaks)} leaks"),
