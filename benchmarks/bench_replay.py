@@ -1,4 +1,4 @@
-"""OT replay on the three real editing traces (`../shared/data/editing-traces/`).
+"""OT replay on the three real editing traces (`data/editing-traces/`).
 
 1. Throughput in OT ops per second, replaying every packet of a trace with `FileReplay`: without
    and with the per-packet crc32 check, beside the naive way (the contract read literally: slice
@@ -19,13 +19,12 @@ import os
 import platform
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from repair.ingest.traces import TRACE_NAMES, load_trace, trace_events
+from repair.ingest.traces import TRACE_NAMES, TRACES_DIR, load_trace, trace_events
 from repair.ot import FileReplay, StateRequest, replay_states
 
-TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "editing-traces"
+TRACES = TRACES_DIR
 STATES = 1000
 REPEATS = 3  # best of, for the quick measurements
 

@@ -79,7 +79,7 @@ def _score_one(repairer: Repairer, item: Item, limits: Limits | None = None) -> 
         return _Scored(item, error, raw, item.content, latency, False if item.executable else None)
     verdict = prepare(item.content, raw)
     repaired = verdict.fixed_content if verdict.fixed_content is not None else item.content
-    # The serving interface's vocabulary (CONTRACTS section 4): fixed, no_fix, rejected: <reason>.
+    # The serving interface's vocabulary (docs/formats.md section 4): fixed, no_fix, rejected: <reason>.
     if verdict.verdict == ACCEPTED:
         status = "fixed"
     elif not raw.strip() or verdict.verdict == "empty_diff":

@@ -15,7 +15,7 @@ import repair_assets
 from jobs.automation import JOBS, LOCAL_ONLY_JOBS, SCHEDULES, SENSORS
 from jobs.environments import build_resources, current_environment
 
-# CONTRACTS section 5: the asset keys users, services and tests depend on, by group.
+# docs/formats.md section 5: the asset keys users, services and tests depend on, by group.
 CONTRACT_GROUPS: dict[str, tuple[str, ...]] = {
     "ingest": ("session_logs", "session_timelines", "error_states"),
     "diagnostics": ("reproduced_diagnostics",),

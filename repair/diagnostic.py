@@ -1,4 +1,4 @@
-"""The normalised language-server diagnostic every stage shares (CONTRACTS.md section 1).
+"""The normalised language-server diagnostic every stage shares (docs/formats.md section 1).
 
 Lines and characters are 0-based as in LSP; `line1` gives the 1-based line that the model input,
 the numbered line diff and the Triton interface use.

@@ -1,4 +1,4 @@
-"""The numbered line diff (CONTRACTS.md section 2): the model's output and every teacher's.
+"""The numbered line diff (docs/formats.md section 2): the model's output and every teacher's.
 
 ```
 <diff>

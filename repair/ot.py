@@ -1,4 +1,4 @@
-"""Operational Transformation replay of session-log packets (CONTRACTS.md section 1).
+"""Operational Transformation replay of session-log packets (docs/formats.md section 1).
 
 A packet is one left-to-right walk over the file with a cursor that starts at 0 and counts Unicode
 code points (Python `str` indices): `{"skip": n}` moves the cursor, `{"insert": s}` inserts at the

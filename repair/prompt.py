@@ -1,4 +1,4 @@
-"""The model input (CONTRACTS.md section 3) and the expected completion (section 2).
+"""The model input (docs/formats.md section 3) and the expected completion (section 2).
 
 ```
 <code>

@@ -20,6 +20,6 @@ class Repairer(Protocol):
         file_name: str = "main.py",
         context_files: Mapping[str, str] | None = None,
     ) -> str:
-        """Returns text holding a numbered line diff (CONTRACTS.md section 2), possibly inside
+        """Returns text holding a numbered line diff (docs/formats.md section 2), possibly inside
         surrounding prose; an empty string means "no fix"."""
         ...

@@ -1,4 +1,4 @@
-"""Session-log lines (CONTRACTS.md section 1): reading shards and validating each event.
+"""Session-log lines (docs/formats.md section 1): reading shards and validating each event.
 
 A shard is JSON Lines, optionally gzip'd. Every physical line ends up either as a `LogEvent` (valid)
 or a `Rejected` record naming the shard, the 1-based line number and the reason, so that

@@ -31,7 +31,7 @@ REQUIRED_COLUMNS = (
 CHECKS = {
     "fields_present": "every kept row has the fields downstream reads, none null",
     "line_within_file": "the diagnostic's line exists in the file's content",
-    "severity_values": "severity and source take the values of CONTRACTS section 1",
+    "severity_values": "severity and source take the values of docs/formats.md section 1",
     "reproduction_rate": "the share of linted diagnostics that reproduce is above the linter resource's floor",
     "counts_reconcile": "input rows = kept + quarantined",
 }

@@ -55,7 +55,7 @@ class SimulatedSessionsConfig(dg.Config):
 def simulated_sessions(
     context: dg.AssetExecutionContext, config: SimulatedSessionsConfig, object_store: ObjectStoreResource
 ):
-    """One day of simulated IDE sessions (CONTRACTS.md section 1) from real Python code: keystroke-level
+    """One day of simulated IDE sessions (docs/formats.md section 1) from real Python code: keystroke-level
     OT packets, editor actions, runs and shell commands, and real ruff/basedpyright diagnostics
     published as a language server would. Writes `sessions/date=<day>/shard-*.jsonl.gz`,
     `snapshots/<repl>/<path>`, `ground_truth/date=<day>/shard-*.jsonl` and the realism report."""

@@ -102,7 +102,7 @@ class SessionLogsConfig(dg.Config):
 def session_logs(
     context: dg.AssetExecutionContext, config: SessionLogsConfig, object_store: ObjectStoreResource
 ):
-    """The day's session-log events that pass schema validation (CONTRACTS.md section 1): columns
+    """The day's session-log events that pass schema validation (docs/formats.md section 1): columns
     `repl, session, ts, kind, file, version, shard, line_no, event`. Every other line (truncated,
     bad JSON, invalid UTF-8, unknown kind, missing or ill-typed field) is in the quarantine with its
     shard, line number and reason."""

@@ -1,5 +1,5 @@
-"""Real editing traces (josephg/editing-traces, `../shared/data/editing-traces/`) as session-log
-`ot` events, for replay tests, benchmarks and calibration.
+"""Real editing traces (josephg/editing-traces, shipped in `data/editing-traces/` with their licence
+note) as session-log `ot` events, for replay tests, benchmarks and the simulator's realism report.
 
 A trace is `{"startContent", "endContent", "txns": [{"time", "patches": [[pos, n_deleted, text]]}]}`
 with positions in code points. Each patch becomes one packet (one version): patches of one
@@ -17,6 +17,8 @@ from typing import Any
 from repair.ot import Document, crc32_text, ops_from_patch
 
 TRACE_NAMES = ("rustcode", "sveltecomponent", "automerge-paper")
+# The traces travel with the repository, so a clone with nothing beside it replays them.
+TRACES_DIR = Path(__file__).resolve().parents[2] / "data" / "editing-traces"
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:

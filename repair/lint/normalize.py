@@ -1,4 +1,4 @@
-"""Turns ruff and basedpyright output (CLI JSON and LSP) into `Diagnostic`s (CONTRACTS section 1).
+"""Turns ruff and basedpyright output (CLI JSON and LSP) into `Diagnostic`s (docs/formats.md section 1).
 
 Characters are Python `str` indices (code points) on 0-based lines for both tools: ruff reports
 1-based character columns, pyright UTF-16 units, which are converted using the file's text.

@@ -1,4 +1,4 @@
-"""The gRPC client IDE back ends use to ask the served model for a fix (CONTRACTS.md section 4).
+"""The gRPC client IDE back ends use to ask the served model for a fix (docs/formats.md section 4).
 
 ```python
 with RepairClient("127.0.0.1:8001") as client:

@@ -1,5 +1,5 @@
 """What the served model does with one batch of requests, without Triton: validate each request
-(CONTRACTS.md section 4), build the section 3 input, generate, then parse and apply the proposed diff
+(docs/formats.md section 4), build the section 3 input, generate, then parse and apply the proposed diff
 (section 2). `triton_models/code_repair/<N>/model.py` only converts tensors around `RepairService`;
 the benchmark calls the same service in process to measure Triton's overhead.
 """

@@ -1,7 +1,7 @@
 """One daily partition of simulated session logs, written into an object store.
 
 ```
-sessions/date=D/shard-NNNNN.jsonl.gz       the session logs (CONTRACTS section 1)
+sessions/date=D/shard-NNNNN.jsonl.gz       the session logs (docs/formats.md section 1)
 sessions/date=D/REALISM.md                 how the partition compares with real editing traces
 snapshots/<repl>/<path>                    the last state of every file
 ground_truth/date=D/shard-NNNNN.jsonl      what was broken, where, and the clean fix (never logged)

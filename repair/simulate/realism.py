@@ -1,6 +1,6 @@
 """How a simulated partition compares with real editing (the realism report).
 
-The real traces (`../shared/data/editing-traces/`, VS Code edits to a Rust and a Svelte file) have
+The real traces (`data/editing-traces/`, VS Code edits to a Rust and a Svelte file) have
 one-second timestamps and one transaction per keystroke-level edit. So both sides are compared at the
 traces' resolution: per *active second* (a second with at least one edit) the number of edits and
 the code points they insert, and the gap between consecutive active seconds. The simulator's own
@@ -16,16 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from repair.ingest.traces import TRACES_DIR
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, NEEDS_UNDERSTANDING_KINDS
 from repair.simulate.summary import SimulationSummary
 
-# The traces live beside the repository (`../shared/data/editing-traces`); REPAIR_EDITING_TRACES overrides.
-DEFAULT_TRACES_DIR = Path(
-    os.environ.get(
-        "REPAIR_EDITING_TRACES",
-        Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces",
-    )
-)
+# The traces ship with the repository (`data/editing-traces`); REPAIR_EDITING_TRACES overrides.
+DEFAULT_TRACES_DIR = Path(os.environ.get("REPAIR_EDITING_TRACES", TRACES_DIR))
 CODE_TRACES = ("rustcode", "sveltecomponent")  # automerge-paper has no timestamps
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
 # Rules that are style, not errors: the reproduction stage filters them out.

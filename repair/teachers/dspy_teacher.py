@@ -59,7 +59,7 @@ class RepairProgram(dspy.Module):
 def repair_inputs(
     code: str, diagnostic: Diagnostic, file_name: str = "main.py", window: int | None = None
 ) -> dict[str, str]:
-    """The program's inputs: the blocks of the model input (CONTRACTS section 3)."""
+    """The program's inputs: the blocks of the model input (docs/formats.md section 3)."""
     parts = prompt_parts(code, diagnostic, file_name, window)
     return {"numbered_code": parts.code, "diagnostic": parts.lsp_error, "error_line": parts.error_line}
 

@@ -4,17 +4,13 @@ from pathlib import Path
 import pytest
 from gcp_storage_emulator.server import create_server
 
+from repair.ingest.traces import TRACES_DIR
 from resources.object_store import gcs_client
-
-# CI clones main into another folder with shared/ beside it, so look beside the repository.
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "editing-traces"
 
 
 @pytest.fixture(scope="session")
 def traces_dir() -> Path:
-    if not TRACES.is_dir():
-        pytest.fail(f"editing traces not found at {TRACES}")
-    return TRACES
+    return TRACES_DIR
 
 
 def free_port() -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from repair import ot
-from repair.ingest.traces import load_trace, trace_events
+from repair.ingest.traces import TRACE_NAMES, load_trace, trace_events
 from repair.ot import (
     Document,
     FileReplay,
@@ -32,6 +33,16 @@ def replay_all(events, check_crc=True) -> str:
 
 
 # --- real traces ------------------------------------------------------------------------------
+
+
+def test_traces_ship_inside_the_repository_with_their_licence(traces_dir):
+    """A clone with nothing beside it must replay the traces: they live in the repository."""
+    root = Path(__file__).resolve().parents[2]
+    assert traces_dir.resolve().is_relative_to(root)
+    for name in TRACE_NAMES:
+        assert (traces_dir / f"{name}.json.gz").is_file(), name
+    note = (traces_dir / "README.md").read_text()
+    assert "CC BY 4.0" in note and "josephg/editing-traces" in note
 
 
 def test_sveltecomponent_trace_replays_to_end_content_with_crc(traces_dir):

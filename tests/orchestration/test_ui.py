@@ -1,5 +1,5 @@
 """The Dagster UI, used as a person would: start it on the workspace, open the asset graph in
-headless Chromium, check the lineage shows every asset of CONTRACTS section 5, launch a
+headless Chromium, check the lineage shows every asset of docs/formats.md section 5, launch a
 materialization through the GraphQL API, wait for it to succeed, and keep a screenshot
 (`test-artifacts/ui-asset-graph.png`)."""
 

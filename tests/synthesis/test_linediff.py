@@ -1,4 +1,4 @@
-"""The numbered line diff of CONTRACTS.md section 2: parse, render, apply, make."""
+"""The numbered line diff of docs/formats.md section 2: parse, render, apply, make."""
 
 import pytest
 from click.testing import CliRunner

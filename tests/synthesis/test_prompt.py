@@ -1,4 +1,4 @@
-"""The model input of CONTRACTS.md section 3 and the expected completion."""
+"""The model input of docs/formats.md section 3 and the expected completion."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Triton Python-backend model `code_repair` (CONTRACTS.md section 4).
+"""Triton Python-backend model `code_repair` (docs/formats.md section 4).
 
 Loads the finetuned Hugging Face checkpoint (parameter `checkpoint_dir`, relative to this version's
 folder or absolute) with `repair.model.RepairModel`, and answers each batch through
