@@ -17,7 +17,7 @@ from jobs.environments import build_resources, current_environment
 
 # docs/formats.md section 5: the asset keys users, services and tests depend on, by group.
 CONTRACT_GROUPS: dict[str, tuple[str, ...]] = {
-    "ingest": ("session_logs", "session_timelines", "error_states"),
+    "ingest": ("session_logs", "session_timelines", "file_states", "error_states"),
     "diagnostics": ("reproduced_diagnostics",),
     "synthesis": ("repair_candidates", "verified_repairs"),
     "dataset": ("repair_dataset",),
@@ -27,8 +27,9 @@ CONTRACT_GROUPS: dict[str, tuple[str, ...]] = {
 }
 CONTRACT_ASSETS = frozenset(key for keys in CONTRACT_GROUPS.values() for key in keys)
 
-# A backfill of many days runs in runs of at most this many partitions each.
-BACKFILL_DAYS_PER_RUN = 7
+# A partitioned asset that does not declare how many days one run handles reads `partition_key`: a
+# backfill gives it one day per run. (The ingest assets handle ranges and declare their own policy.)
+BACKFILL_DAYS_PER_RUN = 1
 
 
 # The simulator writes session logs; production reads real ones and must never get simulated data.

@@ -252,18 +252,23 @@ def make_packet(old: str, new: str, version: int) -> dict[str, Any]:
 class FileReplay:
     """Applies one file's packets in order, checking the version sequence and (optionally) crc32.
 
-    After the first invalid packet `error` holds it and the file accepts nothing more: what follows
-    depends on a document we can no longer trust.
+    Start it from `text` at `version` to continue a history that began on an earlier day. A packet
+    delivered twice (at-least-once delivery: the same version with the same ops, or with the crc32 of
+    the text as it already is) changes nothing and is counted in `duplicates`. After the first
+    invalid packet `error` holds it and the file accepts nothing more: what follows depends on a
+    document we can no longer trust.
     """
 
-    __slots__ = ("check_crc", "doc", "error", "error_packet", "version")
+    __slots__ = ("_last", "check_crc", "doc", "duplicates", "error", "error_packet", "version")
 
     def __init__(self, check_crc: bool = True, text: str = "", version: int = 0):
         self.doc = Document(text)
         self.version = version
         self.check_crc = check_crc
+        self.duplicates = 0
         self.error: OTError | None = None
         self.error_packet: Mapping[str, Any] | None = None
+        self._last: tuple[Any, Any] | None = None  # (ops, crc32) of the packet that made `version`
 
     def apply(self, packet: Mapping[str, Any]) -> None:
         """Applies one `ot` event (needs `version`, `ops`, `crc32`); on error the packet is kept."""
@@ -276,13 +281,30 @@ class FileReplay:
             self.error_packet = packet
             raise
 
+    def _is_redelivery(self, packet: Mapping[str, Any]) -> bool:
+        ops, crc = packet.get("ops"), packet.get("crc32")
+        if self._last is not None and (ops, crc) == self._last:
+            return True
+        # The packet that made this version came on an earlier day: its crc32 names the same text.
+        return (
+            self._last is None and self.check_crc and type(crc) is int and crc == crc32_text(self.doc.text())
+        )
+
     def _apply(self, packet: Mapping[str, Any]) -> None:
         version = packet.get("version")
         if type(version) is not int:
             raise OTError(f"version must be an int, got {version!r}")
+        if version == self.version and version > 0 and self._is_redelivery(packet):
+            self.duplicates += 1
+            return
         if version != self.version + 1:
             what = "repeated" if version <= self.version else "gap"
-            raise OTError(f"version {what}: expected {self.version + 1}, got {version}", version=version)
+            why = (
+                " (no earlier state of the file: its history began before this log)"
+                if self.version == 0
+                else ""
+            )
+            raise OTError(f"version {what}: expected {self.version + 1}, got {version}{why}", version=version)
         self.doc.apply(packet.get("ops"), version)
         if self.check_crc:
             expected = packet.get("crc32")
@@ -294,6 +316,7 @@ class FileReplay:
                     f"crc32 mismatch: packet says {expected:08x}, replay gives {actual:08x}", version=version
                 )
         self.version = version
+        self._last = (packet.get("ops"), packet.get("crc32"))
 
     def text(self) -> str:
         return self.doc.text()
@@ -350,6 +373,10 @@ def replay_states(
 
     def current(request: StateRequest) -> State:
         return State(request, replay.text() if replay.version else None, replay.version)
+
+    # A replay that continues an earlier day's state answers requests for the version it starts at.
+    for request in by_version.pop(replay.version, ()) if replay.version else ():
+        yield current(request)
 
     for packet in packets:
         ts = packet.get("ts")

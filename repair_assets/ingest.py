@@ -1,19 +1,27 @@
-"""Group `ingest`: raw session logs -> per-session timelines -> error states (docs/ingest.md).
+"""Group `ingest`: raw session logs -> per-session timelines -> file states -> error states
+(docs/ingest.md).
 
-Each asset is one daily partition (`sessions/date=YYYY-MM-DD/`). The work lives in `repair.ingest`;
-these functions read and write the store, report what happened as metadata, and check it:
+Each asset is partitioned by UTC day (`sessions/date=YYYY-MM-DD/`), and a run may cover a range of
+days (a backfill runs up to `RANGE_DAYS` days per run): every asset loops over the run's days and
+returns one value per day (`ByPartition`). The work lives in `repair.ingest`; these functions read and
+write the store, report what happened as metadata, and check it:
 
 - `session_logs`: the valid events; bad lines go to `quarantine/session_logs/<day>.parquet`.
   Checks: `quarantine_share` (blocking), `counts_reconcile` (blocking).
-- `session_timelines`: events ordered per session. Check: `snapshot_reconstruction` (blocking).
-- `error_states`: one row per `lsp_diagnostic` with the file and its project at that moment; file
-  texts of the context in `assets/error_states/<day>.blobs.parquet`; untrustworthy states in
+- `session_timelines`: events ordered per session. Check: `events_within_day`.
+- `file_states`: every file's text and version at the end of the day, carried forward from the
+  previous day's `file_states` (a self-dependency one day back). Check: `snapshot_reconstruction`
+  (blocking).
+- `error_states`: one row per `lsp_diagnostic` with the file and its project at that moment, replayed
+  from the previous day's `file_states`; file texts of the context in
+  `assets/error_states/<day>.blobs.parquet`; untrustworthy states in
   `quarantine/error_states/<day>.parquet`. Checks: `quarantine_share`, `counts_reconcile`.
 """
 
 import os
 import time
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -23,19 +31,62 @@ from pydantic import Field
 from repair.ingest import ENGINES, blobs_key
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.ingest.logs import partition_prefix, read_partition
-from repair.ingest.snapshots import Mismatch, reconstruct
-from repair.ingest.states import build_error_states
+from repair.ingest.snapshots import Mismatch, check_snapshots
+from repair.ingest.states import build_error_states, end_of_day, starts_from
 from repair.ingest.timelines import build_timelines
 from repair_assets._partitions import daily_log_partitions
+from resources.io_manager import BY_PARTITION, PREVIOUS_PARTITION, ByPartition
 from resources.object_store import ObjectStoreResource
 
 GROUP = "ingest"
 SAMPLE_ROWS = 20  # rows of a problem table shown in metadata; the full table is in the store
+RANGE_DAYS = 7  # the most days one backfill run handles
+DAY_MS = 86_400_000
+# Yesterday's value of a daily asset (none before the first day of history).
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(
+    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
 
 
-def _daily_asset(kinds: set[str], checks: list[dg.AssetCheckSpec]):
-    """What every ingest asset shares: one UTC day of logs, group `ingest`, its checks beside it."""
-    return dg.asset(partitions_def=daily_log_partitions, group_name=GROUP, kinds=kinds, check_specs=checks)
+def _daily_asset(kinds: set[str], checks: list[dg.AssetCheckSpec], ins: dict[str, dg.AssetIn] | None = None):
+    """What every ingest asset shares: UTC days of logs (a range of them in a backfill run), group
+    `ingest`, its checks beside it."""
+    return dg.asset(
+        partitions_def=daily_log_partitions,
+        group_name=GROUP,
+        kinds=kinds,
+        check_specs=checks,
+        ins=ins,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=RANGE_DAYS),
+    )
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+
+
+def _day_start_ms(day: str) -> int:
+    return int(datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC).timestamp() * 1000)
+
+
+def _per_day(values: ByPartition, name: str, days: list[str]) -> list:
+    """The value of `name` for each of `days`; a day never materialized upstream is a clear error."""
+    missing = [day for day in days if day not in values]
+    if missing:
+        raise dg.Failure(f"{name} is not materialized for {', '.join(missing)}: materialize it first")
+    return [values[day] for day in days]
+
+
+def _run_metadata(per_day: dict[str, dict], totals: tuple[str, ...]) -> dict:
+    """One day's metadata as it is; for a range, the `totals` summed and a row per day."""
+    if len(per_day) == 1:
+        return next(iter(per_day.values()))
+    table = pl.DataFrame([{"day": day, **{k: meta[k] for k in totals}} for day, meta in per_day.items()])
+    return {
+        "days": len(per_day),
+        **{k: sum(meta[k] for meta in per_day.values()) for k in totals},
+        "per_day": _md_table(table, limit=len(per_day)),
+    }
 
 
 def _blocking_check(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
@@ -104,21 +155,20 @@ def session_logs(
 ):
     """The day's session-log events that pass schema validation (docs/formats.md section 1): columns
     `repl, session, ts, kind, file, version, shard, line_no, event`. Every other line (truncated,
-    bad JSON, invalid UTF-8, unknown kind, missing or ill-typed field) is in the quarantine with its
-    shard, line number and reason."""
+    bad JSON, invalid UTF-8, unknown kind, missing or ill-typed field, unsafe path) is in the
+    quarantine with its shard, line number and reason."""
     store = object_store.get_store()
-    day = context.partition_key
-    logs = read_partition(store, day, progress=context.log.info)
-    if not logs.shards:
-        raise dg.Failure(
-            f"no session-log shards (*.jsonl, *.jsonl.gz) under {partition_prefix(day)} in {store.uri()}",
-            metadata={"other_objects": logs.skipped_keys[:SAMPLE_ROWS]},
-        )
-    where = write_frame(store, quarantine_key("session_logs", day), logs.quarantine)
-    events = logs.events
-    yield dg.Output(
-        events,
-        metadata={
+    values, per_day, rows, gaps = ByPartition(), {}, [], []
+    for day in context.partition_keys:
+        logs = read_partition(store, day, progress=context.log.info)
+        if not logs.shards:
+            raise dg.Failure(
+                f"no session-log shards (*.jsonl, *.jsonl.gz) under {partition_prefix(day)} in {store.uri()}",
+                metadata={"other_objects": logs.skipped_keys[:SAMPLE_ROWS]},
+            )
+        where = write_frame(store, quarantine_key("session_logs", day), logs.quarantine)
+        events = values[day] = logs.events
+        per_day[day] = {
             "shards": len(logs.shards),
             "lines_read": logs.lines_read,
             "events": events.height,
@@ -131,30 +181,39 @@ def session_logs(
             "repls": events["repl"].n_unique(),
             "sessions": events["session"].n_unique(),
             "ignored_objects": len(logs.skipped_keys),
-        },
+        }
+        rows.append((logs.lines_read, logs.quarantine.height, len(logs.shards)))
+        # Per shard, the highest line number seen must equal the lines accounted for: none went missing.
+        per_shard = (
+            pl.concat([events.select("shard", "line_no"), logs.quarantine.select("shard", "line_no")])
+            .group_by("shard")
+            .agg(rows=pl.len(), last_line=pl.col("line_no").max(), distinct=pl.col("line_no").n_unique())
+            .sort("shard")
+        )
+        gaps.append(
+            per_shard.filter(
+                (pl.col("rows") != pl.col("last_line")) | (pl.col("distinct") != pl.col("rows"))
+            ).with_columns(day=pl.lit(day))
+        )
+        per_day[day]["empty_shards"] = len(logs.shards) - per_shard.height
+    yield dg.Output(
+        values, metadata=_run_metadata(per_day, ("shards", "lines_read", "events", "quarantined"))
     )
-    yield _share_check(
-        "lines", logs.quarantine.height, logs.lines_read, config.max_quarantine_share, "session_logs"
-    )
-    # Per shard, the highest line number seen must equal the lines accounted for: none went missing.
-    per_shard = (
-        pl.concat([events.select("shard", "line_no"), logs.quarantine.select("shard", "line_no")])
-        .group_by("shard")
-        .agg(rows=pl.len(), last_line=pl.col("line_no").max(), distinct=pl.col("line_no").n_unique())
-        .sort("shard")
-    )
-    gaps = per_shard.filter((pl.col("rows") != pl.col("last_line")) | (pl.col("distinct") != pl.col("rows")))
+    lines_read = sum(r[0] for r in rows)
+    quarantined = sum(r[1] for r in rows)
+    yield _share_check("lines", quarantined, lines_read, config.max_quarantine_share, "session_logs")
+    not_reconciled = pl.concat(gaps)
     yield dg.AssetCheckResult(
         check_name="counts_reconcile",
         asset_key="session_logs",
-        passed=gaps.is_empty(),  # an empty shard has no lines to account for
+        passed=not_reconciled.is_empty(),  # an empty shard has no lines to account for
         metadata={
-            "lines_read": logs.lines_read,
-            "kept": events.height,
-            "quarantined": logs.quarantine.height,
-            "shards": len(logs.shards),
-            "empty_shards": len(logs.shards) - per_shard.height,
-            "shards_not_reconciled": _md_table(gaps),
+            "lines_read": lines_read,
+            "kept": lines_read - quarantined,
+            "quarantined": quarantined,
+            "shards": sum(r[2] for r in rows),
+            "empty_shards": sum(meta["empty_shards"] for meta in per_day.values()),
+            "shards_not_reconciled": _md_table(not_reconciled),
         },
     )
 
@@ -162,59 +221,129 @@ def session_logs(
 @_daily_asset(
     {"polars", "parquet"},
     [
-        _blocking_check(
-            "session_timelines",
-            "snapshot_reconstruction",
-            "Replaying every file to its last version gives snapshots/<repl>/<path> exactly.",
+        dg.AssetCheckSpec(
+            "events_within_day",
+            asset="session_timelines",
+            description="Every event's time falls on the partition's UTC day (late or misfiled events are counted).",
         )
     ],
+    ins={"session_logs": dg.AssetIn(metadata=BY_PARTITION)},
 )
-def session_timelines(
-    context: dg.AssetExecutionContext, session_logs: pl.DataFrame, object_store: ObjectStoreResource
-):
+def session_timelines(context: dg.AssetExecutionContext, session_logs: ByPartition):
     """Each session's events in one order: time, then kind (edit, editor action, diagnostic, run...),
     file, version and where the line was read, so ties never depend on the reader. `seq` is the
     0-based position of an event in its session."""
-    timelines = build_timelines(session_logs)
-    per_session = (
-        timelines.group_by("session")
-        .agg(events=pl.len(), span=(pl.col("ts").max() - pl.col("ts").min()) / 60_000)
-        .select(
-            sessions=pl.len(),
-            median=pl.col("events").median(),
-            most=pl.col("events").max(),
-            span=pl.col("span").median(),
+    days = context.partition_keys
+    values, per_day, outside = ByPartition(), {}, {}
+    for day, events in zip(days, _per_day(session_logs, "session_logs", days), strict=True):
+        timelines = values[day] = build_timelines(events)
+        per_session = (
+            timelines.group_by("session")
+            .agg(events=pl.len(), span=(pl.col("ts").max() - pl.col("ts").min()) / 60_000)
+            .select(
+                sessions=pl.len(),
+                median=pl.col("events").median(),
+                most=pl.col("events").max(),
+                span=pl.col("span").median(),
+            )
+            .row(0, named=True)
         )
-        .row(0, named=True)
-    )
-    yield dg.Output(
-        timelines,
-        metadata={
+        per_day[day] = {
             "events": timelines.height,
             "sessions": per_session["sessions"],
             "events_per_session_median": float(per_session["median"] or 0),
             "events_per_session_max": int(per_session["most"] or 0),
             "span_minutes_median": float(per_session["span"] or 0),
+        }
+        start = _day_start_ms(day)
+        outside[day] = timelines.filter((pl.col("ts") < start) | (pl.col("ts") >= start + DAY_MS)).height
+    yield dg.Output(values, metadata=_run_metadata(per_day, ("events", "sessions")))
+    total = sum(meta["events"] for meta in per_day.values())
+    yield dg.AssetCheckResult(
+        check_name="events_within_day",
+        asset_key="session_timelines",
+        passed=not any(outside.values()),
+        metadata={
+            "events": total,
+            "outside_their_day": sum(outside.values()),
+            **{f"outside_{d}": n for d, n in outside.items() if n},
         },
+        description=f"{sum(outside.values())} of {total} events fall outside their partition's day",
     )
-    started = time.perf_counter()
-    checked, mismatches = reconstruct(timelines, object_store.get_store())
-    context.log.info(f"snapshot reconstruction: {checked} files in {time.perf_counter() - started:.1f}s")
+
+
+class FileStatesConfig(dg.Config):
+    check_crc: bool = Field(default=True, description="Check every packet's crc32 (the format requires it).")
+
+
+@_daily_asset(
+    {"polars", "parquet"},
+    [
+        _blocking_check(
+            "file_states",
+            "snapshot_reconstruction",
+            "Every file edited that day, replayed to the end of the day, equals the store's copy as of that day.",
+        )
+    ],
+    ins={
+        "session_timelines": dg.AssetIn(metadata=BY_PARTITION),
+        "previous": dg.AssetIn(
+            key="file_states", partition_mapping=PREVIOUS_DAY, metadata=PREVIOUS_PARTITION
+        ),
+    },
+)
+def file_states(
+    context: dg.AssetExecutionContext,
+    config: FileStatesConfig,
+    session_timelines: ByPartition,
+    previous: pl.DataFrame | None,
+    object_store: ObjectStoreResource,
+):
+    """Every file of every project at the end of the day: `repl, file, version, text, error,
+    last_edited`. Yesterday's states (this asset's previous partition) are carried through the day's
+    packets, so a file whose history began days ago replays from where it stood; a file with an
+    invalid packet keeps the reason in `error` (its later states are quarantined downstream)."""
+    store = object_store.get_store()
+    days = context.partition_keys
+    if previous is None:
+        context.log.info(f"no file_states for {_day_before(days[0])}: every file starts from nothing")
+    values, per_day, wrong, stopped, checked = ByPartition(), {}, [], [], 0
+    states = previous
+    for day, timelines in zip(days, _per_day(session_timelines, "session_timelines", days), strict=True):
+        started = time.perf_counter()
+        result = end_of_day(timelines, states, day, check_crc=config.check_crc)
+        states = values[day] = result.states
+        files, mismatches = check_snapshots(result.edited, store, day)
+        checked += files
+        wrong += [m for m in mismatches if not m.stopped]
+        stopped += [m for m in mismatches if m.stopped]
+        context.log.info(f"{day}: {files} files replayed and checked in {time.perf_counter() - started:.1f}s")
+        per_day[day] = {
+            "files": result.states.height,
+            "edited": result.edited.height,
+            "carried_from_earlier_days": result.states.height - result.edited.height,
+            "invalid_files": result.states["error"].is_not_null().sum(),
+            "duplicate_packets": result.duplicates,
+        }
+    yield dg.Output(
+        values,
+        metadata=_run_metadata(
+            per_day, ("files", "edited", "carried_from_earlier_days", "invalid_files", "duplicate_packets")
+        ),
+    )
     # Files cut short by an invalid packet are already quarantined with their states downstream;
     # what must never happen is a clean replay that disagrees with the stored file.
-    stopped = [m for m in mismatches if m.stopped]
-    wrong = [m for m in mismatches if not m.stopped]
     yield dg.AssetCheckResult(
         check_name="snapshot_reconstruction",
-        asset_key="session_timelines",
+        asset_key="file_states",
         passed=not wrong,
         metadata={
             "files": checked,
-            "reproduced": checked - len(mismatches),
+            "reproduced": checked - len(wrong) - len(stopped),
             "mismatches": _md_table(_mismatch_table(wrong)),
             "stopped_by_invalid_packets": _md_table(_mismatch_table(stopped)),
         },
-        description=f"{checked - len(mismatches)} of {checked} files reproduce their snapshot"
+        description=f"{checked - len(wrong) - len(stopped)} of {checked} files reproduce their snapshot"
         + (f"; {len(wrong)} differ" if wrong else "")
         + (f"; {len(stopped)} stop at an invalid packet (quarantined)" if stopped else ""),
     )
@@ -224,9 +353,7 @@ class ErrorStatesConfig(dg.Config):
     engine: str = Field(
         default="", description="'polars' (in process) or 'spark'; empty: $REPAIR_INGEST_ENGINE, else polars."
     )
-    check_crc: bool = Field(
-        default=True, description="Check every packet's crc32 (the contract requires it)."
-    )
+    check_crc: bool = Field(default=True, description="Check every packet's crc32 (the format requires it).")
     max_quarantine_share: float = Field(
         default=0.10, description="Largest share of diagnostics whose state may be quarantined."
     )
@@ -250,42 +377,51 @@ class ErrorStatesConfig(dg.Config):
             "error_states", "counts_reconcile", "Diagnostics logged = error states kept + quarantined."
         ),
     ],
+    ins={
+        "session_timelines": dg.AssetIn(metadata=BY_PARTITION),
+        "file_states": dg.AssetIn(partition_mapping=PREVIOUS_DAY, metadata=BY_PARTITION),
+    },
 )
 def error_states(
     context: dg.AssetExecutionContext,
     config: ErrorStatesConfig,
-    session_timelines: pl.DataFrame,
+    session_timelines: ByPartition,
+    file_states: ByPartition,
     object_store: ObjectStoreResource,
     spark: LazyPySparkResource,
 ):
     """One row per `lsp_diagnostic` event: the diagnostic's fields, `content` (its file at the logged
     version) and `context` (the project's other files at that moment, as `{path, blob}` references
     into `assets/error_states/<day>.blobs.parquet`; `repair.ingest.load_context` resolves them).
-    Every file is replayed once per partition; a state that depends on an invalid packet is
-    quarantined with the reason, never computed from a corrupt document."""
+    Every file is replayed once per day, from the previous day's `file_states`; a state that depends
+    on an invalid packet, or on a history with no earlier state, is quarantined with the reason,
+    never computed from a corrupt document."""
     store = object_store.get_store()
-    day = context.partition_key
+    days = context.partition_keys
     engine = config.chosen_engine()
-    started = time.perf_counter()
-    result = build_error_states(
-        session_timelines,
-        engine=engine,
-        spark=spark.spark_session if engine == "spark" else None,
-        check_crc=config.check_crc,
-        progress=context.log.info,
-    )
-    seconds = time.perf_counter() - started
-    states, quarantine = result.states, result.quarantine
-    context.log.info(f"{engine}: {result.files_replayed} files replayed in {seconds:.1f}s")
-    blobs_uri = write_frame(store, blobs_key(day), result.blobs)
-    quarantine_uri = write_frame(store, quarantine_key("error_states", day), quarantine)
-    invalid_uri = write_frame(
-        store, quarantine_key("error_states", f"{day}.invalid_packets"), result.invalid_packets
-    )
-    logged = session_timelines.filter(pl.col("kind") == "lsp_diagnostic").height
-    yield dg.Output(
-        states,
-        metadata={
+    values, per_day, counted = ByPartition(), {}, []
+    for day, timelines in zip(days, _per_day(session_timelines, "session_timelines", days), strict=True):
+        started = time.perf_counter()
+        result = build_error_states(
+            timelines,
+            engine=engine,
+            spark=spark.spark_session if engine == "spark" else None,
+            check_crc=config.check_crc,
+            progress=context.log.info,
+            starts=starts_from(file_states.get(_day_before(day))),
+        )
+        seconds = time.perf_counter() - started
+        states = values[day] = result.states
+        quarantine = result.quarantine
+        context.log.info(f"{day} ({engine}): {result.files_replayed} files replayed in {seconds:.1f}s")
+        blobs_uri = write_frame(store, blobs_key(day), result.blobs)
+        quarantine_uri = write_frame(store, quarantine_key("error_states", day), quarantine)
+        invalid_uri = write_frame(
+            store, quarantine_key("error_states", f"{day}.invalid_packets"), result.invalid_packets
+        )
+        logged = timelines.filter(pl.col("kind") == "lsp_diagnostic").height
+        counted.append((logged, states.height, quarantine.height))
+        per_day[day] = {
             "engine": engine,
             "seconds": round(seconds, 2),
             "diagnostics_logged": logged,
@@ -305,12 +441,19 @@ def error_states(
                 _counts([f"{s} {c}" for s, c in states.select("source", "code").iter_rows()])
             ),
             "invalid_packets_table": dg.MetadataValue.url(invalid_uri),
-        },
+        }
+    yield dg.Output(
+        values,
+        metadata=_run_metadata(
+            per_day,
+            ("diagnostics_logged", "error_states", "quarantined", "files_replayed", "invalid_packets"),
+        ),
     )
-    yield _share_check("diagnostics", quarantine.height, logged, config.max_quarantine_share, "error_states")
+    logged, kept, quarantined = (sum(c[k] for c in counted) for k in range(3))
+    yield _share_check("diagnostics", quarantined, logged, config.max_quarantine_share, "error_states")
     yield dg.AssetCheckResult(
         check_name="counts_reconcile",
         asset_key="error_states",
-        passed=logged == states.height + quarantine.height,
-        metadata={"logged": logged, "kept": states.height, "quarantined": quarantine.height},
+        passed=all(n == k + q for n, k, q in counted),
+        metadata={"logged": logged, "kept": kept, "quarantined": quarantined},
     )

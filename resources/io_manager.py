@@ -4,6 +4,11 @@ read and write the same layout: `assets/<asset key>/<partition or "all">.<parque
 polars DataFrames go to Parquet; dicts and lists to JSON; version records (`repair.registry`) to
 JSON that loads back as the record. An unpartitioned asset that reads several
 partitions of a partitioned one gets them concatenated (a DataFrame) or keyed by partition (JSON).
+
+Partition ranges (a backfill run of several days): an asset that handles a range returns a
+`ByPartition` (one value per day of the run) and reads its inputs the same way by declaring
+`dg.AssetIn(metadata=BY_PARTITION)`; `PREVIOUS_PARTITION` reads only the earliest mapped partition
+(yesterday's value, None when it was never materialized) for an asset that carries state forward.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ def _asset_prefix(asset_key: dg.AssetKey) -> str:
     return "assets/" + "/".join(asset_key.path)
 
 
+class ByPartition(dict):
+    """One value per partition key: what an asset that handles a partition range returns, and what
+    an input declared with `BY_PARTITION` receives (partitions never materialized are absent)."""
+
+
+LOAD_MODE = "repair/partitions"
+BY_PARTITION = {LOAD_MODE: "by_partition"}
+PREVIOUS_PARTITION = {LOAD_MODE: "earliest"}
+
+
 class ObjectStoreIOManager(dg.ConfigurableIOManager):
     object_store: ObjectStoreResource
 
@@ -31,22 +46,46 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
+        # An unpartitioned asset in a partitioned run (the dataset in `full_lifecycle`) has no partition
+        # of its own: the run's partition key must not leak into where its value is stored.
+        if not context.has_asset_partitions:
+            self._store(context, obj, None)
+            return
+        keys = list(context.asset_partition_keys)
+        if isinstance(obj, ByPartition):
+            if set(obj) != set(keys):
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()}: returned values for {sorted(obj)} in a run of "
+                    f"partitions {keys}"
+                )
+            for key in keys:
+                self._store(context, obj[key], key)
+        elif len(keys) == 1:
+            self._store(context, obj, keys[0])
+        else:
+            raise TypeError(
+                f"{context.asset_key.to_user_string()}: a run of {len(keys)} partitions ({keys[0]}...{keys[-1]}) "
+                "needs one value per partition (return a ByPartition)"
+            )
+
+    def _store(self, context: dg.OutputContext, obj, partition: str | None) -> None:
         store = self.object_store.get_store()
         if isinstance(obj, VersionRecord):
             obj = obj.to_dict()
-        # An unpartitioned asset in a partitioned run (the dataset in `full_lifecycle`) has no partition
-        # of its own: the run's partition key must not leak into where its value is stored.
-        partition = context.asset_partition_key if context.has_asset_partitions else None
         if isinstance(obj, pl.DataFrame):
             buf = io.BytesIO()
             obj.write_parquet(buf)
             key = self._key(context.asset_key, partition, "parquet")
             store.write_bytes(key, buf.getvalue())
-            context.add_output_metadata({"rows": obj.height, "location": dg.MetadataValue.url(store.uri(key))})
+            if partition is None or len(context.asset_partition_keys) == 1:
+                context.add_output_metadata(
+                    {"rows": obj.height, "location": dg.MetadataValue.url(store.uri(key))}
+                )
         elif isinstance(obj, (dict, list)):
             key = self._key(context.asset_key, partition, "json")
             store.write_text(key, json.dumps(obj, indent=1, sort_keys=True, default=str))
-            context.add_output_metadata({"location": dg.MetadataValue.url(store.uri(key))})
+            if partition is None or len(context.asset_partition_keys) == 1:
+                context.add_output_metadata({"location": dg.MetadataValue.url(store.uri(key))})
         else:
             raise TypeError(
                 f"{context.asset_key.to_user_string()}: the object-store IO manager stores polars "
@@ -74,16 +113,16 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         asset_key = context.asset_key
         if not context.has_asset_partitions:
             return self._load_one(asset_key, None)
-        keys = list(context.asset_partition_keys)
+        keys = sorted(context.asset_partition_keys)
+        mode = (context.definition_metadata or {}).get(LOAD_MODE)
+        if mode == "earliest":
+            return self._load_existing(asset_key, keys[:1]).get(keys[0]) if keys else None
+        if mode == "by_partition":
+            return ByPartition(self._load_existing(asset_key, keys))
         if len(keys) == 1 and context.has_partition_key:
             return self._load_one(asset_key, keys[0])
         # A daily-partitioned upstream read whole: days never materialized are skipped, not fatal.
-        loaded = {}
-        for key in sorted(keys):
-            try:
-                loaded[key] = self._load_one(asset_key, key)
-            except FileNotFoundError:
-                context.log.debug(f"{asset_key.to_user_string()}: partition {key} not materialized, skipped")
+        loaded = self._load_existing(asset_key, keys)
         if not loaded:
             raise FileNotFoundError(
                 f"{asset_key.to_user_string()}: none of its {len(keys)} partitions is materialized"
@@ -91,4 +130,14 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         frames = [v for v in loaded.values() if isinstance(v, pl.DataFrame)]
         if frames and len(frames) == len(loaded):
             return pl.concat(frames, how="diagonal_relaxed")
+        return loaded
+
+    def _load_existing(self, asset_key: dg.AssetKey, keys: list[str]) -> dict:
+        """The stored value of each of `keys` that was materialized, by key."""
+        loaded = {}
+        for key in keys:
+            try:
+                loaded[key] = self._load_one(asset_key, key)
+            except FileNotFoundError:
+                continue
         return loaded

@@ -1,6 +1,7 @@
 """Asset values in the object store: partitioned and unpartitioned assets in one partitioned run
 (the shape of `full_lifecycle`), DataFrames and JSON, and a clear error for a missing value."""
 
+import io
 import json
 
 import dagster as dg
@@ -8,7 +9,7 @@ import polars as pl
 import pytest
 
 from repair_assets._partitions import daily_log_partitions
-from resources.io_manager import ObjectStoreIOManager
+from resources.io_manager import BY_PARTITION, ByPartition, ObjectStoreIOManager
 from resources.object_store import LocalObjectStore, ObjectStoreResource
 
 
@@ -46,3 +47,40 @@ def test_unpartitioned_assets_in_a_partitioned_run_are_stored_whole(tmp_path):
 def test_a_value_never_materialized_is_a_clear_error(tmp_path):
     with pytest.raises(Exception, match="materialize it first"):
         dg.materialize([every_day.to_source_asset(), summary], resources=_resources(tmp_path))
+
+
+RANGE = {
+    "dagster/asset_partition_range_start": "2026-11-24",
+    "dagster/asset_partition_range_end": "2026-11-26",
+}
+
+
+@dg.asset(partitions_def=daily_log_partitions)
+def ranged_rows(context: dg.AssetExecutionContext) -> ByPartition:
+    return ByPartition({day: pl.DataFrame({"day": [day]}) for day in context.partition_keys})
+
+
+@dg.asset(partitions_def=daily_log_partitions, ins={"ranged_rows": dg.AssetIn(metadata=BY_PARTITION)})
+def ranged_copy(context: dg.AssetExecutionContext, ranged_rows: ByPartition) -> ByPartition:
+    assert sorted(ranged_rows) == list(context.partition_keys)
+    return ByPartition({day: frame.with_columns(copied=True) for day, frame in ranged_rows.items()})
+
+
+def test_a_range_run_stores_and_reads_one_value_per_day(tmp_path):
+    assert dg.materialize([ranged_rows, ranged_copy], tags=RANGE, resources=_resources(tmp_path)).success
+    store = LocalObjectStore(tmp_path)
+    assert store.list("assets/ranged_copy/") == [
+        f"assets/ranged_copy/2026-11-2{d}.parquet" for d in (4, 5, 6)
+    ]
+    stored = pl.read_parquet(io.BytesIO(store.read_bytes("assets/ranged_copy/2026-11-25.parquet")))
+    assert stored["day"].to_list() == ["2026-11-25"] and stored["copied"].to_list() == [True]
+
+
+@dg.asset(partitions_def=daily_log_partitions)
+def one_frame_for_many_days(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    return pl.DataFrame({"days": [len(context.partition_keys)]})
+
+
+def test_one_value_for_a_range_is_a_clear_error(tmp_path):
+    with pytest.raises(TypeError, match=r"a run of 3 partitions .* needs one value per partition"):
+        dg.materialize([one_frame_for_many_days], tags=RANGE, resources=_resources(tmp_path))

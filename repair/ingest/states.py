@@ -1,9 +1,13 @@
 """Error states: for every `lsp_diagnostic` event, the file as it was at the diagnostic's version and
 the project's other files as they were at that moment.
 
+A file's history may have begun on an earlier day: `starts` (yesterday's `file_states`, see
+`end_of_day`) give each file's text and version at the start of the day, and replay continues from
+there. A file first seen mid-history with no earlier state is quarantined with that reason.
+
 The work splits into three steps so that engines differ only in how they run the middle one:
-1. `plan(timelines)`: the diagnostics, and per (repl, file) the packets and the states to extract
-   (the diagnostic's own file at its version; every other file of the project at its time);
+1. `plan(timelines, starts)`: the diagnostics, and per (repl, file) the packets and the states to
+   extract (the diagnostic's own file at its version; every other file of the project at its time);
 2. `replay_group(...)`: one pass over one file's packets answering all of that file's requests
    (`repair.ot.replay_states`); the polars engine maps it over the groups in process, the Spark
    engine over an RDD cogrouped by (repl, file);
@@ -95,19 +99,58 @@ def diagnostic_id(event: dict[str, Any]) -> str:
 
 PACKET_COLUMNS = ["version", "ts", "shard", "line_no", "event"]
 
+# Every file's state at the end of a day (the `file_states` asset): its text and version, or the
+# reason it can no longer be trusted (`error`, text null), and the last day it was edited.
+FILE_STATES_SCHEMA = {
+    "repl": pl.String,
+    "file": pl.String,
+    "version": pl.Int64,
+    "text": pl.String,
+    "error": pl.String,
+    "last_edited": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class FileStart:
+    """Where a file's replay starts: the end of an earlier day (`error` set: it was already invalid)."""
+
+    version: int
+    text: str | None
+    error: str | None = None
+
+
+Starts = dict[tuple[str, str], FileStart]
+
+
+def starts_from(file_states: pl.DataFrame | None) -> Starts:
+    """The start of a day from the previous day's `file_states` (None: no earlier state at all)."""
+    if file_states is None:
+        return {}
+    return {
+        (repl, file): FileStart(version, text, error)
+        for repl, file, version, text, error in file_states.select(
+            "repl", "file", "version", "text", "error"
+        ).iter_rows()
+    }
+
 
 @dataclass
 class Plan:
     diagnostics: list[dict[str, Any]]  # error_states fields except content/context, timeline order
     packets: pl.DataFrame  # the `ot` rows: repl, file and PACKET_COLUMNS
     requests: dict[tuple[str, str], list[RequestRow]]
+    starts: Starts = field(default_factory=dict)
 
 
-def plan(timelines: pl.DataFrame) -> Plan:
-    """What to replay, from a `session_timelines` partition (or any frame with its columns)."""
+def plan(timelines: pl.DataFrame, starts: Starts | None = None) -> Plan:
+    """What to replay, from a `session_timelines` partition (or any frame with its columns) and the
+    files' states at the start of the day."""
+    starts = starts or {}
     packets = timelines.filter(pl.col("kind") == "ot").select("repl", "file", *PACKET_COLUMNS)
     files_of: dict[str, list[str]] = defaultdict(list)
-    for repl, file in packets.select("repl", "file").unique().sort("repl", "file").iter_rows():
+    known = set(packets.select("repl", "file").unique().iter_rows()) | set(starts)
+    for repl, file in sorted(known):
         files_of[repl].append(file)
 
     diagnostics = []
@@ -134,7 +177,10 @@ def plan(timelines: pl.DataFrame) -> Plan:
         for other in files_of[repl]:
             if other != diag["file"]:
                 requests[(repl, other)].append((did, CONTEXT, None, diag["ts"]))
-    return Plan(diagnostics, packets, dict(requests))
+    # Only the files this day's packets or diagnostics touch are replayed; the rest carry over.
+    touched = set(packets.select("repl", "file").unique().iter_rows()) | set(requests)
+    used = {key for key in starts if key in touched}
+    return Plan(diagnostics, packets, dict(requests), {key: starts[key] for key in used})
 
 
 @dataclass
@@ -148,6 +194,9 @@ class GroupResult:
     blobs: dict[str, str] = field(default_factory=dict)
     last_version: int = 0
     invalid: tuple[int | None, str, int, str] | None = None  # (version, shard, line_no, reason)
+    last_text: str | None = None  # the file after the last valid packet (None once it is invalid)
+    error: str | None = None  # why the file can no longer be trusted (this day's packet or an earlier one)
+    duplicates: int = 0  # packets delivered twice, applied once
 
 
 def replay_group(
@@ -156,16 +205,26 @@ def replay_group(
     packets: Iterable[PacketRow],
     requests: Iterable[RequestRow],
     check_crc: bool = True,
+    start: FileStart | None = None,
 ) -> GroupResult:
     """THE replay both engines run, once per (repl, file): packets in version order (then time and
-    where they were read, so that a repeated version is caught the same way everywhere)."""
+    where they were read, so that a repeated version is caught the same way everywhere), from
+    `start` (the file at the end of the previous day) when its history began earlier."""
+    result = GroupResult(repl, file)
+    if start is not None and start.error is not None:
+        reason = f"depends on an invalid packet of an earlier day: {start.error}"
+        result.states = [(did, role, None, start.version, reason) for did, role, _v, _t in requests]
+        result.last_version, result.error = start.version, start.error
+        return result
     events = []
     for version, ts, shard, line_no, raw in sorted(packets, key=lambda p: (p[0], p[1], p[2], p[3])):
         event = json.loads(raw)
         event["_where"] = (shard, line_no)
         events.append(event)
-    result = GroupResult(repl, file)
-    replay = FileReplay(check_crc=check_crc)
+    if start is not None:
+        replay = FileReplay(check_crc=check_crc, text=start.text or "", version=start.version)
+    else:
+        replay = FileReplay(check_crc=check_crc)
     wanted = [StateRequest((did, role), version=version, ts=ts) for did, role, version, ts in requests]
     last_text, last_blob = None, ""  # states in a row often share one text: hash it once
     for state in replay_states(events, wanted, replay=replay):
@@ -178,9 +237,13 @@ def replay_group(
             blob = last_blob
         result.states.append((did, role, blob, state.version, state.error))
     result.last_version = replay.version
+    result.duplicates = replay.duplicates
     if replay.error is not None and replay.error_packet is not None:
         shard, line_no = replay.error_packet["_where"]
         result.invalid = (replay.error.version, shard, line_no, replay.error.reason)
+        result.error = str(replay.error)
+    else:
+        result.last_text = replay.text() if replay.version else None
     return result
 
 
@@ -219,7 +282,7 @@ def assemble(the_plan: Plan, results: Iterable[GroupResult]) -> ErrorStates:
         if did in seen:  # ids stay unique in the table: a repeated event is kept once
             reason = "duplicate: the same lsp_diagnostic event was logged before"
         elif file not in files[repl]:
-            reason = f"no edits of {file} logged for repl {repl} in this partition"
+            reason = f"no edits of {file} logged for repl {repl} in this partition or earlier"
         else:
             blob, error = answers[(did, CONTENT, file)]
             if error or blob is None:
@@ -260,7 +323,10 @@ def replay_polars(
     results = []
     for done, (repl, file) in enumerate(keys, start=1):
         packets = groups[(repl, file)].select(PACKET_COLUMNS).iter_rows() if (repl, file) in groups else []
-        results.append(replay_group(repl, file, packets, the_plan.requests.get((repl, file), []), check_crc))
+        requests = the_plan.requests.get((repl, file), [])
+        results.append(
+            replay_group(repl, file, packets, requests, check_crc, the_plan.starts.get((repl, file)))
+        )
         if progress and (done % every == 0 or done == len(keys)):
             progress(f"replayed {done}/{len(keys)} files")
     return results
@@ -272,9 +338,11 @@ def build_error_states(
     spark=None,
     check_crc: bool = True,
     progress: Callable[[str], None] | None = None,
+    starts: Starts | None = None,
 ) -> ErrorStates:
-    """`error_states` of one partition with the chosen engine (`spark` needs a SparkSession)."""
-    the_plan = plan(timelines)
+    """`error_states` of one partition with the chosen engine (`spark` needs a SparkSession),
+    replaying from `starts` (the previous day's `file_states`, see `starts_from`)."""
+    the_plan = plan(timelines, starts)
     if engine == "polars":
         results = replay_polars(the_plan, check_crc, progress)
     elif engine == "spark":
@@ -286,3 +354,50 @@ def build_error_states(
     else:
         raise ValueError(f"unknown engine {engine!r}: use 'polars' or 'spark'")
     return assemble(the_plan, results)
+
+
+@dataclass
+class DayEnd:
+    """Every file's state at the end of a day, and what this day's replay found."""
+
+    states: pl.DataFrame  # FILE_STATES_SCHEMA, every file known so far
+    edited: pl.DataFrame  # the rows of `states` whose files have packets this day
+    invalid_packets: pl.DataFrame  # INVALID_PACKETS_SCHEMA
+    duplicates: int  # packets delivered twice, applied once
+
+
+def end_of_day(
+    timelines: pl.DataFrame, previous: pl.DataFrame | None, day: str, check_crc: bool = True
+) -> DayEnd:
+    """`file_states` of `day`: the previous day's states (None: none) carried forward through this
+    day's packets. A file not edited today keeps yesterday's row."""
+    starts = starts_from(previous)
+    packets = timelines.filter(pl.col("kind") == "ot").select("repl", "file", *PACKET_COLUMNS)
+    groups = packets.partition_by("repl", "file", as_dict=True)
+    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+    if previous is not None:
+        for row in previous.select(*FILE_STATES_SCHEMA).iter_rows():
+            rows[(row[0], row[1])] = row
+    edited, invalid, duplicates = [], [], 0
+    for key in sorted(groups):  # type: ignore[type-var]
+        repl, file = str(key[0]), str(key[1])
+        result = replay_group(
+            repl,
+            file,
+            groups[key].select(PACKET_COLUMNS).iter_rows(),
+            [],
+            check_crc,
+            starts.get((repl, file)),
+        )
+        rows[(repl, file)] = (repl, file, result.last_version, result.last_text, result.error, day)
+        edited.append((repl, file))
+        duplicates += result.duplicates
+        if result.invalid:
+            invalid.append((repl, file, *result.invalid))
+    states = pl.DataFrame([rows[k] for k in sorted(rows)], schema=FILE_STATES_SCHEMA, orient="row")
+    return DayEnd(
+        states=states,
+        edited=pl.DataFrame([rows[k] for k in edited], schema=FILE_STATES_SCHEMA, orient="row"),
+        invalid_packets=pl.DataFrame(invalid, schema=INVALID_PACKETS_SCHEMA, orient="row"),
+        duplicates=duplicates,
+    )

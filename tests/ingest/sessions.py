@@ -170,3 +170,53 @@ def write_partition(store: ObjectStore, day: str = DAY, bad_lines: bool = True) 
     for (repl, file), text in w.texts.items():
         store.write_text(f"snapshots/{repl}/{file}", text)
     return w
+
+
+DAYS = ("2026-01-05", "2026-01-06", "2026-01-07")
+
+
+def _day_ms(n: int) -> int:
+    return T0 + n * 86_400_000
+
+
+def write_days(store: ObjectStore, dated_snapshots: bool = True) -> SessionWriter:
+    """Three days of one project whose files live on: main.py and lib.py begin on day 1, day 2 edits
+    main.py (lib.py only appears in its context), day 3 edits both. Each day's shard, the copy of
+    every file edited that day as of that day (`snapshots/date=D/...`, unless `dated_snapshots` is
+    False) and the latest copies."""
+    w = SessionWriter()
+    texts = {
+        0: [("lib.py", "def area(r):\n    return 3.14 * r * r\n"), ("main.py", "from lib import area\n")],
+        1: [
+            ("main.py", "from lib import area\n\nprint(aera(2))\n"),
+            ("main.py", "from lib import area\n\nprint(area(2))\n"),
+        ],
+        2: [
+            ("lib.py", "def area(r):\n    return 3.14159 * r * r\n"),
+            ("main.py", "from lib import area\nprint(area(3)\n"),
+        ],
+    }
+    diagnosed = {
+        1: ("main.py", 2, "reportUndefinedVariable", '"aera" is not defined', 0),
+        2: ("main.py", 1, "syntax", '"(" was not closed', 1),
+    }
+    for n, edits in texts.items():
+        start = len(w.events)
+        session = f"s-day{n + 1}"
+        edited = {}
+        for k, (file, text) in enumerate(edits):
+            w.edit("r-multi", session, _day_ms(n) + 3_600_000 + k * 1000, file, text)
+            edited[file] = text
+            if n in diagnosed and diagnosed[n][4] == k and diagnosed[n][0] == file:
+                _, line, code, message, _ = diagnosed[n]
+                w.diagnose(
+                    "r-multi", session, _day_ms(n) + 3_600_000 + k * 1000 + 500, file, line, code, message
+                )
+        day = DAYS[n]
+        lines = [json.dumps(e, ensure_ascii=False).encode("utf-8") for e in w.events[start:]]
+        store.write_bytes(f"sessions/date={day}/shard-000.jsonl.gz", gzip.compress(b"\n".join(lines) + b"\n"))
+        for file, text in edited.items():
+            if dated_snapshots:
+                store.write_text(f"snapshots/date={day}/r-multi/{file}", text)
+            store.write_text(f"snapshots/r-multi/{file}", text)
+    return w

@@ -11,13 +11,13 @@ import pytest
 
 from repair.ingest import blobs_key, load_context
 from repair.ingest.frames import read_frame
-from repair_assets.ingest import error_states, session_logs, session_timelines
+from repair_assets.ingest import error_states, file_states, session_logs, session_timelines
 from resources.io_manager import ObjectStoreIOManager
 from resources.object_store import LocalObjectStore, ObjectStoreResource
 from resources.spark import spark_resource
-from tests.ingest.sessions import DAY, write_partition
+from tests.ingest.sessions import DAY, DAYS, write_days, write_partition
 
-ASSETS = [session_logs, session_timelines, error_states]
+ASSETS = [session_logs, session_timelines, file_states, error_states]
 
 
 def run(root, **ops):
@@ -55,9 +55,10 @@ def test_a_partition_flows_through_with_counts_quarantine_and_checks(tmp_path):
     assert sorted(evaluations) == [
         "error_states:counts_reconcile",
         "error_states:quarantine_share",
+        "file_states:snapshot_reconstruction",
         "session_logs:counts_reconcile",
         "session_logs:quarantine_share",
-        "session_timelines:snapshot_reconstruction",
+        "session_timelines:events_within_day",
     ]
     assert all(e.passed for e in evaluations.values()), {k: e.description for k, e in evaluations.items()}
 
@@ -112,7 +113,7 @@ def test_a_corrupt_packet_quarantines_every_state_that_depends_on_it(tmp_path):
     assert states["repl"].to_list() == ["r-unicode"]
     invalid = read_frame(store, f"quarantine/error_states/{DAY}.invalid_packets.parquet")
     assert invalid.select("file", "version", "shard").row(0) == ("shapes.py", 2, "shard-000.jsonl")
-    check = checks(result)["session_timelines:snapshot_reconstruction"]
+    check = checks(result)["file_states:snapshot_reconstruction"]
     assert check.passed  # stopped by an invalid packet: quarantined downstream, not a mismatch
 
 
@@ -122,11 +123,11 @@ def test_a_snapshot_that_differs_fails_the_blocking_check_and_names_the_line(tmp
     store.write_text("snapshots/r-turtle/main.py", "import turtle\nfrom shapes import circle\n")
     store.delete("snapshots/r-unicode/app.py")
     result = run(tmp_path)
-    check = checks(result)["session_timelines:snapshot_reconstruction"]
+    check = checks(result)["file_states:snapshot_reconstruction"]
     assert not check.passed
     table = check.metadata["mismatches"].value
     assert "line 2 differs" in table and "shapes import circle" in table
-    assert "no snapshot at snapshots/r-unicode/app.py" in table
+    assert "no snapshot at snapshots/date=2026-01-05/r-unicode/app.py or snapshots/r-unicode/app.py" in table
     # Blocking: nothing downstream of the timelines was computed.
     assert not any(
         m.asset_key.to_user_string() == "error_states" for m in result.get_asset_materialization_events()
@@ -162,3 +163,100 @@ def test_an_empty_shard_is_no_error(tmp_path):
     assert result.success
     check = checks(result)["session_logs:counts_reconcile"]
     assert check.passed and check.metadata["empty_shards"].value == 1
+
+
+# --- several days: backfills of a range, and files that outlive a day --------------------------
+
+RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]}
+
+
+def run_days(root, partition_key=None, tags=None):
+    store_resource = ObjectStoreResource(backend="local", root=str(root))
+    return dg.materialize(
+        ASSETS,
+        partition_key=partition_key,
+        tags=tags,
+        resources={
+            "object_store": store_resource,
+            "io_manager": ObjectStoreIOManager(object_store=store_resource),
+            "spark": spark_resource(),
+        },
+        raise_on_error=False,
+    )
+
+
+def stored_outputs(store) -> dict[str, pl.DataFrame]:
+    return {
+        key: read_frame(store, key)
+        for key in store.list()
+        if key.startswith(("assets/", "quarantine/")) and key.endswith(".parquet")
+    }
+
+
+def test_three_days_in_one_run_give_what_three_runs_give(tmp_path):
+    one, three = LocalObjectStore(tmp_path / "one"), LocalObjectStore(tmp_path / "three")
+    write_days(one)
+    write_days(three)
+    result = run_days(tmp_path / "one", tags=RANGE_TAGS)
+    assert result.success
+    materialized = {
+        (m.asset_key.to_user_string(), m.partition) for m in result.get_asset_materialization_events()
+    }
+    assert {(a, d) for a in ("session_logs", "file_states", "error_states") for d in DAYS} <= materialized
+    for day in DAYS:
+        assert run_days(tmp_path / "three", partition_key=day).success
+    ours, theirs = stored_outputs(one), stored_outputs(three)
+    assert sorted(ours) == sorted(theirs)
+    assert any(k.startswith("assets/file_states/") for k in ours)
+    for key, frame in ours.items():
+        assert frame.equals(theirs[key]), key
+
+
+def test_files_begun_on_an_earlier_day_replay_without_a_version_gap(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    write_days(store)
+    result = run_days(tmp_path, tags=RANGE_TAGS)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    for day in DAYS:
+        assert read_frame(store, f"quarantine/error_states/{day}.parquet").is_empty(), day
+    day2 = read_frame(store, f"assets/error_states/{DAYS[1]}.parquet").row(0, named=True)
+    assert day2["version"] == 2 and "aera(2)" in day2["content"]
+    (context,) = load_context(store, DAYS[1], [day2])
+    assert context == {"lib.py": "def area(r):\n    return 3.14 * r * r\n"}  # edited only on day 1
+    day3 = read_frame(store, f"assets/error_states/{DAYS[2]}.parquet").row(0, named=True)
+    (context,) = load_context(store, DAYS[2], [day3])
+    assert context == {"lib.py": "def area(r):\n    return 3.14159 * r * r\n"}
+    states = read_frame(store, f"assets/file_states/{DAYS[2]}.parquet")
+    assert states.select("file", "version", "last_edited").rows() == [
+        ("lib.py", 2, DAYS[2]),
+        ("main.py", 4, DAYS[2]),
+    ]
+    carried = read_frame(store, f"assets/file_states/{DAYS[1]}.parquet")
+    assert carried.filter(pl.col("file") == "lib.py").row(0, named=True)["last_edited"] == DAYS[0]
+
+
+def test_a_file_first_seen_mid_history_is_quarantined_with_the_reason(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    write_days(store)
+    result = run_days(tmp_path, partition_key=DAYS[1])  # day 1 never ingested: no earlier state
+    assert not checks(result)["error_states:quarantine_share"].passed
+    (reason,) = read_frame(store, f"quarantine/error_states/{DAYS[1]}.parquet")["reason"].to_list()
+    assert "version gap: expected 1, got 2 (no earlier state of the file" in reason
+
+
+def test_an_old_day_rerun_is_checked_against_its_own_snapshot(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    write_days(store)
+    assert run_days(tmp_path, tags=RANGE_TAGS).success
+    again = run_days(tmp_path, partition_key=DAYS[0])  # the latest copies are day 3's by now
+    check = checks(again)["file_states:snapshot_reconstruction"]
+    assert check.passed, check.metadata["mismatches"].value
+
+
+def test_without_dated_copies_the_latest_snapshot_is_compared_and_named(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    write_days(store, dated_snapshots=False)
+    result = run_days(tmp_path, partition_key=DAYS[0])
+    check = checks(result)["file_states:snapshot_reconstruction"]
+    assert not check.passed
+    assert "snapshots/r-multi/main.py: line 2 only in the snapshot" in check.metadata["mismatches"].value

@@ -289,3 +289,48 @@ def test_ops_from_patch_refuses_a_patch_that_does_not_fit():
     assert ops_from_patch(2, 1, "x", 3) == [{"skip": 2}, {"delete": 1}, {"insert": "x"}]
     with pytest.raises(ValueError, match="does not fit"):
         ops_from_patch(2, 2, "", 3)
+
+
+# --- at-least-once delivery and replay that starts from an earlier day -------------------------
+
+
+def test_an_exact_duplicate_packet_is_applied_once():
+    events = file_events("a", "ab", "abc")
+    replay = FileReplay()
+    for event in [events[0], events[1], dict(events[1]), events[2], dict(events[2])]:
+        replay.apply(event)
+    assert replay.text() == "abc" and replay.version == 3 and replay.duplicates == 2
+
+
+def test_a_redelivered_packet_without_crc_checks_is_matched_by_its_ops():
+    events = file_events("a", "ab")
+    replay = FileReplay(check_crc=False)
+    for event in [events[0], events[1], dict(events[1])]:
+        replay.apply(event)
+    assert replay.text() == "ab" and replay.duplicates == 1
+
+
+def test_the_same_version_with_other_content_is_still_invalid():
+    events = file_events("a", "ab")
+    other = {**make_packet("a", "aX", 2), "ts": 2}
+    replay = FileReplay()
+    replay.apply(events[0])
+    replay.apply(events[1])
+    with pytest.raises(OTError, match="version repeated: expected 3, got 2"):
+        replay.apply(other)
+
+
+def test_replay_continues_from_an_earlier_days_state():
+    events = file_events("a", "ab", "abc", "abcd")
+    replay = FileReplay(text="ab", version=2)
+    requests = [StateRequest("v2", version=2), StateRequest("v4", version=4), StateRequest("t0", ts=0)]
+    got = {s.request.key: s for s in replay_states(events[2:], requests, replay=replay)}
+    assert got["v2"].text == "ab" and got["t0"].text == "ab"  # the state the day started from
+    assert got["v4"].text == "abcd" and got["v4"].error is None
+
+
+def test_a_file_first_seen_mid_history_names_the_missing_earlier_state():
+    events = file_events("a", "ab", "abc")
+    replay = FileReplay()
+    with pytest.raises(OTError, match="no earlier state of the file"):
+        replay.apply(events[2])

@@ -61,6 +61,34 @@ def test_states_that_cannot_be_rebuilt_are_quarantined_with_the_reason():
     assert result.states.is_empty()
     got = dict(zip(result.quarantine["file"], reasons(result), strict=True))
     assert got["a.py"] == "version 7 never logged (last is 1)"
-    assert got["ghost.py"] == "no edits of ghost.py logged for repl r in this partition"
-    assert got["old.py"].startswith("depends on an invalid packet: version 5: version gap: expected 1, got 5")
+    assert got["ghost.py"] == "no edits of ghost.py logged for repl r in this partition or earlier"
+    assert got["old.py"].startswith(
+        "depends on an invalid packet: version 5: version gap: expected 1, got 5 (no earlier"
+    )
     assert result.invalid_packets.select("repl", "file", "version").row(0) == ("r2", "old.py", 5)
+
+
+def test_replay_starts_from_the_previous_days_states():
+    from repair.ingest.states import FileStart
+
+    w = SessionWriter()
+    w.edit("r", "s", T0, "a.py", "x = 1\n")
+    w.edit("r", "s", T0 + 1, "a.py", "x = 2\n")  # version 2: continues yesterday's version 1
+    w.versions[("r", "a.py")] = 2
+    w.events[-1]["version"] = 2
+    del w.events[0]
+    w.diagnose("r", "s", T0 + 2, "a.py", 0, "E1", "today")
+    starts = {("r", "a.py"): FileStart(1, "x = 1\n"), ("r", "b.py"): FileStart(4, "b = 4\n")}
+    result = build_error_states(timelines(w.events), starts=starts)
+    (row,) = result.states.to_dicts()
+    assert row["content"] == "x = 2\n" and row["version"] == 2
+    blobs = dict(result.blobs.iter_rows())
+    assert [(c["path"], blobs[c["blob"]]) for c in row["context"]] == [
+        ("b.py", "b = 4\n")
+    ]  # an earlier day's file
+    # A file whose earlier day ended on an invalid packet poisons every state that depends on it.
+    starts[("r", "bad.py")] = FileStart(2, None, "version 3: crc32 mismatch")
+    result = build_error_states(timelines(w.events), starts=starts)
+    assert reasons(result) == [
+        "context file bad.py: depends on an invalid packet of an earlier day: version 3: crc32 mismatch"
+    ]

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from repair.cli import main
 from repair.corpus import iter_source_files, stdlib_dir
 from repair.ingest.logs import read_partition
-from repair.ingest.snapshots import reconstruct
-from repair.ingest.states import build_error_states
+from repair.ingest.snapshots import check_snapshots
+from repair.ingest.states import build_error_states, end_of_day
 from repair.ingest.timelines import build_timelines
 from repair.linediff import apply_diff, parse_diff
 from repair.lint import lint_batch
@@ -74,8 +74,9 @@ def check_ingest(store, day=DAY) -> None:
     partition = read_partition(store, day)
     assert partition.quarantine.is_empty()
     timelines = build_timelines(partition.events)
-    checked, mismatches = reconstruct(timelines, store)
-    assert checked == len(store.list("snapshots/"))
+    day_end = end_of_day(timelines, None, day)
+    checked, mismatches = check_snapshots(day_end.edited, store, day)
+    assert checked == len(store.list(f"snapshots/date={day}/"))
     assert mismatches == []
     states = build_error_states(timelines)
     assert states.quarantine.is_empty(), states.quarantine.head(3)
