@@ -5,7 +5,11 @@ exports land (`sessions/date=YYYY-MM-DD/`), with the final `snapshots/`, the `gr
 output and a realism report (`sessions/date=.../REALISM.md`). In the local environment
 `session_logs` reads it like any customer export; production ingests real logs instead.
 
-Checks (in the same run): `every_session_written` (blocking: the day holds the sessions asked for),
+Projects continue over up to three days (docs/simulator.md): a day holds the sessions of the projects
+begun on it that fall on it, and the continued sessions of projects begun on simulated days before.
+
+Checks (in the same run): `every_session_written` (blocking: the projects begun on the day have the
+sessions asked for, and the day holds at least one shard),
 `diagnostics_linted` (blocking: no language-server state failed to lint, so no diagnostics are
 silently missing).
 """
@@ -24,7 +28,10 @@ GROUP = "embedded"
 
 
 class SimulatedSessionsConfig(dg.Config):
-    sessions: int = Field(default=100, ge=1, description="Sessions to simulate for the day.")
+    sessions: int = Field(
+        default=100, ge=1,
+        description="Sessions of the projects begun on the day (those past 20:00 fall on the next days).",
+    )
     seed: int = Field(default=0, description="Same seed and day, same bytes.")
     mix: dict[str, float] = Field(
         default_factory=dict,
@@ -44,7 +51,7 @@ class SimulatedSessionsConfig(dg.Config):
     check_specs=[
         dg.AssetCheckSpec(
             "every_session_written", asset="simulated_sessions", blocking=True,
-            description="The partition holds as many sessions as configured, in at least one shard.",
+            description="The projects begun on the day have as many sessions as configured, in at least one shard.",
         ),
         dg.AssetCheckSpec(
             "diagnostics_linted", asset="simulated_sessions", blocking=True,
@@ -80,6 +87,9 @@ def simulated_sessions(
             "partition": dg.MetadataValue.url(store.uri(f"sessions/date={day}/")),
             "shards": len(summary.shard_keys),
             "sessions": summary.sessions,
+            "sessions_begun": summary.sessions_begun,
+            "continued_sessions": summary.continued_sessions,
+            "continued_repls": summary.continued_repls,
             "repls": summary.repls,
             "events": summary.events,
             "packets": summary.events_by_kind["ot"],
@@ -99,8 +109,13 @@ def simulated_sessions(
     yield dg.AssetCheckResult(
         check_name="every_session_written",
         asset_key="simulated_sessions",
-        passed=summary.sessions == config.sessions and bool(summary.shard_keys),
-        metadata={"sessions": summary.sessions, "asked": config.sessions, "shards": len(summary.shard_keys)},
+        passed=summary.sessions_begun == config.sessions and bool(summary.shard_keys),
+        metadata={
+            "sessions_begun": summary.sessions_begun,
+            "asked": config.sessions,
+            "sessions_written": summary.sessions,
+            "shards": len(summary.shard_keys),
+        },
     )
     yield dg.AssetCheckResult(
         check_name="diagnostics_linted",

@@ -61,7 +61,8 @@ def command(
     except (FileNotFoundError, RuntimeError) as error:  # no usable source code
         raise click.ClickException(str(error)) from error
     click.echo(
-        f"{summary.sessions} sessions, {summary.repls} projects, {summary.events} events "
+        f"{summary.sessions} sessions ({summary.continued_sessions} continuing projects of earlier days), "
+        f"{summary.repls} projects, {summary.events} events "
         f"({summary.events_by_kind['ot']} packets, {summary.diagnostics} diagnostics), "
         f"{sum(summary.mistakes_by_kind.values())} mistakes in {summary.seconds:.1f} s"
     )

@@ -10,8 +10,11 @@ from typing import Any
 @dataclass
 class SimulationSummary:
     day: str
-    sessions: int = 0
+    sessions: int = 0  # sessions written into the day
     repls: int = 0
+    sessions_begun: int = 0  # sessions of the projects begun this day (some may fall on later days)
+    continued_sessions: int = 0  # sessions of projects begun on an earlier day
+    continued_repls: int = 0
     events_by_kind: Counter[str] = field(default_factory=Counter)
     diagnostics_by_rule: Counter[str] = field(default_factory=Counter)
     mistakes_by_kind: Counter[str] = field(default_factory=Counter)

