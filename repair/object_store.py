@@ -6,10 +6,12 @@ Storage. Keys are `/`-separated paths relative to the store's root (e.g.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import BinaryIO
 
 
 class ObjectStore(ABC):
@@ -40,6 +42,10 @@ class ObjectStore(ABC):
         """Writes `key` only if no object has that key yet; False (nothing written) when one has.
         Two writers racing for the same key: exactly one gets True (how versions are claimed)."""
 
+    def open_read(self, key: str) -> BinaryIO:
+        """The object as a binary stream, for readers that must not hold it whole in memory."""
+        return io.BytesIO(self.read_bytes(key))
+
     def read_text(self, key: str) -> str:
         return self.read_bytes(key).decode("utf-8")
 
@@ -63,8 +69,23 @@ class ObjectStore(ABC):
         keys = self.list(prefix)
         if not keys:
             raise FileNotFoundError(f"nothing stored under {self.uri(prefix)}")
+        # Keys come from a listing (a bucket anyone with write access fills): every one must land
+        # inside local_dir before anything is written.
+        root = local_dir.resolve()
         for key in keys:
-            target = local_dir / key[len(prefix):]
+            relative = key[len(prefix) :]
+            if (
+                not relative
+                or relative.startswith("/")
+                or "\\" in relative
+                or {"", ".", ".."} & set(relative.split("/"))
+                or not (root / relative).resolve().is_relative_to(root)
+            ):
+                raise ValueError(
+                    f"refusing to download {self.uri(key)}: its key would land outside {local_dir}"
+                )
+        for key in keys:
+            target = local_dir / key[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self.read_bytes(key))
         return local_dir
@@ -90,6 +111,12 @@ class LocalObjectStore(ObjectStore):
         if not path.is_file():
             raise FileNotFoundError(f"no object {self.uri(key)}")
         return path.read_bytes()
+
+    def open_read(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {self.uri(key)}")
+        return path.open("rb")
 
     def write_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -153,6 +180,14 @@ class GCSObjectStore(ObjectStore):
         except NotFound as exc:
             raise FileNotFoundError(f"no object {self.uri(key)}") from exc
 
+    def open_read(self, key: str) -> BinaryIO:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.bucket.blob(self._name(key)).open("rb")
+        except NotFound as exc:
+            raise FileNotFoundError(f"no object {self.uri(key)}") from exc
+
     def write_bytes(self, key: str, data: bytes) -> None:
         self.bucket.blob(self._name(key)).upload_from_string(data)
 
@@ -202,7 +237,7 @@ def gcs_client(project: str | None = None):
 def open_store(uri: str) -> ObjectStore:
     """`gs://bucket/prefix` or a local path / `file://` URI, as the CLI's `--store` takes it."""
     if uri.startswith("gs://"):
-        bucket, _, prefix = uri[len("gs://"):].partition("/")
+        bucket, _, prefix = uri[len("gs://") :].partition("/")
         return GCSObjectStore(gcs_client(), bucket, prefix)
     uri = uri.removeprefix("file://")
     return LocalObjectStore(uri)

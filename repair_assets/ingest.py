@@ -34,6 +34,7 @@ from repair.ingest.logs import partition_prefix, read_partition
 from repair.ingest.snapshots import Mismatch, check_snapshots
 from repair.ingest.states import build_error_states, end_of_day, starts_from
 from repair.ingest.timelines import build_timelines
+from repair.sessionlog import ShardLimits
 from repair_assets._partitions import daily_log_partitions
 from resources.io_manager import BY_PARTITION, PREVIOUS_PARTITION, ByPartition
 from resources.object_store import ObjectStoreResource
@@ -135,6 +136,34 @@ class SessionLogsConfig(dg.Config):
     max_quarantine_share: float = Field(
         default=0.05, description="Largest share of lines that may be quarantined before the check fails."
     )
+    max_shard_bytes: int = Field(
+        default=ShardLimits.max_bytes,
+        gt=0,
+        description="Decompressed bytes read from one shard; the rest is quarantined unread (one row says so).",
+    )
+    max_line_bytes: int = Field(
+        default=ShardLimits.max_line_bytes,
+        gt=0,
+        description="Longest line kept; a longer one is quarantined.",
+    )
+    max_lines_per_shard: int = Field(
+        default=ShardLimits.max_lines,
+        gt=0,
+        description="Lines read from one shard; the rest is quarantined unread.",
+    )
+    max_bad_lines_per_shard: int = Field(
+        default=ShardLimits.max_rejected,
+        gt=0,
+        description="Bad lines after which the rest of a shard is quarantined unread (a shard that broken is garbage).",
+    )
+
+    def limits(self) -> ShardLimits:
+        return ShardLimits(
+            max_bytes=self.max_shard_bytes,
+            max_line_bytes=self.max_line_bytes,
+            max_lines=self.max_lines_per_shard,
+            max_rejected=self.max_bad_lines_per_shard,
+        )
 
 
 @_daily_asset(
@@ -160,7 +189,7 @@ def session_logs(
     store = object_store.get_store()
     values, per_day, rows, gaps = ByPartition(), {}, [], []
     for day in context.partition_keys:
-        logs = read_partition(store, day, progress=context.log.info)
+        logs = read_partition(store, day, progress=context.log.info, limits=config.limits())
         if not logs.shards:
             raise dg.Failure(
                 f"no session-log shards (*.jsonl, *.jsonl.gz) under {partition_prefix(day)} in {store.uri()}",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from repair.sessionlog import LogEvent, read_shard
+from repair.sessionlog import LogEvent, ShardLimits, read_shard
 
 if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
     from repair.object_store import ObjectStore
@@ -66,10 +66,14 @@ class LogPartition:
 
 
 def read_partition(
-    store: ObjectStore, day: str, progress: Callable[[str], None] | None = None
+    store: ObjectStore,
+    day: str,
+    progress: Callable[[str], None] | None = None,
+    limits: ShardLimits | None = None,
 ) -> LogPartition:
-    """Every shard under `sessions/date=<day>/`, in key order; the shard name is its key below that
-    folder. Lines read = rows in `events` + rows in `quarantine`."""
+    """Every shard under `sessions/date=<day>/`, in key order, each read as a stream within `limits`;
+    the shard name is its key below that folder. Lines read = rows in `events` + rows in
+    `quarantine` (a row may stand for the unread rest of a shard over a limit)."""
     prefix = partition_prefix(day)
     keys = store.list(prefix)
     shards = [k for k in keys if k.endswith(SHARD_SUFFIXES)]
@@ -77,11 +81,12 @@ def read_partition(
     rejected: list[tuple[Any, ...]] = []
     for number, key in enumerate(shards, start=1):
         shard = key[len(prefix) :]
-        for record in read_shard(store.read_bytes(key), shard):
-            if isinstance(record, LogEvent):
-                events.append(event_row(record))
-            else:
-                rejected.append((record.shard, record.line_no, record.reason, record.raw))
+        with store.open_read(key) as stream:
+            for record in read_shard(stream, shard, limits):
+                if isinstance(record, LogEvent):
+                    events.append(event_row(record))
+                else:
+                    rejected.append((record.shard, record.line_no, record.reason, record.raw))
         if progress:
             progress(
                 f"shard {number}/{len(shards)} {shard}: {len(events)} events, {len(rejected)} rejected so far"

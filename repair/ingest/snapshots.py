@@ -52,8 +52,13 @@ def check_snapshots(edited: pl.DataFrame, store: ObjectStore, day: str) -> tuple
             )
             continue
         dated, latest = snapshot_keys(repl, file, day)
-        key = dated if store.exists(dated) else latest
-        if not store.exists(key):
+        try:
+            key = dated if store.exists(dated) else latest
+            present = store.exists(key)
+        except ValueError as exc:  # a path that would leave the store: never looked up
+            mismatches.append(Mismatch(repl, file, f"unsafe snapshot path: {exc}"))
+            continue
+        if not present:
             mismatches.append(Mismatch(repl, file, f"no snapshot at {dated} or {latest}"))
             continue
         try:

@@ -260,3 +260,23 @@ def test_without_dated_copies_the_latest_snapshot_is_compared_and_named(tmp_path
     check = checks(result)["file_states:snapshot_reconstruction"]
     assert not check.passed
     assert "snapshots/r-multi/main.py: line 2 only in the snapshot" in check.metadata["mismatches"].value
+
+
+def test_hostile_paths_and_redelivered_packets_neither_crash_nor_stop_replay(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    writer = write_partition(store, bad_lines=False)
+    hostile = {**writer.events[0], "repl": "../../outside"}
+    redelivered = [e for e in writer.events if e["kind"] == "ot"][:3]  # at-least-once delivery
+    store.write_bytes(
+        f"sessions/date={DAY}/shard-002.jsonl",
+        b"\n".join(json.dumps(e).encode() for e in [hostile, *redelivered]) + b"\n",
+    )
+    result = run(tmp_path)
+    assert result.success
+    quarantine = read_frame(store, f"quarantine/session_logs/{DAY}.parquet")
+    assert quarantine["reason"].to_list() == [
+        "field 'repl' must be a non-empty id without '/', '\\' or control characters, got \"../../outside\""
+    ]
+    assert not (tmp_path.parent / "outside").exists()
+    assert read_frame(store, f"quarantine/error_states/{DAY}.parquet").is_empty()
+    assert metadata(result, "file_states")["duplicate_packets"] == 3

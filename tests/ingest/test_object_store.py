@@ -112,3 +112,16 @@ def test_a_prefixed_store_never_sees_a_sibling_prefix(gcs_bucket):
     GCSObjectStore(client, name, "team2").write_text("b.txt", "theirs")
     gcs_bucket.blob("team/folder/").upload_from_string(b"")  # a console "folder"
     assert GCSObjectStore(client, name, "team").list() == ["a.txt"]
+
+
+@pytest.mark.parametrize("bad", ["../escape.txt", "a/../../escape.txt", "a//b", "/abs"])
+def test_download_dir_refuses_a_listed_key_that_would_land_outside(tmp_path, bad):
+    class Listing(LocalObjectStore):  # a bucket lists what anyone with write access put there
+        def list(self, prefix: str = "") -> list[str]:
+            return [f"{prefix}ok.txt", f"{prefix}{bad}"]
+
+    store = Listing(tmp_path / "store")
+    store.write_text("models/v1/ok.txt", "fine")
+    with pytest.raises(ValueError, match="would land outside"):
+        store.download_dir("models/v1", tmp_path / "out" / "here")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 
 import pytest
 
-from repair.sessionlog import LogEvent, Rejected, read_shard, validate_event
+from repair.sessionlog import LogEvent, Rejected, ShardLimits, read_shard, validate_event
 
 BASE = {"v": 1, "session": "s1", "repl": "r1", "ts": 1_764_000_000_000}
 GOOD = {
@@ -56,7 +57,14 @@ def without(event, field):
         ({**GOOD["ot"], "v": 2}, "unsupported schema version 2"),
         ({**GOOD["ot"], "v": True}, "unsupported schema version true"),
         (without(GOOD["ot"], "session"), "missing field 'session'"),
-        ({**GOOD["ot"], "repl": ""}, "field 'repl' must be a non-empty string"),
+        ({**GOOD["ot"], "repl": ""}, "field 'repl' must be a non-empty id"),
+        ({**GOOD["ot"], "repl": "../../x"}, "field 'repl' must be a non-empty id without '/'"),
+        ({**GOOD["ot"], "repl": ".."}, "field 'repl' must be a non-empty id"),
+        ({**GOOD["ot"], "session": "s\n1"}, "field 'session' must be a non-empty id"),
+        ({**GOOD["ot"], "file": "a/./b.py"}, "field 'file' must be a relative path"),
+        ({**GOOD["ot"], "file": "a//b.py"}, "field 'file' must be a relative path"),
+        ({**GOOD["ot"], "file": "..\\x.py"}, "field 'file' must be a relative path"),
+        ({**GOOD["ot"], "file": "a\x00.py"}, "field 'file' must be a relative path"),
         ({**GOOD["ot"], "ts": "yesterday"}, "field 'ts' must be an int"),
         ({**GOOD["ot"], "ts": 1.5}, "field 'ts' must be an int"),
         ({**GOOD["ot"], "kind": "keystroke"}, "unknown kind 'keystroke'"),
@@ -143,3 +151,52 @@ def test_corrupt_gzip_on_a_line_boundary_is_still_reported():
     assert isinstance(results[0], LogEvent)
     assert isinstance(results[-1], Rejected) and "gzip" in results[-1].reason
     assert "the rest of the shard is unreadable" in results[-1].reason
+
+
+# --- limits: nothing in a shard can make ingest run out of memory ------------------------------
+
+
+def _reconciles(records) -> None:
+    """Line numbers 1..N, each once: the rows (kept or quarantined) account for the whole shard."""
+    assert [r.line_no for r in records] == list(range(1, len(records) + 1))
+
+
+def test_a_gzip_bomb_is_capped_with_bounded_memory():
+    import tracemalloc
+
+    bomb = gzip.compress(b"\n" * 300_000_000, compresslevel=9, mtime=0)  # 300 MB of empty lines
+    assert len(bomb) < 400_000
+    tracemalloc.start()
+    records = list(read_shard(io.BytesIO(bomb), "bomb.jsonl.gz"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 30 << 20, f"peak {peak / 2**20:.0f} MiB"
+    _reconciles(records)
+    assert len(records) == ShardLimits().max_rejected + 1
+    assert records[-1].reason.startswith(
+        "more than 10000 bad lines: the rest of the shard is quarantined unread"
+    )
+
+
+def test_a_shard_over_the_decompressed_size_cap_quarantines_the_rest():
+    good = line(GOOD["shell"]) + b"\n"
+    data = gzip.compress(good * 10_000)
+    records = list(read_shard(data, "big.jsonl.gz", ShardLimits(max_bytes=len(good) * 3000)))
+    _reconciles(records)
+    assert all(isinstance(r, LogEvent) for r in records[:-1]) and len(records) < 3001
+    assert records[-1].reason.startswith(f"shard exceeds {len(good) * 3000} decompressed bytes: the rest")
+
+
+def test_an_endless_line_is_quarantined_and_reading_goes_on():
+    data = line(GOOD["shell"]) + b"\n" + b"x" * (3 << 20) + b"\n" + line(GOOD["shell"]) + b"\n"
+    records = list(read_shard(io.BytesIO(data), "long.jsonl"))
+    _reconciles(records)
+    assert [type(r).__name__ for r in records] == ["LogEvent", "Rejected", "LogEvent"]
+    assert records[1].reason == f"line longer than {1 << 20} bytes" and records[1].raw == ""
+
+
+def test_rows_past_the_cap_are_quarantined_as_one():
+    data = (line(GOOD["shell"]) + b"\n") * 10
+    records = list(read_shard(data, "many.jsonl", ShardLimits(max_lines=4)))
+    _reconciles(records)
+    assert len(records) == 5 and records[-1].reason.startswith("shard holds more than 4 lines")
