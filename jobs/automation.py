@@ -1,16 +1,22 @@
 """Jobs, the nightly schedule and the new-shards sensor: how the lifecycle runs without anyone
-touching it.
+touching it, each day's work done once.
 
-- `full_lifecycle`: every asset of the graph for one day's partition (logs to served model).
+- `full_lifecycle`: every asset of the graph for one day's partition (logs to served model), by hand.
 - `data_refresh`: one day's partition from logs to the dataset.
 - `train_evaluate_deploy`: tokenizer, training, evaluation and deployment on the current dataset.
 - `simulate_day`: the embedded default's session logs for one day (group `embedded`).
-- `nightly_lifecycle` (02:00 UTC): `full_lifecycle` for the day that just ended.
-- `new_session_shards`: starts `data_refresh` for a day whose shards appear or change in the store.
 
-Runs that train carry the `repair/trains` tag; the instance (dagster.yaml) runs at most one of them
-at a time, and the `training` pool keeps the training step itself exclusive, so nightly and manual
-runs never collide.
+Who does what: the sensor `new_session_shards` owns the data. Once a UTC day is over it starts
+`data_refresh` for that day, once, and again only if the day's shards change later (late or
+re-uploaded shards). The schedule `nightly_training` (02:00 UTC) owns the model: it runs
+`train_evaluate_deploy` on the dataset as it stands, and never ingests. The sensor keeps a cursor
+(the last complete day it has seen and the fingerprints of the days still in its look-back window),
+so each tick lists only a few days' folders, never the whole history.
+
+Runs that ingest carry `repair/ingests` and run one at a time, in the order requested, since a day's
+`file_states` starts from the day before; runs that train carry `repair/trains` and also run one at a
+time (both limits in dagster.yaml). Steps of the data jobs retry with exponential backoff
+(`NETWORK_RETRY`): they read the bucket and call the teacher LM.
 """
 
 from __future__ import annotations
@@ -19,34 +25,47 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from repair_assets._partitions import daily_log_partitions
+from repair_assets._partitions import LOG_HISTORY_START, daily_log_partitions
 from resources.object_store import ObjectStoreResource
 
 TRAINS_TAG = {"repair/trains": "true"}
+INGESTS_TAG = {"repair/ingests": "true"}
 LIFECYCLE_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset", "training", "evaluation", "deployment")
+DATA_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset")
+MODEL_GROUPS = ("training", "evaluation", "deployment")
+# A failed read of the bucket or call to the LM is usually transient: 3 more tries, 30 s, 60 s, 120 s.
+NETWORK_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+# Shards of a day that arrive this late still start a refresh; older days need a backfill.
+LOOKBACK_DAYS = 3
+# After the sensor was off, it catches up at most this many days (each one listing).
+MAX_CATCHUP_DAYS = 31
 
 full_lifecycle = dg.define_asset_job(
     "full_lifecycle",
     selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS),
     partitions_def=daily_log_partitions,
     description="Every asset, for one day of session logs: from raw logs to the served model.",
-    tags=TRAINS_TAG,
+    tags={**TRAINS_TAG, **INGESTS_TAG},
 )
 
 data_refresh = dg.define_asset_job(
     "data_refresh",
-    selection=dg.AssetSelection.groups("ingest", "diagnostics", "synthesis", "dataset"),
+    selection=dg.AssetSelection.groups(*DATA_GROUPS),
     partitions_def=daily_log_partitions,
     description="One day's partition from session logs to the training dataset.",
+    tags=INGESTS_TAG,
+    op_retry_policy=NETWORK_RETRY,
 )
 
 train_evaluate_deploy = dg.define_asset_job(
     "train_evaluate_deploy",
-    selection=dg.AssetSelection.groups("training", "evaluation", "deployment"),
+    selection=dg.AssetSelection.groups(*MODEL_GROUPS),
     description="Train on the current dataset, evaluate against the serving model, deploy if better.",
     tags=TRAINS_TAG,
 )
@@ -56,14 +75,16 @@ simulate_day = dg.define_asset_job(
     selection=dg.AssetSelection.groups("embedded"),
     partitions_def=daily_log_partitions,
     description="The embedded default: simulate one day of IDE sessions into the object store.",
+    op_retry_policy=NETWORK_RETRY,
 )
 
-nightly_lifecycle = dg.build_schedule_from_partitioned_job(
-    full_lifecycle,
-    name="nightly_lifecycle",
-    hour_of_day=2,
-    minute_of_hour=0,
-    description="At 02:00 UTC: the previous day's logs all the way to a served model.",
+nightly_training = dg.ScheduleDefinition(
+    name="nightly_training",
+    job=train_evaluate_deploy,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    description="At 02:00 UTC: train on the dataset as the day refreshes left it, evaluate, deploy if "
+    "better. Ingest is the new_session_shards sensor's work, never this schedule's.",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
@@ -80,34 +101,57 @@ def shard_fingerprints(keys: list[str]) -> dict[str, str]:
     return {day: hashlib.sha256("\n".join(sorted(k)).encode()).hexdigest()[:16] for day, k in by_day.items()}
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def days_to_look_at(through: str | None, now: datetime) -> list[str]:
+    """The complete days a tick lists: from LOOKBACK_DAYS before the first day not yet seen to
+    yesterday, at most MAX_CATCHUP_DAYS of them, none before the start of history."""
+    yesterday = (now - timedelta(days=1)).date()
+    first = yesterday - timedelta(days=LOOKBACK_DAYS - 1)
+    if through is not None:
+        first = min(
+            first, date.fromisoformat(through) + timedelta(days=1) - timedelta(days=LOOKBACK_DAYS - 1)
+        )
+    first = max(
+        first, yesterday - timedelta(days=MAX_CATCHUP_DAYS - 1), date.fromisoformat(LOG_HISTORY_START)
+    )
+    return [(first + timedelta(days=n)).isoformat() for n in range((yesterday - first).days + 1)]
+
+
 @dg.sensor(
     job=data_refresh,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Starts data_refresh for each day whose session-log shards land (or change) in the store.",
+    description="Starts data_refresh once for each UTC day that is over and has session-log shards, and "
+    f"again when a day's shards change (up to {LOOKBACK_DAYS} days late); lists only those days' folders.",
 )
 def new_session_shards(context: dg.SensorEvaluationContext, object_store: ObjectStoreResource):
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    current = shard_fingerprints(object_store.get_store().list("sessions/"))
-    valid_days = set(daily_log_partitions.get_partition_keys(current_time=datetime.now(UTC)))
-    run_requests, skipped = [], []
-    for day, fingerprint in sorted(current.items()):
-        if seen.get(day) == fingerprint:
-            continue
-        if day not in valid_days:
-            skipped.append(day)
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    seen: dict[str, str] = cursor.get("fingerprints", {})
+    days = days_to_look_at(cursor.get("through"), _utcnow())
+    store = object_store.get_store()
+    run_requests = []
+    for day in days:
+        fingerprint = shard_fingerprints(store.list(f"sessions/date={day}/")).get(day)
+        if fingerprint is None or seen.get(day) == fingerprint:
             continue
         run_requests.append(dg.RunRequest(run_key=f"{day}:{fingerprint}", partition_key=day))
         seen[day] = fingerprint
+    window = set(days[-LOOKBACK_DAYS:])
+    new_cursor = json.dumps(
+        {"through": days[-1], "fingerprints": {d: f for d, f in sorted(seen.items()) if d in window}},
+        sort_keys=True,
+    )
     if not run_requests:
-        reason = "no new or changed shards"
-        if skipped:
-            reason += f"; days outside the partition range ignored: {', '.join(skipped)}"
-        return dg.SkipReason(reason)
-    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(seen, sort_keys=True))
+        return dg.SensorResult(
+            skip_reason=f"no new or changed shards in {days[0]}..{days[-1]}", cursor=new_cursor
+        )
+    return dg.SensorResult(run_requests=run_requests, cursor=new_cursor)
 
 
 JOBS = [full_lifecycle, data_refresh, train_evaluate_deploy, simulate_day]
 LOCAL_ONLY_JOBS = ("simulate_day",)
-SCHEDULES = [nightly_lifecycle]
+SCHEDULES = [nightly_training]
 SENSORS = [new_session_shards]

@@ -52,6 +52,7 @@ def _markdown_counts(counts: dict[str, int], header: str) -> str:
     group_name=GROUP,
     code_version=CODE_VERSION,
     kinds={"python", "polars", "mosaicml"},
+    pool="dataset",  # one version claimed at a time, whatever runs race (limit 1: dagster.yaml)
     ins={"verified_repairs": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
     check_specs=[
         dg.AssetCheckSpec(

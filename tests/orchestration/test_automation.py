@@ -1,56 +1,102 @@
 """The schedule, the sensor and the instance settings, asserted with Dagster's own test contexts."""
 
-from datetime import datetime, timezone
+import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import pytest
 import yaml
 
-from jobs.automation import new_session_shards, nightly_lifecycle, shard_fingerprints
+from jobs.automation import (
+    MAX_CATCHUP_DAYS,
+    data_refresh,
+    days_to_look_at,
+    full_lifecycle,
+    new_session_shards,
+    nightly_training,
+    shard_fingerprints,
+)
 from jobs.definitions import build_definitions
 from resources.object_store import LocalObjectStore, ObjectStoreResource
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_nightly_schedule_runs_at_two_utc_for_the_previous_day():
-    assert nightly_lifecycle.cron_schedule == "0 2 * * *"
-    assert nightly_lifecycle.execution_timezone in (None, "UTC")
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2026, 11, 26, 2, 0, tzinfo=timezone.utc)
-    )
-    requests = list(nightly_lifecycle.evaluate_tick(context).run_requests)
-    assert [r.partition_key for r in requests] == ["2026-11-25"]
+def test_the_nightly_schedule_trains_and_never_ingests():
+    assert nightly_training.cron_schedule == "0 2 * * *"
+    assert nightly_training.execution_timezone == "UTC"
+    graph = build_definitions("local").resolve_asset_graph()
+    trained = nightly_training.job.selection.resolve(graph)
+    refreshed = new_session_shards.job.selection.resolve(graph)
+    assert dg.AssetKey("finetuned_model") in trained and dg.AssetKey("session_logs") in refreshed
+    assert not trained & refreshed  # the schedule and the sensor never do the same work
 
 
-def _sensor(tmp_path, cursor=None):
-    resource = ObjectStoreResource(backend="local", root=str(tmp_path))
-    context = dg.build_sensor_context(cursor=cursor, resources={"object_store": resource})
-    return new_session_shards(context)
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 
-def test_sensor_requests_a_refresh_per_new_day_and_only_once(tmp_path):
+class CountingStore(LocalObjectStore):
+    listed: ClassVar[list[str]] = []
+
+    def list(self, prefix: str = "") -> list[str]:
+        CountingStore.listed.append(prefix)
+        return super().list(prefix)
+
+
+@pytest.fixture
+def sensor(tmp_path, monkeypatch):
+    import jobs.automation
+
+    CountingStore.listed = []
+    monkeypatch.setattr(jobs.automation, "_utcnow", lambda: NOW)
+    monkeypatch.setattr(ObjectStoreResource, "get_store", lambda self: CountingStore(tmp_path))
+
+    def evaluate(cursor=None):
+        resource = ObjectStoreResource(backend="local", root=str(tmp_path))
+        return new_session_shards(
+            dg.build_sensor_context(cursor=cursor, resources={"object_store": resource})
+        )
+
+    return evaluate
+
+
+def test_sensor_requests_each_finished_day_once_and_again_when_it_changes(tmp_path, sensor):
     store = LocalObjectStore(tmp_path)
     store.write_text("sessions/date=2026-11-24/shard-000.jsonl.gz", "")
     store.write_text("sessions/date=2026-11-25/shard-000.jsonl", "")
     store.write_text("sessions/date=2026-11-25/REALISM.md", "not a shard")
-    first = _sensor(tmp_path)
+    store.write_text("sessions/date=2026-11-26/shard-000.jsonl", "")  # today: not over yet
+    first = sensor()
     assert sorted(r.partition_key for r in first.run_requests) == ["2026-11-24", "2026-11-25"]
 
-    second = _sensor(tmp_path, cursor=first.cursor)
-    assert isinstance(second, dg.SkipReason)
+    second = sensor(cursor=first.cursor)
+    assert not second.run_requests and "no new or changed shards" in second.skip_reason.skip_message
 
-    store.write_text("sessions/date=2026-11-25/shard-001.jsonl", "")
-    third = _sensor(tmp_path, cursor=first.cursor)
+    store.write_text("sessions/date=2026-11-25/shard-001.jsonl", "")  # a late shard
+    third = sensor(cursor=second.cursor)
     assert [r.partition_key for r in third.run_requests] == ["2026-11-25"]
 
 
-def test_sensor_ignores_days_outside_the_partition_range(tmp_path):
-    LocalObjectStore(tmp_path).write_text("sessions/date=1999-01-01/a.jsonl", "")
-    result = _sensor(tmp_path)
-    assert isinstance(result, dg.SkipReason)
-    assert "1999-01-01" in str(result.skip_message)
+def test_sensor_lists_a_few_days_not_the_whole_history(tmp_path, sensor):
+    store = LocalObjectStore(tmp_path)
+    for day in range(1, 26):
+        store.write_text(f"sessions/date=2026-11-{day:02d}/shard-000.jsonl", "")
+    first = sensor()
+    assert "sessions/" not in CountingStore.listed
+    assert CountingStore.listed == [f"sessions/date=2026-11-{d}/" for d in (23, 24, 25)]
+    assert [r.partition_key for r in first.run_requests] == ["2026-11-23", "2026-11-24", "2026-11-25"]
+    # Older days are a backfill's business; a sensor that was off catches up from its cursor.
+    CountingStore.listed = []
+    cursor = json.dumps({"through": "2026-11-15", "fingerprints": {}})
+    assert min(r.partition_key for r in sensor(cursor).run_requests) == "2026-11-14"
+    assert len(CountingStore.listed) == 12
+
+
+def test_days_to_look_at_stay_within_history_and_the_catch_up_bound():
+    assert days_to_look_at(None, datetime(2026, 1, 2, tzinfo=UTC)) == ["2026-01-01"]
+    assert len(days_to_look_at("2026-01-05", datetime(2026, 11, 26, tzinfo=UTC))) == MAX_CATCHUP_DAYS
 
 
 def test_shard_fingerprints_change_with_the_shard_set():
@@ -58,6 +104,22 @@ def test_shard_fingerprints_change_with_the_shard_set():
     b = shard_fingerprints(["sessions/date=2026-11-25/a.jsonl", "sessions/date=2026-11-25/b.jsonl"])
     assert a.keys() == b.keys() == {"2026-11-25"}
     assert a != b
+
+
+def test_ingest_runs_queue_one_at_a_time_and_data_steps_retry_with_backoff():
+    for name in ("dagster.yaml", "dagster.production.yaml"):
+        limits = yaml.safe_load((ROOT / name).read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+        assert {"key": "repair/ingests", "value": "true", "limit": 1} in limits
+    for job in (data_refresh, full_lifecycle):
+        assert job.tags["repair/ingests"] == "true"
+    assert data_refresh.op_retry_policy.max_retries >= 2
+    assert data_refresh.op_retry_policy.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_dataset_and_deployment_steps_run_in_pools_of_one():
+    graph = build_definitions("local").resolve_asset_graph()
+    pools = {key: graph.get(dg.AssetKey(key)).pools for key in ("repair_dataset", "triton_deployment")}
+    assert pools == {"repair_dataset": {"dataset"}, "triton_deployment": {"deployment"}}
 
 
 def test_production_definitions_build_from_sample_environment(monkeypatch):
