@@ -3,6 +3,7 @@ touching it, each day's work done once.
 
 - `full_lifecycle`: every asset of the graph for one day's partition (logs to served model), by hand.
 - `data_refresh`: one day's partition from logs to the dataset.
+- `ingest_day`: one day's ingest only (logs to error states).
 - `train_evaluate_deploy`: tokenizer, training, evaluation and deployment on the current dataset.
 - `simulate_day`: the embedded default's session logs for one day (group `embedded`).
 
@@ -59,6 +60,16 @@ data_refresh = dg.define_asset_job(
     selection=dg.AssetSelection.groups(*DATA_GROUPS),
     partitions_def=daily_log_partitions,
     description="One day's partition from session logs to the training dataset.",
+    tags=INGESTS_TAG,
+    op_retry_policy=NETWORK_RETRY,
+)
+
+ingest_day = dg.define_asset_job(
+    "ingest_day",
+    selection=dg.AssetSelection.groups("ingest"),
+    partitions_def=daily_log_partitions,
+    description="One day's ingest only, logs to error states: the day before a first full run, so that "
+    "files begun on it replay across days.",
     tags=INGESTS_TAG,
     op_retry_policy=NETWORK_RETRY,
 )
@@ -151,7 +162,7 @@ def new_session_shards(context: dg.SensorEvaluationContext, object_store: Object
     return dg.SensorResult(run_requests=run_requests, cursor=new_cursor)
 
 
-JOBS = [full_lifecycle, data_refresh, train_evaluate_deploy, simulate_day]
+JOBS = [full_lifecycle, data_refresh, ingest_day, train_evaluate_deploy, simulate_day]
 LOCAL_ONLY_JOBS = ("simulate_day",)
 SCHEDULES = [nightly_training]
 SENSORS = [new_session_shards]

@@ -66,11 +66,30 @@ def _with_code_versions(module) -> list:
     ) + [a for a in assets if not isinstance(a, dg.AssetsDefinition)]
 
 
+# Who answers for the assets (shown on the UI's asset pages) unless an asset names its own owner.
+DEFAULT_OWNER = "team:ml-ops"
+
+
+def _owned_and_tagged(asset):
+    """Every asset names its owner and carries `stage: <group>`, so the catalog filters by stage."""
+    if not isinstance(asset, dg.AssetsDefinition):
+        return asset
+
+    def describe(spec: dg.AssetSpec) -> dg.AssetSpec:
+        return spec.replace_attributes(
+            owners=spec.owners or [DEFAULT_OWNER], tags={**spec.tags, "stage": spec.group_name or "default"}
+        )
+
+    return asset.map_asset_specs(describe)
+
+
 def build_definitions(env: str | None = None) -> dg.Definitions:
     env = env or current_environment()
     modules = _stage_modules(env)
     return dg.Definitions(
-        assets=[_with_bounded_backfills(a) for module in modules for a in _with_code_versions(module)],
+        assets=[
+            _owned_and_tagged(_with_bounded_backfills(a)) for module in modules for a in _with_code_versions(module)
+        ],
         asset_checks=dg.load_asset_checks_from_modules(modules),
         resources=build_resources(env),
         jobs=JOBS if env == "local" else [job for job in JOBS if job.name not in LOCAL_ONLY_JOBS],

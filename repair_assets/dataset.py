@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from repair import dataset as ds
 from repair import registry
@@ -27,19 +28,14 @@ MAX_SEQ_LEN_FOR_CARD = 384  # the cpu-tiny preset's: longer examples are dropped
 
 
 class RepairDatasetConfig(dg.Config):
-    window: int = ds.DEFAULT_WINDOW
-    """Lines kept either side of the error line in each prompt."""
-    dedup_threshold: float = ds.DEFAULT_THRESHOLD
-    """Jaccard similarity (MinHash estimate over 5-gram code shingles) at which two examples are near-duplicates."""
-    num_perm: int = ds.DEFAULT_NUM_PERM
-    """MinHash permutations."""
-    train_fraction: float = ds.DEFAULT_FRACTIONS[0]
-    validation_fraction: float = ds.DEFAULT_FRACTIONS[1]
-    test_fraction: float = ds.DEFAULT_FRACTIONS[2]
-    split_seed: str = ""
-    """Changes which projects land in which split (keep it fixed so that projects keep their split)."""
-    card_vocab_size: int = DEFAULT_VOCAB_SIZE
-    """Vocabulary of the byte-level BPE used to measure token lengths for the card."""
+    window: int = Field(default=ds.DEFAULT_WINDOW, description="Lines kept either side of the error line in each prompt.")
+    dedup_threshold: float = Field(default=ds.DEFAULT_THRESHOLD, description="Jaccard similarity (MinHash estimate over 5-gram code shingles) at which two examples are near-duplicates.")
+    num_perm: int = Field(default=ds.DEFAULT_NUM_PERM, description="MinHash permutations.")
+    train_fraction: float = Field(default=ds.DEFAULT_FRACTIONS[0], description="Share of projects in the train split (the three fractions sum to 1).")
+    validation_fraction: float = Field(default=ds.DEFAULT_FRACTIONS[1], description="Share of projects in the validation split.")
+    test_fraction: float = Field(default=ds.DEFAULT_FRACTIONS[2], description="Share of projects in the test split.")
+    split_seed: str = Field(default="", description="Changes which projects land in which split (keep it fixed so that projects keep their split).")
+    card_vocab_size: int = Field(default=DEFAULT_VOCAB_SIZE, description="Vocabulary of the byte-level BPE used to measure token lengths for the card.")
 
 
 def _markdown_counts(counts: dict[str, int], header: str) -> str:

@@ -14,6 +14,7 @@ import time
 import dagster as dg
 import polars as pl
 from dagster_pyspark import LazyPySparkResource
+from pydantic import Field
 
 from repair.diagnostic import SEVERITIES, SOURCES
 from repair.ingest import load_context
@@ -40,9 +41,9 @@ CHECKS = {
 class ReproduceConfig(dg.Config):
     """Per-run overrides of the `linter` resource."""
 
-    executor: str | None = None
-    batch_size: int | None = None
-    one_state_per_mistake: bool | None = None  # false: keep every republished state of a mistake
+    executor: str | None = Field(default=None, description="Override the linter resource's executor (process, thread or spark); empty: the resource's.")
+    batch_size: int | None = Field(default=None, description="Override the file states per linter call; empty: the resource's.")
+    one_state_per_mistake: bool | None = Field(default=None, description="Keep one state per mistake (false: every republished state of it); empty: the resource's.")  # false: keep every republished state of a mistake
 
 
 @dg.asset(

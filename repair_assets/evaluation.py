@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from repair import registry
 from resources.benchmarks import BenchmarkSourcesResource
@@ -31,44 +32,33 @@ EVALUATIONS_PREFIX = "evaluations/code_repair"
 
 
 class RepairBenchmarkConfig(dg.Config):
-    max_per_rule: int = 40
-    """Items kept per rule (`source:code`) at most: the balance."""
-    max_lines: int = 400
-    """Longer files are dropped as low quality for an exact-match benchmark."""
-    seed: int = 0
+    max_per_rule: int = Field(default=40, description="Items kept per rule (`source:code`) at most: the balance.")
+    max_lines: int = Field(default=400, description="Longer files are dropped as low quality for an exact-match benchmark.")
+    seed: int = Field(default=0, description="Seed of the sample kept per rule (same seed, same items).")
 
 
 class FunctionBenchmarkConfig(dg.Config):
-    stdlib: bool = True
-    """The reserved stdlib modules run against their own `Lib/test` suites."""
-    problems: bool = True
-    """This project's LeetCode-style problems (`evals/problems/`)."""
-    kinds: list[str] | None = None
-    """Bug kinds to inject (default: all of `evals.inject.KINDS`)."""
-    only_programs: list[str] | None = None
-    """Keep only these programs (`problem:two_sum`, `stdlib:textwrap`, ...); None: all."""
-    functions_per_program: int = 3
-    tries_per_kind: int = 2
-    seed: int = 0
-    workers: int = 2
+    stdlib: bool = Field(default=True, description="The reserved stdlib modules run against their own `Lib/test` suites.")
+    problems: bool = Field(default=True, description="This project's LeetCode-style problems (`evals/problems/`).")
+    kinds: list[str] | None = Field(default=None, description="Bug kinds to inject (default: all of `evals.inject.KINDS`).")
+    only_programs: list[str] | None = Field(default=None, description="Keep only these programs (`problem:two_sum`, `stdlib:textwrap`, ...); None: all.")
+    functions_per_program: int = Field(default=3, description="Functions of each program that get injected bugs.")
+    tries_per_kind: int = Field(default=2, description="Injection attempts per function and bug kind (a try that changes no test outcome is dropped).")
+    seed: int = Field(default=0, description="Seed of the injection (same seed, same bugs).")
+    workers: int = Field(default=2, description="Processes that run the programs' tests in parallel.")
 
 
 class ModelEvaluationConfig(dg.Config):
-    models: list[str] = ["search", "no_change"]  # noqa: RUF012 - pydantic copies defaults
-    """Baselines and extra models as specs (`evals.models`); the candidate finetuned model, the
-    production model and the `teacher_lm` model (zero- and few-shot) are added automatically."""
-    llm_models: list[str] = []  # noqa: RUF012 - pydantic copies defaults
-    """More LiteLLM models, each evaluated zero- and few-shot (keys from the provider's environment)."""
-    include_teacher_lm: bool = True
-    few_shot: int = 4
-    temperature: float = 0.1
-    top_p: float = 0.95
-    top_k: int = 50
-    max_new_tokens: int = 192
-    max_items_per_benchmark: int | None = 150
-    """Evaluate on a seeded sample of each benchmark (None: every item). The default keeps an
-    in-process CPU evaluation of a model within tens of minutes; production sets None."""
-    workers: int = 2
+    models: list[str] = Field(default=["search", "no_change"], description="Baselines and extra models as specs (`evals.models`); the candidate finetuned model, the production model and the `teacher_lm` model (zero- and few-shot) are added automatically.")
+    llm_models: list[str] = Field(default=[], description="More LiteLLM models, each evaluated zero- and few-shot (keys from the provider's environment).")
+    include_teacher_lm: bool = Field(default=True, description="Also evaluate the `teacher_lm` resource's model, zero- and few-shot (when it is configured).")
+    few_shot: int = Field(default=4, description="Worked examples in the prompt of the few-shot LLM baselines.")
+    temperature: float = Field(default=0.1, description="Sampling temperature for every model evaluated (0.1 as in the case study).")
+    top_p: float = Field(default=0.95, description="Nucleus sampling: the smallest set of tokens with this much probability.")
+    top_k: int = Field(default=50, description="Sample among at most this many most likely tokens.")
+    max_new_tokens: int = Field(default=192, description="Longest answer generated per item (a diff longer than this is cut and fails).")
+    max_items_per_benchmark: int | None = Field(default=150, description="Evaluate on a seeded sample of each benchmark (None: every item). The default keeps an in-process CPU evaluation of a model within tens of minutes; production sets None.")
+    workers: int = Field(default=2, description="Items evaluated in parallel.")
 
 
 def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:

@@ -22,6 +22,7 @@ import os
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 
 import dagster as dg
 import polars as pl
@@ -378,9 +379,16 @@ def file_states(
     )
 
 
+class IngestEngine(StrEnum):
+    POLARS = "polars"  # in process
+    SPARK = "spark"  # on the `spark` resource's cluster
+
+
 class ErrorStatesConfig(dg.Config):
-    engine: str = Field(
-        default="", description="'polars' (in process) or 'spark'; empty: $REPAIR_INGEST_ENGINE, else polars."
+    engine: IngestEngine | None = Field(
+        default=None,
+        description="Where files are replayed: polars (in process) or spark; empty: $REPAIR_INGEST_ENGINE "
+        "(read when the run starts), else polars.",
     )
     check_crc: bool = Field(default=True, description="Check every packet's crc32 (the format requires it).")
     max_quarantine_share: float = Field(
@@ -388,10 +396,10 @@ class ErrorStatesConfig(dg.Config):
     )
 
     def chosen_engine(self) -> str:
-        engine = self.engine or os.environ.get("REPAIR_INGEST_ENGINE", "polars")
+        engine = self.engine or os.environ.get("REPAIR_INGEST_ENGINE", IngestEngine.POLARS)
         if engine not in ENGINES:
             raise dg.Failure(f"error_states: unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-        return engine
+        return str(engine)
 
 
 @_daily_asset(

@@ -26,25 +26,37 @@ MAX_LINT_FAILED_SHARE = 0.05
 
 
 class RepairCandidatesConfig(dg.Config):
-    teachers: list[str] = Field(default_factory=lambda: ["search", "user_fix", "dspy"])
-    """Teachers to run; `dspy` only runs when the `teacher_lm` resource names a model."""
-    max_checks: int = 6
-    """Search repairer: candidate edits re-linted per diagnostic at most."""
-    user_fix_radius: int = 3
-    """User-fix miner: ops further than this many lines from the error make the fix noisy."""
-    user_fix_horizon: int = 200
-    """User-fix miner: later versions of the file looked at."""
-    dspy_window: int | None = None
-    """DSPy teacher: lines shown around the error (None: the whole file)."""
-    dspy_demonstrations: int = 4
-    """DSPy teacher: few-shot demonstrations, taken from this run's verified search repairs."""
-    limit: int | None = None
-    """At most this many diagnostics (the first by diagnostic_id); None: all."""
+    teachers: list[str] = Field(
+        default_factory=lambda: ["search", "user_fix", "dspy"],
+        description="Teachers to run (search, user_fix, dspy); dspy only runs when the teacher_lm resource names a model.",
+    )
+    max_checks: int = Field(
+        default=6, description="Search repairer: candidate edits re-linted per diagnostic at most."
+    )
+    user_fix_radius: int = Field(
+        default=3,
+        description="User-fix miner: ops further than this many lines from the error make the fix noisy.",
+    )
+    user_fix_horizon: int = Field(
+        default=200, description="User-fix miner: later versions of the file looked at."
+    )
+    dspy_window: int | None = Field(
+        default=None, description="DSPy teacher: lines shown around the error (None: the whole file)."
+    )
+    dspy_demonstrations: int = Field(
+        default=4,
+        description="DSPy teacher: few-shot demonstrations, taken from this run's verified search repairs.",
+    )
+    limit: int | None = Field(
+        default=None, description="At most this many diagnostics (the first by diagnostic_id); None: all."
+    )
 
 
 class VerifiedRepairsConfig(dg.Config):
-    judge: bool = False
-    """Ask the `teacher_lm` model to judge fixes that pass the linter (needs a configured model)."""
+    judge: bool = Field(
+        default=False,
+        description="Ask the `teacher_lm` model to judge fixes that pass the linter (needs a configured model).",
+    )
 
 
 def _context_files(

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from repair import dataset as ds
 from repair import registry
@@ -36,8 +37,7 @@ def _hash(*parts: object) -> str:
 
 
 class TokenizerConfig(dg.Config):
-    vocab_size: int = DEFAULT_VOCAB_SIZE
-    """Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer)."""
+    vocab_size: int = Field(default=DEFAULT_VOCAB_SIZE, description="Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer).")
 
 
 @dg.asset(group_name=GROUP, code_version=TOKENIZER_CODE_VERSION, kinds={"huggingface"})
@@ -78,22 +78,16 @@ def tokenizer(
 
 
 class FinetunedModelConfig(dg.Config):
-    preset: str = "cpu-tiny"
-    """A preset in repair/training/presets/: cpu-tiny, single-gpu-lora, deepseek-coder-7b-8xh100."""
-    base_model_dir: str = ""
-    """Pretrained presets: local folder with the base model (weights and tokenizer)."""
-    run_root: str = ".data/training"
-    """Local folder for checkpoints (autoresume) and exports."""
-    max_duration: str | None = None
-    """e.g. "6ep" or "400ba"; None keeps the preset's. Raising it resumes the same run and trains on."""
-    learning_rate: float | None = None
-    global_batch_size: int | None = None
-    microbatch_size: int | None = None
-    overrides_json: str = "{}"
-    """Any other LLM Foundry key by dotted path, as JSON: {"optimizer.betas": [0.9, 0.95]}."""
-    heldout_items: int = 200
-    """Test-split examples for the held-out exact-match figure (0 skips it)."""
-    model_name: str = "code_repair"
+    preset: str = Field(default="cpu-tiny", description="A preset in repair/training/presets/: cpu-tiny, single-gpu-lora, deepseek-coder-7b-8xh100.")
+    base_model_dir: str = Field(default="", description="Pretrained presets: local folder with the base model (weights and tokenizer).")
+    run_root: str = Field(default=".data/training", description="Local folder for checkpoints (autoresume) and exports.")
+    max_duration: str | None = Field(default=None, description="e.g. \"6ep\" or \"400ba\"; None keeps the preset's. Raising it resumes the same run and trains on.")
+    learning_rate: float | None = Field(default=None, description="Override the preset's learning rate; empty keeps the preset's.")
+    global_batch_size: int | None = Field(default=None, description="Override the preset's global batch size (examples per optimizer step); empty keeps it.")
+    microbatch_size: int | None = Field(default=None, description="Override the examples per device per forward pass (an integer on CPU); empty keeps the preset's.")
+    overrides_json: str = Field(default="{}", description="Any other LLM Foundry key by dotted path, as JSON: {\"optimizer.betas\": [0.9, 0.95]}.")
+    heldout_items: int = Field(default=200, description="Test-split examples for the held-out exact-match figure (0 skips it).")
+    model_name: str = Field(default="code_repair", description="Name of the trained model in the registry and the served Triton model.")
 
 
 def _loss_curve_markdown(run: training_config.TrainingRun) -> str:

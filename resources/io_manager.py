@@ -18,6 +18,7 @@ import json
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from repair.registry import VersionRecord
 from resources.object_store import ObjectStoreResource
@@ -38,7 +39,9 @@ PREVIOUS_PARTITION = {LOAD_MODE: "earliest"}
 
 
 class ObjectStoreIOManager(dg.ConfigurableIOManager):
-    object_store: ObjectStoreResource
+    object_store: ObjectStoreResource = Field(
+        description="The object store asset values are kept in (assets/<key>/<partition>.parquet|json)."
+    )
 
     def _key(self, asset_key: dg.AssetKey, partition: str | None, ext: str) -> str:
         return f"{_asset_prefix(asset_key)}/{partition or 'all'}.{ext}"

@@ -28,7 +28,7 @@ class LinterResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=120.0, description="seconds one linter process may take")
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, description="larger files are refused")
     ruff_select: list[str] = Field(default=list(RUFF_SELECT), description="ruff rules the IDE shows")
-    ruff_line_length: int = RUFF_LINE_LENGTH
+    ruff_line_length: int = Field(default=RUFF_LINE_LENGTH, description="Line length ruff checks against (as the IDE is configured).")
     type_checking_mode: str = Field(default="standard", description="basedpyright typeCheckingMode")
     pyright_overrides: dict[str, str] = Field(default_factory=dict, description="pyrightconfig rule settings")
     style_rules: list[str] = Field(default=list(STYLE_RULES), description="rules dropped as style-only")

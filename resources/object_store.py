@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import dagster as dg
+from pydantic import Field
 
 from repair.object_store import (  # noqa: F401 - re-exported for the Dagster side and older imports
     DEFAULT_LOCAL_ROOT,
@@ -14,6 +17,11 @@ from repair.object_store import (  # noqa: F401 - re-exported for the Dagster si
 )
 
 
+class StoreBackend(StrEnum):
+    LOCAL = "local"  # a folder standing in for a bucket
+    GCS = "gcs"  # a Google Cloud Storage bucket
+
+
 class ObjectStoreResource(dg.ConfigurableResource):
     """Where session logs, snapshots and every stage's outputs live.
 
@@ -21,11 +29,22 @@ class ObjectStoreResource(dg.ConfigurableResource):
     `backend: gcs` uses `bucket` (and optional `prefix`) through dagster-gcp's client.
     """
 
-    backend: str = "local"
-    root: str = DEFAULT_LOCAL_ROOT
-    bucket: str = ""
-    prefix: str = ""
-    project: str = ""
+    backend: StoreBackend = Field(
+        default=StoreBackend.LOCAL,
+        description="Where objects live: local (a folder) or gcs (a Google Cloud Storage bucket).",
+    )
+    root: str = Field(
+        default=DEFAULT_LOCAL_ROOT, description="local backend: the folder that stands in for the bucket."
+    )
+    bucket: str = Field(default="", description="gcs backend: the bucket name.")
+    prefix: str = Field(
+        default="",
+        description="gcs backend: a folder inside the bucket that every key lives under; empty: the bucket's root.",
+    )
+    project: str = Field(
+        default="",
+        description="gcs backend: the Google Cloud project of the client; empty: the environment's default.",
+    )
 
     def get_store(self) -> ObjectStore:
         if self.backend == "local":

@@ -16,19 +16,27 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from pydantic import Field
 
 
 class TeacherLMResource(dg.ConfigurableResource):
     """Which LLM the DSPy teacher (and the optional judge) calls; unconfigured by default."""
 
-    model: str = ""
-    api_base: str = ""
-    api_key: str = ""
-    temperature: float = 0.1
-    max_tokens: int = 1024
-    num_retries: int = 3
-    max_workers: int = 4
-    cache: bool = True
+    model: str = Field(
+        default="",
+        description="LiteLLM model name of the teacher, e.g. openai/gpt-4o-mini; empty: no LLM teacher ($REPAIR_TEACHER_MODEL).",
+    )
+    api_base: str = Field(
+        default="", description="Base URL of an OpenAI-compatible server; empty: the provider's default."
+    )
+    api_key: str = Field(
+        default="", description="API key for the provider; empty: the provider's environment variable."
+    )
+    temperature: float = Field(default=0.1, description="Sampling temperature of the teacher.")
+    max_tokens: int = Field(default=1024, description="Longest answer per call.")
+    num_retries: int = Field(default=3, description="Retries of a failed call, with backoff (LiteLLM).")
+    max_workers: int = Field(default=4, description="Calls in flight at once.")
+    cache: bool = Field(default=True, description="Reuse answers to identical prompts (DSPy's cache).")
 
     @property
     def configured(self) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from repair.serving.repository import ServingConfig
 
@@ -32,14 +33,31 @@ class TritonConnection:
 class TritonResource(dg.ConfigurableResource):
     """Where Triton runs and how the deployment configures the model's instances."""
 
-    mode: str = "embedded"
-    url: str = ""  # remote: gRPC host:port
-    metrics_url: str = ""  # remote: http://host:8002/metrics ("" = not scraped)
-    instance_kind: str = "KIND_CPU"
-    instance_count: int = 1
-    max_batch_size: int = 16
-    max_queue_delay_us: int = 5000
-    startup_timeout_s: float = 180.0
+    mode: str = Field(
+        default="embedded",
+        description="embedded: this process starts the Triton shipped in nvidia-pytriton; remote: a running server at `url`.",
+    )
+    url: str = Field(
+        default="", description="remote mode: the server's gRPC host:port."
+    )  # remote: gRPC host:port
+    metrics_url: str = Field(
+        default="",
+        description="remote mode: Prometheus metrics, e.g. http://host:8002/metrics; empty: not scraped.",
+    )
+    instance_kind: str = Field(
+        default="KIND_CPU", description="Where the model's instances run: KIND_CPU or KIND_GPU."
+    )
+    instance_count: int = Field(default=1, description="Model instances Triton runs side by side.")
+    max_batch_size: int = Field(
+        default=16, description="Largest dynamic batch of requests (0 turns dynamic batching off)."
+    )
+    max_queue_delay_us: int = Field(
+        default=5000, description="How long a request may wait for others to fill a batch, in microseconds."
+    )
+    startup_timeout_s: float = Field(
+        default=180.0,
+        description="Seconds the embedded server may take to be ready before the deployment fails.",
+    )
 
     @classmethod
     def from_env(cls, env: str) -> TritonResource:

@@ -1,7 +1,9 @@
 """`repair demo`: the whole lifecycle on the embedded default, end to end, with progress.
 
-Simulates one day of IDE sessions into the local object store, materializes the whole graph for that
-day (ingest, diagnostics, synthesis, dataset, training, evaluation, deployment) in the project's
+Simulates two days of IDE sessions into the local object store (projects begun on the first day
+continue on the second), ingests the first day so that their files replay across days, materializes
+the whole graph for the second day (ingest, diagnostics, synthesis, dataset, training, evaluation,
+deployment) in the project's
 Dagster instance so that every run shows in the UI afterwards, then serves the deployed model on a
 local Triton, sends it a broken file and prints the fix.
 """
@@ -158,14 +160,17 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
         f"Demo for {day}: {sessions} sessions, training {train_duration}; store {store_root}", bold=True
     )
 
-    _stage(1, total, f"Simulating {sessions} IDE sessions from real code (the embedded default)")
-    _run(
-        defs,
-        instance,
-        "simulate_day",
-        day,
-        {"simulated_sessions": {"config": {"sessions": sessions, "seed": seed}}},
-    )
+    previous = (datetime.fromisoformat(day) - timedelta(days=1)).strftime("%Y-%m-%d")
+    _stage(1, total, f"Simulating {sessions} IDE sessions a day on {previous} and {day} (the embedded default)")
+    for simulated in (previous, day):  # projects begun on the first day continue on the second
+        _run(
+            defs,
+            instance,
+            "simulate_day",
+            simulated,
+            {"simulated_sessions": {"config": {"sessions": sessions, "seed": seed}}},
+        )
+    _run(defs, instance, "ingest_day", previous, {})  # its file_states start the next day
 
     _stage(
         2,
