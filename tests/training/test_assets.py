@@ -95,7 +95,8 @@ def metadata_well_formed(result) -> float:
 @pytest.mark.slow
 def test_finetuned_model_trains_registers_and_checks(repair_rows, tmp_path):
     resources = _resources(tmp_path)
-    dg.materialize([_stub_verified_repairs(repair_rows), repair_dataset, approved_dataset, tokenizer], resources=resources)
+    upstream = [_stub_verified_repairs(repair_rows), repair_dataset, approved_dataset, tokenizer]
+    dg.materialize(upstream, resources=resources)
     overrides = {
         "variables.scratch_model.hidden_size": 64,
         "variables.scratch_model.num_layers": 2,
@@ -107,7 +108,7 @@ def test_finetuned_model_trains_registers_and_checks(repair_rows, tmp_path):
         "callbacks.hf_checkpointer.save_interval": "30ba",
     }
     result = dg.materialize(
-        [approved_dataset, tokenizer, finetuned_model, approved_model],
+        [*upstream, finetuned_model, approved_model],
         resources=resources,
         run_config={
             "ops": {
