@@ -12,6 +12,7 @@ from typing import Self
 import dagster as dg
 import pytest
 
+from repair import registry
 from repair.serving.client import RepairClient, RepairClientError
 from repair.serving.repository import DeployRepository
 from repair.serving.rollout import ModelControl, RolloutError, roll_out
@@ -109,7 +110,6 @@ def test_broken_candidate_is_refused_and_previous_keeps_serving(tmp_path, learne
 
 
 def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
-    from repair import registry
     from repair_assets.deployment import triton_deployment
     from resources.io_manager import ObjectStoreIOManager
     from resources.object_store import ObjectStoreResource
