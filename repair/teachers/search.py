@@ -6,9 +6,9 @@ Candidate families (`Candidate.family`):
 
 | family | diagnostics | edit |
 | --- | --- | --- |
-| `rename` | undefined name (pyright `reportUndefinedVariable`, ruff `F821`) | nearest name in scope or builtin |
+| `rename` | undefined name (pyright `reportUndefinedVariable`, ruff `F821`) | a name of the file or a builtin the name is a plausible typo of (`typo_distance` within `typo_budget`), names used nearby first |
 | `import` | undefined name | `import M` (stdlib or project module), `from M import name` (project, common stdlib modules) |
-| `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | nearest attribute of the module, class or builtin type |
+| `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | an attribute of the module, class or builtin type the name is a plausible typo of |
 | `colon` | syntax | add the missing `:` to a compound statement |
 | `bracket` | syntax | close unclosed brackets, drop an unmatched closer |
 | `quote` | syntax | close an unterminated string |
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import difflib
 import importlib
 import importlib.util
 import io
@@ -90,14 +89,55 @@ def _with_line(lines: list[str], index: int, text: str) -> str:
     return join_lines([*lines[:index], text, *lines[index + 1 :]])
 
 
-def _nearest(name: str, pool: Iterable[str], cost: float) -> list[tuple[float, str]]:
-    pool = {p for p in pool if p != name and not keyword.iskeyword(p)}
-    found = difflib.get_close_matches(name, pool, n=MAX_RENAMES, cutoff=0.5)
-    # Cheaper the closer; a case-only difference (screen/Screen) is nearly as good as the same name.
-    return [
-        (cost + (0.1 if m.lower() == name.lower() else 1 - difflib.SequenceMatcher(None, name, m).ratio()), m)
-        for m in found
-    ]
+# Keys next to each other on a QWERTY keyboard: hitting the neighbour is the commonest typo.
+_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+_KEY_AT = {key: (row, col) for row, keys in enumerate(_KEYBOARD_ROWS) for col, key in enumerate(keys)}
+NEARBY_LINES = 20  # names used this close to the error are what the user most likely meant
+
+
+def _adjacent(a: str, b: str) -> bool:
+    (ra, ca), (rb, cb) = _KEY_AT.get(a.lower(), (-9, -9)), _KEY_AT.get(b.lower(), (9, 9))
+    return abs(ra - rb) <= 1 and abs(ca - cb) <= 1
+
+
+def typo_distance(typed: str, meant: str) -> float:
+    """Optimal-string-alignment distance (insert, delete, substitute, swap two neighbours), where
+    hitting a key next to the right one costs 0.5 and a case slip 0.25: how far a typo is."""
+    rows = [[float(j) for j in range(len(meant) + 1)]]
+    for i in range(1, len(typed) + 1):
+        row = [float(i)] + [0.0] * len(meant)
+        for j in range(1, len(meant) + 1):
+            a, b = typed[i - 1], meant[j - 1]
+            substitute = 0.0 if a == b else 0.25 if a.lower() == b.lower() else 0.5 if _adjacent(a, b) else 1.0
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + substitute)
+            if i > 1 and j > 1 and a == meant[j - 2] and typed[i - 2] == b:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def typo_budget(name: str) -> float:
+    """The largest `typo_distance` at which `name` can still be a typo of another name: one slip in
+    a short name, two in a long one (a quarter of the length, rounded down, at least one)."""
+    return max(1.0, float(len(name) // 4))
+
+
+def _plausible(name: str, pool: Iterable[str], nearby: set[str], cost: float) -> list[tuple[float, str]]:
+    """The names of `pool` that `name` is a plausible typo of (`typo_budget`), at most MAX_RENAMES,
+    cheapest first: the closer, the cheaper; a name used near the error is cheaper than one used
+    elsewhere. Any other name, however cleanly it lints, is no correction."""
+    found = []
+    for candidate in {p for p in pool if p != name and not keyword.iskeyword(p)}:
+        if abs(len(candidate) - len(name)) > typo_budget(name):
+            continue
+        distance = typo_distance(name, candidate)
+        if distance <= typo_budget(name):
+            found.append((cost + 0.2 * distance + (0.0 if candidate in nearby else 0.1), candidate))
+    return sorted(found)[:MAX_RENAMES]
+
+
+def _names_near(lines: list[str], line: int) -> set[str]:
+    return set(IDENTIFIER.findall("\n".join(lines[max(0, line - NEARBY_LINES) : line + NEARBY_LINES + 1])))
 
 
 def _parse(code: str) -> ast.Module | None:
@@ -177,7 +217,8 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
     out = []
     in_file = set(IDENTIFIER.findall(code)) - {name}
     if _span(lines, diagnostic) == name:
-        for cost, match in _nearest(name, in_file | set(dir(builtins)), 1.0):
+        nearby = _names_near(lines, diagnostic.start_line)
+        for cost, match in _plausible(name, in_file | BUILTIN_NAMES, nearby, 1.0):
             out.append(
                 Candidate(cost, "rename", f"{name} -> {match}", _replace_span(lines, diagnostic, match))
             )
@@ -271,7 +312,7 @@ def _attribute(code, lines, diagnostic, file_name, context_files) -> list[Candid
                     pool |= _class_members(_parse(text), class_name)
     return [
         Candidate(cost, "attribute", f".{attr} -> .{m}", _replace_span(lines, diagnostic, m))
-        for cost, m in _nearest(attr, pool, 1.0)
+        for cost, m in _plausible(attr, pool, _names_near(lines, diagnostic.start_line), 1.0)
     ]
 
 
