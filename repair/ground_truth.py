@@ -88,11 +88,25 @@ class TruthIndex:
             if self.mistakes[index]["introduced_version"] <= version
             and (self.mistakes[index].get("fixed_version") is None or version < self.mistakes[index]["fixed_version"])
             and any(
-                (d["source"], d["code"], d["message"]) == key and str(d.get("text", "")).strip() == text
+                (d["source"], d["code"], d["message"]) == key and text in self._texts(index, d)
                 for d in self.mistakes[index].get("diagnostics") or ()
             )
         ]
+        if len(found) > 1:  # the one typed in this very session, if that tells them apart
+            found = [index for index in found if self.mistakes[index].get("session") == row.get("session")]
         return found[0] if len(found) == 1 else None
+
+    def _texts(self, index: int, diagnostic: Mapping[str, Any]) -> set[str]:
+        """The line texts a reported diagnostic stands on: its own (`text`), or for records written
+        before diagnostics carried it, the mistake's broken lines."""
+        if "text" in diagnostic:
+            return {str(diagnostic["text"]).strip()}
+        return {str(b["text"]).strip() for b in self.mistakes[index].get("broken_lines") or ()}
+
+    def truth_of(self, row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The mistake record a diagnostic row belongs to (`mistake_of`), or None."""
+        found = self.mistake_of(row)
+        return None if found is None else self.mistakes[found]
 
     def classify(self, row: Mapping[str, Any]) -> str:
         if self.mistake_of(row) is not None:

@@ -148,7 +148,7 @@ def quality_table(quality: dict, label: str) -> dg.TableMetadataValue:
     """`repair.ground_truth.filter_quality` figures, one row per group, as a Dagster table."""
     columns = [dg.TableColumn(label, "string")] + [dg.TableColumn(name, kind) for name, kind in QUALITY_COLUMNS]
     records = [
-        dg.TableRecord({label: name, **{c: figures[c] for c, _ in QUALITY_COLUMNS if figures[c] is not None}})
+        dg.TableRecord({label: name, **{c: figures[c] for c, _ in QUALITY_COLUMNS}})
         for name, figures in [("(all)", quality["overall"]), *quality["per_group"].items()]
     ]
     return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))

@@ -90,14 +90,14 @@ def _with_line(lines: list[str], index: int, text: str) -> str:
 
 
 # Keys next to each other on a QWERTY keyboard: hitting the neighbour is the commonest typo.
-_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
-_KEY_AT = {key: (row, col) for row, keys in enumerate(_KEYBOARD_ROWS) for col, key in enumerate(keys)}
+_KEYBOARD_ROWS = (("1234567890", 0.0), ("qwertyuiop", 0.5), ("asdfghjkl", 0.75), ("zxcvbnm", 1.25))  # row stagger
+_KEY_AT = {key: (row, col + shift) for row, (keys, shift) in enumerate(_KEYBOARD_ROWS) for col, key in enumerate(keys)}
 NEARBY_LINES = 20  # names used this close to the error are what the user most likely meant
 
 
 def _adjacent(a: str, b: str) -> bool:
     (ra, ca), (rb, cb) = _KEY_AT.get(a.lower(), (-9, -9)), _KEY_AT.get(b.lower(), (9, 9))
-    return abs(ra - rb) <= 1 and abs(ca - cb) <= 1
+    return abs(ra - rb) <= 1 and abs(ca - cb) <= 1.0
 
 
 def typo_distance(typed: str, meant: str) -> float:
