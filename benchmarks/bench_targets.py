@@ -33,7 +33,7 @@ from repair.simulate import SimulationConfig, simulate_partition
 from repair.teachers import pipeline
 from repair.teachers.search import SearchRepairer
 from repair.verify import ACCEPTED, Verifier
-from resources.object_store import LocalObjectStore, ObjectStore
+from repair.object_store import LocalObjectStore, ObjectStore
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Training targets"

@@ -20,8 +20,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the store classes pull in Dagster; the CLI does without
-    from resources.object_store import ObjectStore
+if TYPE_CHECKING:  # for the annotations only
+    from repair.object_store import ObjectStore
 
 MISTAKES_PREFIX = "ground_truth"
 AS_WRITTEN_PREFIX = "ground_truth_as_written"
