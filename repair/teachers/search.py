@@ -14,7 +14,7 @@ Candidate families (`Candidate.family`):
 | `quote` | syntax | close an unterminated string |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
-| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or gets a trailing `_` |
+| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or the variable the line reassigns from (no made-up name) |
 | `argument` | `reportCallIssue` "Expected N positional arguments" | drop the extra argument |
 | `unused_import` | ruff `F401` | drop the import line |
 
@@ -226,7 +226,10 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
     at = _import_line(lines)
     project = _project_modules({p: t for p, t in context_files.items() if p != file_name})
     if name in sys.stdlib_module_names or name in project:
-        out.append(Candidate(1.08, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
+        # A module is used for its attributes (`re.match`); `if re:` is more likely a typo of `res`.
+        used_as_module = re.search(rf"\b{re.escape(name)}\s*\.", code) is not None
+        cost = 1.08 if used_as_module else 1.5
+        out.append(Candidate(cost, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
     for module, path in sorted(project.items()):
         if name in _top_level_names(_parse(context_files[path])):
             out.append(
@@ -445,8 +448,11 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
                 and m.group() not in BUILTIN_NAMES
                 and not value[: m.start()].rstrip().endswith(".")
                 and not value[m.end() :].lstrip().startswith("(")
+                and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
             ]
-            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1], word + "_"])):
+            # Only names the file gives reason for: `word_` or any other made-up name lints clean
+            # and means nothing.
+            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1]])):
                 renamed = re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", name, line)
                 edits.append((1.45 + 0.02 * rank, "keyword", f"{word} -> {name}", renamed))
             break
