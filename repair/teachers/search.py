@@ -34,6 +34,7 @@ import re
 import sys
 import tokenize
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -386,11 +387,19 @@ def _orphan_names(code: str, line_index: int) -> list[str]:
         for match in pattern.finditer(code):
             bound.update(IDENTIFIER.findall(match.group(1)))
     first_use: dict[str, int] = {}
+    uses: Counter[str] = Counter()
     for token in _name_tokens(code):
         name, row = token.string, token.start[0] - 1
         if row > line_index and name not in bound and not keyword.iskeyword(name):
             first_use.setdefault(name, row)
-    return sorted(first_use, key=lambda name: (first_use[name], name))
+            uses[name] += 1
+    # A lost binding orphans every use of its name; one unbound use is more likely a misspelling or
+    # a name defined later, and an unbound typo of a bound name is a misspelling.
+    misspelt = {name for name in first_use if uses[name] < 2} | {
+        name for name in first_use
+        if any(abs(len(b) - len(name)) <= typo_budget(name) and typo_distance(name, b) <= typo_budget(name) for b in bound)
+    }  # fmt: skip
+    return sorted(set(first_use) - misspelt, key=lambda name: (first_use[name], name))
 
 
 def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, str, str]]:
@@ -447,7 +456,7 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
                 if not keyword.iskeyword(m.group())
                 and m.group() not in BUILTIN_NAMES
                 and not value[: m.start()].rstrip().endswith(".")
-                and not value[m.end() :].lstrip().startswith("(")
+                and not value[m.end() :].lstrip().startswith(("(", "."))  # a call or a module is no variable
                 and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
             ]
             # Only names the file gives reason for: `word_` or any other made-up name lints clean

@@ -36,3 +36,15 @@ def test_a_typo_of_a_name_used_nearby_is_corrected_first():
     assert _renames(code, "vlaue")[0] == "value"
     assert _renames("total = 0\nprint(totl)\n", "totl") == ["total"]
     assert _renames("print(lenn([1]))\n", "lenn") == ["len"]  # builtins, when they are the typo's target
+
+
+def test_a_keyword_used_as_a_name_gets_no_misspelling_or_module_for_its_name():
+    """Found by the done-when test: `from = 5` renamed to `sLQL` (an unbound name further
+    down, not a lost name) and `is = xmlbuilder.X` renamed to the module it reads from. A misspelling
+    (`SQQL` for `SQL`) or a name used once is no lost name."""
+    from repair.teachers.search import _syntax_line_edits, _orphan_names
+
+    code = "SQL = 1\nfrom = 5\nprint(SQQL, limit, SQQL, limit, once)\n"
+    assert _orphan_names(code, 1) == ["limit"]
+    edits = [e[2] for e in _syntax_line_edits("is = xmlbuilder.FILTER\n", [])]
+    assert not any("xmlbuilder" in e for e in edits)
