@@ -28,12 +28,12 @@ from repair.ingest.logs import read_partition
 from repair.ingest.states import build_error_states
 from repair.ingest.timelines import build_timelines
 from repair.lint import WarmLinter
+from repair.object_store import LocalObjectStore, ObjectStore
 from repair.reproduce import ReproduceSettings, reproduce
 from repair.simulate import SimulationConfig, simulate_partition
 from repair.teachers import pipeline
 from repair.teachers.search import SearchRepairer
 from repair.verify import ACCEPTED, Verifier
-from repair.object_store import LocalObjectStore, ObjectStore
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Training targets"
@@ -150,26 +150,28 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float) -> str:
     lines = [
         SECTION,
         "",
-        f"Command: `uv run python -m benchmarks bench_targets` (BENCH_TARGETS_SESSIONS={run.sessions}, seed "
-        f"{os.environ.get('BENCH_TARGETS_SEED', '0')}, day {DAY}); machine: {platform.machine()} "
-        f"{os.cpu_count()}-core CPU sandbox shared with the other engineers' sessions (load average "
-        f"{load[0]:.1f} at the start, {load[1]:.1f} at the end); date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
-        f"wall {wall / 60:.1f} min ("
-        + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
-        + "). Written by the script; the library functions are the ones the assets call.",
+        (
+            f"Command: `uv run python -m benchmarks bench_targets` (BENCH_TARGETS_SESSIONS={run.sessions}, seed "
+            f"{os.environ.get('BENCH_TARGETS_SEED', '0')}, day {DAY}); machine: {platform.machine()} "
+            f"{os.cpu_count()}-core CPU sandbox shared with the other engineers' sessions (load average "
+            f"{load[0]:.1f} at the start, {load[1]:.1f} at the end); date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+            f"wall {wall / 60:.1f} min ("
+            + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
+            + "). Written by the script; the library functions are the ones the assets call."
+        ),
         "",
-        f"**Errors the user saw** (`reproduced_diagnostics`, settle filter). {run.diagnostics} logged diagnostics; "
+        (f"**Errors the user saw** (`reproduced_diagnostics`, settle filter). {run.diagnostics} logged diagnostics; "
         f"reproduction kept {run.counts['kept']} and dropped {run.counts['unsettled']} as `unsettled`. "
         "Precision = kept diagnostics that belong to a recorded mistake or to the code as the user meant it "
         "(`ground_truth_as_written`); mistake share = those that belong to a mistake; recall = recorded mistakes "
-        "with a logged diagnostic that keep at least one.",
+        "with a logged diagnostic that keep at least one."),
         "",
         "| measured on | kept | precision | mistake share | recall |",
         "| --- | --- | --- | --- | --- |",
-        f"| the settle step (every republished copy) | {settle['kept']} of {settle['rows']} | {_pct(settle['precision'])} | "
-        f"{_pct(settle['mistake_share'])} | {_pct(settle['recall'])} ({settle['mistakes_kept']}/{settle['mistakes']}) |",
-        f"| the stage's output (one state per mistake, every filter) | {kept['kept']} | {_pct(kept['precision'])} | "
-        f"{_pct(kept['mistake_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |",
+        (f"| the settle step (every republished copy) | {settle['kept']} of {settle['rows']} | {_pct(settle['precision'])} | "
+        f"{_pct(settle['mistake_share'])} | {_pct(settle['recall'])} ({settle['mistakes_kept']}/{settle['mistakes']}) |"),
+        (f"| the stage's output (one state per mistake, every filter) | {kept['kept']} | {_pct(kept['precision'])} | "
+        f"{_pct(kept['mistake_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"),
         "",
         "Per settle evidence (the first that settled each row):",
         "",
@@ -179,21 +181,21 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float) -> str:
         "",
         *_quality_rows(run.quality["settle_by_rule"]["per_group"], "rule"),
         "",
-        f"**Teachers against the truth** (`verified_repairs`, every kept diagnostic: {len(run.states)}; "
+        (f"**Teachers against the truth** (`verified_repairs`, every kept diagnostic: {len(run.states)}; "
         f"{accepted} accepted candidates). truth_diagnostics: diagnostics that belong to a recorded mistake; "
         "truth_covered: of those, the teacher's fix verified; truth_agreement: covered fixes making the "
-        "mistake's clean fix; truth_solved_share: agreeing fixes over truth_diagnostics.",
+        "mistake's clean fix; truth_solved_share: agreeing fixes over truth_diagnostics."),
         "",
         pipeline.markdown_table(run.teachers),
         "",
-        f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
+        (f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
         f"splitting and near-duplicate removal): {examples} examples, {covered} with ground truth "
         f"({_pct(covered / examples if examples else None)}), of which {agreeing} agree "
-        f"({_pct(agreeing / covered if covered else None)}).",
+        f"({_pct(agreeing / covered if covered else None)})."),
         "",
-        f"Targets: settle precision >= 90 % with recall >= 80 %; search agreement >= 90 % on covered rows "
+        (f"Targets: settle precision >= 90 % with recall >= 80 %; search agreement >= 90 % on covered rows "
         f"(measured {_pct(search.get('truth_agreement'))}); dataset rows agreeing >= 85 % of those with truth "
-        f"(measured {_pct(agreeing / covered if covered else None)}).",
+        f"(measured {_pct(agreeing / covered if covered else None)})."),
     ]
     return "\n".join(lines)
 

@@ -35,7 +35,6 @@ from typing import Any
 import polars as pl
 
 from repair.diagnostic import Diagnostic
-from repair.settle import SettleSettings, settle
 from repair.lint import (
     DEFAULT_CONFIG,
     DEFAULT_MAX_FILE_BYTES,
@@ -44,6 +43,7 @@ from repair.lint import (
     is_python_path,
     lint_batch,
 )
+from repair.settle import SettleSettings, settle
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -98,7 +98,7 @@ class ReproduceSettings:
     one_state_per_mistake: bool = True
     # Errors the user saw: what counts as settled, and whether unsettled rows are dropped (False
     # keeps them, with a null `settled_by`).
-    settle: SettleSettings = SettleSettings()
+    settle: SettleSettings = field(default_factory=SettleSettings)
     require_settled: bool = True
 
     def __post_init__(self):

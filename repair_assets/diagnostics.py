@@ -17,9 +17,9 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from repair.diagnostic import SEVERITIES, SOURCES
+from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
 from repair.ingest import load_context
 from repair.ingest.frames import quarantine_key, write_frame
-from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
 from repair.reproduce import REASONS, Reproduction, reproduce
 from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions

@@ -57,8 +57,8 @@ class Session:
             })  # fmt: skip
         return pl.DataFrame(rows)
 
-    def settle(self, settings: SettleSettings = SettleSettings()) -> list[tuple[str | None, str]]:
-        return settle(self.rows, self.timelines(), settings)
+    def settle(self, settings: SettleSettings | None = None) -> list[tuple[str | None, str]]:
+        return settle(self.rows, self.timelines(), settings or SettleSettings())
 
 
 def test_typing_in_progress_is_not_settled_and_a_saved_mistake_is():

@@ -136,5 +136,5 @@ def test_the_user_saves_and_goes_to_a_mistake_before_fixing_it():
     again = simulate_repl(0, quiet, sources, stdlib_dir(), 3).simulator
     saves = sum(e["kind"] == "editor" and e["action"] == "save" for e in again.events)
     assert saves == sum(e["kind"] == "run" for e in again.events)  # only the saves before runs are left
-    packets = lambda sim: [(e["file"], e["version"], e["ops"]) for e in sim.events if e["kind"] == "ot"]  # noqa: E731
+    packets = lambda sim: [(e["file"], e["version"], e["ops"]) for e in sim.events if e["kind"] == "ot"]
     assert packets(again) == packets(sims[0])

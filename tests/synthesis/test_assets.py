@@ -208,7 +208,7 @@ def test_teacher_table_in_metadata(materialized):
         e for e in events if e.asset_key == dg.AssetKey("verified_repairs")
     ).materialization.metadata
     table = {record.data["teacher"]: record.data for record in metadata["teachers"].value.records}
-    figures = lambda teacher, *keys: tuple(table[teacher][k] for k in keys)  # noqa: E731
+    figures = lambda teacher, *keys: tuple(table[teacher][k] for k in keys)
     keys = ("attempted", "applies_share", "verified_share", "noise_rate", "truth_diagnostics", "truth_covered",
             "truth_agreement")  # fmt: skip
     # search: 3 of 4 verified (two as duplicates of the user's identical fix), all agreeing with truth.

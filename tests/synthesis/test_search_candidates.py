@@ -42,7 +42,7 @@ def test_a_keyword_used_as_a_name_gets_no_misspelling_or_module_for_its_name():
     """Found by the done-when test: `from = 5` renamed to `sLQL` (an unbound name further
     down, not a lost name) and `is = xmlbuilder.X` renamed to the module it reads from. A misspelling
     (`SQQL` for `SQL`) or a name used once is no lost name."""
-    from repair.teachers.search import _syntax_line_edits, _orphan_names
+    from repair.teachers.search import _orphan_names, _syntax_line_edits
 
     code = "SQL = 1\nfrom = 5\nprint(SQQL, limit, SQQL, limit, once)\n"
     assert _orphan_names(code, 1) == ["limit"]
