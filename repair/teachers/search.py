@@ -458,6 +458,7 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
                 and not value[: m.start()].rstrip().endswith(".")
                 and not value[m.end() :].lstrip().startswith(("(", "."))  # a call or a module is no variable
                 and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
+                and body[assigned.end() + m.end() : assigned.end() + m.end() + 1] not in ("'", '"')  # nor `b"..."`
             ]
             # Only names the file gives reason for: `word_` or any other made-up name lints clean
             # and means nothing.

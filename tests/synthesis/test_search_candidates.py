@@ -48,3 +48,4 @@ def test_a_keyword_used_as_a_name_gets_no_misspelling_or_module_for_its_name():
     assert _orphan_names(code, 1) == ["limit"]
     edits = [e[2] for e in _syntax_line_edits("is = xmlbuilder.FILTER\n", [])]
     assert not any("xmlbuilder" in e for e in edits)
+    assert _syntax_line_edits('lambda = b"PK"\n', []) == []  # `b` is the bytes prefix, not a variable
