@@ -104,6 +104,9 @@ def build_examples(repairs: Sequence[dict[str, Any]], window: int | None = DEFAU
             "rule": f"{row['source']}:{row['code']}",
             "teacher": row.get("teacher") or "unknown",
             "diagnostic_id": row["diagnostic_id"],
+            # For the card, not the training files: where the target came from and how it compares.
+            "settled_by": row.get("settled_by"),
+            "agrees_with_truth": row.get("agrees_with_truth"),
         }
         previous = best.get(row["diagnostic_id"])
         if previous is not None:
@@ -332,6 +335,7 @@ def build_dataset(
         example["split"] = split_of(example["repl"], fractions, split_seed)
     dedup = deduplicate(examples, benchmark_sources, threshold, num_perm, window)
     kept = [{column: e[column] for column in DATASET_COLUMNS} for e in dedup.kept]
+    targets = targets_by_split(dedup.kept)
     counts = {
         **counts,
         "window": window,
@@ -343,6 +347,7 @@ def build_dataset(
         "projects_by_split": {
             split: len({e["repl"] for e in kept if e["split"] == split}) for split in SPLITS
         },
+        "targets_by_split": targets,
     }
     # rows = not accepted + quarantined + redundant repairs + examples; examples = kept + removed.
     assert counts["rows"] == (
@@ -350,6 +355,23 @@ def build_dataset(
     )
     assert len(examples) == len(kept) + len(dedup.removed)
     return BuiltDataset(kept, quarantined, dedup.removed, counts)
+
+
+def targets_by_split(examples: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per split: rows, rows from settled diagnostics (the user saw the error; `settled_by` set),
+    rows whose target the simulator's ground truth covers, and of those, the ones that agree with
+    it (the mistake's clean fix); with the agreeing share."""
+    out = {split: {"rows": 0, "settled": 0, "with_truth": 0, "agrees_with_truth": 0} for split in SPLITS}
+    for example in examples:
+        figures = out[example["split"]]
+        figures["rows"] += 1
+        figures["settled"] += example.get("settled_by") is not None
+        figures["with_truth"] += example.get("agrees_with_truth") is not None
+        figures["agrees_with_truth"] += bool(example.get("agrees_with_truth"))
+    for figures in out.values():
+        with_truth = figures["with_truth"]
+        figures["agreement"] = round(figures["agrees_with_truth"] / with_truth, 4) if with_truth else None
+    return out
 
 
 def count_by(examples: Iterable[dict[str, Any]], *columns: str) -> dict[str, int]:
@@ -406,6 +428,7 @@ def dataset_card(
     """Counts by rule and split, teacher mix, what was removed and why, token-length summary."""
     card: dict[str, Any] = {
         "counts": built.counts,
+        "targets_by_split": built.counts["targets_by_split"],
         "by_rule_and_split": count_by(built.examples, "rule", "split"),
         "teacher_mix": count_by(built.examples, "teacher"),
         "removed_by_reason_and_split": count_by(built.removed, "reason", "split"),

@@ -9,6 +9,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `non_python_file` | the file is not `.py`/`.pyi` |
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
+| `unsettled` | the session timeline shows no sign the user saw it: typing in progress (`repair.settle`; only when the timelines are given) |
 | `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
@@ -42,6 +43,7 @@ from repair.lint import (
     is_python_path,
     lint_batch,
 )
+from repair.settle import SettleSettings, settle
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -65,9 +67,10 @@ GENERATED_MARKERS: tuple[str, ...] = (
 GENERATED_MARKER_LINES = 5
 
 REASONS = (
-    "non_python_file", "generated_or_vendored", "duplicate", "repeated", "style_only", "deterministic_fix",
-    "bad_input", "not_reproduced",
+    "non_python_file", "generated_or_vendored", "duplicate", "unsettled", "repeated", "style_only",
+    "deterministic_fix", "bad_input", "not_reproduced",
 )
+BEFORE_SETTLING = frozenset(REASONS[: REASONS.index("unsettled")])
 EXECUTORS = ("serial", "process", "spark")
 QUARANTINE_COLUMNS = (
     "diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code", "message", "start_line",
@@ -93,6 +96,10 @@ class ReproduceSettings:
     # One state per mistake: its republished copies add near-duplicate training pairs (removed again
     # by the dataset's MinHash pass) at the full cost of synthesis and verification.
     one_state_per_mistake: bool = True
+    # Errors the user saw: what counts as settled, and whether unsettled rows are dropped (False
+    # keeps them, with a null `settled_by`).
+    settle: SettleSettings = field(default_factory=SettleSettings)
+    require_settled: bool = True
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -104,7 +111,7 @@ class ReproduceSettings:
 @dataclass
 class Reproduction:
     """What came of one partition: the kept rows (`error_states` columns plus
-    `reproduced_message`), the dropped ones (`QUARANTINE_COLUMNS` plus `reason`, `detail`), the
+    `reproduced_message` and `settled_by`, the evidence that the user saw it), the dropped ones (`QUARANTINE_COLUMNS` plus `reason`, `detail`), the
     count per reason and the reproduction rate per rule over the states that were linted."""
 
     kept: pl.DataFrame
@@ -112,6 +119,10 @@ class Reproduction:
     counts: dict[str, int]
     rule_rates: dict[str, dict[str, float]] = field(default_factory=dict)
     states_linted: int = 0
+    # Per input row: the settle evidence (None: unsettled, or no timelines given), and which rows
+    # reached the settle step (for measuring it).
+    settled_by: list[str | None] = field(default_factory=list)
+    settle_input: list[int] = field(default_factory=list)
 
     @property
     def reproduction_rate(self) -> float | None:
@@ -172,9 +183,11 @@ def _line_key(row: Mapping[str, Any]) -> tuple:
     return (row["repl"], row["session"], row["file"], row["version"], row["start_line"])
 
 
-def _last_state_of_each_mistake(records: Sequence[Mapping[str, Any]]) -> dict[tuple, int]:
+def _last_state_of_each_mistake(records: Sequence[Mapping[str, Any]], eligible: Sequence[bool]) -> dict[tuple, int]:
     last: dict[tuple, int] = {}
     for index, row in enumerate(records):
+        if not eligible[index]:
+            continue
         key = _mistake_key(row)
         if key not in last or (row["ts"], row["version"]) >= (records[last[key]]["ts"], records[last[key]]["version"]):
             last[key] = index
@@ -252,18 +265,26 @@ def reproduce(
     contexts: Sequence[Mapping[str, str | bytes]],
     settings: ReproduceSettings = ReproduceSettings(),
     *,
+    timelines: pl.DataFrame | None = None,
     spark=None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Reproduction:
     """Re-lints every row of `error_states` (`contexts[i]`: the other files of row i's project,
-    {path: text}) and filters; see the module docstring for the steps."""
+    {path: text}) and filters; see the module docstring for the steps. With the partition's
+    `timelines`, rows are settled or dropped as `unsettled` (`repair.settle`)."""
     if len(contexts) != rows.height:
         raise ValueError(f"{rows.height} rows but {len(contexts)} contexts")
     records = rows.to_dicts()
     reasons: dict[int, tuple[str, str]] = {}
     seen_pairs: dict[tuple, str] = {}
     to_lint: dict[tuple, list[int]] = {}
-    last_state = _last_state_of_each_mistake(records)
+    settled = settle(records, timelines, settings.settle) if timelines is not None else [(None, "")] * len(records)
+    settled_by = [evidence for evidence, _ in settled]
+    filter_unsettled = timelines is not None and settings.require_settled and bool(settings.settle.evidence)
+    # The last state of each mistake among the rows that can be kept.
+    last_state = _last_state_of_each_mistake(
+        records, [not filter_unsettled or evidence is not None for evidence in settled_by]
+    )
     pyright_syntax = {_line_key(r) for r in records if r["source"] == "pyright" and r["code"] == "syntax"}
     for index, row in enumerate(records):
         path, code, text = row["file"], row["code"], row["content"]
@@ -279,6 +300,8 @@ def reproduce(
             reasons[index] = ("generated_or_vendored", path)
         elif pair in seen_pairs:
             reasons[index] = ("duplicate", f"same code and diagnostic as {seen_pairs[pair]}")
+        elif filter_unsettled and settled_by[index] is None:
+            reasons[index] = ("unsettled", settled[index][1])
         elif settings.one_state_per_mistake and last_state[_mistake_key(row)] != index:
             later = records[last_state[_mistake_key(row)]]
             reasons[index] = ("repeated", f"logged again at version {later['version']} ({later['diagnostic_id']})")
@@ -324,13 +347,23 @@ def reproduce(
                 reasons[index] = ("deterministic_fix", f"{found.source} reports an available fix")
             else:
                 reproduced_message[index] = found.message
-    return _assemble(rows, records, reasons, reproduced_message, linted_per_rule, reproduced_per_rule, len(states))
+    outcome = _assemble(
+        rows, records, reasons, reproduced_message, linted_per_rule, reproduced_per_rule, len(states), settled_by
+    )
+    outcome.settle_input = [
+        i for i in range(len(records))
+        if records[i]["content"] is not None and reasons.get(i, ("",))[0] not in BEFORE_SETTLING
+    ]  # fmt: skip
+    return outcome
 
 
-def _assemble(rows, records, reasons, reproduced_message, linted_per_rule, reproduced_per_rule, states_linted):
+def _assemble(
+    rows, records, reasons, reproduced_message, linted_per_rule, reproduced_per_rule, states_linted, settled_by
+):
     kept_index = sorted(reproduced_message)
     kept = _take(rows, kept_index).with_columns(
-        pl.Series("reproduced_message", [reproduced_message[i] for i in kept_index], dtype=pl.String)
+        pl.Series("reproduced_message", [reproduced_message[i] for i in kept_index], dtype=pl.String),
+        pl.Series("settled_by", [settled_by[i] for i in kept_index], dtype=pl.String),
     )
     dropped_index = sorted(reasons)
     columns = [c for c in QUARANTINE_COLUMNS if c in rows.columns]
@@ -348,7 +381,7 @@ def _assemble(rows, records, reasons, reproduced_message, linted_per_rule, repro
         }
         for rule in sorted(linted_per_rule)
     }
-    return Reproduction(kept, dropped, counts, rule_rates, states_linted)
+    return Reproduction(kept, dropped, counts, rule_rates, states_linted, settled_by)
 
 
 def _take(rows: pl.DataFrame, index: list[int]) -> pl.DataFrame:

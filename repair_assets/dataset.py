@@ -149,6 +149,8 @@ def repair_dataset(
             "location": dg.MetadataValue.url(record.uri),
             "rows_by_split": dg.MetadataValue.json(built.counts["by_split"]),
             "projects_by_split": dg.MetadataValue.json(built.counts["projects_by_split"]),
+            # Per split: rows from settled diagnostics, rows the ground truth covers, targets agreeing.
+            "targets_by_split": dg.MetadataValue.json(built.counts["targets_by_split"]),
             "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
             "quarantined": len(built.quarantined),
             "quarantine": dg.MetadataValue.url(quarantine_uri),

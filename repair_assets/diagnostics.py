@@ -17,9 +17,11 @@ from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
 from repair.diagnostic import SEVERITIES, SOURCES
+from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
 from repair.ingest import load_context
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.reproduce import REASONS, Reproduction, reproduce
+from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions
 from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
@@ -44,6 +46,21 @@ class ReproduceConfig(dg.Config):
     executor: str | None = Field(default=None, description="Override the linter resource's executor (process, thread or spark); empty: the resource's.")
     batch_size: int | None = Field(default=None, description="Override the file states per linter call; empty: the resource's.")
     one_state_per_mistake: bool | None = Field(default=None, description="Keep one state per mistake (false: every republished state of it); empty: the resource's.")  # false: keep every republished state of a mistake
+    require_settled: bool = Field(
+        default=True,
+        description="Keep only diagnostics the user saw (settled); false keeps typing in progress too, "
+        "with a null `settled_by`.",
+    )
+    settle_evidence: list[str] = Field(
+        default_factory=lambda: list(EVIDENCE),
+        description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
+    )
+    pause_ms: int = Field(
+        default=DEFAULT_PAUSE_MS, description="A pause in typing on the file this long settles a diagnostic."
+    )
+    dwell_ms: int = Field(
+        default=DEFAULT_DWELL_MS, description="A diagnostic on screen this long in all (across republishes) settled."
+    )
 
 
 @dg.asset(
@@ -59,17 +76,22 @@ def reproduced_diagnostics(
     context: dg.AssetExecutionContext,
     config: ReproduceConfig,
     error_states: pl.DataFrame,
+    session_timelines: pl.DataFrame,
     linter: LinterResource,
     object_store: ObjectStoreResource,
     spark: LazyPySparkResource,
 ):
-    """The logged diagnostics that ruff/basedpyright reproduce on the reconstructed file state
-    (same source, rule and line), without deterministic fixes, style-only rules, non-Python,
-    generated or vendored files and duplicates; the rest is quarantined with its reason."""
+    """The logged diagnostics the user saw (settled: the timeline shows a save, run, cursor move,
+    republish or pause while they showed) that ruff/basedpyright reproduce on the reconstructed file
+    state (same source, rule and line), without deterministic fixes, style-only rules, non-Python,
+    generated or vendored files and duplicates; the rest is quarantined with its reason. On a
+    simulated day the metadata measures the settle filter against the simulator's ground truth."""
     partition = context.partition_key
     store = object_store.get_store()
     settings = linter.reproduce_settings(
-        executor=config.executor, batch_size=config.batch_size, one_state_per_mistake=config.one_state_per_mistake
+        executor=config.executor, batch_size=config.batch_size, one_state_per_mistake=config.one_state_per_mistake,
+        settle=SettleSettings(config.pause_ms, config.dwell_ms, tuple(config.settle_evidence)),
+        require_settled=config.require_settled,
     )
     contexts = load_context(store, partition, error_states) if error_states.height else []
     started = time.monotonic()
@@ -82,12 +104,17 @@ def reproduced_diagnostics(
         error_states,
         contexts,
         settings,
+        timelines=session_timelines,
         spark=spark.spark_session if settings.executor == "spark" else None,
         progress=progress,
     )
     seconds = time.monotonic() - started
     quarantine_uri = write_frame(store, quarantine_key(ASSET, partition), outcome.dropped)
-    yield dg.Output(outcome.kept, metadata=_metadata(outcome, seconds, settings.executor, quarantine_uri))
+    metadata = _metadata(outcome, seconds, settings.executor, quarantine_uri)
+    mistakes, as_written = read_ground_truth(store, partition)
+    if mistakes:
+        metadata |= truth_metadata(error_states, outcome, TruthIndex(mistakes, as_written))
+    yield dg.Output(outcome.kept, metadata=metadata)
     yield from check_results(outcome, linter.min_reproduction_rate)
 
 
@@ -107,6 +134,45 @@ def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_u
         "lint_seconds": dg.MetadataValue.float(round(seconds, 2)),
         "states_per_second": dg.MetadataValue.float(round(outcome.states_linted / seconds, 1) if seconds else 0.0),
         "quarantine": dg.MetadataValue.url(quarantine_uri),
+    }
+
+
+QUALITY_COLUMNS = (
+    ("rows", "int"), ("kept", "int"), ("kept_mistake", "int"), ("kept_as_written", "int"),
+    ("kept_unexplained", "int"), ("precision", "float"), ("mistake_share", "float"), ("mistakes", "int"),
+    ("mistakes_kept", "int"), ("recall", "float"),
+)  # fmt: skip
+
+
+def quality_table(quality: dict, label: str) -> dg.TableMetadataValue:
+    """`repair.ground_truth.filter_quality` figures, one row per group, as a Dagster table."""
+    columns = [dg.TableColumn(label, "string")] + [dg.TableColumn(name, kind) for name, kind in QUALITY_COLUMNS]
+    records = [
+        dg.TableRecord({label: name, **{c: figures[c] for c, _ in QUALITY_COLUMNS}})
+        for name, figures in [("(all)", quality["overall"]), *quality["per_group"].items()]
+    ]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
+
+
+def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: TruthIndex) -> dict:
+    """The settle filter and the whole stage measured against the simulator's ground truth:
+    precision (kept rows that belong to a recorded mistake or to the code as written) and recall
+    (mistakes keeping a diagnostic), per settle evidence and per rule."""
+    quality = reproduction_quality(
+        error_states.to_dicts(), outcome.settle_input, outcome.settled_by,
+        set(outcome.kept["diagnostic_id"].to_list()), index,
+    )  # fmt: skip
+    settled, kept = quality["settle"]["overall"], quality["kept"]["overall"]
+    return {
+        "settle_precision": settled["precision"],
+        "settle_recall": settled["recall"],
+        "settle_mistake_share": settled["mistake_share"],
+        "settle_quality_by_evidence": quality_table(quality["settle"], "evidence"),
+        "settle_quality_by_rule": quality_table(quality["settle_by_rule"], "rule"),
+        "kept_precision": kept["precision"],
+        "kept_mistake_share": kept["mistake_share"],
+        "kept_recall": kept["recall"],
+        "ground_truth_mistakes": len(index),
     }
 
 

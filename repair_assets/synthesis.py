@@ -7,7 +7,6 @@ LLM through DSPy; used when the `teacher_lm` resource names a model). Pure logic
 `repair.teachers` and `repair.verify`.
 """
 
-import json
 import time
 from collections import Counter
 
@@ -15,6 +14,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from repair.ground_truth import TruthIndex, read_ground_truth
 from repair_assets._partitions import daily_log_partitions
 from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
@@ -115,6 +115,8 @@ def repair_candidates(
         raise dg.Failure(f"unknown teachers {sorted(unknown)}: use search, user_fix, dspy")
     teachers = [t for t in config.teachers if t != "dspy" or teacher_lm.configured]
     states = reproduced_diagnostics.sort("diagnostic_id", "source", "message")
+    if "settled_by" not in states.columns:  # reproduced before the settle filter existed
+        states = states.with_columns(pl.lit(None, dtype=pl.String).alias("settled_by"))
     input_rows = min(states.height, config.limit) if config.limit is not None else states.height
     if config.limit is not None:
         states = states.head(config.limit)
@@ -170,6 +172,7 @@ def repair_candidates(
                 dict(Counter(frame.filter(pl.col("diff") != "")["teacher"].to_list()))
             ),
             "noisy_user_fixes": int(frame["noisy"].fill_null(False).sum()),
+            "noisy_user_fixes_dropped": int(frame["note"].str.starts_with(pipeline.NOISY_DROPPED).sum()),
             "quarantined": quarantine_frame.height,
             "quarantine": dg.MetadataValue.path(quarantine_uri),
             "teacher_lm_usage": dg.MetadataValue.json(usage),
@@ -239,20 +242,13 @@ def _write_quarantine(
     return write_frame(object_store.get_store(), quarantine_key(asset, partition), frame)
 
 
-def _ground_truth(object_store: ObjectStoreResource, partition: str) -> list[dict]:
-    store = object_store.get_store()
-    records = []
-    for key in store.list(f"ground_truth/date={partition}/"):
-        if not key.endswith(".jsonl"):
-            continue
-        for number, line in enumerate(store.read_text(key).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError as error:
-                raise dg.Failure(f"{store.uri(key)} line {number} is not JSON: {error}") from error
-    return records
+def teacher_table_metadata(table: list[dict]) -> dg.TableMetadataValue:
+    """`pipeline.teacher_table` rows as a Dagster table (sortable in the UI)."""
+    from repair.teachers.pipeline import TEACHER_TABLE_TYPES
+
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in TEACHER_TABLE_TYPES.items()])
+    records = [dg.TableRecord(dict(row)) for row in table]
+    return dg.MetadataValue.table(records, schema=schema)
 
 
 @dg.asset(
@@ -319,9 +315,11 @@ def verified_repairs(
         verified = pipeline.verify_rows(
             rows, states, contexts, Verifier(warm, judge), _progress(context, "verified")
         )
-    truth = pipeline.truth_index(_ground_truth(object_store, partition))
+    truth = TruthIndex(*read_ground_truth(object_store.get_store(), partition))
     agreement = [pipeline.agrees(row, states[row["diagnostic_id"]], truth) for row in verified]
-    table = pipeline.teacher_table(verified, agreement)
+    has_truth = [truth.truth_of(states[row["diagnostic_id"]]) is not None for row in verified]
+    table = pipeline.teacher_table(verified, agreement, has_truth)
+    accepted_truth = [a for row, a in zip(verified, agreement, strict=True) if row["verdict"] == ACCEPTED]
     frame = pl.DataFrame(
         verified, schema={**repair_candidates.schema, **pipeline.VERIFIED_EXTRA_SCHEMA}
     ).with_columns(pl.Series("agrees_with_truth", agreement, dtype=pl.Boolean))
@@ -341,8 +339,14 @@ def verified_repairs(
             "acceptance_by_rule": dg.MetadataValue.json(
                 pipeline.acceptance_by(verified, lambda r: f"{r['source']} {r['code']}")
             ),
-            "teachers": dg.MetadataValue.md(pipeline.markdown_table(table)),
+            "teachers": teacher_table_metadata(table),
             "ground_truth_records": len(truth),
+            # The training targets (accepted rows): how many the ground truth covers, how many agree.
+            "accepted_with_truth_share": round(sum(a is not None for a in accepted_truth) / len(accepted_truth), 4)
+            if accepted_truth else None,
+            "accepted_truth_agreement": round(
+                sum(bool(a) for a in accepted_truth) / max(1, sum(a is not None for a in accepted_truth)), 4
+            ) if any(a is not None for a in accepted_truth) else None,
             "seconds": round(time.monotonic() - started, 1),
         },
     )

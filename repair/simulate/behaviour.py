@@ -85,7 +85,8 @@ class BehaviourModel:
     undo_rate: float = 0.08  # per segment: undo the last burst, then redo it
     format_rate: float = 0.1  # per segment: format the file
     refactor_rate: float = 0.08  # per segment: rename a local or add a comment in earlier code
-    run_rate: float = 0.2  # per segment: run the program
+    run_rate: float = 0.2  # per segment: run the program (the editor saves first)
+    save_rate: float = 0.5  # per segment: save (Ctrl+S) after a look at the finished definition
     shell_rate: float = 0.3  # per session
     install_rate: float = 0.15  # per session
     session_count_weights: tuple[float, ...] = (0.5, 0.3, 0.2)  # a project gets 1, 2 or 3 sessions

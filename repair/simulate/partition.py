@@ -6,6 +6,7 @@ sessions/date=D/REALISM.md                 how the partition compares with real 
 snapshots/<repl>/<path>                    the last state of every file
 snapshots/date=D/<repl>/<path>             every file edited on D, as it was at the end of D
 ground_truth/date=D/shard-NNNNN.jsonl      what was broken, where, and the clean fix (never logged)
+ground_truth_as_written/date=D/shard-NNNNN.jsonl   per file, the errors of the code as meant (not mistakes)
 ```
 
 Projects live for up to `PROJECT_DAYS` days: a session that would start after 20:00, or (at
@@ -56,6 +57,8 @@ DAY_MS = 86_400_000
 PROJECT_DAYS = 3  # a project's sessions span at most this many days (it has at most three sessions)
 FIRST_SESSION_WINDOW_MS = (10 * 60_000, 17 * 3_600_000)  # first sessions start between 00:10 and 17:00
 LAST_SESSION_START_MS = 20 * 3_600_000  # later sessions of a project only start before 20:00
+# Beside the ground truth: per file, the errors of the code as the user meant it (`_written_files`).
+AS_WRITTEN_PREFIX = "ground_truth_as_written"
 
 
 @dataclass(frozen=True)
@@ -212,6 +215,7 @@ class _LintedShard:
     owner: list[int]  # index of the project (in the shard) each point belongs to
     results: list[list[Diagnostic] | None]
     caused: dict[int, list[dict[str, Any]] | None]  # per mistake (by id): what it made the server report
+    as_written: list[list[Diagnostic] | None]  # per project file (`_written_files`): the errors of the code as meant
     distinct: int  # states actually linted: identical ones are linted once
     seconds: float
 
@@ -232,16 +236,19 @@ def _lint_shard(repls: list[SimulatedRepl], timeout_s: float) -> _LintedShard:
     for m in mistakes:
         for text in (m.before_fix, m.clean_fix):
             keys.append((tuple(sorted({**m.context, m.file: text or ""}.items())), m.file))
+    written = [(r, path, project) for r in repls for path, project in _written_files(r.simulator)]
+    keys += [(tuple(sorted(project.items())), path) for _, path, project in written]
     distinct = list(dict.fromkeys(keys))
     results = lint_batch([dict(k[0]) for k in distinct], [k[1] for k in distinct], timeout_s=timeout_s)
     by_key = {k: (r.diagnostics if r.ok else None) for k, r in zip(distinct, results, strict=True)}
     found = [by_key[k] for k in keys]
     caused = {
-        id(m): _caused(found[len(points) + 2 * j], found[len(points) + 2 * j + 1])
+        id(m): _caused(found[len(points) + 2 * j], found[len(points) + 2 * j + 1], m.before_fix or "")
         for j, m in enumerate(mistakes)
     }
+    as_written = found[len(points) + 2 * len(mistakes) :]
     return _LintedShard(
-        points, owner, found[: len(points)], caused, len(distinct), time.perf_counter() - started
+        points, owner, found[: len(points)], caused, as_written, len(distinct), time.perf_counter() - started
     )
 
 
@@ -250,22 +257,44 @@ def _mistakes_of_the_day(r: SimulatedRepl) -> list[MistakeRecord]:
     return [m for m in r.simulator.mistakes if m.session in today]
 
 
-def _caused(broken: list[Diagnostic] | None, clean: list[Diagnostic] | None) -> list[dict[str, Any]] | None:
-    """The diagnostics of the broken state that the clean fix makes go away (None: lint failed)."""
+def _written_files(sim: ReplSimulator) -> list[tuple[str, dict[str, str]]]:
+    """Each file the user wrote, with the project as the user meant it (every mistake undone): the
+    errors linted there are the code's own (names its source module defined elsewhere, say), errors
+    the user sees and leaves, not mistakes or typing in progress."""
+    meant = {f.path: "".join(f.intended) for f in sim.files if f.version}
+    return [(path, meant) for path in meant]
+
+
+def _as_written_rows(sim: ReplSimulator, diagnostics: list[list[Diagnostic] | None]) -> list[dict[str, Any]]:
+    rows = []
+    for (path, project), found in zip(_written_files(sim), diagnostics, strict=True):
+        lines = project[path].split("\n")
+        rows.append({
+            "repl": sim.repl, "file": path,
+            "diagnostics": None if found is None else [
+                {"source": d.source, "code": d.code, "line": d.line1, "message": d.message,
+                 "text": lines[d.start_line] if d.start_line < len(lines) else ""}
+                for d in found
+            ],
+        })  # fmt: skip
+    return rows
+
+
+def _caused(
+    broken: list[Diagnostic] | None, clean: list[Diagnostic] | None, broken_text: str
+) -> list[dict[str, Any]] | None:
+    """The diagnostics of the broken state that the clean fix makes go away (None: lint failed),
+    with the text of the line each is on."""
     if broken is None or clean is None:
         return None
     after = {(d.source, d.code, d.message) for d in clean}
+    lines = broken_text.split("\n")
     return [
-        {
-            "source": d.source,
-            "code": d.code,
-            "line": d.line1,
-            "message": d.message,
-            "has_code_action": d.has_code_action,
-        }
+        {"source": d.source, "code": d.code, "line": d.line1, "message": d.message, "has_code_action": d.has_code_action,
+         "text": lines[d.start_line] if d.start_line < len(lines) else ""}
         for d in broken
         if (d.source, d.code, d.message) not in after
-    ]
+    ]  # fmt: skip
 
 
 def _lines_of(record: MistakeRecord, diff_lines: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -326,6 +355,8 @@ def _write_shard(
     summary.lint_errors += sum(1 for r in results if r is None)
     lines: list[dict[str, Any]] = []
     truth: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []
+    as_written = iter(linted.as_written)
     for i, r in enumerate(repls):
         sim = r.simulator
         mine = [(p, d) for p, d, o in zip(points, results, owner, strict=True) if o == i]
@@ -350,6 +381,7 @@ def _write_shard(
         if min(r.sessions_by_day) < config.day:
             summary.continued_repls += 1
             summary.continued_sessions += len(r.sessions)
+        written += _as_written_rows(sim, [next(as_written) for _ in _written_files(sim)])
         for record in _mistakes_of_the_day(r):
             truth.append(_ground_truth_row(record, linted.caused[id(record)]))
             summary.mistakes_by_kind[record.kind] += 1
@@ -364,6 +396,7 @@ def _write_shard(
     store.write_bytes(shard_key, gzip.compress(_jsonl(lines), compresslevel=6, mtime=0))
     truth_key = f"ground_truth/date={config.day}/{shard}.jsonl"
     store.write_bytes(truth_key, _jsonl(truth))
+    store.write_bytes(f"{AS_WRITTEN_PREFIX}/date={config.day}/{shard}.jsonl", _jsonl(written))
     summary.shard_keys.append(shard_key)
     summary.ground_truth_keys.append(truth_key)
 
@@ -430,6 +463,7 @@ def simulate_partition(
         store.list(f"sessions/date={config.day}/")
         + store.list(f"ground_truth/date={config.day}/")
         + store.list(f"snapshots/date={config.day}/")
+        + store.list(f"{AS_WRITTEN_PREFIX}/date={config.day}/")
     ):
         store.delete(key)  # a rerun replaces the partition instead of mixing two
     shard_no = 0

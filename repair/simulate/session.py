@@ -196,6 +196,9 @@ class ReplSimulator:
         self._last_flush: tuple[_File, int, int] | None = None  # file, version, publish-at ts
         self._awaiting: list[MistakeRecord] = []
         self._current: _File | None = None  # the file open in the editor
+        # Saves and cursor moves draw from their own stream, so that they leave every edit, mistake
+        # and diagnostic of a seed as it was without them.
+        self._ide_rng = random.Random(f"{repl}/ide")
 
     # ---- events, packets and publishing -------------------------------------------------------
 
@@ -280,8 +283,15 @@ class ReplSimulator:
         """The user stops for `pause` ms: the pending packet goes out, diagnostics may follow."""
         self._advance(pause)
 
-    def _editor(self, f: _File, action: str) -> None:
-        self._event("editor", self.now, f.path, action=action)
+    def _editor(self, f: _File, action: str, **fields: Any) -> None:
+        self._event("editor", self.now, f.path, action=action, **fields)
+
+    def _cursor(self, f: _File, segment: int, offset: int) -> None:
+        """The user moves the cursor (click, arrows) to `offset` of a segment: a real IDE logs the
+        move with its 0-based line."""
+        self._advance(self.timing.key_gap(self._ide_rng))
+        before = "".join(f.segments[:segment]) + f.segments[segment][:offset]
+        self._editor(f, "cursor", line=before.count("\n"))
 
     # ---- typing --------------------------------------------------------------------------------
 
@@ -426,6 +436,8 @@ class ReplSimulator:
         self._switch_to(f)
         record = f.broken.pop(segment)
         self._settle(self.timing.pause(self.rng))  # reads the diagnostic, goes to the line
+        broken = f.segments[segment]
+        self._cursor(f, segment, len("".join(broken.splitlines(keepends=True)[: record.line_in_segment])))
         before = f.text()
         record.broken_version = f.version
         clean_segments = list(f.segments)
@@ -460,6 +472,7 @@ class ReplSimulator:
         text = f.segments[segment]
         at = len(text) - len(text.lstrip("\n"))
         comment = f"# {self.rng.choice(_COMMENTS)}\n"
+        self._cursor(f, segment, at)
         self._type(f, segment, at, comment, careful=careful)
         f.intended[segment] = f.intended[segment][:at] + comment + f.intended[segment][at:]
         return True
@@ -471,6 +484,7 @@ class ReplSimulator:
         segment = self.rng.choice(choices)
         if self.rng.random() < 0.5 and (renamed := _renamed_local(f.segments[segment], self.rng)) is not None:
             self._advance(self.timing.pause(self.rng))
+            self._cursor(f, segment, 0)
             self._edit(f, segment, 0, len(f.segments[segment]), renamed, 0)
             self._editor(f, "rename")
             f.intended[segment] = renamed
@@ -488,6 +502,8 @@ class ReplSimulator:
 
     def _run(self) -> None:
         self._settle(self.timing.key_gap(self.rng))
+        if self._current is not None:
+            self._editor(self._current, "save")  # the editor saves before it runs
         code, stderr = run_outcome([f for f in self.files if f.version], self.repl)
         self._event("run", self.now, command="python main.py", exit_code=code, stderr_tail=stderr)
 
@@ -536,6 +552,8 @@ class ReplSimulator:
                 if record.outcome != "never":
                     due.append((n + delay, f, si))
             self._settle(self.timing.pause(rng))  # the end of a definition: a look at the code
+            if self._ide_rng.random() < behaviour.save_rate:
+                self._editor(f, "save")
             for item in [d for d in due if d[0] <= n]:
                 due.remove(item)
                 if item[2] in item[1].broken:

@@ -19,18 +19,20 @@ from typing import Any
 import polars as pl
 
 from repair.diagnostic import Diagnostic
+from repair.ground_truth import TruthIndex
 from repair.linediff import DiffError, parse_diff, render_diff
 from repair.teachers.user_fix import DEFAULT_HORIZON, DEFAULT_RADIUS, later_versions, mine_user_fix
 from repair.verify import ACCEPTED, LintFailure, Verifier, judge_lint
 
 Progress = Callable[[int, int], None]  # (done, total)
 DUPLICATE = "duplicate"
+NOISY_DROPPED = "noisy, dropped"  # the note of a user fix not taught: no trimmed edit fixes it alone
 ALL_TEACHERS = "*"  # quarantine rows that concern a diagnostic, not one teacher
 TEACHER_PRIORITY = ("user_fix", "search")  # ties between identical accepted fixes: keep the first
 STATE_COLUMNS = (
     "diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code", "severity",
     "message", "start_line", "start_character", "end_line", "end_character", "has_code_action",
-    "content", "context",
+    "content", "context", "settled_by",
 )  # fmt: skip
 CANDIDATE_SCHEMA = {
     "diagnostic_id": pl.String,
@@ -150,8 +152,15 @@ def mine_candidates(
             yield candidate_row(
                 row["diagnostic_id"], "user_fix", "", None, f"not fixed in {len(later)} later versions"
             )
+        elif mined.dropped:
+            note = (
+                f"{NOISY_DROPPED}: fixed at version {mined.fixed_version}, but no part of the user's "
+                f"{len(mined.full_diff.ops)}-op change near the error fixes it on its own"
+            )
+            yield candidate_row(row["diagnostic_id"], "user_fix", "", True, note)
         else:
-            note = f"fixed at version {mined.fixed_version}; {mined.unrelated_ops} unrelated ops"
+            trimmed = f"trimmed to {len(mined.diff.ops)} of {len(mined.full_diff.ops)} ops" if mined.noisy else "whole"
+            note = f"fixed at version {mined.fixed_version}; {trimmed}"
             yield candidate_row(row["diagnostic_id"], "user_fix", render_diff(mined.diff), mined.noisy, note)
         if progress is not None:
             progress(done, len(rows))
@@ -237,38 +246,6 @@ APPLIES_REJECTIONS = frozenset(
 )
 
 
-def truth_index(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], list[Mapping[str, Any]]]:
-    """The simulator's ground truth (`ground_truth/date=D/*.jsonl`, one record per mistake: where it
-    lived and its `clean_diff`), by (repl, session, file)."""
-    index: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for record in records:
-        if record.get("clean_diff") and record.get("introduced_version") is not None:
-            index[(record["repl"], record["session"], record["file"])].append(record)
-    return index
-
-
-def _truth_for(
-    state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
-) -> Mapping[str, Any] | None:
-    """The mistake behind a diagnostic: alive at the state's version, reported by the language
-    server with this diagnostic's message (the record lists everything published on the file then),
-    and on one of the mistake's broken lines; None when no single mistake is (most diagnostics of a
-    keystroke-level log are half-typed lines, not mistakes)."""
-    version = int(state["version"])
-    key = (state["source"], state["code"], state["message"])
-    lines = str(state["content"]).split("\n")
-    error_text = lines[state["start_line"]].strip() if state["start_line"] < len(lines) else None
-    reported = [
-        r
-        for r in index.get((state["repl"], state["session"], state["file"]), ())
-        if r["introduced_version"] <= version
-        and (r.get("fixed_version") is None or version < r["fixed_version"])
-        and any((d["source"], d["code"], d["message"]) == key for d in r.get("diagnostics") or ())
-        and any(str(b["text"]).strip() == error_text for b in r.get("broken_lines") or ())
-    ]
-    return reported[0] if len(reported) == 1 else None
-
-
 def _edit(diff_text: str) -> tuple[Counter, Counter]:
     """What a diff leaves and what it takes away, regardless of where: its inserted and removed
     line texts (trailing blanks aside)."""
@@ -282,17 +259,15 @@ def _edit(diff_text: str) -> tuple[Counter, Counter]:
     )
 
 
-def agrees(
-    row: Mapping[str, Any], state: Mapping[str, Any], index: Mapping[tuple, list[Mapping[str, Any]]]
-) -> bool | None:
+def agrees(row: Mapping[str, Any], state: Mapping[str, Any], index: TruthIndex) -> bool | None:
     """Whether a verified fix ends in the same lines as the simulator's clean fix (the same removed
     lines for a fix that only removes); None when the candidate was not verified or no single
     mistake explains the diagnostic. Line numbers and the broken text may differ: the state can be
     an earlier version than the one the clean fix was made on."""
     if row["verdict"] not in (ACCEPTED, DUPLICATE):
         return None
-    truth = _truth_for(state, index)
-    if truth is None:
+    truth = index.truth_of(state)
+    if truth is None or not truth.get("clean_diff"):
         return None
     (inserted, removed), (truth_inserted, truth_removed) = _edit(row["diff"]), _edit(truth["clean_diff"])
     return inserted == truth_inserted if truth_inserted else (not inserted and removed == truth_removed)
@@ -306,8 +281,9 @@ class TeacherFigures:
     verified: int = 0
     noise_judged: int = 0  # rows whose teacher reports noise (the user-fix miner's found fixes)
     noisy: int = 0
-    truth_covered: int = 0
-    truth_agrees: int = 0
+    truth_diagnostics: int = 0  # diagnostics asked about that belong to a recorded mistake
+    truth_covered: int = 0  # ... of which this teacher's fix was verified
+    truth_agrees: int = 0  # ... and makes the mistake's clean fix
 
     def as_row(self) -> dict[str, Any]:
         def share(n: int, of: int) -> float | None:
@@ -319,20 +295,27 @@ class TeacherFigures:
             "applies_share": share(self.applies, self.attempted),
             "verified_share": share(self.verified, self.attempted),
             "noise_rate": share(self.noisy, self.noise_judged),
-            "truth_agreement": share(self.truth_agrees, self.truth_covered),
+            "truth_diagnostics": self.truth_diagnostics,
             "truth_covered": self.truth_covered,
+            "truth_agreement": share(self.truth_agrees, self.truth_covered),
+            "truth_solved_share": share(self.truth_agrees, self.truth_diagnostics),
         }
 
 
 def teacher_table(
-    rows: Sequence[Mapping[str, Any]], truth_agreement: Sequence[bool | None]
+    rows: Sequence[Mapping[str, Any]],
+    truth_agreement: Sequence[bool | None],
+    has_truth: Sequence[bool] | None = None,
 ) -> list[dict[str, Any]]:
     """The case study's comparison per teacher: share of diagnostics with a diff that applies, share
     verified, noise rate (of the user fixes found, those whose change also touched unrelated lines;
-    empty for synthesizing teachers, whose diffs are minimal by construction), and agreement of
-    verified fixes with the ground truth."""
+    empty for synthesizing teachers, whose diffs are minimal by construction), and, over the
+    diagnostics that belong to a recorded mistake (`has_truth`): how many the teacher verified a fix
+    for (covered), the share of those making the clean fix (agreement), and the share of all of them
+    it fixed that way (solved)."""
     figures: dict[str, TeacherFigures] = {}
-    for row, agreement in zip(rows, truth_agreement, strict=True):
+    covered = has_truth if has_truth is not None else [a is not None for a in truth_agreement]
+    for row, agreement, truth in zip(rows, truth_agreement, covered, strict=True):
         f = figures.setdefault(row["teacher"], TeacherFigures(row["teacher"]))
         f.attempted += 1
         f.applies += row["verdict"] not in APPLIES_REJECTIONS
@@ -340,10 +323,18 @@ def teacher_table(
         if row.get("noisy") is not None:
             f.noise_judged += 1
             f.noisy += bool(row["noisy"])
+        f.truth_diagnostics += bool(truth)
         if agreement is not None:
             f.truth_covered += 1
             f.truth_agrees += agreement
     return [figures[t].as_row() for t in sorted(figures)]
+
+
+TEACHER_TABLE_TYPES = {
+    "teacher": "string", "attempted": "int", "applies_share": "float", "verified_share": "float",
+    "noise_rate": "float", "truth_diagnostics": "int", "truth_covered": "int", "truth_agreement": "float",
+    "truth_solved_share": "float",
+}  # fmt: skip
 
 
 def acceptance_by(

@@ -6,15 +6,15 @@ Candidate families (`Candidate.family`):
 
 | family | diagnostics | edit |
 | --- | --- | --- |
-| `rename` | undefined name (pyright `reportUndefinedVariable`, ruff `F821`) | nearest name in scope or builtin |
+| `rename` | undefined name (pyright `reportUndefinedVariable`, ruff `F821`) | a name of the file or a builtin the name is a plausible typo of (`typo_distance` within `typo_budget`), names used nearby first |
 | `import` | undefined name | `import M` (stdlib or project module), `from M import name` (project, common stdlib modules) |
-| `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | nearest attribute of the module, class or builtin type |
+| `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | an attribute of the module, class or builtin type the name is a plausible typo of |
 | `colon` | syntax | add the missing `:` to a compound statement |
 | `bracket` | syntax | close unclosed brackets, drop an unmatched closer |
 | `quote` | syntax | close an unterminated string |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
-| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or gets a trailing `_` |
+| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or the variable the line reassigns from (no made-up name) |
 | `argument` | `reportCallIssue` "Expected N positional arguments" | drop the extra argument |
 | `unused_import` | ruff `F401` | drop the import line |
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import difflib
 import importlib
 import importlib.util
 import io
@@ -35,6 +34,7 @@ import re
 import sys
 import tokenize
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -90,14 +90,55 @@ def _with_line(lines: list[str], index: int, text: str) -> str:
     return join_lines([*lines[:index], text, *lines[index + 1 :]])
 
 
-def _nearest(name: str, pool: Iterable[str], cost: float) -> list[tuple[float, str]]:
-    pool = {p for p in pool if p != name and not keyword.iskeyword(p)}
-    found = difflib.get_close_matches(name, pool, n=MAX_RENAMES, cutoff=0.5)
-    # Cheaper the closer; a case-only difference (screen/Screen) is nearly as good as the same name.
-    return [
-        (cost + (0.1 if m.lower() == name.lower() else 1 - difflib.SequenceMatcher(None, name, m).ratio()), m)
-        for m in found
-    ]
+# Keys next to each other on a QWERTY keyboard: hitting the neighbour is the commonest typo.
+_KEYBOARD_ROWS = (("1234567890", 0.0), ("qwertyuiop", 0.5), ("asdfghjkl", 0.75), ("zxcvbnm", 1.25))  # row stagger
+_KEY_AT = {key: (row, col + shift) for row, (keys, shift) in enumerate(_KEYBOARD_ROWS) for col, key in enumerate(keys)}
+NEARBY_LINES = 20  # names used this close to the error are what the user most likely meant
+
+
+def _adjacent(a: str, b: str) -> bool:
+    (ra, ca), (rb, cb) = _KEY_AT.get(a.lower(), (-9, -9)), _KEY_AT.get(b.lower(), (9, 9))
+    return abs(ra - rb) <= 1 and abs(ca - cb) <= 1.0
+
+
+def typo_distance(typed: str, meant: str) -> float:
+    """Optimal-string-alignment distance (insert, delete, substitute, swap two neighbours), where
+    hitting a key next to the right one costs 0.5 and a case slip 0.25: how far a typo is."""
+    rows = [[float(j) for j in range(len(meant) + 1)]]
+    for i in range(1, len(typed) + 1):
+        row = [float(i)] + [0.0] * len(meant)
+        for j in range(1, len(meant) + 1):
+            a, b = typed[i - 1], meant[j - 1]
+            substitute = 0.0 if a == b else 0.25 if a.lower() == b.lower() else 0.5 if _adjacent(a, b) else 1.0
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + substitute)
+            if i > 1 and j > 1 and a == meant[j - 2] and typed[i - 2] == b:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def typo_budget(name: str) -> float:
+    """The largest `typo_distance` at which `name` can still be a typo of another name: one slip in
+    a short name, two in a long one (a quarter of the length, rounded down, at least one)."""
+    return max(1.0, float(len(name) // 4))
+
+
+def _plausible(name: str, pool: Iterable[str], nearby: set[str], cost: float) -> list[tuple[float, str]]:
+    """The names of `pool` that `name` is a plausible typo of (`typo_budget`), at most MAX_RENAMES,
+    cheapest first: the closer, the cheaper; a name used near the error is cheaper than one used
+    elsewhere. Any other name, however cleanly it lints, is no correction."""
+    found = []
+    for candidate in {p for p in pool if p != name and not keyword.iskeyword(p)}:
+        if abs(len(candidate) - len(name)) > typo_budget(name):
+            continue
+        distance = typo_distance(name, candidate)
+        if distance <= typo_budget(name):
+            found.append((cost + 0.2 * distance + (0.0 if candidate in nearby else 0.1), candidate))
+    return sorted(found)[:MAX_RENAMES]
+
+
+def _names_near(lines: list[str], line: int) -> set[str]:
+    return set(IDENTIFIER.findall("\n".join(lines[max(0, line - NEARBY_LINES) : line + NEARBY_LINES + 1])))
 
 
 def _parse(code: str) -> ast.Module | None:
@@ -177,7 +218,8 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
     out = []
     in_file = set(IDENTIFIER.findall(code)) - {name}
     if _span(lines, diagnostic) == name:
-        for cost, match in _nearest(name, in_file | set(dir(builtins)), 1.0):
+        nearby = _names_near(lines, diagnostic.start_line)
+        for cost, match in _plausible(name, in_file | BUILTIN_NAMES, nearby, 1.0):
             out.append(
                 Candidate(cost, "rename", f"{name} -> {match}", _replace_span(lines, diagnostic, match))
             )
@@ -185,7 +227,10 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
     at = _import_line(lines)
     project = _project_modules({p: t for p, t in context_files.items() if p != file_name})
     if name in sys.stdlib_module_names or name in project:
-        out.append(Candidate(1.08, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
+        # A module is used for its attributes (`re.match`); `if re:` is more likely a typo of `res`.
+        used_as_module = re.search(rf"\b{re.escape(name)}\s*\.", code) is not None
+        cost = 1.08 if used_as_module else 1.5
+        out.append(Candidate(cost, "import", f"import {name}", _insert_line(lines, at, f"import {name}")))
     for module, path in sorted(project.items()):
         if name in _top_level_names(_parse(context_files[path])):
             out.append(
@@ -271,7 +316,7 @@ def _attribute(code, lines, diagnostic, file_name, context_files) -> list[Candid
                     pool |= _class_members(_parse(text), class_name)
     return [
         Candidate(cost, "attribute", f".{attr} -> .{m}", _replace_span(lines, diagnostic, m))
-        for cost, m in _nearest(attr, pool, 1.0)
+        for cost, m in _plausible(attr, pool, _names_near(lines, diagnostic.start_line), 1.0)
     ]
 
 
@@ -342,11 +387,19 @@ def _orphan_names(code: str, line_index: int) -> list[str]:
         for match in pattern.finditer(code):
             bound.update(IDENTIFIER.findall(match.group(1)))
     first_use: dict[str, int] = {}
+    uses: Counter[str] = Counter()
     for token in _name_tokens(code):
         name, row = token.string, token.start[0] - 1
         if row > line_index and name not in bound and not keyword.iskeyword(name):
             first_use.setdefault(name, row)
-    return sorted(first_use, key=lambda name: (first_use[name], name))
+            uses[name] += 1
+    # A lost binding orphans every use of its name; one unbound use is more likely a misspelling or
+    # a name defined later, and an unbound typo of a bound name is a misspelling.
+    misspelt = {name for name in first_use if uses[name] < 2} | {
+        name for name in first_use
+        if any(abs(len(b) - len(name)) <= typo_budget(name) and typo_distance(name, b) <= typo_budget(name) for b in bound)
+    }  # fmt: skip
+    return sorted(set(first_use) - misspelt, key=lambda name: (first_use[name], name))
 
 
 def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, str, str]]:
@@ -403,9 +456,13 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
                 if not keyword.iskeyword(m.group())
                 and m.group() not in BUILTIN_NAMES
                 and not value[: m.start()].rstrip().endswith(".")
-                and not value[m.end() :].lstrip().startswith("(")
+                and not value[m.end() :].lstrip().startswith(("(", "."))  # a call or a module is no variable
+                and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
+                and body[assigned.end() + m.end() : assigned.end() + m.end() + 1] not in ("'", '"')  # nor `b"..."`
             ]
-            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1], word + "_"])):
+            # Only names the file gives reason for: `word_` or any other made-up name lints clean
+            # and means nothing.
+            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1]])):
                 renamed = re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", name, line)
                 edits.append((1.45 + 0.02 * rank, "keyword", f"{word} -> {name}", renamed))
             break

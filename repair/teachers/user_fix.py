@@ -7,9 +7,13 @@ intermediate keystroke would be wasteful, so the search first checks the last ve
 horizon and then bisects for the earliest fixed version; a diagnostic that disappears and comes back
 within the horizon may so yield a later fixed version than the very first.
 
-The mined diff keeps only the ops within `radius` lines of the error line. When the user's change
-also touched lines further away (kept editing, reformatted, added a feature), the fix is flagged
-`noisy`: the case study's point is that such targets teach the model more than the fix.
+The user's change up to that version often holds more than the fix (the user kept typing the next
+function, reformatted, added a comment). The mined diff is trimmed to the edit that removed the
+diagnostic: the smallest of (the ops on the error line; the hunk around it, within `radius` lines;
+every op within `radius`) that still fixes it by the same rule. A change with ops elsewhere is
+flagged `noisy` (the case study's point: such targets teach the model more than the fix); when no
+trimmed edit fixes the diagnostic on its own, the fix is `dropped` (an empty diff, counted) rather
+than taught whole.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from repair.diagnostic import Diagnostic
-from repair.linediff import LineDiff, make_diff
+from repair.linediff import DiffApplyError, LineDiff, apply_diff, make_diff
 from repair.ot import FileReplay, OTError
 
 DEFAULT_RADIUS = 3
@@ -29,11 +33,12 @@ DEFAULT_HORIZON = 200
 
 @dataclass(frozen=True)
 class MinedFix:
-    diff: LineDiff  # the ops around the error line
+    diff: LineDiff  # the edit that removed the diagnostic (empty when `dropped`)
     full_diff: LineDiff  # everything the user changed up to the fixed version
     fixed_version: int
-    noisy: bool  # the user's change also touched lines outside the radius
-    unrelated_ops: int  # how many ops lie outside it
+    noisy: bool  # the user's change also touched other lines than the edit kept
+    unrelated_ops: int  # how many of its ops were left out
+    dropped: bool = False  # no trimmed edit fixes it on its own: the change is not taught
 
 
 def later_versions(
@@ -57,9 +62,33 @@ def later_versions(
     return states
 
 
-def _near(diff: LineDiff, line: int, radius: int) -> tuple[LineDiff, int]:
-    kept = tuple(op for op in diff.ops if line - radius <= op.line <= line + radius + (op.sign == "+"))
-    return LineDiff(kept), len(diff.ops) - len(kept)
+def _near(diff: LineDiff, line: int, radius: int) -> LineDiff:
+    return LineDiff(tuple(op for op in diff.ops if line - radius <= op.line <= line + radius + (op.sign == "+")))
+
+
+def _hunk(diff: LineDiff, line: int) -> LineDiff:
+    """The run of ops on consecutive lines that holds (or is next to) `line`."""
+    hunks: list[list] = []
+    for op in diff.ops:
+        if hunks and op.line - hunks[-1][-1].line <= 1:
+            hunks[-1].append(op)
+        else:
+            hunks.append([op])
+    around = [h for h in hunks if h[0].line - 1 <= line <= h[-1].line + 1]
+    return LineDiff(tuple(around[0])) if around else LineDiff(())
+
+
+def trimmed_edits(full: LineDiff, line: int, radius: int) -> list[LineDiff]:
+    """The candidate edits for the fix, smallest first, without repeats: the ops on the error line,
+    the hunk around it (within `radius`), every op within `radius`."""
+    on_line = LineDiff(tuple(op for op in full.ops if op.line == line))
+    near = _near(full, line, radius)
+    hunk = LineDiff(tuple(op for op in _hunk(full, line).ops if op in near.ops))
+    out: list[LineDiff] = []
+    for edit in (on_line, hunk, near):
+        if edit.ops and edit not in out:
+            out.append(edit)
+    return out
 
 
 def first_fixed(
@@ -92,5 +121,16 @@ def mine_user_fix(
         return None
     version, fixed = found
     full = make_diff(content, fixed)
-    near, unrelated = _near(full, diagnostic.line1, radius)
-    return MinedFix(near, full, version, unrelated > 0, unrelated)
+    edits = trimmed_edits(full, diagnostic.line1, radius)
+    for edit in edits:
+        unrelated = len(full.ops) - len(edit.ops)
+        if not unrelated:
+            return MinedFix(edit, full, version, False, 0)
+        try:
+            if is_fixed(apply_diff(content, edit)):
+                return MinedFix(edit, full, version, True, unrelated)
+        except DiffApplyError:
+            continue
+    # A fix made far from the error (an import at the top) keeps nothing near it: an empty diff,
+    # which verification rejects; a change whose near part does not fix it alone is dropped.
+    return MinedFix(LineDiff(()), full, version, bool(full.ops), len(full.ops), dropped=bool(edits))

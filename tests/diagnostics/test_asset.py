@@ -18,15 +18,25 @@ from resources.linter import LinterResource
 from resources.object_store import LocalObjectStore, ObjectStoreResource
 from tests.diagnostics.states import EXPECTED_COUNTS, HELPER, PARTITION
 
+TIMELINE_SCHEMA = {
+    "repl": pl.String, "session": pl.String, "seq": pl.Int64, "ts": pl.Int64, "kind": pl.String,
+    "file": pl.String, "version": pl.Int64, "event": pl.String,
+}  # fmt: skip
+
 
 def _materialize(tmp_path, frame, **linter):
     store = ObjectStoreResource(backend="local", root=str(tmp_path))
     local = LocalObjectStore(tmp_path)
     write_frame(local, f"assets/error_states/{PARTITION}.parquet", frame)
     write_frame(local, blobs_key(PARTITION), pl.DataFrame([(blob_id(HELPER), HELPER)], schema=BLOBS_SCHEMA, orient="row"))
-    upstream = dg.AssetSpec("error_states", partitions_def=reproduced_diagnostics.partitions_def)
+    # No timeline events: every diagnostic showed until its session ended (settled by `pause`).
+    write_frame(local, f"assets/session_timelines/{PARTITION}.parquet", pl.DataFrame(schema=TIMELINE_SCHEMA))
+    upstream = [
+        dg.AssetSpec(key, partitions_def=reproduced_diagnostics.partitions_def)
+        for key in ("error_states", "session_timelines")
+    ]
     result = dg.materialize(
-        [upstream, reproduced_diagnostics],
+        [*upstream, reproduced_diagnostics],
         partition_key=PARTITION,
         resources={
             "object_store": store,
@@ -106,4 +116,7 @@ def test_simulated_day_reproduces_end_to_end(tmp_path, monkeypatch):
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["input_rows"] > 0 and metadata["kept_rows"] > 0
     assert metadata["dropped_not_reproduced"] == 0 and metadata["reproduction_rate"] == 1.0
+    # The simulator's ground truth measures the settle filter, per evidence and per rule.
+    assert metadata["dropped_unsettled"] > 0 and 0 < metadata["settle_precision"] <= 1
+    assert {r.data["evidence"] for r in metadata["settle_quality_by_evidence"].records} >= {"(all)", "(unsettled)"}
     assert all(e.passed for e in result.get_asset_check_evaluations())

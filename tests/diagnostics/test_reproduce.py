@@ -16,7 +16,7 @@ def test_every_row_is_kept_or_dropped_with_its_reason(error_states):
     assert outcome.counts == EXPECTED_COUNTS
     assert outcome.kept.height + outcome.dropped.height == frame.height
     assert set(outcome.kept["diagnostic_id"]) | set(outcome.dropped["diagnostic_id"]) == set(frame["diagnostic_id"])
-    assert set(outcome.kept.columns) == set(frame.columns) | {"reproduced_message"}
+    assert set(outcome.kept.columns) == set(frame.columns) | {"reproduced_message", "settled_by"}
     # The message may differ; the reproduced wording is kept beside the logged one.
     geo = outcome.kept.filter(pl.col("file") == "geo.py").row(0, named=True)
     assert geo["message"] == "an older wording" and geo["reproduced_message"] == "Undefined name `radius`"

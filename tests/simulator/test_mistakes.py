@@ -97,3 +97,44 @@ def test_commenting_out_keeps_the_code_valid():
     assert commented_out(code, 2) == "def f(x):\n    y = x + 1\n    # z = y * 2\n    return z\n"
     assert commented_out(code, 0) is None  # a block header
     assert commented_out("def f():\n    return 1\n", 1) is None  # the only statement of its block
+
+
+def test_the_user_saves_and_goes_to_a_mistake_before_fixing_it():
+    """The IDE events the settle filter reads: a `cursor` move to the mistake's line before each
+    fix's first packet, `save`s (and a save before every run), all valid session-log events; and
+    they leave the seed's edits as they were (their own random stream)."""
+    from repair.linediff import make_diff
+    from repair.sessionlog import validate_event
+    from repair.simulate import BehaviourModel
+    from repair.simulate.partition import simulate_repl
+
+    config = SimulationConfig(day="2026-02-02", sessions=6, seed=5)
+    sources = list(iter_source_files())
+    sims = [simulate_repl(n, config, sources, stdlib_dir(), 3).simulator for n in range(4)]
+    events = [e for sim in sims for e in sim.events]
+    assert all(validate_event(e) is None for e in events)
+    actions = [e.get("action") for e in events if e["kind"] == "editor"]
+    assert actions.count("save") > 0 and actions.count("cursor") > 0
+    checked = 0
+    for sim in sims:
+        for i, event in enumerate(sim.events):
+            if event["kind"] == "run":
+                assert sim.events[i - 1]["kind"] == "editor" and sim.events[i - 1]["action"] == "save"
+        for record in sim.mistakes:
+            if record.fixed_version is None or record.kind == "missing_import" or record.outcome != "clean":
+                continue
+            first = next(
+                i for i, e in enumerate(sim.events)
+                if e["kind"] == "ot" and e["file"] == record.file and e["version"] == record.broken_version + 1
+            )  # fmt: skip
+            move = [e for e in sim.events[:first] if e["kind"] == "editor" and e["action"] == "cursor"][-1]
+            changed = make_diff(record.before_fix or "", record.clean_fix or "")
+            assert move["file"] == record.file and move["line"] + 1 in (changed.removed or changed.touched)
+            checked += 1
+    assert checked >= 3
+    quiet = SimulationConfig(day="2026-02-02", sessions=6, seed=5, behaviour=BehaviourModel(save_rate=0.0))
+    again = simulate_repl(0, quiet, sources, stdlib_dir(), 3).simulator
+    saves = sum(e["kind"] == "editor" and e["action"] == "save" for e in again.events)
+    assert saves == sum(e["kind"] == "run" for e in again.events)  # only the saves before runs are left
+    packets = lambda sim: [(e["file"], e["version"], e["ops"]) for e in sim.events if e["kind"] == "ot"]
+    assert packets(again) == packets(sims[0])

@@ -207,13 +207,16 @@ def test_teacher_table_in_metadata(materialized):
     metadata = next(
         e for e in events if e.asset_key == dg.AssetKey("verified_repairs")
     ).materialization.metadata
-    table = metadata["teachers"].value
-    assert "| teacher | attempted | applies_share | verified_share | noise_rate | truth_agreement |" in table
+    table = {record.data["teacher"]: record.data for record in metadata["teachers"].value.records}
+    figures = lambda teacher, *keys: tuple(table[teacher][k] for k in keys)
+    keys = ("attempted", "applies_share", "verified_share", "noise_rate", "truth_diagnostics", "truth_covered",
+            "truth_agreement")  # fmt: skip
     # search: 3 of 4 verified (two as duplicates of the user's identical fix), all agreeing with truth.
-    assert "| search | 4 | 0.75 | 0.75 |  | 1.0 | 3 |" in table
+    assert figures("search", *keys) == (4, 0.75, 0.75, None, 4, 3, 1.0)
     # user_fix: 3 fixes found, 2 of them noisy; the far one does not survive as a diff.
-    assert "| user_fix | 4 | 0.5 | 0.5 | 0.6667 | 1.0 | 2 |" in table
+    assert figures("user_fix", *keys) == (4, 0.5, 0.5, 0.6667, 4, 2, 1.0)
     # The DSPy teacher answered with the search repairer, which sees only the prompt (no project
-    # files): it verifies as often, but guesses `help` for the helper it cannot import.
-    assert "| dspy | 4 | 0.75 | 0.75 |  | 0.3333 | 3 |" in table
+    # files): the typo it verifies as the others do; for the helper it cannot import it no longer
+    # guesses `help` (no plausible typo of `helper`), so it proposes nothing rather than a wrong fix.
+    assert figures("dspy", *keys) == (4, 0.25, 0.25, None, 4, 1, 1.0)
     assert verified["agrees_with_truth"].to_list().count(True) == 6

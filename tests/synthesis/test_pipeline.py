@@ -1,6 +1,7 @@
 """The pure parts of the synthesis assets: ground-truth agreement and the teacher table."""
 
-from repair.teachers.pipeline import agrees, markdown_table, teacher_table, truth_index
+from repair.ground_truth import TruthIndex
+from repair.teachers.pipeline import agrees, markdown_table, teacher_table
 
 STATE = {"repl": "r", "session": "s", "file": "main.py", "version": 5, "source": "pyright",
          "code": "reportUndefinedVariable", "message": '"valeu" is not defined',
@@ -18,12 +19,12 @@ def record(introduced, fixed, clean_diff, message=None, broken="print(valeu)"):
 
 def test_agreement_compares_the_resulting_lines_not_the_line_numbers():
     # The clean fix was made on a later version, where the line still read `print(vale)`.
-    index = truth_index([record(2, 8, "<diff>\n-7 print(vale)\n+7 print(value)\n</diff>", STATE["message"])])
+    index = TruthIndex([record(2, 8, "<diff>\n-7 print(vale)\n+7 print(value)\n</diff>", STATE["message"])])
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, index) is True
     wrong = "<diff>\n-9 print(valeu)\n+9 print(values)\n</diff>"
     assert agrees({"verdict": "duplicate", "diff": wrong}, STATE, index) is False
     assert agrees({"verdict": "new_error", "diff": TYPO_FIX}, STATE, index) is None
-    removal = truth_index([record(2, 8, "<diff>\n-1 import sys\n</diff>", STATE["message"])])
+    removal = TruthIndex([record(2, 8, "<diff>\n-1 import sys\n</diff>", STATE["message"])])
     assert agrees({"verdict": "accepted", "diff": "<diff>\n-1 import sys\n</diff>"}, STATE, removal) is True
     assert (
         agrees({"verdict": "accepted", "diff": "<diff>\n-1 import sys\n+1 x\n</diff>"}, STATE, removal)
@@ -35,15 +36,15 @@ def test_agreement_picks_the_mistake_alive_and_reported():
     other = record(1, None, "<diff>\n-2 x = (\n+2 x = ()\n</diff>", message="other")
     typo = record(4, 6, "<diff>\n-9 print(valeu)\n+9 print(value)\n</diff>", message=STATE["message"])
     gone = record(1, 3, "<diff>\n-1 a\n+1 b\n</diff>")
-    index = truth_index([other, typo, gone])
+    index = TruthIndex([other, typo, gone])
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, index) is True
     # Mistakes alive but never reported with this diagnostic: not counted.
-    unreported = truth_index(
+    unreported = TruthIndex(
         [record(1, None, "<diff>\n-1 a\n</diff>"), record(2, None, "<diff>\n-2 b\n</diff>")]
     )
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, unreported) is None
     # Reported while it lived, but on another line (a record lists all the file's diagnostics then).
-    elsewhere = truth_index(
+    elsewhere = TruthIndex(
         [record(1, None, "<diff>\n-1 import sys\n</diff>", STATE["message"], "import sys")]
     )
     assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, STATE, elsewhere) is None
@@ -57,11 +58,50 @@ def test_teacher_table():
         {"teacher": "search", "verdict": "diagnostic_remains", "noisy": None},
         {"teacher": "search", "verdict": "duplicate", "noisy": None},
     ]
-    table = teacher_table(rows, [True, None, None, None, False])
+    # The diagnostics of rows 1, 3 and 4 belong to a recorded mistake; the teachers fixed two of them.
+    table = teacher_table(rows, [True, None, None, None, False], [True, False, True, True, True])
     assert table == [
         {"teacher": "search", "attempted": 2, "applies_share": 1.0, "verified_share": 0.5, "noise_rate": None,
-         "truth_agreement": 0.0, "truth_covered": 1},
+         "truth_diagnostics": 2, "truth_covered": 1, "truth_agreement": 0.0, "truth_solved_share": 0.0},
         {"teacher": "user_fix", "attempted": 3, "applies_share": 0.3333, "verified_share": 0.3333,
-         "noise_rate": 0.5, "truth_agreement": 1.0, "truth_covered": 1},
+         "noise_rate": 0.5, "truth_diagnostics": 2, "truth_covered": 1, "truth_agreement": 1.0,
+         "truth_solved_share": 0.5},
     ]  # fmt: skip
-    assert markdown_table(table).splitlines()[2].startswith("| search | 2 | 1.0 | 0.5 |  | 0.0 | 1 |")
+    assert markdown_table(table).splitlines()[2].startswith("| search | 2 | 1.0 | 0.5 |  | 2 | 1 | 0.0 | 0.0 |")
+
+
+def test_the_mistake_is_found_across_sessions_and_by_the_text_of_its_line():
+    """A mistake typed in one session and still alive in the next belongs to both sessions'
+    diagnostics; a diagnostic it reported on another line (its fallout) is matched by that line."""
+    fallout = {"source": "pyright", "code": "syntax", "message": "Expected expression", "line": 3, "text": "    y = 2"}
+    typo = {**record(4, 20, TYPO_FIX, STATE["message"]), "session": "s-first"}
+    typo["diagnostics"] = [{**typo["diagnostics"][0], "text": "print(valeu)"}, fallout]
+    index = TruthIndex([typo])
+    assert agrees({"verdict": "accepted", "diff": TYPO_FIX}, {**STATE, "session": "s-next"}, index) is True
+    later_line = {**STATE, "code": "syntax", "message": "Expected expression", "content": "x\n\n    y = 2\n", "start_line": 2}
+    assert index.classify(later_line) == "mistake" and index.classify({**later_line, "start_line": 0}) == "unexplained"
+
+
+def test_a_user_fix_with_the_next_function_typed_is_trimmed_to_the_fix():
+    """`self.fiins` -> `self.finish()` plus the user's next method: the target is the fixed line."""
+    from repair.diagnostic import Diagnostic
+    from repair.linediff import render_diff
+    from repair.teachers.user_fix import mine_user_fix
+
+    broken = "class A:\n    def run(self):\n        self.fiins\n"
+    typed_on = "class A:\n    def run(self):\n        self.finish()\n\n    def setup(self):\n        pass\n"
+    diagnostic = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access "fiins"', 2, 13, 2, 18)
+    mined = mine_user_fix(broken, diagnostic, [(5, typed_on)], lambda text: "self.finish()" in text)
+    assert render_diff(mined.diff) == "<diff>\n-3         self.fiins\n+3         self.finish()\n</diff>"
+    assert mined.noisy and not mined.dropped and mined.unrelated_ops == 3
+
+
+def test_a_user_fix_whose_near_part_does_not_fix_it_alone_is_dropped():
+    from repair.diagnostic import Diagnostic
+    from repair.teachers.user_fix import mine_user_fix
+
+    broken = "".join(f"n{i} = {i}\n" for i in range(10)) + "print(helper(n1))\n"
+    fixed = "from util import helper\n" + broken.replace("print(helper(n1))", "print(helper(n1, n2))")
+    diagnostic = Diagnostic("pyright", "reportUndefinedVariable", "error", '"helper" is not defined', 10, 6, 10, 12)
+    mined = mine_user_fix(broken, diagnostic, [(9, fixed)], lambda text: "import helper" in text)
+    assert mined.dropped and mined.diff.is_empty and mined.noisy

@@ -137,3 +137,22 @@ def test_publish_writes_finetuning_jsonl_mds_and_versions(repair_rows, tmp_path)
     local = store.download_dir(f"{second.prefix}/mds/train", tmp_path / "mds")
     mds = StreamingDataset(local=str(local), shuffle=False, batch_size=1)
     assert mds.num_samples == len(lines) and mds[0]["prompt"] == json.loads(lines[0])["prompt"]
+
+
+def test_the_card_counts_settled_rows_and_agreeing_targets_per_split(repair_rows):
+    """Issue 20 item 4: per split, rows from settled diagnostics and targets that agree with the
+    simulator's ground truth (among those it covers)."""
+    rows = [
+        {**row, "settled_by": "save" if i % 2 else None, "agrees_with_truth": (True, False, None)[i % 3]}
+        for i, row in enumerate(repair_rows)
+    ]
+    built = ds.build_dataset(rows)
+    card = ds.dataset_card(built)
+    by_id = {row["diagnostic_id"]: row for row in rows}
+    for split, figures in card["targets_by_split"].items():
+        mine = [by_id[e["diagnostic_id"]] for e in built.examples if e["split"] == split]
+        assert figures["rows"] == len(mine)
+        assert figures["settled"] == sum(r["settled_by"] is not None for r in mine)
+        assert figures["with_truth"] == sum(r["agrees_with_truth"] is not None for r in mine)
+        assert figures["agrees_with_truth"] == sum(r["agrees_with_truth"] is True for r in mine)
+    assert sum(f["rows"] for f in card["targets_by_split"].values()) == len(built.examples) > 0

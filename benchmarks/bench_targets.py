@@ -1,0 +1,229 @@
+"""Training targets (issue 20): the settle filter's precision and recall, and every teacher's
+agreement with the simulator's ground truth, on one simulated day run through the library
+functions the assets call (simulate -> ingest -> reproduce with the settle filter -> search and
+user-fix teachers -> verification -> dataset examples).
+
+`uv run python -m benchmarks bench_targets` writes the section "## Training targets" of
+benchmarks/RESULTS.md. BENCH_TARGETS_SESSIONS (default 120, the demo's day) sets the day's size,
+BENCH_TARGETS_SEED (default 0) its seed; BENCH_TARGETS_NO_WRITE=1 only prints.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from repair import dataset as ds
+from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
+from repair.ingest import blobs_key, load_context
+from repair.ingest.frames import write_frame
+from repair.ingest.logs import read_partition
+from repair.ingest.states import build_error_states
+from repair.ingest.timelines import build_timelines
+from repair.lint import WarmLinter
+from repair.object_store import LocalObjectStore, ObjectStore
+from repair.reproduce import ReproduceSettings, reproduce
+from repair.simulate import SimulationConfig, simulate_partition
+from repair.teachers import pipeline
+from repair.teachers.search import SearchRepairer
+from repair.verify import ACCEPTED, Verifier
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## Training targets"
+DAY = "2026-11-30"
+
+
+@dataclass
+class TargetsRun:
+    """What one measured day gives: the figures, and the rows behind them for inspection."""
+
+    sessions: int
+    diagnostics: int
+    counts: dict[str, int]
+    quality: dict[str, dict[str, Any]]
+    teachers: list[dict[str, Any]]
+    verified: list[dict[str, Any]]
+    states: dict[str, dict[str, Any]]
+    examples: list[dict[str, Any]]  # one per diagnostic, as the dataset builds them, with agreement
+    index: TruthIndex
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dataset_truth(self) -> tuple[int, int, int]:
+        """(examples, examples the ground truth covers, covered examples whose target agrees)."""
+        covered = [e for e in self.examples if e["agrees_with_truth"] is not None]
+        return len(self.examples), len(covered), sum(bool(e["agrees_with_truth"]) for e in covered)
+
+
+def measure(
+    store: ObjectStore, sessions: int, seed: int = 0, day: str = DAY, say: Callable[[str], None] = print
+) -> TargetsRun:
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    simulate_partition(store, SimulationConfig(day=day, sessions=sessions, seed=seed), progress=say)
+    seconds["simulate"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    timelines = build_timelines(read_partition(store, day).events)
+    built = build_error_states(timelines)
+    write_frame(store, blobs_key(day), built.blobs)
+    contexts = load_context(store, day, built.states)
+    outcome = reproduce(built.states, contexts, ReproduceSettings(), timelines=timelines)
+    index = TruthIndex(*read_ground_truth(store, day))
+    kept_ids = set(outcome.kept["diagnostic_id"].to_list())
+    quality = reproduction_quality(built.states.to_dicts(), outcome.settle_input, outcome.settled_by, kept_ids, index)
+    seconds["ingest and reproduce"] = time.perf_counter() - started
+    say(f"reproduced: {outcome.counts}")
+
+    started = time.perf_counter()
+    states_frame, _ = pipeline.one_per_diagnostic_id(outcome.kept.sort("diagnostic_id", "source", "message"))
+    rows = states_frame.to_dicts()
+    row_contexts = load_context(store, day, states_frame) if rows else []
+    states = {row["diagnostic_id"]: row for row in rows}
+    by_id_context = {row["diagnostic_id"]: c for row, c in zip(rows, row_contexts, strict=True)}
+
+    def report(teacher: str) -> Callable[[int, int], None]:
+        def progress(done: int, total: int) -> None:
+            if done % 50 == 0 or done == total:
+                say(f"{teacher}: {done}/{total} ({time.perf_counter() - started:.0f} s)")
+
+        return progress
+
+    with WarmLinter() as warm:
+        verifier = Verifier(warm)
+        candidates = list(pipeline.search_candidates(rows, row_contexts, SearchRepairer(verifier), report("search")))
+        packets = pipeline.ot_packets_by_file(timelines)
+        candidates += list(pipeline.mine_candidates(rows, row_contexts, packets, verifier, progress=report("user_fix")))
+        candidate_rows = [
+            {**c, **{k: states[c["diagnostic_id"]][k] for k in pipeline.STATE_COLUMNS}} for c in candidates
+        ]
+        verified = pipeline.verify_rows(candidate_rows, states, by_id_context, verifier, report("verify"))
+    seconds["teachers and verification"] = time.perf_counter() - started
+    agreement = [pipeline.agrees(row, states[row["diagnostic_id"]], index) for row in verified]
+    has_truth = [index.truth_of(states[row["diagnostic_id"]]) is not None for row in verified]
+    teachers = pipeline.teacher_table(verified, agreement, has_truth)
+    verified = [{**row, "agrees_with_truth": a} for row, a in zip(verified, agreement, strict=True)]
+    examples, _, _ = ds.build_examples(verified)
+    return TargetsRun(
+        sessions=sessions,
+        diagnostics=built.states.height,
+        counts=outcome.counts,
+        quality=quality,
+        teachers=teachers,
+        verified=verified,
+        states=states,
+        examples=examples,
+        index=index,
+        seconds=seconds,
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _quality_rows(groups: dict[str, dict[str, Any]], label: str) -> list[str]:
+    lines = [
+        f"| {label} | rows | kept | mistake | as written | unexplained | precision | recall (mistakes kept) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, f in groups.items():
+        lines.append(
+            f"| {name} | {f['rows']} | {f['kept']} | {f['kept_mistake']} | {f['kept_as_written']} | "
+            f"{f['kept_unexplained']} | {_pct(f['precision'])} | {_pct(f['recall'])} ({f['mistakes_kept']}/{f['mistakes']}) |"
+        )
+    return lines
+
+
+def render(run: TargetsRun, load: tuple[float, float], wall: float) -> str:
+    settle, kept = run.quality["settle"]["overall"], run.quality["kept"]["overall"]
+    examples, covered, agreeing = run.dataset_truth
+    search = next((t for t in run.teachers if t["teacher"] == "search"), {})
+    accepted = sum(r["verdict"] == ACCEPTED for r in run.verified)
+    lines = [
+        SECTION,
+        "",
+        (
+            f"Command: `uv run python -m benchmarks bench_targets` (BENCH_TARGETS_SESSIONS={run.sessions}, seed "
+            f"{os.environ.get('BENCH_TARGETS_SEED', '0')}, day {DAY}); machine: {platform.machine()} "
+            f"{os.cpu_count()}-core CPU sandbox shared with the other engineers' sessions (load average "
+            f"{load[0]:.1f} at the start, {load[1]:.1f} at the end); date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+            f"wall {wall / 60:.1f} min ("
+            + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
+            + "). Written by the script; the library functions are the ones the assets call."
+        ),
+        "",
+        (f"**Errors the user saw** (`reproduced_diagnostics`, settle filter). {run.diagnostics} logged diagnostics; "
+        f"reproduction kept {run.counts['kept']} and dropped {run.counts['unsettled']} as `unsettled`. "
+        "Precision = kept diagnostics that belong to a recorded mistake or to the code as the user meant it "
+        "(`ground_truth_as_written`); mistake share = those that belong to a mistake; recall = recorded mistakes "
+        "with a logged diagnostic that keep at least one."),
+        "",
+        "| measured on | kept | precision | mistake share | recall |",
+        "| --- | --- | --- | --- | --- |",
+        (f"| the settle step (every republished copy) | {settle['kept']} of {settle['rows']} | {_pct(settle['precision'])} | "
+        f"{_pct(settle['mistake_share'])} | {_pct(settle['recall'])} ({settle['mistakes_kept']}/{settle['mistakes']}) |"),
+        (f"| the stage's output (one state per mistake, every filter) | {kept['kept']} | {_pct(kept['precision'])} | "
+        f"{_pct(kept['mistake_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"),
+        "",
+        "Per settle evidence (the first that settled each row):",
+        "",
+        *_quality_rows(run.quality["settle"]["per_group"], "evidence"),
+        "",
+        "Per rule (the settle step):",
+        "",
+        *_quality_rows(run.quality["settle_by_rule"]["per_group"], "rule"),
+        "",
+        (f"**Teachers against the truth** (`verified_repairs`, every kept diagnostic: {len(run.states)}; "
+        f"{accepted} accepted candidates). truth_diagnostics: diagnostics that belong to a recorded mistake; "
+        "truth_covered: of those, the teacher's fix verified; truth_agreement: covered fixes making the "
+        "mistake's clean fix; truth_solved_share: agreeing fixes over truth_diagnostics."),
+        "",
+        pipeline.markdown_table(run.teachers),
+        "",
+        (f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
+        f"splitting and near-duplicate removal): {examples} examples, {covered} with ground truth "
+        f"({_pct(covered / examples if examples else None)}), of which {agreeing} agree "
+        f"({_pct(agreeing / covered if covered else None)})."),
+        "",
+        (f"Targets: settle precision >= 90 % with recall >= 80 %; search agreement >= 90 % on covered rows "
+        f"(measured {_pct(search.get('truth_agreement'))}); dataset rows agreeing >= 85 % of those with truth "
+        f"(measured {_pct(agreeing / covered if covered else None)})."),
+    ]
+    return "\n".join(lines)
+
+
+def write_section(body: str, path: Path = RESULTS) -> None:
+    """Replaces this script's section of RESULTS.md (up to the next `## `), or appends it."""
+    text = path.read_text(encoding="utf-8")
+    if SECTION not in text:
+        path.write_text(text.rstrip("\n") + "\n\n" + body.strip() + "\n", encoding="utf-8")
+        return
+    start = text.index(SECTION)
+    following = text.find("\n## ", start + len(SECTION))
+    end = len(text) if following < 0 else following + 1
+    path.write_text(text[:start] + body.strip() + "\n" + ("\n" + text[end:] if following >= 0 else ""), encoding="utf-8")
+
+
+def main() -> None:
+    sessions = int(os.environ.get("BENCH_TARGETS_SESSIONS", "120"))
+    seed = int(os.environ.get("BENCH_TARGETS_SEED", "0"))
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-targets-") as root:
+        run = measure(LocalObjectStore(root), sessions, seed, say=lambda m: print(m, flush=True))
+    body = render(run, (load_before, os.getloadavg()[0]), time.perf_counter() - started)
+    print(body)
+    if os.environ.get("BENCH_TARGETS_NO_WRITE") != "1":
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()

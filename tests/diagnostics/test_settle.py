@@ -1,0 +1,180 @@
+"""The settle filter: a diagnostic is kept once the timeline shows the user saw it (repair.settle),
+measured against a ground truth (repair.ground_truth). Timelines are built by hand, packet by
+packet, so that each case has exactly the evidence its name says."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from repair.ground_truth import TruthIndex, filter_quality
+from repair.ot import make_packet
+from repair.settle import NO_EVIDENCE, WENT_AWAY, SettleSettings, settle
+
+T0 = 1_800_000_000_000
+
+
+class Session:
+    """One session's timeline and the diagnostics the server published in it."""
+
+    def __init__(self, name: str = "s1", file: str = "main.py"):
+        self.name, self.file = name, file
+        self.events: list[dict] = []
+        self.rows: list[dict] = []
+        self.text, self.version = "", 0
+
+    def type(self, ts: int, text: str, file: str | None = None) -> None:
+        self.version += 1
+        self.events.append(
+            {"kind": "ot", "ts": T0 + ts, "file": self.file, **make_packet(self.text, text, self.version)}
+        )
+        self.text = text
+
+    def publish(self, ts: int, line: int, message: str, code: str = "syntax") -> dict:
+        row = {
+            "diagnostic_id": f"{self.name}-{len(self.rows)}", "repl": "r1", "session": self.name,
+            "file": self.file, "ts": T0 + ts, "version": self.version, "source": "pyright", "code": code,
+            "message": message, "start_line": line, "content": self.text,
+        }  # fmt: skip
+        self.rows.append(row)
+        return row
+
+    def editor(self, ts: int, action: str, file: str | None = None, **fields) -> None:
+        self.events.append({"kind": "editor", "ts": T0 + ts, "file": file or self.file, "action": action, **fields})
+
+    def run(self, ts: int) -> None:
+        self.events.append({"kind": "run", "ts": T0 + ts, "file": None, "command": "python main.py", "exit_code": 0})
+
+    def timelines(self) -> pl.DataFrame:
+        rows = []
+        for seq, event in enumerate(sorted(self.events, key=lambda e: e["ts"])):
+            body = {"v": 1, "session": self.name, "repl": "r1", **event}
+            rows.append({
+                "repl": "r1", "session": self.name, "seq": seq, "ts": event["ts"], "kind": event["kind"],
+                "file": event.get("file"), "version": event.get("version"), "event": json.dumps(body),
+            })  # fmt: skip
+        return pl.DataFrame(rows)
+
+    def settle(self, settings: SettleSettings | None = None) -> list[tuple[str | None, str]]:
+        return settle(self.rows, self.timelines(), settings or SettleSettings())
+
+
+def test_typing_in_progress_is_not_settled_and_a_saved_mistake_is():
+    s = Session()
+    s.type(0, "year, month,")
+    s.publish(1500, 0, "Expected expression")  # the user paused mid-line ...
+    s.type(3000, "year, month, day = parts\n")  # ... and finished it
+    s.type(6000, "year, month, day = parts\nprint(yaer)\n")
+    s.publish(7500, 1, '"yaer" is not defined', "reportUndefinedVariable")
+    s.editor(9000, "save")
+    s.type(20000, "year, month, day = parts\nprint(year)\n")
+    assert s.settle() == [(None, NO_EVIDENCE), ("save", "")]
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    ["run", "cursor", "file_switch", "pause", "dwell", "moved_on"],
+)
+def test_each_kind_of_evidence_settles_a_diagnostic(evidence):
+    s = Session()
+    s.type(0, "if x\n")
+    s.publish(1500, 0, "Expected ':'")
+    if evidence == "run":
+        s.run(2000)
+    elif evidence == "cursor":
+        s.editor(2000, "cursor", line=0)
+    elif evidence == "file_switch":
+        s.editor(2000, "open", file="util.py")
+    if evidence == "moved_on":  # typed on another line, and the server published it again
+        s.type(2500, "if x\n    y = 1\n")
+        s.publish(4000, 0, "Expected ':'")
+    # The next edit of the file: soon, or after a pause long enough for `pause` (and for `dwell`,
+    # whose threshold the settings set apart from the pause's).
+    s.type({"pause": 70_000, "dwell": 130_000}.get(evidence, 6000), "if x:\n")
+    thresholds = {"pause": {"dwell_ms": 10**9}, "dwell": {"pause_ms": 10**9}}.get(evidence, {})
+    assert {e for e, _ in s.settle(SettleSettings(evidence=(evidence,), **thresholds))} == {evidence}
+    # Without that evidence, nothing else settles it.
+    others = tuple(e for e in SettleSettings().evidence if e != evidence)
+    assert {e for e, _ in s.settle(SettleSettings(evidence=others, **thresholds))} == {None}
+
+
+def test_evidence_after_the_line_changed_does_not_count():
+    s = Session()
+    s.type(0, "x = foo(a,")
+    s.publish(1500, 0, '"(" was not closed')
+    s.type(2000, "x = foo(a, b)\n")  # the line is finished: the diagnostic is gone
+    s.editor(3000, "save")
+    s.run(4000)
+    assert s.settle(SettleSettings(pause_ms=10**9, dwell_ms=10**9)) == [(None, NO_EVIDENCE)]
+
+
+def test_a_diagnostic_that_goes_away_while_its_line_stays_was_no_mistake():
+    """A call to a function the user has not written yet is settled by the save, but it goes away
+    when the function is typed, its own line untouched: not a mistake to learn a fix for."""
+    s = Session()
+    s.type(0, "main()\n")
+    s.publish(1500, 0, '"main" is not defined', "reportUndefinedVariable")
+    s.editor(3000, "save")
+    s.type(5000, "main()\nx: int = 'a'\n")
+    s.publish(6500, 1, "Type mismatch", "reportAssignmentType")  # the server publishes without it
+    assert s.settle()[0] == (None, WENT_AWAY)
+
+
+def test_settings_reject_unknown_evidence():
+    with pytest.raises(ValueError, match="unknown settle evidence"):
+        SettleSettings(evidence=("save", "blink"))
+
+
+def test_filter_quality_counts_precision_and_recall_against_the_truth():
+    row = {"repl": "r1", "file": "main.py", "source": "pyright", "code": "syntax", "content": "if x\ny\n"}
+    mistake = {**row, "version": 2, "message": "Expected ':'", "start_line": 0}
+    typing = {**row, "version": 1, "message": "Expected expression", "start_line": 1}
+    written = {**row, "version": 2, "message": "Unknown import", "start_line": 1}
+    index = TruthIndex(
+        [{"repl": "r1", "file": "main.py", "introduced_version": 2, "fixed_version": 5,
+          "diagnostics": [{"source": "pyright", "code": "syntax", "message": "Expected ':'", "text": "if x"}]}],
+        [{"repl": "r1", "file": "main.py",
+          "diagnostics": [{"source": "pyright", "code": "syntax", "message": "Unknown import", "text": "y"}]}],
+    )  # fmt: skip
+    assert [index.classify(r) for r in (mistake, typing, written)] == ["mistake", "unexplained", "as_written"]
+    quality = filter_quality([mistake, typing, written], [True, True, True], index)["overall"]
+    assert (quality["precision"], quality["mistake_share"], quality["recall"]) == (0.6667, 0.3333, 1.0)
+    dropped = filter_quality([mistake, typing, written], [False, False, True], index)["overall"]
+    assert (dropped["precision"], dropped["recall"]) == (1.0, 0.0)
+
+
+def test_reproduce_drops_unsettled_rows_with_the_reason_and_keeps_the_evidence():
+    """Through `repair.reproduce`: the half-typed line is quarantined as `unsettled`, the saved
+    mistake is kept with `settled_by`, and the counts reconcile; without timelines nothing is
+    settled or dropped for it."""
+    from repair.diagnostic import Diagnostic
+    from repair.ingest.states import ERROR_STATES_SCHEMA
+    from repair.lint import lint_batch
+    from repair.reproduce import ReproduceSettings, reproduce
+
+    s = Session()
+    s.type(0, "value = 3\nprint(valu")
+    s.type(5000, "value = 3\nprint(valeu)\n")
+    s.editor(9000, "save")
+    s.type(20000, "value = 3\nprint(value)\n")
+    texts = {1: "value = 3\nprint(valu", 2: "value = 3\nprint(valeu)\n"}
+    (half,), (typo,) = (lint_batch([{"main.py": texts[v]}], ["main.py"])[0].diagnostics[:1] for v in (1, 2))
+    assert isinstance(half, Diagnostic) and isinstance(typo, Diagnostic)
+    rows = []
+    for version, ts, found in ((1, 1500, half), (2, 7000, typo)):
+        rows.append({
+            "diagnostic_id": f"d{version}", "repl": "r1", "session": "s1", "file": "main.py", "ts": T0 + ts,
+            "version": version, "content": texts[version], "context": [], **found.to_row(),
+        })  # fmt: skip
+    frame = pl.DataFrame(rows, schema=ERROR_STATES_SCHEMA)
+    settings = ReproduceSettings(executor="serial")
+    outcome = reproduce(frame, [{}, {}], settings, timelines=s.timelines())
+    assert outcome.kept["diagnostic_id"].to_list() == ["d2"]
+    assert outcome.kept["settled_by"].to_list() == ["save"]
+    assert outcome.dropped.select("diagnostic_id", "reason").rows() == [("d1", "unsettled")]
+    assert outcome.counts["unsettled"] == 1 and outcome.counts["input"] == outcome.counts["kept"] + 1
+    assert outcome.settle_input == [0, 1]
+    unfiltered = reproduce(frame, [{}, {}], settings)
+    assert unfiltered.counts["unsettled"] == 0 and unfiltered.kept["settled_by"].to_list() == [None] * unfiltered.kept.height
