@@ -35,7 +35,7 @@ from resources.object_store import ObjectStoreResource
 
 TRAINS_TAG = {"repair/trains": "true"}
 INGESTS_TAG = {"repair/ingests": "true"}
-LIFECYCLE_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset", "training", "evaluation", "deployment")
+LIFECYCLE_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset", "training", "evaluation", "deployment", "feedback")
 DATA_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset")
 MODEL_GROUPS = ("training", "evaluation", "deployment")
 # A failed read of the bucket or call to the LM is usually transient: 3 more tries, 30 s, 60 s, 120 s.

@@ -1,0 +1,54 @@
+"""The dpo stage: TRL's DPOTrainer on a tiny checkpoint moves the model towards the chosen fixes,
+and the result is registered as a new version naming the version it started from."""
+
+from __future__ import annotations
+
+import pytest
+
+from repair.dataset import model_input
+from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
+from repair.training.registry import list_versions
+from resources.object_store import LocalObjectStore
+from tests.ide.test_preferences import OTHER, PROMPT, RIGHT, WRONG
+
+PAIRS = [{"prompt": PROMPT, "chosen": RIGHT, "rejected": WRONG}, {"prompt": PROMPT, "chosen": RIGHT, "rejected": OTHER}]
+
+
+def margin(model_dir, pair) -> float:
+    """log p(chosen | prompt) - log p(rejected | prompt) under the checkpoint."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    prompt_ids = tokenizer(model_input(pair["prompt"]), add_special_tokens=False)["input_ids"]
+
+    def logp(answer: str) -> float:
+        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        ids = torch.tensor([prompt_ids + answer_ids])
+        with torch.no_grad():
+            logits = model(ids).logits[0, len(prompt_ids) - 1 : -1]
+        return float(torch.log_softmax(logits, -1).gather(1, torch.tensor(answer_ids)[:, None]).sum())
+
+    return logp(pair["chosen"]) - logp(pair["rejected"])
+
+
+def test_dpo_prefers_the_chosen_fix_and_registers_a_candidate(tiny_checkpoint, tmp_path):
+    before = [margin(tiny_checkpoint, p) for p in PAIRS]
+    run = train_dpo(tiny_checkpoint, PAIRS, tmp_path / "dpo", DpoSettings(learning_rate=1e-3, max_steps=8, batch_size=2))
+    after = [margin(run.export_dir, p) for p in PAIRS]
+    assert all(a > b + 1.0 for a, b in zip(after, before, strict=True)), (before, after)
+    assert run.steps == 8 and run.losses and run.losses[-1][1] < run.losses[0][1]
+
+    store = LocalObjectStore(tmp_path / "store")
+    base = {"name": "code_repair", "version": 3, "dataset_version": 2, "preset": "cpu-tiny"}
+    entry = register_dpo_candidate(store, run, base, DpoSettings())
+    (listed,) = list_versions(store)
+    assert listed["version"] == entry["version"] == 1
+    assert listed["settings"]["stage"] == "dpo" and listed["settings"]["base_version"] == 3
+    assert listed["metrics"]["dpo_pairs"] == 2
+
+
+def test_no_pairs_is_a_clear_error(tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="no preference pairs"):
+        train_dpo(tiny_checkpoint, [], tmp_path)
