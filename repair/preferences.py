@@ -171,7 +171,7 @@ def build_preference_pairs(events: Iterable[Mapping[str, Any]]) -> PreferenceRes
                         "prompt": offer.prompt, "chosen": side, "rejected": offer.diff, "chosen_from": source,
                         "repl": repl, "diagnostic_id": diagnostic_id, "rule": offer.rule,
                         "model_version": offer.model_version, "file": offer.file,
-                    }  # fmt: skip
+                    }
                 )
         for offer in group:
             if id(offer) in paired or (offer.outcome == ACCEPTED and offer.diff in used_sides):

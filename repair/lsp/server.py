@@ -66,6 +66,18 @@ def default_feedback_store() -> str:
     return str(Path(state) / "code_repair" / "store")
 
 
+# initializationOptions key -> Settings field
+OPTIONS = {
+    "tritonUrl": "triton_url",
+    "timeoutMs": "timeout_ms",
+    "model": "model",
+    "feedbackStore": "feedback_store",
+    "repl": "repl",
+    "debounceMs": "debounce_ms",
+    "retryAfterMs": "retry_after_ms",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     triton_url: str = "127.0.0.1:8001"
@@ -76,15 +88,6 @@ class Settings:
     debounce_ms: int = 300
     retry_after_ms: int = 5000
 
-    OPTIONS = {
-        "tritonUrl": "triton_url",
-        "timeoutMs": "timeout_ms",
-        "model": "model",
-        "feedbackStore": "feedback_store",
-        "repl": "repl",
-        "debounceMs": "debounce_ms",
-        "retryAfterMs": "retry_after_ms",
-    }
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -101,12 +104,12 @@ class Settings:
         if not options:
             return self
         if not isinstance(options, dict):
-            raise ValueError(f"initializationOptions must be an object, got {type(options).__name__}")
+            raise TypeError(f"initializationOptions must be an object, got {type(options).__name__}")
         changes = {}
         for key, value in options.items():
-            if key not in self.OPTIONS:
-                raise ValueError(f"unknown initialization option {key!r} (known: {', '.join(self.OPTIONS)})")
-            name = self.OPTIONS[key]
+            if key not in OPTIONS:
+                raise ValueError(f"unknown initialization option {key!r} (known: {', '.join(OPTIONS)})")
+            name = OPTIONS[key]
             want = type(getattr(self, name))
             if want is int and isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = int(value)
@@ -271,7 +274,7 @@ class RepairLanguageServer(LanguageServer):
         version, text = document.version or 0, document.source
         try:
             found = await asyncio.get_running_loop().run_in_executor(self._lint_pool, self._lint, uri, text)
-        except Exception as error:  # a bad file or a crashed linter: say so, keep serving
+        except Exception as error:  # noqa: BLE001 (a bad file or a crashed linter: say so, keep serving)
             self.window_log_message(
                 types.LogMessageParams(types.MessageType.Warning, f"code_repair: linting {uri} failed: {error}")
             )
@@ -463,7 +466,7 @@ class RepairLanguageServer(LanguageServer):
             return
         try:
             self.feedback.flush()
-        except Exception as error:  # the store being away must not take the editor's server down
+        except Exception as error:  # noqa: BLE001 (the store being away must not take the editor's server down)
             log.warning("could not write feedback events: %s", error)
 
     def applied(self, offer_id: str) -> None:

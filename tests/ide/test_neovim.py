@@ -47,6 +47,7 @@ def test_neovim_applies_the_served_fix(served, tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     result = (tmp_path / "result.txt").read_text() if (tmp_path / "result.txt").exists() else "(no result)"
     assert result == "ok", f"{result}\nnvim stderr: {completed.stderr[-2000:]}"

@@ -3,10 +3,10 @@ quarantined, and that the counts reconcile."""
 
 from __future__ import annotations
 
+from repair.diagnostic import Diagnostic
 from repair.feedback import feedback_event
 from repair.preferences import acceptance_rate, build_preference_pairs
 from repair.prompt import render_prompt
-from repair.diagnostic import Diagnostic
 
 CODE = "value = 3\nprint(valeu)\n"
 PROMPT = render_prompt(CODE, Diagnostic("ruff", "F821", "error", "Undefined name `valeu`", 1, 6, 1, 11), "main.py", 4)
