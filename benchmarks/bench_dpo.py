@@ -7,8 +7,8 @@ evaluated against the model it started from, through the same evaluation and gat
     uv run python -m benchmarks.bench_dpo --no-write --steps 10 --limit 10
 
 Inputs from the store (default `.data/store`, `$REPAIR_STORE_ROOT`): the day's session logs (the
-`repair_feedback` events the simulator wrote), the newest registered model that is not itself a DPO
-result (the base), and the materialized `function_repair_benchmark` and `repair_benchmark`
+`repair_feedback` events the simulator wrote), the base model (the serving version, else the newest
+approved one that is not itself a DPO result), and the materialized `function_repair_benchmark` and `repair_benchmark`
 (sampled like `model_evaluation`, by hashed item id). The verdict says "better" or "worse" only
 when the gate's 95% confidence interval of the difference excludes zero, else "within noise".
 """
@@ -16,6 +16,7 @@ when the gate's 95% confidence interval of the difference excludes zero, else "w
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -52,12 +53,13 @@ def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
 
 
-def verdict(decision) -> str:
-    if decision.ci_low is None or decision.ci_high is None:
-        return "not compared"
-    if decision.ci_low > 0:
+def verdict(comparison) -> str:
+    """better / worse only when the paired difference's confidence interval excludes zero."""
+    if comparison is None:
+        return "not compared (no item scored for both)"
+    if comparison.ci_low > 0:
         return "better"
-    if decision.ci_high < 0:
+    if comparison.ci_high < 0:
         return "worse"
     return "within noise"
 
@@ -70,15 +72,16 @@ def _latest_day(store) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from evals.gate import BASELINE
     from evals.harness import markdown_table
     from evals.items import items_from_frame
     from evals.models import Decoding, parse_model_spec
     from evals.run import run_evaluation
+    from repair import registry
     from repair.ingest.logs import read_partition
+    from repair.object_store import open_store
     from repair.preferences import acceptance_rate, build_preference_pairs
     from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
-    from repair.training.registry import fetch_model, list_versions
-    from resources.object_store import open_store
 
     parser = argparse.ArgumentParser(description="DPO on a simulated day's feedback, evaluated against its base")
     parser.add_argument("--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
@@ -108,32 +111,36 @@ def main(argv: list[str] | None = None) -> None:
     rows = preferences.acceptance()
     overall = acceptance_rate(rows, "model_version")
 
-    bases = [e for e in list_versions(store) if e.get("settings", {}).get("stage") != "dpo"]
-    if not bases:
-        raise SystemExit(f"no registered model in {store.uri('models')}: run `repair demo` first")
-    base = bases[-1]
+    # The base: the serving version, else the newest approved model that is not itself a DPO result.
+    serving = registry.serving_version(store)
+    approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
+    if serving is None and not approved:
+        raise SystemExit(f"no approved model in {store.uri('models')}: run `repair demo` first")
+    base = registry.get(store, registry.MODEL, serving) if serving is not None else approved[-1]
     settings = DpoSettings(beta=args.beta, learning_rate=args.learning_rate, epochs=args.epochs, max_steps=args.steps)
+    digest = hashlib.sha256(json.dumps(preferences.pairs, sort_keys=True).encode()).hexdigest()[:16]
     with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
-        base_dir = fetch_model(store, Path(tmp) / "base", version=base["version"])
+        base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
         run = train_dpo(base_dir, preferences.pairs, Path(tmp) / "dpo", settings, progress=say)
-        entry = register_dpo_candidate(store, run, base, settings)
-    say(f"registered v{entry['version']} (DPO of v{base['version']}) in {run.wall_s:.0f} s")
+        entry = register_dpo_candidate(store, run, base, settings, digest)
+    say(f"registered v{entry.version} (DPO of v{base.version}, a candidate) in {run.wall_s:.0f} s")
 
     frames = [pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in BENCHMARK_KEYS if store.exists(k)]
     if not frames:
         raise SystemExit("no materialized benchmarks in the store: run `repair demo` first")
     items = [item for frame in frames for item in items_from_frame(_sample(frame, args.limit))]
-    candidate, production = f"finetuned:v{entry['version']}", f"finetuned:v{base['version']}"
+    candidate, production = f"finetuned:v{entry.version}", f"finetuned:v{base.version}"
     with tempfile.TemporaryDirectory(prefix="bench-dpo-eval-") as tmp:
         outcome = run_evaluation(
-            items, [parse_model_spec(candidate), parse_model_spec(production)], Path(tmp), store=store,
+            items, [parse_model_spec(s) for s in (candidate, production, BASELINE)], Path(tmp), store=store,
             decoding=Decoding(max_new_tokens=args.max_new_tokens), workers=2, candidate=candidate,
             production=production, gate=True, progress=say,
         )  # fmt: skip
     decision = outcome.gate
     assert decision is not None
     total_s = time.perf_counter() - started
-    result = verdict(decision)
+    result = verdict(decision.vs_production)
+    against = decision.vs_production.describe() if decision.vs_production else "no paired items"
 
     acceptance = "; ".join(f"model v{k[0]}: {rate:.1%} of {n} decided offers" for k, (rate, n) in overall.items())
     metrics = run.metrics()
@@ -146,21 +153,27 @@ def main(argv: list[str] | None = None) -> None:
 acceptance: {acceptance}. {counts['pairs']} preference pairs ({counts['pairs_dropped_equal_sides']} dropped with
 equal sides, {counts['events_quarantined']} events quarantined).
 
-**DPO.** TRL `DPOTrainer` on the Hugging Face export of `code_repair` v{base['version']} (the newest non-DPO
-version), beta {settings.beta}, learning rate {settings.learning_rate}, {metrics['dpo_steps']} steps of batch
+**DPO.** TRL `DPOTrainer` on the Hugging Face export of `code_repair` v{base.version} (the serving version,
+else the newest approved non-DPO one), beta {settings.beta}, learning rate {settings.learning_rate}, {metrics['dpo_steps']} steps of batch
 {settings.batch_size}, {run.wall_s:.0f} s; loss {metrics['dpo_first_loss']} -> {metrics['dpo_final_loss']},
-last reward accuracy {metrics['dpo_reward_accuracy']}. Registered as v{entry['version']} with
-`settings.base_version = {base['version']}`.
+last reward accuracy {metrics['dpo_reward_accuracy']}. Registered as candidate v{entry.version} with
+`details.base_version = {base.version}`.
 
 **Evaluation** (pass@1, temperature {asdict(Decoding())['temperature']}, the same harness and gate as
 `model_evaluation`; up to {args.limit} items per benchmark, sampled like the demo's evaluation):
 
 {markdown_table(outcome.summary)}
 
-Gate: {decision.describe()}
+DPO v{entry.version} against its base v{base.version} on the gate metric: {against}.
 
 **Result: {result}** (the DPO candidate against the model it started from; "better"/"worse" only when the
-95% interval of the paired difference excludes zero). Whole run {total_s / 60:.1f} min.
+95% interval of the paired difference excludes zero).
+
+The deployment gate on the candidate, as `deployment_gate` decides it:
+
+{decision.describe()}
+
+Whole run {total_s / 60:.1f} min.
 """
     print(body)
     if not args.no_write:

@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the store classes pull in Dagster; the language server imports them lazily
-    from resources.object_store import ObjectStore
+if TYPE_CHECKING:
+    from repair.object_store import ObjectStore
 
 KIND = "repair_feedback"
 OFFERED, ACCEPTED, REJECTED, UNDONE = "offered", "accepted", "rejected", "undone"

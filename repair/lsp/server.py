@@ -202,7 +202,7 @@ class RepairLanguageServer(LanguageServer):
             name = Path(root).name if root else "workspace"
             self.settings = replace(self.settings, repl=name or "workspace")
         if self.settings.feedback_store:
-            from resources.object_store import open_store
+            from repair.object_store import open_store
 
             self.feedback = FeedbackLog(open_store(self.settings.feedback_store), self.session)
         from repair.serving.client import RepairClient

@@ -145,17 +145,30 @@ def train_dpo(
     )
 
 
-def register_dpo_candidate(store, run: DpoRun, base_entry: dict[str, Any], settings: DpoSettings) -> dict[str, Any]:
-    """Registers the DPO export as the next version of the base's model, as a candidate that names
-    its starting version (the evaluation compares the two and the gate decides)."""
-    from repair.training.registry import register_model
+def register_dpo_candidate(store, run: DpoRun, base, settings: DpoSettings, pairs_digest: str):
+    """Registers the DPO export as a new *candidate* model version (`repair.registry`), its details
+    naming the stage and the version it started from; approval is the gate's business, as for any
+    candidate. `base` is the base's `VersionRecord`; `pairs_digest` identifies the training pairs."""
+    import hashlib
 
+    from repair.registry import DATASET, CheckOutcome, register_model
+
+    losses = run.losses
+    data_version = hashlib.sha256(
+        json.dumps([STAGE, base.version, pairs_digest, asdict(settings)], sort_keys=True).encode()
+    ).hexdigest()[:16]
     return register_model(
         store,
         run.export_dir,
-        name=base_entry["name"],
-        dataset_version=base_entry.get("dataset_version"),
+        data_version=data_version,
+        dataset_version=base.parents.get(DATASET),
         config_yaml=json.dumps({"stage": STAGE, **asdict(settings)}, indent=1),
-        settings={"stage": STAGE, "preset": base_entry.get("preset"), "base_version": base_entry["version"], **asdict(settings)},
-        metrics=run.metrics(),
+        checks={"loss_decreased": CheckOutcome(len(losses) >= 2 and losses[-1][1] < losses[0][1])},
+        details={
+            "stage": STAGE,
+            "base_version": base.version,
+            "preset": base.details.get("preset"),
+            "settings": {"stage": STAGE, **asdict(settings)},
+            "metrics": run.metrics(),
+        },
     )

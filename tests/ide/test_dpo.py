@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from repair import registry
 from repair.dataset import model_input
+from repair.object_store import LocalObjectStore
 from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
-from repair.training.registry import list_versions
-from resources.object_store import LocalObjectStore
 from tests.ide.test_preferences import OTHER, PROMPT, RIGHT, WRONG
 
 PAIRS = [{"prompt": PROMPT, "chosen": RIGHT, "rejected": WRONG}, {"prompt": PROMPT, "chosen": RIGHT, "rejected": OTHER}]
@@ -41,13 +41,16 @@ def test_dpo_prefers_the_chosen_fix_and_registers_a_candidate(tiny_checkpoint, t
     assert run.steps == 8 and run.losses and run.losses[-1][1] < run.losses[0][1]
 
     store = LocalObjectStore(tmp_path / "store")
-    base = {"name": "code_repair", "version": 3, "dataset_version": 2, "preset": "cpu-tiny"}
-    entry = register_dpo_candidate(store, run, base, DpoSettings())
-    (listed,) = list_versions(store)
-    assert listed["version"] == entry["version"] == 1
-    assert listed["settings"]["stage"] == "dpo" and listed["settings"]["base_version"] == 3
-    assert listed["metrics"]["dpo_pairs"] == 2
-
+    base = registry.VersionRecord(
+        "model", 3, registry.APPROVED, "d", "models/code_repair/v3", "", "", parents={"dataset": 2},
+        details={"preset": "cpu-tiny"},
+    )  # fmt: skip
+    record = register_dpo_candidate(store, run, base, DpoSettings(), pairs_digest="p1")
+    (listed,) = registry.versions(store, registry.MODEL)
+    assert listed.version == record.version == 1 and listed.status == registry.CANDIDATE
+    assert listed.details["stage"] == "dpo" and listed.details["base_version"] == 3
+    assert listed.parents == {"dataset": 2} and listed.details["metrics"]["dpo_pairs"] == 2
+    assert listed.checks["loss_decreased"].passed
 
 def test_no_pairs_is_a_clear_error(tiny_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="no preference pairs"):

@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 import pytest
 
 from repair.ingest.logs import read_partition
+from repair.object_store import LocalObjectStore
 from repair.simulate import SimulationConfig, simulate_partition
 from repair.simulate.feedback import FeedbackModel, mistake_feedback
 from repair.simulate.session import MistakeRecord
-from resources.object_store import LocalObjectStore
 
 BEFORE = "import os\n\nvalue = os.getcwd()\nprint(valeu)\n"
 CLEAN = "import os\n\nvalue = os.getcwd()\nprint(value)\n"
