@@ -49,7 +49,8 @@ MAX_CATCHUP_DAYS = 31
 
 full_lifecycle = dg.define_asset_job(
     "full_lifecycle",
-    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS),
+    # Preference training runs when enough feedback has come in, not every night.
+    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS) - dg.AssetSelection.assets("dpo_candidate"),
     partitions_def=daily_log_partitions,
     description="Every asset, for one day of session logs: from raw logs to the served model.",
     tags={**TRAINS_TAG, **INGESTS_TAG},

@@ -5,10 +5,13 @@
   Metadata: acceptance rate per model version and per rule, and per hour as a plot (the rate of each
   day is a float, so the UI's metadata plot shows it over days). Checks (blocking): `no_equal_sides`,
   `prompts_in_model_format`, `counts_reconcile`.
+- `dpo_candidate` (daily, not in `full_lifecycle`): DPO of the serving model on the day's pairs,
+  registered as a candidate model version (`repair.training.dpo`).
 """
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.preferences import PAIR_COLUMNS, PreferenceResult, acceptance_rate, build_preference_pairs
@@ -126,3 +129,70 @@ def preference_pairs(
     yield dg.Output(pairs, metadata=_metadata(result, pairs, uri))
     yield from check_results(result, pairs)
 
+
+
+class DpoConfig(dg.Config):
+    """Preference training of the serving model on the day's pairs (repair.training.dpo)."""
+
+    beta: float = Field(0.1, description="DPO beta: how strongly the policy is held near the base model")
+    learning_rate: float = Field(5e-5, description="AdamW learning rate")
+    epochs: float = Field(2.0, description="passes over the pairs (ignored when max_steps > 0)")
+    max_steps: int = Field(-1, description="optimizer steps; -1 runs `epochs`")
+    batch_size: int = Field(4, description="pairs per step")
+    min_pairs: int = Field(20, description="with fewer pairs than this, no candidate is trained")
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_log_partitions,
+    kinds={"pytorch", "huggingface"},
+    pool="training",
+)
+def dpo_candidate(
+    context: dg.AssetExecutionContext, config: DpoConfig, preference_pairs: pl.DataFrame, object_store: ObjectStoreResource
+) -> dg.MaterializeResult:
+    """DPO of the serving model (else the newest approved non-DPO one) on the day's preference pairs,
+    registered as a candidate model version naming its base; `benchmarks/bench_dpo.py` evaluates it
+    against the base through the same harness and gate. Not part of `full_lifecycle`: run it when
+    enough feedback has come in."""
+    import hashlib
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from repair import registry
+    from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
+
+    store = object_store.get_store()
+    if preference_pairs.height < config.min_pairs:
+        reason = f"{preference_pairs.height} pairs, fewer than min_pairs {config.min_pairs}: no candidate trained"
+        context.log.info(reason)
+        return dg.MaterializeResult(metadata={"skipped": reason, "pairs": preference_pairs.height})
+    serving = registry.serving_version(store)
+    if serving is not None:
+        base = registry.get(store, registry.MODEL, serving)
+    else:
+        approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
+        if not approved:
+            raise dg.Failure("no approved model to start from: materialize approved_model first")
+        base = approved[-1]
+    settings = DpoSettings(
+        beta=config.beta, learning_rate=config.learning_rate, epochs=config.epochs, max_steps=config.max_steps,
+        batch_size=config.batch_size,
+    )  # fmt: skip
+    pairs = preference_pairs.select("prompt", "chosen", "rejected").to_dicts()
+    digest = hashlib.sha256(json.dumps(pairs, sort_keys=True).encode()).hexdigest()[:16]
+    with tempfile.TemporaryDirectory(prefix="dpo-") as tmp:
+        base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
+        run = train_dpo(base_dir, pairs, Path(tmp) / "dpo", settings, progress=context.log.info)
+        record = register_dpo_candidate(store, run, base, settings, digest)
+    context.log.info(f"registered {record.label} (candidate, DPO of v{base.version})")
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": record.version,
+            "base_version": base.version,
+            "pairs": len(pairs),
+            "location": dg.MetadataValue.url(record.uri),
+            **{k: v for k, v in run.metrics().items() if v is not None},
+        }
+    )

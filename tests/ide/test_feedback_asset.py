@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from repair.preferences import PreferenceResult
-from repair_assets.feedback import PAIR_SCHEMA, check_results, preference_pairs
+from repair_assets.feedback import PAIR_SCHEMA, check_results, dpo_candidate, preference_pairs
 from repair_assets.ingest import session_logs
 from resources.io_manager import ObjectStoreIOManager
 from resources.object_store import LocalObjectStore, ObjectStoreResource
@@ -57,3 +57,41 @@ def test_checks_fail_on_equal_sides_bad_prompts_and_lost_counts():
     counts = Counter(feedback_events=5, events_used=3, events_quarantined=1, offers=2, offers_paired=2, pairs=2)
     results = {r.check_name: r.passed for r in check_results(PreferenceResult([], [], [], counts), pairs)}
     assert results == {"no_equal_sides": False, "prompts_in_model_format": False, "counts_reconcile": False}
+
+
+def test_dpo_candidate_trains_on_the_pairs_and_registers_a_candidate(tmp_path, tiny_checkpoint):
+    from repair import registry
+    from repair.object_store import LocalObjectStore as Store
+
+    store = Store(tmp_path)
+    base = registry.register_model(
+        store, tiny_checkpoint, data_version="base", dataset_version=None, config_yaml="", checks={}, details={}
+    )
+    registry.approve(store, base)
+    events = [ev("offered", WRONG), ev("rejected", WRONG, ts=1, user_diff=RIGHT),
+              ev("offered", OTHER, "d2", ts=2), ev("rejected", OTHER, "d2", ts=3, user_diff=RIGHT)]  # fmt: skip
+    store.write_text(f"sessions/date={DAY}/lsp-1.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+    resource = ObjectStoreResource(backend="local", root=str(tmp_path))
+    result = dg.materialize(
+        [session_logs, preference_pairs, dpo_candidate],
+        partition_key=DAY,
+        resources={"object_store": resource, "io_manager": ObjectStoreIOManager(object_store=resource)},
+        run_config={"ops": {"dpo_candidate": {"config": {"min_pairs": 2, "max_steps": 2, "batch_size": 2}}}},
+    )
+    assert result.success
+    (dpo,) = registry.versions(store, registry.MODEL, registry.CANDIDATE)
+    assert dpo.version == 2 and dpo.details["base_version"] == 1 and dpo.details["metrics"]["dpo_pairs"] == 2
+
+
+def test_dpo_candidate_skips_a_day_with_too_few_pairs(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    store.write_text(f"sessions/date={DAY}/lsp-1.jsonl", json.dumps(ev("offered", WRONG)) + "\n")
+    resource = ObjectStoreResource(backend="local", root=str(tmp_path))
+    result = dg.materialize(
+        [session_logs, preference_pairs, dpo_candidate],
+        partition_key=DAY,
+        resources={"object_store": resource, "io_manager": ObjectStoreIOManager(object_store=resource)},
+    )
+    assert result.success
+    (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["dpo_candidate"]]
+    assert "fewer than min_pairs" in event.materialization.metadata["skipped"].value
