@@ -1,4 +1,4 @@
-"""`repair_feedback` session-log events (CONTRACTS.md section 1): what became of a model fix offered
+"""`repair_feedback` session-log events (docs/formats.md, session log): what became of a model fix offered
 in the editor, written by `repair lsp` and by the simulator, read by the `preference_pairs` asset.
 
 ```json

@@ -5,7 +5,7 @@ An *offer* is one model fix shown for one diagnostic: the events sharing (`repl`
 `rejected`; an offer with no decision is `open`.
 
 Pairs are made per diagnostic (`repl`, `diagnostic_id`), whose prompt is the model input the fixes
-answer (CONTRACTS.md section 3):
+answer (the model input of docs/formats.md):
 
 - chosen: a kept fix, or the user's own later fix (`user_diff` of a refused offer);
 - rejected: a refused or undone model fix;

@@ -23,7 +23,7 @@ GROUP = "feedback"
 ASSET = "preference_pairs"
 CHECKS = {
     "no_equal_sides": "no pair's chosen and rejected sides are the same fix",
-    "prompts_in_model_format": "every pair's prompt is a model input (CONTRACTS section 3)",
+    "prompts_in_model_format": "every pair's prompt is a model input (docs/formats.md)",
     "counts_reconcile": "feedback events = used + quarantined; offers = paired + unpaired; pairs match the frame",
 }
 PAIR_SCHEMA = {name: pl.String for name in PAIR_COLUMNS}

@@ -2,7 +2,7 @@
 TRL's `DPOTrainer` on the model's Hugging Face export, and register the result as a new version
 whose registry entry names the version it started from (docs/training.md says why TRL).
 
-The pairs' prompts are the model input of CONTRACTS section 3; training conditions on
+The pairs' prompts are the model input of docs/formats.md; training conditions on
 `repair.dataset.model_input(prompt)` exactly as supervised training and serving do, and each side is
 the `<diff>` block followed by end of sequence (TRL appends the tokenizer's EOS). The reference model
 is a frozen copy of the starting model. On CPU the run is fp32 and one process, sized for the tiny
