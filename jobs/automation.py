@@ -35,7 +35,7 @@ from resources.object_store import ObjectStoreResource
 
 TRAINS_TAG = {"repair/trains": "true"}
 INGESTS_TAG = {"repair/ingests": "true"}
-LIFECYCLE_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset", "training", "evaluation", "deployment")
+LIFECYCLE_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset", "training", "evaluation", "deployment", "feedback")
 DATA_GROUPS = ("ingest", "diagnostics", "synthesis", "dataset")
 MODEL_GROUPS = ("training", "evaluation", "deployment")
 # A failed read of the bucket or call to the LM is usually transient: 3 more tries, 30 s, 60 s, 120 s.
@@ -49,7 +49,8 @@ MAX_CATCHUP_DAYS = 31
 
 full_lifecycle = dg.define_asset_job(
     "full_lifecycle",
-    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS),
+    # Preference training runs when enough feedback has come in, not every night.
+    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS) - dg.AssetSelection.assets("dpo_candidate"),
     partitions_def=daily_log_partitions,
     description="Every asset, for one day of session logs: from raw logs to the served model.",
     tags={**TRAINS_TAG, **INGESTS_TAG},

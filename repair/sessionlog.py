@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from repair.diagnostic import SEVERITIES, SOURCES
+from repair.feedback import ACTIONS as FEEDBACK_ACTIONS
 
 SCHEMA_VERSION = 1
-KINDS = ("ot", "lsp_diagnostic", "editor", "package_install", "run", "shell")
+KINDS = ("ot", "lsp_diagnostic", "editor", "package_install", "run", "shell", "repair_feedback")
 FILE_KINDS = frozenset({"ot", "lsp_diagnostic", "editor"})
 # Order of events that share a millisecond: the edit, then what the editor recorded about it, then
 # the diagnostics computed on it, then whatever the user ran.
-KIND_RANK = {"ot": 0, "editor": 1, "lsp_diagnostic": 2, "package_install": 3, "run": 4, "shell": 5}
+KIND_RANK = {
+    "ot": 0, "editor": 1, "lsp_diagnostic": 2, "package_install": 3, "run": 4, "shell": 5, "repair_feedback": 6,
+}
 AUTHORS = ("user", "assistant")
 RAW_LIMIT = 4000  # characters of a rejected line kept in the quarantine
 
@@ -130,6 +133,13 @@ _KIND_FIELDS: dict[str, tuple[tuple[str, Any, str], ...]] = {
         ("exit_code", _is_int, "an int"),
     ),
     "shell": (("command", lambda v: type(v) is str, "a string"),),
+    "repair_feedback": (
+        ("diagnostic_id", _nonempty_str, "a non-empty string"),
+        ("model_version", lambda v: type(v) is str, "a string"),
+        ("diff", lambda v: type(v) is str, "a string"),
+        ("action", lambda v: v in FEEDBACK_ACTIONS, f"one of {', '.join(FEEDBACK_ACTIONS)}"),
+        ("latency_ms", _is_count, "an int >= 0"),
+    ),
 }
 _OPTIONAL_FIELDS: dict[str, tuple[tuple[str, Any, str], ...]] = {
     "ot": (
@@ -138,6 +148,9 @@ _OPTIONAL_FIELDS: dict[str, tuple[tuple[str, Any, str], ...]] = {
     ),
     "lsp_diagnostic": (("has_code_action", lambda v: type(v) is bool, "true or false"),),
     "run": (("stderr_tail", lambda v: type(v) is str, "a string"),),
+    "repair_feedback": tuple(
+        (name, lambda v: type(v) is str, "a string") for name in ("file", "rule", "prompt", "user_diff")
+    ),
 }
 
 

@@ -47,6 +47,7 @@ from repair.lint import lint_batch
 from repair.object_store import ObjectStore
 from repair.sessionlog import KIND_RANK
 from repair.simulate.behaviour import DEFAULT_MIX, BehaviourModel, TimingModel
+from repair.simulate.feedback import simulated_feedback
 from repair.simulate.mistakes import DETERMINISTIC_FIX_KINDS, MISTAKE_KINDS
 from repair.simulate.projects import build_project
 from repair.simulate.realism import realism_report
@@ -362,7 +363,8 @@ def _write_shard(
         mine = [(p, d) for p, d, o in zip(points, results, owner, strict=True) if o == i]
         diag_events = [e for p, d in mine if d for e in _diagnostic_events(p, sim.repl, d)]
         by_session: dict[str, list[dict[str, Any]]] = {s: [] for s in r.sessions}
-        for event in sim.events + diag_events:
+        feedback = simulated_feedback(sim.mistakes, linted.caused, config.seed)  # repair.simulate.feedback
+        for event in sim.events + diag_events + feedback:
             if event["session"] in by_session:
                 by_session[event["session"]].append(event)
         edited = set()

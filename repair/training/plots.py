@@ -57,3 +57,25 @@ def loss_curve_png(train: Sequence[tuple[int, float]], evals: Sequence[tuple[int
 def markdown_image(png: bytes, alt: str) -> str:
     """A Markdown image with the PNG embedded (Dagster's UI renders data URIs in `MetadataValue.md`)."""
     return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+
+
+def rate_over_time_png(
+    series: Mapping[str, Sequence[tuple[str, float]]], title: str, ylabel: str = "acceptance rate"
+) -> bytes:
+    """One line per label over ordered time labels (e.g. hours): `{label: [(time, rate), ...]}`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.2))
+    for label, points in series.items():
+        if points:
+            axes.plot(*zip(*points), "o-", label=label)
+    axes.set_ylim(0, 1)
+    axes.set_title(title)
+    axes.set_ylabel(ylabel)
+    axes.tick_params(axis="x", labelrotation=45, labelsize=7)
+    if series:
+        axes.legend()
+    return _png(figure)

@@ -1,0 +1,186 @@
+"""Preference training on a simulated day: feedback events -> preference pairs -> a DPO candidate
+evaluated against the model it started from, through the same evaluation and gate as
+`model_evaluation` (`evals.run.run_evaluation` with the paired-bootstrap gate).
+
+    uv run repair demo --no-serve                      # a store with a day, a model and benchmarks
+    uv run python -m benchmarks.bench_dpo              # writes the "Preference training (DPO)" section
+    uv run python -m benchmarks.bench_dpo --no-write --steps 10 --limit 10
+
+Inputs from the store (default `.data/store`, `$REPAIR_STORE_ROOT`): the day's session logs (the
+`repair_feedback` events the simulator wrote), the base model (the serving version, else the newest
+approved one that is not itself a DPO result), and the materialized `function_repair_benchmark` and `repair_benchmark`
+(sampled like `model_evaluation`, by hashed item id). The verdict says "better" or "worse" only
+when the gate's 95% confidence interval of the difference excludes zero, else "within noise".
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+SECTION = "## Preference training (DPO)"
+BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair_benchmark/all.parquet")
+
+
+def write_section(body: str, path: Path = RESULTS) -> None:
+    """Replaces the text under this section's heading (up to the next `## `), appending it if new."""
+    text = path.read_text(encoding="utf-8")
+    if SECTION not in text:
+        path.write_text(text.rstrip("\n") + f"\n\n{SECTION}\n\n{body.strip()}\n", encoding="utf-8")
+        return
+    start = text.index(SECTION) + len(SECTION)
+    following = text.find("\n## ", start)
+    end = len(text) if following < 0 else following + 1
+    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+
+
+def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
+    """`model_evaluation`'s sample: the first `limit` items by hashed item id."""
+    if limit is None or frame.height <= limit:
+        return frame
+    return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
+
+
+def verdict(comparison) -> str:
+    """better / worse only when the paired difference's confidence interval excludes zero."""
+    if comparison is None:
+        return "not compared (no item scored for both)"
+    if comparison.ci_low > 0:
+        return "better"
+    if comparison.ci_high < 0:
+        return "worse"
+    return "within noise"
+
+
+def _latest_day(store) -> str:
+    days = sorted({k.split("/")[1].removeprefix("date=") for k in store.list("sessions/date=")})
+    if not days:
+        raise SystemExit(f"no session logs in {store.uri('sessions')}: run `repair demo` first")
+    return days[-1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from evals.gate import BASELINE
+    from evals.harness import markdown_table
+    from evals.items import items_from_frame
+    from evals.models import Decoding, parse_model_spec
+    from evals.run import run_evaluation
+    from repair import registry
+    from repair.ingest.logs import read_partition
+    from repair.object_store import open_store
+    from repair.preferences import acceptance_rate, build_preference_pairs
+    from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
+
+    parser = argparse.ArgumentParser(description="DPO on a simulated day's feedback, evaluated against its base")
+    parser.add_argument("--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
+    parser.add_argument("--day", default=None, help="the log day (default: the newest in the store)")
+    parser.add_argument("--limit", type=int, default=40, help="items per benchmark (the demo's budget)")
+    parser.add_argument("--steps", type=int, default=-1, help="DPO steps (default: --epochs over the pairs)")
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    args = parser.parse_args(argv or [])
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    store = open_store(args.store)
+    day = args.day or _latest_day(store)
+    started = time.perf_counter()
+    partition = read_partition(store, day)
+    events = [json.loads(raw) for raw in partition.events.filter(pl.col("kind") == "repair_feedback")["event"]]
+    preferences = build_preference_pairs(events)
+    counts = preferences.counts
+    say(f"{day}: {counts['feedback_events']} feedback events, {counts['offers']} offers, {counts['pairs']} pairs")
+    if not preferences.pairs:
+        raise SystemExit("no preference pairs on that day: nothing to train on")
+    rows = preferences.acceptance()
+    overall = acceptance_rate(rows, "model_version")
+
+    # The base: the serving version, else the newest approved model that is not itself a DPO result.
+    serving = registry.serving_version(store)
+    approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
+    if serving is None and not approved:
+        raise SystemExit(f"no approved model in {store.uri('models')}: run `repair demo` first")
+    base = registry.get(store, registry.MODEL, serving) if serving is not None else approved[-1]
+    settings = DpoSettings(beta=args.beta, learning_rate=args.learning_rate, epochs=args.epochs, max_steps=args.steps)
+    digest = hashlib.sha256(json.dumps(preferences.pairs, sort_keys=True).encode()).hexdigest()[:16]
+    with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
+        base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
+        run = train_dpo(base_dir, preferences.pairs, Path(tmp) / "dpo", settings, progress=say)
+        entry = register_dpo_candidate(store, run, base, settings, digest)
+    say(f"registered v{entry.version} (DPO of v{base.version}, a candidate) in {run.wall_s:.0f} s")
+
+    frames = [pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in BENCHMARK_KEYS if store.exists(k)]
+    if not frames:
+        raise SystemExit("no materialized benchmarks in the store: run `repair demo` first")
+    items = [item for frame in frames for item in items_from_frame(_sample(frame, args.limit))]
+    candidate, production = f"finetuned:v{entry.version}", f"finetuned:v{base.version}"
+    with tempfile.TemporaryDirectory(prefix="bench-dpo-eval-") as tmp:
+        outcome = run_evaluation(
+            items, [parse_model_spec(s) for s in (candidate, production, BASELINE)], Path(tmp), store=store,
+            decoding=Decoding(max_new_tokens=args.max_new_tokens), workers=2, candidate=candidate,
+            production=production, gate=True, progress=say,
+        )  # fmt: skip
+    decision = outcome.gate
+    assert decision is not None
+    total_s = time.perf_counter() - started
+    result = verdict(decision.vs_production)
+    against = decision.vs_production.describe() if decision.vs_production else "no paired items"
+
+    acceptance = "; ".join(f"model v{k[0]}: {rate:.1%} of {n} decided offers" for k, (rate, n) in overall.items())
+    metrics = run.metrics()
+    body = f"""Measured by `benchmarks/bench_dpo.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
+{os.cpu_count()} cores, no GPU, while other engineers' test suites and a demo run shared the two cores
+(wall times are inflated accordingly). Store `{args.store}`, log day {day} (the simulated demo day).
+
+**Feedback -> pairs.** {counts['feedback_events']} `repair_feedback` events, {counts['offers']} offers
+(accepted {counts['offers_accepted']}, rejected {counts['offers_rejected']}, undone {counts['offers_undone']});
+acceptance: {acceptance}. {counts['pairs']} preference pairs ({counts['pairs_dropped_equal_sides']} dropped with
+equal sides, {counts['events_quarantined']} events quarantined).
+
+**DPO.** TRL `DPOTrainer` on the Hugging Face export of `code_repair` v{base.version} (the serving version,
+else the newest approved non-DPO one), beta {settings.beta}, learning rate {settings.learning_rate}, {metrics['dpo_steps']} steps of batch
+{settings.batch_size}, {run.wall_s:.0f} s; loss {metrics['dpo_first_loss']} -> {metrics['dpo_final_loss']},
+last reward accuracy {metrics['dpo_reward_accuracy']}. Registered as candidate v{entry.version} with
+`details.base_version = {base.version}`.
+
+**Evaluation** (pass@1, temperature {asdict(Decoding())['temperature']}, the same harness and gate as
+`model_evaluation`; up to {args.limit} items per benchmark, sampled like the demo's evaluation):
+
+{markdown_table(outcome.summary)}
+
+DPO v{entry.version} against its base v{base.version} on the gate metric: {against}.
+
+**Result: {result}** (the DPO candidate against the model it started from; "better"/"worse" only when the
+95% interval of the paired difference excludes zero).
+
+The deployment gate on the candidate, as `deployment_gate` decides it:
+
+{decision.describe()}
+
+Whole run {total_s / 60:.1f} min.
+"""
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,27 @@
+"""bench_dpo's honest verdict and its own section of RESULTS.md (other sections untouched)."""
+
+from __future__ import annotations
+
+from benchmarks.bench_dpo import SECTION, verdict, write_section
+from evals.gate import Comparison
+
+
+def _comparison(low: float, high: float) -> Comparison:
+    return Comparison("finetuned:v1", 40, 0.2, 0.2, (low + high) / 2, low, high)
+
+
+def test_better_or_worse_only_outside_the_interval():
+    assert verdict(_comparison(0.01, 0.2)) == "better"
+    assert verdict(_comparison(-0.2, -0.01)) == "worse"
+    assert verdict(_comparison(-0.05, 0.1)) == "within noise"
+    assert verdict(None).startswith("not compared")
+
+
+def test_writes_only_its_own_section(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Training\n\nkeep me\n")
+    write_section("first", results)
+    write_section("second", results)
+    text = results.read_text()
+    assert text.count(SECTION) == 1 and "second" in text and "first" not in text
+    assert "## Training\n\nkeep me\n" in text
