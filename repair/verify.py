@@ -12,9 +12,15 @@ A candidate (free teacher text holding a numbered line diff) is accepted only wh
    no new error-severity diagnostic appeared          -> `new_error`
 6. an optional judge (an LLM) agrees it is the fix    -> `judge_rejected`
 
-"Gone" and "new" compare diagnostics as (source, rule, message) counts before and after, so that a
-fix that moves lines around does not make an untouched diagnostic look new. The "before" lint of a
-state is cached: all candidates of one diagnostic share it.
+"Gone" compares the target as (source, rule, message) counts before and after, so that a fix that
+moves lines around does not make an untouched diagnostic look new. "New" compares *problems*, not
+diagnostics (`problem_of`): an error after the fix is new only when no linter reported the same
+problem before, whichever linter that was. pyright `reportUndefinedVariable` and ruff `F821` are one
+problem (an undefined name, keyed by the name); any other diagnostic is its own problem (source,
+rule, message). This is what makes masking harmless: ruff reports nothing but the syntax error for a
+file that does not parse, so once a missing colon is added, its `F821` for a name pyright had
+flagged all along is compared with pyright's view before the fix, and is not new. The "before" lint
+of a state is cached: all candidates of one diagnostic share it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import hashlib
 import threading
 import warnings
 from collections import Counter
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -108,6 +115,38 @@ def diagnostic_counts(
     )
 
 
+# Rules of different linters that report the same problem, keyed by the quoted name in the message
+# (pyright: `"math" is not defined`; ruff: "Undefined name `math`").
+SAME_PROBLEM: dict[tuple[str, str], str] = {
+    ("pyright", "reportUndefinedVariable"): "undefined name",
+    ("ruff", "F821"): "undefined name",
+}
+_QUOTED_NAME = re.compile(r"[\"`]([^\"`]+)[\"`]")
+
+
+def problem_of(diagnostic: Diagnostic) -> tuple[str, ...]:
+    """What a diagnostic reports, independent of the linter when another linter reports the same
+    problem (`SAME_PROBLEM`): `("undefined name", "math")`; else `(source, rule, message)`."""
+    kind = SAME_PROBLEM.get((diagnostic.source, diagnostic.code))
+    name = _QUOTED_NAME.search(diagnostic.message) if kind else None
+    if kind and name:
+        return (kind, name.group(1))
+    return (diagnostic.source, diagnostic.code, diagnostic.message)
+
+
+def problem_counts(diagnostics: Sequence[Diagnostic], severity: str | None = None) -> Counter[tuple[str, ...]]:
+    """How often each problem was reported by the linter that reported it most often: two linters
+    reporting the same undefined name at the same use count once, not twice."""
+    by_source: dict[str, Counter[tuple[str, ...]]] = {}
+    for d in diagnostics:
+        if severity is None or d.severity == severity:
+            by_source.setdefault(d.source, Counter())[problem_of(d)] += 1
+    counts: Counter[tuple[str, ...]] = Counter()
+    for found in by_source.values():
+        counts |= found  # the union of Counters keeps the larger count
+    return counts
+
+
 def judge_lint(
     target: Diagnostic, before: Sequence[Diagnostic], after: Sequence[Diagnostic]
 ) -> Verdict | None:
@@ -117,13 +156,16 @@ def judge_lint(
     still = diagnostic_counts(after)[key]
     if still >= max(diagnostic_counts(before)[key], 1):
         return Verdict("diagnostic_remains", f"{target.describe()} still reported ({still}x)")
-    new = diagnostic_counts(after, "error") - diagnostic_counts(before, "error")
-    new.pop(key, None)
+    # New problems, whichever linter reported them before (module docstring: masking).
+    new = problem_counts(after, "error") - problem_counts(before, "error")
+    new.pop(problem_of(target), None)
     if new:
-        (source, code, message), _ = next(iter(new.items()))
+        problem, _ = next(iter(new.items()))
+        example = next(d for d in after if d.severity == "error" and problem_of(d) == problem)
         return Verdict(
             "new_error",
-            f"new {source} {code}: {message}" + (f" (+{len(new) - 1} more)" if len(new) > 1 else ""),
+            f"new {example.source} {example.code}: {example.message}"
+            + (f" (+{len(new) - 1} more)" if len(new) > 1 else ""),
         )
     return None
 

@@ -94,3 +94,36 @@ def test_batch_linter_failure_is_a_verdict(warm_linter):
     diagnostic = error_of(warm_linter, TYPO)
     verdict = Verifier(BatchLinter()).verify(TYPO, diagnostic, FIX, file_name="notes.txt")
     assert verdict.verdict == "lint_failed" and "not Python" in verdict.detail
+
+
+def pyright(code, message, line=0, severity="error"):
+    return Diagnostic("pyright", code, severity, message, line, 0, line, 1)
+
+
+def test_one_problem_whichever_linter_reported_it():
+    """pyright `reportUndefinedVariable` and ruff `F821` name one problem: reported by pyright
+    before, reported by ruff after, it is not new."""
+    syntax = diag("syntax", "SyntaxError: Expected `:`, found newline")
+    undefined_pyright = pyright("reportUndefinedVariable", '"math" is not defined', line=1)
+    undefined_ruff = diag("F821", "Undefined name `math`", line=1)
+    assert judge_lint(syntax, [syntax, undefined_pyright], [undefined_pyright, undefined_ruff]) is None
+    # Another name is another problem: still new.
+    other = diag("F821", "Undefined name `cmath`", line=1)
+    verdict = judge_lint(syntax, [syntax, undefined_pyright], [undefined_pyright, other])
+    assert verdict is not None and verdict.verdict == "new_error" and "cmath" in verdict.detail
+    # Twice after where it was reported once before: the second is new.
+    verdict = judge_lint(syntax, [syntax, undefined_pyright], [undefined_ruff, undefined_ruff])
+    assert verdict is not None and verdict.verdict == "new_error"
+
+
+def test_a_missing_colon_is_accepted_when_the_file_also_uses_an_unimported_name(verifier, warm_linter):
+    """The masking case: while the file does not parse ruff reports only the syntax error; once the
+    colon is back it reports F821 for `math`, which pyright reported all along."""
+    code = "def area(r)\n    return math.pi * r * r\n\n\nprint(area(2))\n"
+    diagnostic = next(d for d in warm_linter.check({"main.py": code}, "main.py")
+                      if d.source == "ruff" and d.code == "syntax")
+    verdict = verifier.verify(code, diagnostic, "<diff>\n-1 def area(r)\n+1 def area(r):\n</diff>")
+    assert verdict.verdict == ACCEPTED, verdict
+    # And a fix that brings in a name nobody reported before is still rejected.
+    bad = verifier.verify(code, diagnostic, "<diff>\n-1 def area(r)\n+1 def area(r=radius):\n</diff>")
+    assert bad.verdict == "new_error" and "radius" in bad.detail
