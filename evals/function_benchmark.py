@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from evals.inject import KINDS, Bug, candidate_bugs, compiles, function_spans
 from evals.items import FUNCTION_BENCHMARK, Item, item_id
 from evals.sandbox import Limits, run_python
-from evals.sources import Program
+from evals.sources import Program, expected_tests
+from evals.testrun import run_tests
 from repair.diagnostic import Diagnostic
 
 TRACE_RUNNER = "_trace_run.py"
@@ -131,6 +132,8 @@ def _as_item(program: Program, bug: Bug, diagnostic: Diagnostic) -> Item:
         support_files=dict(program.support_files),
         argv=tuple(program.argv),
         timeout_s=program.timeout_s,
+        expected_tests=expected_tests(program),
+        bug_origin=bug.origin,
     )
 
 
@@ -196,7 +199,7 @@ def build_function_benchmark(
             return True
         program = by_name[bug.program]
         limits = Limits(wall_s=program.timeout_s, cpu_s=int(program.timeout_s))
-        return not run_python(program.files(bug.buggy_code), program.argv, limits).ok
+        return not run_tests(program.files(bug.buggy_code), program.argv, expected_tests(program), limits).ok
 
     # Tries of one slot (program, function, kind) run in order until one breaks the tests; the
     # tries after it are not run. Slots run in parallel.

@@ -65,6 +65,7 @@ class Bug:
     line: int  # 1-based line of the change
     buggy_code: str
     description: str
+    origin: str = "injected"  # `injected` (this module), `handwritten`, `external` (a benchmark file's own)
 
 
 @dataclass(frozen=True)

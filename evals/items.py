@@ -3,7 +3,19 @@
 Column names follow the tables that cross stages (`docs/architecture.md`): `file` and `content`
 (the broken file), the diagnostic's `source`, `code` (the rule), `severity`, `message` and range,
 and `fixed_content` (the reference fix). Function-benchmark items also carry how to run their
-tests (`support_files`, `argv`, `timeout_s`).
+tests (`support_files`, `argv`, `timeout_s`, and `expected_tests`, counted outside any candidate).
+
+Every item says where its bug and its reference came from (`docs/evaluation.md`):
+
+- `bug_origin`: `injected` (our injector, `evals.inject`), `handwritten` (`evals/problems/handwritten`),
+  `external` (a DebugBench / HumanEvalPack file's own bug), `simulated` (a simulated IDE day),
+  `real` (real IDE logs);
+- `reference_source`: `program` (the correct program the bug was put into), `ground_truth` (the
+  simulator's recorded fix), `agreement` (two independent sources agreed: the user's own later fix
+  and a teacher's diff), `reviewed` (a review record accepted or corrected it);
+- `reference_by`: who wrote the reference (teacher names such as `search` or `user_fix`, or
+  `simulator`, `reviewer`, `author`). A repairer is never scored on an item whose reference it
+  wrote (`evals.harness.producer_of`).
 """
 
 from __future__ import annotations
@@ -36,6 +48,10 @@ class Item:
     support_files: Mapping[str, str] = field(default_factory=dict)  # tests and runner (function items)
     argv: tuple[str, ...] = ()
     timeout_s: float = 30.0
+    expected_tests: int = 0
+    bug_origin: str = "injected"
+    reference_source: str = "program"
+    reference_by: tuple[str, ...] = ("author",)
 
     @property
     def executable(self) -> bool:
@@ -51,6 +67,8 @@ class Item:
             "end_line": d.end_line, "end_character": d.end_character,
             "context": json.dumps(dict(self.context)), "support_files": json.dumps(dict(self.support_files)),
             "argv": json.dumps(list(self.argv)), "timeout_s": float(self.timeout_s),
+            "expected_tests": int(self.expected_tests), "bug_origin": self.bug_origin,
+            "reference_source": self.reference_source, "reference_by": json.dumps(list(self.reference_by)),
         }
 
     @classmethod
@@ -67,6 +85,10 @@ class Item:
             support_files=json.loads(row.get("support_files") or "{}"),
             argv=tuple(json.loads(row.get("argv") or "[]")),
             timeout_s=float(row.get("timeout_s") or 30.0),
+            expected_tests=int(row.get("expected_tests") or 0),
+            bug_origin=row.get("bug_origin") or "injected",
+            reference_source=row.get("reference_source") or "program",
+            reference_by=tuple(json.loads(row.get("reference_by") or '["author"]')),
         )
 
 
@@ -76,11 +98,13 @@ def item_id(*parts: object) -> str:
 
 
 TEXT_COLUMNS = ("item_id", "benchmark", "group", "origin", "file", "content", "fixed_content", "source",
-                "code", "severity", "message", "context", "support_files", "argv")
+                "code", "severity", "message", "context", "support_files", "argv", "bug_origin", "reference_source",
+                "reference_by")
 ITEM_SCHEMA = {
     **{column: pl.String for column in TEXT_COLUMNS},
     **{column: pl.Int64 for column in ("start_line", "start_character", "end_line", "end_character")},
     "timeout_s": pl.Float64,
+    "expected_tests": pl.Int64,
 }
 
 

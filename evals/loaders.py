@@ -128,7 +128,7 @@ def load_debugbench(path: Path) -> LoadedBenchmark:
         if subtype in KINDS and buggy:
             buggy_code = LEETCODE_PRELUDE + buggy.strip() + "\n"
             loaded.bugs.append(Bug(name, subtype, f"Solution.{method}", 0, buggy_code,
-                                   str(record.get("bug_explanation", "")) or "DebugBench's own bug"))
+                                   str(record.get("bug_explanation", "")) or "DebugBench's own bug", "external"))
     return loaded
 
 
@@ -158,7 +158,7 @@ def load_humanevalpack(path: Path) -> LoadedBenchmark:
         if record.get("buggy_solution"):
             loaded.bugs.append(Bug(name, f"humanevalpack: {record.get('bug_type', 'unknown')}", entry, 0,
                                    record["prompt"] + record["buggy_solution"].rstrip("\n") + "\n",
-                                   "HumanEvalPack's own bug"))
+                                   "HumanEvalPack's own bug", "external"))
     return loaded
 
 

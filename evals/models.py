@@ -4,15 +4,17 @@
 | spec | repairer |
 | --- | --- |
 | `no_change` | the floor: proposes nothing |
-| `search` | the search-based repairer (`repair.teachers.search`) over a warm linter |
+| `search` | the search-based repairer's candidates (`repair.teachers.search.candidates`), cheapest first, unverified: the harness's verifier checks them like any model's samples |
 | `finetuned` | the newest registry version (`repair.training.registry`), in process (`repair.model.RepairModel`) |
 | `finetuned:v3` / `finetuned:/path/to/checkpoint` | a given registry version or local checkpoint |
 | `triton:HOST:PORT` | the deployed model through the Triton client (`repair.serving.client`) |
 | `dspy:MODEL` | a LiteLLM model (`openai/gpt-4o-mini`, ...) through the DSPy repair program, zero-shot |
 | `dspy-fewshot:MODEL` | the same with `few_shot` labelled demonstrations from training-side verified repairs |
+| `command:CMD {file} {line}` | any external fixer: a shell command that rewrites `{file}` in place (`{line}`: the diagnostic's 1-based line) |
 
-Decoding follows the case study (temperature 0.1, top_p 0.95, top_k 50, one sample: pass@1) for the
-models that sample; `Decoding` changes it.
+Decoding follows the case study (temperature 0.1, top_p 0.95, top_k 50) for the models that sample;
+`Decoding` changes it. Each repairer offers up to k proposals for `verified@k` (`propose_k`): the
+search repairer its k cheapest candidates, a model k samples, a command its one rewrite.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import polars as pl
 from repair.repairer import Repairer
 from repair.object_store import ObjectStore
 
-KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot")
+KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot", "command")
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,82 @@ def parse_model_spec(text: str) -> ModelSpec:
     kind, _, target = text.strip().partition(":")
     if kind not in KINDS:
         raise ValueError(f"model spec {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
-    if kind in ("triton", "dspy", "dspy-fewshot") and not target:
+    if kind in ("triton", "dspy", "dspy-fewshot", "command") and not target:
         raise ValueError(f"model spec {text!r}: `{kind}:` needs a target (see evals.models)")
+    if kind == "command" and "{file}" not in target:
+        raise ValueError(f"model spec {text!r}: the command needs a `{{file}}` placeholder for the file it rewrites")
     return ModelSpec(kind, target)
+
+
+class SearchProposer:
+    """The search repairer as an evaluated repairer: its candidate edits in cost order, unverified
+    (`pass@1` is the cheapest; `verified@k` lets the harness's verifier pick among the k cheapest, the
+    same budget a model's k samples get)."""
+
+    name = "search"
+
+    def propose_k(self, code, diagnostic, file_name="main.py", context_files=None, k: int = 1) -> list[str]:
+        from repair.linediff import make_diff, render_diff
+        from repair.teachers.search import candidates
+
+        return [render_diff(make_diff(code, c.fixed)) for c in candidates(code, diagnostic, file_name, context_files)[:k]]
+
+    def propose(self, code, diagnostic, file_name="main.py", context_files=None) -> str:
+        return next(iter(self.propose_k(code, diagnostic, file_name, context_files, 1)), "")
+
+
+class Sampled:
+    """k samples of a repairer that samples (`RepairModel`: one batch of k copies of the prompt;
+    anything else: k calls)."""
+
+    def __init__(self, repairer, name: str):
+        self.repairer = repairer
+        self.name = name
+
+    def propose(self, code, diagnostic, file_name="main.py", context_files=None) -> str:
+        return self.repairer.propose(code, diagnostic, file_name, context_files)
+
+    def propose_k(self, code, diagnostic, file_name="main.py", context_files=None, k: int = 1) -> list[str]:
+        prompt = getattr(self.repairer, "prompt", None)
+        if prompt is not None and hasattr(self.repairer, "generate"):
+            return self.repairer.generate([prompt(code, diagnostic, file_name)] * k)
+        return [self.repairer.propose(code, diagnostic, file_name, context_files) for _ in range(k)]
+
+    @property
+    def usage(self):
+        return getattr(self.repairer, "usage", None)
+
+
+class CommandRepairer:
+    """An external fixer: `command` (with `{file}` and optionally `{line}`) runs in a scratch folder
+    holding the file and the project's other files, rewrites the file in place; the proposal is the
+    line diff between the file before and after. A failing or timed-out command is an error the
+    harness records; a command that leaves the file alone proposes nothing."""
+
+    def __init__(self, command: str, timeout_s: float = 120.0):
+        self.command = command
+        self.timeout_s = timeout_s
+        self.name = f"command:{command}"
+
+    def propose(self, code, diagnostic, file_name="main.py", context_files=None) -> str:
+        import shlex
+        import subprocess
+
+        from repair.linediff import make_diff, render_diff
+
+        with tempfile.TemporaryDirectory(prefix="repair-eval-command-") as tmp:
+            root = Path(tmp)
+            for path, text in {**(context_files or {}), file_name: code}.items():
+                (root / path).parent.mkdir(parents=True, exist_ok=True)
+                (root / path).write_text(text, encoding="utf-8")
+            target = root / file_name
+            command = self.command.replace("{file}", shlex.quote(str(target))).replace("{line}", str(diagnostic.line1))
+            done = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True, timeout=self.timeout_s,
+                                  check=False)
+            if done.returncode != 0 and target.read_text(encoding="utf-8") == code:
+                raise RuntimeError(f"`{command}` exited {done.returncode}: {(done.stderr or done.stdout).strip()[-200:]}")
+            fixed = target.read_text(encoding="utf-8")
+        return "" if fixed == code else render_diff(make_diff(code, fixed))
 
 
 def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, int | None, str]:
@@ -77,11 +152,6 @@ def resolve_finetuned(spec: ModelSpec, store: ObjectStore | None) -> tuple[str, 
     else:
         version = registry.latest_approved(store, registry.MODEL).version
     return f"finetuned:v{version}", version, ""
-
-
-def _named(repairer, name: str):
-    repairer.name = name
-    return repairer
 
 
 @contextmanager
@@ -105,12 +175,9 @@ def open_repairers(
 
                 repairers.append(NoChange())
             elif spec.kind == "search":
-                from repair.lint import WarmLinter
-                from repair.teachers.search import SearchRepairer
-                from repair.verify import Verifier
-
-                linter = stack.enter_context(WarmLinter())
-                repairers.append(SearchRepairer(Verifier(linter)))
+                repairers.append(SearchProposer())
+            elif spec.kind == "command":
+                repairers.append(CommandRepairer(spec.target))
             elif spec.kind == "finetuned":
                 from repair.model import RepairModel
                 from repair.registry import fetch_model
@@ -121,11 +188,11 @@ def open_repairers(
                     path = str(fetch_model(store, folder, version=version))
                 model = RepairModel(path, temperature=decoding.temperature, top_p=decoding.top_p,
                                     top_k=decoding.top_k, max_new_tokens=decoding.max_new_tokens, seed=decoding.seed)
-                repairers.append(_named(model, name))
+                repairers.append(Sampled(model, name))
             elif spec.kind == "triton":
                 from repair.serving.client import RepairClient, TritonRepairer
 
-                repairers.append(_named(TritonRepairer(RepairClient(spec.target)), spec.name))
+                repairers.append(Sampled(TritonRepairer(RepairClient(spec.target)), spec.name))
             else:
                 import dspy
 
@@ -135,7 +202,7 @@ def open_repairers(
                              top_k=decoding.top_k, drop_params=True, **(lm_options or {}))
                 program = with_demonstrations(list(demonstrations), k=few_shot) if spec.kind == "dspy-fewshot" else None
                 name = f"{spec.kind}({few_shot}):{spec.target}" if spec.kind == "dspy-fewshot" else spec.name
-                repairers.append(DSPyRepairer(lm, program=program, max_workers=1, name=name))
+                repairers.append(Sampled(DSPyRepairer(lm, program=program, max_workers=1, name=name), name))
         yield repairers
 
 

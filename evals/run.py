@@ -1,6 +1,10 @@
 """One evaluation run end to end, shared by the `model_evaluation` asset and `repair eval`:
-repairers from specs -> per-item results -> table, per-rule breakdown, throughput, plots, gate,
-markdown report, all written into one output folder."""
+repairers from specs -> per-item results in both modes -> table, breakdowns (rule, bug origin,
+reference source), throughput, plots, gate, markdown report, all written into one output folder.
+
+The gate compares the candidate with production on `GATE_MODE` results: the model's own first
+answer, what serving returns; `results.parquet` holds both modes per item for any other pairing
+(`evals.harness.paired_outcomes`)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,18 @@ import polars as pl
 
 from evals.function_benchmark import Progress
 from evals.gate import GateDecision, deployment_gate
-from evals.harness import evaluate, plot_rules, plot_scores, render_report, rule_breakdown, summary_table
+from evals.harness import (
+    DEFAULT_K,
+    PASS_AT_1,
+    breakdown,
+    evaluate,
+    plot_rules,
+    plot_scores,
+    render_report,
+    rule_breakdown,
+    summary_table,
+    trivial_items,
+)
 from evals.items import Item
 from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers
 from repair.object_store import ObjectStore
@@ -21,6 +36,7 @@ from repair.object_store import ObjectStore
 REPORT_NAME = "report.md"
 SCORES_PLOT = "scores.png"
 RULES_PLOT = "rules.png"
+GATE_MODE = PASS_AT_1
 
 
 @dataclass
@@ -29,6 +45,9 @@ class EvaluationOutcome:
     throughput: pl.DataFrame
     summary: pl.DataFrame
     breakdown: pl.DataFrame
+    by_origin: pl.DataFrame
+    by_reference: pl.DataFrame
+    trivial: dict[str, int]
     report: str
     plots: dict[str, Path]
     gate: GateDecision | None
@@ -46,6 +65,7 @@ def run_evaluation(
     few_shot: int = 4,
     lm_options: dict[str, object] | None = None,
     workers: int = 2,
+    k: int = DEFAULT_K,
     candidate: str | None = None,
     production: str | None = None,
     gate: bool = False,
@@ -57,19 +77,25 @@ def run_evaluation(
     with open_repairers(specs, store=store, decoding=decoding, demonstrations=demonstrations,
                         few_shot=few_shot, lm_options=lm_options) as repairers:
         names = [getattr(r, "name", type(r).__name__) for r in repairers]
-        results, throughput = evaluate(repairers, items, workers=workers, progress=progress)
+        results, throughput = evaluate(repairers, items, k=k, workers=workers, progress=progress)
     summary = summary_table(results)
-    breakdown = rule_breakdown(results)
+    rules = rule_breakdown(results)
+    by_origin, by_reference = breakdown(results, "bug_origin"), breakdown(results, "reference_source")
+    trivial = trivial_items(items)
     plots = {
         SCORES_PLOT: plot_scores(summary, out_dir / SCORES_PLOT),
-        RULES_PLOT: plot_rules(breakdown, out_dir / RULES_PLOT),
+        RULES_PLOT: plot_rules(rules, out_dir / RULES_PLOT),
     }
-    decision = deployment_gate(results, candidate, production) if gate and candidate else None
-    settings = {**dataclasses.asdict(decoding), "pass@": 1, "few_shot": few_shot, "workers": workers,
-                "items": len(items), "models": ", ".join(names)}
-    report = render_report(summary, breakdown, throughput, settings=settings,
-                           gate_text=decision.describe() if decision else None, plots=list(plots))
+    gate_results = results.filter(pl.col("mode") == GATE_MODE)
+    decision = deployment_gate(gate_results, candidate, production) if gate and candidate else None
+    settings = {**dataclasses.asdict(decoding), "modes": f"pass@1 and verified@k, k={k}", "gate mode": GATE_MODE,
+                "few_shot": few_shot, "workers": workers, "items": len(items), "models": ", ".join(names)}
+    report = render_report(summary, rules, throughput, by_origin=by_origin, by_reference=by_reference,
+                           trivial=trivial, settings=settings,
+                           gate_text=f"Mode `{GATE_MODE}`. {decision.describe()}" if decision else None,
+                           plots=list(plots))
     (out_dir / REPORT_NAME).write_text(report, encoding="utf-8")
     results.write_parquet(out_dir / "results.parquet")
     summary.write_parquet(out_dir / "summary.parquet")
-    return EvaluationOutcome(results, throughput, summary, breakdown, report, plots, decision, names)
+    return EvaluationOutcome(results, throughput, summary, rules, by_origin, by_reference, trivial, report, plots,
+                             decision, names)

@@ -143,9 +143,12 @@ def run_python(
     argv: Sequence[str],
     limits: Limits = Limits(),
     python: str = sys.executable,
+    *,
+    pass_fds: Sequence[int] = (),
 ) -> SandboxResult:
     """Writes `files` ({relative path: text}) into a fresh directory and runs the Python script
-    `argv[0]` (a path among `files`) with arguments `argv[1:]` under the limits."""
+    `argv[0]` (a path among `files`) with arguments `argv[1:]` under the limits; `pass_fds` stay open
+    in the candidate."""
     if not argv:
         raise ValueError("argv needs at least the script to run")
     if argv[0] not in files:
@@ -174,7 +177,7 @@ def run_python(
         with open(base / "stdout", "wb") as out, open(base / "stderr", "wb") as err:
             process = subprocess.Popen(
                 command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True,
+                start_new_session=True, pass_fds=tuple(pass_fds),
             )
             timed_out = False
             try:

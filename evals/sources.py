@@ -17,6 +17,8 @@ need, and how to run those tests inside the sandbox. Two sources live here:
 
 from __future__ import annotations
 
+import ast
+import functools
 import sysconfig
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,33 +30,122 @@ from repair.corpus import EVAL_RESERVED_MODULES
 PROBLEMS_DIR = Path(__file__).parent / "problems"
 TESTS_MARKER = "# --- tests ---"
 
-# Runs every `test_*` function of `tests.py`; exit status 0 only when all pass.
-FUNCTION_TESTS_RUNNER = """\
-import sys, traceback
-import tests
-failed = 0
-names = sorted(n for n in dir(tests) if n.startswith("test_") and callable(getattr(tests, n)))
-for name in names:
-    try:
-        getattr(tests, name)()
-    except BaseException:
-        failed += 1
-        print(f"FAIL {name}", file=sys.stderr)
-        traceback.print_exc()
-print(f"{len(names) - failed}/{len(names)} tests passed")
-sys.exit(1 if failed or not names else 0)
+# The report channel of `evals.testrun`, opened before anything of the candidate runs: reads the nonce
+# from the first inherited pipe (then closes it) and returns the function that writes
+# `{nonce, ran, passed}` to the second; the runner holds it in a local only. Without `--channel=`
+# (run by hand) it prints the report.
+_CHANNEL = """\
+import os, sys
+def _open_channel(write=os.write, close=os.close):
+    flag = next((a for a in sys.argv[1:] if a.startswith("--channel=")), None)
+    if flag is None:
+        return lambda ran, passed: print("report: ran %d, passed %d" % (ran, passed))
+    sys.argv.remove(flag)
+    nonce_fd, report_fd = (int(fd) for fd in flag[len("--channel="):].split(","))
+    nonce = b""
+    while True:
+        chunk = os.read(nonce_fd, 4096)
+        if not chunk:
+            break
+        nonce += chunk
+    close(nonce_fd)
+    message = b'{"nonce": "' + nonce + b'", "ran": %d, "passed": %d}\\n'
+    def report(ran, passed):
+        write(report_fd, message % (ran, passed))
+        close(report_fd)
+    return report
 """
 
-# Imports the module under test from the sandbox folder first, then its stdlib unittest suite.
-STDLIB_TESTS_RUNNER = """\
-import importlib, os, sys, unittest
-module_name, test_module = sys.argv[1], sys.argv[2]
-module = importlib.import_module(module_name)
-if not os.path.abspath(module.__file__).startswith(os.getcwd()):
-    sys.exit(f"{module_name} was imported from {module.__file__}, not the sandbox copy")
-suite = unittest.defaultTestLoader.loadTestsFromName(test_module)
-result = unittest.TextTestRunner(verbosity=0).run(suite)
-sys.exit(0 if result.wasSuccessful() and result.testsRun else 1)
+# Runs every `test_*` function of `tests.py` (which imports the candidate) and reports how many ran
+# and passed; the counts live in a function's locals, out of the candidate's reach.
+FUNCTION_TESTS_RUNNER = _CHANNEL + """\
+import traceback
+
+
+def main(report):
+    try:
+        import tests
+    except BaseException:  # the candidate does not import, or exits while importing
+        traceback.print_exc()
+        report(0, 0)
+        return 1
+    names = sorted(n for n in dir(tests) if n.startswith("test_") and callable(getattr(tests, n)))
+    ran = passed = 0
+    for name in names:
+        ran += 1
+        try:
+            getattr(tests, name)()
+        except BaseException:
+            print(f"FAIL {name}", file=sys.stderr)
+            traceback.print_exc()
+        else:
+            passed += 1
+    print(f"{passed}/{ran} tests passed")
+    report(ran, passed)
+    return 0 if passed == ran and ran else 1
+
+
+sys.exit(main(_open_channel()))  # no global name for the candidate to call
+"""
+
+# Imports the module under test from the sandbox folder first (it shadows the installed one), then the
+# interpreter's `unittest`, refuses to run when the candidate patched unittest (a method that is not
+# unittest's own code), runs the stdlib suite with a plain `TestResult` and reports the counts.
+STDLIB_TESTS_RUNNER = _CHANNEL + """\
+import importlib, inspect, sysconfig
+
+
+def patched(unittest):
+    home = os.path.dirname(os.path.abspath(unittest.__file__))
+    if home != os.path.join(os.path.abspath(sysconfig.get_paths()["stdlib"]), "unittest"):
+        return f"unittest imported from {home}"
+    for cls in (unittest.TestCase, unittest.TestSuite, unittest.suite.BaseTestSuite, unittest.TestResult,
+                unittest.TestLoader):
+        for name, value in vars(cls).items():
+            value = getattr(value, "__func__", value)
+            if not callable(value) or isinstance(value, type):
+                continue
+            value = inspect.unwrap(value)  # `subTest` is a contextmanager around unittest's function
+            if isinstance(value, type):
+                continue
+            code = getattr(value, "__code__", None) if inspect.isfunction(value) else None
+            if code is None or os.path.dirname(os.path.abspath(code.co_filename)) != home:
+                return f"unittest.{cls.__name__}.{name} is not unittest's own"
+    return None
+
+
+def main(report):
+    module_name, test_module = sys.argv[1], sys.argv[2]
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as error:
+        print(f"{module_name} does not import: {error!r}", file=sys.stderr)
+        report(0, 0)
+        return 1
+    if not os.path.abspath(module.__file__).startswith(os.getcwd()):
+        print(f"{module_name} was imported from {module.__file__}, not the sandbox copy", file=sys.stderr)
+        report(0, 0)
+        return 1
+    import unittest
+
+    why = patched(unittest)
+    if why:
+        print(f"refusing to run: {why}", file=sys.stderr)
+        report(0, 0)
+        return 1
+    suite = unittest.defaultTestLoader.loadTestsFromName(test_module)
+    result = unittest.TestResult()
+    suite.run(result)
+    ran = result.testsRun
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    for test, trace in result.failures + result.errors:
+        print(f"FAIL {test}\\n{trace}", file=sys.stderr)
+    print(f"{ran - failed}/{ran} tests passed")
+    report(ran, ran - failed)
+    return 0 if ran and not failed else 1
+
+
+sys.exit(main(_open_channel()))  # no global name for the candidate to call
 """
 
 
@@ -74,6 +165,24 @@ class Program:
     def files(self, code: str | None = None) -> dict[str, str]:
         """Every file of the sandbox run, with `code` (default: the correct code) as the target."""
         return {**self.support_files, self.target: self.code if code is None else code}
+
+
+def expected_tests(program: Program) -> int:
+    """How many tests a run of `program` must report, counted outside any candidate: the `test_*`
+    functions of its `tests.py` (read from the source), or the size of its stdlib suite (loaded in
+    this process from the interpreter's own modules)."""
+    if program.support_files.get(program.argv[0]) == STDLIB_TESTS_RUNNER:
+        return _stdlib_suite_size(program.argv[2])
+    tests = ast.parse(program.support_files.get("tests.py", ""))
+    return len({node.name for node in tests.body
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")})
+
+
+@functools.cache
+def _stdlib_suite_size(test_module: str) -> int:
+    import unittest
+
+    return unittest.defaultTestLoader.loadTestsFromName(test_module).countTestCases()
 
 
 def split_problem(text: str, name: str) -> tuple[str, str]:

@@ -141,7 +141,8 @@ def function_repair_benchmark(
     from evals.inject import KINDS
     from evals.items import items_to_frame
     from evals.loaders import collect_programs
-    from evals.sandbox import run_python
+    from evals.sources import expected_tests
+    from evals.testrun import run_tests
 
     started = time.monotonic()
     collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=benchmark_sources.files)
@@ -176,9 +177,9 @@ def function_repair_benchmark(
     })
     failures = []
     for program in collected.programs:
-        result = run_python(program.files(), program.argv)
+        result = run_tests(program.files(), program.argv, expected_tests(program))
         if not result.ok:
-            failures.append(f"{program.name}: {result.outcome}")
+            failures.append(f"{program.name}: {result.reason} ({result.outcome})")
     yield dg.AssetCheckResult(check_name="references_pass_their_tests", passed=not failures,
                               metadata={"programs": len(collected.programs), "failing": failures[:20]})
     missing = sorted(set(kinds) - set(frame["group"].to_list()))

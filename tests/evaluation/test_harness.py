@@ -7,15 +7,20 @@ import polars as pl
 import pytest
 
 from evals.function_benchmark import default_linter
-from evals.harness import NoChange, evaluate, rule_breakdown, summary_table
+from evals.harness import (
+    MODES,
+    NoChange,
+    evaluate,
+    paired_outcomes,
+    rule_breakdown,
+    summary_table,
+    trivial_items,
+)
 from evals.items import REPAIR_BENCHMARK, Item, items_from_frame, items_to_frame
-from evals.models import parse_model_spec, resolve_finetuned
+from evals.models import SearchProposer, parse_model_spec, resolve_finetuned
 from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
 from evals.run import run_evaluation
 from repair import registry
-from repair.lint import WarmLinter
-from repair.teachers.search import SearchRepairer
-from repair.verify import Verifier
 from resources.object_store import LocalObjectStore
 
 BROKEN = "def total(numbers: list[int]) -> int:\n    return sum(number)\n"
@@ -46,18 +51,20 @@ class Exploding:
         raise RuntimeError("model server went away")
 
 
-def test_harness_scores_search_and_no_change(handful, tmp_path):
-    with WarmLinter() as linter:
-        results, throughput = evaluate([SearchRepairer(Verifier(linter)), NoChange(), Exploding()], handful)
-    assert results.height == 3 * len(handful)
+def test_harness_scores_search_and_no_change_in_both_modes(handful, tmp_path):
+    results, throughput = evaluate([SearchProposer(), NoChange(), Exploding()], handful, k=5)
+    assert results.height == 3 * len(handful) * len(MODES)
+    assert set(results["mode"]) == set(MODES)
     floor = results.filter(pl.col("model") == "no_change")
     assert set(floor["status"]) == {"no_fix"}
-    assert not floor.select(pl.any_horizontal("ast_exact", "ast_or_string", "resolved")).to_series().any()
-    assert floor.filter(pl.col("benchmark") == "function_repair")["tests_pass"].sum() == 0
-    assert floor.filter(pl.col("benchmark") == "repair")["tests_pass"].null_count() == 1
+    assert floor.filter(pl.col("benchmark") == "repair")["tests_pass"].null_count() == len(MODES)
     search = results.filter(pl.col("model") == "search")
-    assert search["tests_pass"].sum() >= 2
-    fixed_repair = search.filter(pl.col("item_id") == "held-1").row(0, named=True)
+    assert search["proposals"].max() <= 5
+    by_mode = {mode: search.filter(pl.col("mode") == mode) for mode in MODES}
+    # verified@k takes the first proposal the verifier accepts: never worse than the first proposal.
+    assert by_mode["verified@k"]["resolved"].sum() >= by_mode["pass@1"]["resolved"].sum()
+    assert by_mode["verified@k"]["tests_pass"].sum() >= 2
+    fixed_repair = by_mode["verified@k"].filter(pl.col("item_id") == "held-1").row(0, named=True)
     assert fixed_repair["status"] == "fixed" and fixed_repair["ast_exact"] and fixed_repair["resolved"]
     errors = results.filter(pl.col("model") == "exploding")
     assert all(s.startswith("error: RuntimeError: model server went away") for s in errors["status"])
@@ -66,17 +73,55 @@ def test_harness_scores_search_and_no_change(handful, tmp_path):
 
     summary = summary_table(results)
     main = summary.filter(pl.col("main") & (pl.col("model") == "search") & (pl.col("benchmark") == "function_repair"))
-    row = main.row(0, named=True)
-    assert row["metric"] == "tests_pass" and row["ci_low"] <= row["value"] <= row["ci_high"]
+    assert set(main["mode"]) == set(MODES)
+    for row in main.iter_rows(named=True):
+        assert row["metric"] == "tests_pass" and row["ci_low"] <= row["value"] <= row["ci_high"]
     breakdown = rule_breakdown(results)
     assert set(breakdown["group"]) == {item.group for item in handful}
+    paired = paired_outcomes(results, "function_repair", "verified@k")
+    assert set(paired.columns) == {"item_id", "search", "no_change", "exploding"}
+    assert paired.height == len(handful) - 1
+
+
+def test_no_change_scores_zero_on_every_metric_by_construction(handful):
+    """An item whose broken file already matches the reference (here: only formatting differs)
+    is dropped from the reference metrics and counted; no_change then scores 0 everywhere."""
+    repair_item = handful[-1]
+    trivial = Item("trivial-1", REPAIR_BENCHMARK, repair_item.group, "repl-9", "main.py", repair_item.content,
+                   repair_item.diagnostic, repair_item.content.replace("\n", "  \n"))
+    items = [*handful, trivial]
+    assert trivial_items(items) == {"ast_exact": 1, "ast_or_string": 1}
+    results, _ = evaluate([NoChange()], items)
+    summary = summary_table(results)
+    assert set(summary["mode"]) == set(MODES)
+    assert summary["successes"].sum() == 0 and summary["value"].max() == 0.0
+    row = results.filter((pl.col("item_id") == "trivial-1") & (pl.col("mode") == "pass@1")).row(0, named=True)
+    assert row["ast_exact"] is None and row["ast_or_string"] is None and row["resolved"] is False
+    n = summary.filter((pl.col("benchmark") == "repair") & (pl.col("metric") == "ast_or_string"))["n"].to_list()
+    assert n == [1, 1]  # the trivial item is not among them
+
+
+def test_a_repairer_is_never_scored_on_references_it_wrote(handful):
+    import dataclasses
+
+    mine = dataclasses.replace(handful[-1], item_id="by-search", reference_source="agreement",
+                               reference_by=("user_fix", "search"))
+    results, throughput = evaluate([SearchProposer(), NoChange()], [handful[-1], mine])
+    assert results.filter(pl.col("item_id") == "by-search")["model"].unique().to_list() == ["no_change"]
+    assert throughput.filter(pl.col("model") == "search")["excluded"].to_list() == [1]
+    forged = pl.concat([results, results.filter(pl.col("model") == "no_change").with_columns(
+        pl.lit("search").alias("model"), pl.lit('["user_fix", "search"]').alias("reference_by"))])
+    with pytest.raises(ValueError, match="whose reference it wrote"):
+        summary_table(forged)
 
 
 def test_run_writes_report_and_plots(handful, tmp_path):
     outcome = run_evaluation(handful[:3], [parse_model_spec("no_change")], tmp_path)
     for name in ("report.md", "scores.png", "rules.png", "results.parquet"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "| no_change |" in outcome.report and "## Per rule" in outcome.report
+    assert "| no_change | pass@1 |" in outcome.report and "| no_change | verified@k |" in outcome.report
+    assert "## Per rule" in outcome.report and "## By bug origin" in outcome.report
+    assert "## By reference source" in outcome.report
     assert outcome.gate is None
 
 

@@ -1,0 +1,122 @@
+"""How many verified repairs the masking-aware re-lint rule adds on a simulated day (issue 13 item 4).
+
+Simulates a small day and materializes the data pipeline up to `verified_repairs` in a throwaway
+store and an ephemeral Dagster instance, with `repair.verify.judge_lint` wrapped so that every
+re-lint is judged twice: by today's rule (one problem whichever linter reported it, see
+`repair.verify`) and by the rule before it (diagnostics compared as (source, rule, message) counts,
+kept below as `judge_lint_before_masking`). Writes the `## Verification masking` section.
+
+    uv run python -m benchmarks bench_masking                 # 40 sessions
+    uv run python -m benchmarks.bench_masking --sessions 20 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+SECTION = "## Verification masking"
+DAY = "2026-11-30"
+
+
+def judge_lint_before_masking(target, before, after) -> str:
+    """The re-lint rule as it was before issue 13: the verdict name (`accepted` or the rejection)."""
+    from repair.verify import diagnostic_counts
+
+    key = (target.source, target.code, target.message)
+    if diagnostic_counts(after)[key] >= max(diagnostic_counts(before)[key], 1):
+        return "diagnostic_remains"
+    new = diagnostic_counts(after, "error") - diagnostic_counts(before, "error")
+    new.pop(key, None)
+    return "new_error" if new else "accepted"
+
+
+def write_section(body: str, path: Path = RESULTS) -> None:
+    text = path.read_text(encoding="utf-8")
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
+    start = text.index(SECTION) + len(SECTION)
+    following = text.find("\n## ", start)
+    end = len(text) if following < 0 else following + 1
+    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv or [])
+
+    store_root = tempfile.mkdtemp(prefix="bench-masking-store-")
+    os.environ["REPAIR_STORE_ROOT"] = store_root
+    os.environ["REPAIR_ENV"] = "local"
+    import dagster as dg
+
+    import repair.verify as verify
+    from jobs.definitions import build_definitions
+
+    judged: Counter[tuple[str, str]] = Counter()
+    unmasked: Counter[str] = Counter()
+    rule = verify.judge_lint
+
+    def both_rules(target, before, after):
+        verdict = rule(target, before, after)
+        now = "accepted" if verdict is None else verdict.verdict
+        then = judge_lint_before_masking(target, before, after)
+        judged[(then, now)] += 1
+        if then != now:
+            unmasked[f"{target.source} {target.code}"] += 1
+        return verdict
+
+    verify.judge_lint = both_rules
+    defs = build_definitions("local")
+    started = time.monotonic()
+    with dg.instance_for_test() as instance:
+        for job, config in (("simulate_day", {"simulated_sessions": {"config": {"sessions": args.sessions,
+                                                                                "seed": args.seed}}}),
+                            ("data_refresh", {})):
+            result = defs.resolve_job_def(job).execute_in_process(
+                partition_key=DAY, instance=instance, run_config={"ops": config}, raise_on_error=False,
+            )
+            if not result.success:
+                raise SystemExit(f"{job} failed")
+    verify.judge_lint = rule
+    minutes = (time.monotonic() - started) / 60
+    relints = sum(judged.values())
+    accepted_now = sum(n for (_, now), n in judged.items() if now == "accepted")
+    accepted_then = sum(n for (then, _), n in judged.items() if then == "accepted")
+    added = sum(n for (then, now), n in judged.items() if now == "accepted" and then != "accepted")
+    lost = sum(n for (then, now), n in judged.items() if then == "accepted" and now != "accepted")
+    transitions = "\n".join(f"| {then} | {now} | {n} |" for (then, now), n in sorted(judged.items()))
+    body = f"""
+Command: `uv run python -m benchmarks bench_masking` ({args.sessions} simulated sessions, seed {args.seed},
+the `simulate_day` and `data_refresh` jobs up to `verified_repairs`; {minutes:.1f} min).
+Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded), {platform.python_implementation()}
+{platform.python_version()}; {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
+
+Every re-lint of the day judged by both rules: {relints} re-lints; accepted by the rule before
+masking: {accepted_then}; accepted by the masking-aware rule: {accepted_now}. **{added} verified
+repairs added** (rejected before as a `new_error` that another linter had reported all along),
+{lost} lost. Added, by target rule: {dict(unmasked) or "none"}.
+
+| rule before | masking-aware rule | re-lints |
+|---|---|---|
+{transitions}
+"""
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
