@@ -1,8 +1,9 @@
 """Stage `evaluation`: the two benchmarks and the model comparison that gates deployment
 (see docs/evaluation.md; the logic lives in `evals/`).
 
-- `repair_benchmark`: held-out (code, diagnostic, verified fix) items from the dataset's test
-  projects, balanced by rule (production-style; AST match).
+- `repair_benchmark`: held-out (code, diagnostic, reference fix) items from the dataset's test
+  projects, balanced by rule (production-style; AST match); references no evaluated repairer wrote
+  (the simulator's ground truth, two agreeing sources, or a review record).
 - `function_repair_benchmark`: DebugBench-style bugs injected into programs with tests (the reserved
   stdlib modules with their `Lib/test` suites, this project's problems, optional DebugBench /
   HumanEvalPack files); kept only when the linter flags them and the tests break.
@@ -34,6 +35,11 @@ EVALUATIONS_PREFIX = "evaluations/code_repair"
 class RepairBenchmarkConfig(dg.Config):
     max_per_rule: int = Field(default=40, description="Items kept per rule (`source:code`) at most: the balance.")
     max_lines: int = Field(default=400, description="Longer files are dropped as low quality for an exact-match benchmark.")
+    reviewed_references: str = Field(
+        default="reviewed_references/reviewed.jsonl",
+        description="Store key of the review records (JSON Lines: `diagnostic_id`, `decision` accept / correct / "
+        "reject, `teacher` for accept, `diff` for correct, `reviewer`); absent: no reviews.",
+    )
     seed: int = Field(default=0, description="Seed of the sample kept per rule (same seed, same items).")
 
 
@@ -87,20 +93,30 @@ def repair_benchmark(
     config: RepairBenchmarkConfig,
     verified_repairs: pl.DataFrame,
     repair_dataset: pl.DataFrame,
+    object_store: ObjectStoreResource,
 ):
-    """Held-out (code, diagnostic, verified fix) items from the dataset's test projects, balanced by rule."""
+    """Held-out (code, diagnostic, reference fix) items from the dataset's test projects, balanced by
+    rule, each reference from a source no evaluated repairer is (ground truth, agreement, review)."""
     from evals.items import items_to_frame
-    from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
+    from evals.repair_benchmark import held_out_diagnostics, load_ground_truth, load_reviews, select_repair_benchmark
+    from repair.teachers.pipeline import truth_index
 
+    store = object_store.get_store()
+    reviews, invalid_reviews = load_reviews(store, config.reviewed_references)
     held_out = held_out_diagnostics(repair_dataset)
     items, report = select_repair_benchmark(
-        verified_repairs, held_out, max_per_rule=config.max_per_rule, max_lines=config.max_lines, seed=config.seed
+        verified_repairs, held_out, truth=truth_index(load_ground_truth(store)), reviews=reviews,
+        max_per_rule=config.max_per_rule, max_lines=config.max_lines, seed=config.seed,
     )
+    report.invalid_reviews = invalid_reviews
     frame = items_to_frame(items)
-    context.log.info(f"repair_benchmark: {frame.height} items from {report.candidates} held-out verified repairs")
+    context.log.info(f"repair_benchmark: {frame.height} items from {report.candidates} held-out diagnostics; "
+                     f"references {dict(report.by_reference_source)}; dropped {dict(report.dropped)}")
     yield dg.Output(frame, metadata={
         "dagster/row_count": frame.height,
         "selection": dg.MetadataValue.json(report.as_metadata()),
+        "by_reference_source": dg.MetadataValue.json(dict(report.by_reference_source)),
+        "invalid_review_rows": len(invalid_reviews),
         "rules": len(report.kept_by_rule),
         "projects": frame["origin"].n_unique() if frame.height else 0,
     })

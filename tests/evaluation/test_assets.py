@@ -17,16 +17,19 @@ from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
 
-def _verified_row(diagnostic_id: str, repl: str) -> dict:
+def _verified_row(diagnostic_id: str, repl: str, teacher: str = "search", verdict: str = "accepted") -> dict:
     return {"diagnostic_id": diagnostic_id, "repl": repl, "file": "main.py", "source": "ruff", "code": "F821",
             "severity": "error", "message": "Undefined name `y`", "start_line": 0, "start_character": 4,
             "end_line": 0, "end_character": 5, "content": "x = y\n", "fixed_content": "x = 1\n",
-            "verdict": "accepted", "diff": "<diff>\n-1 x = y\n+1 x = 1\n</diff>", "teacher": "search"}
+            "verdict": verdict, "diff": "<diff>\n-1 x = y\n+1 x = 1\n</diff>", "teacher": teacher}
 
 
 @dg.asset(name="verified_repairs")
 def stand_in_verified_repairs() -> pl.DataFrame:
-    return pl.DataFrame([_verified_row("d-test", "repl-test"), _verified_row("d-train", "repl-train")])
+    # The user's own fix and search's agree: an independent reference (evals.repair_benchmark).
+    return pl.DataFrame([_verified_row("d-test", "repl-test", "user_fix"),
+                         _verified_row("d-test", "repl-test", verdict="duplicate"),
+                         _verified_row("d-train", "repl-train")])
 
 
 @dg.asset(name="repair_dataset")

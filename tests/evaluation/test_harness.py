@@ -18,7 +18,7 @@ from evals.harness import (
 )
 from evals.items import REPAIR_BENCHMARK, Item, items_from_frame, items_to_frame
 from evals.models import SearchProposer, parse_model_spec, resolve_finetuned
-from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
+from evals.repair_benchmark import select_repair_benchmark
 from evals.run import run_evaluation
 from repair import registry
 from resources.object_store import LocalObjectStore
@@ -129,38 +129,96 @@ def test_items_round_trip_through_a_frame(handful):
     assert items_from_frame(items_to_frame(handful)) == handful
 
 
-def _verified_row(diagnostic_id, repl, code="F821", verdict="accepted", diff="<diff>\n-1 a\n+1 b\n</diff>",
-                  content="a\n", fixed="b\n", teacher="search"):
-    return {"diagnostic_id": diagnostic_id, "repl": repl, "file": "main.py", "source": "ruff", "code": code,
-            "severity": "error", "message": "m", "start_line": 0, "start_character": 0, "end_line": 0,
-            "end_character": 1, "content": content, "fixed_content": fixed, "verdict": verdict, "diff": diff,
-            "teacher": teacher}
+def _verified_row(diagnostic_id, repl, code="F821", verdict="accepted", content="a = b\n", fixed="a = 1\n",
+                  teacher="search", agrees=None):
+    from repair.linediff import make_diff, render_diff
+
+    return {"diagnostic_id": diagnostic_id, "repl": repl, "session": "s1", "version": 3, "file": "main.py",
+            "source": "ruff", "code": code, "severity": "error", "message": "Undefined name `b`", "start_line": 0,
+            "start_character": 4, "end_line": 0, "end_character": 5, "content": content, "fixed_content": fixed,
+            "verdict": verdict, "diff": render_diff(make_diff(content, fixed)), "teacher": teacher,
+            "agrees_with_truth": agrees}
 
 
-def test_repair_benchmark_takes_the_held_out_split_balanced_by_rule():
-    verified = pl.DataFrame([
-        _verified_row("d1", "test-repl"),
-        _verified_row("d1", "test-repl", diff="<diff>\n-1 a\n+1 bb\n+1 c\n</diff>", fixed="bb\nc\n", teacher="dspy"),
-        _verified_row("d2", "test-repl"),
-        _verified_row("d3", "test-repl"),
-        _verified_row("d4", "test-repl", code="E999"),
-        _verified_row("d5", "test-repl", verdict="diagnostic_remains"),
-        _verified_row("d6", "train-repl"),
-        _verified_row("d7", "test-repl", code="E701", content="a\n" * 500),
+def test_repair_benchmark_references_come_from_no_evaluated_repairer():
+    from evals.repair_benchmark import parse_reviews
+    from repair.teachers.pipeline import truth_index
+
+    rows = [
+        # Two independent sources agree (the user's later fix, and search's identical one: `duplicate`).
+        _verified_row("agree", "real-repl", teacher="user_fix"),
+        _verified_row("agree", "real-repl", verdict="duplicate"),
+        # One source only, or two that disagree: no reference, whatever was verified.
+        _verified_row("alone", "real-repl"),
+        _verified_row("disagree", "real-repl", teacher="user_fix", fixed="a = 2\n"),
+        _verified_row("disagree", "real-repl"),
+        _verified_row("unverified", "real-repl", verdict="new_error", teacher="user_fix"),
+        _verified_row("unverified", "real-repl"),
+        # A simulated day: the recorded true fix is the reference, not search's (different) fix.
+        _verified_row("simulated", "sim-repl", content="a = b\nc = 2\n", fixed="a = 1\nc = 2\n"),
+        # Reviews: reject, correct with a diff, accept a teacher's fix.
+        _verified_row("rejected", "real-repl", teacher="user_fix"),
+        _verified_row("rejected", "real-repl", verdict="duplicate"),
+        _verified_row("corrected", "real-repl"),
+        _verified_row("accepted", "real-repl"),
+        _verified_row("train", "train-repl", teacher="user_fix"),
+        _verified_row("train", "train-repl", verdict="duplicate"),
+        _verified_row("long", "real-repl", content="a = b\n" + "x = 1\n" * 500, fixed="a = 1\n" + "x = 1\n" * 500,
+                      teacher="user_fix"),
+        _verified_row("long", "real-repl", content="a = b\n" + "x = 1\n" * 500, fixed="a = 1\n" + "x = 1\n" * 500,
+                      verdict="duplicate"),
+        # Already matches its reference under the normalisation (only a trailing blank differs).
+        _verified_row("trivial", "real-repl", content="a = b  \n", fixed="a = b\n", teacher="user_fix"),
+        _verified_row("trivial", "real-repl", content="a = b  \n", fixed="a = b\n", verdict="duplicate"),
+    ]
+    truth = truth_index([{
+        "repl": "sim-repl", "session": "s1", "file": "main.py", "introduced_version": 1, "fixed_version": 9,
+        "diagnostics": [{"source": "ruff", "code": "F821", "message": "Undefined name `b`"}],
+        "broken_lines": [{"line": 1, "text": "a = b"}], "clean_diff": "<diff>\n-1 a = b\n+1 a = 7\n</diff>",
+    }])
+    reviews, invalid = parse_reviews([
+        '{"diagnostic_id": "rejected", "decision": "reject", "reviewer": "ann"}',
+        '{"diagnostic_id": "corrected", "decision": "correct", "diff": "<diff>\\n-1 a = b\\n+1 a = 3\\n</diff>"}',
+        '{"diagnostic_id": "accepted", "decision": "accept", "teacher": "search"}',
+        '{"diagnostic_id": "x", "decision": "maybe"}',
+        "not json",
     ])
-    dataset = pl.DataFrame({"diagnostic_id": ["d1", "d2", "d3", "d4", "d5", "d6", "d7"],
-                            "split": ["test", "test", "test", "test", "test", "train", "test"],
-                            "repl": ["test-repl"] * 5 + ["train-repl", "test-repl"]})
-    held_out = held_out_diagnostics(dataset)
-    assert "d6" not in held_out
-    items, report = select_repair_benchmark(verified, held_out, max_per_rule=2)
-    assert {item.group for item in items} == {"ruff:F821", "ruff:E999"}
-    assert report.kept_by_rule == {"ruff:F821": 2, "ruff:E999": 1}
-    assert report.dropped == {"over the per-rule cap": 1, "file longer than 400 lines": 1}
+    assert [row["record"] for row in invalid] == ["reviewed_references:4", "reviewed_references:5"]
+    held_out = {row["diagnostic_id"] for row in rows} - {"train"}
+    items, report = select_repair_benchmark(pl.DataFrame(rows), held_out, truth=truth, reviews=reviews)
+    found = {item.item_id: item for item in items}
+    assert set(found) == {"agree", "simulated", "corrected", "accepted"}
+    assert (found["agree"].reference_source, found["agree"].reference_by) == ("agreement", ("user_fix", "search"))
+    assert found["agree"].bug_origin == "real"
+    simulated = found["simulated"]
+    assert simulated.fixed_content == "a = 7\nc = 2\n" and simulated.reference_by == ("simulator",)
+    assert simulated.reference_source == "ground_truth" and simulated.bug_origin == "simulated"
+    assert (found["corrected"].fixed_content, found["corrected"].reference_by) == ("a = 3\n", ("reviewer",))
+    assert found["accepted"].reference_by == ("search", "reviewer")
+    assert report.dropped == {
+        "no independent reference (one source, or sources that disagree)": 3, "rejected by review": 1,
+        "file longer than 400 lines": 1, "broken file already matches the reference": 1,
+    }
     assert report.candidates == len(items) + sum(report.dropped.values())
-    d1 = [item for item in items if item.item_id == "d1"]
-    assert not d1 or d1[0].fixed_content == "b\n"  # the shortest verified diff is the reference
-    assert all(item.origin == "test-repl" for item in items)
+    assert report.by_reference_source == {"agreement": 1, "ground_truth": 1, "reviewed": 2}
+    # Search never sees the items whose reference it wrote.
+    results, throughput = evaluate([SearchProposer()], items)
+    assert set(results["item_id"]) == {"simulated", "corrected"}
+    assert throughput["excluded"].to_list() == [2]
+
+
+def test_repair_benchmark_is_balanced_by_rule():
+    rows = []
+    for index in range(5):
+        rows += [_verified_row(f"d{index}", "real-repl", teacher="user_fix"),
+                 _verified_row(f"d{index}", "real-repl", verdict="duplicate")]
+    rows += [_verified_row("e", "real-repl", code="E999", teacher="user_fix"),
+             _verified_row("e", "real-repl", code="E999", verdict="duplicate")]
+    items, report = select_repair_benchmark(pl.DataFrame(rows), {r["diagnostic_id"] for r in rows}, max_per_rule=2)
+    assert report.kept_by_rule == {"ruff:F821": 2, "ruff:E999": 1}
+    assert report.dropped == {"over the per-rule cap": 3}
+    again, _ = select_repair_benchmark(pl.DataFrame(rows[::-1]), {r["diagnostic_id"] for r in rows}, max_per_rule=2)
+    assert [i.item_id for i in again] == [i.item_id for i in items]  # a seeded, order-free pick
 
 
 def test_model_specs_and_registry(tmp_path):
