@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
+import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
 
-    store_root = tempfile.mkdtemp(prefix="bench-masking-store-")
+    store_root = str(Path(".data/bench_masking/store").resolve())
+    shutil.rmtree(store_root, ignore_errors=True)  # a fresh day (kept afterwards for bench_eval)
     os.environ["REPAIR_STORE_ROOT"] = store_root
     os.environ["REPAIR_ENV"] = "local"
     import dagster as dg
@@ -63,17 +64,15 @@ def main(argv: list[str] | None = None) -> None:
     import repair.verify as verify
     from jobs.definitions import build_definitions
 
-    judged: Counter[tuple[str, str]] = Counter()
-    unmasked: Counter[str] = Counter()
+    # One entry per distinct (target, lint before, lint after): the search teacher's own checks and
+    # the verification stage re-lint the same fix of the same state; it counts once.
+    judged: dict[tuple, tuple[str, str]] = {}
     rule = verify.judge_lint
 
     def both_rules(target, before, after):
         verdict = rule(target, before, after)
         now = "accepted" if verdict is None else verdict.verdict
-        then = judge_lint_before_masking(target, before, after)
-        judged[(then, now)] += 1
-        if then != now:
-            unmasked[f"{target.source} {target.code}"] += 1
+        judged[(target, tuple(before), tuple(after))] = (judge_lint_before_masking(target, before, after), now)
         return verdict
 
     verify.judge_lint = both_rules
@@ -90,19 +89,22 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"{job} failed")
     verify.judge_lint = rule
     minutes = (time.monotonic() - started) / 60
-    relints = sum(judged.values())
-    accepted_now = sum(n for (_, now), n in judged.items() if now == "accepted")
-    accepted_then = sum(n for (then, _), n in judged.items() if then == "accepted")
-    added = sum(n for (then, now), n in judged.items() if now == "accepted" and then != "accepted")
-    lost = sum(n for (then, now), n in judged.items() if then == "accepted" and now != "accepted")
-    transitions = "\n".join(f"| {then} | {now} | {n} |" for (then, now), n in sorted(judged.items()))
+    counts = Counter(judged.values())
+    unmasked = Counter(f"{target.source} {target.code}" for (target, _, _), (then, now) in judged.items() if then != now)
+    relints = len(judged)
+    accepted_now = sum(n for (_, now), n in counts.items() if now == "accepted")
+    accepted_then = sum(n for (then, _), n in counts.items() if then == "accepted")
+    added = sum(n for (then, now), n in counts.items() if now == "accepted" and then != "accepted")
+    lost = sum(n for (then, now), n in counts.items() if then == "accepted" and now != "accepted")
+    transitions = "\n".join(f"| {then} | {now} | {n} |" for (then, now), n in sorted(counts.items()))
     body = f"""
 Command: `uv run python -m benchmarks bench_masking` ({args.sessions} simulated sessions, seed {args.seed},
 the `simulate_day` and `data_refresh` jobs up to `verified_repairs`; {minutes:.1f} min).
 Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded), {platform.python_implementation()}
 {platform.python_version()}; {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 
-Every re-lint of the day judged by both rules: {relints} re-lints; accepted by the rule before
+Every distinct re-lint of the day (a fix of a state, whichever stage checked it: the search teacher's own
+checks and the verification stage) judged by both rules: {relints} re-lints; accepted by the rule before
 masking: {accepted_then}; accepted by the masking-aware rule: {accepted_now}. **{added} verified
 repairs added** (rejected before as a `new_error` that another linter had reported all along),
 {lost} lost. Added, by target rule: {dict(unmasked) or "none"}.

@@ -128,12 +128,13 @@ def _as_item(program: Program, bug: Bug, diagnostic: Diagnostic) -> Item:
         file=program.target,
         content=bug.buggy_code,
         diagnostic=diagnostic,
-        fixed_content=program.code,
+        fixed_content=bug.fixed_code or program.code,
         support_files=dict(program.support_files),
         argv=tuple(program.argv),
         timeout_s=program.timeout_s,
         expected_tests=expected_tests(program),
         bug_origin=bug.origin,
+        reference_source="handwritten fix" if bug.fixed_code else "program",
     )
 
 

@@ -66,6 +66,7 @@ class Bug:
     buggy_code: str
     description: str
     origin: str = "injected"  # `injected` (this module), `handwritten`, `external` (a benchmark file's own)
+    fixed_code: str | None = None  # the reference fix when it is not the program's code (a hand-written fix)
 
 
 @dataclass(frozen=True)

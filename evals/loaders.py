@@ -170,12 +170,47 @@ def load_benchmark_file(path: Path) -> LoadedBenchmark:
     return load_debugbench(path)
 
 
+def load_handwritten(directory: Path | None = None) -> LoadedBenchmark:
+    """The hand-written bugs (`evals/problems/handwritten`, see its `bugs.toml`): one broken copy of a
+    problem's solution per file `<problem>--<slug>.py`, kind `handwritten: <category>`, with the
+    person's own fix from `fixes/` when there is one. A file the manifest does not describe, or a
+    problem that does not exist, is quarantined with the reason."""
+    import difflib
+    import tomllib
+
+    from evals.sources import HANDWRITTEN_DIR, PROBLEMS_DIR, split_problem
+
+    directory = directory or HANDWRITTEN_DIR
+    manifest = tomllib.loads((directory / "bugs.toml").read_text(encoding="utf-8"))
+    loaded = LoadedBenchmark()
+    for path in sorted(directory.glob("*.py")):
+        problem = path.name.split("--", 1)[0]
+        described = manifest.get(path.name, "")
+        category, _, what = described.partition(":")
+        if not what:
+            loaded.quarantined.append({"record": f"handwritten:{path.name}",
+                                       "reason": "not in bugs.toml as `category: what went wrong`"})
+            continue
+        if not (PROBLEMS_DIR / f"{problem}.py").is_file():
+            loaded.quarantined.append({"record": f"handwritten:{path.name}", "reason": f"no problem {problem!r}"})
+            continue
+        fix = directory / "fixes" / path.name
+        broken = path.read_text(encoding="utf-8")
+        solution, _ = split_problem((PROBLEMS_DIR / f"{problem}.py").read_text(encoding="utf-8"), problem)
+        # The first line the person changed: where the item's diagnostic is looked for first.
+        changed = next((start + 1 for tag, _, _, start, _ in difflib.SequenceMatcher(
+            None, solution.splitlines(), broken.splitlines(), autojunk=False).get_opcodes() if tag != "equal"), 0)
+        loaded.bugs.append(Bug(f"problem:{problem}", f"handwritten: {category.strip()}", path.stem, changed, broken,
+                               what.strip(), "handwritten", fix.read_text(encoding="utf-8") if fix.is_file() else None))
+    return loaded
+
+
 def collect_programs(
-    *, stdlib: bool = True, problems: bool = True, files: Sequence[str | Path] = ()
+    *, stdlib: bool = True, problems: bool = True, handwritten: bool = True, files: Sequence[str | Path] = ()
 ) -> LoadedBenchmark:
     """Every program the executable benchmark draws from: the reserved stdlib modules, this
-    project's problems and any DebugBench / HumanEvalPack files, with the files' own bugs and
-    quarantined records."""
+    project's problems (with the hand-written bugs when `handwritten`) and any DebugBench /
+    HumanEvalPack files, with the files' own bugs and quarantined records."""
     from evals.sources import problem_programs, stdlib_programs
 
     collected = LoadedBenchmark()
@@ -183,6 +218,10 @@ def collect_programs(
         collected.programs += stdlib_programs()
     if problems:
         collected.programs += problem_programs()
+        if handwritten:
+            written = load_handwritten()
+            collected.bugs += written.bugs
+            collected.quarantined += [{**q, "file": "evals/problems/handwritten/bugs.toml"} for q in written.quarantined]
     for file in files:
         loaded = load_benchmark_file(Path(file))
         collected.programs += loaded.programs

@@ -28,6 +28,7 @@ from pathlib import Path
 from repair.corpus import EVAL_RESERVED_MODULES
 
 PROBLEMS_DIR = Path(__file__).parent / "problems"
+HANDWRITTEN_DIR = PROBLEMS_DIR / "handwritten"
 TESTS_MARKER = "# --- tests ---"
 
 # The report channel of `evals.testrun`, opened before anything of the candidate runs: reads the nonce
@@ -286,6 +287,8 @@ def named_benchmark_sources(extra_files: Iterable[str | PathLike] = ()) -> dict[
             texts[f"stdlib-test:{module}"] = test
     for path in sorted(PROBLEMS_DIR.glob("*.py")):
         texts[f"problem:{path.stem}"] = path.read_text(encoding="utf-8")
+    for path in sorted(HANDWRITTEN_DIR.rglob("*.py")):
+        texts[f"handwritten:{path.relative_to(HANDWRITTEN_DIR).as_posix()}"] = path.read_text(encoding="utf-8")
     for file in extra_files:
         loaded = load_benchmark_file(Path(file))
         for program in loaded.programs:

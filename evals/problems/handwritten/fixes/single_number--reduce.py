@@ -1,0 +1,8 @@
+"""Single Number: the element that appears once when every other appears twice."""
+
+import operator
+from functools import reduce
+
+
+def single_number(nums: list[int]) -> int:
+    return reduce(operator.xor, nums)

@@ -1,0 +1,14 @@
+"""Keyboard Row: the words typed with letters of one keyboard row."""
+
+ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def find_words(words: list[str]) -> list[str]:
+    result: list[str] = []
+    for word in words:
+        letters = set(word.lower())
+        for row in rows:
+            if letters <= set(row):
+                result.append(word)
+                break
+    return result
