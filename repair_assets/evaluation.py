@@ -63,6 +63,7 @@ class ModelEvaluationConfig(dg.Config):
     top_p: float = Field(default=0.95, description="Nucleus sampling: the smallest set of tokens with this much probability.")
     top_k: int = Field(default=50, description="Sample among at most this many most likely tokens.")
     max_new_tokens: int = Field(default=192, description="Longest answer generated per item (a diff longer than this is cut and fails).")
+    k: int = Field(default=5, description="Proposals per item in the `verified@k` mode (the search repairer's k cheapest candidates, a model's k samples; the first the verifier accepts is scored). `pass@1` scores the first, unverified.")
     max_items_per_benchmark: int | None = Field(default=150, description="Evaluate on a seeded sample of each benchmark (None: every item). The default keeps an in-process CPU evaluation of a model within tens of minutes; production sets None.")
     workers: int = Field(default=2, description="Items evaluated in parallel.")
 
@@ -204,7 +205,7 @@ def function_repair_benchmark(
 
 
 # The per-item columns the deployment gate reads.
-GATE_RESULT_COLUMNS = ("item_id", "benchmark", "model", "ast_or_string", "tests_pass")
+GATE_RESULT_COLUMNS = ("item_id", "benchmark", "model", "mode", "ast_or_string", "tests_pass")
 
 
 @dg.asset(group_name=GROUP, kinds={"python", "pytorch"})
@@ -219,10 +220,10 @@ def model_evaluation(
     teacher_lm: TeacherLMResource,
 ):
     """Every repairer on both benchmarks; the table, plots and report; per-item results for the gate."""
-    from evals.harness import markdown_table, rules_markdown
+    from evals.harness import breakdown_markdown, markdown_table, rules_markdown
     from evals.items import items_from_frame
     from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
-    from evals.run import REPORT_NAME, run_evaluation
+    from evals.run import GATE_MODE, REPORT_NAME, run_evaluation
     from repair.training.plots import markdown_image
 
     store = object_store.get_store()
@@ -245,7 +246,7 @@ def model_evaluation(
             items, [parse_model_spec(s) for s in dict.fromkeys(specs)], Path(tmp), store=store,
             decoding=Decoding(config.temperature, config.top_p, config.top_k, config.max_new_tokens),
             demonstrations=demonstrations_from_dataset(repair_dataset, config.few_shot) if llms else (),
-            few_shot=config.few_shot, lm_options=lm_options, workers=config.workers,
+            few_shot=config.few_shot, lm_options=lm_options, workers=config.workers, k=config.k,
             progress=context.log.info,
         )
         prefix = f"{EVALUATIONS_PREFIX}/{run_id}"
@@ -256,10 +257,16 @@ def model_evaluation(
     value = {
         "run": run_id, "candidate": candidate, "production": production, "report": report_key,
         "summary": outcome.summary.to_dicts(),
-        "results": outcome.results.select([c for c in GATE_RESULT_COLUMNS if c in outcome.results.columns]).to_dicts(),
+        # The gate's mode only (pass@1: the model's own answer); both modes are in the run's results.parquet.
+        "results": outcome.results.filter(pl.col("mode") == GATE_MODE).select(GATE_RESULT_COLUMNS).to_dicts(),
     }
     yield dg.Output(value, metadata={
         "scores": dg.MetadataValue.md(markdown_table(outcome.summary)),
+        "by_bug_origin": dg.MetadataValue.md(breakdown_markdown(outcome.by_origin, "bug_origin", "bug origin")),
+        "by_reference_source": dg.MetadataValue.md(
+            breakdown_markdown(outcome.by_reference, "reference_source", "reference source")),
+        "not_scored_already_matching": dg.MetadataValue.json(outcome.trivial),
+        "modes": f"pass@1 and verified@k (k={config.k}); the gate compares pass@1",
         "plots": dg.MetadataValue.md(plots_md),
         "per_rule": dg.MetadataValue.md(rules_markdown(outcome.breakdown)),
         "throughput": dg.MetadataValue.json(outcome.throughput.to_dicts()),
