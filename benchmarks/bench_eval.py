@@ -1,20 +1,27 @@
-"""Evaluation benchmark: every available model's scores on both benchmarks and the evaluation's
-throughput (items per minute), with the naive ways measured side by side in the same run:
-
-- scoring one item at a time (`workers=1`) against the bounded parallel harness (`workers=2`);
-- re-linting each repaired file in its own linter run against one batch per model (the
-  "diagnostic resolved" metric).
+"""Evaluation benchmark: every repairer available here x benchmark x mode x bug origin, with 95%
+intervals and n, and the evaluation's throughput; writes the `## Evaluation` section of RESULTS.md.
 
     uv run python -m benchmarks bench_eval                      # writes the Evaluation section
     uv run python -m benchmarks.bench_eval --limit 20 --no-write
 
-Models: `no_change`, `search`, the finetuned model (`--finetuned PATH`, else the store's newest
-registry version, else the newest LLM Foundry export under `.data/bench_training/run`), and the
-`REPAIR_TEACHER_MODEL` LLM zero- and few-shot when one is configured (none here: no network).
-The production-style benchmark is the store's materialized `repair_benchmark` when there is one;
-otherwise a stand-in built the same way (held-out split, balanced by rule) from synthetic verified
-repairs of standard-library files (`benchmarks.make_synthetic_repairs`), re-diagnosed with the real
-linter.
+Repairers: `no_change` (the floor), `search` (its candidates, cheapest first), a peer tool measured
+side by side as an external fixer (`command:ruff check --fix ... {file}`), the finetuned model when
+one is trained here (`--finetuned PATH`, the store's newest registry version, or the newest
+`bench_training` export; an untrained checkpoint's scores are noise, so none is evaluated then),
+and the `REPAIR_TEACHER_MODEL` LLM zero- and few-shot when one is configured (none here: no
+network). Each in both modes with the same budget: `pass@1` and `verified@k`.
+
+Benchmarks:
+- executable (`function_repair`): bugs our injector put into this project's problems (`injected`,
+  a seeded sample of `--limit`), every hand-written bug (`handwritten`), and DebugBench /
+  HumanEvalPack files given with `--function-source` (`external`); `--stdlib` adds the reserved
+  stdlib modules (ten minutes more to build here);
+- production-style (`repair`): the simulated day `bench_masking` leaves in `.data/bench_masking/store`
+  with the simulator's recorded fixes as references (`ground_truth`): the dataset's held-out
+  diagnostics, or every diagnostic of the day with such a reference when the held-out split is
+  too small to say anything (no model trained on that day is evaluated here, so nothing leaks);
+  without that store, a stand-in of synthetic repairs of stdlib files whose reference is the
+  original file (`benchmarks.make_synthetic_repairs`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,45 +41,70 @@ import polars as pl
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 SECTION = "## Evaluation"
+SIMULATED_STORE = Path(".data/bench_masking/store")
+MIN_HELD_OUT = 20
+
+
+def _load_average() -> str:
+    try:
+        return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _simulated_day_items(per_rule: int, seed: int):
+    """Items from the simulated day's verified repairs, references from its ground truth."""
+    from evals.repair_benchmark import held_out_diagnostics, load_ground_truth, select_repair_benchmark
+    from repair.teachers.pipeline import truth_index
+    from repair.object_store import LocalObjectStore
+
+    store = LocalObjectStore(SIMULATED_STORE)
+    verified_keys = [k for k in store.list("assets/verified_repairs/") if k.endswith(".parquet")]
+    dataset_key = "assets/repair_dataset/all.parquet"
+    if not verified_keys or not store.exists(dataset_key):
+        return None
+    verified = pl.concat([pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in verified_keys], how="diagonal")
+    truth = truth_index(load_ground_truth(store))
+    held_out = held_out_diagnostics(pl.read_parquet(io.BytesIO(store.read_bytes(dataset_key))))
+    items, report = select_repair_benchmark(verified, held_out, truth=truth, max_per_rule=per_rule, seed=seed)
+    scope = "the dataset's held-out diagnostics"
+    if len(items) < MIN_HELD_OUT:
+        every = set(verified["diagnostic_id"].to_list())
+        items, report = select_repair_benchmark(verified, every, truth=truth, max_per_rule=per_rule, seed=seed)
+        scope = (f"every diagnostic of the day (the held-out split gave {len(held_out)} diagnostics, too few; no "
+                 f"model trained on this day is evaluated here)")
+    return items, (f"the simulated day in `{SIMULATED_STORE}` (`bench_masking`): {len(items)} items from {scope}; "
+                   f"references {dict(report.by_reference_source)}; dropped {dict(report.dropped)}")
 
 
 def _stand_in_repair_items(per_rule: int, seed: int):
+    import dataclasses
+
     from benchmarks.make_synthetic_repairs import synthetic_repairs
     from evals.function_benchmark import default_linter, new_diagnostic
     from evals.inject import Bug
     from evals.repair_benchmark import select_repair_benchmark
     from repair.dataset import split_of
 
-    rows = synthetic_repairs(per_file=4, max_files=400, seed=seed)
-    held_out = {r["diagnostic_id"] for r in rows if split_of(r["repl"]) == "test"}
-    rows = [r for r in rows if r["diagnostic_id"] in held_out]
-    # Re-diagnose: the diagnostic is the one the real linter reports for the injected error.
+    rows = [r for r in synthetic_repairs(per_file=4, max_files=400, seed=seed) if split_of(r["repl"]) == "test"]
     linted = default_linter([{r["file"]: r["fixed_content"]} for r in rows] + [{r["file"]: r["content"]} for r in rows],
                             [r["file"] for r in rows] * 2)
     kept = []
     for row, clean, broken in zip(rows, linted[: len(rows)], linted[len(rows):], strict=True):
         if isinstance(clean, Exception) or isinstance(broken, Exception):
             continue
-        bug = Bug(row["repl"], "", "", row["start_line"] + 1, row["content"], "")
-        diagnostic = new_diagnostic(bug, clean, broken)
+        diagnostic = new_diagnostic(Bug(row["repl"], "", "", row["start_line"] + 1, row["content"], ""), clean, broken)
         if diagnostic is not None:
-            kept.append({**row, **{k: getattr(diagnostic, k) for k in (
-                "source", "code", "severity", "message", "start_line", "start_character", "end_line", "end_character")}})
-    items, report = select_repair_benchmark(pl.DataFrame(kept), held_out, max_per_rule=per_rule, seed=seed)
-    return items, f"stand-in: {len(items)} held-out synthetic repairs of stdlib files ({len(report.kept_by_rule)} rules)"
-
-
-def _repair_items(per_rule: int, seed: int):
-    from evals.items import items_from_frame
-    from repair.object_store import open_store
-
-    store = open_store(os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
-    key = "assets/repair_benchmark/all.parquet"
-    if store.exists(key):
-        frame = pl.read_parquet(io.BytesIO(store.read_bytes(key)))
-        if frame.height:
-            return items_from_frame(frame), f"materialized repair_benchmark ({store.uri(key)})"
-    return _stand_in_repair_items(per_rule, seed)
+            # The original file is the true fix; the user's fix and itself stand in for two agreeing sources.
+            state = {**row, **{k: getattr(diagnostic, k) for k in (
+                "source", "code", "severity", "message", "start_line", "start_character", "end_line", "end_character")},
+                "verdict": "accepted", "teacher": "user_fix"}
+            kept += [state, {**state, "teacher": "synthesizer", "verdict": "duplicate"}]
+    items, _ = select_repair_benchmark(pl.DataFrame(kept), {r["diagnostic_id"] for r in kept},
+                                       max_per_rule=per_rule, seed=seed)
+    items = [dataclasses.replace(i, reference_source="ground_truth", reference_by=("synthesizer",),
+                                 bug_origin="injected") for i in items]
+    return items, f"stand-in: {len(items)} synthetic repairs of stdlib files, the original file as reference"
 
 
 def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
@@ -89,13 +122,7 @@ def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
                      key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
     if exports:
         return f"finetuned:{exports[-1].parent}", f"bench_training export {exports[-1].parent}"
-    # No trained model here: an untrained checkpoint of the same shape still measures what
-    # in-process evaluation of a model costs (its scores are meaningless).
-    from repair.serving.demo import tiny_checkpoint
-
-    tiny = tiny_checkpoint(Path(".data/bench_eval/tiny-untrained"))
-    return f"finetuned:{tiny}", ("none trained yet; `finetuned:tiny-untrained` is a 2-layer checkpoint with random "
-                                 "weights (throughput only; train one: `uv run python -m benchmarks bench_training`)")
+    return None, "none trained in this checkout (an untrained checkpoint's scores are noise; not evaluated)"
 
 
 def _sample(items, limit: int, seed: int):
@@ -104,19 +131,28 @@ def _sample(items, limit: int, seed: int):
     return sorted(random.Random(seed).sample(list(items), limit), key=lambda item: item.item_id)
 
 
-def _naive_vs_batched_relint(items) -> tuple[float, float]:
-    """Seconds to lint the reference fixes one linter run per file, and in one batch."""
-    from evals.function_benchmark import default_linter
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
 
-    projects = [{item.file: item.fixed_content} for item in items]
-    targets = [item.file for item in items]
-    started = time.perf_counter()
-    for project, target in zip(projects, targets, strict=True):
-        default_linter([project], [target])
-    naive = time.perf_counter() - started
-    started = time.perf_counter()
-    default_linter(projects, targets)
-    return naive, time.perf_counter() - started
+
+def origin_table(results: pl.DataFrame) -> str:
+    """repairer x benchmark x mode x bug origin: the main metric and `resolved`, 95% CI and n."""
+    from evals.harness import MAIN_METRIC, MODES, check_independent, share
+
+    check_independent(results)
+    lines = ["| repairer | benchmark | mode | bug origin | n | main metric [95% CI] | diagnostic resolved [95% CI] |",
+             "|---|---|---|---|---|---|---|"]
+    keys = results.select("model", "benchmark", "bug_origin").unique(maintain_order=True).iter_rows()
+    for model, benchmark, origin in keys:
+        for mode in MODES:
+            frame = results.filter((pl.col("model") == model) & (pl.col("benchmark") == benchmark)
+                                   & (pl.col("bug_origin") == origin) & (pl.col("mode") == mode))
+            main, resolved = share(frame, MAIN_METRIC[benchmark]), share(frame, "resolved")
+            lines.append(
+                f"| {model} | {benchmark} ({MAIN_METRIC[benchmark]}) | {mode} | {origin} | {main['n']} | "
+                f"{_percent(main['value'])} [{_percent(main['ci_low'])}, {_percent(main['ci_high'])}] | "
+                f"{_percent(resolved['value'])} [{_percent(resolved['ci_low'])}, {_percent(resolved['ci_high'])}] |")
+    return "\n".join(lines)
 
 
 def write_section(body: str, path: Path = RESULTS) -> None:
@@ -130,13 +166,24 @@ def write_section(body: str, path: Path = RESULTS) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from evals.function_benchmark import build_function_benchmark
-    from evals.harness import evaluate, markdown_table, rule_breakdown, summary_table
+    from evals.harness import (
+        breakdown,
+        breakdown_markdown,
+        evaluate,
+        markdown_table,
+        summary_table,
+        trivial_items,
+    )
+    from evals.inject import KINDS
     from evals.loaders import collect_programs
     from evals.models import Decoding, open_repairers, parse_model_spec
 
     parser = argparse.ArgumentParser(description="Evaluation benchmark")
-    parser.add_argument("--limit", type=int, default=40, help="items per benchmark")
+    parser.add_argument("--limit", type=int, default=40, help="injected items and production-style items")
+    parser.add_argument("--k", type=int, default=5, help="proposals per item in verified@k")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stdlib", action="store_true", help="also the reserved stdlib modules (slow to build)")
+    parser.add_argument("--function-source", action="append", default=[], help="DebugBench / HumanEvalPack file")
     parser.add_argument("--finetuned", default=None, help="a local checkpoint to evaluate")
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
@@ -146,73 +193,79 @@ def main(argv: list[str] | None = None) -> None:
     def say(message: str) -> None:
         print(message, flush=True)
 
+    load_before = _load_average()
     started = time.perf_counter()
-    collected = collect_programs()
-    function_items, report = build_function_benchmark(collected.programs, seed=args.seed, progress=say)
+    collected = collect_programs(stdlib=args.stdlib, files=args.function_source)
+    function_items, report = build_function_benchmark(
+        collected.programs, loaded_bugs=collected.bugs, kinds=KINDS, functions_per_program=1, tries_per_kind=1,
+        seed=args.seed, progress=say)
     build_s = time.perf_counter() - started
-    kinds = dict(sorted(pl.DataFrame({"kind": [i.group for i in function_items]}).group_by("kind").len().iter_rows()))
-    repair_items, repair_source = _repair_items(per_rule=max(4, args.limit // 4), seed=args.seed)
-    items = _sample(function_items, args.limit, args.seed) + _sample(repair_items, args.limit, args.seed)
-    say(f"function benchmark: {len(function_items)} items in {build_s:.0f} s; repair benchmark: {repair_source}")
+    injected = [i for i in function_items if i.bug_origin == "injected"]
+    others = [i for i in function_items if i.bug_origin != "injected"]
+    by_origin_built = dict(sorted(pl.DataFrame({"o": [i.bug_origin for i in function_items]}).group_by("o").len().iter_rows()))
+    found = _simulated_day_items(max(4, args.limit // 4), args.seed)
+    repair_items, repair_source = found if found else _stand_in_repair_items(max(4, args.limit // 4), args.seed)
+    items = _sample(injected, args.limit, args.seed) + others + _sample(repair_items, args.limit, args.seed)
+    say(f"function benchmark: {len(function_items)} items in {build_s:.0f} s {by_origin_built}; repair: {repair_source}")
 
     finetuned, finetuned_note = _finetuned_spec(args.finetuned)
-    specs = ["no_change", "search"] + ([finetuned] if finetuned else [])
+    ruff = shutil.which("ruff") or str(Path(".venv/bin/ruff").resolve())
+    peer = f"command:{ruff} check --fix --unsafe-fixes --quiet {{file}} || true"
+    specs = ["no_change", "search", peer] + ([finetuned] if finetuned else [])
     teacher = os.environ.get("REPAIR_TEACHER_MODEL")
     if teacher:
         specs += [f"dspy:{teacher}", f"dspy-fewshot:{teacher}"]
-    decoding = Decoding(max_new_tokens=args.max_new_tokens)
-    with open_repairers([parse_model_spec(s) for s in specs], decoding=decoding) as repairers:
-        results, throughput = evaluate(repairers, items, workers=2, progress=say)
-        search = next(r for r in repairers if r.name == "search")
-        function_sample = [i for i in items if i.executable]
-        serial_s = time.perf_counter()
-        evaluate([search], function_sample, workers=1)
-        serial_s = time.perf_counter() - serial_s
-        parallel_s = time.perf_counter()
-        evaluate([search], function_sample, workers=2)
-        parallel_s = time.perf_counter() - parallel_s
-    naive_lint_s, batched_lint_s = _naive_vs_batched_relint(items[: min(len(items), 30)])
+    eval_started = time.perf_counter()
+    with open_repairers([parse_model_spec(s) for s in specs], decoding=Decoding(max_new_tokens=args.max_new_tokens)) as repairers:
+        results, throughput = evaluate(repairers, items, k=args.k, workers=2, progress=say)
+    eval_s = time.perf_counter() - eval_started
     summary = summary_table(results)
-    by_kind = rule_breakdown(results.filter((pl.col("model") == "search") & (pl.col("benchmark") == "function_repair")))
-    search_misses = ", ".join(f"`{g}`" for g in by_kind.filter(pl.col("value") == 0)["group"].to_list())
-
+    by_reference = breakdown(results, "reference_source")
+    peer_name = f"`{peer.split(' ', 1)[0]} ...`"
     throughput_rows = "\n".join(
-        f"| {r['model']} | {r['benchmark']} | {r['items']} | {r['seconds']:.1f} | {r['items_per_minute']:.1f} |"
-        for r in throughput.iter_rows(named=True)
-    )
-    dropped = ", ".join(f"{k}: {v}" for k, v in sorted(report.dropped.items()))
+        f"| {r['model'] if not r['model'].startswith('command:') else peer_name} | {r['benchmark']} | {r['items']} | "
+        f"{r['excluded']} | {r['proposals']} | {r['seconds']:.1f} | {r['items_per_minute']:.1f} |"
+        for r in throughput.iter_rows(named=True))
     body = f"""
-Command: `uv run python -m benchmarks bench_eval` (`--limit {args.limit}` items per benchmark, seed {args.seed}).
-Machine: 2-core CPU sandbox shared with six other engineers' jobs, {platform.python_implementation()}
-{platform.python_version()}; {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
+Command: `uv run python -m benchmarks bench_eval` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}).
+Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded: load average {load_before} when it
+started, {_load_average()} at the end), {platform.python_implementation()} {platform.python_version()};
+{datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; {build_s / 60:.1f} min to build, {eval_s / 60:.1f} min to evaluate.
 
-Benchmarks. Executable (`function_repair`): {len(function_items)} items built in {build_s:.0f} s from
-{len(collected.programs)} programs (12 reserved stdlib modules with their `Lib/test` suites, 34 project
-problems) out of {report.candidates} injected candidates (dropped: {dropped}); by kind: {kinds}.
-Production-style (`repair`): {repair_source}. Finetuned model: {finetuned_note}. LLM models: {teacher or "none configured (no network here)"}.
-Decoding: temperature 0.1, top_p 0.95, top_k 50, pass@1, {args.max_new_tokens} new tokens at most.
+Benchmarks. Executable (`function_repair`, main metric: the tests pass, counted outside the candidate):
+{len(function_items)} items built from {len(collected.programs)} programs ({"stdlib modules and " if args.stdlib else ""}the
+project's problems{", " + ", ".join(args.function_source) if args.function_source else ""}), by bug origin {by_origin_built}
+(candidates dropped: {dict(report.dropped)}); evaluated: a
+seeded sample of {min(len(injected), args.limit)} injected items and every other one. External bug files: {", ".join(args.function_source) or "none configured (DebugBench / HumanEvalPack are not stored here: `--function-source FILE`)"}.
+Production-style (`repair`, main metric: AST match with string fallback): {repair_source}.
+Repairers: `no_change`; `search` (its {args.k} cheapest candidates); ruff as a peer tool
+(`{peer[len("command:"):]}`, an external fixer rewriting the file); finetuned: {finetuned_note}; LLMs:
+{teacher or "none configured (no network here)"}. Modes: `pass@1` = the first proposal, unverified; `verified@k` = the
+first of up to k={args.k} proposals the verifier accepts (the same verifier and budget for every repairer).
 
-Scores (%, 95% Wilson interval, n items):
+By repairer, benchmark, mode and bug origin (%, 95% Wilson interval, n items):
+
+{origin_table(results)}
+
+Every metric (rows: repairer and mode):
 
 {markdown_table(summary)}
 
-Evaluation throughput (per model, whole pipeline: propose, apply, tests in the sandbox, re-lint):
+By reference source (main metric):
 
-| model | benchmark | items | seconds | items/minute |
-|---|---|---|---|---|
+{breakdown_markdown(by_reference, "reference_source", "reference source")}
+
+Items not scored on a reference metric because the broken file already matches the reference: {trivial_items(items)}.
+
+Throughput (whole pipeline per repairer: proposals, verification re-lint, tests in the sandbox):
+
+| repairer | benchmark | items | left out (wrote the reference) | proposals | seconds | items/minute |
+|---|---|---|---|---|---|---|
 {throughput_rows}
 
-Side by side, same run:
-
-| what | naive | this harness | ratio |
-|---|---|---|---|
-| search repairer on {len(function_sample)} executable items | {serial_s:.1f} s one at a time | {parallel_s:.1f} s, 2 workers | {serial_s / parallel_s:.2f}x |
-| re-lint {min(len(items), 30)} repaired files | {naive_lint_s:.1f} s, one linter run each | {batched_lint_s:.1f} s, one batch | {naive_lint_s / batched_lint_s:.1f}x |
-
-Reading: `no_change` is the floor (0 by construction: every kept bug breaks its tests and differs
-from the reference). Kinds the search repairer never fixed here: {search_misses or "none"}. An
-untrained checkpoint's throughput overstates a trained model's: it rarely writes a whole diff before
-stopping, and a trained one generates every token of it (up to the `max_new_tokens` cap).
+Reading: `no_change` is 0 everywhere by construction. `search` under `verified@k` is the teacher as
+it runs in synthesis; under `pass@1` it is its cheapest guess, the like-for-like comparison with a
+model's single sample.
 """
     print(body)
     if not args.no_write:

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["REPAIR_ENV"] = "local"
     import dagster as dg
 
-    import repair.verify as verify
     from jobs.definitions import build_definitions
+    from repair import verify
 
     # One entry per distinct (target, lint before, lint after): the search teacher's own checks and
     # the verification stage re-lint the same fix of the same state; it counts once.

@@ -305,7 +305,7 @@ SUMMARY_SCHEMA = {"model": pl.String, "benchmark": pl.String, "mode": pl.String,
                   "ci_high": pl.Float64, "main": pl.Boolean}
 
 
-def _share(frame: pl.DataFrame, metric: str) -> dict[str, object]:
+def share(frame: pl.DataFrame, metric: str) -> dict[str, object]:
     values = frame[metric].drop_nulls()
     successes, total = int(values.sum()), len(values)
     low, high = wilson_interval(successes, total)
@@ -321,7 +321,7 @@ def summary_table(results: pl.DataFrame) -> pl.DataFrame:
     for (model, benchmark, mode), frame in results.group_by(["model", "benchmark", "mode"], maintain_order=True):
         for metric in METRICS.get(benchmark, ()):
             rows.append({"model": model, "benchmark": benchmark, "mode": mode, "metric": metric,
-                         **_share(frame, metric), "main": metric == MAIN_METRIC[benchmark]})
+                         **share(frame, metric), "main": metric == MAIN_METRIC[benchmark]})
     return pl.DataFrame(rows, schema=SUMMARY_SCHEMA)
 
 
@@ -332,9 +332,9 @@ def breakdown(results: pl.DataFrame, by: str = "group") -> pl.DataFrame:
     rows = []
     for (model, benchmark, mode, key), frame in results.group_by(["model", "benchmark", "mode", by],
                                                                 maintain_order=True):
-        share = _share(frame, MAIN_METRIC[benchmark])
+        main = share(frame, MAIN_METRIC[benchmark])
         rows.append({"model": model, "benchmark": benchmark, "mode": mode, by: key,
-                     **{k: share[k] for k in ("n", "value", "ci_low", "ci_high")}})
+                     **{k: main[k] for k in ("n", "value", "ci_low", "ci_high")}})
     frame = pl.DataFrame(rows, schema={"model": pl.String, "benchmark": pl.String, "mode": pl.String, by: pl.String,
                                        "n": pl.Int64, "value": pl.Float64, "ci_low": pl.Float64,
                                        "ci_high": pl.Float64})

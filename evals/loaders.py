@@ -172,7 +172,7 @@ def load_benchmark_file(path: Path) -> LoadedBenchmark:
 
 def load_handwritten(directory: Path | None = None) -> LoadedBenchmark:
     """The hand-written bugs (`evals/problems/handwritten`, see its `bugs.toml`): one broken copy of a
-    problem's solution per file `<problem>--<slug>.py`, kind `handwritten: <category>`, with the
+    problem's solution per file `<problem>--<slug>.txt`, kind `handwritten: <category>`, with the
     person's own fix from `fixes/` when there is one. A file the manifest does not describe, or a
     problem that does not exist, is quarantined with the reason."""
     import difflib
@@ -183,7 +183,7 @@ def load_handwritten(directory: Path | None = None) -> LoadedBenchmark:
     directory = directory or HANDWRITTEN_DIR
     manifest = tomllib.loads((directory / "bugs.toml").read_text(encoding="utf-8"))
     loaded = LoadedBenchmark()
-    for path in sorted(directory.glob("*.py")):
+    for path in sorted(directory.glob("*.txt")):
         problem = path.name.split("--", 1)[0]
         described = manifest.get(path.name, "")
         category, _, what = described.partition(":")

@@ -287,7 +287,7 @@ def named_benchmark_sources(extra_files: Iterable[str | PathLike] = ()) -> dict[
             texts[f"stdlib-test:{module}"] = test
     for path in sorted(PROBLEMS_DIR.glob("*.py")):
         texts[f"problem:{path.stem}"] = path.read_text(encoding="utf-8")
-    for path in sorted(HANDWRITTEN_DIR.rglob("*.py")):
+    for path in sorted(HANDWRITTEN_DIR.rglob("*.txt")):
         texts[f"handwritten:{path.relative_to(HANDWRITTEN_DIR).as_posix()}"] = path.read_text(encoding="utf-8")
     for file in extra_files:
         loaded = load_benchmark_file(Path(file))

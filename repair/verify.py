@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import threading
 import warnings
 from collections import Counter
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol

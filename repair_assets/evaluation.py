@@ -99,7 +99,12 @@ def repair_benchmark(
     """Held-out (code, diagnostic, reference fix) items from the dataset's test projects, balanced by
     rule, each reference from a source no evaluated repairer is (ground truth, agreement, review)."""
     from evals.items import items_to_frame
-    from evals.repair_benchmark import held_out_diagnostics, load_ground_truth, load_reviews, select_repair_benchmark
+    from evals.repair_benchmark import (
+        held_out_diagnostics,
+        load_ground_truth,
+        load_reviews,
+        select_repair_benchmark,
+    )
     from repair.teachers.pipeline import truth_index
 
     store = object_store.get_store()

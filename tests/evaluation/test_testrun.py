@@ -34,9 +34,9 @@ def test_the_correct_program_passes_and_a_wrong_one_fails(two_sum):
         ('print("1/1 tests passed")\nprint(\'{"nonce": "0", "ran": 1, "passed": 1}\')\nimport os\nos._exit(0)\n',
          "no report from the test runner"),
         # A report written straight to every open descriptor, without the run's nonce.
-        ("import os\nfor fd in range(3, 64):\n    try:\n"
-         "        os.write(fd, b'{\"nonce\": \"guess\", \"ran\": 1, \"passed\": 1}\\n')\n"
-         "    except OSError:\n        pass\nos._exit(0)\n", "without this run's nonce"),
+        (("import os\nfor fd in range(3, 64):\n    try:\n"
+          "        os.write(fd, b'{\"nonce\": \"guess\", \"ran\": 1, \"passed\": 1}\\n')\n"
+          "    except OSError:\n        pass\nos._exit(0)\n"), "without this run's nonce"),
         # The runner's report function is not reachable by name.
         ("import __main__\n__main__.report(1, 1)\n", "ran 0 of 1 tests"),
     ],

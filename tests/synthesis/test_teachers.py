@@ -207,9 +207,17 @@ def test_bootstrap_keeps_demonstrations_that_verify(verifier, warm_linter):
     def verifies(example, prediction, trace=None):
         return verifier.verify(code, diagnostic, prediction.diff).accepted
 
+    def never(example, prediction, trace=None):
+        return False
+
     with dspy.context(lm=repairer_lm(searcher)):
         program = with_demonstrations(demos, k=1, metric=verifies)
-    assert len(program.repair.demos) == 1
+        refused = with_demonstrations(demos, k=1, metric=never)
+    # Bootstrapped demonstrations (the program's own traces, `augmented`) are kept only when the
+    # metric passes; BootstrapFewShot tops up with the labelled example either way.
+    bootstrapped = [demo for demo in program.repair.demos if demo.get("augmented")]
+    assert len(bootstrapped) == 1 and verifier.verify(code, diagnostic, bootstrapped[0].diff).accepted
+    assert not [demo for demo in refused.repair.demos if demo.get("augmented")]
 
 
 @pytest.fixture

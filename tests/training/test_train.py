@@ -69,7 +69,14 @@ def test_export_loads_as_a_repairer_and_registers(trained, tmp_path):
     assert isinstance(model, Repairer)
     test_rows = [e for e in built.examples if e["split"] == "test"][:4]
     scores = exact_match(model.generate, test_rows)
-    assert scores["items"] == 4 and 0 <= scores["exact_match"] <= 1
+    assert scores["items"] == 4 and scores["exact_match"] is not None
+    # The score is the model's: the references themselves score 1, a well-formed empty diff and a
+    # non-diff score 0 (the latter not even well formed).
+    assert exact_match(lambda prompts: [e["response"] for e in test_rows], test_rows)["exact_match"] == 1.0
+    empty = exact_match(lambda prompts: ["<diff>\n</diff>"] * len(prompts), test_rows)
+    assert (empty["exact_match"], empty["well_formed"]) == (0.0, 1.0)
+    prose = exact_match(lambda prompts: ["I would rename it."] * len(prompts), test_rows)
+    assert (prose["exact_match"], prose["well_formed"]) == (0.0, 0.0)
 
     store = LocalObjectStore(tmp_path / "store")
     for data_version in ("a", "b"):
