@@ -46,6 +46,7 @@ class RepairBenchmarkConfig(dg.Config):
 class FunctionBenchmarkConfig(dg.Config):
     stdlib: bool = Field(default=True, description="The reserved stdlib modules run against their own `Lib/test` suites.")
     problems: bool = Field(default=True, description="This project's LeetCode-style problems (`evals/problems/`).")
+    handwritten: bool = Field(default=True, description="With `problems`: the hand-written bugs in them (`evals/problems/handwritten/`, bug origin `handwritten`).")
     kinds: list[str] | None = Field(default=None, description="Bug kinds to inject (default: all of `evals.inject.KINDS`).")
     only_programs: list[str] | None = Field(default=None, description="Keep only these programs (`problem:two_sum`, `stdlib:textwrap`, ...); None: all.")
     functions_per_program: int = Field(default=3, description="Functions of each program that get injected bugs.")
@@ -167,9 +168,11 @@ def function_repair_benchmark(
     from evals.testrun import run_tests
 
     started = time.monotonic()
-    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, files=benchmark_sources.files)
+    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, handwritten=config.handwritten,
+                                 files=benchmark_sources.files)
     if config.only_programs is not None:
         collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
+        collected.bugs = [b for b in collected.bugs if b.program in set(config.only_programs)]
     kinds = tuple(config.kinds or KINDS)
     items, report = build_function_benchmark(
         collected.programs, loaded_bugs=collected.bugs, kinds=kinds,
@@ -191,6 +194,7 @@ def function_repair_benchmark(
         "dagster/row_count": frame.height,
         "by_kind": dg.MetadataValue.json(counts("group")),
         "by_origin": dg.MetadataValue.json(counts("origin")),
+        "by_bug_origin": dg.MetadataValue.json(counts("bug_origin")),
         "programs": len(collected.programs),
         "build": dg.MetadataValue.json(report.as_metadata()),
         "quarantined_records": quarantine.height,

@@ -54,7 +54,7 @@ def _resources(root) -> dict:
 
 def _benchmark_run_config() -> dict:
     return {"ops": {"function_repair_benchmark": {"config": {
-        "stdlib": False, "only_programs": ["problem:two_sum"], "functions_per_program": 1,
+        "stdlib": False, "handwritten": False, "only_programs": ["problem:two_sum"], "functions_per_program": 1,
         "kinds": ["missing colons", "undefined objects", "unclosed parentheses"],
     }}}}
 
