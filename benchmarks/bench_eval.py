@@ -55,8 +55,8 @@ def _load_average() -> str:
 def _simulated_day_items(per_rule: int, seed: int):
     """Items from the simulated day's verified repairs, references from its ground truth."""
     from evals.repair_benchmark import held_out_diagnostics, load_ground_truth, select_repair_benchmark
-    from repair.teachers.pipeline import truth_index
     from repair.object_store import LocalObjectStore
+    from repair.teachers.pipeline import truth_index
 
     store = LocalObjectStore(SIMULATED_STORE)
     verified_keys = [k for k in store.list("assets/verified_repairs/") if k.endswith(".parquet")]

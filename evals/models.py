@@ -28,8 +28,8 @@ from pathlib import Path
 
 import polars as pl
 
-from repair.repairer import Repairer
 from repair.object_store import ObjectStore
+from repair.repairer import Repairer
 
 KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot", "command")
 
