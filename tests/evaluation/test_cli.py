@@ -18,8 +18,9 @@ def test_repair_eval_writes_the_report(tmp_path):
         "eval", "--store", str(tmp_path / "store"), "--model", "no_change", "--benchmark", "repair",
         "--repair-items", str(tmp_path / "items.parquet"), "--gate", "no_change", "no_change", "--out", str(out),
     ])
-    assert result.exit_code == 0, result.output
-    assert "| no_change |" in result.output and "**PASS**" in result.output
+    # The gate refuses a candidate that does not beat doing nothing: exit status 1, the report written.
+    assert result.exit_code == 1, result.output
+    assert "| no_change | pass@1 |" in result.output and "**REFUSED**" in result.output
     assert (out / "report.md").is_file() and (out / "scores.png").is_file()
 
 
