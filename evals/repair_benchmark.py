@@ -43,6 +43,7 @@ import polars as pl
 from evals.items import REPAIR_BENCHMARK, Item
 from evals.metrics import ast_match_with_string_fallback
 from repair.diagnostic import Diagnostic
+from repair.ground_truth import TruthIndex
 from repair.linediff import DiffError, apply_diff, parse_diff
 
 ACCEPTED = "accepted"
@@ -132,16 +133,10 @@ def _applied(content: str, diff_text: str) -> str | None:
         return None
 
 
-def _truth_record(state: Mapping[str, Any], truth: Mapping[tuple, list[Mapping[str, Any]]]):
-    from repair.teachers.pipeline import _truth_for  # the one rule matching a diagnostic to its mistake
-
-    return _truth_for(state, truth)
-
-
 def reference_for(
     state: Mapping[str, Any],
     verified: Sequence[Mapping[str, Any]],
-    truth: Mapping[tuple, list[Mapping[str, Any]]],
+    truth: TruthIndex | None,
     review: ReviewRecord | None,
 ) -> tuple[str, str, tuple[str, ...]] | str:
     """(reference text, source, written by) of one diagnostic (the module docstring's order), or
@@ -158,7 +153,7 @@ def reference_for(
             return f"review accepts {review.teacher}, which has no verified fix"
         return accepted["fixed_content"], "reviewed", (review.teacher, review.reviewer)
     if truth:
-        record = _truth_record(state, truth)
+        record = truth.truth_of(state)  # the one rule matching a diagnostic to its mistake
         if record is not None:
             fixed = _applied(content, record["clean_diff"])
             if fixed is not None:
@@ -180,21 +175,20 @@ def select_repair_benchmark(
     verified: pl.DataFrame,
     held_out: set[str],
     *,
-    truth: Mapping[tuple, list[Mapping[str, Any]]] | None = None,
+    truth: TruthIndex | None = None,
     reviews: Mapping[str, ReviewRecord] | None = None,
     max_per_rule: int = 40,
     max_lines: int = 400,
     seed: int = 0,
 ) -> tuple[list[Item], SelectionReport]:
-    """`truth`: the simulator's ground truth by (repl, session, file)
-    (`repair.teachers.pipeline.truth_index`); `reviews`: `reviewed_references` by diagnostic id."""
+    """`truth`: the simulator's ground truth (`repair.ground_truth.TruthIndex`); `reviews`:
+    `reviewed_references` by diagnostic id."""
     report = SelectionReport(verified=verified.height)
     if verified.is_empty():
         return [], report
     report.accepted = verified.filter(pl.col("verdict") == ACCEPTED).height
     report.held_out_diagnostics = len(held_out)
-    truth = truth or {}
-    simulated_repls = {key[0] for key in truth}
+    simulated_repls = {record["repl"] for record in truth.mistakes} if truth else set()
     rows_by_id: dict[str, list[dict]] = {}
     for row in verified.filter(pl.col("diagnostic_id").is_in(sorted(held_out))).iter_rows(named=True):
         rows_by_id.setdefault(row["diagnostic_id"], []).append(row)

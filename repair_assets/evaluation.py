@@ -106,13 +106,13 @@ def repair_benchmark(
         load_reviews,
         select_repair_benchmark,
     )
-    from repair.teachers.pipeline import truth_index
+    from repair.ground_truth import TruthIndex
 
     store = object_store.get_store()
     reviews, invalid_reviews = load_reviews(store, config.reviewed_references)
     held_out = held_out_diagnostics(repair_dataset)
     items, report = select_repair_benchmark(
-        verified_repairs, held_out, truth=truth_index(load_ground_truth(store)), reviews=reviews,
+        verified_repairs, held_out, truth=TruthIndex(load_ground_truth(store)), reviews=reviews,
         max_per_rule=config.max_per_rule, max_lines=config.max_lines, seed=config.seed,
     )
     report.invalid_reviews = invalid_reviews

@@ -142,7 +142,7 @@ def _verified_row(diagnostic_id, repl, code="F821", verdict="accepted", content=
 
 def test_repair_benchmark_references_come_from_no_evaluated_repairer():
     from evals.repair_benchmark import parse_reviews
-    from repair.teachers.pipeline import truth_index
+    from repair.ground_truth import TruthIndex
 
     rows = [
         # Two independent sources agree (the user's later fix, and search's identical one: `duplicate`).
@@ -171,7 +171,7 @@ def test_repair_benchmark_references_come_from_no_evaluated_repairer():
         _verified_row("trivial", "real-repl", content="a = b  \n", fixed="a = b\n", teacher="user_fix"),
         _verified_row("trivial", "real-repl", content="a = b  \n", fixed="a = b\n", verdict="duplicate"),
     ]
-    truth = truth_index([{
+    truth = TruthIndex([{
         "repl": "sim-repl", "session": "s1", "file": "main.py", "introduced_version": 1, "fixed_version": 9,
         "diagnostics": [{"source": "ruff", "code": "F821", "message": "Undefined name `b`"}],
         "broken_lines": [{"line": 1, "text": "a = b"}], "clean_diff": "<diff>\n-1 a = b\n+1 a = 7\n</diff>",
