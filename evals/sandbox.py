@@ -195,7 +195,14 @@ def _namespace_flags(as_root: bool) -> list[str]:
 
 def _bwrap_command(bwrap: str, python: str, input_dir: Path, bootstrap: Path, limits: Limits) -> list[str]:
     as_root = os.geteuid() == 0
-    command = [bwrap, *_namespace_flags(as_root), "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    command = [
+        bwrap,
+        *_namespace_flags(as_root),
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
     command += _system_binds()
     for root in _python_roots(python):
         for parent in sorted(set(root.parents) - {Path("/")}, key=lambda p: len(p.parts)):
@@ -203,11 +210,31 @@ def _bwrap_command(bwrap: str, python: str, input_dir: Path, bootstrap: Path, li
         command += ["--ro-bind", str(root), str(root)]
     disk = str(limits.disk_mb * 2**20)
     command += [
-        "--proc", "/proc", "--dev", "/dev",
-        "--perms", "1777", "--size", disk, "--tmpfs", "/tmp",
-        "--perms", "1777", "--size", disk, "--tmpfs", WORKDIR,
-        "--ro-bind", str(input_dir), INPUT_DIR, "--ro-bind", str(bootstrap), BOOTSTRAP_PATH,
-        "--chdir", WORKDIR, "--clearenv",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        disk,
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        disk,
+        "--tmpfs",
+        WORKDIR,
+        "--ro-bind",
+        str(input_dir),
+        INPUT_DIR,
+        "--ro-bind",
+        str(bootstrap),
+        BOOTSTRAP_PATH,
+        "--chdir",
+        WORKDIR,
+        "--clearenv",
     ]
     for key, value in _candidate_env(WORKDIR).items():
         command += ["--setenv", key, value]
@@ -227,7 +254,11 @@ def isolation_problem() -> str | None:
     with tempfile.TemporaryDirectory(prefix="repair-sandbox-probe-") as tmp:
         bootstrap = Path(tmp) / BOOTSTRAP_NAME
         bootstrap.touch()
-        command = [*_bwrap_command(bwrap, sys.executable, Path(tmp), bootstrap, Limits()), "/usr/bin/env", "true"]
+        command = [
+            *_bwrap_command(bwrap, sys.executable, Path(tmp), bootstrap, Limits()),
+            "/usr/bin/env",
+            "true",
+        ]
         try:
             probe = subprocess.run(command, capture_output=True, timeout=30, check=False, env={})
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -301,7 +332,9 @@ def run_python(
         bootstrap = base / BOOTSTRAP_NAME
         bootstrap.write_text(_BOOTSTRAP, encoding="utf-8")
         spec = {
-            "cpu_s": limits.cpu_s, "memory": limits.memory_mb * 2**20, "file_size": limits.file_mb * 2**20,
+            "cpu_s": limits.cpu_s,
+            "memory": limits.memory_mb * 2**20,
+            "file_size": limits.file_mb * 2**20,
             "processes": limits.processes,
         }
         if problem is None:
@@ -325,8 +358,14 @@ def run_python(
         # Output goes to files outside the candidate's reach, read back capped.
         with open(base / "stdout", "wb") as out, open(base / "stderr", "wb") as err:
             process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, pass_fds=tuple(pass_fds),
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
             timed_out = False
             try:

@@ -137,27 +137,33 @@ class RolloutResult:
 
 
 class ModelControl:
-    """Triton's model-control API over gRPC (explicit mode) with clear errors."""
+    """Triton's model-control API over gRPC (explicit mode) with clear errors. Every call sends the
+    admin key (`admin_key`, default `REPAIR_TRITON_ADMIN_KEY`) the server restricts these APIs to."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0):
+    def __init__(self, url: str, timeout_s: float = 600.0, admin_key: str | None = None):
         import tritonclient.grpc as grpcclient
+
+        from repair.serving.server import admin_headers
 
         self._grpc = grpcclient
         self.url = url
         self.timeout_s = timeout_s
+        self.headers = admin_headers(admin_key)
         self.client = grpcclient.InferenceServerClient(url)
 
-    def load(self, model: str) -> float:
+    def load(self, model: str, config: str | None = None) -> float:
+        """Loads (or reloads) `model`; `config` (JSON model config) replaces its stored config.pbtxt
+        for this load, so a candidate's config travels in the call and the store is untouched."""
         started = time.perf_counter()
         try:
-            self.client.load_model(model, client_timeout=self.timeout_s)
+            self.client.load_model(model, headers=self.headers, config=config, client_timeout=self.timeout_s)
         except self._grpc.InferenceServerException as exc:
             raise RolloutError(f"Triton at {self.url} could not load {model!r}: {exc.message()}") from None
         return time.perf_counter() - started
 
     def unload(self, model: str) -> None:
         try:
-            self.client.unload_model(model, client_timeout=self.timeout_s)
+            self.client.unload_model(model, headers=self.headers, client_timeout=self.timeout_s)
         except self._grpc.InferenceServerException as exc:
             raise RolloutError(f"Triton at {self.url} could not unload {model!r}: {exc.message()}") from None
 

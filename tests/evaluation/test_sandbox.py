@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import evals.sandbox as sandbox
+from evals import sandbox
 from evals.sandbox import Limits, SandboxUnavailable, run_python
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def test_passing_script_and_its_own_directory():
     result = run_python(
-        {"main.py": "import helper, os\nprint(helper.VALUE, sorted(os.listdir('.')))", "helper.py": "VALUE = 42"},
+        {
+            "main.py": "import helper, os\nprint(helper.VALUE, sorted(os.listdir('.')))",
+            "helper.py": "VALUE = 42",
+        },
         ["main.py"],
     )
     assert result.ok, result.stderr
@@ -68,12 +71,8 @@ def test_forked_children_die_with_the_run(parent_waits):
     """The child holds a passed pipe open: EOF on the read end proves it is gone (pids inside the
     sandbox's PID namespace mean nothing out here)."""
     read_end, write_end = os.pipe()
-    code = (
-        "import os, time\n"
-        "if os.fork() == 0:\n"
-        "    time.sleep(60)\n"
-        "    os._exit(0)\n"
-        + ("time.sleep(60)\n" if parent_waits else "")
+    code = "import os, time\nif os.fork() == 0:\n    time.sleep(60)\n    os._exit(0)\n" + (
+        "time.sleep(60)\n" if parent_waits else ""
     )
     try:
         result = run_python({"main.py": code}, ["main.py"], Limits(wall_s=1.5), pass_fds=[write_end])
@@ -177,7 +176,11 @@ def test_parents_environment_is_unreadable(monkeypatch):
 
 @pytest.mark.parametrize(
     "target",
-    [Path(sys.prefix) / "lib" / "sandbox_evil.pth", PROJECT_ROOT / "sandbox_evil.py", PROJECT_ROOT / "evals" / "__init__.py"],
+    [
+        Path(sys.prefix) / "lib" / "sandbox_evil.pth",
+        PROJECT_ROOT / "sandbox_evil.py",
+        PROJECT_ROOT / "evals" / "__init__.py",
+    ],
     ids=["virtualenv .pth", "repository new file", "repository existing file"],
 )
 def test_cannot_write_into_the_virtualenv_or_the_repository(target):
@@ -225,7 +228,9 @@ def test_loopback_listener_is_unreachable(how):
     listener.setblocking(False)
     port = listener.getsockname()[1]
     connect = (
-        "import socket\ns = socket.socket()\n" if how == "socket" else "import _socket\ns = _socket.socket(2, 1)\n"
+        "import socket\ns = socket.socket()\n"
+        if how == "socket"
+        else "import _socket\ns = _socket.socket(2, 1)\n"
     )
     code = (
         connect
@@ -258,7 +263,13 @@ def test_home_ssh_and_host_files_are_invisible(tmp_path):
         "    except OSError as exc:\n"
         "        print(path, type(exc).__name__)\n"
     )
-    paths = [str(host_secret), str(Path.home() / ".ssh"), os.path.expanduser("~/.ssh/id_rsa"), "/root/.ssh", "/etc/shadow"]
+    paths = [
+        str(host_secret),
+        str(Path.home() / ".ssh"),
+        os.path.expanduser("~/.ssh/id_rsa"),
+        "/root/.ssh",
+        "/etc/shadow",
+    ]
     result = run_python({"main.py": code}, ["main.py", *paths])
     assert result.ok, result.stderr
     assert "PRIVATE KEY" not in result.stdout
