@@ -46,7 +46,7 @@ class ServingConfig:
     # The queue in front of the model: beyond `max_queue_size` waiting requests, or after
     # `queue_timeout_us` in the queue, a request is rejected at once (UNAVAILABLE) rather than hung.
     max_queue_size: int = 64
-    queue_timeout_us: int = 30_000_000
+    queue_timeout_us: int = 120_000_000
 
     def __post_init__(self) -> None:
         if self.instance_kind not in INSTANCE_KINDS:

@@ -111,7 +111,7 @@ def test_rendered_config_sets_versions_batching_queue_and_instances():
     assert list(again.version_policy.specific.versions) == [4]
     assert again.dynamic_batching.max_queue_delay_microseconds == 5000
     policy = again.dynamic_batching.default_queue_policy
-    assert (policy.max_queue_size, policy.default_timeout_microseconds) == (64, 30_000_000)
+    assert (policy.max_queue_size, policy.default_timeout_microseconds) == (64, 120_000_000)
     assert (
         policy.timeout_action == model_config_pb2.ModelQueuePolicy.REJECT
         and not policy.allow_timeout_override
