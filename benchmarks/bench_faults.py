@@ -6,7 +6,7 @@ Workloads (each runs in a child process, which is what gets SIGKILL):
 
 - `publish`: `repair_dataset`'s publication (`repair.dataset.publish_dataset`) into a local object
   store. The child is killed at the k-th object write (k seeded at random over the writes of a clean
-  run), before or after the write's rename; after every kill, a reader of `latest.json` must find a
+  run), before or after the write's rename; after every kill, the registry's current dataset must be a
   complete version; after the final run, its files equal a clean run's, row for row.
 - `rollout`: `repair.serving.rollout.roll_out` of version 2 against a live Triton serving version 1,
   killed after a seeded random delay while clients keep sending requests; after every kill the
@@ -94,6 +94,7 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
     import tempfile
 
     from repair import dataset as ds
+    from repair import registry
     from resources.object_store import LocalObjectStore
 
     built = pickle.loads(Path(built_file).read_bytes())
@@ -115,26 +116,36 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
 
     LocalObjectStore.write_bytes = write_bytes
     with tempfile.TemporaryDirectory() as tmp:
-        pointer = ds.publish_dataset(store, built, {"counts": built.counts}, Path(tmp) / "files")
-    print(json.dumps({"pointer": pointer, "writes": writes}), flush=True)
+        # What the asset does: a candidate version, then approval (the registry's current dataset).
+        record = ds.publish_dataset(
+            store,
+            built,
+            {"counts": built.counts},
+            Path(tmp) / "files",
+            data_version="fault-injection",
+            checks={},
+        )
+        record = registry.approve(store, record)
+    print(json.dumps({"version": record.version, "writes": writes}), flush=True)
 
 
 def _published(store_dir: Path) -> tuple[dict | None, dict[str, list[str]]]:
-    """The pointer and, per jsonl split, the lines of the version it names."""
-    from repair.dataset import DATASET_PREFIX
+    """The current (approved) dataset's record facts and, per jsonl split, the lines of its files."""
+    from repair import registry
     from resources.object_store import LocalObjectStore
 
     store = LocalObjectStore(store_dir)
-    key = f"{DATASET_PREFIX}/latest.json"
-    if not store.exists(key):
+    try:
+        record = registry.latest_approved(store, registry.DATASET)
+    except (FileNotFoundError, LookupError, registry.RegistryError):
         return None, {}
-    pointer = json.loads(store.read_text(key))
     splits = {
         k.rsplit("/", 1)[1]: store.read_text(k).splitlines()
-        for k in store.list(f"{pointer['prefix']}/jsonl/")
+        for k in store.list(f"{record.prefix}/jsonl/")
         if k.endswith(".jsonl")
     }
-    return pointer, splits
+    facts = {"version": record.version, "prefix": record.prefix, "rows": record.details.get("rows", {})}
+    return facts, splits
 
 
 def _check_published(store_dir: Path, report: FaultReport, when: str) -> dict[str, list[str]]:
@@ -145,14 +156,12 @@ def _check_published(store_dir: Path, report: FaultReport, when: str) -> dict[st
     expected = {split: n for split, n in pointer["rows"].items() if n}
     if rows != expected:
         report.invariant_violations.append(
-            f"{when}: latest.json names v{pointer['version']} with rows {expected}, files hold {rows}"
+            f"{when}: the current dataset v{pointer['version']} has rows {expected}, its files hold {rows}"
         )
     from resources.object_store import LocalObjectStore
 
     if not LocalObjectStore(store_dir).exists(f"{pointer['prefix']}/card.json"):
-        report.invariant_violations.append(
-            f"{when}: latest.json names v{pointer['version']} without its card"
-        )
+        report.invariant_violations.append(f"{when}: the current dataset v{pointer['version']} has no card")
     return splits
 
 
@@ -338,8 +347,8 @@ def render(reports: list[FaultReport]) -> str:
     lines += [
         "",
         (
-            "Invariants checked after every kill: `latest.json` names a complete version (card and rows "
-            "as its pointer says); the stored Triton config and `current.json` agree on a loaded version. "
+            "Invariants checked after every kill: the registry's current dataset is complete (card and rows "
+            "as its record says); the stored Triton config and the serving record agree on a loaded version. "
             "After the reruns: the dataset's files equal an uninterrupted run's line for line; version 2 "
             "serves."
         ),
