@@ -181,8 +181,8 @@ def run_publish(work: Path, seed: int = 0, kills: int = 5) -> FaultReport:
     reference = _check_published(work / "clean", report, "clean run")
     report.records_expected = sum(len(v) for v in reference.values())
     rng = random.Random(seed)
-    store = work / "faulty"
     for attempt in range(kills):
+        store = work / f"faulty-{attempt}"  # each kill hits a publication from scratch
         kill_at, after = rng.randint(1, total_writes), rng.random() < 0.5
         child = _child(["publish", built, str(store), str(kill_at), str(int(after))])
         child.communicate(timeout=600)
