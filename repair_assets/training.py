@@ -188,7 +188,7 @@ def finetuned_model(
     summary = run.summary()
     if heldout:
         context.log.info(f"held-out exact match {heldout['exact_match']} on {heldout['items']} test items")
-    losses = run.losses
+    losses = run.run_losses  # every attempt's: a retry after the final checkpoint trains 0 batches
     well_formed = heldout.get("well_formed")
     checks = {
         "loss_decreased": registry.CheckOutcome(
@@ -211,6 +211,9 @@ def finetuned_model(
         details={"preset": config.preset, "settings": training_config.settings_dict(settings), "metrics": metrics},
     )
     context.log.info(f"registered {record.label} (candidate) at {record.uri}")
+    pruned = training_config.prune_runs(run_dir.parent, keep=2, current=run_dir)  # the model is stored
+    if pruned:
+        context.log.info(f"pruned old run folders: {', '.join(p.name for p in pruned)}")
     yield dg.Output(
         record,
         data_version=dg.DataVersion(data_version),

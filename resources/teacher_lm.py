@@ -6,9 +6,12 @@
 | `api_base` | `REPAIR_TEACHER_API_BASE` | base URL of an OpenAI-compatible server (a local vLLM: `http://host:8000/v1`) |
 | `api_key` | `REPAIR_TEACHER_API_KEY` | the key, read from the environment (`dg.EnvVar`), never stored in config |
 | `max_workers` | `REPAIR_TEACHER_CONCURRENCY` | requests in flight at once |
+| `timeout_s` | `REPAIR_TEACHER_TIMEOUT_S` | the most one request may take (connect and answer), default 60 |
 
 Retries (`num_retries`, LiteLLM's backoff on rate limits and transient errors) and caching
 (`cache`, DSPy's disk and memory cache: the same request is answered once) are the `dspy.LM`'s.
+Every call is bounded: a server that accepts and never answers costs at most
+`timeout_s * (num_retries + 1)` plus the backoff (LiteLLM's default would be 600 s per attempt).
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ class TeacherLMResource(dg.ConfigurableResource):
     )
     temperature: float = Field(default=0.1, description="Sampling temperature of the teacher.")
     max_tokens: int = Field(default=1024, description="Longest answer per call.")
-    num_retries: int = Field(default=3, description="Retries of a failed call, with backoff (LiteLLM).")
+    num_retries: int = Field(default=2, description="Retries of a failed call, with backoff (LiteLLM).")
+    timeout_s: float = Field(
+        default=60.0,
+        description="The most one call may take, connect and answer, in seconds ($REPAIR_TEACHER_TIMEOUT_S).",
+    )
     max_workers: int = Field(default=4, description="Calls in flight at once.")
     cache: bool = Field(default=True, description="Reuse answers to identical prompts (DSPy's cache).")
 
@@ -55,6 +62,7 @@ class TeacherLMResource(dg.ConfigurableResource):
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             num_retries=self.num_retries,
+            timeout=self.timeout_s,
             cache=self.cache,
         )
 
@@ -68,4 +76,5 @@ class TeacherLMResource(dg.ConfigurableResource):
             api_base=os.environ.get("REPAIR_TEACHER_API_BASE", ""),
             api_key=key,  # type: ignore[arg-type]
             max_workers=int(os.environ.get("REPAIR_TEACHER_CONCURRENCY", "4")),
+            timeout_s=float(os.environ.get("REPAIR_TEACHER_TIMEOUT_S", "60")),
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from contextlib import contextmanager
+
 import click
 
 
@@ -59,21 +62,36 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
             ports=(http_port, grpc_port, metrics_port),
         )
         click.echo(f"starting Triton with {what} ...")
-        try:
-            server.start()
-        except TritonServerError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(
-            f"serving {repository.model_name}: gRPC {server.grpc_url}, HTTP http://127.0.0.1:{http_port}, "
-            f"metrics {server.metrics_url}; log {server.log_path}. Ctrl-C stops."
-        )
-        try:
-            while True:
-                server.check_alive()
-                time.sleep(1)
-        except KeyboardInterrupt:
-            click.echo("stopping ...")
-        except TritonServerError as exc:
-            raise click.ClickException(str(exc)) from None
-        finally:
-            server.stop()
+        # SIGTERM (systemd, Kubernetes) and SIGHUP stop like Ctrl-C: Triton is stopped and its ports
+        # freed before the command exits, never orphaned.
+        with stop_on_signals():
+            try:
+                server.start()
+                click.echo(
+                    f"serving {repository.model_name}: gRPC {server.grpc_url}, HTTP http://127.0.0.1:{http_port}, "
+                    f"metrics {server.metrics_url}; log {server.log_path}. Ctrl-C stops."
+                )
+                while True:
+                    server.check_alive()
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                click.echo("stopping ...")
+            except TritonServerError as exc:
+                raise click.ClickException(str(exc)) from None
+            finally:
+                server.stop()
+
+
+@contextmanager
+def stop_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
+    """Within the block, the given signals raise KeyboardInterrupt (as SIGINT does)."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

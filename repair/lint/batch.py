@@ -5,6 +5,12 @@ basedpyright process.
 A linter process that crashes or outlives its timeout fails the batch it was given; the batch is
 then split in halves and retried, down to the single state that fails, which gets the reason as its
 `error` while every other state still gets its diagnostics.
+
+Time is bounded twice (`LintBudget`): each linter call's timeout scales with the states it checks
+(`min_timeout_s + per_state_s * n`, at most `timeout_s`), so a file that hangs the linter is found by
+halving in about twice the first call's timeout instead of `log2(n)` full timeouts; and the whole
+batch has a deadline (`deadline_s`), past which the states not yet linted get an `error` saying so
+(nothing is dropped).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +30,27 @@ from repair.lint.normalize import from_ruff, pyright_diagnostics, sort_diagnosti
 from repair.lint.tools import ToolFailure, basedpyright_command, ruff_command, run_tool, tail
 
 DEFAULT_TIMEOUT_S = 120.0
+DEFAULT_DEADLINE_S = 900.0
 TOOLS = ("ruff", "pyright")
+
+
+@dataclass(frozen=True)
+class LintBudget:
+    """The time a batch may take (see the module doc)."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S  # the longest one linter call may take
+    deadline_s: float = DEFAULT_DEADLINE_S  # the whole batch, every tool and retry included
+    min_timeout_s: float = 30.0  # a call on one state (linter start-up on a loaded machine)
+    per_state_s: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+
+    def start(self) -> float:
+        return self.clock() + self.deadline_s
+
+    def call_timeout(self, states: int, deadline: float) -> float:
+        """The timeout of a call on `states` states; <= 0 once the deadline has passed."""
+        scaled = min(self.timeout_s, self.min_timeout_s + self.per_state_s * states)
+        return min(scaled, deadline - self.clock())
 
 
 @dataclass
@@ -50,10 +77,19 @@ class _State:
         return f"{self.folder}/{self.target}"
 
 
-def _run_ruff(root: Path, states: list[_State], config: LintConfig, timeout_s: float) -> dict[int, list[Diagnostic]]:
+def _run_ruff(
+    root: Path, states: list[_State], config: LintConfig, timeout_s: float
+) -> dict[int, list[Diagnostic]]:
     cmd = [
-        *ruff_command(), "check", "--config", str(root / "ruff.toml"), "--no-cache",
-        "--output-format", "json", "--exit-zero", *[s.rel_target for s in states],
+        *ruff_command(),
+        "check",
+        "--config",
+        str(root / "ruff.toml"),
+        "--no-cache",
+        "--output-format",
+        "json",
+        "--exit-zero",
+        *[s.rel_target for s in states],
     ]
     done = run_tool("ruff", cmd, cwd=root, timeout_s=timeout_s)
     if done.returncode != 0:
@@ -98,8 +134,21 @@ _RUNNERS: dict[str, Callable[..., dict[int, list[Diagnostic]]]] = {"ruff": _run_
 
 
 def _run_bisecting(
-    tool: str, root: Path, states: list[_State], config: LintConfig, timeout_s: float, errors: dict[int, str]
+    tool: str,
+    root: Path,
+    states: list[_State],
+    config: LintConfig,
+    budget: LintBudget,
+    deadline: float,
+    errors: dict[int, str],
 ) -> dict[int, list[Diagnostic]]:
+    timeout_s = budget.call_timeout(len(states), deadline)
+    if timeout_s <= 0:
+        for state in states:
+            errors.setdefault(
+                state.index, f"{tool}: not linted, the batch's deadline of {budget.deadline_s:g} s passed"
+            )
+        return {}
     try:
         return _RUNNERS[tool](root, states, config, timeout_s)
     except ToolFailure as failure:
@@ -107,14 +156,14 @@ def _run_bisecting(
             errors[states[0].index] = str(failure)
             return {}
     half = len(states) // 2
-    found = _run_bisecting(tool, root, states[:half], config, timeout_s, errors)
-    found.update(_run_bisecting(tool, root, states[half:], config, timeout_s, errors))
+    found = _run_bisecting(tool, root, states[:half], config, budget, deadline, errors)
+    found.update(_run_bisecting(tool, root, states[half:], config, budget, deadline, errors))
     return found
 
 
 def _lint(
     jobs: Sequence[tuple[str, Mapping[str, str | bytes], str]],
-    timeout_s: float,
+    budget: LintBudget,
     config: LintConfig,
     max_file_bytes: int,
     tools: Sequence[str],
@@ -124,6 +173,7 @@ def _lint(
     results = [LintResult() for _ in jobs]
     if not jobs:
         return results
+    deadline = budget.start()
     root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
     try:
         states, written = [], set()
@@ -141,7 +191,7 @@ def _lint(
             config.write_ruff_config(root, src=sorted(written))
             errors: dict[int, str] = {}
             for tool in tools:
-                found = _run_bisecting(tool, root, states, config, timeout_s, errors)
+                found = _run_bisecting(tool, root, states, config, budget, deadline, errors)
                 for index, diagnostics in found.items():
                     results[index].diagnostics.extend(diagnostics)
             for index, reason in errors.items():
@@ -158,21 +208,28 @@ def lint_batch(
     targets: Sequence[str],
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    deadline_s: float = DEFAULT_DEADLINE_S,
     config: LintConfig = DEFAULT_CONFIG,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     tools: Sequence[str] = TOOLS,
+    budget: LintBudget | None = None,
 ) -> list[LintResult]:
     """The diagnostics of `targets[i]` inside `projects[i]` ({relative path: text}), one result per
-    project in order. `timeout_s` bounds each linter process."""
+    project in order. `timeout_s` bounds each linter process, `deadline_s` the whole batch (or pass
+    a whole `budget`)."""
     if len(projects) != len(targets):
         raise ValueError(f"{len(projects)} projects but {len(targets)} targets")
     jobs = [(f"p{index:06d}", files, target) for index, (files, target) in enumerate(zip(projects, targets))]
-    return _lint(jobs, timeout_s, config, max_file_bytes, tools)
+    budget = budget or LintBudget(timeout_s=timeout_s, deadline_s=deadline_s)
+    return _lint(jobs, budget, config, max_file_bytes, tools)
 
 
 def lint_project(files: Mapping[str, str | bytes], targets: Sequence[str], **options) -> list[LintResult]:
     """Several files of ONE project (e.g. files on disk), written once and checked together;
     `options` as for `lint_batch`."""
-    settings = {"timeout_s": DEFAULT_TIMEOUT_S, "config": DEFAULT_CONFIG, "max_file_bytes": DEFAULT_MAX_FILE_BYTES,
-                "tools": TOOLS} | options
-    return _lint([("project", files, target) for target in targets], **settings)
+    budget = options.pop("budget", None) or LintBudget(
+        timeout_s=options.pop("timeout_s", DEFAULT_TIMEOUT_S),
+        deadline_s=options.pop("deadline_s", DEFAULT_DEADLINE_S),
+    )
+    settings = {"config": DEFAULT_CONFIG, "max_file_bytes": DEFAULT_MAX_FILE_BYTES, "tools": TOOLS} | options
+    return _lint([("project", files, target) for target in targets], budget=budget, **settings)

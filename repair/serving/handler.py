@@ -20,6 +20,7 @@ STATUS_FIXED = "fixed"
 STATUS_NO_FIX = "no_fix"
 REJECTED_PREFIX = "rejected: "
 OUTCOME_KINDS = (STATUS_FIXED, STATUS_NO_FIX, "rejected", "bad_request")
+DEFAULT_MAX_DIAGNOSTIC_CHARS = 8192
 
 
 class BadRequest(ValueError):
@@ -42,15 +43,22 @@ class RepairOutcome:
     status: str
 
 
-def _text(name: str, value: bytes | str | None) -> str:
-    if isinstance(value, str):
-        return value
+def _text(name: str, value: bytes | str | None, max_chars: int) -> str:
     if value is None:
         raise BadRequest(f"input '{name}' is missing")
-    try:
-        return bytes(value).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"input '{name}' is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # Checked before decoding (a UTF-8 character is at most 4 bytes) and again after.
+    if len(value) > 4 * max_chars:
+        raise BadRequest(f"input '{name}' has {len(value)} bytes; the limit is {max_chars} characters")
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"input '{name}' is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    if len(text) > max_chars:
+        raise BadRequest(f"input '{name}' has {len(text)} characters; the limit is {max_chars}")
+    return text
 
 
 def parse_diagnostic(text: str) -> Diagnostic:
@@ -59,6 +67,8 @@ def parse_diagnostic(text: str) -> Diagnostic:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"input 'diagnostic' is not JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise BadRequest("input 'diagnostic' is nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest(f"input 'diagnostic' must be a JSON object, not {type(value).__name__}")
     missing = [f for f in DIAGNOSTIC_FIELDS if f not in value]
@@ -100,16 +110,19 @@ def parse_request(
     file_name: bytes | str | None = None,
     *,
     max_code_chars: int,
+    max_diagnostic_chars: int = DEFAULT_MAX_DIAGNOSTIC_CHARS,
 ) -> RepairRequest:
-    code_text = _text("code", code)
-    if len(code_text) > max_code_chars:
-        raise BadRequest(f"input 'code' has {len(code_text)} characters; the limit is {max_code_chars}")
+    code_text = _text("code", code, max_code_chars)
     name = (
-        DEFAULT_FILE_NAME if file_name is None else _text("file_name", file_name).strip() or DEFAULT_FILE_NAME
+        DEFAULT_FILE_NAME
+        if file_name is None
+        else _text("file_name", file_name, 255).strip() or DEFAULT_FILE_NAME
     )
-    if "\n" in name or len(name) > 255:
+    if "\n" in name:
         raise BadRequest("input 'file_name' must be one line of at most 255 characters")
-    return RepairRequest(code_text, parse_diagnostic(_text("diagnostic", diagnostic)), name)
+    return RepairRequest(
+        code_text, parse_diagnostic(_text("diagnostic", diagnostic, max_diagnostic_chars)), name
+    )
 
 
 def build_prompt(request: RepairRequest, window: int | None) -> str:
@@ -168,6 +181,8 @@ class RepairService:
                     prompts[index] = build_prompt(request, self.window)
                 except BadRequest as bad:
                     results[index] = bad
+                except Exception as exc:  # noqa: BLE001 - one request's failure is its own
+                    results[index] = internal_error(exc)
         if not prompts:
             return results
         order = sorted(prompts)
@@ -183,5 +198,13 @@ class RepairService:
         for index, completion in completions.items():
             request = requests[index]
             assert isinstance(request, RepairRequest)
-            results[index] = outcome_from_completion(request.code, completion)
+            try:
+                results[index] = outcome_from_completion(request.code, completion)
+            except Exception as exc:  # noqa: BLE001
+                results[index] = internal_error(exc)
         return results
+
+
+def internal_error(exc: BaseException) -> BadRequest:
+    """An unexpected failure while handling one request, as that request's error."""
+    return BadRequest(f"request failed: {type(exc).__name__}: {str(exc)[:200]}")

@@ -19,7 +19,6 @@ a newer folder never starts serving by itself, and rolling back is loading the c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,16 +43,25 @@ class ServingConfig:
     dynamic_batching: bool = True
     max_queue_delay_us: int = 5000
     max_new_tokens: int | None = None  # None: the template's value
+    # The queue in front of the model: beyond `max_queue_size` waiting requests, or after
+    # `queue_timeout_us` in the queue, a request is rejected at once (UNAVAILABLE) rather than hung.
+    max_queue_size: int = 64
+    queue_timeout_us: int = 120_000_000
 
     def __post_init__(self) -> None:
         if self.instance_kind not in INSTANCE_KINDS:
             raise ValueError(f"instance_kind {self.instance_kind!r}: use one of {', '.join(INSTANCE_KINDS)}")
-        if self.instance_count < 1 or self.max_batch_size < 1 or self.max_queue_delay_us < 0:
+        if (
+            self.instance_count < 1
+            or self.max_batch_size < 1
+            or self.max_queue_delay_us < 0
+            or self.max_queue_size < 1
+            or self.queue_timeout_us < 1
+        ):
             raise ValueError(f"invalid serving config {self}")
 
 
 DEFAULT_SERVING = ServingConfig()
-BATCHING_DISABLED = "# dynamic batching disabled for this deployment"
 
 
 def template_config(model_name: str = MODEL_NAME) -> str:
@@ -64,41 +72,57 @@ def template_model_py(model_name: str = MODEL_NAME) -> bytes:
     return (TEMPLATE_REPOSITORY / model_name / "1" / "model.py").read_bytes()
 
 
-def _replace_once(pattern: str, replacement: str, text: str) -> str:
-    new, count = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE | re.DOTALL)
-    if count != 1:
-        raise ValueError(f"config template has no match for {pattern!r}")
-    return new
+def parse_config(text: str):
+    """A `config.pbtxt` as Triton's `ModelConfig` message."""
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    return text_format.Parse(text, model_config_pb2.ModelConfig())
+
+
+def config_text(config) -> str:
+    from google.protobuf import text_format
+
+    return text_format.MessageToString(config)
+
+
+def config_json(text: str) -> str:
+    """A `config.pbtxt` as the JSON a `load_model(config=...)` call carries."""
+    from google.protobuf import json_format
+
+    return json_format.MessageToJson(parse_config(text), preserving_proto_field_name=True)
 
 
 def render_config(
     template: str, *, name: str, versions: list[int] | None, serving: ServingConfig = DEFAULT_SERVING
 ) -> str:
-    """The template with the model's name, batching, instances and (if given) the served versions."""
-    text = _replace_once(r'^name: ".*?"$', f'name: "{name}"', template)
-    text = _replace_once(r"^max_batch_size: \d+$", f"max_batch_size: {serving.max_batch_size}", text)
-    batching = (
-        f"dynamic_batching {{\n  max_queue_delay_microseconds: {serving.max_queue_delay_us}\n}}"
-        if serving.dynamic_batching
-        else BATCHING_DISABLED
-    )
-    text = _replace_once(rf"^(dynamic_batching \{{.*?^\}}|{BATCHING_DISABLED})$", batching, text)
-    text = _replace_once(
-        r"^instance_group \[.*?\]$",
-        f"instance_group [ {{ count: {serving.instance_count} kind: {serving.instance_kind} }} ]",
-        text,
+    """The template with the model's name, batching and its queue policy, instances and (if given)
+    the served versions, written with protobuf `text_format`."""
+    from tritonclient.grpc import model_config_pb2
+
+    config = parse_config(template)
+    config.name = name
+    config.max_batch_size = serving.max_batch_size
+    config.ClearField("dynamic_batching")
+    if serving.dynamic_batching:
+        batching = config.dynamic_batching
+        batching.max_queue_delay_microseconds = serving.max_queue_delay_us
+        policy = batching.default_queue_policy
+        policy.max_queue_size = serving.max_queue_size
+        policy.default_timeout_microseconds = serving.queue_timeout_us
+        policy.timeout_action = model_config_pb2.ModelQueuePolicy.REJECT
+        policy.allow_timeout_override = False
+    del config.instance_group[:]
+    config.instance_group.add(
+        count=serving.instance_count,
+        kind=model_config_pb2.ModelInstanceGroup.Kind.Value(serving.instance_kind),
     )
     if serving.max_new_tokens is not None:
-        text = _replace_once(
-            r'^parameters: \{ key: "max_new_tokens" .*?$',
-            f'parameters: {{ key: "max_new_tokens" value: {{ string_value: "{serving.max_new_tokens}" }} }}',
-            text,
-        )
-    text = re.sub(r"^version_policy: .*$\n?", "", text, flags=re.MULTILINE)
+        config.parameters["max_new_tokens"].string_value = str(serving.max_new_tokens)
+    config.ClearField("version_policy")
     if versions:
-        listed = ", ".join(str(v) for v in sorted(versions))
-        text = text.rstrip("\n") + f"\n\nversion_policy: {{ specific: {{ versions: [ {listed} ] }} }}\n"
-    return text
+        config.version_policy.specific.versions.extend(sorted(versions))
+    return config_text(config)
 
 
 class DeployRepository:
@@ -173,7 +197,4 @@ class DeployRepository:
         key = self.key(self.model_name, "config.pbtxt")
         if not self.store.exists(key):
             return []
-        match = re.search(
-            r"version_policy: \{ specific: \{ versions: \[([^\]]*)\]", self.store.read_text(key)
-        )
-        return [int(v) for v in match.group(1).split(",") if v.strip()] if match else []
+        return sorted(parse_config(self.store.read_text(key)).version_policy.specific.versions)

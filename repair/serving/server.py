@@ -11,6 +11,16 @@ in `nvidia_pytriton.libs/` and one Python-backend stub per Python version. What 
   with it the venv's `pyvenv.cfg`, so `sys.prefix` is the venv and its site-packages are importable;
 - `PYTHONPATH` = the project root, so `triton_models/code_repair/<N>/model.py` imports `repair`.
 
+Hardening (docs/security.md):
+
+- the environment is scrubbed: the server and its stubs get only the variables above plus `HOME`,
+  `LANG`, `TMPDIR` and the accelerator's (`CUDA_VISIBLE_DEVICES`, `NVIDIA_*`), never the caller's
+  secrets;
+- the model-repository (load, unload, index), shared-memory, trace and logging APIs are restricted
+  over gRPC and HTTP to callers sending the header `repair-admin-key` with the key from
+  `REPAIR_TRITON_ADMIN_KEY` (when unset, a random key is made once per process and exported to this
+  process's environment, so `ModelControl` here finds it); inference, health and metadata stay open.
+
 The server listens on loopback ports chosen free, in explicit model-control mode (nothing loads until
 asked), logs to a file, and is stopped with SIGTERM (then SIGKILL of its whole process group).
 """
@@ -19,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +45,23 @@ from typing import Self
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "triton"
+ADMIN_KEY_ENV = "REPAIR_TRITON_ADMIN_KEY"
+ADMIN_HEADER = "repair-admin-key"
+# The APIs that change what the server runs or reads; the rest (inference, health, metadata) is open.
+RESTRICTED_APIS = "model-repository,shared-memory,trace,logging"
+# What the server and its Python-backend stubs may inherit from the caller's environment.
+INHERITED_ENV = (
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "TZ",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "NVIDIA_DRIVER_CAPABILITIES",
+    "HF_HOME",
+    "REPAIR_TRITON_THREADS",
+)
 
 
 class TritonServerError(RuntimeError):
@@ -74,16 +102,41 @@ def backend_directory(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
     return backends
 
 
+def default_admin_key() -> str:
+    """The key model control needs (`REPAIR_TRITON_ADMIN_KEY`; made and exported once when unset)."""
+    key = os.environ.get(ADMIN_KEY_ENV, "")
+    if not key:
+        key = os.environ[ADMIN_KEY_ENV] = secrets.token_urlsafe(32)
+    return key
+
+
+def admin_headers(key: str | None = None, protocol: str = "grpc") -> dict[str, str]:
+    """The header a model-control call sends: Triton expects `triton-grpc-protocol-<header>` in gRPC
+    metadata and `<header>` over HTTP."""
+    prefix = "triton-grpc-protocol-" if protocol == "grpc" else ""
+    return {prefix + ADMIN_HEADER: key or default_admin_key()}
+
+
+def restricted_api_flags(key: str) -> list[str]:
+    """The `tritonserver` flags that put the admin APIs behind the key (also for production)."""
+    if not key or any(c in key for c in ",:= \t\n"):
+        raise TritonServerError(f"{ADMIN_KEY_ENV} must be a non-empty token without ',', ':', '=' or spaces")
+    rule = f"{RESTRICTED_APIS}:{ADMIN_HEADER}={key}"
+    return [f"--grpc-restricted-protocol={rule}", f"--http-restricted-api={rule}"]
+
+
 def server_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the server (and the Python-backend stubs it spawns) needs; see the module doc."""
-    env = dict(os.environ if base is None else base)
+    """The scrubbed environment the server (and the Python-backend stubs it spawns) gets; see the
+    module doc. Only `INHERITED_ENV` passes from `base` (default: this process's environment)."""
+    base = dict(os.environ if base is None else base)
+    env = {name: base[name] for name in INHERITED_ENV if name in base}
     libpython_dir = sysconfig.get_config_var("LIBDIR") or ""
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        p for p in (libpython_dir, str(_libs_dir()), env.get("LD_LIBRARY_PATH", "")) if p
-    )
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (libpython_dir, str(_libs_dir())) if p)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env["HF_HUB_OFFLINE"] = "1"  # nothing downloads weights at run time
+    env.setdefault("LANG", "C.UTF-8")
     return env
 
 
@@ -136,8 +189,10 @@ class EmbeddedTritonServer:
         exit_timeout_s: int = 10,
         verbose: bool = False,
         ports: tuple[int, int, int] | None = None,
+        admin_key: str | None = None,
     ):
         self.repository = Path(repository).resolve()
+        self.admin_key = admin_key or default_admin_key()
         self.load_models = tuple(load_models)
         self.cache_dir = Path(cache_dir)
         self.log_path = (
@@ -168,6 +223,7 @@ class EmbeddedTritonServer:
             "--allow-metrics=true",
             f"--exit-timeout-secs={self.exit_timeout_s}",
             "--strict-readiness=true",
+            *restricted_api_flags(self.admin_key),
         ]
         cmd += [f"--load-model={name}" for name in self.load_models]
         if self.verbose:

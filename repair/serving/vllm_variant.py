@@ -20,13 +20,19 @@ case study's decoding (temperature 0.1, top_p 0.95, top_k 50) and `stop: ["</dif
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from repair.dataset import DEFAULT_WINDOW
 from repair.model import read_prompt_window
-from repair.serving.repository import MODEL_NAME, ServingConfig, render_config, template_config
+from repair.serving.repository import (
+    MODEL_NAME,
+    ServingConfig,
+    config_text,
+    parse_config,
+    render_config,
+    template_config,
+)
 
 GENERATOR_NAME = f"{MODEL_NAME}_vllm"
 BLS_SOURCE = Path(__file__).with_name("vllm_bls_model.py")
@@ -67,23 +73,20 @@ def wrapper_config(wrapper_instances: int = 1, window: int | None = DEFAULT_WIND
     """The CPU model's config (same inputs, outputs, parameters) as the BLS front of the vLLM model:
     no dynamic batching (vLLM batches continuously), CPU instances, the generator named, and the
     prompt window the model was trained with (vLLM cannot tell the wrapper)."""
-    text = render_config(
-        template_config(),
-        name=MODEL_NAME,
-        versions=None,
-        serving=ServingConfig(
-            instance_kind="KIND_CPU", instance_count=wrapper_instances, dynamic_batching=False
-        ),
+    config = parse_config(
+        render_config(
+            template_config(),
+            name=MODEL_NAME,
+            versions=None,
+            serving=ServingConfig(
+                instance_kind="KIND_CPU", instance_count=wrapper_instances, dynamic_batching=False
+            ),
+        )
     )
-    text = re.sub(r'^parameters: \{ key: "checkpoint_dir".*$\n?', "", text, flags=re.MULTILINE)
-    window_value = "all" if window is None else str(window)
-    text = re.sub(
-        r'^parameters: \{ key: "window" .*$',
-        f'parameters: {{ key: "window" value: {{ string_value: "{window_value}" }} }}',
-        text,
-        flags=re.MULTILINE,
-    )
-    return text + f'parameters: {{ key: "generator_model" value: {{ string_value: "{GENERATOR_NAME}" }} }}\n'
+    del config.parameters["checkpoint_dir"]
+    config.parameters["window"].string_value = "all" if window is None else str(window)
+    config.parameters["generator_model"].string_value = GENERATOR_NAME
+    return config_text(config)
 
 
 def write_vllm_repository(

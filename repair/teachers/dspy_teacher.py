@@ -4,8 +4,8 @@ Any LiteLLM-supported model works (`resources/teacher_lm.py` builds the `dspy.LM
 base for OpenAI-compatible servers such as a local vLLM, key from an environment variable). The
 program's few-shot demonstrations are chosen from verified repairs (`with_demonstrations`:
 `LabeledFewShot`, or `BootstrapFewShot` with verification as the metric). `DSPyRepairer.propose_many`
-runs requests with bounded concurrency; retries and caching are the `dspy.LM`'s own (`num_retries`,
-`cache`); tokens and cost are summed per batch (`Usage`) for the asset's metadata.
+runs requests with bounded concurrency; retries, timeouts and caching are the `dspy.LM`'s own (`num_retries`,
+`timeout`, `cache`: every call is bounded); tokens and cost are summed per batch (`Usage`) for the asset's metadata.
 """
 
 from __future__ import annotations

@@ -3,6 +3,13 @@
 A preset (`presets/<name>.yaml`, modeled on LLM Foundry's finetune YAMLs) holds the recipe; the
 settings fill its `variables` (data, model, tokenizer and run folders) and the few knobs a run
 changes (duration, learning rate, batch), and `overrides` set any other key by its dotted path.
+
+A run survives being killed (`run_training`): the presets keep two checkpoints, and before resuming
+a corrupt latest one is set aside so that the previous one is resumed (`recover_checkpoints`); the
+run's progress is read over every attempt, so a retry after the final checkpoint reports the same
+losses; free space is checked before training (`variables.min_free_gb`, `InsufficientSpace`); old
+Hugging Face exports of a run (`prune_exports`) and old run folders (`prune_runs`) are removed by
+policy.
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -196,12 +205,20 @@ def _register_progress_callback() -> None:
 class TrainingRun:
     run_dir: Path
     export_dir: Path  # the last Hugging Face checkpoint hf_checkpointer wrote
-    progress: list[dict[str, Any]]  # what RepairProgress recorded, in order
+    progress: list[dict[str, Any]]  # what RepairProgress recorded in this attempt, in order
     wall_s: float
+    history: list[dict[str, Any]] = field(default_factory=list)  # every attempt's (`read_progress`)
 
     @property
     def losses(self) -> list[tuple[int, float]]:
+        """This attempt's (a resumed attempt starts after its checkpoint; one at the end has none)."""
         return [(r["batch"], r["loss"]) for r in self.progress if r["event"] == "train"]
+
+    @property
+    def run_losses(self) -> list[tuple[int, float]]:
+        """The whole run's, over every attempt: what a check on the run's loss reads, so that a retry
+        gives the same answer."""
+        return [(r["batch"], r["loss"]) for r in self.history if r["event"] == "train"]
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -214,7 +231,7 @@ class TrainingRun:
         return {k: v for k, v in evals[-1].items() if k not in ("event", "batch")} if evals else {}
 
     def summary(self) -> dict[str, Any]:
-        losses = self.losses
+        losses = self.run_losses
         return {
             "batches": losses[-1][0] if losses else 0,
             "first_loss": losses[0][1] if losses else None,
@@ -241,11 +258,117 @@ def latest_export(run_dir: str | Path) -> Path:
     return max(exports)[1]
 
 
+class InsufficientSpace(RuntimeError):
+    """Not enough free disk for what is about to be written."""
+
+
+def require_free_space(path: str | Path, needed_gb: float, what: str) -> None:
+    """Raises `InsufficientSpace` naming `what`, the folder and both figures when the file system
+    holding `path` has less than `needed_gb` free."""
+    existing = Path(path).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    free_gb = shutil.disk_usage(existing).free / 1e9
+    if free_gb < needed_gb:
+        raise InsufficientSpace(
+            f"{what} needs {needed_gb:g} GB free under {path}, only {free_gb:.1f} GB are: free space, "
+            "prune old runs (repair.training.config.prune_runs) or lower variables.min_free_gb"
+        )
+
+
+CHECKPOINT_NAME = re.compile(r"ep([0-9]+)-ba([0-9]+)-rank0\.pt")
+LATEST_CHECKPOINT = "latest-rank0.pt"  # Composer's symlink that autoresume follows
+
+
+def checkpoint_is_readable(path: Path) -> bool:
+    """Whether a Composer checkpoint (a torch zip archive) is complete: every member's CRC checks."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile, EOFError):
+        return False
+
+
+def recover_checkpoints(save_folder: str | Path) -> dict[str, list[str]]:
+    """Before a resume: sets aside (into `corrupt/`) checkpoints that are not readable, newest first,
+    and points Composer's `latest-rank0.pt` at the newest readable one (or removes it, so the run
+    starts over, when none is). Returns the names kept and set aside."""
+    folder = Path(save_folder)
+    found = sorted(
+        (
+            (int(m.group(2)), p)
+            for p in folder.glob("ep*-ba*-rank0.pt")
+            if (m := CHECKPOINT_NAME.fullmatch(p.name))
+        ),
+        reverse=True,
+    )
+    kept, corrupt = [], []
+    for _, path in found:
+        if checkpoint_is_readable(path):
+            kept.append(path.name)
+        else:
+            (folder / "corrupt").mkdir(exist_ok=True)
+            path.replace(folder / "corrupt" / path.name)
+            corrupt.append(path.name)
+            log.warning("checkpoint %s is not readable: set aside in %s", path, folder / "corrupt")
+    latest = folder / LATEST_CHECKPOINT
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    if kept:
+        latest.symlink_to(kept[0])
+    return {"kept": kept, "corrupt": corrupt}
+
+
+def read_progress(progress_file: str | Path) -> list[dict[str, Any]]:
+    """Every attempt's records of a run, the last one per (event, batch), in batch order: a resumed
+    attempt replays batches after its checkpoint, and one that starts at the end records none."""
+    path = Path(progress_file)
+    if not path.exists():
+        return []
+    latest: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill
+        latest[(record.get("event", ""), record.get("batch", 0))] = record
+    return sorted(latest.values(), key=lambda r: (r.get("batch", 0), r.get("event", "")))
+
+
+def prune_exports(run_dir: str | Path, keep: int = 1) -> list[Path]:
+    """Removes all but the newest `keep` Hugging Face exports (`huggingface/ba<N>`) of a run."""
+    exports = sorted(
+        (int(m.group(1)), p)
+        for p in (Path(run_dir) / "huggingface").glob("ba*")
+        if (m := re.fullmatch(r"ba([0-9]+)", p.name))
+    )
+    removed = [p for _, p in exports[: max(0, len(exports) - keep)]]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def prune_runs(runs_root: str | Path, keep: int, current: str | Path | None = None) -> list[Path]:
+    """Removes all but the `keep` most recently used run folders under `runs_root` (never `current`):
+    each holds checkpoints and exports (tens of GB for the 7B preset) that only a resume needs."""
+    folders = sorted(
+        (p for p in Path(runs_root).iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    current_path = Path(current).resolve() if current else None
+    removed = [p for p in folders[keep:] if p.resolve() != current_path]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
 def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
     """Runs LLM Foundry's `train` on `cfg` (writes `<run_dir>/train.yaml` first); resumes from the
     last checkpoint in the run folder when there is one (the presets set `autoresume`)."""
-    from llmfoundry.command_utils import train
     from omegaconf import OmegaConf
+
+    run_dir = Path(OmegaConf.select(cfg, "variables.run_dir"))
+    require_free_space(run_dir, float(OmegaConf.select(cfg, "variables.min_free_gb") or 0), "training")
+    from llmfoundry.command_utils import train
 
     _register_progress_callback()
     threads = OmegaConf.select(cfg, "variables.cpu_threads")
@@ -253,12 +376,18 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
         import torch
 
         torch.set_num_threads(int(threads))
-    run_dir = Path(OmegaConf.select(cfg, "variables.run_dir"))
+    save_folder = OmegaConf.select(cfg, "save_folder")
+    if save_folder and Path(save_folder).is_dir():
+        recovered = recover_checkpoints(save_folder)
+        if recovered["corrupt"]:
+            log.warning(
+                "resuming from %s (set aside: %s)", recovered["kept"][:1] or "nothing", recovered["corrupt"]
+            )
     progress_file = run_dir / "progress.jsonl"
     cfg = OmegaConf.create(OmegaConf.to_container(cfg))
     OmegaConf.update(cfg, "callbacks.repair_progress", {"log_file": str(progress_file)}, force_add=True)
     write_config(cfg, run_dir / "train.yaml")
-    # The file keeps every run's records (a resumed run appends); this run's start where it ends now.
+    # The file keeps every attempt's records (a resumed one appends); this attempt's start at its end.
     offset = progress_file.stat().st_size if progress_file.exists() else 0
     start = time.perf_counter()
     if sink is not None:
@@ -273,7 +402,11 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
         with open(progress_file, "rb") as handle:
             handle.seek(offset)
             progress = [json.loads(line) for line in handle.read().decode().splitlines()]
-    return TrainingRun(run_dir, latest_export(run_dir), progress, time.perf_counter() - start)
+    export = latest_export(run_dir)
+    prune_exports(run_dir, keep=1)
+    return TrainingRun(
+        run_dir, export, progress, time.perf_counter() - start, history=read_progress(progress_file)
+    )
 
 
 def settings_dict(settings: TrainingSettings) -> dict[str, Any]:

@@ -13,9 +13,10 @@ import dagster as dg
 import pytest
 
 from repair import registry
+from repair.serving import rollout
 from repair.serving.client import RepairClient, RepairClientError
 from repair.serving.repository import DeployRepository
-from repair.serving.rollout import ModelControl, RolloutError, roll_out
+from repair.serving.rollout import ModelControl, RolloutError, read_serving_pointer, roll_out
 from repair.serving.server import EmbeddedTritonServer
 from resources.object_store import LocalObjectStore
 
@@ -156,3 +157,70 @@ def test_triton_deployment_asset(tmp_path, learned_checkpoint, tiny_checkpoint):
     assert metadata["promoted"].value is False and metadata["served_version"].value == 1
     assert registry.serving_version(store) == 1
     assert len(store.list(registry.SERVING_HISTORY + "/")) == 1
+
+
+class SpyControl(ModelControl):
+    """Records, at each load of the served model, what the store said then."""
+
+    def __init__(self, url: str, repository: DeployRepository):
+        super().__init__(url)
+        self.repository = repository
+        self.at_load: list[tuple[bool, list[int], int | None]] = []
+
+    def load(self, model: str, config: str | None = None) -> float:
+        if model == self.repository.model_name:
+            pointer = read_serving_pointer(self.repository.store)
+            self.at_load.append(
+                (config is not None, self.repository.served_versions(), pointer and pointer["version"])
+            )
+        return super().load(model, config)
+
+
+def test_promotion_has_no_window_and_served_folders_are_never_rewritten(
+    tmp_path, learned_checkpoint, monkeypatch
+):
+    store = LocalObjectStore(tmp_path / "store")
+    repository = DeployRepository(store)
+    with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
+        control = SpyControl(server.grpc_url, repository)
+        try:
+            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
+            assert read_serving_pointer(store)["version"] == 1
+
+            # Version 2 passes staging but fails its smoke test as the served model: the result is
+            # checked, the stored config and the pointer never named 2, version 1 serves again.
+            real_smoke = rollout.smoke_test
+
+            def failing_when_served(client, cases=rollout.SMOKE_CASES):
+                result = real_smoke(client, cases)
+                if client.model == repository.model_name:
+                    result.answered, result.errors = 0, ["injected: served smoke test failed"]
+                return result
+
+            monkeypatch.setattr(rollout, "smoke_test", failing_when_served)
+            with pytest.raises(RolloutError, match="injected.*version 1 keeps serving"):
+                roll_out(control, repository, 2, learned_checkpoint, gate_passed=True)
+            assert repository.served_versions() == [1] and read_serving_pointer(store)["version"] == 1
+            with RepairClient(server.grpc_url) as client:
+                assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version == "1"
+
+            monkeypatch.setattr(rollout, "smoke_test", real_smoke)
+            control.at_load.clear()
+            assert roll_out(control, repository, 2, learned_checkpoint, gate_passed=True).promoted
+            # The candidate config travelled in the load call while the store still named version 1.
+            assert control.at_load == [(True, [1], 1)]
+            assert repository.served_versions() == [2] and read_serving_pointer(store)["version"] == 2
+
+            # Rolling out the served version again rewrites nothing in its folder.
+            served_files = {
+                p: (p.stat().st_mtime_ns, p.stat().st_ino)
+                for p in (repository.local_path() / "code_repair" / "2").rglob("*")
+            }
+            again = roll_out(control, repository, 2, Path(tmp_path / "no-such-checkpoint"), gate_passed=True)
+            assert not again.promoted and "already served" in again.reason
+            assert {
+                p: (p.stat().st_mtime_ns, p.stat().st_ino)
+                for p in (repository.local_path() / "code_repair" / "2").rglob("*")
+            } == served_files
+        finally:
+            control.close()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,14 @@ from repair.linediff import make_diff, render_diff
 from repair.serving.client import RepairClient, ServerUnavailable
 from repair.serving.handler import BadRequest, outcome_from_completion, parse_request
 from repair.serving.metrics import parse_metrics
-from repair.serving.repository import ServingConfig, render_config, template_config
-from repair.serving.server import EmbeddedTritonServer, TritonServerError, free_ports
+from repair.serving.repository import ServingConfig, parse_config, render_config, template_config
+from repair.serving.server import (
+    ADMIN_KEY_ENV,
+    EmbeddedTritonServer,
+    TritonServerError,
+    admin_headers,
+    free_ports,
+)
 
 DIAGNOSTIC = {"message": "m", "code": "F821", "source": "ruff", "line": 1}
 
@@ -82,22 +89,104 @@ def test_outcomes_follow_the_contract():
     assert garbage.status.startswith("rejected: no_diff_block") and garbage.diff == "\n\n\n"
 
 
-def test_rendered_config_sets_versions_batching_and_instances():
+def test_rendered_config_sets_versions_batching_queue_and_instances():
+    from tritonclient.grpc import model_config_pb2
+
     text = render_config(
         template_config(),
         name="code_repair_staging",
         versions=[3],
         serving=ServingConfig(instance_kind="KIND_GPU", instance_count=2, dynamic_batching=False),
     )
-    assert 'name: "code_repair_staging"' in text
-    assert "instance_group [ { count: 2 kind: KIND_GPU } ]" in text
-    assert "dynamic_batching {" not in text
-    assert text.rstrip().endswith("version_policy: { specific: { versions: [ 3 ] } }")
-    again = render_config(text, name="code_repair", versions=[4])  # re-rendering a rendered config
-    assert again.count("version_policy") == 1 and "versions: [ 4 ]" in again
-    assert "max_queue_delay_microseconds: 5000" in again
+    config = parse_config(text)
+    assert config.name == "code_repair_staging"
+    assert [
+        (g.count, model_config_pb2.ModelInstanceGroup.Kind.Name(g.kind)) for g in config.instance_group
+    ] == [(2, "KIND_GPU")]
+    assert not config.HasField("dynamic_batching")
+    assert list(config.version_policy.specific.versions) == [3]
+    again = parse_config(
+        render_config(text, name="code_repair", versions=[4])
+    )  # re-rendering a rendered config
+    assert list(again.version_policy.specific.versions) == [4]
+    assert again.dynamic_batching.max_queue_delay_microseconds == 5000
+    policy = again.dynamic_batching.default_queue_policy
+    assert (policy.max_queue_size, policy.default_timeout_microseconds) == (64, 120_000_000)
+    assert (
+        policy.timeout_action == model_config_pb2.ModelQueuePolicy.REJECT
+        and not policy.allow_timeout_override
+    )
+    assert again.parameters["max_diagnostic_chars"].string_value == "8192"
+    # The checked-in template bounds its queue too.
+    assert parse_config(template_config()).dynamic_batching.default_queue_policy.max_queue_size == 64
     with pytest.raises(ValueError, match="instance_kind"):
         ServingConfig(instance_kind="GPU")
+    with pytest.raises(ValueError, match="invalid serving config"):
+        ServingConfig(max_queue_size=0)
+
+
+def test_deeply_nested_or_huge_diagnostic_is_a_bad_request():
+    with pytest.raises(BadRequest, match="nested too deeply"):
+        parse_request("x = 1\n", "[" * 8000, max_code_chars=100)
+    with pytest.raises(BadRequest, match="100000 bytes; the limit is 8192"):
+        parse_request("x = 1\n", "[" * 100_000, max_code_chars=100)
+
+
+def test_one_requests_crash_is_its_own_error():
+    """Any exception while handling one request (not only a BadRequest) answers that request alone."""
+    from repair.serving.handler import RepairRequest, RepairService
+
+    def generate(prompts):
+        if any("boom" in p for p in prompts):
+            raise RecursionError("maximum recursion depth exceeded")
+        return ["<diff>\n</diff>"] * len(prompts)
+
+    good = parse_request("x = 1\n", json.dumps(DIAGNOSTIC), max_code_chars=100)
+    bad = RepairRequest("boom = 1\n", good.diagnostic)
+    results = RepairService(generate, window=None).handle([good, bad, good])
+    assert [getattr(r, "status", None) for r in results] == ["no_fix", None, "no_fix"]
+    assert isinstance(results[1], BadRequest) and "RecursionError" in str(results[1])
+
+
+def test_server_restricts_model_control_and_scrubs_its_environment(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    import tritonclient.grpc as grpcclient
+
+    from repair.serving.rollout import ModelControl, RolloutError
+
+    monkeypatch.setenv("REPAIR_TEST_CLOUD_SECRET", "s3cr3t-do-not-leak")
+    monkeypatch.setenv(ADMIN_KEY_ENV, "test-admin-key-123")
+    (tmp_path / "repo").mkdir()
+    with EmbeddedTritonServer(tmp_path / "repo", log_path=tmp_path / "server.log") as server:
+        anonymous = grpcclient.InferenceServerClient(server.grpc_url)
+        try:
+            with pytest.raises(grpcclient.InferenceServerException, match="restricted"):
+                anonymous.unload_model("code_repair")
+            with pytest.raises(grpcclient.InferenceServerException, match="restricted"):
+                anonymous.load_model("code_repair", config="{}", files={"file:1/model.py": b"import os"})
+            assert anonymous.is_server_ready()  # health and inference stay open
+        finally:
+            anonymous.close()
+        http = f"http://127.0.0.1:{server.endpoints.http_port}/v2/repository/index"
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(urllib.request.Request(http, data=b"{}", method="POST"), timeout=5)
+        keyed = urllib.request.Request(
+            http, data=b"{}", method="POST", headers=admin_headers(protocol="http")
+        )
+        with urllib.request.urlopen(keyed, timeout=5) as response:
+            assert response.status == 200
+        wrong = ModelControl(server.grpc_url, admin_key="wrong-key")
+        with pytest.raises(RolloutError, match="restricted"):
+            wrong.unload("code_repair")
+        wrong.close()
+        control = ModelControl(server.grpc_url)  # the key from the environment
+        assert control.client.get_model_repository_index(headers=control.headers) is not None
+        control.close()
+        environ = Path(f"/proc/{server.pid}/environ").read_bytes()
+    assert b"s3cr3t-do-not-leak" not in environ and b"REPAIR_TEST_CLOUD_SECRET" not in environ
+    assert b"test-admin-key-123" not in environ
 
 
 def test_metrics_are_summed_over_versions():

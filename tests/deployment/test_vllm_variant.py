@@ -7,7 +7,7 @@ import py_compile
 import re
 
 from repair.dataset import DEFAULT_WINDOW
-from repair.serving.repository import template_config
+from repair.serving.repository import parse_config, template_config
 from repair.serving.vllm_variant import GENERATOR_NAME, VllmEngineArgs, main, write_vllm_repository
 
 
@@ -34,13 +34,16 @@ def test_vllm_repository_files(tmp_path):
     engine = json.loads((tmp_path / GENERATOR_NAME / "1" / "model.json").read_text())
     assert engine["model"] == "/models/code_repair/v7" and engine["max_model_len"] == 2048
 
-    wrapper = (tmp_path / "code_repair" / "config.pbtxt").read_text()
+    wrapper = parse_config((tmp_path / "code_repair" / "config.pbtxt").read_text())
+    template = parse_config(template_config())
     # Same section 4 interface as the CPU model, so clients need no change.
-    for block in ("input", "output"):
-        assert _block(wrapper, block) == _block(template_config(), block)
-    assert f'string_value: "{GENERATOR_NAME}"' in wrapper and "dynamic_batching {" not in wrapper
-    assert f'key: "window" value: {{ string_value: "{DEFAULT_WINDOW}" }}' in wrapper
-    assert "checkpoint_dir" not in wrapper and 'key: "temperature" value: { string_value: "0.1" }' in wrapper
+    assert list(wrapper.input) == list(template.input) and list(wrapper.output) == list(template.output)
+    assert wrapper.parameters["generator_model"].string_value == GENERATOR_NAME
+    assert not wrapper.HasField("dynamic_batching")
+    assert wrapper.parameters["window"].string_value == str(DEFAULT_WINDOW)
+    assert (
+        "checkpoint_dir" not in wrapper.parameters and wrapper.parameters["temperature"].string_value == "0.1"
+    )
     py_compile.compile(str(tmp_path / "code_repair" / "1" / "model.py"), doraise=True)
 
 

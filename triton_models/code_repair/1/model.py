@@ -17,7 +17,15 @@ import triton_python_backend_utils as pb_utils
 
 from repair.model import RepairModel
 from repair.serving.backend_utils import parameter, request_input, response_for, window_parameter
-from repair.serving.handler import OUTCOME_KINDS, BadRequest, RepairService, outcome_kind, parse_request
+from repair.serving.handler import (
+    DEFAULT_MAX_DIAGNOSTIC_CHARS,
+    OUTCOME_KINDS,
+    BadRequest,
+    RepairService,
+    internal_error,
+    outcome_kind,
+    parse_request,
+)
 
 WARMUP_DIAGNOSTIC = '{"message": "warm-up", "code": "warmup", "source": "ruff", "line": 1}'
 
@@ -44,6 +52,9 @@ class TritonPythonModel:
         )
         self.service = RepairService(self.model.generate, window=window_parameter(config, self.model.window))
         self.max_code_chars = int(parameter(config, "max_code_chars", "200000"))
+        self.max_diagnostic_chars = int(
+            parameter(config, "max_diagnostic_chars", str(DEFAULT_MAX_DIAGNOSTIC_CHARS))
+        )
         # One generation before the instance reports ready: the first call pays for lazy
         # initialisation, and a rollout moves traffic only to an instance that is warm.
         self.service.handle([parse_request("x = 1\n", WARMUP_DIAGNOSTIC, max_code_chars=self.max_code_chars)])
@@ -63,6 +74,8 @@ class TritonPythonModel:
         pb_utils.Logger.log_info(f"code_repair version {args['model_version']}: {checkpoint} on {device}")
 
     def execute(self, requests):
+        # Every failure belongs to one request (a RecursionError from a deeply nested diagnostic
+        # included): it becomes that request's error, never the batch's.
         parsed = []
         for request in requests:
             try:
@@ -72,14 +85,24 @@ class TritonPythonModel:
                         request_input(request, "diagnostic"),
                         request_input(request, "file_name"),
                         max_code_chars=self.max_code_chars,
+                        max_diagnostic_chars=self.max_diagnostic_chars,
                     )
                 )
             except BadRequest as bad:
                 parsed.append(bad)
+            except Exception as exc:  # noqa: BLE001
+                parsed.append(internal_error(exc))
+        try:
+            results = self.service.handle(parsed)
+        except Exception as exc:  # noqa: BLE001 - the service isolates requests; this is a last guard
+            results = [r if isinstance(r, BadRequest) else internal_error(exc) for r in parsed]
         responses = []
-        for result in self.service.handle(parsed):
-            self.outcome_counters[outcome_kind(result)].increment(1)
-            responses.append(response_for(result))
+        for result in results:
+            try:
+                self.outcome_counters[outcome_kind(result)].increment(1)
+                responses.append(response_for(result))
+            except Exception as exc:  # noqa: BLE001
+                responses.append(response_for(internal_error(exc)))
         return responses
 
     def finalize(self):
