@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-SCRATCH_PRESETS = ("cpu-tiny",)  # presets that train from scratch (need `tokenizer` and a scratch model)
+SCRATCH_PRESETS = ("cpu-tiny", "cpu-tiny-scratch")  # presets that train from scratch (need `tokenizer` and a scratch model)
 log = logging.getLogger("repair.training")
 
 

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from repair.training import config as tc
 
-PRESETS = ("cpu-tiny", "deepseek-coder-7b-8xh100", "single-gpu-lora")
+PRESETS = ("cpu-tiny", "cpu-tiny-scratch", "deepseek-coder-7b-8xh100", "single-gpu-lora")
 
 
 def _settings(preset: str, tmp_path, **kwargs) -> tc.TrainingSettings:
