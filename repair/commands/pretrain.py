@@ -136,7 +136,10 @@ def command(
         card_heldout = exact_match(model.generate, [{**r, "rule": "all"} for r in rows[:heldout]])
         click.echo(f"held-out: {json.dumps(card_heldout)}")
     config = json.loads((out / "config.json").read_text())
-    argv = [a for a in sys.argv[1:]]
+    ctx = click.get_current_context()
+    argv = sys.argv[1:]
+    if ctx.info_name in argv:  # `repair pretrain ARGS`: the arguments after the subcommand
+        argv = argv[argv.index(ctx.info_name) + 1 :]
     card = {
         "name": out.name,
         "parameters": count_parameters(out),
@@ -153,7 +156,7 @@ def command(
             "%Y-%m-%d %H:%M UTC", time.gmtime(time.time() - (time.perf_counter() - started))
         ),
         "heldout": card_heldout,
-        "command": "uv run repair pretrain " + " ".join(shlex.quote(a) for a in argv),
+        "command": f"uv run {ctx.command_path} " + " ".join(shlex.quote(a) for a in argv),
     }
     pretrain.write_model_card(out, card)
     click.echo(f"base model: {out} ({card['size_bytes'] / 1e6:.1f} MB), card: {out / 'README.md'}")

@@ -114,3 +114,15 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert "reusing the corpus" in again.output
     assert json.loads((out / "card.json").read_text())["training"]["batches"] == 6
     assert Path(out / "repair_prompt.json").is_file()
+
+
+def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
+    from benchmarks.bench_base import SECTION, write_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Training\n\nkeep me\n\n## Evaluation\n\nkeep me too\n")
+    write_section(f"{SECTION}\n\nfirst\n", results)
+    write_section(f"{SECTION}\n\nsecond\n", results)
+    text = results.read_text()
+    assert text.count(SECTION) == 1 and "second" in text and "first" not in text
+    assert "## Training\n\nkeep me" in text and "## Evaluation\n\nkeep me too" in text
