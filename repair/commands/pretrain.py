@@ -125,13 +125,12 @@ def command(
     pretrain.export_base(run.export_dir, out, window)
 
     card_heldout = {}
-    if heldout:
+    test_rows = (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()
+    if heldout and test_rows:  # a tiny corpus may have no test split
         from repair.model import RepairModel
         from repair.training.heldout import exact_match
 
-        rows = [
-            json.loads(line) for line in (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()
-        ]
+        rows = [json.loads(line) for line in test_rows]
         model = RepairModel(out, temperature=0.0)
         card_heldout = exact_match(model.generate, [{**r, "rule": "all"} for r in rows[:heldout]])
         click.echo(f"held-out: {json.dumps(card_heldout)}")
