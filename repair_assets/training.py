@@ -37,7 +37,7 @@ def _hash(*parts: object) -> str:
 
 
 class TokenizerConfig(dg.Config):
-    vocab_size: int = Field(default=DEFAULT_VOCAB_SIZE, description="Byte-level BPE vocabulary (the cpu-tiny preset's; the scratch model is sized to the tokenizer).")
+    vocab_size: int = Field(default=DEFAULT_VOCAB_SIZE, description="Byte-level BPE vocabulary (the cpu-tiny-scratch preset's; only from-scratch presets use this tokenizer: a pretrained base brings its own).")
 
 
 @dg.asset(group_name=GROUP, code_version=TOKENIZER_CODE_VERSION, kinds={"huggingface"})
@@ -78,8 +78,8 @@ def tokenizer(
 
 
 class FinetunedModelConfig(dg.Config):
-    preset: str = Field(default="cpu-tiny", description="A preset in repair/training/presets/: cpu-tiny, single-gpu-lora, deepseek-coder-7b-8xh100.")
-    base_model_dir: str = Field(default="", description="Pretrained presets: local folder with the base model (weights and tokenizer).")
+    preset: str = Field(default="cpu-tiny", description="A preset in repair/training/presets/: cpu-tiny (finetunes the shipped base), cpu-tiny-scratch, single-gpu-lora, deepseek-coder-7b-8xh100.")
+    base_model_dir: str = Field(default="", description="Pretrained presets: local folder with the base model (weights and tokenizer); empty: the preset's shipped base (cpu-tiny: models/base-cpu).")
     run_root: str = Field(default=".data/training", description="Local folder for checkpoints (autoresume) and exports.")
     max_duration: str | None = Field(default=None, description="e.g. \"6ep\" or \"400ba\"; None keeps the preset's. Raising it resumes the same run and trains on.")
     learning_rate: float | None = Field(default=None, description="Override the preset's learning rate; empty keeps the preset's.")
@@ -136,7 +136,10 @@ def finetuned_model(
     store = object_store.get_store()
     dataset = approved_dataset
     scratch = config.preset in training_config.SCRATCH_PRESETS
-    if not scratch and not config.base_model_dir:
+    base_model_dir = (
+        "" if scratch else config.base_model_dir or str(training_config.default_model_dir(config.preset) or "")
+    )
+    if not scratch and not base_model_dir:
         raise dg.Failure(f"preset {config.preset} finetunes a pretrained model: set base_model_dir")
     overrides = json.loads(config.overrides_json)
     # The run folder is keyed by everything but the duration, so that a retry or a longer duration
@@ -144,13 +147,13 @@ def finetuned_model(
     # two stores (a test's, the demo's) never resume each other's checkpoints.
     run_key = hashlib.sha256(
         json.dumps(
-            [store.uri(dataset.prefix), config.preset, config.base_model_dir, config.learning_rate,
+            [store.uri(dataset.prefix), config.preset, base_model_dir, config.learning_rate,
              config.global_batch_size, overrides],
             sort_keys=True,
         ).encode()
     ).hexdigest()[:10]
     data_version = _hash(
-        dataset.data_version, tokenizer.data_version, config.preset, config.base_model_dir, config.max_duration,
+        dataset.data_version, tokenizer.data_version, config.preset, base_model_dir, config.max_duration,
         config.learning_rate, config.global_batch_size, config.microbatch_size, overrides, config.heldout_items,
         MODEL_CODE_VERSION,
     )  # fmt: skip
@@ -168,7 +171,7 @@ def finetuned_model(
     settings = training_config.TrainingSettings(
         preset=config.preset,
         data_dir=str(data_dir),
-        model_dir=str(run_dir / "scratch_model") if scratch else config.base_model_dir,
+        model_dir=str(run_dir / "scratch_model") if scratch else base_model_dir,
         run_dir=str(run_dir / "run"),
         run_name=f"{config.preset}-data-v{dataset.version}-{run_key}",
         max_duration=config.max_duration,

@@ -1,6 +1,7 @@
 """`repair train`: train the repair model with LLM Foundry from a preset, outside Dagster.
 
-repair train --preset cpu-tiny --data .data/dataset/jsonl --run-dir .data/train-run
+repair train --preset cpu-tiny --data .data/dataset/jsonl --run-dir .data/train-run   # finetunes models/base-cpu
+repair train --preset cpu-tiny-scratch --data .data/dataset/jsonl --run-dir .data/train-run   # from nothing
 repair train --preset single-gpu-lora --data DIR --model-dir /models/deepseek-coder-7b --dry-run
 """
 
@@ -33,7 +34,7 @@ def _parse_override(text: str) -> tuple[str, object]:
 @click.option(
     "--model-dir",
     type=click.Path(exists=True, file_okay=False),
-    help="Base model (pretrained presets); scratch presets build one in RUN_DIR when omitted.",
+    help="Base model (pretrained presets; cpu-tiny: the shipped models/base-cpu when omitted); scratch presets build one in RUN_DIR.",
 )
 @click.option("--tokenizer-dir", type=click.Path(exists=True, file_okay=False), help="Default: the model's.")
 @click.option("--max-duration", help='e.g. "6ep" or "400ba" (a longer one resumes the same run).')
@@ -63,9 +64,11 @@ def command(
 
     run_dir = Path(run_dir).resolve()
     data_dir = Path(data_dir).resolve()
+    if model_dir is None and preset not in training_config.SCRATCH_PRESETS:
+        model_dir = training_config.default_model_dir(preset)  # the shipped base (cpu-tiny: models/base-cpu)
+        if model_dir is None:
+            raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
     scratch = model_dir is None
-    if scratch and preset not in training_config.SCRATCH_PRESETS:
-        raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
     settings = training_config.TrainingSettings(
         preset=preset,
         data_dir=str(data_dir),

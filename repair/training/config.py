@@ -26,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 PRESETS_DIR = Path(__file__).parent / "presets"
-SCRATCH_PRESETS = ("cpu-tiny",)  # presets that train from scratch (need `tokenizer` and a scratch model)
+# Presets that train from scratch (they need the `tokenizer` asset and a scratch model).
+SCRATCH_PRESETS = ("cpu-tiny-scratch",)
+# Bases shipped in the repository (`repair pretrain` writes them); a preset names one in `variables.base_model`.
+SHIPPED_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 log = logging.getLogger("repair.training")
 
 
@@ -42,6 +45,22 @@ def load_preset(name: str):
     if not path.is_file():
         raise ValueError(f"unknown training preset {name!r}; presets: {', '.join(preset_names())}")
     return OmegaConf.load(path)
+
+
+def default_model_dir(preset: str) -> Path | None:
+    """The shipped base a pretrained preset finetunes when no other is given (None: it names none)."""
+    from omegaconf import OmegaConf
+
+    name = OmegaConf.select(load_preset(preset), "variables.base_model")
+    if not name:
+        return None
+    path = SHIPPED_MODELS_DIR / name
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"preset {preset} finetunes the shipped base {path}, which is missing; write it with "
+            f"`repair pretrain --out {path}` (see docs/training.md) or pass a base model folder"
+        )
+    return path
 
 
 @dataclass

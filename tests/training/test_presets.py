@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from repair.training import config as tc
 
-PRESETS = ("cpu-tiny", "deepseek-coder-7b-8xh100", "single-gpu-lora")
+PRESETS = ("cpu-tiny", "cpu-tiny-scratch", "deepseek-coder-7b-8xh100", "single-gpu-lora")
 
 
 def _settings(preset: str, tmp_path, **kwargs) -> tc.TrainingSettings:
@@ -54,12 +54,24 @@ def test_the_case_study_recipe_is_exact(tmp_path):
     assert lora["model"]["peft_config"]["peft_type"] == "LORA" and "fsdp_config" not in lora
 
 
-def test_cpu_preset_is_cpu_safe(tmp_path):
-    cfg = OmegaConf.to_container(tc.render_config(_settings("cpu-tiny", tmp_path)), resolve=True)
+@pytest.mark.parametrize("preset", ["cpu-tiny", "cpu-tiny-scratch"])
+def test_cpu_presets_are_cpu_safe(preset, tmp_path):
+    cfg = OmegaConf.to_container(tc.render_config(_settings(preset, tmp_path)), resolve=True)
     assert cfg["precision"] == "fp32"
     assert isinstance(cfg["device_train_microbatch_size"], int)
     assert cfg["train_loader"]["num_workers"] >= 1
-    assert cfg["model"]["pretrained"] is False
+
+
+def test_cpu_tiny_finetunes_the_shipped_base_and_scratch_trains_from_nothing(tmp_path):
+    tiny = OmegaConf.to_container(tc.render_config(_settings("cpu-tiny", tmp_path)), resolve=True)
+    assert tiny["model"]["pretrained"] is True
+    assert tiny["tokenizer"]["name"] == str(tmp_path / "model")  # the base's own tokenizer
+    scratch = OmegaConf.to_container(tc.render_config(_settings("cpu-tiny-scratch", tmp_path)), resolve=True)
+    assert scratch["model"]["pretrained"] is False
+    assert tc.SCRATCH_PRESETS == ("cpu-tiny-scratch",)
+    base = tc.default_model_dir("cpu-tiny")
+    assert base == tc.SHIPPED_MODELS_DIR / "base-cpu" and (base / "model.safetensors").is_file()
+    assert tc.default_model_dir("cpu-tiny-scratch") is None
 
 
 def test_unknown_keys_and_bad_presets_are_rejected(tmp_path):
@@ -74,5 +86,5 @@ def test_tokenizer_asset_and_cpu_preset_agree_on_the_vocabulary():
     from repair.training.scratch import DEFAULT_VOCAB_SIZE
     from repair_assets.training import TokenizerConfig
 
-    preset = tc.load_preset("cpu-tiny")
+    preset = tc.load_preset("cpu-tiny-scratch")
     assert preset.variables.scratch_model.vocab_size == DEFAULT_VOCAB_SIZE == TokenizerConfig().vocab_size

@@ -1,4 +1,4 @@
-"""The cpu-tiny preset trains end to end with real LLM Foundry on a small dataset: the loss falls,
+"""The cpu-tiny-scratch preset trains end to end with real LLM Foundry on a small dataset: the loss falls,
 the Hugging Face export loads into `RepairModel`, and it registers and comes back from the store."""
 
 import json
@@ -30,7 +30,7 @@ def trained(repair_rows, tmp_path_factory):
     )
     model_dir = init_scratch_model(work / "scratch", tokenizer_dir, **TEST_DIMS, max_seq_len=320)
     settings = tc.TrainingSettings(
-        preset="cpu-tiny",
+        preset="cpu-tiny-scratch",
         data_dir=str(work / "data" / "jsonl"),
         model_dir=str(model_dir),
         run_dir=str(work / "run"),
@@ -97,7 +97,7 @@ def test_export_loads_as_a_repairer_and_registers(trained, tmp_path):
 def test_autoresume_continues_the_same_run(trained):
     run, _, _, work = trained
     settings = tc.TrainingSettings(
-        preset="cpu-tiny",
+        preset="cpu-tiny-scratch",
         data_dir=str(work / "data" / "jsonl"),
         model_dir=str(work / "scratch"),
         run_dir=str(run.run_dir),

@@ -1,0 +1,161 @@
+"""`repair pretrain`: the base repair model, from synthetic repairs of installed third-party code.
+
+repair pretrain --work .data/pretrain --out models/base-cpu --max-duration 6000ba --heldout 300
+repair pretrain --work /tmp/p --out /tmp/base --package click --max-files 3 --max-duration 4ba   # a smoke run
+
+The corpus is built once into WORK (`corpus.json`, `data/`, `tokenizer/`) and reused; training resumes
+from `WORK/run` (Composer autoresume), so running the same command again after an interruption, or
+with a larger --max-duration, continues where it stopped. See repair/training/pretrain.py.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from repair.commands.train import _parse_override
+
+
+@click.command()
+@click.option(
+    "--work", "work_dir", required=True, type=click.Path(file_okay=False), help="Corpus, checkpoints."
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Where the base goes."
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    help="Installed package to mine (repeatable). Default: a fixed list of 30.",
+)
+@click.option("--per-file", default=8, show_default=True, help="Mistakes tried per source file.")
+@click.option("--max-files", type=int, help="At most this many files per package.")
+@click.option(
+    "--pyright/--no-pyright",
+    default=False,
+    show_default=True,
+    help="Verify with pyright too (adds attribute and argument-count mistakes; ~10x the linting time).",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--max-duration", default="6000ba", show_default=True, help="In batches (e.g. 6000ba) for an ETA."
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    help="Any LLM Foundry key of cpu-tiny-scratch: --set optimizer.lr=2e-3",
+)
+@click.option(
+    "--heldout",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Score exact match on this many of the corpus's test items.",
+)
+@click.option(
+    "--hardware", default="2-core CPU (shared), 1 torch thread", show_default=True, help="For the model card."
+)
+def command(
+    work_dir,
+    out_dir,
+    packages,
+    per_file,
+    max_files,
+    pyright,
+    seed,
+    max_duration,
+    overrides,
+    heldout,
+    hardware,
+):
+    """Pretrain the base repair model (synthetic repairs of third-party code) and export it with a card."""
+    import json
+    import resource
+    import time
+
+    from repair.training import pretrain
+    from repair.training.scratch import count_parameters
+
+    work, out = Path(work_dir).resolve(), Path(out_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    corpus_file = work / "corpus.json"
+    if corpus_file.is_file():
+        corpus = json.loads(corpus_file.read_text())
+        click.echo(f"reusing the corpus in {work} ({corpus['dataset']['kept']} examples)")
+    else:
+        settings = pretrain.CorpusSettings(
+            packages=tuple(packages) or pretrain.DEFAULT_PACKAGES,
+            per_file=per_file,
+            max_files_per_package=max_files,
+            seed=seed,
+            linters=("ruff", "pyright") if pyright else ("ruff",),
+        )
+        try:
+            corpus = pretrain.build_corpus(work, settings, progress=click.echo)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    click.echo(
+        f"leak check: {json.dumps({k: v for k, v in corpus['leak_check'].items() if k != 'excluded'})}"
+    )
+
+    total = pretrain.batches_of(max_duration)
+
+    def report(record: dict) -> None:
+        click.echo(pretrain.progress_line(record, total))
+
+    cpu_start = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    )
+    started = time.perf_counter()
+    run, settings = pretrain.train_base(
+        work, max_duration, dict(_parse_override(o) for o in overrides), sink=report
+    )
+    cpu_s = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        - cpu_start
+    )
+    window = corpus["settings"]["window"]
+    pretrain.export_base(run.export_dir, out, window)
+
+    card_heldout = {}
+    test_rows = (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()
+    if heldout and test_rows:  # a tiny corpus may have no test split
+        from repair.model import RepairModel
+        from repair.training.heldout import exact_match
+
+        rows = [json.loads(line) for line in test_rows]
+        model = RepairModel(out, temperature=0.0)
+        card_heldout = exact_match(model.generate, [{**r, "rule": "all"} for r in rows[:heldout]])
+        click.echo(f"held-out: {json.dumps(card_heldout)}")
+    config = json.loads((out / "config.json").read_text())
+    ctx = click.get_current_context()
+    argv = sys.argv[1:]
+    if ctx.info_name in argv:  # `repair pretrain ARGS`: the arguments after the subcommand
+        argv = argv[argv.index(ctx.info_name) + 1 :]
+    card = {
+        "name": out.name,
+        "parameters": count_parameters(out),
+        "shape": f"{config['num_hidden_layers']} layers x {config['hidden_size']}, {config['num_attention_heads']} heads, MLP {config['intermediate_size']}, tied embeddings",
+        "vocab_size": config["vocab_size"],
+        "size_bytes": sum(p.stat().st_size for p in out.iterdir() if p.is_file()),
+        "corpus": corpus,
+        "training": run.summary(),
+        "max_duration": max_duration,
+        "global_batch_size": 16,
+        "hardware": hardware,
+        "cpu_s": round(cpu_s, 1),
+        "started": time.strftime(
+            "%Y-%m-%d %H:%M UTC", time.gmtime(time.time() - (time.perf_counter() - started))
+        ),
+        "heldout": card_heldout,
+        "command": f"uv run {ctx.command_path} " + " ".join(shlex.quote(a) for a in argv),
+    }
+    pretrain.write_model_card(out, card)
+    click.echo(f"base model: {out} ({card['size_bytes'] / 1e6:.1f} MB), card: {out / 'README.md'}")

@@ -1,0 +1,409 @@
+"""A base repair model, pretrained before any user data exists (`repair pretrain`).
+
+1. **Corpus.** Real code from third-party packages installed in the environment (never the standard
+   library: the simulator and both benchmarks draw on it). Files that share a function or a window of
+   code with any benchmark source or any file the simulator draws on are excluded
+   (`repair.training.leakcheck`), and the examples are checked again at the end: a leak fails the run.
+2. **Synthetic repairs.** The simulator's own mistake generators (`repair.simulate.mistakes`) break one
+   top-level function, class or import block of a file at a time; ruff lints the broken file and the
+   original, and a mistake is kept only when ruff reports a diagnostic the original did not have (that
+   diagnostic is the prompt's; the fix is the original, as a numbered line diff). Kinds only pyright
+   sees (attribute typos, argument counts) need `linters=("ruff", "pyright")`, ~10x the linting time.
+3. **Dataset.** `repair.dataset.build_dataset`: split by project (a package's subpackage), near-duplicates
+   and benchmark windows dropped the same way as for user data.
+4. **Training.** A byte-level BPE tokenizer on the training split, then the `cpu-tiny-scratch` preset
+   (LLM Foundry / Composer, as `repair train`) from a random init; autoresume from `<work>/run`.
+5. **Export.** `export_base` writes safetensors, tokenizer, `repair_prompt.json` and the model card.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import shutil
+import sysconfig
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+# Pure-Python packages of the locked environment with ordinary application/library code, several
+# authors and styles. Big generated or table-like packages (idna's tables, sympy) are left out.
+DEFAULT_PACKAGES: tuple[str, ...] = (
+    "click", "attr", "requests", "jinja2", "httpx", "anyio", "markdown", "marshmallow", "arrow",
+    "flask", "werkzeug", "gunicorn", "alembic", "mako", "dateutil", "jsonschema", "bs4", "cattrs",
+    "h11", "humanfriendly", "itsdangerous", "rich", "tqdm", "yaml", "tenacity", "starlette",
+    "packaging", "pluggy", "tomlkit", "docker",
+)  # fmt: skip
+PRETRAIN_PRESET = "cpu-tiny-scratch"
+# Mistakes only pyright reports; with ruff alone they would never verify.
+PYRIGHT_ONLY_KINDS = ("misspelled_attribute", "misspelled_method", "wrong_argument_count")
+MAX_SEGMENT_LINES = 60
+MAX_FILE_BYTES = 120_000
+LINT_BATCH = 400
+CARD_FILE = "card.json"
+# Pretraining runs for an hour or more on a shared CPU: checkpoint (and export, and evaluate) every few
+# hundred batches instead of every epoch, so an interruption loses minutes and `--max-duration` can be
+# cut short at any checkpoint.
+PRETRAIN_OVERRIDES: dict[str, Any] = {
+    "save_interval": "250ba",
+    "callbacks.hf_checkpointer.save_interval": "250ba",
+    "eval_interval": "500ba",
+}
+
+
+def package_roots(packages: Sequence[str]) -> list[tuple[str, Path]]:
+    """(name, folder) of each installed package; the standard library is refused."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    roots = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"{name!r} is not an installed package (a folder with __init__.py)")
+        root = Path(next(iter(spec.submodule_search_locations))).resolve()
+        if "site-packages" not in root.parts and root.is_relative_to(stdlib):
+            raise ValueError(
+                f"{name!r} is part of the standard library ({root}); the simulator and benchmarks use it"
+            )
+        roots.append((name, root))
+    return roots
+
+
+def _segments(text: str) -> list[tuple[int, int, bool]]:
+    """(first line, end line, is the import block) of the file's top-level segments a mistake can go in."""
+    import ast
+
+    tree = ast.parse(text)
+    out, imports = [], []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+            continue
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        if node.end_lineno and node.end_lineno - start <= MAX_SEGMENT_LINES:
+            out.append((start, node.end_lineno, False))
+    if imports and imports[-1].end_lineno - imports[0].lineno < MAX_SEGMENT_LINES:
+        out.append((imports[0].lineno - 1, imports[-1].end_lineno, True))
+    return out
+
+
+def mistake_weights(linters: Sequence[str]) -> dict[str, float]:
+    from repair.simulate.mistakes import NEEDS_UNDERSTANDING_KINDS
+
+    kinds = [k for k in NEEDS_UNDERSTANDING_KINDS if "pyright" in linters or k not in PYRIGHT_ONLY_KINDS]
+    return {kind: 1.0 for kind in kinds}
+
+
+@dataclass
+class Candidate:
+    package: str
+    project: str
+    file: str
+    original: str
+    broken: str
+    kind: str
+    line: int  # 0-based line of the file the mistake is on
+
+
+def candidates_for_file(
+    package: str, root: Path, path: Path, per_file: int, weights: dict[str, float], rng: random.Random
+) -> list[Candidate]:
+    """Up to `per_file` broken versions of `path`, one simulator mistake in one segment each."""
+    from repair.corpus import module_name
+    from repair.simulate.mistakes import ProjectFacts, mutate
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        segments = _segments(text)
+        facts = ProjectFacts.of(SimpleNamespace(files=[SimpleNamespace(text=text)]))
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    lines = text.splitlines(keepends=True)
+    project = f"{package}.{module_name(path, root)}".split(".")
+    project = ".".join(project[:2])  # a package's subpackage or module: the split unit
+    rng.shuffle(segments)
+    out = []
+    for start, end, import_block in segments:
+        if len(out) >= per_file:
+            break
+        segment = "".join(lines[start:end])
+        try:
+            mutation = mutate(segment, weights, facts, rng, import_block=import_block)
+        except (SyntaxError, ValueError, IndexError, RecursionError):
+            continue
+        if mutation is None:
+            continue
+        broken = "".join(lines[:start]) + mutation.broken + "".join(lines[end:])
+        out.append(
+            Candidate(
+                package,
+                project,
+                path.relative_to(root).as_posix(),
+                text,
+                broken,
+                mutation.kind,
+                start + mutation.line,
+            )
+        )
+    return out
+
+
+def verify_candidates(
+    candidates: Sequence[Candidate], linters: Sequence[str], progress: Callable[[str], None] = print
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """`verified_repairs`-shaped rows for the candidates whose broken file gets a diagnostic the
+    original does not (the one nearest the mistake's line, errors first)."""
+    import hashlib
+
+    from repair.linediff import make_diff, render_diff
+    from repair.lint.batch import lint_batch
+
+    rows, counts = (
+        [],
+        {"candidates": len(candidates), "no_new_diagnostic": 0, "lint_failed": 0, "empty_fix": 0},
+    )
+    for start in range(0, len(candidates), LINT_BATCH):
+        batch = candidates[start : start + LINT_BATCH]
+        originals = sorted({(c.package, c.file): c.original for c in batch}.items())
+        name = "main.py"
+        before = lint_batch([{name: text} for _, text in originals], [name] * len(originals), tools=linters)
+        known = {key: result for (key, _), result in zip(originals, before, strict=True)}
+        after = lint_batch([{name: c.broken} for c in batch], [name] * len(batch), tools=linters)
+        for candidate, result in zip(batch, after, strict=True):
+            original = known[(candidate.package, candidate.file)]
+            if not result.ok or not original.ok:
+                counts["lint_failed"] += 1
+                continue
+            seen = {(d.source, d.code, d.message) for d in original.diagnostics}
+            new = [d for d in result.diagnostics if (d.source, d.code, d.message) not in seen]
+            if not new:
+                counts["no_new_diagnostic"] += 1
+                continue
+            diagnostic = min(new, key=lambda d: (d.severity != "error", abs(d.start_line - candidate.line)))
+            diff = make_diff(candidate.broken, candidate.original)
+            if diff.is_empty:
+                counts["empty_fix"] += 1
+                continue
+            key = f"{candidate.package}/{candidate.file}:{candidate.line}:{candidate.kind}:{candidate.broken.__hash__()}"
+            rows.append(
+                {
+                    "diagnostic_id": hashlib.sha1(key.encode()).hexdigest()[:16],
+                    "repl": candidate.project,
+                    "file": Path(candidate.file).name,
+                    "source": diagnostic.source,
+                    "code": diagnostic.code,
+                    "severity": diagnostic.severity,
+                    "message": diagnostic.message,
+                    "start_line": diagnostic.start_line,
+                    "start_character": diagnostic.start_character,
+                    "end_line": diagnostic.end_line,
+                    "end_character": diagnostic.end_character,
+                    "content": candidate.broken,
+                    "diff": render_diff(diff),
+                    "teacher": f"synthetic:{candidate.kind}",
+                    "verdict": "accepted",
+                    "package": candidate.package,
+                }
+            )
+        progress(
+            f"verified {min(start + LINT_BATCH, len(candidates))}/{len(candidates)} candidates: {len(rows)} repairs"
+        )
+    counts["verified"] = len(rows)
+    return rows, counts
+
+
+@dataclass
+class CorpusSettings:
+    packages: tuple[str, ...] = DEFAULT_PACKAGES
+    per_file: int = 8
+    max_files_per_package: int | None = None
+    seed: int = 0
+    linters: tuple[str, ...] = ("ruff",)
+    window: int | None = None  # None: repair.dataset.DEFAULT_WINDOW
+
+
+def build_corpus(
+    work: Path, settings: CorpusSettings, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Mines, leak-checks and splits the synthetic repairs into `<work>/data/jsonl`, trains the
+    tokenizer into `<work>/tokenizer`; returns (and writes to `<work>/corpus.json`) the corpus card.
+    Raises `LeakError` when an example still shares code with a reference after the exclusions."""
+    from evals.sources import benchmark_sources
+    from repair.corpus import iter_source_files
+    from repair.dataset import DEFAULT_WINDOW, build_dataset, count_by, prompt_code, write_finetuning_files
+    from repair.training.leakcheck import LeakError, LeakIndex, check_examples, reference_sources
+    from repair.training.scratch import DEFAULT_VOCAB_SIZE, train_tokenizer
+
+    started = time.perf_counter()
+    window = settings.window if settings.window is not None else DEFAULT_WINDOW
+    references = reference_sources()
+    progress(
+        f"indexing {len(references)} reference sources (benchmarks and simulator files) for the leak check"
+    )
+    index = LeakIndex.build(references)
+    rng = random.Random(settings.seed)
+    weights = mistake_weights(settings.linters)
+    files_by_package: dict[str, int] = {}
+    excluded: list[dict[str, str]] = []
+    candidates: list[Candidate] = []
+    for package, root in package_roots(settings.packages):
+        paths = list(iter_source_files(root, reserved=()))[: settings.max_files_per_package]
+        for path in paths:
+            rel = f"{package}/{path.relative_to(root).as_posix()}"
+            try:
+                if path.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                hits = index.check(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, OSError):
+                continue
+            if hits:
+                excluded.append({"file": rel, **hits[0], "hits": str(len(hits))})
+                continue
+            files_by_package[package] = files_by_package.get(package, 0) + 1
+            candidates.extend(candidates_for_file(package, root, path, settings.per_file, weights, rng))
+        progress(
+            f"{package}: {files_by_package.get(package, 0)} files, {len(candidates)} candidate mistakes so far"
+        )
+    rows, verify_counts = verify_candidates(candidates, settings.linters, progress)
+    built = build_dataset(rows, benchmark_sources(), window=window)
+    leaks = check_examples(index, ((e["diagnostic_id"], prompt_code(e["prompt"])) for e in built.examples))
+    leak_report = {
+        "references": {
+            "benchmark_sources": sum(name.startswith("benchmark:") for name in references),
+            "simulator_files": sum(name.startswith("simulator:") for name in references),
+            **index.counts,
+        },
+        "method": "exact normalised-token hashes of functions and 6-line windows against every reference; MinHash (Jaccard >= 0.7) of each example against benchmark windows",
+        "files_excluded": len(excluded),
+        "excluded": excluded,
+        "benchmark_near_duplicate_examples_dropped": built.counts["removed"].get("benchmark_leak", 0),
+        "leaks_in_final_examples": len(leaks),
+    }
+    if leaks:
+        raise LeakError(f"{len(leaks)} pretraining examples share code with references, e.g. {leaks[:5]}")
+    rows_by_split = write_finetuning_files(built.examples, work / "data")
+    train = [e for e in built.examples if e["split"] == "train"]
+    train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", DEFAULT_VOCAB_SIZE)
+    card = {
+        "packages": {p: files_by_package.get(p, 0) for p in settings.packages},
+        "files": sum(files_by_package.values()),
+        "settings": {**settings.__dict__, "window": window},
+        "verification": verify_counts,
+        "dataset": built.counts,
+        "rows_by_split": rows_by_split,
+        "mistakes": count_by(built.examples, "teacher"),
+        "rules": count_by(built.examples, "rule"),
+        "leak_check": leak_report,
+        "build_s": round(time.perf_counter() - started, 1),
+    }
+    (work / "corpus.json").write_text(json.dumps(card, indent=1))
+    progress(
+        f"corpus: {built.counts['kept']} examples {rows_by_split}, {len(excluded)} files excluded by the leak check"
+    )
+    return card
+
+
+def progress_line(record: dict[str, Any], total_batches: int | None) -> str:
+    """One line of training progress: loss, tokens/s and the ETA when the duration is in batches."""
+    if record.get("event") != "train":
+        return "eval: " + ", ".join(f"{k}={v}" for k, v in record.items() if k not in ("event",))
+    batch, elapsed = record["batch"], record["elapsed_s"]
+    eta = ""
+    if total_batches and batch:
+        eta = f", ETA {max(0.0, elapsed / batch * (total_batches - batch)) / 60:.1f} min"
+    return (
+        f"batch {batch}/{total_batches or '?'} loss {record['loss']:.4f} "
+        f"{record['tokens_per_s'] or 0:.0f} tok/s, {elapsed / 60:.1f} min{eta}"
+    )
+
+
+def batches_of(max_duration: str | None) -> int | None:
+    return int(max_duration[:-2]) if max_duration and max_duration.endswith("ba") else None
+
+
+def train_base(
+    work: Path,
+    max_duration: str,
+    overrides: dict[str, Any] | None = None,
+    sink: Callable[[dict[str, Any]], None] | None = None,
+):
+    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`)."""
+    from omegaconf import OmegaConf
+
+    from repair.training.config import TrainingSettings, render_config, run_training, validate_config
+    from repair.training.scratch import init_scratch_model
+
+    settings = TrainingSettings(
+        preset=PRETRAIN_PRESET,
+        data_dir=str(work / "data" / "jsonl"),
+        model_dir=str(work / "scratch_model"),
+        tokenizer_dir=str(work / "tokenizer"),
+        run_dir=str(work / "run"),
+        run_name="repair-base-pretrain",
+        max_duration=max_duration,
+        overrides={**PRETRAIN_OVERRIDES, **(overrides or {})},
+    )
+    cfg = render_config(settings)
+    dims = OmegaConf.to_container(cfg.variables.scratch_model)
+    dims.pop("vocab_size", None)  # the tokenizer decides
+    init_scratch_model(settings.model_dir, settings.tokenizer_dir, **dims)
+    validate_config(cfg)
+    return run_training(cfg, sink=sink), settings
+
+
+def export_base(export_dir: Path, out: Path, window: int) -> Path:
+    """Copies the weights (safetensors), config and tokenizer of an export into `out`."""
+    from repair.model import write_prompt_settings
+
+    out.mkdir(parents=True, exist_ok=True)
+    for path in export_dir.iterdir():
+        if path.is_file() and (
+            path.suffix in (".json", ".safetensors", ".txt") or path.name == "tokenizer.model"
+        ):
+            shutil.copy2(path, out / path.name)
+    if not any(out.glob("*.safetensors")):
+        raise FileNotFoundError(f"no safetensors weights in {export_dir}")
+    write_prompt_settings(out, window)
+    return out
+
+
+def model_card_markdown(card: dict[str, Any]) -> str:
+    corpus, training, heldout, leak = (
+        card["corpus"],
+        card["training"],
+        card.get("heldout", {}),
+        card["corpus"]["leak_check"],
+    )
+    packages = ", ".join(f"{p} ({n})" for p, n in corpus["packages"].items())
+    mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
+    lines = [
+        f"# {card['name']}: a pretrained base repair model",
+        "",
+        "Written by `repair pretrain` (`repair/training/pretrain.py`); `card.json` holds every figure below.",
+        "The `cpu-tiny` preset finetunes from this folder by default.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| model | Llama-style, {card['parameters']:,} parameters ({card['shape']}), fp32 safetensors, {card['size_bytes'] / 1e6:.1f} MB |",
+        f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, trained on the corpus's training split |",
+        f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
+        f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
+        f"| mistakes | {mistakes} |",
+        f"| leak check | {leak['references']['benchmark_sources']} benchmark sources and {leak['references']['simulator_files']} simulator files indexed ({leak['method']}): {leak['files_excluded']} corpus files excluded, {leak['benchmark_near_duplicate_examples_dropped']} examples near a benchmark window dropped, **{leak['leaks_in_final_examples']} leaks in the final examples** |",
+        f"| training | {training['batches']} batches of {card['global_batch_size']} ({card['max_duration']}), loss {training['first_loss']} -> {training['final_loss']}, {training['tokens_per_s']} tokens/s at the end |",
+        f"| hardware and time | {card['hardware']}; {training['wall_s'] / 60:.1f} min wall this run{card.get('resumed_note', '')}, {card['cpu_s'] / 60:.1f} CPU-min |",
+    ]
+    if heldout:
+        lines.append(
+            f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1, greedy), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
+        )
+    lines += ["", "Reproduce (from the repository root):", "", "```", card["command"], "```", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(out: Path, card: dict[str, Any]) -> None:
+    (out / CARD_FILE).write_text(json.dumps(card, indent=1))
+    (out / "README.md").write_text(model_card_markdown(card))

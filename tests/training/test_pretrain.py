@@ -1,0 +1,128 @@
+"""`repair pretrain`: synthetic repairs mined from installed third-party code with the simulator's
+mistakes and verified by ruff, a leak check that catches copies of benchmark and simulator sources,
+progress with an ETA, and (slow) the command end to end on a tiny corpus and budget."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from repair.corpus import stdlib_dir
+from repair.training import pretrain
+from repair.training.leakcheck import LeakIndex, check_examples, functions, reference_sources
+
+COPIED = '''
+def pick(seq, key, default=None):
+    """Return the first item of seq whose key matches, else default."""
+    for item in seq:
+        if item.get("key") == key and item.get("value") is not None:
+            return item["value"] + len(seq) * 2 - 1
+    return default
+'''
+
+
+def test_the_standard_library_is_refused_and_packages_resolve():
+    with pytest.raises(ValueError, match="standard library"):
+        pretrain.package_roots(["json"])
+    with pytest.raises(ValueError, match="not an installed package"):
+        pretrain.package_roots(["no_such_package_xyz"])
+    [(name, root)] = pretrain.package_roots(["click"])
+    assert name == "click" and "site-packages" in root.parts and not root.is_relative_to(stdlib_dir())
+
+
+def test_leak_check_catches_a_copied_function_and_window_but_not_fresh_code():
+    index = LeakIndex.build({"benchmark:problem:x": "import os\n" + COPIED})
+    # Re-indented, re-spaced, comments changed: still the same normalised tokens.
+    disguised = COPIED.replace("    ", "  ").replace("default=None", "default = None") + "# a comment\n"
+    kinds = {
+        hit["kind"]
+        for hit in index.check("class A:\n" + "\n".join("  " + line for line in disguised.split("\n")))
+    }
+    assert kinds == {"exact_function", "exact_window"}
+    fresh = COPIED.replace("key", "name").replace("* 2 - 1", "+ 7")
+    assert index.check(fresh) == []
+    assert check_examples(index, [("e1", COPIED), ("e2", fresh)])[0]["item"] == "e1"
+
+
+def test_references_cover_every_benchmark_source_and_the_simulator_files():
+    from evals.sources import named_benchmark_sources
+
+    references = reference_sources()
+    assert {f"benchmark:{name}" for name in named_benchmark_sources()} <= set(references)
+    assert "simulator:json/decoder.py" in references  # the simulator draws on the standard library
+    # A real simulator file is found again by the index (a corpus that vendored it would be excluded).
+    index = LeakIndex.build({k: v for k, v in references.items() if k == "simulator:json/decoder.py"})
+    assert index.check((stdlib_dir() / "json" / "decoder.py").read_text())
+    assert functions((stdlib_dir() / "json" / "decoder.py").read_text())
+
+
+def test_simulator_mistakes_in_third_party_code_verify_with_ruff():
+    [(package, root)] = pretrain.package_roots(["click"])
+    path = root / "termui.py"
+    candidates = pretrain.candidates_for_file(
+        package, root, path, per_file=6, weights=pretrain.mistake_weights(("ruff",)), rng=random.Random(1)
+    )
+    assert candidates and all(c.broken != c.original for c in candidates)
+    assert {c.project for c in candidates} == {"click.termui"}
+    rows, counts = pretrain.verify_candidates(candidates, ("ruff",), progress=lambda _: None)
+    assert rows and counts["verified"] == len(rows) <= len(candidates)
+    assert (
+        counts["candidates"]
+        == len(rows) + counts["no_new_diagnostic"] + counts["lint_failed"] + counts["empty_fix"]
+    )
+    for row in rows:
+        assert (
+            row["source"] == "ruff"
+            and row["diff"].startswith("<diff>")
+            and row["teacher"].startswith("synthetic:")
+        )
+    # Pyright-only kinds are not drawn when pyright does not verify.
+    assert not set(pretrain.PYRIGHT_ONLY_KINDS) & set(pretrain.mistake_weights(("ruff",)))
+    assert set(pretrain.PYRIGHT_ONLY_KINDS) <= set(pretrain.mistake_weights(("ruff", "pyright")))
+
+
+def test_progress_line_has_loss_throughput_and_eta():
+    line = pretrain.progress_line(
+        {"event": "train", "batch": 100, "loss": 1.5, "tokens_per_s": 900.0, "elapsed_s": 120.0}, 400
+    )
+    assert "batch 100/400" in line and "loss 1.5000" in line and "900 tok/s" in line and "ETA 6.0 min" in line
+    assert pretrain.batches_of("6000ba") == 6000 and pretrain.batches_of("2ep") is None
+
+
+@pytest.mark.slow
+def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
+    from repair.commands.pretrain import command
+
+    work, out = tmp_path / "work", tmp_path / "base"
+    args = ["--work", str(work), "--out", str(out), "--package", "click", "--package", "h11",
+            "--max-files", "4", "--max-duration", "4ba", "--heldout", "4",
+            "--set", "global_train_batch_size=4", "--set", "device_train_microbatch_size=4"]  # fmt: skip
+    result = CliRunner().invoke(command, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "leak check:" in result.output and "tok/s" in result.output and "ETA" in result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["corpus"]["leak_check"]["leaks_in_final_examples"] == 0
+    assert card["corpus"]["packages"].keys() == {"click", "h11"} and card["training"]["batches"] == 4
+    assert (out / "model.safetensors").stat().st_size < 25e6 and (out / "tokenizer.json").is_file()
+    assert "repair pretrain" in (out / "README.md").read_text()
+    # Run again: the corpus is reused and Composer resumes from the last checkpoint.
+    again = CliRunner().invoke(
+        command, [*args[:-6], "--max-duration", "6ba", *args[-4:]], catch_exceptions=False
+    )
+    assert "reusing the corpus" in again.output
+    assert json.loads((out / "card.json").read_text())["training"]["batches"] == 6
+    assert Path(out / "repair_prompt.json").is_file()
+
+
+def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
+    from benchmarks.bench_base import SECTION, write_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Training\n\nkeep me\n\n## Evaluation\n\nkeep me too\n")
+    write_section(f"{SECTION}\n\nfirst\n", results)
+    write_section(f"{SECTION}\n\nsecond\n", results)
+    text = results.read_text()
+    assert text.count(SECTION) == 1 and "second" in text and "first" not in text
+    assert "## Training\n\nkeep me" in text and "## Evaluation\n\nkeep me too" in text
