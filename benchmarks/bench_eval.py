@@ -55,8 +55,8 @@ def _load_average() -> str:
 
 def _simulated_day_items(per_rule: int, seed: int):
     """Items from the simulated day's verified repairs, references from its ground truth."""
-    from evals.repair_benchmark import held_out_diagnostics, load_ground_truth, select_repair_benchmark
-    from repair.ground_truth import TruthIndex
+    from evals.repair_benchmark import held_out_diagnostics, select_repair_benchmark
+    from repair.ground_truth import TruthIndex, read_all_mistakes
     from repair.object_store import LocalObjectStore
 
     store = LocalObjectStore(SIMULATED_STORE)
@@ -65,7 +65,7 @@ def _simulated_day_items(per_rule: int, seed: int):
     if not verified_keys or not store.exists(dataset_key):
         return None
     verified = pl.concat([pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in verified_keys], how="diagonal")
-    truth = TruthIndex(load_ground_truth(store))
+    truth = TruthIndex(read_all_mistakes(store))
     held_out = held_out_diagnostics(pl.read_parquet(io.BytesIO(store.read_bytes(dataset_key))))
     items, report = select_repair_benchmark(verified, held_out, truth=truth, max_per_rule=per_rule, seed=seed)
     scope = "the dataset's held-out diagnostics"

@@ -234,24 +234,7 @@ def select_repair_benchmark(
     return items, report
 
 
-GROUND_TRUTH_PREFIX = "ground_truth/"
 REVIEWED_REFERENCES_KEY = "reviewed_references/reviewed.jsonl"
-
-
-def load_ground_truth(store) -> list[dict]:
-    """Every ground-truth record the simulator wrote into `store` (`ground_truth/date=D/*.jsonl`),
-    every day: held-out diagnostics come from any day. A line that is not JSON is an error naming it."""
-    records = []
-    for key in store.list(GROUND_TRUTH_PREFIX):
-        if not key.endswith(".jsonl"):
-            continue
-        for number, line in enumerate(store.read_text(key).splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except ValueError as error:
-                    raise ValueError(f"{store.uri(key)} line {number} is not JSON: {error}") from error
-    return records
 
 
 def load_reviews(store, key: str = REVIEWED_REFERENCES_KEY) -> tuple[dict[str, ReviewRecord], list[dict]]:

@@ -28,7 +28,8 @@ AS_WRITTEN_PREFIX = "ground_truth_as_written"
 MISTAKE, AS_WRITTEN, UNEXPLAINED = "mistake", "as_written", "unexplained"
 
 
-def _read_jsonl(store: ObjectStore, prefix: str) -> list[dict[str, Any]]:
+def read_jsonl_records(store: ObjectStore, prefix: str) -> list[dict[str, Any]]:
+    """Every JSON line of the `.jsonl` objects under `prefix`; a line that is not JSON is an error naming it."""
     records = []
     for key in store.list(prefix):
         if not key.endswith(".jsonl"):
@@ -42,11 +43,16 @@ def _read_jsonl(store: ObjectStore, prefix: str) -> list[dict[str, Any]]:
     return records
 
 
+def read_all_mistakes(store: ObjectStore) -> list[dict[str, Any]]:
+    """Every mistake record of every simulated day (held-out diagnostics come from any day)."""
+    return read_jsonl_records(store, f"{MISTAKES_PREFIX}/")
+
+
 def read_ground_truth(store: ObjectStore, day: str) -> tuple[list[dict], list[dict]]:
     """(mistake records, as-written records) of a simulated day; empty lists for a real one."""
     return (
-        _read_jsonl(store, f"{MISTAKES_PREFIX}/date={day}/"),
-        _read_jsonl(store, f"{AS_WRITTEN_PREFIX}/date={day}/"),
+        read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={day}/"),
+        read_jsonl_records(store, f"{AS_WRITTEN_PREFIX}/date={day}/"),
     )
 
 

@@ -102,17 +102,16 @@ def repair_benchmark(
     from evals.items import items_to_frame
     from evals.repair_benchmark import (
         held_out_diagnostics,
-        load_ground_truth,
         load_reviews,
         select_repair_benchmark,
     )
-    from repair.ground_truth import TruthIndex
+    from repair.ground_truth import TruthIndex, read_all_mistakes
 
     store = object_store.get_store()
     reviews, invalid_reviews = load_reviews(store, config.reviewed_references)
     held_out = held_out_diagnostics(repair_dataset)
     items, report = select_repair_benchmark(
-        verified_repairs, held_out, truth=TruthIndex(load_ground_truth(store)), reviews=reviews,
+        verified_repairs, held_out, truth=TruthIndex(read_all_mistakes(store)), reviews=reviews,
         max_per_rule=config.max_per_rule, max_lines=config.max_lines, seed=config.seed,
     )
     report.invalid_reviews = invalid_reviews

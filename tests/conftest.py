@@ -5,15 +5,43 @@ deploy repository built by the rollout code."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from repair.serving.client import RepairClient
 from repair.serving.rollout import SMOKE_CASES, SmokeCase
+from repair.serving.server import free_ports
 
 # The case the overfitted model learns: its prompt -> this diff.
 LEARNED_CASE: SmokeCase = SMOKE_CASES[0]
 LEARNED_DIFF = "<diff>\n-3 screen = turtle.screen\n+3 screen = turtle.Screen()\n</diff>"
+
+
+def start_repair_serve(store: Path, checkpoint: Path) -> tuple[subprocess.Popen, tuple[int, int, int]]:
+    """`repair serve` of `checkpoint` in a subprocess on free (http, grpc, metrics) ports, returned once
+    its Triton answers ready; the caller stops it."""
+    ports = free_ports(3)
+    http, grpc, metrics = ports
+    command = [
+        sys.executable, "-m", "repair.cli", "serve", "--store", str(store), "--checkpoint", str(checkpoint),
+        "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 600
+    try:
+        with RepairClient(f"127.0.0.1:{grpc}", retries=0) as client:
+            while not client.is_ready():
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "repair serve did not become ready"
+                time.sleep(1)
+    except BaseException:
+        process.kill()
+        raise
+    return process, ports
 
 
 def overfit(checkpoint: Path, out_dir: Path, prompt: str, response: str, steps: int = 40) -> Path:

@@ -4,35 +4,20 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from repair.serving.client import RepairClient
-from repair.serving.server import free_ports
 
-from ..conftest import LEARNED_CASE
+from ..conftest import LEARNED_CASE, start_repair_serve
 
 pytestmark = pytest.mark.slow
 
 
 def test_serve_command_serves_and_stops_on_ctrl_c(tmp_path, learned_checkpoint):
-    http, grpc, metrics = free_ports(3)
-    command = [
-        sys.executable, "-m", "repair.cli", "serve", "--store", str(tmp_path / "store"),
-        "--checkpoint", str(learned_checkpoint),
-        "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process, (_, grpc, _) = start_repair_serve(tmp_path / "store", learned_checkpoint)
     try:
-        deadline = time.monotonic() + 600
         with RepairClient(f"127.0.0.1:{grpc}", retries=0) as client:
-            while not client.is_ready():
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "repair serve did not become ready"
-                time.sleep(1)
             assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).fixed
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

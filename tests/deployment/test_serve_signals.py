@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from repair.serving.client import RepairClient
-from repair.serving.server import free_ports
+from ..conftest import start_repair_serve
 
 pytestmark = pytest.mark.slow
 
@@ -55,21 +51,8 @@ def _port_free(port: int) -> bool:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_stops_triton_and_frees_its_ports(tmp_path, tiny_checkpoint, signum):
-    ports = free_ports(3)
-    http, grpc, metrics = ports
-    command = [
-        sys.executable, "-m", "repair.cli", "serve", "--store", str(tmp_path / "store"),
-        "--checkpoint", str(tiny_checkpoint),
-        "--http-port", str(http), "--grpc-port", str(grpc), "--metrics-port", str(metrics),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process, ports = start_repair_serve(tmp_path / "store", tiny_checkpoint)
     try:
-        deadline = time.monotonic() + 600
-        with RepairClient(f"127.0.0.1:{grpc}", retries=0) as client:
-            while not client.is_ready():
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "repair serve did not become ready"
-                time.sleep(1)
         servers = _children(process.pid)
         assert servers, "no tritonserver under repair serve"
         process.send_signal(signum)

@@ -21,7 +21,9 @@ def test_resource_builds_an_openai_compatible_lm(monkeypatch):
     assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key == "REPAIR_TEACHER_API_KEY"
     lm = resource.model_copy(update={"api_key": "secret-key"}).build_lm()
     assert isinstance(lm, dspy.BaseLM) and lm.model == "openai/repair-7b"
-    assert lm.kwargs["api_base"] == "http://vllm.internal:8000/v1" and lm.num_retries == 3
+    assert lm.kwargs["api_base"] == "http://vllm.internal:8000/v1"
+    # Bounded: a silent server costs timeout_s * (num_retries + 1), not LiteLLM's 600 s per attempt.
+    assert lm.num_retries == resource.num_retries == 2 and lm.kwargs["timeout"] == resource.timeout_s == 60
 
 
 def test_unconfigured_resource_refuses(monkeypatch):
