@@ -19,12 +19,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from repair.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
 from repair.serving.client import RepairClient
 from repair.serving.handler import RepairRequest, RepairService
 from repair.serving.repository import DeployRepository, ServingConfig
 from repair.serving.rollout import SMOKE_CASES, ModelControl
 from repair.serving.server import EmbeddedTritonServer
-from repair.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Triton serving"

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from repair.corpus import iter_source_files, stdlib_dir
 from repair.lint import lint_batch
+from repair.object_store import LocalObjectStore
 from repair.simulate import SimulationConfig, simulate_partition
 from repair.simulate.partition import simulate_repl
-from repair.object_store import LocalObjectStore
 
 DAY = "2026-11-24"
 

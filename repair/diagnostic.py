@@ -52,7 +52,7 @@ class Diagnostic:
         }
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> "Diagnostic":
+    def from_event(cls, event: dict[str, Any]) -> Diagnostic:
         rng = event["range"]
         return cls(
             source=event["source"],
