@@ -20,9 +20,11 @@ import platform
 import resource
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from benchmarks import results
+
 SECTION = "## Pretrained base"
 DEMO_TRAIN_EXAMPLES = 400  # a simulated demo day's training split: a few hundred verified repairs
 
@@ -178,16 +180,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(body: str, path: Path = RESULTS) -> None:
-    """Replaces the `## Pretrained base` section (appended when missing), leaving every other one."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + body.strip() + "\n", encoding="utf-8")
-        return
-    following = text.find("\n## ", start + len(SECTION))
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + body.strip() + "\n\n" + text[end:].lstrip("\n"), encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,32 +25,30 @@ import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-RESULTS = Path(__file__).parent / "RESULTS.md"
+from benchmarks import results
+
 SECTION = "## Preference training (DPO)"
 BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair_benchmark/all.parquet")
 
 
-def write_section(body: str, path: Path = RESULTS) -> None:
-    """Replaces the text under this section's heading (up to the next `## `), appending it if new."""
-    text = path.read_text(encoding="utf-8")
-    if SECTION not in text:
-        path.write_text(text.rstrip("\n") + f"\n\n{SECTION}\n\n{body.strip()}\n", encoding="utf-8")
-        return
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
     """`model_evaluation`'s sample: the first `limit` items by hashed item id."""
     if limit is None or frame.height <= limit:
         return frame
-    return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
+    return (
+        frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order"))
+        .sort("_order")
+        .head(limit)
+        .drop("_order")
+    )
 
 
 def verdict(comparison) -> str:
@@ -83,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     from repair.preferences import acceptance_rate, build_preference_pairs
     from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
 
-    parser = argparse.ArgumentParser(description="DPO on a simulated day's feedback, evaluated against its base")
+    parser = argparse.ArgumentParser(
+        description="DPO on a simulated day's feedback, evaluated against its base"
+    )
     parser.add_argument("--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
     parser.add_argument("--day", default=None, help="the log day (default: the newest in the store)")
     parser.add_argument("--limit", type=int, default=40, help="items per benchmark (the demo's budget)")
@@ -102,10 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     day = args.day or _latest_day(store)
     started = time.perf_counter()
     partition = read_partition(store, day)
-    events = [json.loads(raw) for raw in partition.events.filter(pl.col("kind") == "repair_feedback")["event"]]
+    events = [
+        json.loads(raw) for raw in partition.events.filter(pl.col("kind") == "repair_feedback")["event"]
+    ]
     preferences = build_preference_pairs(events)
     counts = preferences.counts
-    say(f"{day}: {counts['feedback_events']} feedback events, {counts['offers']} offers, {counts['pairs']} pairs")
+    say(
+        f"{day}: {counts['feedback_events']} feedback events, {counts['offers']} offers, {counts['pairs']} pairs"
+    )
     if not preferences.pairs:
         raise SystemExit("no preference pairs on that day: nothing to train on")
     rows = preferences.acceptance()
@@ -113,11 +117,17 @@ def main(argv: list[str] | None = None) -> None:
 
     # The base: the serving version, else the newest approved model that is not itself a DPO result.
     serving = registry.serving_version(store)
-    approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
+    approved = [
+        r
+        for r in registry.versions(store, registry.MODEL, registry.APPROVED)
+        if r.details.get("stage") != "dpo"
+    ]
     if serving is None and not approved:
         raise SystemExit(f"no approved model in {store.uri('models')}: run `repair demo` first")
     base = registry.get(store, registry.MODEL, serving) if serving is not None else approved[-1]
-    settings = DpoSettings(beta=args.beta, learning_rate=args.learning_rate, epochs=args.epochs, max_steps=args.steps)
+    settings = DpoSettings(
+        beta=args.beta, learning_rate=args.learning_rate, epochs=args.epochs, max_steps=args.steps
+    )
     digest = hashlib.sha256(json.dumps(preferences.pairs, sort_keys=True).encode()).hexdigest()[:16]
     with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
         base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
@@ -142,24 +152,26 @@ def main(argv: list[str] | None = None) -> None:
     result = verdict(decision.vs_production)
     against = decision.vs_production.describe() if decision.vs_production else "no paired items"
 
-    acceptance = "; ".join(f"model v{k[0]}: {rate:.1%} of {n} decided offers" for k, (rate, n) in overall.items())
+    acceptance = "; ".join(
+        f"model v{k[0]}: {rate:.1%} of {n} decided offers" for k, (rate, n) in overall.items()
+    )
     metrics = run.metrics()
     body = f"""Measured by `benchmarks/bench_dpo.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
 {os.cpu_count()} cores, no GPU, while other engineers' test suites and a demo run shared the two cores
 (wall times are inflated accordingly). Store `{args.store}`, log day {day} (the simulated demo day).
 
-**Feedback -> pairs.** {counts['feedback_events']} `repair_feedback` events, {counts['offers']} offers
-(accepted {counts['offers_accepted']}, rejected {counts['offers_rejected']}, undone {counts['offers_undone']});
-acceptance: {acceptance}. {counts['pairs']} preference pairs ({counts['pairs_dropped_equal_sides']} dropped with
-equal sides, {counts['events_quarantined']} events quarantined).
+**Feedback -> pairs.** {counts["feedback_events"]} `repair_feedback` events, {counts["offers"]} offers
+(accepted {counts["offers_accepted"]}, rejected {counts["offers_rejected"]}, undone {counts["offers_undone"]});
+acceptance: {acceptance}. {counts["pairs"]} preference pairs ({counts["pairs_dropped_equal_sides"]} dropped with
+equal sides, {counts["events_quarantined"]} events quarantined).
 
 **DPO.** TRL `DPOTrainer` on the Hugging Face export of `code_repair` v{base.version} (the serving version,
-else the newest approved non-DPO one), beta {settings.beta}, learning rate {settings.learning_rate}, {metrics['dpo_steps']} steps of batch
-{settings.batch_size}, {run.wall_s:.0f} s; loss {metrics['dpo_first_loss']} -> {metrics['dpo_final_loss']},
-last reward accuracy {metrics['dpo_reward_accuracy']}. Registered as candidate v{entry.version} with
+else the newest approved non-DPO one), beta {settings.beta}, learning rate {settings.learning_rate}, {metrics["dpo_steps"]} steps of batch
+{settings.batch_size}, {run.wall_s:.0f} s; loss {metrics["dpo_first_loss"]} -> {metrics["dpo_final_loss"]},
+last reward accuracy {metrics["dpo_reward_accuracy"]}. Registered as candidate v{entry.version} with
 `details.base_version = {base.version}`.
 
-**Evaluation** (pass@1, temperature {asdict(Decoding())['temperature']}, the same harness and gate as
+**Evaluation** (pass@1, temperature {asdict(Decoding())["temperature"]}, the same harness and gate as
 `model_evaluation`; up to {args.limit} items per benchmark, sampled like the demo's evaluation):
 
 {markdown_table(outcome.summary)}

@@ -35,11 +35,13 @@ import re
 import shutil
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-RESULTS = Path(__file__).parent / "RESULTS.md"
+from benchmarks import results
+
 SECTION = "## Evaluation"
 SIMULATED_STORE = Path(".data/bench_masking/store")
 MIN_HELD_OUT = 20
@@ -64,18 +66,26 @@ def _simulated_day_items(per_rule: int, seed: int):
     dataset_key = "assets/repair_dataset/all.parquet"
     if not verified_keys or not store.exists(dataset_key):
         return None
-    verified = pl.concat([pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in verified_keys], how="diagonal")
+    verified = pl.concat(
+        [pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in verified_keys], how="diagonal"
+    )
     truth = TruthIndex(read_all_mistakes(store))
     held_out = held_out_diagnostics(pl.read_parquet(io.BytesIO(store.read_bytes(dataset_key))))
     items, report = select_repair_benchmark(verified, held_out, truth=truth, max_per_rule=per_rule, seed=seed)
     scope = "the dataset's held-out diagnostics"
     if len(items) < MIN_HELD_OUT:
         every = set(verified["diagnostic_id"].to_list())
-        items, report = select_repair_benchmark(verified, every, truth=truth, max_per_rule=per_rule, seed=seed)
-        scope = (f"every diagnostic of the day (the held-out split gave {len(held_out)} diagnostics, too few; no "
-                 f"model trained on this day is evaluated here)")
-    return items, (f"the simulated day in `{SIMULATED_STORE}` (`bench_masking`): {len(items)} items from {scope}; "
-                   f"references {dict(report.by_reference_source)}; dropped {dict(report.dropped)}")
+        items, report = select_repair_benchmark(
+            verified, every, truth=truth, max_per_rule=per_rule, seed=seed
+        )
+        scope = (
+            f"every diagnostic of the day (the held-out split gave {len(held_out)} diagnostics, too few; no "
+            f"model trained on this day is evaluated here)"
+        )
+    return items, (
+        f"the simulated day in `{SIMULATED_STORE}` (`bench_masking`): {len(items)} items from {scope}; "
+        f"references {dict(report.by_reference_source)}; dropped {dict(report.dropped)}"
+    )
 
 
 def _stand_in_repair_items(per_rule: int, seed: int):
@@ -87,24 +97,50 @@ def _stand_in_repair_items(per_rule: int, seed: int):
     from evals.repair_benchmark import select_repair_benchmark
     from repair.dataset import split_of
 
-    rows = [r for r in synthetic_repairs(per_file=4, max_files=400, seed=seed) if split_of(r["repl"]) == "test"]
-    linted = default_linter([{r["file"]: r["fixed_content"]} for r in rows] + [{r["file"]: r["content"]} for r in rows],
-                            [r["file"] for r in rows] * 2)
+    rows = [
+        r for r in synthetic_repairs(per_file=4, max_files=400, seed=seed) if split_of(r["repl"]) == "test"
+    ]
+    linted = default_linter(
+        [{r["file"]: r["fixed_content"]} for r in rows] + [{r["file"]: r["content"]} for r in rows],
+        [r["file"] for r in rows] * 2,
+    )
     kept = []
-    for row, clean, broken in zip(rows, linted[: len(rows)], linted[len(rows):], strict=True):
+    for row, clean, broken in zip(rows, linted[: len(rows)], linted[len(rows) :], strict=True):
         if isinstance(clean, Exception) or isinstance(broken, Exception):
             continue
-        diagnostic = new_diagnostic(Bug(row["repl"], "", "", row["start_line"] + 1, row["content"], ""), clean, broken)
+        diagnostic = new_diagnostic(
+            Bug(row["repl"], "", "", row["start_line"] + 1, row["content"], ""), clean, broken
+        )
         if diagnostic is not None:
             # The original file is the true fix; the user's fix and itself stand in for two agreeing sources.
-            state = {**row, **{k: getattr(diagnostic, k) for k in (
-                "source", "code", "severity", "message", "start_line", "start_character", "end_line", "end_character")},
-                "verdict": "accepted", "teacher": "user_fix"}
+            state = {
+                **row,
+                **{
+                    k: getattr(diagnostic, k)
+                    for k in (
+                        "source",
+                        "code",
+                        "severity",
+                        "message",
+                        "start_line",
+                        "start_character",
+                        "end_line",
+                        "end_character",
+                    )
+                },
+                "verdict": "accepted",
+                "teacher": "user_fix",
+            }
             kept += [state, {**state, "teacher": "synthesizer", "verdict": "duplicate"}]
-    items, _ = select_repair_benchmark(pl.DataFrame(kept), {r["diagnostic_id"] for r in kept},
-                                       max_per_rule=per_rule, seed=seed)
-    items = [dataclasses.replace(i, reference_source="ground_truth", reference_by=("synthesizer",),
-                                 bug_origin="injected") for i in items]
+    items, _ = select_repair_benchmark(
+        pl.DataFrame(kept), {r["diagnostic_id"] for r in kept}, max_per_rule=per_rule, seed=seed
+    )
+    items = [
+        dataclasses.replace(
+            i, reference_source="ground_truth", reference_by=("synthesizer",), bug_origin="injected"
+        )
+        for i in items
+    ]
     return items, f"stand-in: {len(items)} synthetic repairs of stdlib files, the original file as reference"
 
 
@@ -119,8 +155,10 @@ def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
     versions = registry.versions(store, registry.MODEL, registry.APPROVED)
     if versions:
         return "finetuned", f"registry version v{versions[-1].version}"
-    exports = sorted(Path(".data/bench_training/run").glob("**/huggingface/ba*/config.json"),
-                     key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
+    exports = sorted(
+        Path(".data/bench_training/run").glob("**/huggingface/ba*/config.json"),
+        key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0),
+    )
     if exports:
         return f"finetuned:{exports[-1].parent}", f"bench_training export {exports[-1].parent}"
     return None, "none trained in this checkout (an untrained checkpoint's scores are noise; not evaluated)"
@@ -141,28 +179,29 @@ def origin_table(results: pl.DataFrame) -> str:
     from evals.harness import MAIN_METRIC, MODES, check_independent, share
 
     check_independent(results)
-    lines = ["| repairer | benchmark | mode | bug origin | n | main metric [95% CI] | diagnostic resolved [95% CI] |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| repairer | benchmark | mode | bug origin | n | main metric [95% CI] | diagnostic resolved [95% CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
     keys = results.select("model", "benchmark", "bug_origin").unique(maintain_order=True).iter_rows()
     for model, benchmark, origin in keys:
         for mode in MODES:
-            frame = results.filter((pl.col("model") == model) & (pl.col("benchmark") == benchmark)
-                                   & (pl.col("bug_origin") == origin) & (pl.col("mode") == mode))
+            frame = results.filter(
+                (pl.col("model") == model)
+                & (pl.col("benchmark") == benchmark)
+                & (pl.col("bug_origin") == origin)
+                & (pl.col("mode") == mode)
+            )
             main, resolved = share(frame, MAIN_METRIC[benchmark]), share(frame, "resolved")
             lines.append(
                 f"| {model} | {benchmark} ({MAIN_METRIC[benchmark]}) | {mode} | {origin} | {main['n']} | "
                 f"{_percent(main['value'])} [{_percent(main['ci_low'])}, {_percent(main['ci_high'])}] | "
-                f"{_percent(resolved['value'])} [{_percent(resolved['ci_low'])}, {_percent(resolved['ci_high'])}] |")
+                f"{_percent(resolved['value'])} [{_percent(resolved['ci_low'])}, {_percent(resolved['ci_high'])}] |"
+            )
     return "\n".join(lines)
 
 
-def write_section(body: str, path: Path = RESULTS) -> None:
-    """Replaces the text under `## Evaluation` (up to the next `## `) with `body`."""
-    text = path.read_text(encoding="utf-8")
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,8 +222,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=40, help="injected items and production-style items")
     parser.add_argument("--k", type=int, default=5, help="proposals per item in verified@k")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stdlib", action="store_true", help="also the reserved stdlib modules (slow to build)")
-    parser.add_argument("--function-source", action="append", default=[], help="DebugBench / HumanEvalPack file")
+    parser.add_argument(
+        "--stdlib", action="store_true", help="also the reserved stdlib modules (slow to build)"
+    )
+    parser.add_argument(
+        "--function-source", action="append", default=[], help="DebugBench / HumanEvalPack file"
+    )
     parser.add_argument("--finetuned", default=None, help="a local checkpoint to evaluate")
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
@@ -198,16 +241,28 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     collected = collect_programs(stdlib=args.stdlib, files=args.function_source)
     function_items, report = build_function_benchmark(
-        collected.programs, loaded_bugs=collected.bugs, kinds=KINDS, functions_per_program=1, tries_per_kind=1,
-        seed=args.seed, progress=say)
+        collected.programs,
+        loaded_bugs=collected.bugs,
+        kinds=KINDS,
+        functions_per_program=1,
+        tries_per_kind=1,
+        seed=args.seed,
+        progress=say,
+    )
     build_s = time.perf_counter() - started
     injected = [i for i in function_items if i.bug_origin == "injected"]
     others = [i for i in function_items if i.bug_origin != "injected"]
-    by_origin_built = dict(sorted(pl.DataFrame({"o": [i.bug_origin for i in function_items]}).group_by("o").len().iter_rows()))
+    by_origin_built = dict(
+        sorted(pl.DataFrame({"o": [i.bug_origin for i in function_items]}).group_by("o").len().iter_rows())
+    )
     found = _simulated_day_items(max(4, args.limit // 4), args.seed)
-    repair_items, repair_source = found if found else _stand_in_repair_items(max(4, args.limit // 4), args.seed)
+    repair_items, repair_source = (
+        found if found else _stand_in_repair_items(max(4, args.limit // 4), args.seed)
+    )
     items = _sample(injected, args.limit, args.seed) + others + _sample(repair_items, args.limit, args.seed)
-    say(f"function benchmark: {len(function_items)} items in {build_s:.0f} s {by_origin_built}; repair: {repair_source}")
+    say(
+        f"function benchmark: {len(function_items)} items in {build_s:.0f} s {by_origin_built}; repair: {repair_source}"
+    )
 
     finetuned, finetuned_note = _finetuned_spec(args.finetuned)
     ruff = shutil.which("ruff") or str(Path(".venv/bin/ruff").resolve())
@@ -217,7 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     if teacher:
         specs += [f"dspy:{teacher}", f"dspy-fewshot:{teacher}"]
     eval_started = time.perf_counter()
-    with open_repairers([parse_model_spec(s) for s in specs], decoding=Decoding(max_new_tokens=args.max_new_tokens)) as repairers:
+    with open_repairers(
+        [parse_model_spec(s) for s in specs], decoding=Decoding(max_new_tokens=args.max_new_tokens)
+    ) as repairers:
         for repairer in repairers:
             if repairer.name == peer:
                 repairer.name = PEER_NAME  # the tables' name for it; the command is in the text
@@ -228,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     throughput_rows = "\n".join(
         f"| {r['model']} | {r['benchmark']} | {r['items']} | "
         f"{r['excluded']} | {r['proposals']} | {r['seconds']:.1f} | {r['items_per_minute']:.1f} |"
-        for r in throughput.iter_rows(named=True))
+        for r in throughput.iter_rows(named=True)
+    )
     body = f"""
 Command: `uv run python -m benchmarks bench_eval` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}).
 Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded: load average {load_before} when it

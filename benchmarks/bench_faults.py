@@ -31,9 +31,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from benchmarks import results
+
 SECTION = "## Fault injection"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -313,15 +315,7 @@ def run_rollout(
 # -- the section ------------------------------------------------------------------------------
 
 
-def write_section(body: str, section: str = SECTION, path: Path = RESULTS) -> None:
-    """Replaces the text under `section` (up to the next `## `), or appends the section."""
-    text = path.read_text(encoding="utf-8")
-    if section not in text:
-        text = text.rstrip("\n") + f"\n\n{section}\n"
-    start = text.index(section) + len(section)
-    following = text.find("\n## ", start)
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def render(reports: list[FaultReport]) -> str:

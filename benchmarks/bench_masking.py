@@ -19,9 +19,11 @@ import shutil
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "RESULTS.md"
+from benchmarks import results
+
 SECTION = "## Verification masking"
 DAY = "2026-11-30"
 
@@ -38,14 +40,7 @@ def judge_lint_before_masking(target, before, after) -> str:
     return "new_error" if new else "accepted"
 
 
-def write_section(body: str, path: Path = RESULTS) -> None:
-    text = path.read_text(encoding="utf-8")
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + "\n\n" + body.strip() + "\n\n" + text[end:], encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,25 +67,37 @@ def main(argv: list[str] | None = None) -> None:
     def both_rules(target, before, after):
         verdict = rule(target, before, after)
         now = "accepted" if verdict is None else verdict.verdict
-        judged[(target, tuple(before), tuple(after))] = (judge_lint_before_masking(target, before, after), now)
+        judged[(target, tuple(before), tuple(after))] = (
+            judge_lint_before_masking(target, before, after),
+            now,
+        )
         return verdict
 
     verify.judge_lint = both_rules
     defs = build_definitions("local")
     started = time.monotonic()
     with dg.instance_for_test() as instance:
-        for job, config in (("simulate_day", {"simulated_sessions": {"config": {"sessions": args.sessions,
-                                                                                "seed": args.seed}}}),
-                            ("data_refresh", {})):
+        for job, config in (
+            (
+                "simulate_day",
+                {"simulated_sessions": {"config": {"sessions": args.sessions, "seed": args.seed}}},
+            ),
+            ("data_refresh", {}),
+        ):
             result = defs.resolve_job_def(job).execute_in_process(
-                partition_key=DAY, instance=instance, run_config={"ops": config}, raise_on_error=False,
+                partition_key=DAY,
+                instance=instance,
+                run_config={"ops": config},
+                raise_on_error=False,
             )
             if not result.success:
                 raise SystemExit(f"{job} failed")
     verify.judge_lint = rule
     minutes = (time.monotonic() - started) / 60
     counts = Counter(judged.values())
-    unmasked = Counter(f"{target.source} {target.code}" for (target, _, _), (then, now) in judged.items() if then != now)
+    unmasked = Counter(
+        f"{target.source} {target.code}" for (target, _, _), (then, now) in judged.items() if then != now
+    )
     relints = len(judged)
     accepted_now = sum(n for (_, now), n in counts.items() if now == "accepted")
     accepted_then = sum(n for (then, _), n in counts.items() if then == "accepted")

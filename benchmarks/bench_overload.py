@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.bench_faults import write_section
+from benchmarks import results
 
 SECTION = "## Serving overload"
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     body = render(measure(options.requests, options.queue, options.deadline_s), options.deadline_s)
     print(body)
     if not options.no_write:
-        write_section(body, SECTION)
+        results.write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
+from benchmarks import results
 from repair import dataset as ds
 from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
 from repair.ingest import blobs_key, load_context
@@ -35,7 +36,6 @@ from repair.teachers import pipeline
 from repair.teachers.search import SearchRepairer
 from repair.verify import ACCEPTED, Verifier
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Training targets"
 DAY = "2026-11-30"
 
@@ -78,7 +78,9 @@ def measure(
     outcome = reproduce(built.states, contexts, ReproduceSettings(), timelines=timelines)
     index = TruthIndex(*read_ground_truth(store, day))
     kept_ids = set(outcome.kept["diagnostic_id"].to_list())
-    quality = reproduction_quality(built.states.to_dicts(), outcome.settle_input, outcome.settled_by, kept_ids, index)
+    quality = reproduction_quality(
+        built.states.to_dicts(), outcome.settle_input, outcome.settled_by, kept_ids, index
+    )
     seconds["ingest and reproduce"] = time.perf_counter() - started
     say(f"reproduced: {outcome.counts}")
 
@@ -98,9 +100,13 @@ def measure(
 
     with WarmLinter() as warm:
         verifier = Verifier(warm)
-        candidates = list(pipeline.search_candidates(rows, row_contexts, SearchRepairer(verifier), report("search")))
+        candidates = list(
+            pipeline.search_candidates(rows, row_contexts, SearchRepairer(verifier), report("search"))
+        )
         packets = pipeline.ot_packets_by_file(timelines)
-        candidates += list(pipeline.mine_candidates(rows, row_contexts, packets, verifier, progress=report("user_fix")))
+        candidates += list(
+            pipeline.mine_candidates(rows, row_contexts, packets, verifier, progress=report("user_fix"))
+        )
         candidate_rows = [
             {**c, **{k: states[c["diagnostic_id"]][k] for k in pipeline.STATE_COLUMNS}} for c in candidates
         ]
@@ -160,18 +166,24 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float) -> str:
             + "). Written by the script; the library functions are the ones the assets call."
         ),
         "",
-        (f"**Errors the user saw** (`reproduced_diagnostics`, settle filter). {run.diagnostics} logged diagnostics; "
-        f"reproduction kept {run.counts['kept']} and dropped {run.counts['unsettled']} as `unsettled`. "
-        "Precision = kept diagnostics that belong to a recorded mistake or to the code as the user meant it "
-        "(`ground_truth_as_written`); mistake share = those that belong to a mistake; recall = recorded mistakes "
-        "with a logged diagnostic that keep at least one."),
+        (
+            f"**Errors the user saw** (`reproduced_diagnostics`, settle filter). {run.diagnostics} logged diagnostics; "
+            f"reproduction kept {run.counts['kept']} and dropped {run.counts['unsettled']} as `unsettled`. "
+            "Precision = kept diagnostics that belong to a recorded mistake or to the code as the user meant it "
+            "(`ground_truth_as_written`); mistake share = those that belong to a mistake; recall = recorded mistakes "
+            "with a logged diagnostic that keep at least one."
+        ),
         "",
         "| measured on | kept | precision | mistake share | recall |",
         "| --- | --- | --- | --- | --- |",
-        (f"| the settle step (every republished copy) | {settle['kept']} of {settle['rows']} | {_pct(settle['precision'])} | "
-        f"{_pct(settle['mistake_share'])} | {_pct(settle['recall'])} ({settle['mistakes_kept']}/{settle['mistakes']}) |"),
-        (f"| the stage's output (one state per mistake, every filter) | {kept['kept']} | {_pct(kept['precision'])} | "
-        f"{_pct(kept['mistake_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"),
+        (
+            f"| the settle step (every republished copy) | {settle['kept']} of {settle['rows']} | {_pct(settle['precision'])} | "
+            f"{_pct(settle['mistake_share'])} | {_pct(settle['recall'])} ({settle['mistakes_kept']}/{settle['mistakes']}) |"
+        ),
+        (
+            f"| the stage's output (one state per mistake, every filter) | {kept['kept']} | {_pct(kept['precision'])} | "
+            f"{_pct(kept['mistake_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"
+        ),
         "",
         "Per settle evidence (the first that settled each row):",
         "",
@@ -181,35 +193,32 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float) -> str:
         "",
         *_quality_rows(run.quality["settle_by_rule"]["per_group"], "rule"),
         "",
-        (f"**Teachers against the truth** (`verified_repairs`, every kept diagnostic: {len(run.states)}; "
-        f"{accepted} accepted candidates). truth_diagnostics: diagnostics that belong to a recorded mistake; "
-        "truth_covered: of those, the teacher's fix verified; truth_agreement: covered fixes making the "
-        "mistake's clean fix; truth_solved_share: agreeing fixes over truth_diagnostics."),
+        (
+            f"**Teachers against the truth** (`verified_repairs`, every kept diagnostic: {len(run.states)}; "
+            f"{accepted} accepted candidates). truth_diagnostics: diagnostics that belong to a recorded mistake; "
+            "truth_covered: of those, the teacher's fix verified; truth_agreement: covered fixes making the "
+            "mistake's clean fix; truth_solved_share: agreeing fixes over truth_diagnostics."
+        ),
         "",
         pipeline.markdown_table(run.teachers),
         "",
-        (f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
-        f"splitting and near-duplicate removal): {examples} examples, {covered} with ground truth "
-        f"({_pct(covered / examples if examples else None)}), of which {agreeing} agree "
-        f"({_pct(agreeing / covered if covered else None)})."),
+        (
+            f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
+            f"splitting and near-duplicate removal): {examples} examples, {covered} with ground truth "
+            f"({_pct(covered / examples if examples else None)}), of which {agreeing} agree "
+            f"({_pct(agreeing / covered if covered else None)})."
+        ),
         "",
-        (f"Targets: settle precision >= 90 % with recall >= 80 %; search agreement >= 90 % on covered rows "
-        f"(measured {_pct(search.get('truth_agreement'))}); dataset rows agreeing >= 85 % of those with truth "
-        f"(measured {_pct(agreeing / covered if covered else None)})."),
+        (
+            f"Targets: settle precision >= 90 % with recall >= 80 %; search agreement >= 90 % on covered rows "
+            f"(measured {_pct(search.get('truth_agreement'))}); dataset rows agreeing >= 85 % of those with truth "
+            f"(measured {_pct(agreeing / covered if covered else None)})."
+        ),
     ]
     return "\n".join(lines)
 
 
-def write_section(body: str, path: Path = RESULTS) -> None:
-    """Replaces this script's section of RESULTS.md (up to the next `## `), or appends it."""
-    text = path.read_text(encoding="utf-8")
-    if SECTION not in text:
-        path.write_text(text.rstrip("\n") + "\n\n" + body.strip() + "\n", encoding="utf-8")
-        return
-    start = text.index(SECTION)
-    following = text.find("\n## ", start + len(SECTION))
-    end = len(text) if following < 0 else following + 1
-    path.write_text(text[:start] + body.strip() + "\n" + ("\n" + text[end:] if following >= 0 else ""), encoding="utf-8")
+write_section = partial(results.write_section, SECTION)
 
 
 def main() -> None:
