@@ -108,7 +108,7 @@ def test_simulated_day_reproduces_end_to_end(tmp_path, monkeypatch):
     assert simulated.exit_code == 0, simulated.output
     monkeypatch.setenv("REPAIR_STORE_ROOT", str(tmp_path))
     result = dg.materialize(
-        [ingest.session_logs, ingest.session_timelines, ingest.error_states, reproduced_diagnostics],
+        [ingest.session_logs, ingest.session_timelines, ingest.file_states, ingest.error_states, reproduced_diagnostics],
         partition_key=day,
         resources=build_resources("local"),
     )
