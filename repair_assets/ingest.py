@@ -380,8 +380,9 @@ def file_states(
 
 
 class IngestEngine(StrEnum):
-    POLARS = "polars"  # in process
-    SPARK = "spark"  # on the `spark` resource's cluster
+    # Dagster's run config names enum members, so the names are the values operators type.
+    polars = "polars"  # in process
+    spark = "spark"  # on the `spark` resource's cluster
 
 
 class ErrorStatesConfig(dg.Config):
@@ -396,7 +397,7 @@ class ErrorStatesConfig(dg.Config):
     )
 
     def chosen_engine(self) -> str:
-        engine = self.engine or os.environ.get("REPAIR_INGEST_ENGINE", IngestEngine.POLARS)
+        engine = self.engine or os.environ.get("REPAIR_INGEST_ENGINE", IngestEngine.polars)
         if engine not in ENGINES:
             raise dg.Failure(f"error_states: unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         return str(engine)

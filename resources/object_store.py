@@ -18,8 +18,9 @@ from repair.object_store import (  # noqa: F401 - re-exported for the Dagster si
 
 
 class StoreBackend(StrEnum):
-    LOCAL = "local"  # a folder standing in for a bucket
-    GCS = "gcs"  # a Google Cloud Storage bucket
+    # Dagster's config names enum members, so the names are the values operators type.
+    local = "local"  # a folder standing in for a bucket
+    gcs = "gcs"  # a Google Cloud Storage bucket
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -30,7 +31,7 @@ class ObjectStoreResource(dg.ConfigurableResource):
     """
 
     backend: StoreBackend = Field(
-        default=StoreBackend.LOCAL,
+        default=StoreBackend.local,
         description="Where objects live: local (a folder) or gcs (a Google Cloud Storage bucket).",
     )
     root: str = Field(

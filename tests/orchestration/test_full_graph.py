@@ -18,7 +18,8 @@ DAY = "2026-11-24"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SMALL_RUN = {
-    "finetuned_model": {"config": {"max_duration": "20ba"}},
+    # A 10-session day settles into a handful of training examples: batches of 4, not the preset's 16.
+    "finetuned_model": {"config": {"max_duration": "20ba", "global_batch_size": 4, "microbatch_size": 4}},
     "function_repair_benchmark": {"config": {"functions_per_program": 1, "tries_per_kind": 1}},
     "model_evaluation": {"config": {"max_items_per_benchmark": 12}},
 }
