@@ -158,17 +158,20 @@ def build_function_benchmark(
         report.dropped["program not loaded"] += len(loaded_bugs) - len(candidates)
     report.candidates += len(loaded_bugs)
 
-    def functions_of(program: Program) -> tuple[Program, list[str] | str]:
+    def traced(program: Program) -> list[str] | str:
         try:
-            return program, pick_functions(program, exercised_functions(program), functions_per_program, seed)
+            return exercised_functions(program)
         except RuntimeError as error:
-            return program, str(error)
+            return str(error)
 
+    # Only the traced runs (subprocesses) go to threads: CPython 3.11 raises "AST constructor
+    # recursion depth mismatch" when two threads run `ast.parse` at once, so parsing stays here.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done, (program, picked) in enumerate(pool.map(functions_of, programs), 1):
-            if isinstance(picked, str):
-                report.programs_skipped[program.name] = picked
+        for done, (program, exercised) in enumerate(zip(programs, pool.map(traced, programs)), 1):
+            if isinstance(exercised, str):
+                report.programs_skipped[program.name] = exercised
                 continue
+            picked = pick_functions(program, exercised, functions_per_program, seed)
             for function in picked:
                 for kind in kinds:
                     candidates.extend(candidate_bugs(program.name, program.code, kind, function, seed)[:tries_per_kind])
