@@ -209,7 +209,7 @@ def ops_from_patch(pos: int, n_deleted: int, inserted: str, doc_len: int) -> lis
     return ops
 
 
-def _common_prefix(a: str, b: str) -> int:
+def _common_prefix(a: Sequence, b: Sequence) -> int:
     # Binary search over slice comparisons: the comparisons run in C, log(n) of them.
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
@@ -221,7 +221,7 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
-def _common_suffix(a: str, b: str, limit: int) -> int:
+def _common_suffix(a: Sequence, b: Sequence, limit: int) -> int:
     lo, hi = 0, min(len(a), len(b), limit)
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -232,11 +232,18 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
     return lo
 
 
+def common_affixes(a: Sequence, b: Sequence) -> tuple[int, int]:
+    """(prefix, suffix): the lengths of the longest common prefix of two strings (or lists of
+    lines), and of their longest common suffix in what the prefix leaves: `a[prefix:len(a) - suffix]`
+    is the one span that turns into `b[prefix:len(b) - suffix]`."""
+    prefix = _common_prefix(a, b)
+    return prefix, _common_suffix(a, b, min(len(a), len(b)) - prefix)
+
+
 def ops_between(old: str, new: str) -> list[dict[str, Any]]:
     """The ops of a packet turning `old` into `new`: one span replaced, found by the common prefix
     and suffix (minimal for a single contiguous edit; [] when nothing changed)."""
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    prefix, suffix = common_affixes(old, new)
     return ops_from_patch(prefix, len(old) - prefix - suffix, new[prefix : len(new) - suffix], len(old))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from repair.ot import common_affixes
+
 
 def text_edits(old: str, new: str, codec) -> list[types.TextEdit]:
     """`[]` when the texts are equal, else one `TextEdit` on `old`; `codec` counts a line's length in
@@ -13,15 +15,7 @@ def text_edits(old: str, new: str, codec) -> list[types.TextEdit]:
     if old == new:
         return []
     old_lines, new_lines = old.split("\n"), new.split("\n")
-    prefix = 0
-    while prefix < min(len(old_lines), len(new_lines)) and old_lines[prefix] == new_lines[prefix]:
-        prefix += 1
-    suffix = 0
-    while (
-        suffix < min(len(old_lines), len(new_lines)) - prefix
-        and old_lines[-1 - suffix] == new_lines[-1 - suffix]
-    ):
-        suffix += 1
+    prefix, suffix = common_affixes(old_lines, new_lines)
     middle_new = new_lines[prefix : len(new_lines) - suffix]
     last = len(old_lines) - 1
     end_of_file = types.Position(line=last, character=codec.client_num_units(old_lines[last]))

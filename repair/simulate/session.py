@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from repair.ot import make_packet
+from repair.ot import common_affixes, make_packet
 from repair.simulate.behaviour import FIX_OUTCOMES, BehaviourModel, TimingModel
 from repair.simulate.mistakes import IMPORT_BLOCK_KINDS, Mutation, ProjectFacts, commented_out, mutate
 from repair.simulate.projects import Project
@@ -342,15 +342,7 @@ class ReplSimulator:
     def _replace(self, f: _File, segment: int, target: str) -> None:
         """Edits a segment into `target`: backspaces or a selection delete, then typing."""
         current = f.segments[segment]
-        prefix = 0
-        while prefix < min(len(current), len(target)) and current[prefix] == target[prefix]:
-            prefix += 1
-        suffix = 0
-        while (
-            suffix < min(len(current), len(target)) - prefix
-            and current[len(current) - 1 - suffix] == target[len(target) - 1 - suffix]
-        ):
-            suffix += 1
+        prefix, suffix = common_affixes(current, target)
         end = len(current) - suffix
         if end - prefix <= 4:
             for k in range(end, prefix, -1):  # backspaces

@@ -26,3 +26,16 @@ def test_edit_turns_any_text_into_any_other():
 def test_one_edit_of_the_changed_lines_only():
     (edit,) = text_edits("a\nb\nc\n", "a\nB\nc\n", TextDocument("file:///t.py", "").position_codec)
     assert (edit.range.start.line, edit.range.end.line, edit.new_text) == (1, 2, "B\n")
+
+
+def test_common_affixes_of_strings_and_line_lists_are_the_longest():
+    from repair.ot import common_affixes
+
+    for a, b in itertools.product(TEXTS, repeat=2):
+        for left, right in ((a, b), (a.split("\n"), b.split("\n"))):
+            prefix, suffix = common_affixes(left, right)
+            assert left[:prefix] == right[:prefix] and prefix + suffix <= min(len(left), len(right))
+            assert left[len(left) - suffix :] == right[len(right) - suffix :]
+            longer_prefix = prefix < min(len(left), len(right)) and left[prefix] == right[prefix]
+            room = prefix + suffix < min(len(left), len(right))
+            assert not longer_prefix and not (room and left[len(left) - 1 - suffix] == right[len(right) - 1 - suffix])
