@@ -444,12 +444,28 @@ def markdown_table(summary: pl.DataFrame) -> str:
 
 
 def breakdown_markdown(table: pl.DataFrame, by: str = "group", title: str = "rule") -> str:
-    """A breakdown (`breakdown`) as a markdown table: main metric in percent with its 95% interval."""
-    lines = [f"| benchmark | {title} | model | mode | n | score [95% CI] |", "|---|---|---|---|---|---|"]
-    for row in table.iter_rows(named=True):
-        lines.append(f"| {row['benchmark']} | {row[by]} | {row['model']} | {row['mode']} | {row['n']} | "
-                     f"{_percent(row['value'])} [{_percent(row['ci_low'])}, {_percent(row['ci_high'])}] |")
+    """A breakdown (`breakdown`) as a markdown table, the two modes side by side: main metric in
+    percent with its 95% interval and n."""
+    lines = [f"| benchmark | {title} | model | " + " | ".join(MODES) + " |", "|---|---|---|" + "---|" * len(MODES)]
+    cells = {(r["benchmark"], r[by], r["model"], r["mode"]): r for r in table.iter_rows(named=True)}
+    for benchmark, key, model in dict.fromkeys((r["benchmark"], r[by], r["model"]) for r in table.iter_rows(named=True)):
+        row = [benchmark, key, model] + [_cell(cells.get((benchmark, key, model, mode))) for mode in MODES]
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return "\n".join(lines)
+
+
+def main_scores_markdown(results: pl.DataFrame) -> str:
+    """What an operator reads first: every repairer in both modes on each benchmark's main metric,
+    then the same by bug origin and by reference source (percent, 95% interval, n)."""
+    summary = summary_table(results)
+    legend = ("Modes: `pass@1` is the first proposal, unverified; `verified@k` the first of up to k proposals "
+              "the verifier accepts. Main metric per benchmark (%, 95% Wilson interval, n items):")
+    return "\n\n".join([
+        legend, markdown_table(summary.filter(pl.col("main"))),
+        "By bug origin:", breakdown_markdown(breakdown(results, "bug_origin"), "bug_origin", "bug origin"),
+        "By reference source:",
+        breakdown_markdown(breakdown(results, "reference_source"), "reference_source", "reference source"),
+    ])  # fmt: skip
 
 
 def rules_markdown(rules: pl.DataFrame) -> str:

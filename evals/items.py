@@ -114,3 +114,11 @@ def items_to_frame(items: list[Item]) -> pl.DataFrame:
 
 def items_from_frame(frame: pl.DataFrame) -> list[Item]:
     return [Item.from_row(row) for row in frame.iter_rows(named=True)]
+
+
+def sample_frame(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
+    """A seeded sample of at most `limit` items: the first by hashed item id (the same items for
+    every run and every model; None: all)."""
+    if limit is None or frame.height <= limit:
+        return frame
+    return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")

@@ -9,6 +9,8 @@ answer, what serving returns; `results.parquet` holds both modes per item for an
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from evals.function_benchmark import Progress
-from evals.gate import GateDecision, deployment_gate
+from evals.gate import GateDecision, GateSettings, deployment_gate
 from evals.harness import (
     DEFAULT_K,
     PASS_AT_1,
@@ -30,13 +32,18 @@ from evals.harness import (
     trivial_items,
 )
 from evals.items import Item
-from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers
+from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers, parse_model_spec
+from repair import registry
 from repair.object_store import ObjectStore
 
+# Where runs are published in the object store: one folder per run, and a pointer to the newest.
+EVALUATIONS_PREFIX = "evaluations/code_repair"
 REPORT_NAME = "report.md"
+RESULTS_NAME = "results.parquet"
 SCORES_PLOT = "scores.png"
 RULES_PLOT = "rules.png"
 GATE_MODE = PASS_AT_1
+DEFAULT_GATE = GateSettings()
 
 
 @dataclass
@@ -69,10 +76,13 @@ def run_evaluation(
     candidate: str | None = None,
     production: str | None = None,
     gate: bool = False,
+    checks: dict[str, bool] | None = None,
+    gate_settings: GateSettings = DEFAULT_GATE,
     progress: Progress | None = None,
 ) -> EvaluationOutcome:
     """Evaluates every spec on `items`; with `gate`, compares the repairer named `candidate` with
-    the one named `production` (None: nothing serves, the gate passes and says so)."""
+    the one named `production` (None: nothing serves, the gate passes and says so), `checks` being
+    the candidate's blocking checks (`blocking_checks`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with open_repairers(specs, store=store, decoding=decoding, demonstrations=demonstrations,
                         few_shot=few_shot, lm_options=lm_options) as repairers:
@@ -87,7 +97,8 @@ def run_evaluation(
         RULES_PLOT: plot_rules(rules, out_dir / RULES_PLOT),
     }
     gate_results = results.filter(pl.col("mode") == GATE_MODE)
-    decision = deployment_gate(gate_results, candidate, production) if gate and candidate else None
+    decision = deployment_gate(gate_results, candidate, production, checks=checks, settings=gate_settings) \
+        if gate and candidate else None
     settings = {**dataclasses.asdict(decoding), "modes": f"pass@1 and verified@k, k={k}", "gate mode": GATE_MODE,
                 "few_shot": few_shot, "workers": workers, "items": len(items), "models": ", ".join(names)}
     report = render_report(summary, rules, throughput, by_origin=by_origin, by_reference=by_reference,
@@ -95,7 +106,54 @@ def run_evaluation(
                            gate_text=f"Mode `{GATE_MODE}`. {decision.describe()}" if decision else None,
                            plots=list(plots))
     (out_dir / REPORT_NAME).write_text(report, encoding="utf-8")
-    results.write_parquet(out_dir / "results.parquet")
+    results.write_parquet(out_dir / RESULTS_NAME)
     summary.write_parquet(out_dir / "summary.parquet")
     return EvaluationOutcome(results, throughput, summary, rules, by_origin, by_reference, trivial, report, plots,
                              decision, names)
+
+
+def blocking_checks(store: ObjectStore, model: registry.VersionRecord) -> dict[str, bool]:
+    """`kind:check` -> passed, for every blocking check of a model version and of its dataset (what
+    the gate's first rule reads)."""
+    records = [registry.get(store, registry.MODEL, model.version)]
+    if registry.DATASET in records[0].parents:
+        records.append(registry.get(store, registry.DATASET, records[0].parents[registry.DATASET]))
+    return {f"{r.kind}:{name}": c.passed for r in records for name, c in r.checks.items() if c.blocking}
+
+
+def evaluate_against_base(
+    items: Sequence[Item],
+    candidate: registry.VersionRecord,
+    base_version: int,
+    out_dir: Path,
+    *,
+    store: ObjectStore,
+    gate_settings: GateSettings = DEFAULT_GATE,
+    **options,
+) -> EvaluationOutcome:
+    """A post-trained candidate (a DPO result) against the version it started from, and the gate's
+    baseline, on the same items; the gate decides with the base in the serving model's place (the
+    base is the serving model when one serves). `options` as for `run_evaluation`."""
+    names = (f"finetuned:v{candidate.version}", f"finetuned:v{base_version}")
+    return run_evaluation(
+        items, [parse_model_spec(s) for s in (*names, gate_settings.baseline)], out_dir, store=store,
+        candidate=names[0], production=names[1], gate=True, checks=blocking_checks(store, candidate),
+        gate_settings=gate_settings, **options,
+    )  # fmt: skip
+
+
+def publish(store: ObjectStore, out_dir: Path, run: str, prefix: str = EVALUATIONS_PREFIX) -> str:
+    """Uploads a run's folder to `<prefix>/<run>/` and points `latest.json` at it; returns the
+    report's key."""
+    store.upload_dir(out_dir, f"{prefix}/{run}")
+    report_key = f"{prefix}/{run}/{REPORT_NAME}"
+    store.write_text(f"{prefix}/latest.json", json.dumps({"run": run, "report": report_key}))
+    return report_key
+
+
+def latest_results(store: ObjectStore, prefix: str = EVALUATIONS_PREFIX) -> pl.DataFrame | None:
+    """The per-item results of the newest published run, or None when none was published."""
+    if not store.exists(f"{prefix}/latest.json"):
+        return None
+    run = json.loads(store.read_text(f"{prefix}/latest.json"))["run"]
+    return pl.read_parquet(io.BytesIO(store.read_bytes(f"{prefix}/{run}/{RESULTS_NAME}")))

@@ -13,7 +13,6 @@
   the per-item results that `deployment_gate` (repair_assets/deployment.py) decides on.
 """
 
-import json
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -24,12 +23,12 @@ import polars as pl
 from pydantic import Field
 
 from repair import registry
+from repair_assets._tables import SCORE_COLUMNS, frame_table
 from resources.benchmarks import BenchmarkSourcesResource
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
 GROUP = "evaluation"
-EVALUATIONS_PREFIX = "evaluations/code_repair"
 
 
 class RepairBenchmarkConfig(dg.Config):
@@ -67,12 +66,6 @@ class ModelEvaluationConfig(dg.Config):
     k: int = Field(default=5, description="Proposals per item in the `verified@k` mode (the search repairer's k cheapest candidates, a model's k samples; the first the verifier accepts is scored). `pass@1` scores the first, unverified.")
     max_items_per_benchmark: int | None = Field(default=150, description="Evaluate on a seeded sample of each benchmark (None: every item). The default keeps an in-process CPU evaluation of a model within tens of minutes; production sets None.")
     workers: int = Field(default=2, description="Items evaluated in parallel.")
-
-
-def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
-    if limit is None or frame.height <= limit:
-        return frame
-    return frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order")).sort("_order").head(limit).drop("_order")
 
 
 @dg.asset(
@@ -227,11 +220,11 @@ def model_evaluation(
     object_store: ObjectStoreResource,
     teacher_lm: TeacherLMResource,
 ):
-    """Every repairer on both benchmarks; the table, plots and report; per-item results for the gate."""
-    from evals.harness import breakdown_markdown, markdown_table, rules_markdown
-    from evals.items import items_from_frame
+    """Every repairer on both benchmarks in both modes; the tables, plots and report; per-item
+    results for the gate."""
+    from evals.items import items_from_frame, sample_frame
     from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
-    from evals.run import GATE_MODE, REPORT_NAME, run_evaluation
+    from evals.run import GATE_MODE, publish, run_evaluation
     from repair.training.plots import markdown_image
 
     store = object_store.get_store()
@@ -243,8 +236,8 @@ def model_evaluation(
     specs += [f"{kind}:{model}" for model in llms for kind in ("dspy", "dspy-fewshot")]
     lm_options = {"api_base": teacher_lm.api_base or None, "api_key": teacher_lm.api_key or None,
                   "num_retries": teacher_lm.num_retries, "cache": teacher_lm.cache}
-    items = items_from_frame(_sample(function_repair_benchmark, config.max_items_per_benchmark)) + items_from_frame(
-        _sample(repair_benchmark, config.max_items_per_benchmark)
+    items = items_from_frame(sample_frame(function_repair_benchmark, config.max_items_per_benchmark)) + items_from_frame(
+        sample_frame(repair_benchmark, config.max_items_per_benchmark)
     )
     context.log.info(f"evaluating {len(specs)} models on {len(items)} items; candidate {candidate}, "
                      f"production {production or 'none'}")
@@ -257,11 +250,8 @@ def model_evaluation(
             few_shot=config.few_shot, lm_options=lm_options, workers=config.workers, k=config.k,
             progress=context.log.info,
         )
-        prefix = f"{EVALUATIONS_PREFIX}/{run_id}"
-        store.upload_dir(tmp, prefix)
+        report_key = publish(store, Path(tmp), run_id)
         plots_md = "\n\n".join(markdown_image(path.read_bytes(), path.stem) for path in outcome.plots.values())
-    report_key = f"{prefix}/{REPORT_NAME}"
-    store.write_text(f"{EVALUATIONS_PREFIX}/latest.json", json.dumps({"run": run_id, "report": report_key}))
     value = {
         "run": run_id, "candidate": candidate, "production": production, "report": report_key,
         "summary": outcome.summary.to_dicts(),
@@ -269,15 +259,15 @@ def model_evaluation(
         "results": outcome.results.filter(pl.col("mode") == GATE_MODE).select(GATE_RESULT_COLUMNS).to_dicts(),
     }
     yield dg.Output(value, metadata={
-        "scores": dg.MetadataValue.md(markdown_table(outcome.summary)),
-        "by_bug_origin": dg.MetadataValue.md(breakdown_markdown(outcome.by_origin, "bug_origin", "bug origin")),
-        "by_reference_source": dg.MetadataValue.md(
-            breakdown_markdown(outcome.by_reference, "reference_source", "reference source")),
+        # Every repairer (the candidate, the serving model, the baselines) x benchmark x mode x metric.
+        "scores": frame_table(outcome.summary, SCORE_COLUMNS),
+        "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
+        "by_reference_source": frame_table(outcome.by_reference, SCORE_COLUMNS),
+        "per_rule": frame_table(outcome.breakdown, SCORE_COLUMNS),
         "not_scored_already_matching": dg.MetadataValue.json(outcome.trivial),
-        "modes": f"pass@1 and verified@k (k={config.k}); the gate compares pass@1",
+        "modes": f"pass@1 and verified@k (k={config.k}); the gate compares {GATE_MODE}",
         "plots": dg.MetadataValue.md(plots_md),
-        "per_rule": dg.MetadataValue.md(rules_markdown(outcome.breakdown)),
-        "throughput": dg.MetadataValue.json(outcome.throughput.to_dicts()),
+        "throughput": frame_table(outcome.throughput.with_columns(pl.col("seconds", "items_per_minute").round(1))),
         "report": dg.MetadataValue.url(store.uri(report_key)),
         "models": dg.MetadataValue.json(outcome.models),
         "items": len(items),

@@ -93,6 +93,19 @@ def _gate_decision(instance) -> dict | None:
     return {key: value.value for key, value in event.asset_materialization.metadata.items()}
 
 
+def _evaluation_table(store_root: str) -> None:
+    """The evaluation just made: every repairer in both modes, by bug origin and reference source."""
+    from evals.harness import main_scores_markdown
+    from evals.run import latest_results
+    from repair.object_store import LocalObjectStore
+
+    results = latest_results(LocalObjectStore(store_root))
+    if results is None:
+        click.echo("    no evaluation was published")
+        return
+    click.echo("\n".join("    " + line for line in main_scores_markdown(results).splitlines()))
+
+
 def _serve_and_fix(store_root: str) -> None:
     from repair import registry
     from repair.lint import lint_project
@@ -179,6 +192,8 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
     )
     _run(defs, instance, "full_lifecycle", day, demo_lifecycle_config(train_duration))
 
+    click.secho("\n    The evaluation (`model_evaluation`; the report is in its metadata):", bold=True)
+    _evaluation_table(store_root)
     decision = _gate_decision(instance)
     if decision is not None and not decision.get("passed"):
         click.secho(

@@ -125,6 +125,32 @@ def test_run_writes_report_and_plots(handful, tmp_path):
     assert outcome.gate is None
 
 
+def test_the_published_run_reads_back_as_the_operators_table(handful, tmp_path):
+    """What `repair demo` prints after the lifecycle: the newest published run's results, every
+    repairer in both modes, then by bug origin and by reference source, each cell with its CI and n."""
+    from evals.harness import main_scores_markdown
+    from evals.run import latest_results, publish
+
+    store = LocalObjectStore(tmp_path / "store")
+    assert latest_results(store) is None
+    outcome = run_evaluation(handful, [parse_model_spec("search"), parse_model_spec("no_change")], tmp_path / "run")
+    report_key = publish(store, tmp_path / "run", "20261201T000000Z")
+    assert store.exists(report_key)
+    results = latest_results(store)
+    assert results is not None and results.equals(outcome.results)
+    text = main_scores_markdown(results)
+    for model in ("search", "no_change"):
+        for mode in MODES:
+            assert f"| {model} | {mode} |" in text
+    assert "| no_change | pass@1 | 0.0 [0.0, " in text
+    origins, references = text.split("By bug origin:")[1].split("By reference source:")
+    function_items = sum(item.benchmark == "function_repair" for item in handful)
+    for model in ("search", "no_change"):
+        assert f"| function_repair | injected | {model} | " in origins, text
+        assert f"| function_repair | program | {model} | " in references, text
+    assert f"(n={function_items}) |" in origins and f"(n={function_items}) |" in references, text
+
+
 def test_items_round_trip_through_a_frame(handful):
     assert items_from_frame(items_to_frame(handful)) == handful
 
