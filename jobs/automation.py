@@ -49,8 +49,8 @@ MAX_CATCHUP_DAYS = 31
 
 full_lifecycle = dg.define_asset_job(
     "full_lifecycle",
-    # Preference training runs when enough feedback has come in, not every night.
-    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS) - dg.AssetSelection.assets("dpo_candidate"),
+    # Preference training (and its evaluation) runs when enough feedback has come in, not every night.
+    selection=dg.AssetSelection.groups(*LIFECYCLE_GROUPS) - dg.AssetSelection.assets("dpo_candidate").downstream(),
     partitions_def=daily_log_partitions,
     description="Every asset, for one day of session logs: from raw logs to the served model.",
     tags={**TRAINS_TAG, **INGESTS_TAG},
@@ -88,6 +88,15 @@ simulate_day = dg.define_asset_job(
     partitions_def=daily_log_partitions,
     description="The embedded default: simulate one day of IDE sessions into the object store.",
     op_retry_policy=NETWORK_RETRY,
+)
+
+preference_training = dg.define_asset_job(
+    "preference_training",
+    selection=dg.AssetSelection.assets("dpo_candidate", "dpo_evaluation"),
+    partitions_def=daily_log_partitions,
+    description="One day's feedback: DPO of the serving model on the day's preference pairs, then that "
+    "candidate against the model it started from through the deployment gate.",
+    tags=TRAINS_TAG,
 )
 
 nightly_training = dg.ScheduleDefinition(
@@ -163,7 +172,7 @@ def new_session_shards(context: dg.SensorEvaluationContext, object_store: Object
     return dg.SensorResult(run_requests=run_requests, cursor=new_cursor)
 
 
-JOBS = [full_lifecycle, data_refresh, ingest_day, train_evaluate_deploy, simulate_day]
+JOBS = [full_lifecycle, data_refresh, ingest_day, train_evaluate_deploy, simulate_day, preference_training]
 LOCAL_ONLY_JOBS = ("simulate_day",)
 SCHEDULES = [nightly_training]
 SENSORS = [new_session_shards]

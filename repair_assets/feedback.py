@@ -7,19 +7,25 @@
   `prompts_in_model_format`, `counts_reconcile`.
 - `dpo_candidate` (daily, not in `full_lifecycle`): DPO of the serving model on the day's pairs,
   registered as a candidate model version (`repair.training.dpo`).
+- `dpo_evaluation` (daily, after `dpo_candidate`): that candidate against the model it started from
+  and `no_change` on the evaluation's benchmarks, both modes, decided by the deployment gate
+  (`evals.gate`); the run is published under `evaluations/dpo/v<N>/`.
 """
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from repair import registry
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.preferences import PAIR_COLUMNS, PreferenceResult, acceptance_rate, build_preference_pairs
 from repair.prompt import PromptError, parse_prompt
 from repair_assets._partitions import daily_log_partitions
+from repair_assets._tables import SCORE_COLUMNS, frame_table
 from resources.object_store import ObjectStoreResource
 
 GROUP = "feedback"
+DPO_EVALUATIONS_PREFIX = "evaluations/dpo"
 ASSET = "preference_pairs"
 CHECKS = {
     "no_equal_sides": "no pair's chosen and rejected sides are the same fix",
@@ -130,7 +136,6 @@ def preference_pairs(
     yield from check_results(result, pairs)
 
 
-
 class DpoConfig(dg.Config):
     """Preference training of the serving model on the day's pairs (repair.training.dpo)."""
 
@@ -147,52 +152,114 @@ class DpoConfig(dg.Config):
     partitions_def=daily_log_partitions,
     kinds={"pytorch", "huggingface"},
     pool="training",
+    output_required=False,
 )
 def dpo_candidate(
     context: dg.AssetExecutionContext, config: DpoConfig, preference_pairs: pl.DataFrame, object_store: ObjectStoreResource
-) -> dg.MaterializeResult:
+):
     """DPO of the serving model (else the newest approved non-DPO one) on the day's preference pairs,
-    registered as a candidate model version naming its base; `benchmarks/bench_dpo.py` evaluates it
-    against the base through the same harness and gate. Not part of `full_lifecycle`: run it when
-    enough feedback has come in."""
-    import hashlib
-    import json
+    registered as a candidate model version naming its base; `dpo_evaluation` evaluates and gates
+    it. With too few pairs nothing is trained: an observation says why, and `dpo_evaluation` is
+    skipped. Not part of `full_lifecycle`: run it when enough feedback has come in."""
     import tempfile
-    from pathlib import Path
 
-    from repair import registry
-    from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
+    from repair.training.dpo import DpoSettings, NoBaseModel, train_dpo_candidate
 
-    store = object_store.get_store()
     if preference_pairs.height < config.min_pairs:
         reason = f"{preference_pairs.height} pairs, fewer than min_pairs {config.min_pairs}: no candidate trained"
         context.log.info(reason)
-        return dg.MaterializeResult(metadata={"skipped": reason, "pairs": preference_pairs.height})
-    serving = registry.serving_version(store)
-    if serving is not None:
-        base = registry.get(store, registry.MODEL, serving)
-    else:
-        approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
-        if not approved:
-            raise dg.Failure("no approved model to start from: materialize approved_model first")
-        base = approved[-1]
+        yield dg.AssetObservation(asset_key=context.asset_key, partition=context.partition_key,
+                                  metadata={"skipped": reason, "pairs": preference_pairs.height})
+        return
     settings = DpoSettings(
         beta=config.beta, learning_rate=config.learning_rate, epochs=config.epochs, max_steps=config.max_steps,
         batch_size=config.batch_size,
     )  # fmt: skip
-    pairs = preference_pairs.select("prompt", "chosen", "rejected").to_dicts()
-    digest = hashlib.sha256(json.dumps(pairs, sort_keys=True).encode()).hexdigest()[:16]
     with tempfile.TemporaryDirectory(prefix="dpo-") as tmp:
-        base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
-        run = train_dpo(base_dir, pairs, Path(tmp) / "dpo", settings, progress=context.log.info)
-        record = register_dpo_candidate(store, run, base, settings, digest)
+        try:
+            record, base, run = train_dpo_candidate(object_store.get_store(), preference_pairs.to_dicts(), tmp,
+                                                    settings, progress=context.log.info)  # fmt: skip
+        except NoBaseModel as error:
+            raise dg.Failure(f"{error} (materialize approved_model first)") from error
     context.log.info(f"registered {record.label} (candidate, DPO of v{base.version})")
-    return dg.MaterializeResult(
+    yield dg.Output(record, metadata={
+        "model_version": record.version,
+        "base_version": base.version,
+        "pairs": run.pairs,
+        "location": dg.MetadataValue.url(record.uri),
+        **{k: v for k, v in run.metrics().items() if v is not None},
+    })  # fmt: skip
+
+
+class DpoEvaluationConfig(dg.Config):
+    """How the DPO candidate is compared with the model it started from (as `model_evaluation`)."""
+
+    max_items_per_benchmark: int | None = Field(default=150, description="Seeded sample of each benchmark, the same items as `model_evaluation` (None: every item).")
+    k: int = Field(default=5, description="Proposals per item in the `verified@k` mode (the gate compares `pass@1`).")
+    max_new_tokens: int = Field(default=192, description="Longest answer generated per item.")
+    workers: int = Field(default=2, description="Items evaluated in parallel.")
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_log_partitions,
+    kinds={"python", "pytorch"},
+    check_specs=[dg.AssetCheckSpec("dpo_may_deploy", asset="dpo_evaluation", blocking=False,
+                                   description="The deployment gate's decision on the DPO candidate, with the "
+                                               "model it started from in the serving model's place.")],
+)
+def dpo_evaluation(
+    context: dg.AssetExecutionContext,
+    config: DpoEvaluationConfig,
+    dpo_candidate: registry.VersionRecord,
+    repair_benchmark: pl.DataFrame,
+    function_repair_benchmark: pl.DataFrame,
+    object_store: ObjectStoreResource,
+):
+    """The DPO candidate against the model it started from and `no_change`, on the same items, in
+    both modes, through the same deployment gate (`evals.gate`); a candidate the gate passes is
+    approved (deployable like any approved version), a refused one stays a candidate."""
+    import tempfile
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from evals.items import items_from_frame, sample_frame
+    from evals.models import Decoding
+    from evals.run import evaluate_against_base, publish
+
+    store = object_store.get_store()
+    base = int(dpo_candidate.details["base_version"])
+    items = [item for frame in (function_repair_benchmark, repair_benchmark)
+             for item in items_from_frame(sample_frame(frame, config.max_items_per_benchmark))]  # fmt: skip
+    context.log.info(f"evaluating DPO {dpo_candidate.label} against its base v{base} on {len(items)} items")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    with tempfile.TemporaryDirectory(prefix="dpo-eval-") as tmp:
+        outcome = evaluate_against_base(
+            items, dpo_candidate, base, Path(tmp), store=store, decoding=Decoding(max_new_tokens=config.max_new_tokens),
+            k=config.k, workers=config.workers, progress=context.log.info,
+        )  # fmt: skip
+        report_key = publish(store, Path(tmp), run_id, prefix=f"{DPO_EVALUATIONS_PREFIX}/v{dpo_candidate.version}")
+    decision = outcome.gate
+    assert decision is not None
+    if decision.passed:
+        registry.approve(store, dpo_candidate)
+    context.log.info(f"gate for DPO {dpo_candidate.label}: {'DEPLOY' if decision.passed else 'REFUSED'}: {decision.reason}")
+    yield dg.Output(
+        {"candidate_version": dpo_candidate.version, "base_version": base, "passed": decision.passed,
+         "reason": decision.reason, "decision": decision.as_metadata(), "report": report_key,
+         "summary": outcome.summary.to_dicts()},
         metadata={
-            "model_version": record.version,
-            "base_version": base.version,
-            "pairs": len(pairs),
-            "location": dg.MetadataValue.url(record.uri),
-            **{k: v for k, v in run.metrics().items() if v is not None},
-        }
-    )
+            "passed": decision.passed,
+            "reason": decision.reason,
+            "candidate_version": dpo_candidate.version,
+            "base_version": base,
+            "decision": dg.MetadataValue.md(decision.describe()),
+            "scores": frame_table(outcome.summary, SCORE_COLUMNS),
+            "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
+            "by_reference_source": frame_table(outcome.by_reference, SCORE_COLUMNS),
+            "report": dg.MetadataValue.url(store.uri(report_key)),
+            "items": len(items),
+        },
+    )  # fmt: skip
+    yield dg.AssetCheckResult(check_name="dpo_may_deploy", passed=decision.passed, description=decision.reason,
+                              metadata={"rules": dg.MetadataValue.json(decision.rules)})

@@ -172,3 +172,43 @@ def register_dpo_candidate(store, run: DpoRun, base, settings: DpoSettings, pair
             "metrics": run.metrics(),
         },
     )
+
+
+class NoBaseModel(LookupError):
+    """No model version to start preference training from."""
+
+
+def dpo_base(store):
+    """The version preference training starts from: the serving one, else the newest approved one
+    that is not itself a DPO result."""
+    from repair import registry
+
+    serving = registry.serving_version(store)
+    if serving is not None:
+        return registry.get(store, registry.MODEL, serving)
+    approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != STAGE]
+    if not approved:
+        raise NoBaseModel(f"no approved model in {store.uri('models')} to start from: train and approve one first")
+    return approved[-1]
+
+
+def train_dpo_candidate(
+    store,
+    pairs: Sequence[dict[str, Any]],
+    work_dir: str | Path,
+    settings: DpoSettings = DpoSettings(),
+    progress: Callable[[str], None] | None = None,
+):
+    """(registered candidate, its base, the run): DPO of `dpo_base` on `pairs`, registered as a
+    candidate naming its base (what the `dpo_candidate` asset and `bench_dpo` both run)."""
+    import hashlib
+
+    from repair import registry
+
+    base = dpo_base(store)
+    rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16]
+    work_dir = Path(work_dir)
+    base_dir = registry.fetch_model(store, work_dir / "base", version=base.version)
+    run = train_dpo(base_dir, rows, work_dir / "dpo", settings, progress=progress)
+    return register_dpo_candidate(store, run, base, settings, digest), base, run

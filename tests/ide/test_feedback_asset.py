@@ -8,7 +8,9 @@ from collections import Counter
 
 import dagster as dg
 import polars as pl
+import pytest
 
+from evals.harness import MODES
 from repair.preferences import PreferenceResult
 from repair_assets.feedback import PAIR_SCHEMA, check_results, dpo_candidate, preference_pairs
 from repair_assets.ingest import session_logs
@@ -93,5 +95,80 @@ def test_dpo_candidate_skips_a_day_with_too_few_pairs(tmp_path):
         resources={"object_store": resource, "io_manager": ObjectStoreIOManager(object_store=resource)},
     )
     assert result.success
-    (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["dpo_candidate"]]
-    assert "fewer than min_pairs" in event.materialization.metadata["skipped"].value
+    assert not [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["dpo_candidate"]]
+    (event,) = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert "fewer than min_pairs" in event.asset_observation_data.asset_observation.metadata["skipped"].value
+
+
+def _repair_items() -> pl.DataFrame:
+    """Three held-out items of the production-style benchmark: a misspelt name each."""
+    from evals.items import REPAIR_BENCHMARK, Item, items_to_frame
+    from repair.diagnostic import Diagnostic
+
+    items = []
+    for n, (wrong, right) in enumerate((("valeu", "value"), ("totl", "total"), ("nmae", "name"))):
+        broken, fixed = f"{right} = 3\nprint({wrong})\n", f"{right} = 3\nprint({right})\n"
+        diagnostic = Diagnostic("ruff", "F821", "error", f"Undefined name `{wrong}`", 1, 6, 1, 6 + len(wrong))
+        items.append(Item(f"held-{n}", REPAIR_BENCHMARK, "ruff:F821", f"repl-{n}", "main.py", broken, diagnostic,
+                          fixed, bug_origin="simulated", reference_source="ground_truth", reference_by=("simulator",)))
+    return items_to_frame(items)
+
+
+@pytest.mark.slow
+def test_dpo_evaluation_gates_the_candidate_against_the_model_it_started_from(tmp_path, tiny_checkpoint):
+    """feedback -> pairs -> DPO candidate -> the candidate, its base and no_change scored on the same
+    items in both modes, and the deployment gate (evals.gate, the base in the serving model's place,
+    the candidate's blocking checks) decides; a refused candidate is not approved."""
+    from evals.gate import deployment_gate
+    from evals.items import ITEM_SCHEMA
+    from evals.run import GATE_MODE, blocking_checks
+    from repair import registry
+    from repair.object_store import LocalObjectStore as Store
+    from repair_assets.feedback import dpo_evaluation
+
+    @dg.asset(name="repair_benchmark")
+    def stand_in_repair_benchmark() -> pl.DataFrame:
+        return _repair_items()
+
+    @dg.asset(name="function_repair_benchmark")
+    def stand_in_function_benchmark() -> pl.DataFrame:
+        return pl.DataFrame(schema=ITEM_SCHEMA)
+
+    store = Store(tmp_path)
+    base = registry.approve(store, registry.register_model(
+        store, tiny_checkpoint, data_version="base", dataset_version=None, config_yaml="", checks={}, details={}))
+    events = [ev("offered", WRONG), ev("rejected", WRONG, ts=1, user_diff=RIGHT),
+              ev("offered", OTHER, "d2", ts=2), ev("rejected", OTHER, "d2", ts=3, user_diff=RIGHT)]  # fmt: skip
+    store.write_text(f"sessions/date={DAY}/lsp-1.jsonl", "".join(json.dumps(e) + "\n" for e in events))
+    resource = ObjectStoreResource(backend="local", root=str(tmp_path))
+    result = dg.materialize(
+        [session_logs, preference_pairs, dpo_candidate, stand_in_repair_benchmark, stand_in_function_benchmark,
+         dpo_evaluation],
+        partition_key=DAY,
+        resources={"object_store": resource, "io_manager": ObjectStoreIOManager(object_store=resource)},
+        run_config={"ops": {"dpo_candidate": {"config": {"min_pairs": 2, "max_steps": 2, "batch_size": 2}},
+                            "dpo_evaluation": {"config": {"max_new_tokens": 16, "k": 2}}}},
+    )  # fmt: skip
+    assert result.success
+    value = result.output_for_node("dpo_evaluation")
+    assert (value["candidate_version"], value["base_version"]) == (2, base.version)
+    models = {"finetuned:v2", "finetuned:v1", "no_change"}
+    assert {(r["model"], r["mode"]) for r in value["summary"]} == {(m, mode) for m in models for mode in MODES}
+    assert all(r["n"] == 3 for r in value["summary"] if r["benchmark"] == "repair")
+
+    # The decision is the gate's own on the published per-item results, against the base.
+    from evals.run import latest_results
+
+    results = latest_results(store, prefix="evaluations/dpo/v2")
+    candidate = registry.get(store, registry.MODEL, 2)
+    expected = deployment_gate(results.filter(pl.col("mode") == GATE_MODE), "finetuned:v2", "finetuned:v1",
+                               checks=blocking_checks(store, candidate))  # fmt: skip
+    assert expected.production == "finetuned:v1" and "model:loss_decreased" in blocking_checks(store, candidate)
+    assert (value["passed"], value["reason"]) == (expected.passed, expected.reason)
+    # Two untrained tiny models repair nothing: the gate refuses, and the candidate stays a candidate.
+    assert value["passed"] is False and candidate.status == registry.CANDIDATE
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "dpo_may_deploy"]
+    assert check.passed is False and check.description == expected.reason
+    (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["dpo_evaluation"]]
+    scores = event.materialization.metadata["scores"].value
+    assert {(r.data["model"], r.data["mode"]) for r in scores.records} == {(m, mode) for m in models for mode in MODES}
