@@ -16,7 +16,6 @@ when the gate's 95% confidence interval of the difference excludes zero, else "w
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -39,18 +38,6 @@ BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair
 write_section = partial(results.write_section, SECTION)
 
 
-def _sample(frame: pl.DataFrame, limit: int | None) -> pl.DataFrame:
-    """`model_evaluation`'s sample: the first `limit` items by hashed item id."""
-    if limit is None or frame.height <= limit:
-        return frame
-    return (
-        frame.with_columns(pl.col("item_id").hash(seed=0).alias("_order"))
-        .sort("_order")
-        .head(limit)
-        .drop("_order")
-    )
-
-
 def verdict(comparison) -> str:
     """better / worse only when the paired difference's confidence interval excludes zero."""
     if comparison is None:
@@ -70,16 +57,14 @@ def _latest_day(store) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from evals.gate import BASELINE
     from evals.harness import markdown_table
-    from evals.items import items_from_frame
-    from evals.models import Decoding, parse_model_spec
-    from evals.run import run_evaluation
-    from repair import registry
+    from evals.items import items_from_frame, sample_frame
+    from evals.models import Decoding
+    from evals.run import evaluate_against_base
     from repair.ingest.logs import read_partition
     from repair.object_store import open_store
     from repair.preferences import acceptance_rate, build_preference_pairs
-    from repair.training.dpo import DpoSettings, register_dpo_candidate, train_dpo
+    from repair.training.dpo import DpoSettings, NoBaseModel, train_dpo_candidate
 
     parser = argparse.ArgumentParser(
         description="DPO on a simulated day's feedback, evaluated against its base"
@@ -92,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-new-tokens", type=int, default=192)
+    parser.add_argument("--k", type=int, default=5, help="proposals per item in verified@k")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args(argv or [])
 
@@ -115,36 +101,25 @@ def main(argv: list[str] | None = None) -> None:
     rows = preferences.acceptance()
     overall = acceptance_rate(rows, "model_version")
 
-    # The base: the serving version, else the newest approved model that is not itself a DPO result.
-    serving = registry.serving_version(store)
-    approved = [
-        r
-        for r in registry.versions(store, registry.MODEL, registry.APPROVED)
-        if r.details.get("stage") != "dpo"
-    ]
-    if serving is None and not approved:
-        raise SystemExit(f"no approved model in {store.uri('models')}: run `repair demo` first")
-    base = registry.get(store, registry.MODEL, serving) if serving is not None else approved[-1]
     settings = DpoSettings(
         beta=args.beta, learning_rate=args.learning_rate, epochs=args.epochs, max_steps=args.steps
     )
-    digest = hashlib.sha256(json.dumps(preferences.pairs, sort_keys=True).encode()).hexdigest()[:16]
     with tempfile.TemporaryDirectory(prefix="bench-dpo-") as tmp:
-        base_dir = registry.fetch_model(store, Path(tmp) / "base", version=base.version)
-        run = train_dpo(base_dir, preferences.pairs, Path(tmp) / "dpo", settings, progress=say)
-        entry = register_dpo_candidate(store, run, base, settings, digest)
+        try:
+            entry, base, run = train_dpo_candidate(store, preferences.pairs, tmp, settings, progress=say)
+        except NoBaseModel as error:
+            raise SystemExit(f"{error}: run `repair demo` first") from error
     say(f"registered v{entry.version} (DPO of v{base.version}, a candidate) in {run.wall_s:.0f} s")
 
     frames = [pl.read_parquet(io.BytesIO(store.read_bytes(k))) for k in BENCHMARK_KEYS if store.exists(k)]
     if not frames:
         raise SystemExit("no materialized benchmarks in the store: run `repair demo` first")
-    items = [item for frame in frames for item in items_from_frame(_sample(frame, args.limit))]
-    candidate, production = f"finetuned:v{entry.version}", f"finetuned:v{base.version}"
+    items = [item for frame in frames for item in items_from_frame(sample_frame(frame, args.limit))]
     with tempfile.TemporaryDirectory(prefix="bench-dpo-eval-") as tmp:
-        outcome = run_evaluation(
-            items, [parse_model_spec(s) for s in (candidate, production, BASELINE)], Path(tmp), store=store,
-            decoding=Decoding(max_new_tokens=args.max_new_tokens), workers=2, candidate=candidate,
-            production=production, gate=True, progress=say,
+        # What the `dpo_evaluation` asset runs: the same items, models, modes and gate.
+        outcome = evaluate_against_base(
+            items, entry, base.version, Path(tmp), store=store,
+            decoding=Decoding(max_new_tokens=args.max_new_tokens), k=args.k, workers=2, progress=say,
         )  # fmt: skip
     decision = outcome.gate
     assert decision is not None
@@ -157,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     metrics = run.metrics()
     body = f"""Measured by `benchmarks/bench_dpo.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
-{os.cpu_count()} cores, no GPU, while other engineers' test suites and a demo run shared the two cores
-(wall times are inflated accordingly). Store `{args.store}`, log day {day} (the simulated demo day).
+{os.cpu_count()} cores, no GPU, while other engineers' test suites shared the two cores (load average
+{", ".join(f"{v:.1f}" for v in os.getloadavg())} at the end; wall times are inflated accordingly). Store `{args.store}`, log day {day} (the simulated demo day).
 
 **Feedback -> pairs.** {counts["feedback_events"]} `repair_feedback` events, {counts["offers"]} offers
 (accepted {counts["offers_accepted"]}, rejected {counts["offers_rejected"]}, undone {counts["offers_undone"]});
@@ -171,12 +146,14 @@ else the newest approved non-DPO one), beta {settings.beta}, learning rate {sett
 last reward accuracy {metrics["dpo_reward_accuracy"]}. Registered as candidate v{entry.version} with
 `details.base_version = {base.version}`.
 
-**Evaluation** (pass@1, temperature {asdict(Decoding())["temperature"]}, the same harness and gate as
-`model_evaluation`; up to {args.limit} items per benchmark, sampled like the demo's evaluation):
+**Evaluation** (both modes, `pass@1` and `verified@k` with k={args.k}; temperature {asdict(Decoding())["temperature"]};
+what the `dpo_evaluation` asset runs: the same harness and gate as `model_evaluation`, with the base in the serving
+model's place; up to {args.limit} items per benchmark, sampled like the demo's evaluation; % with 95% Wilson
+intervals and n):
 
 {markdown_table(outcome.summary)}
 
-DPO v{entry.version} against its base v{base.version} on the gate metric: {against}.
+DPO v{entry.version} against its base v{base.version} on the gate metric (pass@1, paired bootstrap): {against}.
 
 **Result: {result}** (the DPO candidate against the model it started from; "better"/"worse" only when the
 95% interval of the paired difference excludes zero).
