@@ -1,13 +1,15 @@
 """Evaluation benchmark: every repairer available here x benchmark x mode x bug origin, with 95%
 intervals and n, and the evaluation's throughput; writes the `## Evaluation` section of RESULTS.md.
 
-    uv run python -m benchmarks bench_eval                      # writes the Evaluation section
+    uv run repair demo --no-serve                               # a store with a trained model
+    uv run python -m benchmarks.bench_eval --store .data/store  # writes the Evaluation section
     uv run python -m benchmarks.bench_eval --limit 20 --no-write
 
 Repairers: `no_change` (the floor), `search` (its candidates, cheapest first), a peer tool measured
 side by side as an external fixer (`command:ruff check --fix ... {file}`), the finetuned model when
-one is trained here (`--finetuned PATH`, the store's newest registry version, or the newest
-`bench_training` export; an untrained checkpoint's scores are noise, so none is evaluated then),
+one is trained here (`--finetuned PATH`, else the `--store`'s serving registry version, else its
+newest approved one, else the newest `bench_training` export; an untrained checkpoint's scores are
+noise, so none is evaluated then),
 and the `REPAIR_TEACHER_MODEL` LLM zero- and few-shot when one is configured (none here: no
 network). Each in both modes with the same budget: `pass@1` and `verified@k`.
 
@@ -16,7 +18,9 @@ Benchmarks:
   a seeded sample of `--limit`), every hand-written bug (`handwritten`), and DebugBench /
   HumanEvalPack files given with `--function-source` (`external`); `--stdlib` adds the reserved
   stdlib modules (ten minutes more to build here);
-- production-style (`repair`): the simulated day `bench_masking` leaves in `.data/bench_masking/store`
+- production-style (`repair`): the `--store`'s materialized `repair_benchmark` (a demo's: held out
+  from the dataset its model was trained on, references from the simulator's truth or two agreeing
+  sources); without one, the simulated day `bench_masking` leaves in `.data/bench_masking/store`
   with the simulator's recorded fixes as references (`ground_truth`): the dataset's held-out
   diagnostics, or every diagnostic of the day with such a reference when the held-out split is
   too small to say anything (no model trained on that day is evaluated here, so nothing leaks);
@@ -144,17 +148,36 @@ def _stand_in_repair_items(per_rule: int, seed: int):
     return items, f"stand-in: {len(items)} synthetic repairs of stdlib files, the original file as reference"
 
 
-def _finetuned_spec(explicit: str | None) -> tuple[str | None, str]:
-    from repair.object_store import open_store
+def _store_repair_items(store):
+    """The store's materialized `repair_benchmark` (the demo's: held out from the dataset its model
+    was trained on, checked by `held_out_from_training`), or None."""
+    from evals.items import items_from_frame
+
+    key = "assets/repair_benchmark/all.parquet"
+    if not store.exists(key):
+        return None
+    items = items_from_frame(pl.read_parquet(io.BytesIO(store.read_bytes(key))))
+    sources = dict(sorted(pl.DataFrame({"s": [i.reference_source for i in items]}).group_by("s").len().iter_rows()))
+    return items, (
+        f"the materialized `repair_benchmark` of the store `{store.uri('')}`: {len(items)} items held out from the "
+        f"dataset its model was trained on (checked by `held_out_from_training`), references {sources}"
+    )
+
+
+def _finetuned_spec(explicit: str | None, store) -> tuple[str | None, str]:
+    from repair import registry
 
     if explicit:
         return f"finetuned:{explicit}", f"checkpoint {explicit}"
-    store = open_store(os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
-    from repair import registry
-
-    versions = registry.versions(store, registry.MODEL, registry.APPROVED)
-    if versions:
-        return "finetuned", f"registry version v{versions[-1].version}"
+    serving = registry.serving_version(store)
+    approved = [r for r in registry.versions(store, registry.MODEL, registry.APPROVED) if r.details.get("stage") != "dpo"]
+    if serving is not None or approved:
+        version = serving if serving is not None else approved[-1].version
+        record = registry.get(store, registry.MODEL, version)
+        return f"finetuned:v{version}", (
+            f"`finetuned:v{version}`, registry version v{version} of the store ({'the serving version' if serving is not None else 'the newest approved'}; "
+            f"preset {record.details.get('preset')}, dataset v{record.parents.get(registry.DATASET)})"
+        )
     exports = sorted(
         Path(".data/bench_training/run").glob("**/huggingface/ba*/config.json"),
         key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0),
@@ -175,26 +198,28 @@ def _percent(value: float) -> str:
 
 
 def origin_table(results: pl.DataFrame) -> str:
-    """repairer x benchmark x mode x bug origin: the main metric and `resolved`, 95% CI and n."""
+    """repairer x benchmark x mode x bug origin x reference source: the main metric and `resolved`,
+    95% CI and n."""
     from evals.harness import MAIN_METRIC, MODES, check_independent, share
 
     check_independent(results)
     lines = [
-        "| repairer | benchmark | mode | bug origin | n | main metric [95% CI] | diagnostic resolved [95% CI] |",
-        "|---|---|---|---|---|---|---|",
+        "| repairer | benchmark | mode | bug origin | reference source | n | main metric [95% CI] | diagnostic resolved [95% CI] |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    keys = results.select("model", "benchmark", "bug_origin").unique(maintain_order=True).iter_rows()
-    for model, benchmark, origin in keys:
+    keys = results.select("model", "benchmark", "bug_origin", "reference_source").unique(maintain_order=True).iter_rows()
+    for model, benchmark, origin, reference in keys:
         for mode in MODES:
             frame = results.filter(
                 (pl.col("model") == model)
                 & (pl.col("benchmark") == benchmark)
                 & (pl.col("bug_origin") == origin)
+                & (pl.col("reference_source") == reference)
                 & (pl.col("mode") == mode)
             )
             main, resolved = share(frame, MAIN_METRIC[benchmark]), share(frame, "resolved")
             lines.append(
-                f"| {model} | {benchmark} ({MAIN_METRIC[benchmark]}) | {mode} | {origin} | {main['n']} | "
+                f"| {model} | {benchmark} ({MAIN_METRIC[benchmark]}) | {mode} | {origin} | {reference} | {main['n']} | "
                 f"{_percent(main['value'])} [{_percent(main['ci_low'])}, {_percent(main['ci_high'])}] | "
                 f"{_percent(resolved['value'])} [{_percent(resolved['ci_low'])}, {_percent(resolved['ci_high'])}] |"
             )
@@ -228,8 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--function-source", action="append", default=[], help="DebugBench / HumanEvalPack file"
     )
-    parser.add_argument("--finetuned", default=None, help="a local checkpoint to evaluate")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--finetuned", default=None, help="a local checkpoint to evaluate (default: the store's serving, else newest approved, version)")
+    parser.add_argument(
+        "--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"),
+        help="object store with the trained model and its materialized repair_benchmark (a `repair demo` store)",
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=192, help="as model_evaluation's default")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     # `python -m benchmarks bench_eval` calls main() with the runner's own argv: no options then.
     args = parser.parse_args(argv or [])
@@ -255,7 +284,10 @@ def main(argv: list[str] | None = None) -> None:
     by_origin_built = dict(
         sorted(pl.DataFrame({"o": [i.bug_origin for i in function_items]}).group_by("o").len().iter_rows())
     )
-    found = _simulated_day_items(max(4, args.limit // 4), args.seed)
+    from repair.object_store import open_store
+
+    store = open_store(args.store)
+    found = _store_repair_items(store) or _simulated_day_items(max(4, args.limit // 4), args.seed)
     repair_items, repair_source = (
         found if found else _stand_in_repair_items(max(4, args.limit // 4), args.seed)
     )
@@ -264,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         f"function benchmark: {len(function_items)} items in {build_s:.0f} s {by_origin_built}; repair: {repair_source}"
     )
 
-    finetuned, finetuned_note = _finetuned_spec(args.finetuned)
+    finetuned, finetuned_note = _finetuned_spec(args.finetuned, store)
     ruff = shutil.which("ruff") or str(Path(".venv/bin/ruff").resolve())
     peer = f"command:{ruff} check --fix --unsafe-fixes --quiet {{file}} || true"
     specs = ["no_change", "search", peer] + ([finetuned] if finetuned else [])
@@ -273,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         specs += [f"dspy:{teacher}", f"dspy-fewshot:{teacher}"]
     eval_started = time.perf_counter()
     with open_repairers(
-        [parse_model_spec(s) for s in specs], decoding=Decoding(max_new_tokens=args.max_new_tokens)
+        [parse_model_spec(s) for s in specs], store=store, decoding=Decoding(max_new_tokens=args.max_new_tokens)
     ) as repairers:
         for repairer in repairers:
             if repairer.name == peer:
@@ -288,8 +320,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in throughput.iter_rows(named=True)
     )
     body = f"""
-Command: `uv run python -m benchmarks bench_eval` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}).
-Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded: load average {load_before} when it
+Command: `uv run python -m benchmarks.bench_eval --store {args.store}` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}, `--max-new-tokens {args.max_new_tokens}`).
+Machine: 2-core CPU sandbox shared with seven other engineers' jobs (loaded: load average {load_before} when it
 started, {_load_average()} at the end), {platform.python_implementation()} {platform.python_version()};
 {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; {build_s / 60:.1f} min to build, {eval_s / 60:.1f} min to evaluate.
 
@@ -304,7 +336,7 @@ Repairers: `no_change`; `search` (its {args.k} cheapest candidates); ruff as a p
 {teacher or "none configured (no network here)"}. Modes: `pass@1` = the first proposal, unverified; `verified@k` = the
 first of up to k={args.k} proposals the verifier accepts (the same verifier and budget for every repairer).
 
-By repairer, benchmark, mode and bug origin (%, 95% Wilson interval, n items):
+By repairer, benchmark, mode, bug origin and reference source (%, 95% Wilson interval, n items):
 
 {origin_table(results)}
 
