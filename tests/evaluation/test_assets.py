@@ -124,3 +124,16 @@ def test_model_evaluation_scores_the_candidate_against_the_serving_model(tmp_pat
     for row in value["results"]:
         by_model.setdefault(row["model"], set()).add(row["item_id"])
     assert set(by_model) == models and len({frozenset(items) for items in by_model.values()}) == 1
+
+    # The operator's tables: every repairer in both modes, no_change at 0, by bug origin and by
+    # reference source, each row with n and its interval.
+    (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["model_evaluation"]]
+    metadata = event.materialization.metadata
+    scores = [r.data for r in metadata["scores"].value.records]
+    assert {(r["model"], r["mode"]) for r in scores} == {(m, mode) for m in models for mode in ("pass@1", "verified@k")}
+    assert all(r["value_%"] == 0.0 for r in scores if r["model"] == "no_change")
+    for key, column in (("by_bug_origin", "bug_origin"), ("by_reference_source", "reference_source")):
+        rows = [r.data for r in metadata[key].value.records]
+        assert {(r["model"], r["mode"]) for r in rows} == {(m, mode) for m in models for mode in ("pass@1", "verified@k")}
+        assert all(r["n"] > 0 and r["ci_low_%"] <= r["value_%"] <= r["ci_high_%"] for r in rows)
+        assert {r[column] for r in rows} == ({"injected", "real"} if column == "bug_origin" else {"program", "agreement"})
