@@ -4,8 +4,9 @@ Simulates two days of IDE sessions into the local object store (projects begun o
 continue on the second), ingests the first day so that their files replay across days, materializes
 the whole graph for the second day (ingest, diagnostics, synthesis, dataset, training, evaluation,
 deployment) in the project's
-Dagster instance so that every run shows in the UI afterwards, then serves the deployed model on a
-local Triton, sends it a broken file and prints the fix.
+Dagster instance so that every run shows in the UI afterwards, prints the evaluation (every
+repairer in both modes, by bug origin and by reference source, with intervals and n) and the gate's
+decision, then serves the deployed model on a local Triton, sends it a broken file and prints the fix.
 """
 
 from __future__ import annotations
