@@ -148,7 +148,7 @@ def _stand_in_repair_items(per_rule: int, seed: int):
     return items, f"stand-in: {len(items)} synthetic repairs of stdlib files, the original file as reference"
 
 
-def _store_repair_items(store):
+def _store_repair_items(store, label: str):
     """The store's materialized `repair_benchmark` (the demo's: held out from the dataset its model
     was trained on, checked by `held_out_from_training`), or None."""
     from evals.items import items_from_frame
@@ -159,7 +159,7 @@ def _store_repair_items(store):
     items = items_from_frame(pl.read_parquet(io.BytesIO(store.read_bytes(key))))
     sources = dict(sorted(pl.DataFrame({"s": [i.reference_source for i in items]}).group_by("s").len().iter_rows()))
     return items, (
-        f"the materialized `repair_benchmark` of the store `{store.uri('')}`: {len(items)} items held out from the "
+        f"the materialized `repair_benchmark` of the store `{label}`: {len(items)} items held out from the "
         f"dataset its model was trained on (checked by `held_out_from_training`), references {sources}"
     )
 
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     from repair.object_store import open_store
 
     store = open_store(args.store)
-    found = _store_repair_items(store) or _simulated_day_items(max(4, args.limit // 4), args.seed)
+    found = _store_repair_items(store, args.store) or _simulated_day_items(max(4, args.limit // 4), args.seed)
     repair_items, repair_source = (
         found if found else _stand_in_repair_items(max(4, args.limit // 4), args.seed)
     )
