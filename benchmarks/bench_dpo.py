@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import results
+from evals.gate import Comparison
 
 SECTION = "## Preference training (DPO)"
 BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair_benchmark/all.parquet")
@@ -47,6 +48,26 @@ def verdict(comparison) -> str:
     if comparison.ci_high < 0:
         return "worse"
     return "within noise"
+
+
+def comparisons(results: pl.DataFrame, candidate: str, base: str) -> list[tuple[str, str, Comparison]]:
+    """(benchmark, mode, candidate vs base) on each benchmark's main metric, paired over the items
+    both were scored on, with the gate's bootstrap (same samples, confidence and seed)."""
+    from evals.harness import MODES, paired_outcomes
+    from evals.metrics import paired_bootstrap_difference
+
+    found = []
+    pair = results.filter(pl.col("model").is_in([candidate, base]))
+    for benchmark in sorted(set(pair["benchmark"].to_list())):
+        for mode in MODES:
+            paired = paired_outcomes(pair, benchmark, mode)
+            if paired.is_empty() or not {candidate, base} <= set(paired.columns):
+                continue
+            mine, theirs = [float(v) for v in paired[candidate]], [float(v) for v in paired[base]]
+            difference, low, high = paired_bootstrap_difference(mine, theirs)
+            found.append((benchmark, mode, Comparison(base, paired.height, sum(mine) / len(mine),
+                                                      sum(theirs) / len(theirs), difference, low, high)))
+    return found
 
 
 def _latest_day(store) -> str:
@@ -124,8 +145,18 @@ def main(argv: list[str] | None = None) -> None:
     decision = outcome.gate
     assert decision is not None
     total_s = time.perf_counter() - started
-    result = verdict(decision.vs_production)
-    against = decision.vs_production.describe() if decision.vs_production else "no paired items"
+    candidate, base_name = f"finetuned:v{entry.version}", f"finetuned:v{base.version}"
+    compared = comparisons(outcome.results, candidate, base_name)
+    # The headline: the gate's metric (its benchmark, pass@1), whether or not the gate got that far.
+    headline_benchmark = decision.benchmark or "repair"
+    headline = next((c for b, m, c in compared if b == headline_benchmark and m == "pass@1"), None)
+    result = verdict(headline)
+    against = headline.describe() if headline else "no paired items"
+    comparison_rows = "\n".join(
+        f"| {b} | {m} | {c.items} | {100 * c.candidate_score:.1f} | {100 * c.other_score:.1f} | "
+        f"{100 * c.difference:+.1f} [{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}] | {verdict(c)} |"
+        for b, m, c in compared
+    )
 
     acceptance = "; ".join(
         f"model v{k[0]}: {rate:.1%} of {n} decided offers" for k, (rate, n) in overall.items()
@@ -153,7 +184,14 @@ intervals and n):
 
 {markdown_table(outcome.summary)}
 
-DPO v{entry.version} against its base v{base.version} on the gate metric (pass@1, paired bootstrap): {against}.
+DPO v{entry.version} against its base v{base.version}, main metric of each benchmark, paired over the items both
+were scored on (difference in points, 95% paired bootstrap interval):
+
+| benchmark | mode | paired items | DPO % | base % | difference [95% CI] | verdict |
+|---|---|---|---|---|---|---|
+{comparison_rows}
+
+On the gate's metric ({headline_benchmark}, pass@1): {against}.
 
 **Result: {result}** (the DPO candidate against the model it started from; "better"/"worse" only when the
 95% interval of the paired difference excludes zero).
