@@ -30,7 +30,6 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import results
-from evals.gate import Comparison
 
 SECTION = "## Preference training (DPO)"
 BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair_benchmark/all.parquet")
@@ -50,26 +49,6 @@ def verdict(comparison) -> str:
     return "within noise"
 
 
-def comparisons(results: pl.DataFrame, candidate: str, base: str) -> list[tuple[str, str, Comparison]]:
-    """(benchmark, mode, candidate vs base) on each benchmark's main metric, paired over the items
-    both were scored on, with the gate's bootstrap (same samples, confidence and seed)."""
-    from evals.harness import MODES, paired_outcomes
-    from evals.metrics import paired_bootstrap_difference
-
-    found = []
-    pair = results.filter(pl.col("model").is_in([candidate, base]))
-    for benchmark in sorted(set(pair["benchmark"].to_list())):
-        for mode in MODES:
-            paired = paired_outcomes(pair, benchmark, mode)
-            if paired.is_empty() or not {candidate, base} <= set(paired.columns):
-                continue
-            mine, theirs = [float(v) for v in paired[candidate]], [float(v) for v in paired[base]]
-            difference, low, high = paired_bootstrap_difference(mine, theirs)
-            found.append((benchmark, mode, Comparison(base, paired.height, sum(mine) / len(mine),
-                                                      sum(theirs) / len(theirs), difference, low, high)))
-    return found
-
-
 def _latest_day(store) -> str:
     days = sorted({k.split("/")[1].removeprefix("date=") for k in store.list("sessions/date=")})
     if not days:
@@ -81,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     from evals.harness import markdown_table
     from evals.items import items_from_frame, sample_frame
     from evals.models import Decoding
-    from evals.run import evaluate_against_base
+    from evals.run import evaluate_against_base, paired_comparisons
     from repair.ingest.logs import read_partition
     from repair.object_store import open_store
     from repair.preferences import acceptance_rate, build_preference_pairs
@@ -146,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     assert decision is not None
     total_s = time.perf_counter() - started
     candidate, base_name = f"finetuned:v{entry.version}", f"finetuned:v{base.version}"
-    compared = comparisons(outcome.results, candidate, base_name)
+    compared = paired_comparisons(outcome.results, candidate, base_name)
     # The headline: the gate's metric (its benchmark, pass@1), whether or not the gate got that far.
     headline_benchmark = decision.benchmark or "repair"
     headline = next((c for b, m, c in compared if b == headline_benchmark and m == "pass@1"), None)

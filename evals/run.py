@@ -18,12 +18,14 @@ from pathlib import Path
 import polars as pl
 
 from evals.function_benchmark import Progress
-from evals.gate import GateDecision, GateSettings, deployment_gate
+from evals.gate import Comparison, GateDecision, GateSettings, deployment_gate
 from evals.harness import (
     DEFAULT_K,
+    MODES,
     PASS_AT_1,
     breakdown,
     evaluate,
+    paired_outcomes,
     plot_rules,
     plot_scores,
     render_report,
@@ -32,6 +34,7 @@ from evals.harness import (
     trivial_items,
 )
 from evals.items import Item
+from evals.metrics import paired_bootstrap_difference
 from evals.models import CASE_STUDY_DECODING, Decoding, ModelSpec, open_repairers, parse_model_spec
 from repair import registry
 from repair.object_store import ObjectStore
@@ -140,6 +143,28 @@ def evaluate_against_base(
         candidate=names[0], production=names[1], gate=True, checks=blocking_checks(store, candidate),
         gate_settings=gate_settings, **options,
     )  # fmt: skip
+
+
+def paired_comparisons(
+    results: pl.DataFrame, candidate: str, other: str, settings: GateSettings = DEFAULT_GATE
+) -> list[tuple[str, str, Comparison]]:
+    """(benchmark, mode, candidate vs other) on each benchmark's main metric in each mode, paired
+    over the items both were scored on, with the gate's bootstrap settings: what a post-trained
+    candidate is against its base, whether or not the gate's rules got that far."""
+    found = []
+    pair = results.filter(pl.col("model").is_in([candidate, other]))
+    for benchmark in sorted(set(pair["benchmark"].to_list())):
+        for mode in MODES:
+            paired = paired_outcomes(pair, benchmark, mode)
+            if paired.is_empty() or not {candidate, other} <= set(paired.columns):
+                continue
+            mine, theirs = [float(v) for v in paired[candidate]], [float(v) for v in paired[other]]
+            difference, low, high = paired_bootstrap_difference(
+                mine, theirs, samples=settings.samples, confidence=settings.confidence, seed=settings.seed
+            )
+            found.append((benchmark, mode, Comparison(other, paired.height, sum(mine) / len(mine),
+                                                      sum(theirs) / len(theirs), difference, low, high)))
+    return found
 
 
 def publish(store: ObjectStore, out_dir: Path, run: str, prefix: str = EVALUATIONS_PREFIX) -> str:

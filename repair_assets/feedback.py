@@ -225,7 +225,7 @@ def dpo_evaluation(
 
     from evals.items import items_from_frame, sample_frame
     from evals.models import Decoding
-    from evals.run import evaluate_against_base, publish
+    from evals.run import evaluate_against_base, paired_comparisons, publish
 
     store = object_store.get_store()
     base = int(dpo_candidate.details["base_version"])
@@ -241,6 +241,13 @@ def dpo_evaluation(
         report_key = publish(store, Path(tmp), run_id, prefix=f"{DPO_EVALUATIONS_PREFIX}/v{dpo_candidate.version}")
     decision = outcome.gate
     assert decision is not None
+    vs_base = pl.DataFrame(
+        [{"benchmark": b, "mode": m, "paired_items": c.items, "candidate": c.candidate_score, "base": c.other_score,
+          "difference": c.difference, "ci_low": c.ci_low, "ci_high": c.ci_high}
+         for b, m, c in paired_comparisons(outcome.results, f"finetuned:v{dpo_candidate.version}", f"finetuned:v{base}")],
+        schema={"benchmark": pl.String, "mode": pl.String, "paired_items": pl.Int64, "candidate": pl.Float64,
+                "base": pl.Float64, "difference": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
+    )  # fmt: skip
     if decision.passed:
         registry.approve(store, dpo_candidate)
     context.log.info(f"gate for DPO {dpo_candidate.label}: {'DEPLOY' if decision.passed else 'REFUSED'}: {decision.reason}")
@@ -254,6 +261,8 @@ def dpo_evaluation(
             "candidate_version": dpo_candidate.version,
             "base_version": base,
             "decision": dg.MetadataValue.md(decision.describe()),
+            # Candidate - base per benchmark and mode, paired, whether or not the gate got that far.
+            "vs_base": frame_table(vs_base, ("candidate", "base", "difference", "ci_low", "ci_high")),
             "scores": frame_table(outcome.summary, SCORE_COLUMNS),
             "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
             "by_reference_source": frame_table(outcome.by_reference, SCORE_COLUMNS),

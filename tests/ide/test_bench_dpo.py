@@ -30,13 +30,13 @@ def test_writes_only_its_own_section(tmp_path):
 def test_comparisons_pair_the_candidate_with_its_base_per_benchmark_and_mode():
     import polars as pl
 
-    from benchmarks.bench_dpo import comparisons
+    from evals.run import paired_comparisons
 
     rows = [
         {"model": model, "benchmark": "repair", "mode": mode, "item_id": f"i{n}", "ast_or_string": model == "finetuned:v2"}
         for model in ("finetuned:v2", "finetuned:v1", "no_change") for mode in ("pass@1", "verified@k") for n in range(40)
     ]  # fmt: skip
-    found = comparisons(pl.DataFrame(rows), "finetuned:v2", "finetuned:v1")
+    found = paired_comparisons(pl.DataFrame(rows), "finetuned:v2", "finetuned:v1")
     assert [(b, m) for b, m, _ in found] == [("repair", "pass@1"), ("repair", "verified@k")]
     for _, _, comparison in found:
         assert (comparison.other, comparison.items, comparison.difference) == ("finetuned:v1", 40, 1.0)

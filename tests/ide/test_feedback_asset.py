@@ -172,3 +172,5 @@ def test_dpo_evaluation_gates_the_candidate_against_the_model_it_started_from(tm
     (event,) = [m for m in result.get_asset_materialization_events() if m.asset_key.path == ["dpo_evaluation"]]
     scores = event.materialization.metadata["scores"].value
     assert {(r.data["model"], r.data["mode"]) for r in scores.records} == {(m, mode) for m in models for mode in MODES}
+    vs_base = [r.data for r in event.materialization.metadata["vs_base"].value.records]
+    assert [(r["benchmark"], r["mode"], r["paired_items"]) for r in vs_base] == [("repair", m, 3) for m in MODES]
