@@ -128,7 +128,7 @@ def markdown(results: dict) -> str:
         (
             f"Measured by `uv run python -m benchmarks.bench_base {' '.join(results['argv'])}` on {results['date']}: "
             f"{results['machine']}; load average {results['load_before']} before, {results['load_after']} after "
-            f"(the machine was shared with six other engineers' test runs, and this ran under `nice -n 15`, so "
+            f"(the machine was shared with other engineers' test runs, and this ran under `nice -n {os.nice(0)}`, so "
             f"wall times are the neighbours' as much as ours; CPU seconds are this process's own)."
         ),
         "",
@@ -181,6 +181,19 @@ def markdown(results: dict) -> str:
 
 
 write_section = partial(results.write_section, SECTION)
+EARLIER = "### Earlier run"
+
+
+def earlier_run(path: Path = results.RESULTS) -> str:
+    """The section's last run as the script wrote it (without its own earlier run), so that a new
+    run is written side by side with the one it replaces."""
+    text = path.read_text(encoding="utf-8")
+    if SECTION not in text:
+        return ""
+    start = text.index(SECTION) + len(SECTION)
+    following = text.find("\n## ", start)
+    body = text[start : None if following < 0 else following]
+    return body.split(EARLIER)[0].strip()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -255,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     body = markdown(results)
     print(body)
     if not args.no_write:
-        write_section(body)
+        earlier = earlier_run()
+        write_section(body + (f"\n{EARLIER}\n\n{earlier}\n" if earlier else ""))
 
 
 if __name__ == "__main__":
