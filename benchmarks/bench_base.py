@@ -110,14 +110,16 @@ def finetune(
         },
     )
     cpu = _cpu_s()
-    run = run_training(render_config(settings))
+    cfg = render_config(settings)
+    run = run_training(cfg)
     cpu = _cpu_s() - cpu
     curve = []
     for export in sorted((run_dir / "run" / "huggingface").glob("ba*"), key=lambda p: int(p.name[2:])):
         write_prompt_settings(export, window)
         curve.append({"batches": int(export.name[2:]), **score(export, test, window)})
         print(f"{preset} {export.name}: {json.dumps(curve[-1])}", flush=True)
-    return {"training": run.summary(), "train_cpu_s": round(cpu, 1), "curve": curve}
+    lr = OmegaConf.select(cfg, "optimizer.lr")
+    return {"training": run.summary(), "lr": lr, "train_cpu_s": round(cpu, 1), "curve": curve}
 
 
 def markdown(results: dict) -> str:
@@ -155,12 +157,14 @@ def markdown(results: dict) -> str:
                 else ""
             )
             lines.append(
-                f"| {label} | {point['batches']} | {cpu} | {point['exact_match']:.1%} | {point['well_formed']:.1%} |"
+                f"| {label}, lr {run.get('lr', '?')} | {point['batches']} | {cpu} | {point['exact_match']:.1%} | {point['well_formed']:.1%} |"
             )
     final = {
         p: results[p]["curve"][-1]["exact_match"] for p in ("cpu-tiny", "cpu-tiny-scratch") if p in results
     }
     zero_shot = base["zero_shot"]["exact_match"]
+    if "cpu-tiny" not in final:
+        return "\n".join([*lines, "", "Zero-shot only: no finetuning arm was run this time.", ""])
     verdict = "met" if final["cpu-tiny"] >= 0.4 else f"missed by {0.4 - final['cpu-tiny']:.1%}"
     lines += [
         "",
@@ -182,18 +186,19 @@ def markdown(results: dict) -> str:
 
 write_section = partial(results.write_section, SECTION)
 EARLIER = "### Earlier run"
+KEPT_EARLIER_RUNS = 2
 
 
-def earlier_run(path: Path = results.RESULTS) -> str:
-    """The section's last run as the script wrote it (without its own earlier run), so that a new
-    run is written side by side with the one it replaces."""
+def earlier_runs(path: Path = results.RESULTS) -> list[str]:
+    """The section's runs as the script wrote them, newest first (the last `KEPT_EARLIER_RUNS`), so
+    that a new run is written side by side with the ones before it."""
     text = path.read_text(encoding="utf-8")
     if SECTION not in text:
-        return ""
+        return []
     start = text.index(SECTION) + len(SECTION)
     following = text.find("\n## ", start)
-    body = text[start : None if following < 0 else following]
-    return body.split(EARLIER)[0].strip()
+    runs = [run.strip() for run in text[start : None if following < 0 else following].split(EARLIER)]
+    return [run for run in runs if run][:KEPT_EARLIER_RUNS]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=300, help="the demo's finetuning budget")
     parser.add_argument("--curve-every", type=int, default=100)
     parser.add_argument(
-        "--presets", nargs="+", default=["cpu-tiny", "cpu-tiny-scratch"], help="the arms to finetune"
+        "--presets", nargs="*", default=["cpu-tiny", "cpu-tiny-scratch"], help="the arms to finetune (none: zero-shot only)"
     )
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
@@ -268,8 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     body = markdown(results)
     print(body)
     if not args.no_write:
-        earlier = earlier_run()
-        write_section(body + (f"\n{EARLIER}\n\n{earlier}\n" if earlier else ""))
+        write_section("\n\n".join([body, *(f"{EARLIER}\n\n{run}" for run in earlier_runs())]))
 
 
 if __name__ == "__main__":
