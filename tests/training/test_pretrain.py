@@ -127,3 +127,24 @@ def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
     text = results.read_text()
     assert text.count(SECTION) == 1 and "second" in text and "first" not in text
     assert "## Training\n\nkeep me" in text and "## Evaluation\n\nkeep me too" in text
+
+
+def test_bench_base_keeps_the_runs_it_replaces_side_by_side(tmp_path):
+    from benchmarks.bench_base import EARLIER, SECTION, earlier_runs, write_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Other\n\nkeep me\n")
+    for run in ("run 1", "run 2", "run 3", "run 4"):
+        write_section("\n\n".join([run, *(f"{EARLIER}\n\n{r}" for r in earlier_runs(results))]), results)
+    text = results.read_text()
+    assert earlier_runs(results) == ["run 4", "run 3"]  # the newest, then the last two it replaced
+    assert text.count(EARLIER) == 2 and "run 2" in text and "run 1" not in text
+    assert text.count(SECTION) == 1 and "## Other\n\nkeep me" in text
+
+
+def test_the_card_learning_curve_spans_the_run():
+    losses = [(batch, 7.0 - batch / 100) for batch in range(1, 161)]
+    curve = pretrain.loss_curve_points(losses, points=8)
+    assert len(curve) == 8 and curve[0] == losses[0] and curve[-1] == losses[-1]
+    assert [b for b, _ in curve] == sorted(b for b, _ in curve)
+    assert pretrain.loss_curve_points(losses[:3]) == losses[:3] and pretrain.loss_curve_points([]) == []
