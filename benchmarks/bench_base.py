@@ -67,13 +67,41 @@ def demo_sized_data(work: Path, train_examples: int, test_items: int, max_files:
     return {split: len(rows) for split, rows in keep.items()}
 
 
+def copying(completions: list[str], test: list[dict]) -> dict:
+    """The skill exact match hinges on, from the first line of each diff (for a one-line fix, the
+    erroneous line copied as `-N TEXT`): how often its line number is the reference's, and how often
+    the whole line (sign, number, text) is. A model that ignores the prompt scores 0 on both, even
+    when its diffs are well formed."""
+    from repair.linediff import DiffError, parse_diff
+
+    number = copied = 0
+    for completion, example in zip(completions, test, strict=True):
+        reference = parse_diff(example["response"]).ops[0]
+        try:
+            first = next(iter(parse_diff(completion).ops), None)
+        except DiffError:
+            first = None
+        number += first is not None and first.line == reference.line
+        copied += first == reference
+    return {
+        "line_number_right": round(number / len(test), 4),
+        "first_line_exact": round(copied / len(test), 4),
+    }
+
+
 def score(model_dir: Path, test: list[dict], window: int) -> dict:
     from repair.model import RepairModel
     from repair.training.heldout import exact_match
 
     started = time.perf_counter()
-    result = exact_match(RepairModel(model_dir, temperature=0.0, window=window).generate, test)
-    return {**result, "wall_s": round(time.perf_counter() - started, 1)}
+    completions: list[str] = []
+
+    def generate(prompts: list[str]) -> list[str]:
+        completions.extend(RepairModel(model_dir, temperature=0.0, window=window).generate(prompts))
+        return completions
+
+    result = exact_match(generate, test)
+    return {**result, **copying(completions, test), "wall_s": round(time.perf_counter() - started, 1)}
 
 
 def finetune(
@@ -122,6 +150,11 @@ def finetune(
     return {"training": run.summary(), "lr": lr, "train_cpu_s": round(cpu, 1), "curve": curve}
 
 
+def _cells(scores: dict) -> str:
+    rates = ("exact_match", "well_formed", "line_number_right", "first_line_exact")
+    return " | ".join(f"{scores[k]:.1%}" if k in scores else "" for k in rates)
+
+
 def markdown(results: dict) -> str:
     base, n = results["base"], results["data"]["test"]
     lines = [
@@ -141,9 +174,9 @@ def markdown(results: dict) -> str:
             f"see its README). Exact match: greedy decoding (pass@1), the diff's ops equal to the reference's, n={n}."
         ),
         "",
-        "| model | batches on this data | training CPU | exact match | well-formed diffs |",
-        "| --- | --- | --- | --- | --- |",
-        f"| base alone, zero-shot | 0 | 0 s | {base['zero_shot']['exact_match']:.1%} | {base['zero_shot']['well_formed']:.1%} |",
+        "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| base alone, zero-shot | 0 | 0 s | {_cells(base['zero_shot'])} |",
     ]
     for label, preset in (
         ("base finetuned (`cpu-tiny`)", "cpu-tiny"),
@@ -157,7 +190,7 @@ def markdown(results: dict) -> str:
                 else ""
             )
             lines.append(
-                f"| {label}, lr {run.get('lr', '?')} | {point['batches']} | {cpu} | {point['exact_match']:.1%} | {point['well_formed']:.1%} |"
+                f"| {label}, lr {run.get('lr', '?')} | {point['batches']} | {cpu} | {_cells(point)} |"
             )
     final = {
         p: results[p]["curve"][-1]["exact_match"] for p in ("cpu-tiny", "cpu-tiny-scratch") if p in results
@@ -219,7 +252,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=300, help="the demo's finetuning budget")
     parser.add_argument("--curve-every", type=int, default=100)
     parser.add_argument(
-        "--presets", nargs="*", default=["cpu-tiny", "cpu-tiny-scratch"], help="the arms to finetune (none: zero-shot only)"
+        "--presets",
+        nargs="*",
+        default=["cpu-tiny", "cpu-tiny-scratch"],
+        help="the arms to finetune (none: zero-shot only)",
     )
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")

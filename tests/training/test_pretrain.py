@@ -148,3 +148,21 @@ def test_the_card_learning_curve_spans_the_run():
     assert len(curve) == 8 and curve[0] == losses[0] and curve[-1] == losses[-1]
     assert [b for b, _ in curve] == sorted(b for b, _ in curve)
     assert pretrain.loss_curve_points(losses[:3]) == losses[:3] and pretrain.loss_curve_points([]) == []
+
+
+def test_bench_base_measures_copying_of_the_erroneous_line():
+    from benchmarks.bench_base import copying
+
+    test = [
+        {"response": "<diff>\n-3 x = foo(\n+3 x = foo()\n</diff>"},
+        {"response": "<diff>\n-7 if a = 1:\n+7 if a == 1:\n</diff>"},
+        {"response": "<diff>\n+1 import os\n</diff>"},  # an insertion: its first line is the `+`
+        {"response": "<diff>\n-2 retrun x\n+2 return x\n</diff>"},
+    ]
+    completions = [
+        "<diff>\n-3 x = foo(\n+3 x = bar()\n</diff>",  # copied, edited wrongly
+        "<diff>\n-7 if a == 1:\n+7 if a == 1:\n</diff>",  # right line, text paraphrased
+        "<diff>\n-11     return  # pragma:\n</diff>",  # the memorised answer of a base that ignores the prompt
+        "no diff at all",
+    ]
+    assert copying(completions, test) == {"line_number_right": 0.5, "first_line_exact": 0.25}
