@@ -12,7 +12,7 @@ import pkgutil
 import dagster as dg
 
 import repair_assets
-from jobs.automation import JOBS, LOCAL_ONLY_JOBS, SCHEDULES, SENSORS
+from jobs.automation import JOBS, LOCAL_ONLY_JOBS, SCHEDULES, SENSORS, TRAINS_TAG
 from jobs.environments import build_resources, current_environment
 
 # docs/formats.md section 5: the asset keys users, services and tests depend on, by group.
@@ -31,6 +31,15 @@ CONTRACT_ASSETS = frozenset(key for keys in CONTRACT_GROUPS.values() for key in 
 # backfill gives it one day per run. (The ingest assets handle ranges and declare their own policy.)
 BACKFILL_DAYS_PER_RUN = 1
 
+
+# By hand only (it trains several models): the `scaling` group is in no lifecycle job.
+scaling_experiments = dg.define_asset_job(
+    "scaling_experiments",
+    selection=dg.AssetSelection.groups("scaling"),
+    description="Trains on fractions of the approved dataset and at two model sizes with the same budget; "
+    "plots held-out exact match against data size and parameters (repair_assets/scaling.py).",
+    tags=TRAINS_TAG,
+)
 
 # The simulator writes session logs; production reads real ones and must never get simulated data.
 LOCAL_ONLY_MODULES = ("embedded",)
@@ -92,7 +101,10 @@ def build_definitions(env: str | None = None) -> dg.Definitions:
         ],
         asset_checks=dg.load_asset_checks_from_modules(modules),
         resources=build_resources(env),
-        jobs=JOBS if env == "local" else [job for job in JOBS if job.name not in LOCAL_ONLY_JOBS],
+        jobs=[
+            *(JOBS if env == "local" else [job for job in JOBS if job.name not in LOCAL_ONLY_JOBS]),
+            scaling_experiments,
+        ],
         schedules=SCHEDULES,
         sensors=SENSORS,
     )

@@ -14,6 +14,10 @@ it on its own output could never fail. This one looks twice, differently:
 
 Every benchmark source comes from the one list, `evals.named_benchmark_sources` (the configured
 DebugBench / HumanEvalPack files included).
+
+The same normalised tokens also give exact hashes of windows of `WINDOW_LINES` consecutive code
+lines (`window_hashes`): the pretraining corpus's disjointness check
+(`repair.training.leakcheck`) indexes every reference by functions and windows with these functions.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ NEAR_THRESHOLD = 0.5
 SHINGLE_SIZE = 3
 NUM_PERM = 128
 MIN_FUNCTION_TOKENS = 12  # `def f(): return 1` alone is not evidence of a leak
+WINDOW_LINES = 6
+MIN_WINDOW_TOKENS = 40
 _SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
             tokenize.ENCODING, tokenize.ENDMARKER}  # fmt: skip
-_FALLBACK_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
+_CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
 
 
 def normalized_tokens(code: str) -> list[str]:
@@ -42,12 +48,38 @@ def normalized_tokens(code: str) -> list[str]:
     try:
         return [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type not in _SKIPPED]
     except (tokenize.TokenError, IndentationError, SyntaxError):
-        return _FALLBACK_TOKEN.findall(re.sub(r"#[^\n]*", "", code))
+        return _CODE_TOKEN.findall(re.sub(r"#[^\n]*", "", code))
 
 
-def function_hashes(source: str, lines: range | None = None) -> dict[str, str]:
-    """{normalised-token hash: function name} of the functions in `source` (those overlapping the
-    0-based `lines`, if given); {} when the source does not parse."""
+def normalized_lines(code: str) -> list[list[str]]:
+    """The regex tokens of each line with any, comments dropped: line by line, so that an excerpt
+    that cuts a string or a block (a prompt's window) normalises as the whole file does."""
+    lines = (_CODE_TOKEN.findall(re.sub(r"#.*", "", line)) for line in code.split("\n"))
+    return [tokens for tokens in lines if tokens]
+
+
+def _digest(tokens: Iterable[str]) -> str:
+    return hashlib.sha1("\x00".join(tokens).encode()).hexdigest()
+
+
+def window_hashes(code: str, size: int = WINDOW_LINES, min_tokens: int = MIN_WINDOW_TOKENS) -> set[str]:
+    """Hashes of every `size` consecutive normalised code lines holding at least `min_tokens` tokens
+    (shorter runs are too generic to mean a copy)."""
+    lines = normalized_lines(code)
+    out = set()
+    for start in range(len(lines) - size + 1):
+        window = lines[start : start + size]
+        if sum(map(len, window)) >= min_tokens:
+            out.add(_digest(token for line in window for token in [*line, "\n"]))
+    return out
+
+
+def function_hashes(
+    source: str, lines: range | None = None, min_tokens: int = MIN_FUNCTION_TOKENS
+) -> dict[str, str]:
+    """{normalised-token hash: function name} of the functions in `source` with at least
+    `min_tokens` tokens (those overlapping the 0-based `lines`, if given); {} when the source does
+    not parse."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -61,8 +93,8 @@ def function_hashes(source: str, lines: range | None = None) -> dict[str, str]:
             continue
         segment = ast.get_source_segment(source, node)
         tokens = normalized_tokens(textwrap.dedent(segment or ""))
-        if len(tokens) >= MIN_FUNCTION_TOKENS:
-            hashes[hashlib.sha1("\x00".join(tokens).encode()).hexdigest()] = node.name
+        if len(tokens) >= min_tokens:
+            hashes[_digest(tokens)] = node.name
     return hashes
 
 

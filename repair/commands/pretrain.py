@@ -146,7 +146,7 @@ def command(
         "vocab_size": config["vocab_size"],
         "size_bytes": sum(p.stat().st_size for p in out.iterdir() if p.is_file()),
         "corpus": corpus,
-        "training": run.summary(),
+        "training": {**run.summary(), "loss_curve": pretrain.loss_curve_points(run.run_losses)},
         "max_duration": max_duration,
         "global_batch_size": 16,
         "hardware": hardware,

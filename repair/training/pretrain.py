@@ -370,6 +370,15 @@ def export_base(export_dir: Path, out: Path, window: int) -> Path:
     return out
 
 
+def loss_curve_points(losses: Sequence[tuple[int, float]], points: int = 12) -> list[tuple[int, float]]:
+    """About `points` (batch, training loss) pairs spread over the run, the last one included: the
+    learning curve the model card reports."""
+    if not losses:
+        return []
+    step = max(1, len(losses) // points)
+    return [*losses[::step][: points - 1], losses[-1]] if len(losses) > points else list(losses)
+
+
 def model_card_markdown(card: dict[str, Any]) -> str:
     corpus, training, heldout, leak = (
         card["corpus"],
@@ -396,6 +405,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"| training | {training['batches']} batches of {card['global_batch_size']} ({card['max_duration']}), loss {training['first_loss']} -> {training['final_loss']}, {training['tokens_per_s']} tokens/s at the end |",
         f"| hardware and time | {card['hardware']}; {training['wall_s'] / 60:.1f} min wall this run{card.get('resumed_note', '')}, {card['cpu_s'] / 60:.1f} CPU-min |",
     ]
+    if training.get("loss_curve"):
+        curve = ", ".join(f"{batch}: {loss:.2f}" for batch, loss in training["loss_curve"])
+        lines.append(f"| learning curve (batch: training loss) | {curve} |")
     if heldout:
         lines.append(
             f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1, greedy), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from repair.corpus import stdlib_dir
+from repair.leaks import function_hashes
 from repair.training import pretrain
-from repair.training.leakcheck import LeakIndex, check_examples, functions, reference_sources
+from repair.training.leakcheck import MIN_TOKENS, LeakIndex, check_examples, reference_sources
 
 COPIED = '''
 def pick(seq, key, default=None):
@@ -55,7 +56,7 @@ def test_references_cover_every_benchmark_source_and_the_simulator_files():
     # A real simulator file is found again by the index (a corpus that vendored it would be excluded).
     index = LeakIndex.build({k: v for k, v in references.items() if k == "simulator:json/decoder.py"})
     assert index.check((stdlib_dir() / "json" / "decoder.py").read_text())
-    assert functions((stdlib_dir() / "json" / "decoder.py").read_text())
+    assert function_hashes((stdlib_dir() / "json" / "decoder.py").read_text(), min_tokens=MIN_TOKENS)
 
 
 def test_simulator_mistakes_in_third_party_code_verify_with_ruff():
@@ -126,3 +127,42 @@ def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
     text = results.read_text()
     assert text.count(SECTION) == 1 and "second" in text and "first" not in text
     assert "## Training\n\nkeep me" in text and "## Evaluation\n\nkeep me too" in text
+
+
+def test_bench_base_keeps_the_runs_it_replaces_side_by_side(tmp_path):
+    from benchmarks.bench_base import EARLIER, SECTION, earlier_runs, write_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Other\n\nkeep me\n")
+    for run in ("run 1", "run 2", "run 3", "run 4"):
+        write_section("\n\n".join([run, *(f"{EARLIER}\n\n{r}" for r in earlier_runs(results))]), results)
+    text = results.read_text()
+    assert earlier_runs(results) == ["run 4", "run 3"]  # the newest, then the last two it replaced
+    assert text.count(EARLIER) == 2 and "run 2" in text and "run 1" not in text
+    assert text.count(SECTION) == 1 and "## Other\n\nkeep me" in text
+
+
+def test_the_card_learning_curve_spans_the_run():
+    losses = [(batch, 7.0 - batch / 100) for batch in range(1, 161)]
+    curve = pretrain.loss_curve_points(losses, points=8)
+    assert len(curve) == 8 and curve[0] == losses[0] and curve[-1] == losses[-1]
+    assert [b for b, _ in curve] == sorted(b for b, _ in curve)
+    assert pretrain.loss_curve_points(losses[:3]) == losses[:3] and pretrain.loss_curve_points([]) == []
+
+
+def test_bench_base_measures_copying_of_the_erroneous_line():
+    from benchmarks.bench_base import copying
+
+    test = [
+        {"response": "<diff>\n-3 x = foo(\n+3 x = foo()\n</diff>"},
+        {"response": "<diff>\n-7 if a = 1:\n+7 if a == 1:\n</diff>"},
+        {"response": "<diff>\n+1 import os\n</diff>"},  # an insertion: its first line is the `+`
+        {"response": "<diff>\n-2 retrun x\n+2 return x\n</diff>"},
+    ]
+    completions = [
+        "<diff>\n-3 x = foo(\n+3 x = bar()\n</diff>",  # copied, edited wrongly
+        "<diff>\n-7 if a == 1:\n+7 if a == 1:\n</diff>",  # right line, text paraphrased
+        "<diff>\n-11     return  # pragma:\n</diff>",  # the memorised answer of a base that ignores the prompt
+        "no diff at all",
+    ]
+    assert copying(completions, test) == {"line_number_right": 0.5, "first_line_exact": 0.25}
