@@ -46,6 +46,7 @@ def test_a_dataset_without_a_test_split_is_refused_before_training(tmp_path):
         scaling.run_scaling(tmp_path, tmp_path, tmp_path / "work", batches=1)
 
 
+@pytest.mark.slow  # trains four models: 8.7 min on the loaded 2-core machine
 def test_the_job_trains_every_arm_with_one_budget_and_plots_both_axes(repair_rows, tmp_path):
     from jobs.definitions import defs
 
