@@ -16,9 +16,12 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `bad_input` | the state cannot be linted: not UTF-8, binary, too large, or a linter crashed or timed out |
 | `not_reproduced` | re-linting the state finds no diagnostic with the same source, rule and line |
 
-Linting runs once per distinct state (several diagnostics are often logged on one version), in
-batches of up to `batch_size` states handed to `repair.lint.lint_batch`, on one of three executors:
-`serial`, `process` (a process pool of `workers`) or `spark` (one Spark task per batch).
+Linting runs once per distinct state (several diagnostics are often logged on one version), one
+of two ways (`linting`): `batch`, batches of up to `batch_size` states handed to
+`repair.lint.lint_batch` (one ruff and one basedpyright process per batch), or `warm`, each file's
+states in version order as edits to a warm language server (`repair.lint.lint_file_states`; all the
+states of one file in one task). Either runs on one of three executors: `serial`, `process` (a
+process pool of `workers`) or `spark` (one Spark task per batch).
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ from repair.diagnostic import Diagnostic
 from repair.lint import (
     DEFAULT_CONFIG,
     DEFAULT_MAX_FILE_BYTES,
+    FileState,
     LintConfig,
     LintResult,
     is_python_path,
     lint_batch,
+    lint_file_states,
 )
 from repair.settle import SettleSettings, settle
 
@@ -72,6 +77,7 @@ REASONS = (
 )
 BEFORE_SETTLING = frozenset(REASONS[: REASONS.index("unsettled")])
 EXECUTORS = ("serial", "process", "spark")
+LINTING = ("batch", "warm")
 QUARANTINE_COLUMNS = (
     "diagnostic_id", "repl", "session", "file", "ts", "version", "source", "code", "message", "start_line",
 )
@@ -80,6 +86,8 @@ QUARANTINE_COLUMNS = (
 # States per linter call. basedpyright's start-up (~1 s) is paid once per call: on an idle 2-core
 # machine 200 per call lint 1.8x as many states per second as 64 did (benchmarks/RESULTS.md).
 DEFAULT_BATCH_SIZE = 200
+# States per `warm` task at most: a task pays one language server's start-up (~1.5 s of CPU).
+WARM_TASK_STATES = 1000
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,8 @@ class ReproduceSettings:
     timeout_s: float = 120.0
     workers: int = 2
     executor: str = "process"
+    # How states are linted (see the module doc); benchmarks/bench_reproduce.py measures both.
+    linting: str = "batch"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     style_rules: tuple[str, ...] = STYLE_RULES
     generated_path_patterns: tuple[str, ...] = GENERATED_PATH_PATTERNS
@@ -104,6 +114,8 @@ class ReproduceSettings:
     def __post_init__(self):
         if self.executor not in EXECUTORS:
             raise ValueError(f"executor {self.executor!r}: use one of {', '.join(EXECUTORS)}")
+        if self.linting not in LINTING:
+            raise ValueError(f"linting {self.linting!r}: use one of {', '.join(LINTING)}")
         if self.batch_size < 1 or self.workers < 1:
             raise ValueError("batch_size and workers must be at least 1")
 
@@ -216,36 +228,63 @@ def lint_states(batch: tuple[list[dict[str, str | bytes]], list[str], float, int
     return lint_batch(projects, targets, timeout_s=timeout_s, max_file_bytes=max_file_bytes, config=config)
 
 
+def warm_task(states: list[FileState], settings: ReproduceSettings) -> tuple[list[FileState], float, int, LintConfig]:
+    """The task `lint_warm` takes: whole files' states with the settings they need (plain values)."""
+    return states, settings.timeout_s, settings.max_file_bytes, settings.lint_config
+
+
+def lint_warm(task: tuple[list[FileState], float, int, LintConfig]) -> list[LintResult]:
+    """One executor task: whole files' states through one warm language server
+    (`repair.lint.lint_file_states`)."""
+    states, timeout_s, max_file_bytes, config = task
+    return lint_file_states(states, timeout_s=timeout_s, max_file_bytes=max_file_bytes, config=config)
+
+
+def split_by_file(states: Sequence[FileState], tasks: int) -> list[list[int]]:
+    """State indexes in `tasks` groups of about equal size, all the states of a file in one group
+    (largest files first, each to the group with the fewest states)."""
+    by_file: dict[str, list[int]] = {}
+    for index, state in enumerate(states):
+        by_file.setdefault(state.history, []).append(index)
+    groups: list[list[int]] = [[] for _ in range(max(1, tasks))]
+    for indexes in sorted(by_file.values(), key=len, reverse=True):
+        min(groups, key=len).extend(indexes)
+    return [group for group in groups if group]
+
+
+def parallelism(settings: ReproduceSettings, spark=None) -> int:
+    if settings.executor == "process":
+        return settings.workers
+    if settings.executor == "spark" and spark is not None:
+        return spark.sparkContext.defaultParallelism
+    return 1
+
+
 def batch_size(states: int, settings: ReproduceSettings, spark=None) -> int:
     """`settings.batch_size`, made smaller where that leaves a worker idle: a small day is split
     so that every worker (pool process or Spark core) gets a batch."""
-    if settings.executor == "process":
-        parallelism = settings.workers
-    elif settings.executor == "spark" and spark is not None:
-        parallelism = spark.sparkContext.defaultParallelism
-    else:
-        parallelism = 1
-    return max(1, min(settings.batch_size, -(-states // parallelism)))
+    return max(1, min(settings.batch_size, -(-states // parallelism(settings, spark))))
 
 
 def run_batches(
     batches: list[tuple], settings: ReproduceSettings, *, spark=None,
     progress: Callable[[int, int], None] | None = None,
+    task: Callable[[tuple], list[LintResult]] = lint_states,
 ) -> list[list[LintResult]]:
-    """Each batch's results, in order, on the configured executor."""
+    """Each batch's results (`task(batch)`), in order, on the configured executor."""
     total = len(batches)
     if settings.executor == "spark":
         if spark is None:
             raise ValueError("executor 'spark' needs a SparkSession")
         rdd = spark.sparkContext.parallelize(batches, numSlices=max(total, 1))
-        results = rdd.map(lint_states).collect()
+        results = rdd.map(task).collect()
         if progress:
             progress(total, total)
         return results
     if settings.executor == "serial" or settings.workers == 1 or total <= 1:
         results = []
         for done, batch in enumerate(batches, 1):
-            results.append(lint_states(batch))
+            results.append(task(batch))
             if progress:
                 progress(done, total)
         return results
@@ -253,11 +292,34 @@ def run_batches(
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=min(settings.workers, total), mp_context=context) as pool:
         results = []
-        for done, result in enumerate(pool.map(lint_states, batches), 1):
+        for done, result in enumerate(pool.map(task, batches), 1):
             results.append(result)
             if progress:
                 progress(done, total)
         return results
+
+
+def lint(
+    states: Sequence[FileState], settings: ReproduceSettings, *, spark=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[LintResult]:
+    """Each state's diagnostics, in order, the configured way (`linting`) on the configured executor."""
+    if settings.linting == "warm":
+        tasks = parallelism(settings, spark) * -(-len(states) // (parallelism(settings, spark) * WARM_TASK_STATES))
+        groups = split_by_file(states, tasks)
+        batches = [warm_task([states[i] for i in group], settings) for group in groups]
+        found = run_batches(batches, settings, spark=spark, progress=progress, task=lint_warm)
+        results: list[LintResult] = [LintResult() for _ in states]
+        for group, group_results in zip(groups, found, strict=True):
+            for index, result in zip(group, group_results, strict=True):
+                results[index] = result
+        return results
+    size = batch_size(len(states), settings, spark)
+    batches = [
+        lint_task([s.files for s in chunk], [s.target for s in chunk], settings)
+        for chunk in (states[start:start + size] for start in range(0, len(states), size))
+    ]
+    return [r for batch in run_batches(batches, settings, spark=spark, progress=progress) for r in batch]
 
 
 def reproduce(
@@ -317,14 +379,16 @@ def reproduce(
         seen_pairs.setdefault(pair, row["diagnostic_id"])
 
     states = list(to_lint.values())
-    size = batch_size(len(states), settings, spark)
-    batches = []
-    for start in range(0, len(states), size):
-        chunk = states[start:start + size]
-        projects = [{**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]} for group in chunk]
-        targets = [records[group[0]]["file"] for group in chunk]
-        batches.append(lint_task(projects, targets, settings))
-    results = [r for batch in run_batches(batches, settings, spark=spark, progress=progress) for r in batch]
+    file_states = [
+        FileState(
+            files={**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]},
+            target=records[group[0]]["file"],
+            file_id=f"{records[group[0]]['repl']}/{records[group[0]]['file']}",
+            order=records[group[0]]["ts"],
+        )
+        for group in states
+    ]
+    results = lint(file_states, settings, spark=spark, progress=progress)
 
     reproduced_message: dict[int, str] = {}
     linted_per_rule: Counter[str] = Counter()

@@ -4,7 +4,7 @@ configuration) and the style rules the reproduction stage drops.
 
 Settings come from environment variables so that local and production differ only there:
 `REPAIR_LINT_EXECUTOR` (`serial`, `process`, `spark`), `REPAIR_LINT_WORKERS`,
-`REPAIR_LINT_BATCH_SIZE`, `REPAIR_LINT_TIMEOUT_S`.
+`REPAIR_LINT_BATCH_SIZE`, `REPAIR_LINT_TIMEOUT_S`, `REPAIR_LINT_MODE` (`batch`, `warm`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from repair.lint import DEFAULT_MAX_FILE_BYTES, LintConfig, WarmLinter, lint_batch
 from repair.lint.config import RUFF_LINE_LENGTH, RUFF_SELECT
-from repair.reproduce import DEFAULT_BATCH_SIZE, EXECUTORS, STYLE_RULES, ReproduceSettings
+from repair.reproduce import DEFAULT_BATCH_SIZE, EXECUTORS, LINTING, STYLE_RULES, ReproduceSettings
 
 
 class LinterResource(dg.ConfigurableResource):
@@ -24,6 +24,9 @@ class LinterResource(dg.ConfigurableResource):
 
     executor: str = Field(default="process", description=f"one of {', '.join(EXECUTORS)}")
     workers: int = Field(default=2, description="processes of the `process` executor")
+    linting: str = Field(
+        default="batch", description=f"how states are linted: one of {', '.join(LINTING)} (docs/diagnostics.md)"
+    )
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, description="file states per linter process call")
     timeout_s: float = Field(default=120.0, description="seconds one linter process may take")
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, description="larger files are refused")
@@ -47,7 +50,7 @@ class LinterResource(dg.ConfigurableResource):
     def reproduce_settings(self, **overrides) -> ReproduceSettings:
         values = {
             "batch_size": self.batch_size, "timeout_s": self.timeout_s, "workers": self.workers,
-            "executor": self.executor, "max_file_bytes": self.max_file_bytes,
+            "executor": self.executor, "linting": self.linting, "max_file_bytes": self.max_file_bytes,
             "style_rules": tuple(self.style_rules), "lint_config": self.lint_config(),
         }
         return ReproduceSettings(**(values | {k: v for k, v in overrides.items() if v is not None}))
@@ -68,6 +71,7 @@ def linter_resource(env: str = "local") -> LinterResource:
     return LinterResource(
         executor=os.environ.get("REPAIR_LINT_EXECUTOR", default_executor),
         workers=int(os.environ.get("REPAIR_LINT_WORKERS", "2")),
+        linting=os.environ.get("REPAIR_LINT_MODE", "batch"),
         batch_size=int(os.environ.get("REPAIR_LINT_BATCH_SIZE", str(DEFAULT_BATCH_SIZE))),
         timeout_s=float(os.environ.get("REPAIR_LINT_TIMEOUT_S", "120")),
     )

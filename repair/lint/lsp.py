@@ -76,7 +76,7 @@ class LspClient:
         try:
             return future.result(timeout=timeout_s)
         except FutureTimeout:
-            raise ToolFailure(f"pyright language server did not answer {method} in {timeout_s:g} s") from None
+            raise ToolFailure(f"pyright language server timed out after {timeout_s:g} s on {method}") from None
         finally:
             self._pending.pop(request_id, None)
 

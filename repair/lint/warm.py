@@ -136,9 +136,25 @@ class WarmLinter:
         if self._client is None:
             self.start()
         target_bytes = check_target(files, target, self.max_file_bytes)
-        text = target_bytes.decode("utf-8")
         ruff = _RuffThread(self._root, target, target_bytes, self.timeout_s)
         ruff.start()
+        try:
+            pyright = self._checked_pyright(files, target, target_bytes)
+        finally:
+            ruff.join()
+        if ruff.failure is not None:
+            raise ruff.failure
+        return sort_diagnostics([*ruff.diagnostics, *pyright])
+
+    def check_pyright(self, files: Mapping[str, str | bytes], target: str) -> list[Diagnostic]:
+        """Only basedpyright's diagnostics of `target` (for callers that run ruff batched over
+        many states, `repair.lint.incremental`); raises as `check` does."""
+        if self._client is None:
+            self.start()
+        return sort_diagnostics(self._checked_pyright(files, target, check_target(files, target, self.max_file_bytes)))
+
+    def _checked_pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[Diagnostic]:
+        """The server's diagnostics; a server that fails is restarted and asked once more."""
         try:
             raw = self._pyright(files, target, target_bytes)
         except ToolFailure:
@@ -148,11 +164,7 @@ class WarmLinter:
             except ToolFailure:
                 self.restart()  # leave a working server for the next check
                 raise
-        finally:
-            ruff.join()
-        if ruff.failure is not None:
-            raise ruff.failure
-        return sort_diagnostics([*ruff.diagnostics, *pyright_diagnostics(raw, text, self.config)])
+        return pyright_diagnostics(raw, target_bytes.decode("utf-8"), self.config)
 
     def _pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[dict[str, Any]]:
         assert self._client is not None and self._root is not None

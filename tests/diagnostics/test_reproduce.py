@@ -75,6 +75,26 @@ def test_the_process_pool_agrees_with_serial(error_states, serial_outcome):
     assert serial_outcome.counts == EXPECTED_COUNTS
 
 
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_warm_linting_agrees_with_batched(error_states, serial_outcome, executor):
+    frame, contexts = error_states
+    settings = ReproduceSettings(executor=executor, linting="warm", workers=2, one_state_per_mistake=False)
+    assert _canonical(reproduce(frame, contexts, settings)) == _canonical(serial_outcome)
+
+
+def test_warm_linting_quarantines_a_hanging_linter(error_states):
+    frame, contexts = error_states
+    settings = ReproduceSettings(executor="serial", linting="warm", timeout_s=0.001, one_state_per_mistake=False)
+    outcome = reproduce(frame, contexts, settings)
+    assert outcome.counts["kept"] == 0 and outcome.counts["input"] == frame.height
+    assert outcome.dropped.filter(pl.col("detail").str.contains("timed out")).height == EXPECTED_COUNTS["kept"] + 3
+
+
+def test_unknown_linting_is_refused():
+    with pytest.raises(ValueError, match="linting 'cold'"):
+        ReproduceSettings(linting="cold")
+
+
 @pytest.mark.slow
 def test_spark_executors_agree_with_serial(error_states, serial_outcome):
     from resources.spark import local_spark_session

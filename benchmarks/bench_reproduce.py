@@ -1,0 +1,242 @@
+"""Reproduction throughput (issue 17): the states per second the `reproduced_diagnostics` stage lints
+on one stored day, today's batched path (`linting="batch"`: batches of 200 states, one ruff and one
+basedpyright process per batch) side by side with the warm, file-by-file path (`linting="warm"`:
+each file's states in version order as edits to one warm language server per worker, ruff batched),
+both through `repair.reproduce.reproduce` in one run, on `BENCH_REPRODUCE_EXECUTOR` (default
+`serial`: one worker each, so that the per-call time allowance can be raised, see `main`; `process`
+uses the stage's 2-worker pool as it is). It checks that both paths give every state the same diagnostics and the day the same outcome,
+and times ruff alone on the same states (its share of the work).
+
+The day: `BENCH_REPRODUCE_STORE` (default `.data/store`, e.g. a copy of the demo's store) and
+`BENCH_REPRODUCE_DAY` (default: the latest day with `error_states`); with no stored day, one is
+simulated (`BENCH_REPRODUCE_SESSIONS`, default 120, the demo's size) and ingested there.
+`BENCH_REPRODUCE_ALL=1` lints every distinct state (no settle or one-state-per-mistake filter: more
+states per file). Writes the section "## Reproduction throughput" of benchmarks/RESULTS.md
+(`BENCH_REPRODUCE_NO_WRITE=1`: only prints).
+
+Run: `uv run python -m benchmarks bench_reproduce`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Self
+
+import polars as pl
+import psutil
+
+from benchmarks import results as results_md
+from repair import reproduce as rp
+from repair.ingest import blobs_key, load_context
+from repair.ingest.frames import read_frame, write_frame
+from repair.ingest.logs import read_partition
+from repair.ingest.states import build_error_states
+from repair.ingest.timelines import build_timelines
+from repair.lint import FileState, LintResult, lint_batch
+from repair.lint import batch as batch_module
+from repair.object_store import LocalObjectStore, ObjectStore
+from repair.simulate import SimulationConfig, simulate_partition
+
+SECTION = "## Reproduction throughput"
+GOAL = 100.0
+
+
+class CpuMeter:
+    """CPU seconds of this process and its descendants (pool workers live under the forkserver,
+    so `RUSAGE_CHILDREN` misses them): a thread samples every descendant's CPU time, keeping each
+    one's last reading (a process's last fraction of a sampling period before it exits is lost)."""
+
+    def __init__(self, period_s: float = 0.1):
+        self.period_s = period_s
+        self._seen: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(self.period_s):
+            for child in me.children(recursive=True):
+                try:
+                    times = child.cpu_times()
+                    self._seen[(child.pid, child.create_time())] = times.user + times.system
+                except psutil.Error:
+                    continue
+
+    def __enter__(self) -> Self:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        self._own = own.ru_utime + own.ru_stime
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        self.seconds = own.ru_utime + own.ru_stime - self._own + sum(self._seen.values())
+
+
+@dataclass
+class Run:
+    mode: str
+    executor: str
+    states: int
+    seconds: float
+    cpu: float
+    load: tuple[float, float]
+    outcome: rp.Reproduction
+    linted: list[tuple[FileState, LintResult]]
+
+    @property
+    def per_second(self) -> float:
+        return self.states / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.states / self.cpu
+
+
+def load_day(store: ObjectStore, day: str | None, sessions: int) -> tuple[str, pl.DataFrame, pl.DataFrame, list[dict]]:
+    stored = sorted(key.rsplit("/", 1)[-1].removesuffix(".parquet") for key in store.list("assets/error_states/")
+                    if not key.endswith(".blobs.parquet"))  # fmt: skip
+    day = day or (stored[-1] if stored else "2026-12-01")
+    if day in stored:
+        rows = read_frame(store, f"assets/error_states/{day}.parquet")
+        timelines = read_frame(store, f"assets/session_timelines/{day}.parquet")
+    else:
+        print(f"no error_states for {day} in {store.uri('')}: simulating {sessions} sessions", flush=True)
+        simulate_partition(store, SimulationConfig(day=day, sessions=sessions), progress=print)
+        timelines = build_timelines(read_partition(store, day).events)
+        built = build_error_states(timelines)
+        rows = built.states
+        write_frame(store, blobs_key(day), built.blobs)
+    return day, rows, timelines, load_context(store, day, rows)
+
+
+def measure(mode: str, rows, contexts, timelines, settings: rp.ReproduceSettings) -> Run:
+    """One reproduction of the day with `linting=mode`, recording what was linted."""
+    linted: list[tuple[FileState, LintResult]] = []
+    lint = rp.lint
+
+    def recording(states, settings, **kw):
+        found = lint(states, settings, **kw)
+        linted.extend(zip(states, found, strict=True))
+        return found
+
+    rp.lint = recording  # reproduce looks `lint` up when it calls it
+    load_before, started = os.getloadavg()[0], time.perf_counter()
+    try:
+        with CpuMeter() as cpu:
+            outcome = rp.reproduce(rows, contexts, replace(settings, linting=mode), timelines=timelines)
+    finally:
+        rp.lint = lint
+    seconds = time.perf_counter() - started
+    run = Run(mode, settings.executor, outcome.states_linted, seconds, cpu.seconds, (load_before, os.getloadavg()[0]), outcome, linted)
+    print(f"{mode}: {run.states} states in {seconds:.1f} s = {run.per_second:.1f} states/s, "
+          f"{run.per_cpu_second:.1f} per CPU-second, load {run.load[0]:.1f} -> {run.load[1]:.1f}", flush=True)
+    return run
+
+
+def _outcome(run: Run) -> tuple:
+    o = run.outcome
+    return o.counts, o.rule_rates, sorted(o.kept["diagnostic_id"].to_list()), o.dropped.sort("diagnostic_id").to_dicts()
+
+
+def compare(batch: Run, warm: Run) -> dict[str, int]:
+    by_state = {(s.file_id, s.order, s.target): r for s, r in batch.linted}
+    same = differ = 0
+    for state, result in warm.linted:
+        other = by_state[(state.file_id, state.order, state.target)]
+        if (other.error, other.diagnostics) == (result.error, result.diagnostics):
+            same += 1
+        else:
+            differ += 1
+    return {
+        "states": len(warm.linted), "same": same, "differ": differ,
+        "diagnostics": sum(len(r.diagnostics) for _, r in warm.linted),
+        "outcome_equal": int(_outcome(batch) == _outcome(warm)),
+    }  # fmt: skip
+
+
+def ruff_alone(states: list[FileState]) -> tuple[float, float]:
+    """Wall and CPU seconds of ruff alone on the states, batched in one process."""
+    started = time.perf_counter()
+    with CpuMeter(period_s=0.01) as cpu:
+        lint_batch([s.files for s in states], [s.target for s in states], tools=("ruff",))
+    return time.perf_counter() - started, cpu.seconds
+
+
+def render(day: str, rows: pl.DataFrame, runs: list[Run], same: dict[str, int], ruff: tuple[float, float],
+           all_states: bool, total_s: float) -> str:  # fmt: skip
+    batch, warm = runs
+    states = [s for s, _ in warm.linted]
+    per_file = list(pl.Series([s.history for s in states]).value_counts()["count"]) if states else [0]
+    lines = statistics.median(str(s.files[s.target]).count("\n") for s in states) if states else 0
+    best = max(runs, key=lambda r: r.per_second)
+    table = "\n".join(
+        f"| {r.mode} | {r.states} | {r.seconds:.1f} | **{r.per_second:.1f}** | {r.cpu:.1f} | {r.per_cpu_second:.1f} "
+        f"| {r.per_second / batch.per_second:.2f}x | {r.load[0]:.1f} -> {r.load[1]:.1f} |"
+        for r in runs
+    )
+    filters = ("every distinct state (no settle or one-state-per-mistake filter)" if all_states
+               else "the states the stage lints with its defaults (settled, last state of each mistake)")  # fmt: skip
+    return f"""{SECTION}
+
+`uv run python -m benchmarks bench_reproduce`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
+{os.cpu_count()} CPUs, **shared with 8 agents' work (load average {batch.load[0]:.0f}-{warm.load[1]:.0f} on 2 cores: the
+absolute figures are several times what this machine gives idle; the ratio is what counts)**.
+Day {day}: {rows.height:,} `error_states` rows; {filters}: {warm.states} states of
+{len(per_file)} files ({statistics.mean(per_file):.1f} states per file, at most {max(per_file)}), {lines:.0f} lines at the median.
+Both paths through `repair.reproduce.reproduce` on the `{runs[0].executor}` executor (`serial`: one worker each, since
+under this load the batched path's per-call allowance must be raised, which only this process sees), batched first,
+then warm, in one run ({total_s:.0f} s in all). CPU counts this process and all its
+descendants (sampled every 0.1 s).
+
+| linting | states | wall s | states/s | CPU s | states per CPU-second | vs batch | load average |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{table}
+
+Same diagnostics: {same['same']} of {same['states']} states have identical diagnostics and errors on both paths
+({same['differ']} differ; {same['diagnostics']:,} diagnostics compared); the day's outcome (kept rows, quarantine,
+counts, rule rates) is {"identical" if same['outcome_equal'] else "**different**"}. ruff alone on the same states (one batched process):
+{ruff[0]:.1f} s wall, {ruff[1]:.1f} s CPU, {ruff[1] / max(batch.cpu, 1e-9):.0%} of the batched path's CPU: basedpyright is the cost.
+
+Goal >= {GOAL:.0f} states/s on 2 cores: **{"met" if best.per_second >= GOAL else "not met"}** here ({best.per_second:.1f} states/s,
+{best.mode}; {best.per_cpu_second:.1f} states per CPU-second, i.e. at most ~{2 * best.per_cpu_second:.0f} states/s with both cores to itself
+at this CPU cost per state).
+"""
+
+
+def main() -> None:
+    store = LocalObjectStore(Path(os.environ.get("BENCH_REPRODUCE_STORE", ".data/store")))
+    all_states = os.environ.get("BENCH_REPRODUCE_ALL") == "1"
+    started = time.perf_counter()
+    day, rows, timelines, contexts = load_day(
+        store, os.environ.get("BENCH_REPRODUCE_DAY"), int(os.environ.get("BENCH_REPRODUCE_SESSIONS", "120"))
+    )
+    executor = os.environ.get("BENCH_REPRODUCE_EXECUTOR", "serial")
+    settings = rp.ReproduceSettings(one_state_per_mistake=not all_states, executor=executor, timeout_s=3600.0)
+    # On a machine loaded 20x, a batch call's allowance (30 s + 0.5 s a state) fires and bisects
+    # the batch, which measures the timeouts, not the linting: in this process, allow 10 s a state.
+    batch_module.LintBudget = partial(batch_module.LintBudget, per_state_s=10.0)
+    timelines = None if all_states else timelines
+    runs = [measure(mode, rows, contexts, timelines, settings) for mode in ("batch", "warm")]
+    same = compare(*runs)
+    print(f"same diagnostics: {same}", flush=True)
+    ruff = ruff_alone([s for s, _ in runs[1].linted])
+    body = render(day, rows, runs, same, ruff, all_states, time.perf_counter() - started)
+    print(body)
+    if os.environ.get("BENCH_REPRODUCE_NO_WRITE") != "1":
+        results_md.write_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
