@@ -18,7 +18,8 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 
 Linting runs once per distinct state (several diagnostics are often logged on one version), in
 batches of up to `batch_size` states handed to `repair.lint.lint_batch`, on one of three executors:
-`serial`, `process` (a process pool of `workers`) or `spark` (one Spark task per batch).
+`serial`, `process` (a process pool of `workers`) or `spark` (one Spark task per batch; executors
+read their states from the stored partition and write the diagnostics back: `repair.reproduce_spark`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -44,6 +45,9 @@ from repair.lint import (
     lint_batch,
 )
 from repair.settle import SettleSettings, settle
+
+if TYPE_CHECKING:
+    from repair.reproduce_spark import StoredStates
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -229,19 +233,11 @@ def batch_size(states: int, settings: ReproduceSettings, spark=None) -> int:
 
 
 def run_batches(
-    batches: list[tuple], settings: ReproduceSettings, *, spark=None,
-    progress: Callable[[int, int], None] | None = None,
+    batches: list[tuple], settings: ReproduceSettings, *, progress: Callable[[int, int], None] | None = None
 ) -> list[list[LintResult]]:
-    """Each batch's results, in order, on the configured executor."""
+    """Each batch's results, in order, in this process or a process pool (Spark executors read
+    their states from the store instead: `repair.reproduce_spark`)."""
     total = len(batches)
-    if settings.executor == "spark":
-        if spark is None:
-            raise ValueError("executor 'spark' needs a SparkSession")
-        rdd = spark.sparkContext.parallelize(batches, numSlices=max(total, 1))
-        results = rdd.map(lint_states).collect()
-        if progress:
-            progress(total, total)
-        return results
     if settings.executor == "serial" or settings.workers == 1 or total <= 1:
         results = []
         for done, batch in enumerate(batches, 1):
@@ -267,11 +263,15 @@ def reproduce(
     *,
     timelines: pl.DataFrame | None = None,
     spark=None,
+    stored: StoredStates | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Reproduction:
     """Re-lints every row of `error_states` (`contexts[i]`: the other files of row i's project,
     {path: text}) and filters; see the module docstring for the steps. With the partition's
-    `timelines`, rows are settled or dropped as `unsettled` (`repair.settle`)."""
+    `timelines`, rows are settled or dropped as `unsettled` (`repair.settle`). The `spark`
+    executor needs `spark` and `stored`, where `rows` lie in the store (its executors read them there)."""
+    if settings.executor == "spark" and (spark is None or stored is None):
+        raise ValueError("executor 'spark' needs a SparkSession and `stored` (where the rows lie in the store)")
     if len(contexts) != rows.height:
         raise ValueError(f"{rows.height} rows but {len(contexts)} contexts")
     records = rows.to_dicts()
@@ -318,13 +318,19 @@ def reproduce(
 
     states = list(to_lint.values())
     size = batch_size(len(states), settings, spark)
-    batches = []
-    for start in range(0, len(states), size):
-        chunk = states[start:start + size]
-        projects = [{**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]} for group in chunk]
-        targets = [records[group[0]]["file"] for group in chunk]
-        batches.append(lint_task(projects, targets, settings))
-    results = [r for batch in run_batches(batches, settings, spark=spark, progress=progress) for r in batch]
+    if settings.executor == "spark":
+        from repair.reproduce_spark import lint_on_spark  # it imports this module
+
+        firsts = [(group[0], records[group[0]]["diagnostic_id"]) for group in states]
+        results = lint_on_spark(spark, stored, firsts, settings, size, progress)
+    else:
+        batches = []
+        for start in range(0, len(states), size):
+            chunk = states[start:start + size]
+            projects = [{**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]} for group in chunk]
+            targets = [records[group[0]]["file"] for group in chunk]
+            batches.append(lint_task(projects, targets, settings))
+        results = [r for batch in run_batches(batches, settings, progress=progress) for r in batch]
 
     reproduced_message: dict[int, str] = {}
     linted_per_rule: Counter[str] = Counter()

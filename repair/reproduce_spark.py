@@ -1,0 +1,133 @@
+"""The `spark` executor of reproduction: executors read the states from the store and lint them there.
+
+The driver (`repair.reproduce.reproduce`) decides which states to lint and assigns them to tasks by
+row number of the stored `error_states` partition, never shipping a text. Each task opens the store
+(a `StoreLocation`), reads the partition's rows it was given and the blob table their context refers
+to, lints the states (`repair.reproduce.lint_states`: ruff and one basedpyright per batch) and writes
+the diagnostics found as one Parquet part (`spark/reproduced_diagnostics/<partition>/part-NNNNN.parquet`);
+only a `LintSummary` (counts, the key) comes back. The driver then reads the parts, which hold
+diagnostics but no file texts, and filters as with every executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+from repair.diagnostic import Diagnostic
+from repair.ingest import load_context
+from repair.ingest.frames import read_frame, write_frame
+from repair.lint import LintResult
+from repair.object_store import StoreLocation
+from repair.reproduce import ReproduceSettings, lint_states, lint_task
+
+DIAGNOSTIC_STRUCT = pl.Struct(
+    {
+        "source": pl.String,
+        "code": pl.String,
+        "severity": pl.String,
+        "message": pl.String,
+        "start_line": pl.Int64,
+        "start_character": pl.Int64,
+        "end_line": pl.Int64,
+        "end_character": pl.Int64,
+        "has_code_action": pl.Boolean,
+    }
+)
+RESULTS_SCHEMA = {"row": pl.Int64, "error": pl.String, "diagnostics": pl.List(DIAGNOSTIC_STRUCT)}
+
+
+@dataclass(frozen=True)
+class StoredStates:
+    """Where an `error_states` partition lies (its blob table is `repair.ingest.blobs_key(partition)`)."""
+
+    location: StoreLocation
+    states_key: str
+    partition: str
+
+    @property
+    def results_prefix(self) -> str:
+        return f"spark/reproduced_diagnostics/{self.partition}/"
+
+
+@dataclass(frozen=True)
+class LintSummary:
+    """What one task sends back."""
+
+    part: int
+    states: int
+    errors: int
+    diagnostics: int
+    key: str
+
+
+def _lint_part(
+    part: int, rows: Sequence[tuple[int, str]], source: StoredStates, settings: ReproduceSettings
+) -> LintSummary:
+    """Executor side: reads rows `rows` ((row number, diagnostic_id) pairs) of the stored partition,
+    lints each row's state and writes the results."""
+    store = source.location.open()
+    numbers = [number for number, _ in rows]
+    frame = read_frame(store, source.states_key).select("diagnostic_id", "file", "content", "context")
+    picked = frame[numbers]
+    if picked["diagnostic_id"].to_list() != [did for _, did in rows]:
+        raise ValueError(
+            f"{store.uri(source.states_key)} is not the partition the driver planned on (ids differ)"
+        )
+    contexts = load_context(store, source.partition, picked)
+    projects = [
+        {**context, file: content}
+        for context, file, content in zip(contexts, picked["file"], picked["content"], strict=True)
+    ]
+    targets = picked["file"].to_list()
+    results = lint_states(lint_task(projects, targets, settings))
+    key = f"{source.results_prefix}part-{part:05d}.parquet"
+    table = pl.DataFrame(
+        {
+            "row": numbers,
+            "error": [r.error for r in results],
+            "diagnostics": [[asdict(d) for d in r.diagnostics] for r in results],
+        },
+        schema=RESULTS_SCHEMA,
+    )
+    write_frame(store, key, table)
+    return LintSummary(
+        part,
+        len(results),
+        sum(r.error is not None for r in results),
+        sum(len(r.diagnostics) for r in results),
+        key,
+    )
+
+
+def lint_on_spark(
+    spark,
+    source: StoredStates,
+    rows: Sequence[tuple[int, str]],
+    settings: ReproduceSettings,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[LintResult]:
+    """Driver side: one task per `batch_size` states (`rows`: the row number and diagnostic id of
+    each state's first row), run on the executors; the results, in `rows` order, read back from
+    the parts they wrote."""
+    store = source.location.open()
+    for key in store.list(source.results_prefix):
+        store.delete(key)  # an earlier run's parts
+    batches = [list(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
+    if not batches:
+        return []
+    summaries = (
+        spark.sparkContext.parallelize(list(enumerate(batches)), numSlices=len(batches))
+        .map(lambda item: _lint_part(item[0], item[1], source, settings))
+        .collect()
+    )
+    if progress:
+        progress(len(batches), len(batches))
+    found: dict[int, LintResult] = {}
+    for summary in summaries:
+        for number, error, diagnostics in read_frame(store, summary.key).iter_rows():
+            found[number] = LintResult([Diagnostic(**d) for d in diagnostics], error)
+    return [found[number] for number, _ in rows]
