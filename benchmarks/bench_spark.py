@@ -26,8 +26,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-import polars as pl
-
 from benchmarks.results import write_section
 from repair.ingest import blobs_key, load_context
 from repair.ingest.frames import write_frame
@@ -75,7 +73,11 @@ def _canonical(outcome):
 
 def _day(tmp: str) -> tuple[LocalObjectStore, str, str]:
     if os.environ.get("BENCH_SPARK_STORE"):
-        return LocalObjectStore(os.environ["BENCH_SPARK_STORE"]), os.environ["BENCH_SPARK_DAY"], "the demo's store"
+        return (
+            LocalObjectStore(os.environ["BENCH_SPARK_STORE"]),
+            os.environ["BENCH_SPARK_DAY"],
+            "the demo's store",
+        )
     sessions = int(os.environ.get("BENCH_SPARK_SESSIONS", "40"))
     day = "2026-11-20"
     store = LocalObjectStore(tmp)
@@ -108,12 +110,17 @@ def main() -> None:
             timelines = build_timelines(read_partition(store, day).events)
             contexts = load_context(store, day, states)
             settings = ReproduceSettings(executor="process", workers=2)
-            pooled, pool_times = _best(lambda: reproduce(states, contexts, settings, timelines=timelines), runs=1)
+            pooled, pool_times = _best(
+                lambda: reproduce(states, contexts, settings, timelines=timelines), runs=1
+            )
             print(f"reproduce process: {pool_times}", flush=True)
             on_spark = dataclasses.replace(settings, executor="spark")
             stored = StoredStates(store.location(), states_key, day)
             spark_outcome, spark_lint_times = _best(
-                lambda: reproduce(states, contexts, on_spark, timelines=timelines, spark=spark, stored=stored), runs=1
+                lambda: reproduce(
+                    states, contexts, on_spark, timelines=timelines, spark=spark, stored=stored
+                ),
+                runs=1,
             )
             print(f"reproduce spark: {spark_lint_times}", flush=True)
             assert _canonical(spark_outcome) == _canonical(pooled), "reproduction: the executors differ"
@@ -124,27 +131,35 @@ def main() -> None:
     linted = pooled.states_linted
     body = "\n".join(
         [
-            f"Command: `uv run python -m benchmarks bench_spark`; day: {what}, {len(shards)} shards, "
-            f"{polars_states.states.height} error states, {polars_states.quarantine.height} quarantined, "
-            f"{linted} states linted. Machine: 2-core CPU sandbox shared with 7 other agents' tests and "
-            f"builds (load average {load} at the end; {platform.machine()}, Python {platform.python_version()}); "
-            f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Spark master `{LOCAL_CLUSTER}` (two executor "
-            f"JVMs of one core, their own Python workers); cluster start {start_seconds:.1f} s, not counted "
-            "below. Wall-clock seconds; outputs asserted equal (every table of `error_states` row for row; "
-            "the reproduction's counts, kept and quarantined rows).",
+            (
+                f"Command: `uv run python -m benchmarks bench_spark`; day: {what}, {len(shards)} shards, "
+                f"{polars_states.states.height} error states, {polars_states.quarantine.height} quarantined, "
+                f"{linted} states linted. Machine: 2-core CPU sandbox shared with 7 other agents' tests and "
+                f"builds (load average {load} at the end; {platform.machine()}, Python {platform.python_version()}); "
+                f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Spark master `{LOCAL_CLUSTER}` (two executor "
+                f"JVMs of one core, their own Python workers); cluster start {start_seconds:.1f} s, not counted "
+                "below. Wall-clock seconds; outputs asserted equal (every table of `error_states` row for row; "
+                "the reproduction's counts, kept and quarantined rows)."
+            ),
             "",
             "| stage | in process | Spark local-cluster | Spark / in process |",
             "|---|---|---|---|",
-            f"| `error_states` (polars engine / Spark engine; runs: {', '.join(f'{t:.1f}' for t in polars_times)} / "
-            f"{', '.join(f'{t:.1f}' for t in spark_times)}) | {min(polars_times):.1f} | {min(spark_times):.1f} | "
-            f"{min(spark_times) / min(polars_times):.1f}x |",
-            f"| reproduction, {linted} states (`process` executor, 2 workers / `spark` executor) | "
-            f"{pool_times[0]:.1f} | {spark_lint_times[0]:.1f} | {spark_lint_times[0] / pool_times[0]:.1f}x |",
+            (
+                f"| `error_states` (polars engine / Spark engine; runs: {', '.join(f'{t:.1f}' for t in polars_times)} / "
+                f"{', '.join(f'{t:.1f}' for t in spark_times)}) | {min(polars_times):.1f} | {min(spark_times):.1f} | "
+                f"{min(spark_times) / min(polars_times):.1f}x |"
+            ),
+            (
+                f"| reproduction, {linted} states (`process` executor, 2 workers / `spark` executor) | "
+                f"{pool_times[0]:.1f} | {spark_lint_times[0]:.1f} | {spark_lint_times[0] / pool_times[0]:.1f}x |"
+            ),
             "",
-            "On one 2-core machine Spark can only add cost (JVMs, Python workers, Parquet parts through the "
-            "store, a shuffle); what the figures show is that the same work runs on separate executor "
-            "processes with the same outputs, and what that overhead is. The gain comes from executors "
-            "on other machines (docs/operations.md, \"Spark\").",
+            (
+                "On one 2-core machine Spark can only add cost (JVMs, Python workers, Parquet parts through the "
+                "store, a shuffle); what the figures show is that the same work runs on separate executor "
+                "processes with the same outputs, and what that overhead is. The gain comes from executors "
+                'on other machines (docs/operations.md, "Spark").'
+            ),
         ]
     )
     write_section(HEADING, body)

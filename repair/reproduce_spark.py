@@ -12,30 +12,20 @@ diagnostics but no file texts, and filters as with every executor.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import polars as pl
 
 from repair.diagnostic import Diagnostic
 from repair.ingest import load_context
 from repair.ingest.frames import read_frame, write_frame
+from repair.ingest.states import ERROR_STATES_SCHEMA
 from repair.lint import LintResult
 from repair.object_store import StoreLocation
 from repair.reproduce import ReproduceSettings, lint_states, lint_task
 
-DIAGNOSTIC_STRUCT = pl.Struct(
-    {
-        "source": pl.String,
-        "code": pl.String,
-        "severity": pl.String,
-        "message": pl.String,
-        "start_line": pl.Int64,
-        "start_character": pl.Int64,
-        "end_line": pl.Int64,
-        "end_character": pl.Int64,
-        "has_code_action": pl.Boolean,
-    }
-)
+# A Diagnostic's fields, typed as the error_states columns of the same names.
+DIAGNOSTIC_STRUCT = pl.Struct({f.name: ERROR_STATES_SCHEMA[f.name] for f in fields(Diagnostic)})
 RESULTS_SCHEMA = {"row": pl.Int64, "error": pl.String, "diagnostics": pl.List(DIAGNOSTIC_STRUCT)}
 
 

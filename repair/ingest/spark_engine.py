@@ -137,10 +137,13 @@ def run_on_spark(
     partitions: int | None = None,
 ) -> list[PartSummary]:
     """Driver side: plans (lists the day's shards) and runs both stages; returns the parts' summaries.
-    `starts_key`: the previous day's `file_states` in the store (None: every file starts empty)."""
+    `starts_key`: the previous day's `file_states` in the store (None: every file starts empty). The
+    parts of an earlier run of the day are removed first, so that the store holds this run's only."""
     shard_keys = [k for k in store.list(partition_prefix(day)) if k.endswith(SHARD_SUFFIXES)]
     if not shard_keys:
         raise FileNotFoundError(f"no session-log shards under {store.uri(partition_prefix(day))}")
+    for key in store.list(parts_prefix(day)):
+        store.delete(key)
     context = spark.sparkContext
     partitions = partitions or context.defaultParallelism
     location = store.location()
@@ -182,19 +185,11 @@ def read_parts(store: ObjectStore, summaries: Iterable[PartSummary]) -> ErrorSta
 
 
 def build_error_states_spark(
-    spark,
-    store: ObjectStore,
-    day: str,
-    starts_key: str | None = None,
-    check_crc: bool = True,
-    limits: ShardLimits | None = None,
-    progress: Callable[[str], None] | None = None,
+    spark, store: ObjectStore, day: str, progress: Callable[[str], None] | None = None, **options
 ) -> ErrorStates:
-    """`error_states` of one day on Spark executors; the parts of an earlier run of the day are
-    removed first, so that the store holds this run's only."""
-    for key in store.list(parts_prefix(day)):
-        store.delete(key)
-    summaries = run_on_spark(spark, store, day, starts_key, check_crc, limits)
+    """`error_states` of one day on Spark executors (`options`: those of `run_on_spark`), merged
+    from the parts they wrote."""
+    summaries = run_on_spark(spark, store, day, **options)
     if progress:
         written = [s for s in summaries if s.keys]
         progress(

@@ -16,14 +16,7 @@ from repair.reproduce import ReproduceSettings, reproduce
 from repair.reproduce_spark import StoredStates
 from resources.object_store import LocalObjectStore
 from tests.diagnostics.states import EXPECTED_COUNTS, HELPER, PARTITION
-
-def _canonical(outcome):
-    return (
-        outcome.counts,
-        outcome.rule_rates,
-        outcome.kept.sort("diagnostic_id").to_dicts(),
-        outcome.dropped.sort("diagnostic_id").to_dicts(),
-    )
+from tests.diagnostics.test_reproduce import _canonical
 
 
 @pytest.mark.slow  # executor JVMs and a basedpyright per task: a minute and more on a loaded machine
