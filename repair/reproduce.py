@@ -321,7 +321,10 @@ def reproduce(
     if settings.executor == "spark":
         from repair.reproduce_spark import lint_on_spark  # it imports this module
 
-        firsts = [(group[0], records[group[0]]["diagnostic_id"]) for group in states]
+        firsts = [
+            (group[0], records[group[0]]["diagnostic_id"], f"{records[group[0]]['repl']}/{records[group[0]]['file']}")
+            for group in states
+        ]
         results = lint_on_spark(spark, stored, firsts, settings, size, progress)
     else:
         batches = []

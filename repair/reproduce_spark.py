@@ -92,32 +92,49 @@ def _lint_part(
     )
 
 
+def tasks_by_file(rows: Sequence[tuple[int, str, str]], batch_size: int) -> list[list[tuple[int, str]]]:
+    """`rows` ((row number, diagnostic id, file history)) packed into tasks of about `batch_size`,
+    every state of a file in the same task (a warm language server re-checks a file's states as
+    edits), files in order of first appearance."""
+    by_file: dict[str, list[tuple[int, str]]] = {}
+    for number, did, history in rows:
+        by_file.setdefault(history, []).append((number, did))
+    tasks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for file_rows in by_file.values():
+        if current and len(current) + len(file_rows) > batch_size:
+            tasks.append(current)
+            current = []
+        current.extend(file_rows)
+    return tasks + [current] if current else tasks
+
+
 def lint_on_spark(
     spark,
     source: StoredStates,
-    rows: Sequence[tuple[int, str]],
+    rows: Sequence[tuple[int, str, str]],
     settings: ReproduceSettings,
     batch_size: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[LintResult]:
-    """Driver side: one task per `batch_size` states (`rows`: the row number and diagnostic id of
-    each state's first row), run on the executors; the results, in `rows` order, read back from
-    the parts they wrote."""
+    """Driver side: the states (`rows`: the row number and diagnostic id of each state's first row,
+    and the file whose history it is) in tasks of about `batch_size` (`tasks_by_file`), run on the
+    executors; the results, in `rows` order, read back from the parts they wrote."""
     store = source.location.open()
     for key in store.list(source.results_prefix):
         store.delete(key)  # an earlier run's parts
-    batches = [list(rows[start : start + batch_size]) for start in range(0, len(rows), batch_size)]
-    if not batches:
+    tasks = tasks_by_file(rows, batch_size)
+    if not tasks:
         return []
     summaries = (
-        spark.sparkContext.parallelize(list(enumerate(batches)), numSlices=len(batches))
+        spark.sparkContext.parallelize(list(enumerate(tasks)), numSlices=len(tasks))
         .map(lambda item: _lint_part(item[0], item[1], source, settings))
         .collect()
     )
     if progress:
-        progress(len(batches), len(batches))
+        progress(len(tasks), len(tasks))
     found: dict[int, LintResult] = {}
     for summary in summaries:
         for number, error, diagnostics in read_frame(store, summary.key).iter_rows():
             found[number] = LintResult([Diagnostic(**d) for d in diagnostics], error)
-    return [found[number] for number, _ in rows]
+    return [found[number] for number, _did, _history in rows]

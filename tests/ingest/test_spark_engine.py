@@ -120,3 +120,41 @@ def test_the_spark_job_writes_the_tables_where_the_io_manager_reads_them(local_c
     counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert counts["error_states"] == expected.states.height
     assert counts["quarantined"] == expected.quarantine.height
+
+
+def test_the_asset_on_spark_stores_what_it_stores_on_polars_over_three_days(local_cluster, tmp_path):
+    """`error_states` with `engine: spark` in Dagster, over a three-day range: the executors read
+    each day's start from the `file_states` the IO manager stored the step before."""
+    import dagster as dg
+
+    from repair_assets.ingest import error_states, file_states, session_logs, session_timelines
+    from resources.io_manager import ObjectStoreIOManager
+    from resources.object_store import ObjectStoreResource
+    from resources.spark import spark_resource
+
+    def materialize(root, engine: str):
+        write_days(LocalObjectStore(root))
+        store_resource = ObjectStoreResource(backend="local", root=str(root))
+        return dg.materialize(
+            [session_logs, session_timelines, file_states, error_states],
+            tags={
+                "dagster/asset_partition_range_start": DAYS[0],
+                "dagster/asset_partition_range_end": DAYS[-1],
+            },
+            resources={
+                "object_store": store_resource,
+                "io_manager": ObjectStoreIOManager(object_store=store_resource),
+                "spark": spark_resource(),  # the session the fixture started: one per process
+            },
+            run_config={"ops": {"error_states": {"config": {"engine": engine}}}},
+        )
+
+    assert materialize(tmp_path / "polars", "polars").success
+    assert materialize(tmp_path / "spark", "spark").success
+    polars_store, spark_store = LocalObjectStore(tmp_path / "polars"), LocalObjectStore(tmp_path / "spark")
+    compared = 0
+    for key in polars_store.list():
+        if key.startswith(("assets/error_states/", "quarantine/error_states/")):
+            assert read_frame(spark_store, key).equals(read_frame(polars_store, key)), key
+            compared += 1
+    assert compared == 4 * len(DAYS)  # states, blobs, quarantine, invalid packets per day
