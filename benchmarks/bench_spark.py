@@ -155,9 +155,10 @@ def main() -> None:
             ),
             "",
             (
-                "On one 2-core machine Spark can only add cost (JVMs, Python workers, Parquet parts through the "
-                "store, a shuffle); what the figures show is that the same work runs on separate executor "
-                "processes with the same outputs, and what that overhead is. The gain comes from executors "
+                "On one 2-core machine Spark has nothing to gain (it adds JVMs, Python workers, Parquet parts "
+                "through the store and a shuffle), and under this load single runs differ by tens of percent "
+                "either way; what the figures show is that the same work runs on separate executor processes "
+                "with the same outputs, at a cost of the same order. The gain comes from executors "
                 'on other machines (docs/operations.md, "Spark").'
             ),
         ]
