@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +42,10 @@ class ObjectStore(ABC):
     def create_exclusive(self, key: str, data: bytes) -> bool:
         """Writes `key` only if no object has that key yet; False (nothing written) when one has.
         Two writers racing for the same key: exactly one gets True (how versions are claimed)."""
+
+    @abstractmethod
+    def location(self) -> StoreLocation:
+        """Where this store is, as a plain value another process (a Spark executor) opens itself."""
 
     def open_read(self, key: str) -> BinaryIO:
         """The object as a binary stream, for readers that must not hold it whole in memory."""
@@ -158,6 +163,9 @@ class LocalObjectStore(ObjectStore):
     def uri(self, key: str = "") -> str:
         return (self.root / key).as_uri() if key else self.root.as_uri()
 
+    def location(self) -> StoreLocation:
+        return StoreLocation(str(self.root))
+
 
 class GCSObjectStore(ObjectStore):
     """A Google Cloud Storage bucket, optionally under a key prefix."""
@@ -222,6 +230,12 @@ class GCSObjectStore(ObjectStore):
     def uri(self, key: str = "") -> str:
         return f"gs://{self.bucket_name}/{self._name(key) if key else self.prefix}"
 
+    def location(self) -> StoreLocation:
+        # Executors use their own credentials (application default); only an emulator is passed on.
+        return StoreLocation(
+            f"gs://{self.bucket_name}/{self.prefix}", self.client.project, os.environ.get("STORAGE_EMULATOR_HOST")
+        )
+
 
 def gcs_client(project: str | None = None):
     """A storage client; anonymous when `STORAGE_EMULATOR_HOST` points at a local emulator."""
@@ -232,6 +246,24 @@ def gcs_client(project: str | None = None):
 
         return storage.Client(project=project or "local-emulator", credentials=AnonymousCredentials())
     return storage.Client(project=project)  # application default credentials
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A store as plain values (picklable, unlike a client): what the Spark driver hands its
+    executors so that each opens the store and reads and writes objects itself."""
+
+    uri: str  # a local path or gs://bucket/prefix
+    project: str | None = None
+    emulator_host: str | None = None  # STORAGE_EMULATOR_HOST of the driver, for a local GCS emulator
+
+    def open(self) -> ObjectStore:
+        if self.emulator_host:  # how the storage client finds an emulator (a worker process serves one store)
+            os.environ["STORAGE_EMULATOR_HOST"] = self.emulator_host
+        if self.uri.startswith("gs://"):
+            bucket, _, prefix = self.uri[len("gs://") :].partition("/")
+            return GCSObjectStore(gcs_client(self.project), bucket, prefix)
+        return open_store(self.uri)
 
 
 def open_store(uri: str) -> ObjectStore:

@@ -21,7 +21,8 @@ of two ways (`linting`): `batch`, batches of up to `batch_size` states handed to
 `repair.lint.lint_batch` (one ruff and one basedpyright process per batch), or `warm`, each file's
 states in version order as edits to a warm language server (`repair.lint.lint_file_states`; all the
 states of one file in one task). Either runs on one of three executors: `serial`, `process` (a
-process pool of `workers`) or `spark` (one Spark task per batch).
+process pool of `workers`) or `spark` (executors read their states from the stored partition and
+write the diagnostics back: `repair.reproduce_spark`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -49,6 +50,9 @@ from repair.lint import (
     lint_file_states,
 )
 from repair.settle import SettleSettings, settle
+
+if TYPE_CHECKING:
+    from repair.reproduce_spark import StoredStates
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -267,20 +271,13 @@ def batch_size(states: int, settings: ReproduceSettings, spark=None) -> int:
 
 
 def run_batches(
-    batches: list[tuple], settings: ReproduceSettings, *, spark=None,
+    batches: list[tuple], settings: ReproduceSettings, *,
     progress: Callable[[int, int], None] | None = None,
     task: Callable[[tuple], list[LintResult]] = lint_states,
 ) -> list[list[LintResult]]:
-    """Each batch's results (`task(batch)`), in order, on the configured executor."""
+    """Each batch's results (`task(batch)`), in order, in this process or a process pool (Spark
+    executors read their states from the store instead: `repair.reproduce_spark`)."""
     total = len(batches)
-    if settings.executor == "spark":
-        if spark is None:
-            raise ValueError("executor 'spark' needs a SparkSession")
-        rdd = spark.sparkContext.parallelize(batches, numSlices=max(total, 1))
-        results = rdd.map(task).collect()
-        if progress:
-            progress(total, total)
-        return results
     if settings.executor == "serial" or settings.workers == 1 or total <= 1:
         results = []
         for done, batch in enumerate(batches, 1):
@@ -300,26 +297,26 @@ def run_batches(
 
 
 def lint(
-    states: Sequence[FileState], settings: ReproduceSettings, *, spark=None,
+    states: Sequence[FileState], settings: ReproduceSettings, *,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[LintResult]:
     """Each state's diagnostics, in order, the configured way (`linting`) on the configured executor."""
     if settings.linting == "warm":
-        tasks = parallelism(settings, spark) * -(-len(states) // (parallelism(settings, spark) * WARM_TASK_STATES))
+        tasks = parallelism(settings) * -(-len(states) // (parallelism(settings) * WARM_TASK_STATES))
         groups = split_by_file(states, tasks)
         batches = [warm_task([states[i] for i in group], settings) for group in groups]
-        found = run_batches(batches, settings, spark=spark, progress=progress, task=lint_warm)
+        found = run_batches(batches, settings, progress=progress, task=lint_warm)
         results: list[LintResult] = [LintResult() for _ in states]
         for group, group_results in zip(groups, found, strict=True):
             for index, result in zip(group, group_results, strict=True):
                 results[index] = result
         return results
-    size = batch_size(len(states), settings, spark)
+    size = batch_size(len(states), settings)
     batches = [
         lint_task([s.files for s in chunk], [s.target for s in chunk], settings)
         for chunk in (states[start:start + size] for start in range(0, len(states), size))
     ]
-    return [r for batch in run_batches(batches, settings, spark=spark, progress=progress) for r in batch]
+    return [r for batch in run_batches(batches, settings, progress=progress) for r in batch]
 
 
 def reproduce(
@@ -329,11 +326,15 @@ def reproduce(
     *,
     timelines: pl.DataFrame | None = None,
     spark=None,
+    stored: StoredStates | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Reproduction:
     """Re-lints every row of `error_states` (`contexts[i]`: the other files of row i's project,
     {path: text}) and filters; see the module docstring for the steps. With the partition's
-    `timelines`, rows are settled or dropped as `unsettled` (`repair.settle`)."""
+    `timelines`, rows are settled or dropped as `unsettled` (`repair.settle`). The `spark`
+    executor needs `spark` and `stored`, where `rows` lie in the store (its executors read them there)."""
+    if settings.executor == "spark" and (spark is None or stored is None):
+        raise ValueError("executor 'spark' needs a SparkSession and `stored` (where the rows lie in the store)")
     if len(contexts) != rows.height:
         raise ValueError(f"{rows.height} rows but {len(contexts)} contexts")
     records = rows.to_dicts()
@@ -379,16 +380,25 @@ def reproduce(
         seen_pairs.setdefault(pair, row["diagnostic_id"])
 
     states = list(to_lint.values())
-    file_states = [
-        FileState(
-            files={**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]},
-            target=records[group[0]]["file"],
-            file_id=f"{records[group[0]]['repl']}/{records[group[0]]['file']}",
-            order=records[group[0]]["ts"],
-        )
-        for group in states
-    ]
-    results = lint(file_states, settings, spark=spark, progress=progress)
+    if settings.executor == "spark":
+        from repair.reproduce_spark import lint_on_spark  # it imports this module
+
+        firsts = [
+            (group[0], records[group[0]]["diagnostic_id"], f"{records[group[0]]['repl']}/{records[group[0]]['file']}")
+            for group in states
+        ]
+        results = lint_on_spark(spark, stored, firsts, settings, batch_size(len(states), settings, spark), progress)
+    else:
+        file_states = [
+            FileState(
+                files={**contexts[group[0]], records[group[0]]["file"]: records[group[0]]["content"]},
+                target=records[group[0]]["file"],
+                file_id=f"{records[group[0]]['repl']}/{records[group[0]]['file']}",
+                order=records[group[0]]["ts"],
+            )
+            for group in states
+        ]
+        results = lint(file_states, settings, progress=progress)
 
     reproduced_message: dict[int, str] = {}
     linted_per_rule: Counter[str] = Counter()

@@ -21,6 +21,7 @@ from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_qual
 from repair.ingest import load_context
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.reproduce import REASONS, Reproduction, reproduce
+from repair.reproduce_spark import StoredStates
 from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions
 from resources.linter import LinterResource
@@ -105,8 +106,8 @@ def reproduced_diagnostics(
         contexts,
         settings,
         timelines=session_timelines,
-        spark=spark.spark_session if settings.executor == "spark" else None,
         progress=progress,
+        **_on_spark(spark, store, partition) if settings.executor == "spark" else {},
     )
     seconds = time.monotonic() - started
     quarantine_uri = write_frame(store, quarantine_key(ASSET, partition), outcome.dropped)
@@ -116,6 +117,13 @@ def reproduced_diagnostics(
         metadata |= truth_metadata(error_states, outcome, TruthIndex(mistakes, as_written))
     yield dg.Output(outcome.kept, metadata=metadata)
     yield from check_results(outcome, linter.min_reproduction_rate)
+
+
+def _on_spark(spark: LazyPySparkResource, store, partition: str) -> dict:
+    """The session, and where the executors read this partition's rows: where the IO manager
+    keeps `error_states` (resources/io_manager.py)."""
+    where = StoredStates(store.location(), f"assets/error_states/{partition}.parquet", partition)
+    return {"spark": spark.spark_session, "stored": where}
 
 
 def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_uri: str) -> dict:

@@ -33,6 +33,7 @@ from repair.ingest import ENGINES, blobs_key
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.ingest.logs import partition_prefix, read_partition
 from repair.ingest.snapshots import Mismatch, check_snapshots
+from repair.ingest.spark_engine import build_error_states_spark
 from repair.ingest.states import build_error_states, end_of_day, starts_from
 from repair.ingest.timelines import build_timelines
 from repair.sessionlog import ShardLimits
@@ -440,14 +441,22 @@ def error_states(
     values, per_day, counted = ByPartition(), {}, []
     for day, timelines in zip(days, _per_day(session_timelines, "session_timelines", days), strict=True):
         started = time.perf_counter()
-        result = build_error_states(
-            timelines,
-            engine=engine,
-            spark=spark.spark_session if engine == "spark" else None,
-            check_crc=config.check_crc,
-            progress=context.log.info,
-            starts=starts_from(file_states.get(_day_before(day))),
-        )
+        previous = file_states.get(_day_before(day))
+        if engine == "spark":
+            # Executors read the day's shards and yesterday's file_states (where the IO manager
+            # keeps it) from the store themselves; the timelines in hand are only counted.
+            result = build_error_states_spark(
+                spark.spark_session,
+                store,
+                day,
+                starts_key=f"assets/file_states/{_day_before(day)}.parquet" if previous is not None else None,
+                check_crc=config.check_crc,
+                progress=context.log.info,
+            )
+        else:
+            result = build_error_states(
+                timelines, check_crc=config.check_crc, progress=context.log.info, starts=starts_from(previous)
+            )
         seconds = time.perf_counter() - started
         states = values[day] = result.states
         quarantine = result.quarantine

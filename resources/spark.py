@@ -3,7 +3,10 @@ dagster-pyspark. The session starts on first use only: runs on the polars engine
 
 `REPAIR_SPARK_MASTER` names the cluster (`spark://host:7077`, `yarn`, `k8s://...`); without it Spark
 runs in local mode, `local[2]` in the embedded default and `local[*]` (every core of the run's
-machine) in production. `REPAIR_SPARK_CONF` adds settings as JSON.
+machine) in production. `local-cluster[N,C,M]` runs N executor JVMs of C cores and M MiB on this
+machine, each with its own Python workers: what the tests and the benchmark use, since it ships
+tasks, shuffles and results between processes the way a real cluster does. `REPAIR_SPARK_CONF`
+adds settings as JSON (docs/operations.md, "Spark").
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dagster_pyspark import LazyPySparkResource
 
 DEFAULT_MASTER = "local[2]"
 LOCAL_MASTERS = {"local": DEFAULT_MASTER, "production": "local[*]"}
+# Two executor processes of one core and 1 GiB: the smallest real cluster (tests, benchmark).
+LOCAL_CLUSTER = "local-cluster[2,1,1024]"
 
 
 def spark_config(
@@ -31,7 +36,11 @@ def spark_config(
         "spark.sql.session.timeZone": "UTC",
     }
     if master.startswith("local"):
-        # Workers are this interpreter (the project's venv) and the UI port is not wanted.
+        # Workers are this interpreter (the project's venv, whatever PATH says) and the UI port is
+        # not wanted. PySpark takes the workers' interpreter from PYSPARK_PYTHON when the context
+        # starts (`spark.pyspark.python` is read by spark-submit only, which a session made here
+        # never passes through), so it is set for this process.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         config |= {
             "spark.pyspark.python": sys.executable,
             "spark.pyspark.driver.python": sys.executable,

@@ -111,3 +111,14 @@ def served(tmp_path_factory, learned_checkpoint):
         control.load(repository.model_name)
         control.close()
         yield server, repository
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """A Spark `local-cluster[2,1,1024]` session (two executor JVMs with their own Python workers),
+    shared by the Spark tests and stopped at the end."""
+    from resources.spark import LOCAL_CLUSTER, local_spark_session
+
+    session = local_spark_session(LOCAL_CLUSTER)
+    yield session
+    session.stop()

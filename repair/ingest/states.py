@@ -10,7 +10,7 @@ The work splits into three steps so that engines differ only in how they run the
    extract (the diagnostic's own file at its version; every other file of the project at its time);
 2. `replay_group(...)`: one pass over one file's packets answering all of that file's requests
    (`repair.ot.replay_states`); the polars engine maps it over the groups in process, the Spark
-   engine over an RDD cogrouped by (repl, file);
+   engine (`repair.ingest.spark_engine`) runs all three steps on executors, one repl at a time;
 3. `assemble(plan, results)`: the `error_states` table, the blobs it refers to and the quarantine.
 """
 
@@ -334,26 +334,15 @@ def replay_polars(
 
 def build_error_states(
     timelines: pl.DataFrame,
-    engine: str = "polars",
-    spark=None,
     check_crc: bool = True,
     progress: Callable[[str], None] | None = None,
     starts: Starts | None = None,
 ) -> ErrorStates:
-    """`error_states` of one partition with the chosen engine (`spark` needs a SparkSession),
-    replaying from `starts` (the previous day's `file_states`, see `starts_from`)."""
+    """`error_states` of one partition in process (the polars engine), replaying from `starts` (the
+    previous day's `file_states`, see `starts_from`). The Spark engine, whose executors read the
+    shards themselves, is `repair.ingest.spark_engine.build_error_states_spark`."""
     the_plan = plan(timelines, starts)
-    if engine == "polars":
-        results = replay_polars(the_plan, check_crc, progress)
-    elif engine == "spark":
-        from repair.ingest.spark_engine import replay_spark
-
-        if spark is None:
-            raise ValueError("engine 'spark' needs a SparkSession")
-        results = replay_spark(spark, the_plan, check_crc)
-    else:
-        raise ValueError(f"unknown engine {engine!r}: use 'polars' or 'spark'")
-    return assemble(the_plan, results)
+    return assemble(the_plan, replay_polars(the_plan, check_crc, progress))
 
 
 @dataclass

@@ -95,16 +95,6 @@ def test_unknown_linting_is_refused():
         ReproduceSettings(linting="cold")
 
 
-@pytest.mark.slow
-def test_spark_executors_agree_with_serial(error_states, serial_outcome):
-    from resources.spark import local_spark_session
-
-    frame, contexts = error_states
-    spark = local_spark_session()
-    on_spark = reproduce(frame, contexts, ReproduceSettings(executor="spark", batch_size=2, one_state_per_mistake=False), spark=spark)
-    assert _canonical(on_spark) == _canonical(serial_outcome)
-
-
 def test_a_mistake_republished_after_every_edit_keeps_only_its_last_state():
     from repair.reproduce import ReproduceSettings, reproduce
 
