@@ -176,7 +176,12 @@ def _state_key(row: Mapping[str, Any], content_digest: str, context: Mapping[str
 
 
 def _mistake_key(row: Mapping[str, Any]) -> tuple:
-    return (row["repl"], row["file"], row["source"], row["code"], row["message"])
+    """One mistake's republished copies: its rule and message on a line with the same text. Without
+    the text, two mistakes with one message in a file (two `Expected expression`) were one."""
+    lines = str(row["content"] or "").split("\n")
+    line = int(row["start_line"])
+    text = lines[line].strip() if 0 <= line < len(lines) else ""
+    return (row["repl"], row["file"], row["source"], row["code"], row["message"], text)
 
 
 def _line_key(row: Mapping[str, Any]) -> tuple:

@@ -178,3 +178,24 @@ def test_reproduce_drops_unsettled_rows_with_the_reason_and_keeps_the_evidence()
     assert outcome.settle_input == [0, 1]
     unfiltered = reproduce(frame, [{}, {}], settings)
     assert unfiltered.counts["unsettled"] == 0 and unfiltered.kept["settled_by"].to_list() == [None] * unfiltered.kept.height
+
+
+def test_two_mistakes_with_one_message_in_a_file_are_both_kept():
+    """Found on a simulated day (issue 20): `_PY_SOURCE = 1` and `_PY_FROZEN = 7` both typed with a
+    keyword for a name report the same `Expected expression`; one state per mistake kept only the
+    later, so the earlier mistake was lost. Copies of one mistake share the text of their line."""
+    from repair.ingest.states import ERROR_STATES_SCHEMA
+    from repair.lint import lint_batch
+    from repair.reproduce import ReproduceSettings, reproduce
+
+    text = "import os\nis = 1\nX = os.sep\nis = 7\nprint(X)\n"
+    found = [d for d in lint_batch([{"main.py": text}], ["main.py"])[0].diagnostics if d.source == "pyright"]
+    on = {d.start_line: d for d in found if d.code == "syntax"}
+    assert on[1].message == on[3].message, found
+    rows = [
+        {"diagnostic_id": f"d{line}", "repl": "r1", "session": "s1", "file": "main.py", "ts": T0 + 1000,
+         "version": 1, "content": text, "context": [], **on[line].to_row()}
+        for line in (1, 3)
+    ]  # fmt: skip
+    outcome = reproduce(pl.DataFrame(rows, schema=ERROR_STATES_SCHEMA), [{}, {}], ReproduceSettings(executor="serial"))
+    assert sorted(outcome.kept["diagnostic_id"].to_list()) == ["d1", "d3"], outcome.dropped
