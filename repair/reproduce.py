@@ -10,6 +10,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
 | `unsettled` | the session timeline shows no sign the user saw it: typing in progress (`repair.settle`; only when the timelines are given) |
+| `left_unfixed` | a type checker's judgement of inferred types (`repair.settle.JUDGEMENT_RULES`) or a finding in a comment, still reported when the user last edited the file: an error of the code as written, not a mistake (only when the timelines are given) |
 | `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
@@ -43,7 +44,7 @@ from repair.lint import (
     is_python_path,
     lint_batch,
 )
-from repair.settle import SettleSettings, settle
+from repair.settle import JUDGEMENT_RULES, LEFT_UNFIXED, SettleSettings, is_judgement, left_unfixed, settle
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -67,7 +68,7 @@ GENERATED_MARKERS: tuple[str, ...] = (
 GENERATED_MARKER_LINES = 5
 
 REASONS = (
-    "non_python_file", "generated_or_vendored", "duplicate", "unsettled", "repeated", "style_only",
+    "non_python_file", "generated_or_vendored", "duplicate", "unsettled", "left_unfixed", "repeated", "style_only",
     "deterministic_fix", "bad_input", "not_reproduced",
 )
 BEFORE_SETTLING = frozenset(REASONS[: REASONS.index("unsettled")])
@@ -100,6 +101,8 @@ class ReproduceSettings:
     # keeps them, with a null `settled_by`).
     settle: SettleSettings = field(default_factory=SettleSettings)
     require_settled: bool = True
+    # Judgements of the type checker count only once the user fixed them (`left_unfixed`).
+    judgement_rules: tuple[str, ...] = JUDGEMENT_RULES
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -286,9 +289,14 @@ def reproduce(
     settled = settle(records, timelines, settings.settle) if timelines is not None else [(None, "")] * len(records)
     settled_by = [evidence for evidence, _ in settled]
     filter_unsettled = timelines is not None and settings.require_settled and bool(settings.settle.evidence)
+    left = left_unfixed(records, timelines) if filter_unsettled else [False] * len(records)
     # The last state of each mistake among the rows that can be kept.
     last_state = _last_state_of_each_mistake(
-        records, [not filter_unsettled or evidence is not None for evidence in settled_by]
+        records,
+        [
+            not filter_unsettled or (evidence is not None and not (left[i] and is_judgement(records[i], settings.judgement_rules)))
+            for i, evidence in enumerate(settled_by)
+        ],
     )
     pyright_syntax = {_line_key(r) for r in records if r["source"] == "pyright" and r["code"] == "syntax"}
     for index, row in enumerate(records):
@@ -307,6 +315,8 @@ def reproduce(
             reasons[index] = ("duplicate", f"same code and diagnostic as {seen_pairs[pair]}")
         elif filter_unsettled and settled_by[index] is None:
             reasons[index] = ("unsettled", settled[index][1])
+        elif left[index] and is_judgement(row, settings.judgement_rules):
+            reasons[index] = ("left_unfixed", LEFT_UNFIXED)
         elif settings.one_state_per_mistake and last_state[_mistake_key(row)] != index:
             later = records[last_state[_mistake_key(row)]]
             reasons[index] = ("repeated", f"logged again at version {later['version']} ({later['diagnostic_id']})")

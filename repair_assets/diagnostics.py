@@ -139,7 +139,7 @@ def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_u
 
 QUALITY_COLUMNS = (
     ("rows", "int"), ("kept", "int"), ("kept_mistake", "int"), ("kept_as_written", "int"),
-    ("kept_unexplained", "int"), ("precision", "float"), ("mistake_share", "float"), ("mistakes", "int"),
+    ("kept_unexplained", "int"), ("precision", "float"), ("explained_share", "float"), ("mistakes", "int"),
     ("mistakes_kept", "int"), ("recall", "float"),
 )  # fmt: skip
 
@@ -156,8 +156,9 @@ def quality_table(quality: dict, label: str) -> dg.TableMetadataValue:
 
 def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: TruthIndex) -> dict:
     """The settle filter and the whole stage measured against the simulator's ground truth:
-    precision (kept rows that belong to a recorded mistake or to the code as written) and recall
-    (mistakes keeping a diagnostic), per settle evidence and per rule."""
+    precision (kept rows that belong to a recorded mistake; the explained share also counts errors
+    of the code as written) and recall (mistakes keeping a diagnostic), per settle evidence and per
+    rule."""
     quality = reproduction_quality(
         error_states.to_dicts(), outcome.settle_input, outcome.settled_by,
         set(outcome.kept["diagnostic_id"].to_list()), index,
@@ -166,11 +167,11 @@ def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: Tru
     return {
         "settle_precision": settled["precision"],
         "settle_recall": settled["recall"],
-        "settle_mistake_share": settled["mistake_share"],
+        "settle_explained_share": settled["explained_share"],
         "settle_quality_by_evidence": quality_table(quality["settle"], "evidence"),
         "settle_quality_by_rule": quality_table(quality["settle_by_rule"], "rule"),
         "kept_precision": kept["precision"],
-        "kept_mistake_share": kept["mistake_share"],
+        "kept_explained_share": kept["explained_share"],
         "kept_recall": kept["recall"],
         "ground_truth_mistakes": len(index),
     }

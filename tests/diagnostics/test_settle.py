@@ -140,9 +140,10 @@ def test_filter_quality_counts_precision_and_recall_against_the_truth():
     )  # fmt: skip
     assert [index.classify(r) for r in (mistake, typing, written)] == ["mistake", "unexplained", "as_written"]
     quality = filter_quality([mistake, typing, written], [True, True, True], index)["overall"]
-    assert (quality["precision"], quality["mistake_share"], quality["recall"]) == (0.6667, 0.3333, 1.0)
+    # Precision is the issue's: kept rows that belong to a recorded mistake (as written does not count).
+    assert (quality["precision"], quality["explained_share"], quality["recall"]) == (0.3333, 0.6667, 1.0)
     dropped = filter_quality([mistake, typing, written], [False, False, True], index)["overall"]
-    assert (dropped["precision"], dropped["recall"]) == (1.0, 0.0)
+    assert (dropped["precision"], dropped["explained_share"], dropped["recall"]) == (0.0, 1.0, 0.0)
 
 
 def test_reproduce_drops_unsettled_rows_with_the_reason_and_keeps_the_evidence():
