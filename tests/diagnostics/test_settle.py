@@ -200,3 +200,42 @@ def test_two_mistakes_with_one_message_in_a_file_are_both_kept():
     ]  # fmt: skip
     outcome = reproduce(pl.DataFrame(rows, schema=ERROR_STATES_SCHEMA), [{}, {}], ReproduceSettings(executor="serial"))
     assert sorted(outcome.kept["diagnostic_id"].to_list()) == ["d1", "d3"], outcome.dropped
+
+
+def test_a_type_checkers_judgement_the_user_left_is_dropped_and_one_the_user_fixed_is_kept():
+    """`left_unfixed` (issue 20, precision): an Optional not narrowed, still reported when the user
+    last edited the file, is an error of the code as written; the same judgement fixed later in the
+    session was a mistake the user saw. An undefined name in a `# type:` comment is judged alike."""
+    from repair.settle import is_judgement, left_unfixed
+
+    s = Session()
+    s.type(0, "import re\nm = re.match('a', 'b')\nprint(m.group())\n")
+    left = s.publish(1000, 2, '"group" is not a known attribute of "None"', "reportOptionalMemberAccess")
+    s.type(5000, "import re\nm = re.match('a', 'b')\nprint(m.group())\nx = 1\n")
+    still = s.publish(6000, 2, '"group" is not a known attribute of "None"', "reportOptionalMemberAccess")
+    assert left_unfixed([left, still], s.timelines()) == [True, True]
+    assert is_judgement(left)
+
+    s.type(9000, "import re\nm = re.match('a', 'b')\nprint(m and m.group())\nx = 1\n")
+    s.publish(10000, 3, '"y" is not defined', "reportUndefinedVariable")
+    assert left_unfixed(s.rows[:2], s.timelines()) == [False, False]
+
+    comment = {"code": "reportUndefinedVariable", "message": '"List" is not defined', "start_line": 1,
+               "start_character": 18, "content": "def f():\n    # type: () -> List[str]\n"}  # fmt: skip
+    assert is_judgement(comment)
+    assert not is_judgement({**comment, "content": "def f():\n    return List[str]\n", "start_character": 11})
+
+
+def test_a_syntax_error_on_a_line_a_mistake_broke_belongs_to_it_whatever_its_message():
+    """Two constants typed `is = 1` / `is = 7` report the same message, so the record of what the clean
+    fix of one removed lacks it; and the parser's message depends on the code around the error."""
+    index = TruthIndex(
+        [{"repl": "r1", "file": "main.py", "introduced_version": 2, "fixed_version": None,
+          "broken_lines": [{"text": "is = 7"}],
+          "diagnostics": [{"source": "ruff", "code": "syntax", "message": "Expected a statement", "text": "is = 7"}]}],
+    )  # fmt: skip
+    row = {"repl": "r1", "file": "main.py", "version": 3, "source": "pyright", "code": "syntax",
+           "message": "Expected expression", "content": "x = 1\nis = 7\n", "start_line": 1}  # fmt: skip
+    assert index.classify(row) == "mistake"
+    assert index.classify({**row, "start_line": 0}) == "unexplained"
+    assert index.classify({**row, "code": "reportUndefinedVariable"}) == "unexplained"
