@@ -10,7 +10,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
 | `unsettled` | the session timeline shows no sign the user saw it: typing in progress (`repair.settle`; only when the timelines are given) |
-| `left_unfixed` | a type checker's judgement of inferred types (`repair.settle.JUDGEMENT_RULES`) or a finding in a comment, still reported when the user last edited the file: an error of the code as written, not a mistake (only when the timelines are given) |
+| `left_unfixed` | the user saw it and left it: still reported by its file's last publish of the day, after the last edit of the file (`repair.settle.left_unfixed`): an error of the code as the user means it, with no fix to learn. Syntax errors are exempt (code as meant parses: a syntax error left is a mistake left). Only when the timelines are given; `drop_left_unfixed: false` keeps them |
 | `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
@@ -44,7 +44,7 @@ from repair.lint import (
     is_python_path,
     lint_batch,
 )
-from repair.settle import JUDGEMENT_RULES, LEFT_UNFIXED, SettleSettings, is_judgement, left_unfixed, settle
+from repair.settle import LEFT_UNFIXED, SettleSettings, left_unfixed, settle
 
 # Rules that are about how code looks, not whether it works. Entries are rule codes or ruff code
 # prefixes: E1/E2/E3 indentation and whitespace, E401/E402 import placement, E5 line length,
@@ -101,8 +101,8 @@ class ReproduceSettings:
     # keeps them, with a null `settled_by`).
     settle: SettleSettings = field(default_factory=SettleSettings)
     require_settled: bool = True
-    # Judgements of the type checker count only once the user fixed them (`left_unfixed`).
-    judgement_rules: tuple[str, ...] = JUDGEMENT_RULES
+    # Errors the user saw and left (`left_unfixed`) are dropped: no mistake, no fix to learn.
+    drop_left_unfixed: bool = True
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -289,13 +289,16 @@ def reproduce(
     settled = settle(records, timelines, settings.settle) if timelines is not None else [(None, "")] * len(records)
     settled_by = [evidence for evidence, _ in settled]
     filter_unsettled = timelines is not None and settings.require_settled and bool(settings.settle.evidence)
-    left = left_unfixed(records, timelines) if filter_unsettled else [False] * len(records)
+    left = (
+        [flag and row["code"] != "syntax" for flag, row in zip(left_unfixed(records, timelines), records, strict=True)]
+        if filter_unsettled and settings.drop_left_unfixed
+        else [False] * len(records)
+    )
     # The last state of each mistake among the rows that can be kept.
     last_state = _last_state_of_each_mistake(
         records,
         [
-            not filter_unsettled or (evidence is not None and not (left[i] and is_judgement(records[i], settings.judgement_rules)))
-            for i, evidence in enumerate(settled_by)
+            not filter_unsettled or (evidence is not None and not left[i]) for i, evidence in enumerate(settled_by)
         ],
     )
     pyright_syntax = {_line_key(r) for r in records if r["source"] == "pyright" and r["code"] == "syntax"}
@@ -315,7 +318,7 @@ def reproduce(
             reasons[index] = ("duplicate", f"same code and diagnostic as {seen_pairs[pair]}")
         elif filter_unsettled and settled_by[index] is None:
             reasons[index] = ("unsettled", settled[index][1])
-        elif left[index] and is_judgement(row, settings.judgement_rules):
+        elif left[index]:
             reasons[index] = ("left_unfixed", LEFT_UNFIXED)
         elif settings.one_state_per_mistake and last_state[_mistake_key(row)] != index:
             later = records[last_state[_mistake_key(row)]]

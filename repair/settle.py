@@ -201,52 +201,33 @@ def _decide(group, rows, windows, settings) -> tuple[str | None, str]:
     return (evidence, "") if evidence else (None, NO_EVIDENCE)
 
 
-# Rules whose finding is the type checker's judgement of inferred types in code that may well run
-# (an Optional not narrowed, an argument type, a missing overload): real errors of the code as
-# written far more often than a mistake just typed. Such a diagnostic counts as a mistake the user
-# saw only when the user then fixed it (`left_unfixed`). A diagnostic in a comment (`# type: ...`)
-# is judged the same way.
-JUDGEMENT_RULES: tuple[str, ...] = (
-    "reportOptionalMemberAccess", "reportOptionalIterable", "reportOptionalSubscript", "reportOptionalCall",
-    "reportOptionalOperand", "reportOptionalContextManager", "reportArgumentType", "reportAssignmentType",
-    "reportReturnType", "reportFunctionMemberAccess", "reportIndexIssue", "reportOperatorIssue",
-    "reportPossiblyUnbound", "reportRedeclaration", "reportTypedDictNotRequiredAccess", "reportGeneralTypeIssues",
-)  # fmt: skip
-LEFT_UNFIXED = "a type checker's judgement (or a finding in a comment) still reported when the user last edited its file"
 
-
-def is_judgement(row: Mapping[str, Any], rules: Sequence[str] = JUDGEMENT_RULES) -> bool:
-    """Whether a row's finding is a judgement (`JUDGEMENT_RULES`, or its span starts in a comment)."""
-    if row["code"] in rules or (row["code"] == "reportCallIssue" and str(row["message"]).startswith("No overloads")):
-        return True
-    lines = str(row["content"] or "").split("\n")
-    line = int(row["start_line"])
-    before = lines[line][: int(row.get("start_character") or 0)] if 0 <= line < len(lines) else ""
-    return "#" in before and before.count('"') % 2 == 0 and before.count("'") % 2 == 0
+LEFT_UNFIXED = "still reported when its file was last published, after the user's last edit of it that day: left as written"
 
 
 def left_unfixed(rows: Sequence[Mapping[str, Any]], timelines: pl.DataFrame) -> list[bool]:
-    """For each row: whether its (source, rule, message) is still reported by the file's last publish
-    in the session, made after the last edit of the file (the user left it as it was)."""
+    """For each row: whether its (source, rule, message) is still reported by its file's last publish
+    of the day, made after the last edit of the file (in any session: a later session may fix it).
+    The user saw it and left it: an error of the code as the user means it (a name a star import
+    brings, an attribute of another platform's module, a type checker's judgement), not a mistake."""
     last_edit = {
-        (repl, session, file): ts
-        for repl, session, file, ts in timelines.filter(pl.col("kind") == "ot")
-        .group_by("repl", "session", "file")
+        (repl, file): ts
+        for repl, file, ts in timelines.filter(pl.col("kind") == "ot")
+        .group_by("repl", "file")
         .agg(pl.col("ts").max())
         .iter_rows()
     }
     last_publish: dict[tuple, int] = {}
+    for row in rows:
+        where, ts = (row["repl"], row["file"]), int(row["ts"])
+        last_publish[where] = max(ts, last_publish.get(where, ts))
     reported: dict[tuple, set[tuple]] = defaultdict(set)
     for row in rows:
-        where, ts = (row["repl"], row["session"], row["file"]), int(row["ts"])
-        if ts > last_publish.get(where, -1):
-            last_publish[where] = ts
-    for row in rows:
-        where = (row["repl"], row["session"], row["file"])
+        where = (row["repl"], row["file"])
         if int(row["ts"]) == last_publish[where]:
             reported[where].add((row["source"], row["code"], row["message"]))
     return [
         last_publish[w] >= last_edit.get(w, 0) and (row["source"], row["code"], row["message"]) in reported[w]
         for row in rows
-        for w in [(row["repl"], row["session"], row["file"])]
+        for w in [(row["repl"], row["file"])]
     ]

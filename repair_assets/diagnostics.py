@@ -51,6 +51,11 @@ class ReproduceConfig(dg.Config):
         description="Keep only diagnostics the user saw (settled); false keeps typing in progress too, "
         "with a null `settled_by`.",
     )
+    drop_left_unfixed: bool = Field(
+        default=True,
+        description="Drop diagnostics the user saw and left (still reported after the file's last edit of the "
+        "day; syntax errors exempt): errors of the code as meant, not mistakes; false keeps them.",
+    )
     settle_evidence: list[str] = Field(
         default_factory=lambda: list(EVIDENCE),
         description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
@@ -91,7 +96,7 @@ def reproduced_diagnostics(
     settings = linter.reproduce_settings(
         executor=config.executor, batch_size=config.batch_size, one_state_per_mistake=config.one_state_per_mistake,
         settle=SettleSettings(config.pause_ms, config.dwell_ms, tuple(config.settle_evidence)),
-        require_settled=config.require_settled,
+        require_settled=config.require_settled, drop_left_unfixed=config.drop_left_unfixed,
     )
     contexts = load_context(store, partition, error_states) if error_states.height else []
     started = time.monotonic()
