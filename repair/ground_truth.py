@@ -8,9 +8,10 @@ and leaves, with no recorded fix. A logged diagnostic that belongs to neither is
 (or fallout that no single mistake explains).
 
 `TruthIndex.mistake_of(row)` finds the mistake a diagnostic belongs to: alive in that file at the
-row's version, and reporting this (source, rule, message) on a line with this text. `filter_quality`
-measures a filter with it: precision (kept diagnostics that belong to a recorded mistake, or to the
-code as written) and recall (recorded mistakes that keep at least one diagnostic).
+row's version, and reporting this (source, rule, message) on a line with this text, or, for a
+syntax error, on a line the mistake broke. `filter_quality` measures a filter with it: precision (kept diagnostics that belong
+to a recorded mistake) and recall (recorded mistakes that keep at least one diagnostic); the
+explained share also counts errors of the code as written, which are real but teach no fix.
 """
 
 from __future__ import annotations
@@ -87,17 +88,30 @@ class TruthIndex:
         """The index (in `mistakes`) of the one mistake a diagnostic row belongs to, or None when
         none or several do."""
         version, text = int(row["version"]), _line_text(row)
-        key = (row["source"], row["code"], row["message"])
-        found = [
+        alive = [
             index
             for index in self._by_file.get((row["repl"], row["file"]), ())
             if self.mistakes[index]["introduced_version"] <= version
             and (self.mistakes[index].get("fixed_version") is None or version < self.mistakes[index]["fixed_version"])
-            and any(
+        ]
+        key = (row["source"], row["code"], row["message"])
+        found = [
+            index
+            for index in alive
+            if any(
                 (d["source"], d["code"], d["message"]) == key and text in self._texts(index, d)
                 for d in self.mistakes[index].get("diagnostics") or ()
             )
         ]
+        if not found and row["code"] == "syntax":
+            # A parser's message depends on the code around the error, and a message that another
+            # mistake's line also reports is missing from the record of what the clean fix removed
+            # (two `x = 1` typed `is = 1`): a syntax error on a line a mistake broke belongs to it.
+            found = [
+                index
+                for index in alive
+                if text in {str(b["text"]).strip() for b in self.mistakes[index].get("broken_lines") or ()}
+            ]
         if len(found) > 1:  # the one typed in this very session, if that tells them apart
             found = [index for index in found if self.mistakes[index].get("session") == row.get("session")]
         return found[0] if len(found) == 1 else None
@@ -134,8 +148,8 @@ def filter_quality(
     """How well `kept` picks errors the user saw out of `rows` (a filter's input), overall and per
     group (`groups[i]` is row i's: its rule, or the evidence that kept it):
 
-    - `precision`: kept rows that belong to a recorded mistake or to the code as written;
-      `mistake_share`: those that belong to a mistake;
+    - `precision`: kept rows that belong to a recorded mistake; `explained_share`: those that
+      belong to a mistake or to the code as written (real errors, but no mistake to learn from);
     - `recall`: of the mistakes with a diagnostic among `rows`, those keeping at least one.
     """
     classes = [index.classify(row) for row in rows]
@@ -154,8 +168,8 @@ def filter_quality(
             "kept_mistake": by_class[MISTAKE],
             "kept_as_written": by_class[AS_WRITTEN],
             "kept_unexplained": by_class[UNEXPLAINED],
-            "precision": _share(by_class[MISTAKE] + by_class[AS_WRITTEN], len(kept_rows)),
-            "mistake_share": _share(by_class[MISTAKE], len(kept_rows)),
+            "precision": _share(by_class[MISTAKE], len(kept_rows)),
+            "explained_share": _share(by_class[MISTAKE] + by_class[AS_WRITTEN], len(kept_rows)),
             "mistakes": len(seen),
             "mistakes_kept": len(held),
             "recall": _share(len(held), len(seen)),

@@ -10,6 +10,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
 | `unsettled` | the session timeline shows no sign the user saw it: typing in progress (`repair.settle`; only when the timelines are given) |
+| `left_unfixed` | the user saw it and left it: still reported by its file's last publish of the day, after the last edit of the file (`repair.settle.left_unfixed`): an error of the code as the user means it, with no fix to learn. Syntax errors are exempt (code as meant parses: a syntax error left is a mistake left). Only when the timelines are given; `drop_left_unfixed: false` keeps them |
 | `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
@@ -49,7 +50,7 @@ from repair.lint import (
     lint_batch,
     lint_file_states,
 )
-from repair.settle import SettleSettings, settle
+from repair.settle import LEFT_UNFIXED, SettleSettings, left_unfixed, settle
 
 if TYPE_CHECKING:
     from repair.reproduce_spark import StoredStates
@@ -76,7 +77,7 @@ GENERATED_MARKERS: tuple[str, ...] = (
 GENERATED_MARKER_LINES = 5
 
 REASONS = (
-    "non_python_file", "generated_or_vendored", "duplicate", "unsettled", "repeated", "style_only",
+    "non_python_file", "generated_or_vendored", "duplicate", "unsettled", "left_unfixed", "repeated", "style_only",
     "deterministic_fix", "bad_input", "not_reproduced",
 )
 BEFORE_SETTLING = frozenset(REASONS[: REASONS.index("unsettled")])
@@ -114,6 +115,8 @@ class ReproduceSettings:
     # keeps them, with a null `settled_by`).
     settle: SettleSettings = field(default_factory=SettleSettings)
     require_settled: bool = True
+    # Errors the user saw and left (`left_unfixed`) are dropped: no mistake, no fix to learn.
+    drop_left_unfixed: bool = True
 
     def __post_init__(self):
         if self.executor not in EXECUTORS:
@@ -192,7 +195,12 @@ def _state_key(row: Mapping[str, Any], content_digest: str, context: Mapping[str
 
 
 def _mistake_key(row: Mapping[str, Any]) -> tuple:
-    return (row["repl"], row["file"], row["source"], row["code"], row["message"])
+    """One mistake's republished copies: its rule and message on a line with the same text. Without
+    the text, two mistakes with one message in a file (two `Expected expression`) were one."""
+    lines = str(row["content"] or "").split("\n")
+    line = int(row["start_line"])
+    text = lines[line].strip() if 0 <= line < len(lines) else ""
+    return (row["repl"], row["file"], row["source"], row["code"], row["message"], text)
 
 
 def _line_key(row: Mapping[str, Any]) -> tuple:
@@ -344,9 +352,17 @@ def reproduce(
     settled = settle(records, timelines, settings.settle) if timelines is not None else [(None, "")] * len(records)
     settled_by = [evidence for evidence, _ in settled]
     filter_unsettled = timelines is not None and settings.require_settled and bool(settings.settle.evidence)
+    left = (
+        [flag and row["code"] != "syntax" for flag, row in zip(left_unfixed(records, timelines), records, strict=True)]
+        if filter_unsettled and settings.drop_left_unfixed
+        else [False] * len(records)
+    )
     # The last state of each mistake among the rows that can be kept.
     last_state = _last_state_of_each_mistake(
-        records, [not filter_unsettled or evidence is not None for evidence in settled_by]
+        records,
+        [
+            not filter_unsettled or (evidence is not None and not left[i]) for i, evidence in enumerate(settled_by)
+        ],
     )
     pyright_syntax = {_line_key(r) for r in records if r["source"] == "pyright" and r["code"] == "syntax"}
     for index, row in enumerate(records):
@@ -365,6 +381,8 @@ def reproduce(
             reasons[index] = ("duplicate", f"same code and diagnostic as {seen_pairs[pair]}")
         elif filter_unsettled and settled_by[index] is None:
             reasons[index] = ("unsettled", settled[index][1])
+        elif left[index]:
+            reasons[index] = ("left_unfixed", LEFT_UNFIXED)
         elif settings.one_state_per_mistake and last_state[_mistake_key(row)] != index:
             later = records[last_state[_mistake_key(row)]]
             reasons[index] = ("repeated", f"logged again at version {later['version']} ({later['diagnostic_id']})")

@@ -199,3 +199,35 @@ def _decide(group, rows, windows, settings) -> tuple[str | None, str]:
         found.add("dwell")
     evidence = next((name for name in EVIDENCE if name in found and name in settings.evidence), None)
     return (evidence, "") if evidence else (None, NO_EVIDENCE)
+
+
+
+LEFT_UNFIXED = "still reported when its file was last published, after the user's last edit of it that day: left as written"
+
+
+def left_unfixed(rows: Sequence[Mapping[str, Any]], timelines: pl.DataFrame) -> list[bool]:
+    """For each row: whether its (source, rule, message) is still reported by its file's last publish
+    of the day, made after the last edit of the file (in any session: a later session may fix it).
+    The user saw it and left it: an error of the code as the user means it (a name a star import
+    brings, an attribute of another platform's module, a type checker's judgement), not a mistake."""
+    last_edit = {
+        (repl, file): ts
+        for repl, file, ts in timelines.filter(pl.col("kind") == "ot")
+        .group_by("repl", "file")
+        .agg(pl.col("ts").max())
+        .iter_rows()
+    }
+    last_publish: dict[tuple, int] = {}
+    for row in rows:
+        where, ts = (row["repl"], row["file"]), int(row["ts"])
+        last_publish[where] = max(ts, last_publish.get(where, ts))
+    reported: dict[tuple, set[tuple]] = defaultdict(set)
+    for row in rows:
+        where = (row["repl"], row["file"])
+        if int(row["ts"]) == last_publish[where]:
+            reported[where].add((row["source"], row["code"], row["message"]))
+    return [
+        last_publish[w] >= last_edit.get(w, 0) and (row["source"], row["code"], row["message"]) in reported[w]
+        for row in rows
+        for w in [(row["repl"], row["file"])]
+    ]

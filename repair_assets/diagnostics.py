@@ -52,6 +52,11 @@ class ReproduceConfig(dg.Config):
         description="Keep only diagnostics the user saw (settled); false keeps typing in progress too, "
         "with a null `settled_by`.",
     )
+    drop_left_unfixed: bool = Field(
+        default=True,
+        description="Drop diagnostics the user saw and left (still reported after the file's last edit of the "
+        "day; syntax errors exempt): errors of the code as meant, not mistakes; false keeps them.",
+    )
     settle_evidence: list[str] = Field(
         default_factory=lambda: list(EVIDENCE),
         description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
@@ -92,7 +97,7 @@ def reproduced_diagnostics(
     settings = linter.reproduce_settings(
         executor=config.executor, batch_size=config.batch_size, one_state_per_mistake=config.one_state_per_mistake,
         settle=SettleSettings(config.pause_ms, config.dwell_ms, tuple(config.settle_evidence)),
-        require_settled=config.require_settled,
+        require_settled=config.require_settled, drop_left_unfixed=config.drop_left_unfixed,
     )
     contexts = load_context(store, partition, error_states) if error_states.height else []
     started = time.monotonic()
@@ -147,7 +152,7 @@ def _metadata(outcome: Reproduction, seconds: float, executor: str, quarantine_u
 
 QUALITY_COLUMNS = (
     ("rows", "int"), ("kept", "int"), ("kept_mistake", "int"), ("kept_as_written", "int"),
-    ("kept_unexplained", "int"), ("precision", "float"), ("mistake_share", "float"), ("mistakes", "int"),
+    ("kept_unexplained", "int"), ("precision", "float"), ("explained_share", "float"), ("mistakes", "int"),
     ("mistakes_kept", "int"), ("recall", "float"),
 )  # fmt: skip
 
@@ -164,8 +169,9 @@ def quality_table(quality: dict, label: str) -> dg.TableMetadataValue:
 
 def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: TruthIndex) -> dict:
     """The settle filter and the whole stage measured against the simulator's ground truth:
-    precision (kept rows that belong to a recorded mistake or to the code as written) and recall
-    (mistakes keeping a diagnostic), per settle evidence and per rule."""
+    precision (kept rows that belong to a recorded mistake; the explained share also counts errors
+    of the code as written) and recall (mistakes keeping a diagnostic), per settle evidence and per
+    rule."""
     quality = reproduction_quality(
         error_states.to_dicts(), outcome.settle_input, outcome.settled_by,
         set(outcome.kept["diagnostic_id"].to_list()), index,
@@ -174,11 +180,11 @@ def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: Tru
     return {
         "settle_precision": settled["precision"],
         "settle_recall": settled["recall"],
-        "settle_mistake_share": settled["mistake_share"],
+        "settle_explained_share": settled["explained_share"],
         "settle_quality_by_evidence": quality_table(quality["settle"], "evidence"),
         "settle_quality_by_rule": quality_table(quality["settle_by_rule"], "rule"),
         "kept_precision": kept["precision"],
-        "kept_mistake_share": kept["mistake_share"],
+        "kept_explained_share": kept["explained_share"],
         "kept_recall": kept["recall"],
         "ground_truth_mistakes": len(index),
     }

@@ -14,7 +14,7 @@ Candidate families (`Candidate.family`):
 | `quote` | syntax | close an unterminated string |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
-| `keyword` | syntax | a keyword used as a name becomes a name the file lost, or the variable the line reassigns from (no made-up name) |
+| `keyword` | syntax | a keyword used as a name becomes the one name its scope lost nearby (read after the line, bound nowhere), or, when it lost none, the variable the line reassigns from (no made-up name, no name read far away) |
 | `argument` | `reportCallIssue` "Expected N positional arguments" | drop the extra argument |
 | `unused_import` | ruff `F401` | drop the import line |
 
@@ -28,13 +28,10 @@ import ast
 import builtins
 import importlib
 import importlib.util
-import io
 import keyword
 import re
 import sys
-import tokenize
 import warnings
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -354,57 +351,155 @@ def _bracket_balance(text: str) -> tuple[list[str], int]:
     return stack, -1
 
 
-_BINDINGS = (
-    re.compile(
-        r"^\s*([\w\s,()*\[\]]+?)\s*(?::[^=]*)?=(?!=)", re.MULTILINE
-    ),  # assignment targets, annotated too
-    re.compile(r"\b(?:def|class|import|as|global|nonlocal)\s+(\w+)"),
-    re.compile(r"\bfor\s+([\w\s,()]+?)\s+in\b"),
-    re.compile(r"\bdef\s+\w+\s*\(([^)]*)\)"),  # parameters
-    re.compile(r"\blambda\s+([^:]*):"),
-    re.compile(r"\bfrom\s+[\w.]+\s+import\s+([\w\s,()]+)"),
-)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+LOST_PLACEHOLDER = "_lost_name_"
 
 
-def _name_tokens(code: str) -> Iterable[tokenize.TokenInfo]:
-    """The NAME tokens of the file (strings and comments excluded), up to where it stops tokenizing."""
-    previous = None
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(code).readline):
-            if token.type == tokenize.NAME and not (previous and previous.string == "."):
-                yield token
-            if token.type not in (tokenize.NL, tokenize.COMMENT):
-                previous = token
-    except (tokenize.TokenError, SyntaxError):
-        return
+def _keyword_as_name(body: str) -> str | None:
+    """The keyword the line uses as a name (`import = ...`, `f(class, x)`, `def.attr`), if any."""
+    for word in IDENTIFIER.findall(body):
+        if keyword.iskeyword(word) and re.search(rf"\b{word}\s*(=(?!=)|[,)]|\.)", body):
+            return word
+    return None
 
 
-def _orphan_names(code: str, line_index: int) -> list[str]:
-    """Names the file uses after `line_index` but never binds (bindings by pattern: the file need not
-    parse), nearest first: where a keyword was typed instead of a name, its later uses are orphaned."""
-    bound = set(BUILTIN_NAMES)
-    for pattern in _BINDINGS:
-        for match in pattern.finditer(code):
-            bound.update(IDENTIFIER.findall(match.group(1)))
-    first_use: dict[str, int] = {}
-    uses: Counter[str] = Counter()
-    for token in _name_tokens(code):
-        name, row = token.string, token.start[0] - 1
-        if row > line_index and name not in bound and not keyword.iskeyword(name):
-            first_use.setdefault(name, row)
-            uses[name] += 1
-    # A lost binding orphans every use of its name; one unbound use is more likely a misspelling or
-    # a name defined later, and an unbound typo of a bound name is a misspelling.
-    misspelt = {name for name in first_use if uses[name] < 2} | {
-        name for name in first_use
-        if any(abs(len(b) - len(name)) <= typo_budget(name) and typo_distance(name, b) <= typo_budget(name) for b in bound)
-    }  # fmt: skip
-    return sorted(set(first_use) - misspelt, key=lambda name: (first_use[name], name))
+def _rename_keyword(line: str, word: str, name: str) -> str:
+    return re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", name, line)
 
 
-def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, str, str]]:
-    """(cost, family, description, new line) for one line; `orphans` are names the file uses but
-    never binds (see `_orphan_names`)."""
+def _bound_in(scope: ast.AST) -> set[str]:
+    """The names a module, class or function body binds itself (not those its nested scopes bind)."""
+    names: set[str] = set()
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        a = scope.args
+        names |= {x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg) if x}
+    stack = [scope.body] if isinstance(scope, ast.Lambda) else list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        stack.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _unresolved_reads(tree: ast.Module) -> list[tuple[str, int]]:
+    """(name, row) of every read of a name that no enclosing scope, the module or the builtins bind."""
+    module = _bound_in(tree) | BUILTIN_NAMES
+    module |= {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, scopes: list[set[str]]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SCOPES):
+                visit(child, [*scopes, _bound_in(child)])
+                continue
+            read = isinstance(child, ast.Name) and isinstance(child.ctx, ast.Load)
+            if read and child.id not in module and not any(child.id in bound for bound in scopes):
+                found.append((child.id, child.lineno - 1))
+            visit(child, scopes)
+
+    visit(tree, [])
+    return found
+
+
+def _parse_with_placeholders(lines: list[str], where: int) -> ast.Module | None:
+    """The file parsed with the keyword used as a name on line `where` (and on any other line the
+    parser stops at) replaced by a placeholder name; None when anything else keeps it from parsing."""
+    lines = list(lines)
+    for attempt in range(5):
+        word = _keyword_as_name(_code_part(lines[where]))
+        if word is None:
+            return None
+        lines[where] = _rename_keyword(lines[where], word, f"{LOST_PLACEHOLDER}{attempt}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return ast.parse(join_lines(lines))
+            except SyntaxError as error:
+                where = (error.lineno or 0) - 1
+                if not 0 <= where < len(lines):
+                    return None
+            except ValueError:
+                return None
+    return None
+
+
+def _lost_names(lines: list[str], where: int) -> list[str] | None:
+    """The names that a keyword typed over an assignment's target on line `where` left unbound:
+    read after the line and only inside the line's own scope (its function or class; anywhere for a
+    module-level line), bound nowhere, no misspelling of a bound name, first read within
+    NEARBY_LINES (a name read far away is no evidence); nearest first. None: the file does not
+    parse even with the keyword replaced."""
+    tree = _parse_with_placeholders(lines, where)
+    if tree is None:
+        return None
+    around = [n for n in ast.walk(tree) if isinstance(n, _SCOPES) and n.lineno - 1 < where <= (n.end_lineno or 0) - 1]
+    scope = max(around, key=lambda n: n.lineno, default=None)  # the innermost
+    low, high = (scope.lineno - 1, (scope.end_lineno or 0) - 1) if scope is not None else (0, len(lines))
+    reads: dict[str, list[int]] = {}
+    for name, row in _unresolved_reads(tree):
+        reads.setdefault(name, []).append(row)
+    bound = _bound_in(tree) | (_bound_in(scope) if scope is not None else set())
+
+    def misspelt(name: str) -> bool:
+        budget = typo_budget(name)
+        return any(abs(len(b) - len(name)) <= budget and typo_distance(name, b) <= budget for b in bound)
+
+    lost = [
+        name
+        for name, rows in reads.items()
+        if not name.startswith(LOST_PLACEHOLDER)
+        and all(where < row and low <= row <= high for row in rows)
+        and min(rows) - where <= NEARBY_LINES
+        and not misspelt(name)
+    ]
+    return sorted(lost, key=lambda name: (min(reads[name]), name))
+
+
+def _keyword_edits(line: str, lost: list[str] | None) -> list[tuple[float, str, str, str]]:
+    """A keyword used as a name (`import = b"PK"`) stands where an assignment's target was: the
+    plausible fixes are the one name the file lost nearby (`_lost_names`), or, when it lost none,
+    the variable the line reassigns from (`url = '/' + url`). Anything else (a name read far away,
+    one of several lost names, a made-up `import_`) lints clean and means nothing."""
+    body = _code_part(line)
+    word = _keyword_as_name(body)
+    if word is None or lost is None or len(lost) > 1:
+        return []
+    if lost:
+        return [(1.45, "keyword", f"{word} -> {lost[0]}", _rename_keyword(line, word, lost[0]))]
+    assigned = re.search(rf"\b{word}\s*=(?!=)", body)
+    if not assigned:
+        return []
+    code_only = dict(_outside_quotes(body))
+    value = "".join(code_only.get(i, " ") for i in range(assigned.end(), len(body)))
+    reassigned = [
+        m.group()
+        for m in IDENTIFIER.finditer(value)
+        if not keyword.iskeyword(m.group())
+        and m.group() not in BUILTIN_NAMES
+        and not value[: m.start()].rstrip().endswith(".")
+        and not value[m.end() :].lstrip().startswith(("(", "."))  # a call or a module is no variable
+        and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
+        and body[assigned.end() + m.end() : assigned.end() + m.end() + 1] not in ("'", '"')  # nor `b"..."`
+    ]
+    if not reassigned:
+        return []
+    return [(1.45, "keyword", f"{word} -> {reassigned[0]}", _rename_keyword(line, word, reassigned[0]))]
+
+
+def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
+    """(cost, family, description, new line) for one line (keywords used as names: `_keyword_edits`)."""
     edits = []
     body = _code_part(line)
     comment = line[len(body) :]
@@ -441,31 +536,6 @@ def _syntax_line_edits(line: str, orphans: list[str]) -> list[tuple[float, str, 
             tail = re.search(r"[)\]}]*:?\s*$", rest)
             cut = start + 1 + (tail.start() if tail else len(rest))
             edits.append((1.3, "quote", f"close {quote}", line[:cut] + quote + line[cut:]))
-    for word in IDENTIFIER.findall(body):
-        if keyword.iskeyword(word) and re.search(rf"\b{word}\s*(=(?!=)|[,)]|\.)", body):
-            # The name the user meant: one the file uses but no longer binds, or a variable the
-            # line reassigns from (`url = '/' + url`); else `word_`.
-            assigned = re.search(rf"\b{word}\s*=(?!=)", body)
-            code_only = dict(_outside_quotes(body))
-            value = (
-                "".join(code_only.get(i, " ") for i in range(assigned.end(), len(body))) if assigned else ""
-            )
-            reassigned = [
-                m.group()
-                for m in IDENTIFIER.finditer(value)
-                if not keyword.iskeyword(m.group())
-                and m.group() not in BUILTIN_NAMES
-                and not value[: m.start()].rstrip().endswith(".")
-                and not value[m.end() :].lstrip().startswith(("(", "."))  # a call or a module is no variable
-                and not value[: m.start()][-1:].isdigit()  # `x1000` of `0x1000` is no name
-                and body[assigned.end() + m.end() : assigned.end() + m.end() + 1] not in ("'", '"')  # nor `b"..."`
-            ]
-            # Only names the file gives reason for: `word_` or any other made-up name lints clean
-            # and means nothing.
-            for rank, name in enumerate(dict.fromkeys([*orphans[:2], *reassigned[:1]])):
-                renamed = re.sub(rf"\b{word}\b(?=\s*(=(?!=)|[,)]|\.))", name, line)
-                edits.append((1.45 + 0.02 * rank, "keyword", f"{word} -> {name}", renamed))
-            break
     return edits
 
 
@@ -479,12 +549,14 @@ def _syntax(code, lines, diagnostic, file_name, context_files) -> list[Candidate
     previous = index - 1
     while previous >= 0 and not lines[previous].strip():
         previous -= 1
-    orphans = _orphan_names(code, index)
     # The error is often reported on the line after the mistake (an unclosed bracket, a missing colon).
     for where, extra in ((index, 0.0), (previous, 0.3)):
         if where < 0 or not lines[where].strip():
             continue
-        for cost, family, description, new in _syntax_line_edits(lines[where], orphans):
+        edits = _syntax_line_edits(lines[where])
+        if _keyword_as_name(_code_part(lines[where])):
+            edits += _keyword_edits(lines[where], _lost_names(lines, where))
+        for cost, family, description, new in edits:
             if new != lines[where]:
                 out.append(
                     Candidate(

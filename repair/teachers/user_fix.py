@@ -7,6 +7,10 @@ intermediate keystroke would be wasteful, so the search first checks the last ve
 horizon and then bisects for the earliest fixed version; a diagnostic that disappears and comes back
 within the horizon may so yield a later fixed version than the very first.
 
+The earliest fixed version is often the fix half typed: `is = ...` retyped as `filename = ...` is
+already clean at `fi = ...`. The fix is taken where its typing ends (`finished_typing`): the last of
+the versions that follow while every edit stays on the lines the fix changed, if that one is fixed.
+
 The user's change up to that version often holds more than the fix (the user kept typing the next
 function, reformatted, added a comment). The mined diff is trimmed to the edit that removed the
 diagnostic: the smallest of (the ops on the error line; the hunk around it, within `radius` lines;
@@ -107,6 +111,28 @@ def first_fixed(
     return versions[high]
 
 
+def _changed_rows(before: str, after: str) -> set[int] | None:
+    """The rows of `after` that differ from `before` when only lines were rewritten in place (same
+    number of lines); None when lines were added or removed."""
+    old, new = before.split("\n"), after.split("\n")
+    if len(old) != len(new):
+        return None
+    return {row for row, (a, b) in enumerate(zip(old, new, strict=True)) if a != b}
+
+
+def finished_typing(content: str, versions: Sequence[tuple[int, str]], first: int) -> int:
+    """The index in `versions` where the user stopped typing the fix first seen at `versions[first]`:
+    later versions count while each edit only rewrites the rows that fix rewrote."""
+    rows = _changed_rows(content, versions[first][1])
+    last = first
+    while rows and last + 1 < len(versions):
+        step = _changed_rows(versions[last][1], versions[last + 1][1])
+        if step is None or not step <= rows:
+            break
+        last += 1
+    return last
+
+
 def mine_user_fix(
     content: str,
     diagnostic: Diagnostic,
@@ -119,6 +145,9 @@ def mine_user_fix(
     found = first_fixed(changed, is_fixed)
     if found is None:
         return None
+    typed = finished_typing(content, changed, changed.index(found))
+    if changed[typed] != found and is_fixed(changed[typed][1]):
+        found = changed[typed]
     version, fixed = found
     full = make_diff(content, fixed)
     edits = trimmed_edits(full, diagnostic.line1, radius)

@@ -140,9 +140,10 @@ def test_filter_quality_counts_precision_and_recall_against_the_truth():
     )  # fmt: skip
     assert [index.classify(r) for r in (mistake, typing, written)] == ["mistake", "unexplained", "as_written"]
     quality = filter_quality([mistake, typing, written], [True, True, True], index)["overall"]
-    assert (quality["precision"], quality["mistake_share"], quality["recall"]) == (0.6667, 0.3333, 1.0)
+    # Precision is the issue's: kept rows that belong to a recorded mistake (as written does not count).
+    assert (quality["precision"], quality["explained_share"], quality["recall"]) == (0.3333, 0.6667, 1.0)
     dropped = filter_quality([mistake, typing, written], [False, False, True], index)["overall"]
-    assert (dropped["precision"], dropped["recall"]) == (1.0, 0.0)
+    assert (dropped["precision"], dropped["explained_share"], dropped["recall"]) == (0.0, 1.0, 0.0)
 
 
 def test_reproduce_drops_unsettled_rows_with_the_reason_and_keeps_the_evidence():
@@ -178,3 +179,63 @@ def test_reproduce_drops_unsettled_rows_with_the_reason_and_keeps_the_evidence()
     assert outcome.settle_input == [0, 1]
     unfiltered = reproduce(frame, [{}, {}], settings)
     assert unfiltered.counts["unsettled"] == 0 and unfiltered.kept["settled_by"].to_list() == [None] * unfiltered.kept.height
+
+
+def test_two_mistakes_with_one_message_in_a_file_are_both_kept():
+    """Found on a simulated day (issue 20): `_PY_SOURCE = 1` and `_PY_FROZEN = 7` both typed with a
+    keyword for a name report the same `Expected expression`; one state per mistake kept only the
+    later, so the earlier mistake was lost. Copies of one mistake share the text of their line."""
+    from repair.ingest.states import ERROR_STATES_SCHEMA
+    from repair.lint import lint_batch
+    from repair.reproduce import ReproduceSettings, reproduce
+
+    text = "import os\nis = 1\nX = os.sep\nis = 7\nprint(X)\n"
+    found = [d for d in lint_batch([{"main.py": text}], ["main.py"])[0].diagnostics if d.source == "pyright"]
+    on = {d.start_line: d for d in found if d.code == "syntax"}
+    assert on[1].message == on[3].message, found
+    rows = [
+        {"diagnostic_id": f"d{line}", "repl": "r1", "session": "s1", "file": "main.py", "ts": T0 + 1000,
+         "version": 1, "content": text, "context": [], **on[line].to_row()}
+        for line in (1, 3)
+    ]  # fmt: skip
+    outcome = reproduce(pl.DataFrame(rows, schema=ERROR_STATES_SCHEMA), [{}, {}], ReproduceSettings(executor="serial"))
+    assert sorted(outcome.kept["diagnostic_id"].to_list()) == ["d1", "d3"], outcome.dropped
+
+
+def test_an_error_the_user_saw_and_left_is_an_error_of_the_code_as_written():
+    """`left_unfixed` (issue 20, precision): a diagnostic still reported by its file's last publish
+    of the day, after the last edit of the file, was left as the user means the code (a name a star
+    import brings, another platform's module attribute); one fixed later, even in another session,
+    was a mistake the user saw."""
+    from repair.settle import left_unfixed
+
+    s = Session()
+    s.type(0, "from _constants import *\nFLAGS = SRE_FLAG_ASCII\nprint(valeu)\n")
+    star = s.publish(1000, 1, '"SRE_FLAG_ASCII" is not defined', "reportUndefinedVariable")
+    typo = s.publish(1000, 2, '"valeu" is not defined', "reportUndefinedVariable")
+    s.type(5000, "from _constants import *\nFLAGS = SRE_FLAG_ASCII\nprint(valeu)\nx = 1\n")
+    s.publish(6000, 1, '"SRE_FLAG_ASCII" is not defined', "reportUndefinedVariable")
+    s.publish(6000, 2, '"valeu" is not defined', "reportUndefinedVariable")
+    assert left_unfixed(s.rows, s.timelines()) == [True, True, True, True]
+
+    later = Session("s2")  # the next session fixes the typo: it was a mistake all along
+    later.text, later.version = s.text, s.version
+    later.type(90000, "from _constants import *\nFLAGS = SRE_FLAG_ASCII\nprint(value)\nx = 1\n")
+    later.publish(91000, 1, '"SRE_FLAG_ASCII" is not defined', "reportUndefinedVariable")
+    both = pl.concat([s.timelines(), later.timelines()])
+    assert left_unfixed([star, typo, *later.rows], both) == [True, False, True]
+
+
+def test_a_syntax_error_on_a_line_a_mistake_broke_belongs_to_it_whatever_its_message():
+    """Two constants typed `is = 1` / `is = 7` report the same message, so the record of what the clean
+    fix of one removed lacks it; and the parser's message depends on the code around the error."""
+    index = TruthIndex(
+        [{"repl": "r1", "file": "main.py", "introduced_version": 2, "fixed_version": None,
+          "broken_lines": [{"text": "is = 7"}],
+          "diagnostics": [{"source": "ruff", "code": "syntax", "message": "Expected a statement", "text": "is = 7"}]}],
+    )  # fmt: skip
+    row = {"repl": "r1", "file": "main.py", "version": 3, "source": "pyright", "code": "syntax",
+           "message": "Expected expression", "content": "x = 1\nis = 7\n", "start_line": 1}  # fmt: skip
+    assert index.classify(row) == "mistake"
+    assert index.classify({**row, "start_line": 0}) == "unexplained"
+    assert index.classify({**row, "code": "reportUndefinedVariable"}) == "unexplained"

@@ -105,3 +105,22 @@ def test_a_user_fix_whose_near_part_does_not_fix_it_alone_is_dropped():
     diagnostic = Diagnostic("pyright", "reportUndefinedVariable", "error", '"helper" is not defined', 10, 6, 10, 12)
     mined = mine_user_fix(broken, diagnostic, [(9, fixed)], lambda text: "import helper" in text)
     assert mined.dropped and mined.diff.is_empty and mined.noisy
+
+
+def test_a_user_fix_is_taken_where_its_typing_ends_not_half_typed():
+    """Found by the done-when test (issue 20): `is = frame.f_code` retyped as `filename = ...` was
+    mined as `fi = ...`, the first version that lints clean. The fix is where the user stopped
+    typing on the fixed line, before moving on to other lines."""
+    from repair.diagnostic import Diagnostic
+    from repair.linediff import render_diff
+    from repair.teachers.user_fix import mine_user_fix
+
+    head = "import sys\n\ndef where(frame):\n"
+    typed = ["     = frame.f_code\n", "    fi = frame.f_code\n", "    filen = frame.f_code\n", "    filename = frame.f_code\n"]
+    versions = [(v, head + line) for v, line in enumerate(typed, start=2)]
+    versions.append((6, head + typed[-1] + "    return filename\n"))
+    broken = head + "    is = frame.f_code\n"
+    diagnostic = Diagnostic("pyright", "syntax", "error", "Expected expression", 3, 4, 3, 6)
+    mined = mine_user_fix(broken, diagnostic, versions, lambda text: " is =" not in text and "  = " not in text)
+    assert mined.fixed_version == 5
+    assert render_diff(mined.diff) == "<diff>\n-4     is = frame.f_code\n+4     filename = frame.f_code\n</diff>"

@@ -38,14 +38,49 @@ def test_a_typo_of_a_name_used_nearby_is_corrected_first():
     assert _renames("print(lenn([1]))\n", "lenn") == ["len"]  # builtins, when they are the typo's target
 
 
-def test_a_keyword_used_as_a_name_gets_no_misspelling_or_module_for_its_name():
-    """Found by the done-when test: `from = 5` renamed to `sLQL` (an unbound name further
-    down, not a lost name) and `is = xmlbuilder.X` renamed to the module it reads from. A misspelling
-    (`SQQL` for `SQL`) or a name used once is no lost name."""
-    from repair.teachers.search import _orphan_names, _syntax_line_edits
+def _keyword_fixes(code: str) -> list[str]:
+    row = next(i for i, line in enumerate(code.split("\n")) if " = " in line and line.split("=")[0].strip() in KEYWORDS)
+    diagnostic = Diagnostic("pyright", "syntax", "error", "Expected expression", row, 0, row, 1)
+    return [c.description.split(": ", 1)[1] for c in candidates(code, diagnostic) if c.family == "keyword"]
 
-    code = "SQL = 1\nfrom = 5\nprint(SQQL, limit, SQQL, limit, once)\n"
-    assert _orphan_names(code, 1) == ["limit"]
-    edits = [e[2] for e in _syntax_line_edits("is = xmlbuilder.FILTER\n", [])]
-    assert not any("xmlbuilder" in e for e in edits)
-    assert _syntax_line_edits('lambda = b"PK"\n', []) == []  # `b` is the bytes prefix, not a variable
+
+KEYWORDS = ("import", "from", "is", "def", "lambda", "class")
+
+
+def test_a_keyword_used_as_a_name_becomes_the_name_its_scope_lost():
+    """`magic = b"PK"` typed as `import = b"PK"`: `magic` is read right after, only there, and bound
+    nowhere. `st`, read unbound elsewhere too (an error of the code as written), is no lost name."""
+    code = (
+        "def head(f):\n    return st.read(f)\n\n\n"
+        'def tail(f):\n    import = b"PK\\x06\\x07"\n    st.write(f, magic)\n    return magic\n'
+    )
+    assert _keyword_fixes(code) == ["import -> magic"]
+
+
+def test_a_keyword_used_as_a_name_is_not_renamed_to_an_unrelated_name():
+    """Found by the done-when test (issue 20): `import = b"PK.."` -> `st = ...`, `def = 1` -> `file = 1`.
+    A keyword typed as a name is a syntax error; names that merely lint clean once bound are no fix:
+    not a name read unbound before the line or in another function, not one first read far away,
+    not one of several lost names, not one bound elsewhere (`file` in a function below)."""
+    # The lost `magic` is still bound at module level: only `st` is unbound, and it is read before.
+    code = 'magic = None\n\n\ndef head(f):\n    return st.read(f)\n\n\ndef tail(f):\n    import = b"PK"\n    st.write(f, magic)\n'
+    assert _keyword_fixes(code) == []
+    # Two module constants typed as keywords, their reads 40 lines further down; `file` is a local there.
+    code = (
+        "_SEARCH_ERROR = 0\ndef = 1\n_C_BUILTIN = 6\nis = 7\n\n\ndef find(spec):\n"
+        + "    pass\n" * 40
+        + "    if spec.frozen:\n        return _PY_FROZEN\n    file = open(spec)\n    return file, _PY_SOURCE\n"
+    )
+    assert _keyword_fixes(code) == []
+    # Two names lost nearby: which one the keyword stood for is a guess.
+    code = "def f(x):\n    class = x + 1\n    return total * count\n"
+    assert _keyword_fixes(code) == []
+    # A misspelling of a bound name is no lost name; the one lost name nearby is.
+    code = "SQL = 1\nfrom = 5\nprint(SQQL, limit)\n"
+    assert _keyword_fixes(code) == ["from -> limit"]
+
+
+def test_a_keyword_reassignment_keeps_the_variable_it_reads():
+    assert _keyword_fixes("def f(url):\n    lambda = '/' + url\n    return url\n") == ["lambda -> url"]
+    assert _keyword_fixes("def f():\n    is = xmlbuilder.FILTER\n") == []  # a module is no variable
+    assert _keyword_fixes('def f():\n    lambda = b"PK"\n') == []  # `b` is the bytes prefix, not a variable

@@ -35,11 +35,6 @@ def test_renamed_reads_a_one_name_change():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open (issue 20): after the branches were merged, search renames of a keyword typed as a name to "
-    "an unrelated name (`import = b'PK..'` -> `st = ...`) reach the training split: 3 of 30 sampled rows",
-    strict=False,
-)
 def test_thirty_random_training_examples_follow_the_rules(tmp_path):
     from benchmarks.bench_targets import measure
     from repair.object_store import LocalObjectStore
