@@ -23,6 +23,7 @@ from repair.ingest.frames import quarantine_key, write_frame
 from repair.reproduce import REASONS, Reproduction, reproduce
 from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions
+from resources.choices import LintExecutor, SettleEvidence
 from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
 
@@ -43,7 +44,7 @@ CHECKS = {
 class ReproduceConfig(dg.Config):
     """Per-run overrides of the `linter` resource."""
 
-    executor: str | None = Field(default=None, description="Override the linter resource's executor (process, thread or spark); empty: the resource's.")
+    executor: LintExecutor | None = Field(default=None, description=f"Override the linter resource's executor ({', '.join(LintExecutor)}); empty: the resource's.")
     batch_size: int | None = Field(default=None, description="Override the file states per linter call; empty: the resource's.")
     one_state_per_mistake: bool | None = Field(default=None, description="Keep one state per mistake (false: every republished state of it); empty: the resource's.")  # false: keep every republished state of a mistake
     require_settled: bool = Field(
@@ -51,8 +52,8 @@ class ReproduceConfig(dg.Config):
         description="Keep only diagnostics the user saw (settled); false keeps typing in progress too, "
         "with a null `settled_by`.",
     )
-    settle_evidence: list[str] = Field(
-        default_factory=lambda: list(EVIDENCE),
+    settle_evidence: list[SettleEvidence] = Field(
+        default_factory=lambda: list(SettleEvidence),
         description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
     )
     pause_ms: int = Field(

@@ -16,20 +16,21 @@ from pydantic import Field
 
 from repair.lint import DEFAULT_MAX_FILE_BYTES, LintConfig, WarmLinter, lint_batch
 from repair.lint.config import RUFF_LINE_LENGTH, RUFF_SELECT
-from repair.reproduce import DEFAULT_BATCH_SIZE, EXECUTORS, STYLE_RULES, ReproduceSettings
+from repair.reproduce import DEFAULT_BATCH_SIZE, STYLE_RULES, ReproduceSettings
+from resources.choices import LintExecutor, TypeCheckingMode
 
 
 class LinterResource(dg.ConfigurableResource):
     """ruff + basedpyright for the stages that lint (reproduction, verification)."""
 
-    executor: str = Field(default="process", description=f"one of {', '.join(EXECUTORS)}")
+    executor: LintExecutor = Field(default=LintExecutor.process, description="Where files are linted: serial (in the step), process (a pool of `workers`) or spark (the `spark` resource's executors).")
     workers: int = Field(default=2, description="processes of the `process` executor")
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, description="file states per linter process call")
     timeout_s: float = Field(default=120.0, description="seconds one linter process may take")
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, description="larger files are refused")
     ruff_select: list[str] = Field(default=list(RUFF_SELECT), description="ruff rules the IDE shows")
     ruff_line_length: int = Field(default=RUFF_LINE_LENGTH, description="Line length ruff checks against (as the IDE is configured).")
-    type_checking_mode: str = Field(default="standard", description="basedpyright typeCheckingMode")
+    type_checking_mode: TypeCheckingMode = Field(default=TypeCheckingMode.standard, description="basedpyright typeCheckingMode")
     pyright_overrides: dict[str, str] = Field(default_factory=dict, description="pyrightconfig rule settings")
     style_rules: list[str] = Field(default=list(STYLE_RULES), description="rules dropped as style-only")
     min_reproduction_rate: float = Field(
