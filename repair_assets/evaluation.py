@@ -169,7 +169,7 @@ def function_repair_benchmark(
 
     started = time.monotonic()
     collected = collect_programs(stdlib=config.stdlib, problems=config.problems, handwritten=config.handwritten,
-                                 files=benchmark_sources.files)
+                                 files=benchmark_sources.benchmark_files())
     if config.only_programs is not None:
         collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
         collected.bugs = [b for b in collected.bugs if b.program in set(config.only_programs)]
