@@ -75,6 +75,13 @@ def simulated_week(tmp_path_factory) -> tuple[Path, list]:
     return root, [simulate_partition(store, SimulationConfig(day=day, sessions=SESSIONS, seed=SEED)) for day in DAYS]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by this test: the asset backfill also targets error_states for the day after the range "
+    "(downstream of the last file_states day through the -1 partition mapping), and that run fails with "
+    "'session_timelines is not materialized for <next day>'; session_logs, session_timelines and file_states "
+    "materialize all 7 days",
+)
 def test_a_week_backfilled_from_the_ui_materializes_every_day_without_version_gaps(simulated_week, tmp_path):
     root, summaries = simulated_week
     assert sum(s.continued_sessions for s in summaries) > 0, "no project continued across days"
