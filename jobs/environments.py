@@ -1,6 +1,8 @@
 """One variable, `REPAIR_ENV`, switches every resource between the embedded default (`local`) and
-production (`production`). Settings come from environment variables so that the same code location
-runs in both; `docs/operations.md` lists them.
+production (`production`); it is read when the code location loads, since it decides which assets
+exist (the simulator is local only). Every other setting is read when a run uses it: resource fields
+left empty take their environment variable then (`resources.settings`), and required ones are
+`dg.EnvVar`s that Dagster resolves when the run starts. `docs/operations.md` lists them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import dagster as dg
 
 from resources.benchmarks import BenchmarkSourcesResource
 from resources.io_manager import ObjectStoreIOManager
-from resources.linter import linter_resource
-from resources.object_store import DEFAULT_LOCAL_ROOT, ObjectStoreResource
+from resources.linter import LinterResource
+from resources.object_store import ObjectStoreResource, StoreBackend
 from resources.spark import spark_resource
 from resources.teacher_lm import TeacherLMResource
 from resources.triton import TritonResource
@@ -30,23 +32,16 @@ def current_environment() -> str:
 def build_resources(env: str | None = None) -> dict[str, object]:
     env = env or current_environment()
     if env == "production":
-        object_store = ObjectStoreResource(
-            backend="gcs",
-            bucket=dg.EnvVar("REPAIR_GCS_BUCKET"),
-            prefix=os.environ.get("REPAIR_GCS_PREFIX", ""),
-            project=os.environ.get("REPAIR_GCP_PROJECT", ""),
-        )
+        object_store = ObjectStoreResource(backend=StoreBackend.gcs, bucket=dg.EnvVar("REPAIR_GCS_BUCKET"))
     else:
-        object_store = ObjectStoreResource(
-            backend="local", root=os.environ.get("REPAIR_STORE_ROOT", DEFAULT_LOCAL_ROOT)
-        )
+        object_store = ObjectStoreResource(backend=StoreBackend.local)
     return {
         "object_store": object_store,
         "io_manager": ObjectStoreIOManager(object_store=object_store),
         # Each stage adds its resources below, one line each, built for `env`.
         "spark": spark_resource(env),
-        "linter": linter_resource(env),
+        "linter": LinterResource(),
         "teacher_lm": TeacherLMResource.from_env(env),
         "triton": TritonResource.from_env(env),
-        "benchmark_sources": BenchmarkSourcesResource.from_env(),
+        "benchmark_sources": BenchmarkSourcesResource(),
     }

@@ -38,6 +38,9 @@ SHINGLE_SIZE = 5
 DEFAULT_NUM_PERM = 128
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+# Bump when the code that builds the dataset changes what it builds: it is part of the data version,
+# so the asset and `repair dataset` give the same version for the same repairs.
+CODE_VERSION = "2"
 DATASET_COLUMNS = ("prompt", "response", "split", "repl", "rule", "teacher", "diagnostic_id")
 
 _CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
@@ -493,3 +496,105 @@ def publish_dataset(
         store, registry.DATASET, version, data_version=data_version, checks=checks,
         details={"rows": rows, "window": built.counts["window"]},
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """What `make_dataset` builds with (the `repair_dataset` asset's config)."""
+
+    window: int = DEFAULT_WINDOW
+    threshold: float = DEFAULT_THRESHOLD
+    num_perm: int = DEFAULT_NUM_PERM
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    split_seed: str = ""
+    card_vocab_size: int | None = None  # the byte-level BPE measuring the card's token lengths; None: scratch's
+    card_max_seq_len: int = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
+
+
+@dataclass
+class PublishedDataset:
+    """A candidate dataset version (or the existing one with the same content) and what made it."""
+
+    built: BuiltDataset
+    record: registry.VersionRecord
+    data_version: str
+    checks: dict[str, registry.CheckOutcome]
+    leaks: list[dict[str, Any]]
+    malformed: list[dict[str, str]]
+    card: dict[str, Any]
+    quarantine_uri: str
+    histogram_png: bytes
+    histogram_key: str
+
+    def frame(self):
+        import polars as pl
+
+        return pl.DataFrame(self.built.examples, schema={column: pl.String for column in DATASET_COLUMNS})
+
+
+def make_dataset(
+    store,
+    repairs: Sequence[dict[str, Any]],
+    named_sources: dict[str, str],
+    settings: DatasetSettings,
+    *,
+    code_version: str,
+    log=print,
+) -> PublishedDataset:
+    """The finetuning dataset from verified repairs, as the `repair_dataset` asset makes it: built
+    (split by project, deduplicated, benchmark code removed), quarantine written, leaks and
+    malformed examples checked independently of the dedup, the card measured, then published as a
+    candidate version with the checks' results (`publish_dataset`)."""
+    import tempfile
+
+    import polars as pl
+
+    from repair.ingest.frames import quarantine_key, write_frame
+    from repair.leaks import find_benchmark_leaks, index_repairs
+    from repair.training.plots import histogram_png
+    from repair.training.scratch import DEFAULT_VOCAB_SIZE, train_tokenizer
+
+    sources = [named_sources[name] for name in sorted(named_sources)]
+    log(f"{len(repairs)} verified repairs, {len(sources)} benchmark sources")
+    built = build_dataset(
+        repairs, sources, window=settings.window, threshold=settings.threshold, num_perm=settings.num_perm,
+        fractions=settings.fractions, split_seed=settings.split_seed,
+    )  # fmt: skip
+    log(f"dataset counts: {built.counts}")
+    quarantine_uri = write_frame(
+        store,
+        quarantine_key("repair_dataset", "all"),
+        pl.DataFrame(built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}),
+    )
+    # Independent of the dedup above: projects in two splits and held-out near-duplicates
+    # (`find_leaks`), exact function hashes and a lower MinHash threshold against every raw
+    # benchmark source (`repair.leaks`).
+    leaks = find_leaks(built.examples, (), settings.threshold, settings.num_perm, settings.window)
+    leaks += find_benchmark_leaks(built.examples, index_repairs(repairs), named_sources, window=settings.window)
+    malformed = malformed_examples(built.examples)
+    train_rows = built.counts["by_split"]["train"]
+    checks = {
+        "no_leaks": registry.CheckOutcome(not leaks, detail=f"{len(leaks)} leaks"),
+        "well_formed_examples": registry.CheckOutcome(
+            train_rows > 0 and not malformed, detail=f"{train_rows} train rows, {len(malformed)} malformed"
+        ),
+    }
+    version = data_version(built.examples, code_version)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
+        lengths_by_split: dict[str, list[int]] = {}
+        if train_texts:
+            tokenizer_dir = train_tokenizer(train_texts, Path(tmp) / "tokenizer", settings.card_vocab_size or DEFAULT_VOCAB_SIZE)
+            for split in SPLITS:
+                subset = [e for e in built.examples if e["split"] == split]
+                lengths_by_split[split] = token_lengths(subset, tokenizer_dir) if subset else []
+        all_lengths = [n for values in lengths_by_split.values() for n in values]
+        card = dataset_card(built, all_lengths, settings.card_max_seq_len)
+        record = publish_dataset(store, built, card, Path(tmp) / "files", data_version=version, checks=checks)
+    histogram = histogram_png(lengths_by_split, "prompt + response tokens", "tokens")
+    histogram_key = f"{record.prefix}/token_lengths.png"
+    store.write_bytes(histogram_key, histogram)
+    log(f"dataset v{record.version} ({record.status}, data version {version}) at {record.uri}")
+    return PublishedDataset(
+        built, record, version, checks, leaks, malformed, card, quarantine_uri, histogram, histogram_key
+    )

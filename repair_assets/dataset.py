@@ -8,9 +8,6 @@ blocking checks, approves it: a failed check stops the run before anything reads
 See docs/training.md and docs/deployment.md (publication).
 """
 
-import tempfile
-from pathlib import Path
-
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -22,8 +19,7 @@ from resources.benchmarks import BenchmarkSourcesResource
 from resources.object_store import ObjectStoreResource
 
 GROUP = "dataset"
-# Bump when the code that builds the dataset changes what it builds: it is part of the data version.
-CODE_VERSION = "2"
+CODE_VERSION = ds.CODE_VERSION  # part of the data version (repair/dataset.py)
 MAX_SEQ_LEN_FOR_CARD = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
 
 
@@ -36,6 +32,13 @@ class RepairDatasetConfig(dg.Config):
     test_fraction: float = Field(default=ds.DEFAULT_FRACTIONS[2], description="Share of projects in the test split.")
     split_seed: str = Field(default="", description="Changes which projects land in which split (keep it fixed so that projects keep their split).")
     card_vocab_size: int = Field(default=DEFAULT_VOCAB_SIZE, description="Vocabulary of the byte-level BPE used to measure token lengths for the card.")
+
+    def settings(self) -> ds.DatasetSettings:
+        return ds.DatasetSettings(
+            window=self.window, threshold=self.dedup_threshold, num_perm=self.num_perm,
+            fractions=(self.train_fraction, self.validation_fraction, self.test_fraction),
+            split_seed=self.split_seed, card_vocab_size=self.card_vocab_size, card_max_seq_len=MAX_SEQ_LEN_FOR_CARD,
+        )  # fmt: skip
 
 
 def _markdown_counts(counts: dict[str, int], header: str) -> str:
@@ -78,70 +81,17 @@ def repair_dataset(
     every accepted repair, split by project and deduplicated; written as a candidate dataset
     version (or the existing version with the same content). Metadata is the dataset card: counts by rule and split, teacher mix, removals by
     reason, token-length histogram."""
-    from repair.ingest.frames import quarantine_key, write_frame
-    from repair.leaks import find_benchmark_leaks, index_repairs
-    from repair.training.plots import histogram_png, markdown_image
-    from repair.training.scratch import train_tokenizer
+    from repair.training.plots import markdown_image
 
     store = object_store.get_store()
     named_sources = benchmark_sources.named_sources()
-    sources = [named_sources[name] for name in sorted(named_sources)]
-    context.log.info(f"{verified_repairs.height} verified repairs, {len(sources)} benchmark sources")
-    built = ds.build_dataset(
-        verified_repairs.to_dicts(),
-        sources,
-        window=config.window,
-        threshold=config.dedup_threshold,
-        num_perm=config.num_perm,
-        fractions=(config.train_fraction, config.validation_fraction, config.test_fraction),
-        split_seed=config.split_seed,
-    )
-    context.log.info(f"dataset counts: {built.counts}")
-    quarantine_uri = write_frame(
-        store,
-        quarantine_key("repair_dataset", "all"),
-        pl.DataFrame(
-            built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
-        ),
-    )
-    # Independent of the dedup above: projects in two splits and held-out near-duplicates
-    # (`find_leaks`), exact function hashes and a lower MinHash threshold against every raw
-    # benchmark source (`repair.leaks`).
-    leaks = ds.find_leaks(built.examples, (), config.dedup_threshold, config.num_perm, config.window)
-    leaks += find_benchmark_leaks(
-        built.examples, index_repairs(verified_repairs.to_dicts()), named_sources, window=config.window
-    )
-    malformed = ds.malformed_examples(built.examples)
-    train_rows = built.counts["by_split"]["train"]
-    checks = {
-        "no_leaks": registry.CheckOutcome(not leaks, detail=f"{len(leaks)} leaks"),
-        "well_formed_examples": registry.CheckOutcome(
-            train_rows > 0 and not malformed, detail=f"{train_rows} train rows, {len(malformed)} malformed"
-        ),
-    }
-    data_version = ds.data_version(built.examples, CODE_VERSION)
-    with tempfile.TemporaryDirectory() as tmp:
-        train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
-        lengths_by_split: dict[str, list[int]] = {}
-        if train_texts:
-            tokenizer_dir = train_tokenizer(train_texts, Path(tmp) / "tokenizer", config.card_vocab_size)
-            for split in ds.SPLITS:
-                subset = [e for e in built.examples if e["split"] == split]
-                lengths_by_split[split] = ds.token_lengths(subset, tokenizer_dir) if subset else []
-        all_lengths = [n for values in lengths_by_split.values() for n in values]
-        card = ds.dataset_card(built, all_lengths, MAX_SEQ_LEN_FOR_CARD)
-        record = ds.publish_dataset(
-            store, built, card, Path(tmp) / "files", data_version=data_version, checks=checks
-        )
-    histogram = histogram_png(lengths_by_split, "prompt + response tokens", "tokens")
-    histogram_key = f"{record.prefix}/token_lengths.png"
-    store.write_bytes(histogram_key, histogram)
-    context.log.info(f"dataset v{record.version} ({record.status}, data version {data_version}) at {record.uri}")
-
-    frame = pl.DataFrame(built.examples, schema={column: pl.String for column in ds.DATASET_COLUMNS})
+    made = ds.make_dataset(store, verified_repairs.to_dicts(), named_sources, config.settings(),
+                           code_version=CODE_VERSION, log=context.log.info)  # fmt: skip
+    built, card, record = made.built, made.card, made.record
+    frame = made.frame()
     yield dg.Output(
         frame,
-        data_version=dg.DataVersion(data_version),
+        data_version=dg.DataVersion(made.data_version),
         metadata={
             "dagster/row_count": frame.height,
             "dataset_version": record.version,
@@ -153,10 +103,10 @@ def repair_dataset(
             "targets_by_split": dg.MetadataValue.json(built.counts["targets_by_split"]),
             "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
             "quarantined": len(built.quarantined),
-            "quarantine": dg.MetadataValue.url(quarantine_uri),
+            "quarantine": dg.MetadataValue.url(made.quarantine_uri),
             "not_accepted": built.counts["not_accepted"],
             "other_repairs_of_same_diagnostic": built.counts["other_repair_of_same_diagnostic"],
-            "benchmark_sources": len(sources),
+            "benchmark_sources": len(named_sources),
             "dedup_threshold": config.dedup_threshold,
             "rule_and_split": dg.MetadataValue.md(
                 _markdown_counts(card["by_rule_and_split"], "| rule | split | examples |")
@@ -164,24 +114,23 @@ def repair_dataset(
             "teacher_mix": dg.MetadataValue.json(card["teacher_mix"]),
             "token_length": dg.MetadataValue.json(card.get("token_length", {})),
             "token_length_histogram": dg.MetadataValue.md(
-                markdown_image(histogram, "token-length histogram")
-                + f"\n\n[{histogram_key}]({store.uri(histogram_key)})"
+                markdown_image(made.histogram_png, "token-length histogram")
+                + f"\n\n[{made.histogram_key}]({store.uri(made.histogram_key)})"
             ),
         },
     )
-
     yield dg.AssetCheckResult(
         check_name="no_leaks",
-        passed=checks["no_leaks"].passed,
-        metadata={"leaks": len(leaks), "first_leaks": dg.MetadataValue.json(leaks[:20])},
+        passed=made.checks["no_leaks"].passed,
+        metadata={"leaks": len(made.leaks), "first_leaks": dg.MetadataValue.json(made.leaks[:20])},
     )
     yield dg.AssetCheckResult(
         check_name="well_formed_examples",
-        passed=checks["well_formed_examples"].passed,
+        passed=made.checks["well_formed_examples"].passed,
         metadata={
-            "train_rows": train_rows,
-            "malformed": len(malformed),
-            "first_malformed": dg.MetadataValue.json(malformed[:20]),
+            "train_rows": built.counts["by_split"]["train"],
+            "malformed": len(made.malformed),
+            "first_malformed": dg.MetadataValue.json(made.malformed[:20]),
         },
     )
 

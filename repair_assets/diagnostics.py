@@ -24,6 +24,7 @@ from repair.reproduce import REASONS, Reproduction, reproduce
 from repair.reproduce_spark import StoredStates
 from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions
+from resources.choices import LintExecutor, SettleEvidence
 from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
 
@@ -44,7 +45,7 @@ CHECKS = {
 class ReproduceConfig(dg.Config):
     """Per-run overrides of the `linter` resource."""
 
-    executor: str | None = Field(default=None, description="Override the linter resource's executor (process, thread or spark); empty: the resource's.")
+    executor: LintExecutor | None = Field(default=None, description=f"Override the linter resource's executor ({', '.join(LintExecutor)}); empty: the resource's.")
     batch_size: int | None = Field(default=None, description="Override the file states per linter call; empty: the resource's.")
     one_state_per_mistake: bool | None = Field(default=None, description="Keep one state per mistake (false: every republished state of it); empty: the resource's.")  # false: keep every republished state of a mistake
     require_settled: bool = Field(
@@ -57,8 +58,8 @@ class ReproduceConfig(dg.Config):
         description="Drop diagnostics the user saw and left (still reported after the file's last edit of the "
         "day; syntax errors exempt): errors of the code as meant, not mistakes; false keeps them.",
     )
-    settle_evidence: list[str] = Field(
-        default_factory=lambda: list(EVIDENCE),
+    settle_evidence: list[SettleEvidence] = Field(
+        default_factory=lambda: list(SettleEvidence),
         description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
     )
     pause_ms: int = Field(

@@ -25,6 +25,7 @@ from pydantic import Field
 from repair import registry
 from repair_assets._tables import SCORE_COLUMNS, frame_table
 from resources.benchmarks import BenchmarkSourcesResource
+from resources.choices import BugKind
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 
@@ -46,7 +47,7 @@ class FunctionBenchmarkConfig(dg.Config):
     stdlib: bool = Field(default=True, description="The reserved stdlib modules run against their own `Lib/test` suites.")
     problems: bool = Field(default=True, description="This project's LeetCode-style problems (`evals/problems/`).")
     handwritten: bool = Field(default=True, description="With `problems`: the hand-written bugs in them (`evals/problems/handwritten/`, bug origin `handwritten`).")
-    kinds: list[str] | None = Field(default=None, description="Bug kinds to inject (default: all of `evals.inject.KINDS`).")
+    kinds: list[BugKind] | None = Field(default=None, description="Bug kinds to inject; empty: all of them.")
     only_programs: list[str] | None = Field(default=None, description="Keep only these programs (`problem:two_sum`, `stdlib:textwrap`, ...); None: all.")
     functions_per_program: int = Field(default=3, description="Functions of each program that get injected bugs.")
     tries_per_kind: int = Field(default=2, description="Injection attempts per function and bug kind (a try that changes no test outcome is dropped).")
@@ -161,11 +162,11 @@ def function_repair_benchmark(
 
     started = time.monotonic()
     collected = collect_programs(stdlib=config.stdlib, problems=config.problems, handwritten=config.handwritten,
-                                 files=benchmark_sources.files)
+                                 files=benchmark_sources.benchmark_files())
     if config.only_programs is not None:
         collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
         collected.bugs = [b for b in collected.bugs if b.program in set(config.only_programs)]
-    kinds = tuple(config.kinds or KINDS)
+    kinds = tuple(str(kind) for kind in config.kinds or KINDS)
     items, report = build_function_benchmark(
         collected.programs, loaded_bugs=collected.bugs, kinds=kinds,
         functions_per_program=config.functions_per_program, tries_per_kind=config.tries_per_kind,

@@ -18,7 +18,6 @@ write the store, report what happened as metadata, and check it:
   `quarantine/error_states/<day>.parquet`. Checks: `quarantine_share`, `counts_reconcile`.
 """
 
-import os
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -398,7 +397,7 @@ class ErrorStatesConfig(dg.Config):
     )
 
     def chosen_engine(self) -> str:
-        engine = self.engine or os.environ.get("REPAIR_INGEST_ENGINE", IngestEngine.polars)
+        engine = self.engine or dg.EnvVar("REPAIR_INGEST_ENGINE").get_value(IngestEngine.polars)
         if engine not in ENGINES:
             raise dg.Failure(f"error_states: unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         return str(engine)

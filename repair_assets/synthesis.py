@@ -16,6 +16,7 @@ from pydantic import Field
 
 from repair.ground_truth import TruthIndex, read_ground_truth
 from repair_assets._partitions import daily_log_partitions
+from resources.choices import Teacher
 from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
@@ -26,8 +27,8 @@ MAX_LINT_FAILED_SHARE = 0.05
 
 
 class RepairCandidatesConfig(dg.Config):
-    teachers: list[str] = Field(
-        default_factory=lambda: ["search", "user_fix", "dspy"],
+    teachers: list[Teacher] = Field(
+        default_factory=lambda: list(Teacher),
         description="Teachers to run (search, user_fix, dspy); dspy only runs when the teacher_lm resource names a model.",
     )
     max_checks: int = Field(
@@ -110,10 +111,7 @@ def repair_candidates(
     from repair.verify import Verifier
 
     partition = context.partition_key
-    unknown = set(config.teachers) - {"search", "user_fix", "dspy"}
-    if unknown:
-        raise dg.Failure(f"unknown teachers {sorted(unknown)}: use search, user_fix, dspy")
-    teachers = [t for t in config.teachers if t != "dspy" or teacher_lm.configured]
+    teachers = [str(t) for t in config.teachers if t != Teacher.dspy or teacher_lm.configured]
     states = reproduced_diagnostics.sort("diagnostic_id", "source", "message")
     if "settled_by" not in states.columns:  # reproduced before the settle filter existed
         states = states.with_columns(pl.lit(None, dtype=pl.String).alias("settled_by"))

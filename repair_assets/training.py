@@ -23,6 +23,7 @@ from repair import dataset as ds
 from repair import registry
 from repair.training import config as training_config
 from repair.training.scratch import DEFAULT_VOCAB_SIZE
+from resources.choices import TrainingPreset
 from resources.object_store import ObjectStoreResource
 
 GROUP = "training"
@@ -78,7 +79,7 @@ def tokenizer(
 
 
 class FinetunedModelConfig(dg.Config):
-    preset: str = Field(default="cpu-tiny", description="A preset in repair/training/presets/: cpu-tiny (finetunes the shipped base), cpu-tiny-scratch, single-gpu-lora, deepseek-coder-7b-8xh100.")
+    preset: TrainingPreset = Field(default=TrainingPreset("cpu-tiny"), description="A preset in repair/training/presets/ (cpu-tiny finetunes the shipped base; cpu-tiny-scratch trains from nothing).")
     base_model_dir: str = Field(default="", description="Pretrained presets: local folder with the base model (weights and tokenizer); empty: the preset's shipped base (cpu-tiny: models/base-cpu).")
     run_root: str = Field(default=".data/training", description="Local folder for checkpoints (autoresume) and exports.")
     max_duration: str | None = Field(default=None, description="e.g. \"6ep\" or \"400ba\"; None keeps the preset's. Raising it resumes the same run and trains on.")

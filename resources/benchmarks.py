@@ -5,28 +5,35 @@ its items from the same programs. The list itself is `evals.named_benchmark_sour
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
 
+from resources.settings import EnvSettings, FromEnv
+
 FILES_ENV = "REPAIR_BENCHMARK_FILES"
 
 
-class BenchmarkSourcesResource(dg.ConfigurableResource):
+class BenchmarkSourcesResource(EnvSettings, dg.ConfigurableResource):
     """Benchmark files beyond the built-in sources (reserved stdlib modules, `evals/problems/`)."""
 
-    files: list[str] = Field(
-        default_factory=list,
+    FROM_ENV: ClassVar[dict[str, FromEnv]] = {
+        "files": FromEnv(FILES_ENV, [], lambda value: [f for f in value.split(os.pathsep) if f]),
+    }
+
+    files: list[str] | None = Field(
+        default=None,
         description="DebugBench (JSON) or HumanEvalPack (JSONL) files the executable benchmark adds; "
-        f"the dataset keeps them out of training too. From ${FILES_ENV} ({os.pathsep}-separated).",
+        f"the dataset keeps them out of training too. Empty: ${FILES_ENV} ({os.pathsep}-separated) when the "
+        "run reads it, else none.",
     )
 
-    @classmethod
-    def from_env(cls) -> BenchmarkSourcesResource:
-        return cls(files=[f for f in os.environ.get(FILES_ENV, "").split(os.pathsep) if f])
+    def benchmark_files(self) -> list[str]:
+        return list(self.setting("files"))
 
     def named_sources(self) -> dict[str, str]:
         """`{name: text}` of every benchmark source."""
         from evals.sources import named_benchmark_sources
 
-        return named_benchmark_sources(self.files)
+        return named_benchmark_sources(self.benchmark_files())

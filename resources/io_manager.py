@@ -1,8 +1,8 @@
 """An IO manager that keeps asset values in the object store, so that local and production runs
 read and write the same layout: `assets/<asset key>/<partition or "all">.<parquet|json>`.
 
-polars DataFrames go to Parquet; dicts and lists to JSON; version records (`repair.registry`) to
-JSON that loads back as the record. An unpartitioned asset that reads several
+polars DataFrames go to Parquet; dicts and lists to JSON; typed records (`repair.registry`'s
+`VersionRecord`, `repair.deployment`'s `DeploymentRecord`) to JSON that loads back as the record. An unpartitioned asset that reads several
 partitions of a partitioned one gets them concatenated (a DataFrame) or keyed by partition (JSON).
 
 Partition ranges (a backfill run of several days): an asset that handles a range returns a
@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from repair.deployment import DeploymentRecord
 from repair.registry import VersionRecord
 from resources.object_store import ObjectStoreResource
 
@@ -33,6 +34,8 @@ class ByPartition(dict):
     an input declared with `BY_PARTITION` receives (partitions never materialized are absent)."""
 
 
+# Records stored as JSON with a `record_type` and loaded back as themselves.
+RECORD_TYPES = {cls.__name__: cls for cls in (VersionRecord, DeploymentRecord)}
 LOAD_MODE = "repair/partitions"
 BY_PARTITION = {LOAD_MODE: "by_partition"}
 PREVIOUS_PARTITION = {LOAD_MODE: "earliest"}
@@ -73,7 +76,7 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
 
     def _store(self, context: dg.OutputContext, obj, partition: str | None) -> None:
         store = self.object_store.get_store()
-        if isinstance(obj, VersionRecord):
+        if isinstance(obj, tuple(RECORD_TYPES.values())):
             obj = obj.to_dict()
         if isinstance(obj, pl.DataFrame):
             buf = io.BytesIO()
@@ -103,8 +106,8 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         as_json = self._key(asset_key, partition, "json")
         if store.exists(as_json):
             value = json.loads(store.read_text(as_json))
-            if isinstance(value, dict) and value.get("record_type") == "VersionRecord":
-                return VersionRecord.from_dict(value)
+            if isinstance(value, dict) and value.get("record_type") in RECORD_TYPES:
+                return RECORD_TYPES[value["record_type"]].from_dict(value)
             return value
         where = f"partition {partition}" if partition else "its unpartitioned value"
         raise FileNotFoundError(

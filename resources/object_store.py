@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
@@ -15,6 +16,7 @@ from repair.object_store import (  # noqa: F401 - re-exported for the Dagster si
     gcs_client,
     open_store,
 )
+from resources.settings import EnvSettings, FromEnv
 
 
 class StoreBackend(StrEnum):
@@ -23,35 +25,45 @@ class StoreBackend(StrEnum):
     gcs = "gcs"  # a Google Cloud Storage bucket
 
 
-class ObjectStoreResource(dg.ConfigurableResource):
+class ObjectStoreResource(EnvSettings, dg.ConfigurableResource):
     """Where session logs, snapshots and every stage's outputs live.
 
     `backend: local` keeps objects under `root` (default `.data/store` in the project);
     `backend: gcs` uses `bucket` (and optional `prefix`) through dagster-gcp's client.
     """
 
+    FROM_ENV: ClassVar[dict[str, FromEnv]] = {
+        "root": FromEnv("REPAIR_STORE_ROOT", DEFAULT_LOCAL_ROOT),
+        "prefix": FromEnv("REPAIR_GCS_PREFIX", ""),
+        "project": FromEnv("REPAIR_GCP_PROJECT", ""),
+    }
+
     backend: StoreBackend = Field(
         default=StoreBackend.local,
         description="Where objects live: local (a folder) or gcs (a Google Cloud Storage bucket).",
     )
-    root: str = Field(
-        default=DEFAULT_LOCAL_ROOT, description="local backend: the folder that stands in for the bucket."
+    root: str | None = Field(
+        default=None,
+        description=f"local backend: the folder that stands in for the bucket; empty: $REPAIR_STORE_ROOT when "
+        f"the run reads it, else {DEFAULT_LOCAL_ROOT}.",
     )
     bucket: str = Field(default="", description="gcs backend: the bucket name.")
-    prefix: str = Field(
-        default="",
-        description="gcs backend: a folder inside the bucket that every key lives under; empty: the bucket's root.",
+    prefix: str | None = Field(
+        default=None,
+        description="gcs backend: a folder inside the bucket that every key lives under; empty: $REPAIR_GCS_PREFIX, "
+        "else the bucket's root.",
     )
-    project: str = Field(
-        default="",
-        description="gcs backend: the Google Cloud project of the client; empty: the environment's default.",
+    project: str | None = Field(
+        default=None,
+        description="gcs backend: the Google Cloud project of the client; empty: $REPAIR_GCP_PROJECT, else the "
+        "environment's default.",
     )
 
     def get_store(self) -> ObjectStore:
         if self.backend == "local":
-            return LocalObjectStore(self.root)
+            return LocalObjectStore(self.setting("root"))
         if self.backend == "gcs":
             if not self.bucket:
                 raise dg.DagsterInvalidConfigError("object_store: backend 'gcs' needs a bucket", [], None)
-            return GCSObjectStore(gcs_client(self.project or None), self.bucket, self.prefix)
+            return GCSObjectStore(gcs_client(self.setting("project") or None), self.bucket, self.setting("prefix"))
         raise ValueError(f"object_store: unknown backend {self.backend!r} (use 'local' or 'gcs')")

@@ -19,8 +19,7 @@ import dagster as dg
 from pydantic import Field
 
 from repair.serving.repository import ServingConfig
-
-MODES = ("embedded", "remote")
+from resources.choices import InstanceKind, TritonMode
 
 
 @dataclass(frozen=True)
@@ -33,8 +32,8 @@ class TritonConnection:
 class TritonResource(dg.ConfigurableResource):
     """Where Triton runs and how the deployment configures the model's instances."""
 
-    mode: str = Field(
-        default="embedded",
+    mode: TritonMode = Field(
+        default=TritonMode.embedded,
         description="embedded: this process starts the Triton shipped in nvidia-pytriton; remote: a running server at `url`.",
     )
     url: str = Field(
@@ -44,8 +43,8 @@ class TritonResource(dg.ConfigurableResource):
         default="",
         description="remote mode: Prometheus metrics, e.g. http://host:8002/metrics; empty: not scraped.",
     )
-    instance_kind: str = Field(
-        default="KIND_CPU", description="Where the model's instances run: KIND_CPU or KIND_GPU."
+    instance_kind: InstanceKind = Field(
+        default=InstanceKind.KIND_CPU, description="Where the model's instances run: KIND_CPU or KIND_GPU."
     )
     instance_count: int = Field(default=1, description="Model instances Triton runs side by side.")
     max_batch_size: int = Field(
@@ -91,7 +90,7 @@ class TritonResource(dg.ConfigurableResource):
             yield TritonConnection(self.url, self.metrics_url)
             return
         if self.mode != "embedded":
-            raise ValueError(f"triton: unknown mode {self.mode!r} (use {' or '.join(MODES)})")
+            raise ValueError(f"triton: unknown mode {self.mode!r} (use {' or '.join(TritonMode)})")
         if repository_dir is None:
             raise ValueError("triton: the embedded server needs the deploy repository's local folder")
         from repair.serving.server import EmbeddedTritonServer

@@ -5,23 +5,24 @@ materialization through the GraphQL API, wait for it to succeed, and keep a scre
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from jobs.definitions import CONTRACT_ASSETS
+from tests.orchestration.dagster_processes import (
+    ROOT,
+    WORKSPACE,
+    free_port,
+    graphql,
+    process,
+    wait_for_webserver,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 DAY = "2026-11-25"
 # The network here is closed: no background fetches, no sandbox (CI runs as root).
@@ -29,23 +30,6 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = json.loads(response.read())
-    assert "errors" not in payload, payload
-    return payload["data"]
 
 
 def _chromium() -> str:
@@ -74,36 +58,17 @@ def dagster_ui(tmp_path_factory):
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     store = tmp_path_factory.mktemp("store")
     simulate_partition(LocalObjectStore(store), SimulationConfig(day=DAY, sessions=3, seed=7))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "REPAIR_STORE_ROOT": str(store), "REPAIR_ENV": "local"}
-    log = open(home / "dagster-dev.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                _graphql(port, "{ version }")
-                break
-            except Exception:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"dagster dev did not come up: {(home / 'dagster-dev.log').read_text()[-3000:]}")
-                time.sleep(2)
+    log = home / "dagster-dev.log"
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-h", "127.0.0.1", "-p", str(port)]
+    with process(command, env, log) as server:
+        wait_for_webserver(port, server, log)
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def test_asset_graph_shows_the_whole_lineage(dagster_ui):
-    data = _graphql(dagster_ui, "{ assetNodes { assetKey { path } groupName } }")
+    data = graphql(dagster_ui, "{ assetNodes { assetKey { path } groupName } }")
     keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
     assert CONTRACT_ASSETS <= keys, f"missing from the code location: {sorted(CONTRACT_ASSETS - keys)}"
 
@@ -156,13 +121,13 @@ def test_materialization_launched_through_graphql_succeeds(dagster_ui):
         "mode": "default",
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
     }
-    launched = _graphql(dagster_ui, LAUNCH, {"params": params})["launchRun"]
+    launched = graphql(dagster_ui, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     deadline = time.monotonic() + 300
     status = None
     while time.monotonic() < deadline:
-        run = _graphql(dagster_ui, '{ runOrError(runId: "%s") { ... on Run { status } } }' % run_id)
+        run = graphql(dagster_ui, f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ status }} }} }}')
         status = run["runOrError"]["status"]
         if status in ("SUCCESS", "FAILURE", "CANCELED"):
             break

@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from repair import registry
+from repair.deployment import DeploymentRecord
 from repair.object_store import LocalObjectStore
 from repair_assets.deployment import deployment_gate, triton_deployment
 from repair_assets.training import approved_model
@@ -23,6 +24,11 @@ from resources.triton import TritonResource
 ITEMS = 40
 GOOD = [1, 0, 1, 1] * 10  # 75%
 WORSE = [1, 0, 0, 0] * 10  # 25%: beats no_change, far below the serving model
+
+
+def _results(scores: dict[str, list[int]]) -> list[dict]:
+    return [{"item_id": f"i{index}", "benchmark": "repair", "model": model, "ast_or_string": bool(value),
+             "tests_pass": None} for model, values in scores.items() for index, value in enumerate(values)]  # fmt: skip
 
 
 def _graph(scenario: dict, checkpoint):
@@ -45,9 +51,7 @@ def _graph(scenario: dict, checkpoint):
         scores = {f"finetuned:v{approved_model.version}": scenario["candidate"], "no_change": [0] * ITEMS}
         if serving is not None:
             scores[f"finetuned:v{serving}"] = GOOD[: scenario.get("paired", ITEMS)]
-        rows = [{"item_id": f"i{index}", "benchmark": "repair", "model": model, "ast_or_string": bool(value),
-                 "tests_pass": None} for model, values in scores.items() for index, value in enumerate(values)]
-        return {"results": rows}
+        return {"results": _results(scores)}
 
     return [stand_in_model, approved_model, stand_in_evaluation, deployment_gate, triton_deployment]
 
@@ -74,6 +78,11 @@ def _refusals(store, checkpoint):
     assert deployment["promoted"] is False and deployment["served_version"] == 1
     assert "refused by the deployment gate" in deployment["reason"]
     assert registry.serving_version(store) == 1
+    # The asset's value is the typed deployment record, as the IO manager hands it downstream.
+    io_manager = ObjectStoreIOManager(object_store=ObjectStoreResource(root=str(store.root)))
+    value = io_manager._load_one(dg.AssetKey("triton_deployment"), None)
+    assert isinstance(value, DeploymentRecord)
+    assert (value.candidate_version, value.served_version, value.promoted) == (2, 1, False)
 
     failed = _run(store.root, {"candidate": GOOD, "loss_decreased": False}, checkpoint)
     check = next(c for c in failed.get_asset_check_evaluations() if c.check_name == "loss_decreased")
@@ -98,6 +107,23 @@ def test_refused_candidates_leave_the_serving_version(tmp_path, tiny_checkpoint)
     registry.approve(store, registry.record_candidate(store, registry.MODEL, first, data_version="m1", checks={}))
     registry.set_serving(store, first, reason="test")
     _refusals(store, tiny_checkpoint)
+
+    # `repair deploy` calls the same library functions: the worse v2 is refused there too.
+    import json
+
+    import polars as pl
+    from click.testing import CliRunner
+
+    from repair.commands.deploy import command
+
+    results = tmp_path / "results.parquet"
+    pl.DataFrame(_results({"finetuned:v2": WORSE, "no_change": [0] * ITEMS, "finetuned:v1": GOOD})).write_parquet(results)
+    cli = CliRunner().invoke(command, ["--store", str(store.root), "--version", "2", "--results", str(results)])
+    assert cli.exit_code == 1, cli.output
+    record = json.loads(cli.stdout[cli.stdout.index("{"):])
+    assert record["promoted"] is False and record["served_version"] == 1
+    assert "worse than the serving `finetuned:v1`" in record["reason"]
+    assert registry.serving_version(store) == 1
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The `simulated_sessions` asset writes a partition that the ingest stage can read."""
 
 import dagster as dg
+import pytest
 
 from repair.ingest.logs import read_partition
 from repair_assets.embedded import simulated_sessions
@@ -34,8 +35,7 @@ def test_simulated_sessions_materializes_a_partition(tmp_path):
     assert partition.events["session"].n_unique() == 2
 
 
-def test_unknown_mistake_kind_fails_with_its_name(tmp_path):
+def test_unknown_mistake_kind_is_refused_with_its_name_before_the_run(tmp_path):
     resource = ObjectStoreResource(backend="local", root=str(tmp_path))
-    result = _materialize(resource, {"sessions": 1, "mix": {"typo_in_comment": 1.0}})
-    assert not result.success
-    assert "typo_in_comment" in str(result.all_events)
+    with pytest.raises(dg.DagsterInvalidConfigError, match="typo_in_comment"):
+        _materialize(resource, {"sessions": 1, "mix": {"typo_in_comment": 1.0}})

@@ -17,7 +17,7 @@ from repair.teachers.search import SearchRepairer
 from repair.verify import Verifier
 from repair_assets.synthesis import repair_candidates, verified_repairs
 from resources.io_manager import ObjectStoreIOManager
-from resources.linter import linter_resource
+from resources.linter import LinterResource
 from resources.object_store import ObjectStoreResource
 from resources.teacher_lm import TeacherLMResource
 from tests.synthesis.openai_server import serve_repairer
@@ -137,7 +137,7 @@ def materialized(tmp_path_factory, warm_linter):
             resources={
                 "object_store": object_store,
                 "io_manager": ObjectStoreIOManager(object_store=object_store),
-                "linter": linter_resource("local"),
+                "linter": LinterResource(),
                 "teacher_lm": TeacherLMResource(
                     model="openai/repair-search",
                     api_base=api_base,
