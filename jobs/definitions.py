@@ -32,7 +32,8 @@ CONTRACT_ASSETS = frozenset(key for keys in CONTRACT_GROUPS.values() for key in 
 BACKFILL_DAYS_PER_RUN = 1
 
 
-# By hand only (it trains several models): the `scaling` group is in no lifecycle job.
+# By hand only (it trains several models): the `scaling` group is in no lifecycle job. The asset is
+# `scaling_curves`: a job may not share its name with an asset.
 scaling_experiments = dg.define_asset_job(
     "scaling_experiments",
     selection=dg.AssetSelection.groups("scaling"),

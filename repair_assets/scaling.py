@@ -1,4 +1,4 @@
-"""Group `scaling`: `scaling_experiments`, how held-out exact match grows with data and model size.
+"""Group `scaling`: `scaling_curves`, how held-out exact match grows with data and model size.
 
 Run by the `scaling_experiments` job (`jobs/definitions.py`), by hand (it trains several models; it is not part of the
 nightly lifecycle). Every arm trains from scratch on a fraction of the approved dataset's training
@@ -31,7 +31,7 @@ class ScalingConfig(dg.Config):
 
 
 @dg.asset(group_name=GROUP, kinds={"pytorch", "huggingface"})
-def scaling_experiments(
+def scaling_curves(
     context: dg.AssetExecutionContext,
     config: ScalingConfig,
     object_store: ObjectStoreResource,

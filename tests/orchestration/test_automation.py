@@ -174,3 +174,13 @@ def test_asset_checks_sit_beside_assets_of_the_graph():
     checks = list(graph.asset_check_keys)
     assert len(checks) >= 13
     assert all(check.asset_key in graph.get_all_asset_keys() for check in checks)
+
+
+def test_the_code_location_loads_every_job():
+    """What the webserver does on load: a job named like an asset (or any other name clash) fails here."""
+    import dagster as dg
+
+    from jobs.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    assert {job.name for job in defs.get_repository_def().get_all_jobs()} >= {"full_lifecycle", "scaling_experiments"}

@@ -1,4 +1,4 @@
-"""`scaling_experiments`: every (data fraction, model size) arm trains with real LLM Foundry on the same
+"""The `scaling_experiments` job (asset `scaling_curves`): every (data fraction, model size) arm trains with real LLM Foundry on the same
 budget and is scored on the same held-out items; the job materializes it with a table and two plots.
 A tiny budget (2 batches of tiny models): this tests the experiment's plumbing, not its figures."""
 
@@ -10,7 +10,7 @@ import pytest
 from repair import dataset as ds
 from repair.training import scaling
 from repair_assets.dataset import approved_dataset, repair_dataset
-from repair_assets.scaling import scaling_experiments
+from repair_assets.scaling import scaling_curves
 from repair_assets.training import tokenizer
 
 from .test_assets import _resources, _stub_verified_repairs
@@ -51,12 +51,12 @@ def test_the_job_trains_every_arm_with_one_budget_and_plots_both_axes(repair_row
     from jobs.definitions import defs
 
     job = defs.get_job_def("scaling_experiments")
-    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("scaling_experiments")}
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey("scaling_curves")}
 
     run_config = {
         "ops": {
             "tokenizer": {"config": {"vocab_size": 600}},
-            "scaling_experiments": {
+            "scaling_curves": {
                 "config": {
                     "fractions": [0.5, 1.0],
                     "model_sizes_json": json.dumps(TINY_SIZES),
@@ -72,11 +72,11 @@ def test_the_job_trains_every_arm_with_one_budget_and_plots_both_axes(repair_row
         repair_dataset,
         approved_dataset,
         tokenizer,
-        scaling_experiments,
+        scaling_curves,
     ]
     result = dg.materialize(assets, resources=_resources(tmp_path), run_config=run_config)
     assert result.success
-    rows = result.output_for_node("scaling_experiments")
+    rows = result.output_for_node("scaling_curves")
     assert [(r["fraction"], r["model"]) for r in rows] == [
         (0.5, "tiny"), (0.5, "tiny-wide"), (1.0, "tiny"), (1.0, "tiny-wide"),
     ]  # fmt: skip
@@ -86,7 +86,7 @@ def test_the_job_trains_every_arm_with_one_budget_and_plots_both_axes(repair_row
     assert by_fraction[0.5] < by_fraction[1.0]
     params = {r["model"]: r["parameters"] for r in rows}
     assert params["tiny"] < params["tiny-wide"]
-    metadata = result.asset_materializations_for_node("scaling_experiments")[0].metadata
+    metadata = result.asset_materializations_for_node("scaling_curves")[0].metadata
     assert len(metadata["results"].value.records) == 4
     for plot in ("exact_match_vs_data_size", "exact_match_vs_parameters"):
         assert "data:image/png;base64," in metadata[plot].value
