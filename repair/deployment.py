@@ -82,12 +82,9 @@ def decide(store: ObjectStore, version: int, results: Sequence[dict[str, Any]], 
     import polars as pl
 
     from evals.gate import deployment_gate
+    from evals.run import blocking_checks
 
-    model = registry.get(store, registry.MODEL, version)
-    records = [model]
-    if registry.DATASET in model.parents:
-        records.append(registry.get(store, registry.DATASET, model.parents[registry.DATASET]))
-    checks = {f"{r.kind}:{name}": c.passed for r in records for name, c in r.checks.items() if c.blocking}
+    checks = blocking_checks(store, registry.get(store, registry.MODEL, version))
     serving = registry.serving_version(store)
     return deployment_gate(
         pl.DataFrame(list(results)),
