@@ -8,12 +8,18 @@ Workloads (each runs in a child process, which is what gets SIGKILL):
   store. The child is killed at the k-th object write (k seeded at random over the writes of a clean
   run), before or after the write's rename; after every kill, the registry's current dataset must be a
   complete version; after the final run, its files equal a clean run's, row for row.
+- `session_logs`: the `session_logs` asset (the ingest of one simulated day, with a shard of bad
+  lines) materialized through Dagster on a persistent instance. The child is killed at the k-th call
+  it makes on the store (listing, shard read or write; k seeded at random over a clean run's calls),
+  before or after it; after every kill, an output that exists equals a clean run's (never half
+  written); the rerun succeeds with both checks passing (`counts_reconcile`: lines read = events +
+  quarantined) and outputs equal to a clean run's, every line accounted for.
 - `rollout`: `repair.serving.rollout.roll_out` of version 2 against a live Triton serving version 1,
   killed after a seeded random delay while clients keep sending requests; after every kill the
   stored config and the serving pointer agree on a version that is loaded, and no request failed;
   the final run promotes version 2.
 
-`uv run python -m benchmarks bench_faults` measures both and rewrites the `## Fault injection`
+`uv run python -m benchmarks bench_faults` measures them and rewrites the `## Fault injection`
 section of RESULTS.md; `tests/faults/` runs the same code with fewer kills.
 """
 
@@ -90,6 +96,44 @@ def _dataset():
     return ds.build_dataset(rows)
 
 
+STORE_WRITES = ("write_bytes",)
+# Every call a stage makes on its store: reads, listings and writes (a kill may land at any of them).
+STORE_CALLS = ("list", "exists", "open_read", "read_bytes", "write_bytes")
+
+
+def _sigkill_at_store_call(kill_at: int, after: bool, methods: tuple[str, ...]) -> Callable[[], int]:
+    """Makes this process SIGKILL itself at its `kill_at`-th call (0: never) of one of the local
+    store's `methods`: before the call (a write leaves half its temporary file behind, as a write cut
+    short does) or after it. Returns a function that counts the calls made so far."""
+    from repair.object_store import LocalObjectStore
+
+    calls = 0
+
+    def wrap(name: str):
+        real = getattr(LocalObjectStore, name)
+
+        def call(self, *args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == kill_at and not after:
+                if name == "write_bytes":  # the temporary file is written, the rename never happens
+                    key, data = args
+                    path = self._path(key)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.with_name(f".{path.name}.tmp-{os.getpid()}").write_bytes(data[: len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            value = real(self, *args, **kwargs)
+            if calls == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return value
+
+        return call
+
+    for name in methods:
+        setattr(LocalObjectStore, name, wrap(name))
+    return lambda: calls
+
+
 def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: bool) -> None:
     """Publishes the dataset; SIGKILLs itself at its `kill_at`-th object write (0: never)."""
     import pickle
@@ -101,22 +145,7 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
 
     built = pickle.loads(Path(built_file).read_bytes())
     store = LocalObjectStore(store_dir)
-    writes = 0
-    real_write = LocalObjectStore.write_bytes
-
-    def write_bytes(self, key: str, data: bytes) -> None:
-        nonlocal writes
-        writes += 1
-        if writes == kill_at and not after_rename:
-            path = self._path(key)  # the temporary file is written, the rename never happens
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.with_name(f".{path.name}.tmp-{os.getpid()}").write_bytes(data[: len(data) // 2])
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_write(self, key, data)
-        if writes == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    LocalObjectStore.write_bytes = write_bytes
+    writes = _sigkill_at_store_call(kill_at, after_rename, STORE_WRITES)
     with tempfile.TemporaryDirectory() as tmp:
         # What the asset does: a candidate version, then approval (the registry's current dataset).
         record = ds.publish_dataset(
@@ -128,7 +157,7 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
             checks={},
         )
         record = registry.approve(store, record)
-    print(json.dumps({"version": record.version, "writes": writes}), flush=True)
+    print(json.dumps({"version": record.version, "writes": writes()}), flush=True)
 
 
 def _published(store_dir: Path) -> tuple[dict | None, dict[str, list[str]]]:
@@ -201,6 +230,142 @@ def run_publish(work: Path, seed: int = 0, kills: int = 5) -> FaultReport:
                 f"retry after kill {attempt + 1}: outputs differ from a clean run"
             )
         report.records_final = sum(len(v) for v in splits.values())
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
+# -- session_logs -----------------------------------------------------------------------------
+
+SESSION_LOGS_DAY = "2026-11-20"
+SESSION_LOGS_OUTPUTS = ("assets/session_logs/{day}.parquet", "quarantine/session_logs/{day}.parquet")
+# Lines a real day also brings (docs/formats.md section 1): each must be quarantined, never lost.
+BAD_LINES = (
+    b'{"v": 1, "session": "s-cut", "repl": "r-cut", "ts": 1, "kind": "ot", "fi',
+    b"not json at all",
+    b'{"v": 1, "session": "s-odd", "repl": "r-odd", "ts": 1, "kind": "telepathy"}',
+    b"\xff\xfe invalid utf-8",
+)
+
+
+def _session_logs_input(work: Path, sessions: int, seed: int) -> Path:
+    """A simulated day of `sessions` sessions (`repair simulate`), plus one shard of bad lines."""
+    from repair.object_store import LocalObjectStore
+    from repair.simulate import SimulationConfig, simulate_partition
+
+    store = LocalObjectStore(work / "input")
+    simulate_partition(store, SimulationConfig(day=SESSION_LOGS_DAY, sessions=sessions, seed=seed))
+    store.write_bytes(f"sessions/date={SESSION_LOGS_DAY}/zz-redelivered.jsonl", b"\n".join(BAD_LINES) + b"\n")
+    return store.root
+
+
+def _child_session_logs(store_dir: str, dagster_home: str, kill_at: int, after: bool) -> None:
+    """Materializes `session_logs` for the day through Dagster (a persistent instance, as a
+    deployment has); SIGKILLs itself at its `kill_at`-th store call (0: never)."""
+    os.environ["DAGSTER_HOME"] = dagster_home
+    import dagster as dg
+
+    from repair_assets.ingest import session_logs
+    from resources.io_manager import ObjectStoreIOManager
+    from resources.object_store import ObjectStoreResource
+
+    store = ObjectStoreResource(backend="local", root=store_dir)
+    calls = _sigkill_at_store_call(kill_at, after, STORE_CALLS)
+    result = dg.materialize(
+        [session_logs],
+        partition_key=SESSION_LOGS_DAY,
+        instance=dg.DagsterInstance.get(),
+        resources={"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store)},
+        raise_on_error=False,
+    )
+    (event,) = result.get_asset_materialization_events() or [None]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()} if event else {}
+    print(
+        json.dumps(
+            {
+                "success": result.success,
+                "calls": calls(),
+                "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
+                **{k: metadata.get(k) for k in ("lines_read", "events", "quarantined")},
+            }
+        ),
+        flush=True,
+    )
+
+
+def _session_logs_outputs(store_dir: Path) -> dict[str, object]:
+    """The day's events and quarantine as frames (None: not written)."""
+    from repair.ingest.frames import read_frame
+    from repair.object_store import LocalObjectStore
+
+    store = LocalObjectStore(store_dir)
+    keys = [k.format(day=SESSION_LOGS_DAY) for k in SESSION_LOGS_OUTPUTS]
+    return {key: read_frame(store, key) if store.exists(key) else None for key in keys}
+
+
+def _records(outputs: dict[str, object]) -> set[tuple[str, int]]:
+    """Every line accounted for, as (shard, line number), in the events or the quarantine."""
+    return {
+        row
+        for frame in outputs.values()
+        if frame is not None
+        for row in frame.select("shard", "line_no").iter_rows()
+    }
+
+
+def run_session_logs(work: Path, seed: int = 0, kills: int = 5, sessions: int = 30) -> FaultReport:
+    """`session_logs` of one simulated day: `kills` runs killed at a seeded random store call (of a
+    clean run's), each on a fresh copy of the day and followed by a rerun."""
+    import shutil
+
+    report = FaultReport("session_logs", seed)
+    started = time.perf_counter()
+    work.mkdir(parents=True, exist_ok=True)
+    source = _session_logs_input(work, sessions, seed)
+
+    def materialize(name: str, kill_at: int = 0, after: bool = False) -> tuple[subprocess.Popen, str]:
+        store = work / name
+        if not store.exists():
+            shutil.copytree(source, store)
+        (work / f"{name}-dagster").mkdir(exist_ok=True)
+        child = _child(
+            ["session_logs", str(store), str(work / f"{name}-dagster"), str(kill_at), str(int(after))]
+        )
+        out, _ = child.communicate(timeout=900)
+        return child, out
+
+    clean, out = materialize("clean")
+    if clean.returncode != 0:
+        raise RuntimeError(f"the clean session_logs run failed: {out[-2000:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    reference = _session_logs_outputs(work / "clean")
+    records = _records(reference)
+    report.records_expected = len(records)
+    if summary["lines_read"] != len(records) or not all(summary["checks"].values()):
+        raise RuntimeError(f"the clean session_logs run does not reconcile: {summary}")
+    rng = random.Random(seed)
+    for attempt in range(kills):
+        name = f"faulty-{attempt}"
+        kill_at, after = rng.randint(1, summary["calls"]), rng.random() < 0.5
+        killed, _ = materialize(name, kill_at, after)
+        when = f"after kill {attempt + 1} (store call {kill_at}/{summary['calls']}, {'after' if after else 'before'})"
+        if killed.returncode == -signal.SIGKILL:
+            report.kills += 1
+        else:
+            report.invariant_violations.append(f"{when}: the run was not killed (exit {killed.returncode})")
+        for key, frame in _session_logs_outputs(work / name).items():
+            if frame is not None and not frame.equals(reference[key]):
+                report.invariant_violations.append(f"{when}: {key} is there but differs from a clean run's")
+        rerun, out = materialize(name)
+        outputs = _session_logs_outputs(work / name)
+        final = json.loads(out.strip().splitlines()[-1]) if rerun.returncode == 0 else {}
+        same = all(frame is not None and frame.equals(reference[key]) for key, frame in outputs.items())
+        if final.get("success") and all(final["checks"].values()) and same:
+            report.recoveries += 1
+        else:
+            report.invariant_violations.append(
+                f"rerun {when}: {final or out[-500:]}; outputs equal a clean run's: {same}"
+            )
+        report.records_final = len(_records(outputs) & records)
     report.wall_s = time.perf_counter() - started
     return report
 
@@ -361,12 +526,19 @@ def main(argv: list[str] | None = None) -> None:
         runners: dict[str, Callable[..., None]] = {
             "publish": lambda built, store, k, after: _child_publish(built, store, int(k), bool(int(after))),
             "rollout": _child_rollout,
+            "session_logs": lambda store, home, k, after: _child_session_logs(
+                store, home, int(k), bool(int(after))
+            ),
         }
         runners[workload](*rest)
         return
     parser = argparse.ArgumentParser(description="Fault injection")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--publish-kills", type=int, default=10)
+    parser.add_argument("--session-logs-kills", type=int, default=5, help="0: skip the session_logs workload")
+    parser.add_argument(
+        "--sessions", type=int, default=30, help="sessions of the simulated day session_logs reads"
+    )
     parser.add_argument("--rollout-kills", type=int, default=3, help="0: skip the rollout workload")
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
@@ -375,6 +547,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         work = Path(tmp)
         reports = [run_publish(work / "publish", options.seed, options.publish_kills)]
+        if options.session_logs_kills:
+            reports.append(
+                run_session_logs(
+                    work / "session_logs", options.seed, options.session_logs_kills, options.sessions
+                )
+            )
         if options.rollout_kills:
             checkpoint = tiny_checkpoint(work / "checkpoint")
             reports.append(run_rollout(work / "rollout", checkpoint, options.seed, options.rollout_kills))
