@@ -162,11 +162,11 @@ def triton_deployment(
         checkpoint = registry.fetch_model(store, Path(tmp) / "model", version)
         local_repo = repository.local_path() if triton.mode == "embedded" else None
         with triton.connect(local_repo) as server:
-            control = ModelControl(server.grpc_url)
+            controls = [ModelControl(url) for url in server.replicas]
             try:
-                health_before = control.server_health()
+                health_before = {c.url: c.server_health() for c in controls}
                 result = roll_out(
-                    control,
+                    controls,
                     repository,
                     version,
                     checkpoint,
@@ -178,10 +178,11 @@ def triton_deployment(
                         write=lambda served, facts: registry.set_serving(store, served, **facts),
                     ),
                     pointer_facts={"gate": deployment_gate["reason"], "server": server.grpc_url},
+                    smoke_timeout_s=triton.smoke_timeout_s,
                 )
                 served = result.served_version
-                served_ready = served is not None and control.is_ready(MODEL_NAME, served)
-                health = control.server_health()
+                served_ready = served is not None and all(c.is_ready(MODEL_NAME, served) for c in controls)
+                health = {c.url: c.server_health() for c in controls}
                 metrics = {}
                 if server.metrics_url:
                     metrics = {
@@ -189,7 +190,8 @@ def triton_deployment(
                         "served": fetch_metrics(server.metrics_url, MODEL_NAME),
                     }
             finally:
-                control.close()
+                for control in controls:
+                    control.close()
 
     # The pointer moved inside roll_out, with the served config, once the version was loaded, ready
     # and had answered the smoke test.
