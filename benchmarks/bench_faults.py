@@ -541,26 +541,57 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
 write_section = partial(results.write_section, SECTION)
 
 
-def render(reports: list[FaultReport]) -> str:
+WORKLOADS = ("publish", "session_logs", "rollout")
+HEADER = (
+    "| workload | measured | seed | kills injected | recoveries | records expected | records after reruns | "
+    "records lost | requests answered during kills | requests failed | invariant violations | wall s |"
+)
+
+
+def _kept_rows(replaced: set[str]) -> dict[str, list[str]]:
+    """The section's rows (and their violation and note lines) of workloads not measured now, by
+    workload, so that each workload can be measured on its own."""
+    text = results.RESULTS.read_text(encoding="utf-8")
+    if SECTION not in text or HEADER not in text:
+        return {}
+    body = text[text.index(SECTION) :].split("\n## ", 1)[0]
+    kept: dict[str, list[str]] = {}
+    for line in body.splitlines():
+        for workload in set(WORKLOADS) - replaced:
+            if line.startswith((f"| {workload} |", f"- {workload}: ", f"- {workload} (note): ")):
+                kept.setdefault(workload, []).append(line)
+    return kept
+
+
+def render(reports: list[FaultReport], kept: dict[str, list[str]] | None = None) -> str:
+    kept = kept or {}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    measured = f"{when}, load {os.getloadavg()[0]:.1f}"
     lines = [
         (
-            f"Command: `uv run python -m benchmarks bench_faults`; {when}; {platform.machine()} "
-            f"{os.cpu_count()}-core CPU shared with other engineers' jobs (load average "
-            f"{os.getloadavg()[0]:.1f}). Each kill is a real SIGKILL of the process doing the work; "
-            "each is followed by a rerun."
+            f"Command: `uv run python -m benchmarks bench_faults` (`--only` measures some workloads and keeps "
+            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU shared with other engineers' jobs "
+            "(the load average when each row was measured is in its row). Each kill is a real SIGKILL of the "
+            "process doing the work; each is followed by a rerun."
         ),
         "",
-        "| workload | seed | kills injected | recoveries | records expected | records after reruns | records lost | requests answered during kills | requests failed | invariant violations | wall s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        HEADER,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in reports:
+    by_workload = {r.workload: r for r in reports}
+    for workload in WORKLOADS:
+        r = by_workload.get(workload)
+        if r is None:
+            lines += [line for line in kept.get(workload, []) if line.startswith("|")]
+            continue
         lines.append(
-            f"| {r.workload} | {r.seed} | {r.kills} | {r.recoveries} | {r.records_expected} | {r.records_final} | "
-            f"{r.records_lost} | {r.requests_answered if r.workload == 'rollout' else '-'} | "
+            f"| {r.workload} | {measured} | {r.seed} | {r.kills} | {r.recoveries} | {r.records_expected} | "
+            f"{r.records_final} | {r.records_lost} | {r.requests_answered if r.workload == 'rollout' else '-'} | "
             f"{r.requests_failed if r.workload == 'rollout' else '-'} | {len(r.invariant_violations)} | {r.wall_s:.0f} |"
         )
+    kept_lines = [line for rows in kept.values() for line in rows if line.startswith("- ")]
     problems = [f"- {r.workload}: {v}" for r in reports for v in r.invariant_violations]
+    problems += [line for line in kept_lines if " (note): " not in line]
     lines += [
         "",
         (
@@ -575,7 +606,8 @@ def render(reports: list[FaultReport]) -> str:
         ),
     ]
     lines += ["", *(problems or ["No invariant was violated."])]
-    lines += [f"- {r.workload}: {note}" for r in reports for note in r.notes]
+    lines += [f"- {r.workload} (note): {note}" for r in reports for note in r.notes]
+    lines += [line for line in kept_lines if " (note): " in line]
     lines += [
         "",
         (
@@ -602,29 +634,41 @@ def main(argv: list[str] | None = None) -> None:
         return
     parser = argparse.ArgumentParser(description="Fault injection")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--publish-kills", type=int, default=10)
+    parser.add_argument("--publish-kills", type=int, default=10, help="0: skip the publish workload")
     parser.add_argument("--session-logs-kills", type=int, default=5, help="0: skip the session_logs workload")
     parser.add_argument(
         "--sessions", type=int, default=30, help="sessions of the simulated day session_logs reads"
     )
     parser.add_argument("--rollout-kills", type=int, default=3, help="0: skip the rollout workload")
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated workloads to measure; the others' rows are kept",
+    )
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
+    only = {w.strip() for w in options.only.split(",") if w.strip()}
+    if only - set(WORKLOADS):
+        parser.error(
+            f"--only: unknown workloads {sorted(only - set(WORKLOADS))}; known: {', '.join(WORKLOADS)}"
+        )
     from repair.serving.demo import tiny_checkpoint
 
+    reports = []
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         work = Path(tmp)
-        reports = [run_publish(work / "publish", options.seed, options.publish_kills)]
-        if options.session_logs_kills:
+        if "publish" in only and options.publish_kills:
+            reports.append(run_publish(work / "publish", options.seed, options.publish_kills))
+        if "session_logs" in only and options.session_logs_kills:
             reports.append(
                 run_session_logs(
                     work / "session_logs", options.seed, options.session_logs_kills, options.sessions
                 )
             )
-        if options.rollout_kills:
+        if "rollout" in only and options.rollout_kills:
             checkpoint = tiny_checkpoint(work / "checkpoint")
             reports.append(run_rollout(work / "rollout", checkpoint, options.seed, options.rollout_kills))
-    body = render(reports)
+    body = render(reports, _kept_rows({r.workload for r in reports}))
     print(body)
     if not options.no_write:
         write_section(body)
