@@ -8,12 +8,23 @@ Workloads (each runs in a child process, which is what gets SIGKILL):
   store. The child is killed at the k-th object write (k seeded at random over the writes of a clean
   run), before or after the write's rename; after every kill, the registry's current dataset must be a
   complete version; after the final run, its files equal a clean run's, row for row.
-- `rollout`: `repair.serving.rollout.roll_out` of version 2 against a live Triton serving version 1,
-  killed after a seeded random delay while clients keep sending requests; after every kill the
-  stored config and the serving pointer agree on a version that is loaded, and no request failed;
-  the final run promotes version 2.
+- `session_logs`: the `session_logs` asset (the ingest of one simulated day, with a shard of bad
+  lines) materialized through Dagster on a persistent instance. The child is killed at the k-th call
+  it makes on the store (listing, shard read or write; k seeded at random over a clean run's calls),
+  before or after it; after every kill, an output that exists equals a clean run's (never half
+  written); the rerun succeeds with both checks passing (`counts_reconcile`: lines read = events +
+  quarantined) and outputs equal to a clean run's, every line accounted for.
+- `rollout`: `repair.serving.rollout.roll_out` against a live Triton under continuous requests:
+  version 1 is rolled out, then each kill hits the rollout of the next version at a seeded random
+  step (a model load or unload, a write of version files, staging files or the stored config, a
+  deletion, the pointer's write; before it, during it (a load the server carries on with after its
+  client died, a write cut short) or after it), and the rollout is run again. After every kill the
+  stored config names the version that served or the proven candidate, the pointer names the
+  config's version or lags it by one write, and the server serves one of them; after every rerun
+  both name the new version, the server has it alone loaded and staging is unloaded; no request
+  failed.
 
-`uv run python -m benchmarks bench_faults` measures both and rewrites the `## Fault injection`
+`uv run python -m benchmarks bench_faults` measures them and rewrites the `## Fault injection`
 section of RESULTS.md; `tests/faults/` runs the same code with fewer kills.
 """
 
@@ -29,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -49,6 +60,7 @@ class FaultReport:
     records_expected: int = 0
     records_final: int = 0
     invariant_violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what happened that is no violation
     requests_failed: int = 0
     requests_answered: int = 0
     wall_s: float = 0.0
@@ -90,7 +102,54 @@ def _dataset():
     return ds.build_dataset(rows)
 
 
-def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: bool) -> None:
+# Every call a stage makes on its store: reads, listings and writes (a kill may land at any of them).
+STORE_CALLS = ("list", "exists", "open_read", "read_bytes", "write_bytes")
+WHEN = ("before", "during", "after")
+
+
+def _sigkill_at_call(kill_at: int, when: str, targets: Sequence[tuple[type, str]]) -> Callable[[], int]:
+    """Makes this process SIGKILL itself at its `kill_at`-th call (0: never) of one of the `targets`
+    methods, `when` = before it, during it or after it returned. During a store write, half the
+    temporary file is written and the rename never happens (as a write cut short); during a Triton
+    load, the request is sent and the process dies while the server loads (the server goes on);
+    during anything else is before. Returns a function that counts the calls made so far."""
+    calls = 0
+
+    def wrap(owner: type, name: str):
+        real = getattr(owner, name)
+
+        def call(self, *args, **kwargs):
+            nonlocal calls
+            calls += 1
+            if calls == kill_at and when != "after":
+                if when == "during" and name == "write_bytes":
+                    key, data = args
+                    path = self._path(key)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.with_name(f".{path.name}.tmp-{os.getpid()}").write_bytes(data[: len(data) // 2])
+                elif when == "during" and name == "load":
+                    threading.Thread(target=real, args=(self, *args), kwargs=kwargs, daemon=True).start()
+                    time.sleep(2)
+                os.kill(os.getpid(), signal.SIGKILL)
+            value = real(self, *args, **kwargs)
+            if calls == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return value
+
+        return call
+
+    for owner, name in targets:
+        setattr(owner, name, wrap(owner, name))
+    return lambda: calls
+
+
+def _store_calls(names: Sequence[str]) -> list[tuple[type, str]]:
+    from repair.object_store import LocalObjectStore
+
+    return [(LocalObjectStore, name) for name in names]
+
+
+def _child_publish(built_file: str, store_dir: str, kill_at: int, when: str) -> None:
     """Publishes the dataset; SIGKILLs itself at its `kill_at`-th object write (0: never)."""
     import pickle
     import tempfile
@@ -101,22 +160,7 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
 
     built = pickle.loads(Path(built_file).read_bytes())
     store = LocalObjectStore(store_dir)
-    writes = 0
-    real_write = LocalObjectStore.write_bytes
-
-    def write_bytes(self, key: str, data: bytes) -> None:
-        nonlocal writes
-        writes += 1
-        if writes == kill_at and not after_rename:
-            path = self._path(key)  # the temporary file is written, the rename never happens
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.with_name(f".{path.name}.tmp-{os.getpid()}").write_bytes(data[: len(data) // 2])
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_write(self, key, data)
-        if writes == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    LocalObjectStore.write_bytes = write_bytes
+    writes = _sigkill_at_call(kill_at, when, _store_calls(["write_bytes"]))
     with tempfile.TemporaryDirectory() as tmp:
         # What the asset does: a candidate version, then approval (the registry's current dataset).
         record = ds.publish_dataset(
@@ -128,7 +172,7 @@ def _child_publish(built_file: str, store_dir: str, kill_at: int, after_rename: 
             checks={},
         )
         record = registry.approve(store, record)
-    print(json.dumps({"version": record.version, "writes": writes}), flush=True)
+    print(json.dumps({"version": record.version, "writes": writes()}), flush=True)
 
 
 def _published(store_dir: Path) -> tuple[dict | None, dict[str, list[str]]]:
@@ -185,12 +229,12 @@ def run_publish(work: Path, seed: int = 0, kills: int = 5) -> FaultReport:
     rng = random.Random(seed)
     for attempt in range(kills):
         store = work / f"faulty-{attempt}"  # each kill hits a publication from scratch
-        kill_at, after = rng.randint(1, total_writes), rng.random() < 0.5
-        child = _child(["publish", built, str(store), str(kill_at), str(int(after))])
+        kill_at, when = rng.randint(1, total_writes), "after" if rng.random() < 0.5 else "during"
+        child = _child(["publish", built, str(store), str(kill_at), when])
         child.communicate(timeout=600)
         if child.returncode == -signal.SIGKILL:
             report.kills += 1
-        _check_published(store, report, f"after kill {attempt + 1} (write {kill_at}/{total_writes})")
+        _check_published(store, report, f"after kill {attempt + 1} ({when} write {kill_at}/{total_writes})")
         final = _child(["publish", built, str(store), "0", "0"])  # the retry
         final.communicate(timeout=600)
         splits = _check_published(store, report, f"retry after kill {attempt + 1}")
@@ -205,107 +249,286 @@ def run_publish(work: Path, seed: int = 0, kills: int = 5) -> FaultReport:
     return report
 
 
+# -- session_logs -----------------------------------------------------------------------------
+
+SESSION_LOGS_DAY = "2026-11-20"
+SESSION_LOGS_OUTPUTS = ("assets/session_logs/{day}.parquet", "quarantine/session_logs/{day}.parquet")
+# Lines a real day also brings (docs/formats.md section 1): each must be quarantined, never lost.
+BAD_LINES = (
+    b'{"v": 1, "session": "s-cut", "repl": "r-cut", "ts": 1, "kind": "ot", "fi',
+    b"not json at all",
+    b'{"v": 1, "session": "s-odd", "repl": "r-odd", "ts": 1, "kind": "telepathy"}',
+    b"\xff\xfe invalid utf-8",
+)
+
+
+def _session_logs_input(work: Path, sessions: int, seed: int) -> Path:
+    """A simulated day of `sessions` sessions (`repair simulate`), plus one shard of bad lines."""
+    from repair.object_store import LocalObjectStore
+    from repair.simulate import SimulationConfig, simulate_partition
+
+    store = LocalObjectStore(work / "input")
+    simulate_partition(store, SimulationConfig(day=SESSION_LOGS_DAY, sessions=sessions, seed=seed))
+    store.write_bytes(f"sessions/date={SESSION_LOGS_DAY}/zz-redelivered.jsonl", b"\n".join(BAD_LINES) + b"\n")
+    return store.root
+
+
+def _child_session_logs(store_dir: str, dagster_home: str, kill_at: int, when: str) -> None:
+    """Materializes `session_logs` for the day through Dagster (a persistent instance, as a
+    deployment has); SIGKILLs itself at its `kill_at`-th store call (0: never)."""
+    os.environ["DAGSTER_HOME"] = dagster_home
+    import dagster as dg
+
+    from repair_assets.ingest import session_logs
+    from resources.io_manager import ObjectStoreIOManager
+    from resources.object_store import ObjectStoreResource
+
+    store = ObjectStoreResource(backend="local", root=store_dir)
+    calls = _sigkill_at_call(kill_at, when, _store_calls(STORE_CALLS))
+    result = dg.materialize(
+        [session_logs],
+        partition_key=SESSION_LOGS_DAY,
+        instance=dg.DagsterInstance.get(),
+        resources={"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store)},
+        raise_on_error=False,
+    )
+    (event,) = result.get_asset_materialization_events() or [None]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()} if event else {}
+    print(
+        json.dumps(
+            {
+                "success": result.success,
+                "calls": calls(),
+                "checks": {e.check_name: e.passed for e in result.get_asset_check_evaluations()},
+                **{k: metadata.get(k) for k in ("lines_read", "events", "quarantined")},
+            }
+        ),
+        flush=True,
+    )
+
+
+def _session_logs_outputs(store_dir: Path) -> dict[str, object]:
+    """The day's events and quarantine as frames (None: not written)."""
+    from repair.ingest.frames import read_frame
+    from repair.object_store import LocalObjectStore
+
+    store = LocalObjectStore(store_dir)
+    keys = [k.format(day=SESSION_LOGS_DAY) for k in SESSION_LOGS_OUTPUTS]
+    return {key: read_frame(store, key) if store.exists(key) else None for key in keys}
+
+
+def _records(outputs: dict[str, object]) -> set[tuple[str, int]]:
+    """Every line accounted for, as (shard, line number), in the events or the quarantine."""
+    return {
+        row
+        for frame in outputs.values()
+        if frame is not None
+        for row in frame.select("shard", "line_no").iter_rows()
+    }
+
+
+def run_session_logs(work: Path, seed: int = 0, kills: int = 5, sessions: int = 30) -> FaultReport:
+    """`session_logs` of one simulated day: `kills` runs killed at a seeded random store call (of a
+    clean run's), each on a fresh copy of the day and followed by a rerun."""
+    import shutil
+
+    report = FaultReport("session_logs", seed)
+    started = time.perf_counter()
+    work.mkdir(parents=True, exist_ok=True)
+    source = _session_logs_input(work, sessions, seed)
+
+    def materialize(name: str, kill_at: int = 0, when: str = "after") -> tuple[subprocess.Popen, str]:
+        store = work / name
+        if not store.exists():
+            shutil.copytree(source, store)
+        (work / f"{name}-dagster").mkdir(exist_ok=True)
+        child = _child(["session_logs", str(store), str(work / f"{name}-dagster"), str(kill_at), when])
+        out, _ = child.communicate(timeout=900)
+        return child, out
+
+    clean, out = materialize("clean")
+    if clean.returncode != 0:
+        raise RuntimeError(f"the clean session_logs run failed: {out[-2000:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    reference = _session_logs_outputs(work / "clean")
+    records = _records(reference)
+    report.records_expected = len(records)
+    if summary["lines_read"] != len(records) or not all(summary["checks"].values()):
+        raise RuntimeError(f"the clean session_logs run does not reconcile: {summary}")
+    rng = random.Random(seed)
+    for attempt in range(kills):
+        name = f"faulty-{attempt}"
+        kill_at, point = rng.randint(1, summary["calls"]), rng.choice(WHEN)
+        killed, _ = materialize(name, kill_at, point)
+        when = f"after kill {attempt + 1} ({point} store call {kill_at}/{summary['calls']})"
+        if killed.returncode == -signal.SIGKILL:
+            report.kills += 1
+        else:
+            report.invariant_violations.append(f"{when}: the run was not killed (exit {killed.returncode})")
+        for key, frame in _session_logs_outputs(work / name).items():
+            if frame is not None and not frame.equals(reference[key]):
+                report.invariant_violations.append(f"{when}: {key} is there but differs from a clean run's")
+        rerun, out = materialize(name)
+        outputs = _session_logs_outputs(work / name)
+        final = json.loads(out.strip().splitlines()[-1]) if rerun.returncode == 0 else {}
+        same = all(frame is not None and frame.equals(reference[key]) for key, frame in outputs.items())
+        if final.get("success") and all(final["checks"].values()) and same:
+            report.recoveries += 1
+        else:
+            report.invariant_violations.append(
+                f"rerun {when}: {final or out[-500:]}; outputs equal a clean run's: {same}"
+            )
+        report.records_final = len(_records(outputs) & records)
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
 # -- rollout ----------------------------------------------------------------------------------
 
 
-def _child_rollout(url: str, repository_dir: str, checkpoint: str) -> None:
+def _child_rollout(
+    url: str, repository_dir: str, checkpoint: str, version: str, kill_at: str, when: str
+) -> None:
+    """Rolls `version` out; SIGKILLs itself at its `kill_at`-th rollout step (0: never): a model load
+    or unload, a write of version files, staging files or the stored config, a deletion, the pointer."""
+    from repair.serving import rollout
     from repair.serving.repository import DeployRepository
-    from repair.serving.rollout import ModelControl, roll_out
     from resources.object_store import LocalObjectStore
 
-    control = ModelControl(url)
-    result = roll_out(
-        control, DeployRepository(LocalObjectStore(repository_dir)), 2, checkpoint, gate_passed=True
+    class Pointer:  # the serving pointer's write, as a method the kill can wrap
+        def __init__(self, inner: rollout.ServingPointer):
+            self.inner = inner
+
+        def write(self, version: int, facts: dict) -> None:
+            self.inner.write(version, facts)
+
+    repository = DeployRepository(LocalObjectStore(repository_dir))
+    steps = [
+        (DeployRepository, name)
+        for name in ("write_version", "copy_version", "delete_model_files", "write_config")
+    ]
+    calls = _sigkill_at_call(
+        int(kill_at),
+        when,
+        [*steps, (rollout.ModelControl, "load"), (rollout.ModelControl, "unload"), (Pointer, "write")],
     )
-    print(json.dumps({"promoted": result.promoted, "reason": result.reason}), flush=True)
+    pointer = Pointer(rollout.store_pointer(repository.store))
+    result = rollout.roll_out(
+        rollout.ModelControl(url),
+        repository,
+        int(version),
+        checkpoint,
+        gate_passed=True,
+        cases=rollout.SMOKE_CASES[:2],
+        pointer=rollout.ServingPointer(pointer.inner.read, pointer.write),
+    )
+    print(json.dumps({"promoted": result.promoted, "reason": result.reason, "calls": calls()}), flush=True)
 
 
-class _Traffic:
-    """One client sending repair requests back to back; records outcomes."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.errors: list[str] = []
-        self.versions: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from repair.serving.client import RepairClient, RepairClientError
-        from repair.serving.rollout import SMOKE_CASES
-
-        case = SMOKE_CASES[1]
-        with RepairClient(self.url, timeout_s=120, retries=0) as client:
-            while not self._stop.is_set():
-                try:
-                    self.versions.append(client.repair(case.code, case.diagnostic).model_version)
-                except RepairClientError as exc:
-                    self.errors.append(str(exc))
-                time.sleep(0.2)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=180)
-
-
-def run_rollout(
-    work: Path, checkpoint: Path, seed: int = 0, kills: int = 2, window_s: float = 60.0
-) -> FaultReport:
-    """Version 1 serves; `kills` rollouts of version 2 are killed at random times in `window_s`;
-    a last one runs to the end."""
+def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> FaultReport:
+    """Version 1 serves under continuous requests; then, for each kill, the rollout of the next
+    version is killed at a seeded random step (before, during or after it) and run again."""
     from repair.serving.repository import DeployRepository
-    from repair.serving.rollout import ModelControl, read_serving_pointer, roll_out
+    from repair.serving.rollout import ModelControl, read_serving_pointer
     from repair.serving.server import EmbeddedTritonServer
+    from repair.serving.traffic import Traffic
     from resources.object_store import LocalObjectStore
 
     report = FaultReport("rollout", seed, records_expected=0)
     started = time.perf_counter()
     store = LocalObjectStore(work / "store")
     repository = DeployRepository(store)
+    model, staging = repository.model_name, repository.staging_name
     rng = random.Random(seed)
+    switched_before_commit: list[str] = []
     with EmbeddedTritonServer(repository.local_path(), log_path=work / "server.log") as server:
         control = ModelControl(server.grpc_url)
-        try:
-            roll_out(control, repository, 1, checkpoint, gate_passed=True)
 
-            def consistent(when: str) -> None:
-                stored = repository.served_versions()
+        def rollout(version: int, kill_at: int = 0, when: str = "after") -> tuple[int, dict]:
+            child = _child(
+                [
+                    "rollout",
+                    server.grpc_url,
+                    str(store.root),
+                    str(checkpoint),
+                    str(version),
+                    str(kill_at),
+                    when,
+                ]
+            )
+            out, _ = child.communicate(timeout=1800)
+            last = out.strip().splitlines()[-1] if out.strip() else ""
+            return child.returncode, json.loads(last) if child.returncode == 0 else {"output": out[-1500:]}
+
+        def check(when: str, serving_before: int, version: int) -> None:
+            """The stored config names the version that served or (once the replicas were switched
+            and proved it) the candidate; the pointer names the config's version or lags it by one
+            write; the server serves one of the two."""
+            stored, pointer = repository.served_versions(), read_serving_pointer(store)
+            named = pointer and pointer["version"]
+            ready = control.ready_versions(model)
+            if stored not in ([serving_before], [version]) or named not in (serving_before, stored[0]):
+                report.invariant_violations.append(f"{when}: config {stored}, pointer {named}")
+            elif not ready or not set(ready) <= {stored[0], version}:
+                report.invariant_violations.append(
+                    f"{when}: config {stored}, pointer {named}, loaded {ready}"
+                )
+            elif stored[0] not in ready:
+                switched_before_commit.append(when)
+
+        def settled(version: int, deadline_s: float = 120) -> bool:
+            """Config, pointer and server name `version` alone, staging unloaded (unloads finish
+            after the call returns)."""
+            deadline = time.monotonic() + deadline_s
+            while time.monotonic() < deadline:
                 pointer = read_serving_pointer(store)
                 if (
-                    len(stored) != 1
-                    or pointer is None
-                    or pointer["version"] not in (stored[0], stored[0] - 1)
+                    repository.served_versions() == [version]
+                    and pointer
+                    and pointer["version"] == version
+                    and control.ready_versions(model) == [version]
+                    and "READY" not in control.version_states(staging).values()
                 ):
-                    report.invariant_violations.append(f"{when}: config {stored}, pointer {pointer}")
-                elif not control.is_ready(repository.model_name, stored[0]) and not control.is_ready(
-                    repository.model_name
-                ):
-                    report.invariant_violations.append(f"{when}: the model is not ready")
-
-            with _Traffic(server.grpc_url) as traffic:
-                for attempt in range(kills):
-                    child = _child(["rollout", server.grpc_url, str(store.root), str(checkpoint)])
-                    time.sleep(rng.uniform(0.5, window_s))
-                    if child.poll() is None:
-                        child.send_signal(signal.SIGKILL)
-                        report.kills += 1
-                    child.communicate(timeout=600)
-                    consistent(f"after kill {attempt + 1}")
-                result = roll_out(control, repository, 2, checkpoint, gate_passed=True)
-                consistent("after the final run")
-                pointer = read_serving_pointer(store)
-                if repository.served_versions() == [2] and pointer and pointer["version"] == 2:
-                    report.recoveries = report.kills
-                else:
-                    report.invariant_violations.append(f"final run: {result.reason}; pointer {pointer}")
+                    return True
                 time.sleep(1)
+            return False
+
+        try:
+            code, first = rollout(1)
+            if code != 0 or not first.get("promoted"):
+                raise RuntimeError(f"the first rollout failed: {first}")
+            steps = first["calls"]
+            with Traffic([server.grpc_url], pause_s=0.2) as traffic:
+                for attempt in range(kills):
+                    version = attempt + 2
+                    kill_at, point = rng.randint(1, steps), rng.choice(WHEN)
+                    code, _ = rollout(version, kill_at, point)
+                    when = (
+                        f"kill {attempt + 1} ({point} step {kill_at}/{steps} of version {version}'s rollout)"
+                    )
+                    if code == -signal.SIGKILL:
+                        report.kills += 1
+                    else:
+                        report.invariant_violations.append(f"{when}: not killed (exit {code})")
+                    check(f"after {when}", version - 1, version)
+                    code, rerun = rollout(version)
+                    if code == 0 and settled(version):
+                        report.recoveries += 1
+                        steps = max(steps, rerun["calls"])
+                    else:
+                        report.invariant_violations.append(
+                            f"rerun after {when}: {rerun}; config {repository.served_versions()}, "
+                            f"pointer {read_serving_pointer(store)}, loaded {control.ready_versions(model)}"
+                        )
             report.requests_failed = len(traffic.errors)
             report.requests_answered = len(traffic.versions)
             report.invariant_violations += [f"request failed: {e}" for e in traffic.errors[:3]]
+            if switched_before_commit:
+                report.notes.append(
+                    f"{len(switched_before_commit)} of {report.kills} kills came after the switch and before the "
+                    "store named the candidate: the server answered from the candidate, the store named the "
+                    "previous version (what a restarted replica loads); the rerun finished the rollout"
+                )
         finally:
             control.close()
     report.wall_s = time.perf_counter() - started
@@ -318,36 +541,80 @@ def run_rollout(
 write_section = partial(results.write_section, SECTION)
 
 
-def render(reports: list[FaultReport]) -> str:
+WORKLOADS = ("publish", "session_logs", "rollout")
+HEADER = (
+    "| workload | measured | seed | kills injected | recoveries | records expected | records after reruns | "
+    "records lost | requests answered during kills | requests failed | invariant violations | wall s |"
+)
+
+
+def _kept_rows(replaced: set[str]) -> dict[str, list[str]]:
+    """The section's rows (and their violation and note lines) of workloads not measured now, by
+    workload, so that each workload can be measured on its own."""
+    text = results.RESULTS.read_text(encoding="utf-8")
+    if SECTION not in text or HEADER not in text:
+        return {}
+    body = text[text.index(SECTION) :].split("\n## ", 1)[0]
+    kept: dict[str, list[str]] = {}
+    for line in body.splitlines():
+        for workload in set(WORKLOADS) - replaced:
+            if line.startswith((f"| {workload} |", f"- {workload}: ", f"- {workload} (note): ")):
+                kept.setdefault(workload, []).append(line)
+    return kept
+
+
+def render(reports: list[FaultReport], kept: dict[str, list[str]] | None = None) -> str:
+    kept = kept or {}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    measured = f"{when}, load {os.getloadavg()[0]:.1f}"
     lines = [
         (
-            f"Command: `uv run python -m benchmarks bench_faults`; {when}; {platform.machine()} "
-            f"{os.cpu_count()}-core CPU shared with other engineers' jobs (load average "
-            f"{os.getloadavg()[0]:.1f}). Each kill is a real SIGKILL of the process doing the work; "
-            "each is followed by a rerun."
+            f"Command: `uv run python -m benchmarks bench_faults` (`--only` measures some workloads and keeps "
+            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU shared with other engineers' jobs "
+            "(the load average when each row was measured is in its row). Each kill is a real SIGKILL of the "
+            "process doing the work; each is followed by a rerun."
         ),
         "",
-        "| workload | seed | kills injected | recoveries | records expected | records after reruns | records lost | requests answered during kills | requests failed | invariant violations | wall s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        HEADER,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in reports:
+    by_workload = {r.workload: r for r in reports}
+    for workload in WORKLOADS:
+        r = by_workload.get(workload)
+        if r is None:
+            lines += [line for line in kept.get(workload, []) if line.startswith("|")]
+            continue
         lines.append(
-            f"| {r.workload} | {r.seed} | {r.kills} | {r.recoveries} | {r.records_expected} | {r.records_final} | "
-            f"{r.records_lost} | {r.requests_answered if r.workload == 'rollout' else '-'} | "
+            f"| {r.workload} | {measured} | {r.seed} | {r.kills} | {r.recoveries} | {r.records_expected} | "
+            f"{r.records_final} | {r.records_lost} | {r.requests_answered if r.workload == 'rollout' else '-'} | "
             f"{r.requests_failed if r.workload == 'rollout' else '-'} | {len(r.invariant_violations)} | {r.wall_s:.0f} |"
         )
+    kept_lines = [line for rows in kept.values() for line in rows if line.startswith("- ")]
     problems = [f"- {r.workload}: {v}" for r in reports for v in r.invariant_violations]
+    problems += [line for line in kept_lines if " (note): " not in line]
     lines += [
         "",
         (
             "Invariants checked after every kill: the registry's current dataset is complete (card and rows "
-            "as its record says); the stored Triton config and the serving record agree on a loaded version. "
-            "After the reruns: the dataset's files equal an uninterrupted run's line for line; version 2 "
-            "serves."
+            "as its record says); an ingest output that exists equals an uninterrupted run's; the stored Triton "
+            "config names the version that served, or the candidate once every replica was switched to it and "
+            "proved it; the serving record names the config's version or lags it by one write (config first); "
+            "the server serves one of the two, and every request was answered. After the reruns: the "
+            "dataset's files and the ingest outputs equal an uninterrupted run's line for line, "
+            "`counts_reconcile` passes; the new version serves alone, named by config and record, staging "
+            "unloaded."
         ),
     ]
     lines += ["", *(problems or ["No invariant was violated."])]
+    lines += [f"- {r.workload} (note): {note}" for r in reports for note in r.notes]
+    lines += [line for line in kept_lines if " (note): " in line]
+    lines += [
+        "",
+        (
+            "Training (kill -9 of a live training run, then a rerun that resumes and registers one model) is "
+            "in `tests/faults/test_kill9_training.py`, outside this script."
+        ),
+    ]
     return "\n".join(lines)
 
 
@@ -359,26 +626,49 @@ def main(argv: list[str] | None = None) -> None:
     if args and args[0] == "child":
         workload, *rest = args[1:]
         runners: dict[str, Callable[..., None]] = {
-            "publish": lambda built, store, k, after: _child_publish(built, store, int(k), bool(int(after))),
+            "publish": lambda built, store, k, when: _child_publish(built, store, int(k), when),
             "rollout": _child_rollout,
+            "session_logs": lambda store, home, k, when: _child_session_logs(store, home, int(k), when),
         }
         runners[workload](*rest)
         return
     parser = argparse.ArgumentParser(description="Fault injection")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--publish-kills", type=int, default=10)
+    parser.add_argument("--publish-kills", type=int, default=10, help="0: skip the publish workload")
+    parser.add_argument("--session-logs-kills", type=int, default=5, help="0: skip the session_logs workload")
+    parser.add_argument(
+        "--sessions", type=int, default=30, help="sessions of the simulated day session_logs reads"
+    )
     parser.add_argument("--rollout-kills", type=int, default=3, help="0: skip the rollout workload")
+    parser.add_argument(
+        "--only",
+        default=",".join(WORKLOADS),
+        help="comma-separated workloads to measure; the others' rows are kept",
+    )
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
+    only = {w.strip() for w in options.only.split(",") if w.strip()}
+    if only - set(WORKLOADS):
+        parser.error(
+            f"--only: unknown workloads {sorted(only - set(WORKLOADS))}; known: {', '.join(WORKLOADS)}"
+        )
     from repair.serving.demo import tiny_checkpoint
 
+    reports = []
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         work = Path(tmp)
-        reports = [run_publish(work / "publish", options.seed, options.publish_kills)]
-        if options.rollout_kills:
+        if "publish" in only and options.publish_kills:
+            reports.append(run_publish(work / "publish", options.seed, options.publish_kills))
+        if "session_logs" in only and options.session_logs_kills:
+            reports.append(
+                run_session_logs(
+                    work / "session_logs", options.seed, options.session_logs_kills, options.sessions
+                )
+            )
+        if "rollout" in only and options.rollout_kills:
             checkpoint = tiny_checkpoint(work / "checkpoint")
             reports.append(run_rollout(work / "rollout", checkpoint, options.seed, options.rollout_kills))
-    body = render(reports)
+    body = render(reports, _kept_rows({r.workload for r in reports}))
     print(body)
     if not options.no_write:
         write_section(body)

@@ -33,6 +33,7 @@ CONSISTENCY_CHECK = "served_version_consistent"
 class TritonServer(Protocol):
     grpc_url: str
     metrics_url: str
+    replicas: tuple[str, ...]  # every replica's gRPC URL (one server: its own)
 
 
 # Opens the server for one deployment: given the deploy repository's local folder (None for a
@@ -109,10 +110,11 @@ def deploy(
     embedded: bool,
     serving: ServingConfig = DEFAULT_SERVING,
     keep_versions: int = 3,
+    smoke_timeout_s: float | None = None,
     log: Callable[[str], None] = print,
 ) -> Deployment:
     """Deploys model `version` if `gate_passed`, through the server `connect` opens (`embedded`: one
-    started on the repository's local folder for this deployment)."""
+    started on the repository's local folder for this deployment), on every replica it names."""
     serving_before = registry.serving_version(store)
     if not gate_passed:
         reason = f"refused by the deployment gate: {gate_reason}"
@@ -127,18 +129,18 @@ def deploy(
             {},
         )
     from repair.serving.metrics import fetch_metrics
-    from repair.serving.rollout import ModelControl, ServingPointer, roll_out
+    from repair.serving.rollout import SMOKE_TIMEOUT_S, ModelControl, ServingPointer, roll_out
 
     repository = DeployRepository(store)
     log(f"deploying model v{version} (the gate passed: {gate_reason})")
     with tempfile.TemporaryDirectory(prefix="repair-deploy-") as tmp:
         checkpoint = registry.fetch_model(store, Path(tmp) / "model", version)
         with connect(repository.local_path() if embedded else None) as server:
-            control = ModelControl(server.grpc_url)
+            controls = [ModelControl(url) for url in server.replicas]
             try:
-                health_before = control.server_health()
+                health_before = {c.url: c.server_health() for c in controls}
                 result = roll_out(
-                    control,
+                    controls,
                     repository,
                     version,
                     checkpoint,
@@ -150,10 +152,11 @@ def deploy(
                         write=lambda served, facts: registry.set_serving(store, served, **facts),
                     ),
                     pointer_facts={"gate": gate_reason, "server": server.grpc_url},
+                    smoke_timeout_s=SMOKE_TIMEOUT_S if smoke_timeout_s is None else smoke_timeout_s,
                 )
                 served = result.served_version
-                served_ready = served is not None and control.is_ready(MODEL_NAME, served)
-                health = control.server_health()
+                served_ready = served is not None and all(c.is_ready(MODEL_NAME, served) for c in controls)
+                health = {c.url: c.server_health() for c in controls}
                 metrics = {}
                 if server.metrics_url:
                     metrics = {
@@ -161,7 +164,8 @@ def deploy(
                         "served": fetch_metrics(server.metrics_url, MODEL_NAME),
                     }
             finally:
-                control.close()
+                for control in controls:
+                    control.close()
 
     # The pointer moved inside roll_out, with the served config, once the version was loaded, ready
     # and had answered the smoke test.

@@ -146,6 +146,7 @@ def triton_deployment(
         embedded=triton.mode == TritonMode.embedded,
         serving=triton.serving_config(),
         keep_versions=config.keep_versions,
+        smoke_timeout_s=triton.smoke_timeout_s,
         log=context.log.info,
     )
     record = deployment.record

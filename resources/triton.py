@@ -2,9 +2,11 @@
 
 `mode: embedded` (local default) starts the `tritonserver` binary shipped in nvidia-pytriton on the
 deploy repository for the duration of a run (`repair.serving.server`); `mode: remote` (production)
-points at a long-running server by its gRPC address (`REPAIR_TRITON_URL`), started on the deploy
-repository in the bucket (`--model-repository=gs://<bucket>/<prefix>/triton_repository
---model-control-mode=explicit`). docs/deployment.md describes both.
+points at long-running servers started on the deploy repository in the bucket
+(`--model-repository=gs://<bucket>/<prefix>/triton_repository --model-control-mode=explicit`): one
+by its gRPC address (`url`, `REPAIR_TRITON_URL`: also what IDE services call, e.g. the load
+balancer), or a fleet of replicas (`urls`, `REPAIR_TRITON_URLS`, comma-separated), on each of which
+the rollout proves a candidate before switching any. docs/deployment.md describes both.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from resources.choices import InstanceKind, TritonMode
 
 @dataclass(frozen=True)
 class TritonConnection:
-    grpc_url: str
+    grpc_url: str  # the first replica's (the only one's, for one server)
     metrics_url: str
     log_path: str = ""
+    grpc_urls: tuple[str, ...] = ()  # every replica's; empty: `grpc_url` alone
+
+    @property
+    def replicas(self) -> tuple[str, ...]:
+        return self.grpc_urls or (self.grpc_url,)
 
 
 class TritonResource(dg.ConfigurableResource):
@@ -36,9 +43,13 @@ class TritonResource(dg.ConfigurableResource):
         default=TritonMode.embedded,
         description="embedded: this process starts the Triton shipped in nvidia-pytriton; remote: a running server at `url`.",
     )
-    url: str = Field(
-        default="", description="remote mode: the server's gRPC host:port."
-    )  # remote: gRPC host:port
+    url: str = Field(default="", description="remote mode: the server's gRPC host:port (one server).")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="remote mode: every replica's gRPC host:port (a fleet behind a load balancer, each started "
+        "on the same deploy repository); the rollout proves the candidate on all before switching any. "
+        "Empty: `url` alone.",
+    )
     metrics_url: str = Field(
         default="",
         description="remote mode: Prometheus metrics, e.g. http://host:8002/metrics; empty: not scraped.",
@@ -57,6 +68,11 @@ class TritonResource(dg.ConfigurableResource):
         default=180.0,
         description="Seconds the embedded server may take to be ready before the deployment fails.",
     )
+    smoke_timeout_s: float = Field(
+        default=180.0,
+        description="Seconds each smoke-test request of a rollout may take (it proves the candidate answers, "
+        "not how fast).",
+    )
 
     @classmethod
     def from_env(cls, env: str) -> TritonResource:
@@ -64,6 +80,7 @@ class TritonResource(dg.ConfigurableResource):
             return cls(
                 mode="remote",
                 url=dg.EnvVar("REPAIR_TRITON_URL"),
+                urls=[u.strip() for u in os.environ.get("REPAIR_TRITON_URLS", "").split(",") if u.strip()],
                 metrics_url=os.environ.get("REPAIR_TRITON_METRICS_URL", ""),
                 instance_kind=os.environ.get("REPAIR_TRITON_INSTANCE_KIND", "KIND_GPU"),
                 instance_count=int(os.environ.get("REPAIR_TRITON_INSTANCE_COUNT", "1")),
@@ -83,11 +100,14 @@ class TritonResource(dg.ConfigurableResource):
         """The server for one run: an embedded one started on `repository_dir` (and stopped after),
         or the remote one."""
         if self.mode == "remote":
-            if not self.url:
+            replicas = tuple(self.urls) or ((self.url,) if self.url else ())
+            if not replicas:
                 raise dg.DagsterInvalidConfigError(
-                    "triton: mode 'remote' needs url (REPAIR_TRITON_URL)", [], None
+                    "triton: mode 'remote' needs url (REPAIR_TRITON_URL) or urls (REPAIR_TRITON_URLS)",
+                    [],
+                    None,
                 )
-            yield TritonConnection(self.url, self.metrics_url)
+            yield TritonConnection(replicas[0], self.metrics_url, grpc_urls=replicas)
             return
         if self.mode != "embedded":
             raise ValueError(f"triton: unknown mode {self.mode!r} (use {' or '.join(TritonMode)})")

@@ -18,11 +18,15 @@ import click
 @click.option("--results", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="Per-item evaluation results (`results.parquet` of `repair eval` with the candidate "
                    "`finetuned:vN`, `no_change` and the serving model).")
-@click.option("--url", default="", help="gRPC host:port of a running Triton (default: start the embedded one).")
-@click.option("--metrics-url", default="", help="With --url: its Prometheus metrics URL.")
+@click.option("--url", "urls", multiple=True,
+              help="gRPC host:port of a running Triton; repeat it for every replica of a fleet "
+                   "(default: start the embedded one).")
+@click.option("--metrics-url", default="", help="With --url: the first replica's Prometheus metrics URL.")
 @click.option("--keep-versions", type=int, default=3, show_default=True,
               help="Version folders kept in the deploy repository (the served one always).")
-def command(store: str, version: int | None, results: Path, url: str, metrics_url: str, keep_versions: int) -> None:
+def command(
+    store: str, version: int | None, results: Path, urls: tuple[str, ...], metrics_url: str, keep_versions: int
+) -> None:
     """Decide the deployment gate for an approved version and, if it passes, roll it out to Triton and
     record it as serving. Exits 1 when the gate refuses or the rollout does not promote."""
     import json
@@ -49,8 +53,8 @@ def command(store: str, version: int | None, results: Path, url: str, metrics_ur
 
     @contextmanager
     def connect(repository_dir: Path | None):
-        if url:
-            yield SimpleNamespace(grpc_url=url, metrics_url=metrics_url)
+        if urls:
+            yield SimpleNamespace(grpc_url=urls[0], metrics_url=metrics_url, replicas=urls)
             return
         from repair.serving.server import EmbeddedTritonServer
 
@@ -58,7 +62,7 @@ def command(store: str, version: int | None, results: Path, url: str, metrics_ur
             yield server
 
     deployment = deploy(object_store, record.version, gate_passed=decision.passed, gate_reason=decision.reason,
-                        connect=connect, embedded=not url, keep_versions=keep_versions,
+                        connect=connect, embedded=not urls, keep_versions=keep_versions,
                         log=lambda message: click.echo(message, err=True))
     click.echo(json.dumps(asdict(deployment.record), indent=1))
     if not deployment.record.promoted:

@@ -1,22 +1,39 @@
-"""Rolling a new model version out to a Triton server that keeps serving meanwhile, without a
-window in which anything names a version that has not been proven.
+"""Rolling a new model version out to a fleet of Triton servers (one or more replicas behind a load
+balancer, each started on the same deploy repository) that keep serving meanwhile, without a window
+in which a restarted replica would load a version that has not been proven, and so that a rollout
+killed at any point (kill -9 included) leaves a version answering on every replica and is finished
+by a rerun.
 
+0. A promotion a crash interrupted between the stored config and the serving pointer is finished
+   (the config is written only once every replica proved the version); then every replica serves
+   what the stored config names: a restarted replica loads it, and one a killed rollout left on a
+   candidate goes back to it (the candidate is staged again).
 1. The version's files go into the deploy repository (`code_repair/<N>/`, `repository.py`), unless a
    complete folder for N is already there: a version folder, once complete, is never rewritten (the
    served one included; registry versions are immutable).
-2. A copy is loaded as `code_repair_staging` and smoke-tested over gRPC with real repair requests;
-   the served model is untouched, so IDE traffic never reaches an untested candidate.
-3. Only when the smoke test passed AND the evaluation gate passed, `load_model("code_repair")` is
-   called with the candidate's config IN THE CALL (naming version N): the stored `config.pbtxt`
-   still names the previous version, so a replica that restarts now loads the proven one. Triton
-   (2.51, the binary we ship; `tests/deployment/test_rollout.py` checks it under continuous
-   requests) loads N beside the old version, moves requests to N once it is ready, then unloads the
-   old one when its in-flight requests are done: no request fails.
-4. N must then be ready and answer a smoke test as the served model (answers from version N). Only
-   then the stored config and the serving pointer (`ServingPointer`: the registry's, the one place that says
-   which version serves) change, together; a rerun after a crash between the two finishes the pair.
-5. If anything in 3-4 fails, the stored config (unchanged) is reloaded: the previous version keeps
-   serving, and the pointer never named N.
+2. A copy is loaded as `code_repair_staging` on EVERY replica and smoke-tested there over gRPC with
+   real repair requests; the served model is untouched, so IDE traffic never reaches an untested
+   candidate. Staging left loaded (or loading) by a killed rollout is unloaded first, before its
+   files are rewritten.
+3. Only when every replica passed AND the evaluation gate passed, each replica is switched:
+   `load_model("code_repair")` with the candidate's config IN THE CALL (naming version N): the
+   stored `config.pbtxt` still names the previous version, so a replica that restarts now loads the
+   proven one. Triton (2.51, the binary we ship) loads N beside the old version, moves requests to
+   N once it is ready, then unloads the old one when its in-flight requests are done: no request
+   fails (`tests/deployment/test_rollout.py`, one replica; `test_fleet.py`, two). N must then be
+   ready and answer a smoke test addressed to version N on every replica.
+4. If any replica fails in 3, every replica reloads the stored (unchanged) config: the previous
+   version serves everywhere again, and the pointer never named N.
+5. Then the stored config and the serving pointer (`ServingPointer`: the registry's, the one place
+   that says which version serves) change, config first; a rerun after a crash between the two
+   finishes the pair (0).
+
+Between 3 and 5 the replicas serve N while the store still names the previous version (no longer
+loaded): a kill there leaves the store naming the proven previous version, which a restarted
+replica loads, and the rerun stages and switches N again. Keeping the previous version loaded
+through the switch would close that gap, but Triton reloads every listed version when a model's
+config changes (the old one and, on the way back to one version, the new one), which costs two
+more model loads (and their memory) per rollout.
 """
 
 from __future__ import annotations
@@ -26,9 +43,11 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from repair.diagnostic import Diagnostic
 from repair.serving.client import RepairClient, RepairClientError
@@ -40,6 +59,10 @@ from repair.serving.repository import (
     render_config,
     template_config,
 )
+
+# Bound on each smoke-test request: it proves the version answers, not how fast (a loaded CPU takes
+# tens of seconds for an untrained model's full-length answer).
+SMOKE_TIMEOUT_S = 180.0
 
 
 class RolloutError(RuntimeError):
@@ -183,6 +206,34 @@ class ModelControl:
         except self._grpc.InferenceServerException as exc:
             raise RolloutError(f"Triton at {self.url} could not unload {model!r}: {exc.message()}") from None
 
+    def version_states(self, model: str) -> dict[int, str]:
+        """Each version of `model` the server knows, with its state (READY, LOADING, UNLOADING,
+        UNAVAILABLE), from the repository index."""
+        try:
+            index = self.client.get_model_repository_index(headers=self.headers, client_timeout=60)
+        except self._grpc.InferenceServerException as exc:
+            raise RolloutError(f"Triton at {self.url}: no repository index: {exc.message()}") from None
+        return {int(m.version): m.state for m in index.models if m.name == model and m.version.isdigit()}
+
+    def ready_versions(self, model: str) -> list[int]:
+        return sorted(v for v, state in self.version_states(model).items() if state == "READY")
+
+    def unload_settled(self, model: str, poll_s: float = 0.5) -> None:
+        """Unloads `model` and returns once no version of it is loaded, loading or unloading (a load
+        another, killed, client started goes on in the server: it is waited for, then unloaded)."""
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            states = set(self.version_states(model).values())
+            if not states & {"READY", "LOADING", "UNLOADING"}:
+                return
+            if time.monotonic() > deadline:
+                raise RolloutError(
+                    f"Triton at {self.url}: {model!r} still {sorted(states)} after {self.timeout_s:.0f} s"
+                )
+            if "READY" in states:
+                self.unload(model)
+            time.sleep(poll_s)
+
     def is_ready(self, model: str, version: int | None = None) -> bool:
         try:
             return bool(
@@ -243,8 +294,152 @@ def _commit(
         pointer.write(version, facts)
 
 
-def roll_out(
+T = TypeVar("T")
+
+
+def _on_every(fleet: Sequence[ModelControl], action: Callable[[ModelControl], T]) -> list[T]:
+    """`action` on every replica at once; when any refused, a `RolloutError` naming each refusal is
+    raised once all have finished."""
+    with ThreadPoolExecutor(max_workers=len(fleet), thread_name_prefix="replica") as pool:
+        futures = [pool.submit(action, control) for control in fleet]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    for error in errors:
+        if not isinstance(error, RolloutError):
+            raise error  # a bug, not a replica's refusal
+    if errors:
+        raise errors[0] if len(errors) == 1 else RolloutError("; ".join(map(str, errors)))
+    return [f.result() for f in futures]
+
+
+def _serve_stored(control: ModelControl, repository: DeployRepository) -> None:
+    """The replica serves exactly the versions the stored config names (nothing to do when none is
+    stored): a fresh replica loads them, one left on another version goes back to them."""
+    stored = repository.served_versions()
+    if stored and control.ready_versions(repository.model_name) != stored:
+        control.load(repository.model_name)
+
+
+def _fleet(controls: ModelControl | Sequence[ModelControl]) -> list[ModelControl]:
+    fleet = [controls] if isinstance(controls, ModelControl) else list(controls)
+    urls = [c.url for c in fleet]
+    if not fleet or len(set(urls)) != len(urls):
+        raise ValueError(f"a rollout needs one or more distinct Triton endpoints, got {urls}")
+    return fleet
+
+
+def _smoke(
     control: ModelControl,
+    model: str,
+    cases: Sequence[SmokeCase],
+    timeout_s: float,
+    version: int | None = None,
+) -> SmokeResult:
+    with RepairClient(
+        control.url, model=model, model_version="" if version is None else str(version), timeout_s=timeout_s
+    ) as client:
+        return smoke_test(client, cases)
+
+
+def _stage(
+    fleet: Sequence[ModelControl],
+    repository: DeployRepository,
+    version: int,
+    serving: ServingConfig,
+    cases: Sequence[SmokeCase],
+    timeout_s: float,
+) -> tuple[SmokeResult, float]:
+    """`version` loaded as the staging model on every replica and smoke-tested there; staging is
+    unloaded and its files removed afterwards, whatever happened. Returns the results (all
+    replicas together) and the slowest load's seconds."""
+    staging = repository.staging_name
+    # A killed rollout may have left staging loaded or loading: its files change only once no replica reads them.
+    _on_every(fleet, lambda c: c.unload_settled(staging))
+    repository.delete_model_files(staging)
+    repository.copy_version(version, repository.model_name, staging)
+    repository.write_config(staging, [version], serving)
+
+    def load_and_smoke(control: ModelControl) -> tuple[float, SmokeResult]:
+        return control.load(staging), _smoke(control, staging, cases, timeout_s)
+
+    try:
+        loaded = _on_every(fleet, load_and_smoke)
+    finally:
+        for control in fleet:
+            try:
+                control.unload(staging)
+            except RolloutError:
+                pass  # it never loaded there: the load error is the one to report
+        repository.delete_model_files(staging)
+    return combine_smokes(
+        staging, [(c.url, smoke) for c, (_, smoke) in zip(fleet, loaded, strict=True)]
+    ), max(seconds for seconds, _ in loaded)
+
+
+def combine_smokes(model: str, results: Sequence[tuple[str, SmokeResult]]) -> SmokeResult:
+    """One replica's result as it is; several summed, each error prefixed with its replica's URL,
+    latency p50 the median of the replicas' and max the largest."""
+    if len(results) == 1:
+        return results[0][1]
+    combined = SmokeResult(model=model)
+    statuses: Counter[str] = Counter()
+    for url, result in results:
+        combined.requests += result.requests
+        combined.answered += result.answered
+        statuses.update(result.statuses)
+        combined.errors += [f"{url}: {e}" for e in result.errors]
+    combined.statuses = dict(statuses)
+    combined.model_versions = sorted({v for _, r in results for v in r.model_versions})
+    combined.latency_ms_p50 = round(statistics.median(r.latency_ms_p50 for _, r in results), 1)
+    combined.latency_ms_max = max(r.latency_ms_max for _, r in results)
+    return combined
+
+
+def _switch(
+    fleet: Sequence[ModelControl],
+    repository: DeployRepository,
+    version: int,
+    serving: ServingConfig,
+    cases: Sequence[SmokeCase],
+    timeout_s: float,
+) -> SmokeResult:
+    """Every replica serves `version` (its config in the load call) and answers a smoke test from
+    it; if any fails, every replica goes back to the stored config and `RolloutError`."""
+    model = repository.model_name
+    config = config_json(
+        render_config(template_config(model), name=model, versions=[version], serving=serving)
+    )
+
+    def switch(control: ModelControl) -> SmokeResult:
+        control.load(model, config=config)
+        if not control.is_ready(model, version):
+            raise RolloutError(
+                f"Triton at {control.url}: {model} version {version} is not ready after loading"
+            )
+        served = _smoke(control, model, cases, timeout_s, version)
+        if not served.ok or served.model_versions != [str(version)]:
+            raise RolloutError(
+                f"Triton at {control.url}: {model} version {version} failed its smoke test as the served model "
+                f"(answers {served.answered}/{served.requests} from versions {served.model_versions}; "
+                f"{'; '.join(served.errors)})"
+            )
+        return served
+
+    try:
+        return combine_smokes(
+            model, [(c.url, r) for c, r in zip(fleet, _on_every(fleet, switch), strict=True)]
+        )
+    except RolloutError as exc:
+        previous = repository.served_versions()
+        keeps = f"version {previous[-1]} keeps serving" if previous else "nothing serves"
+        try:
+            _on_every(fleet, lambda c: _restore(c, repository))
+        except RolloutError as restore_error:
+            keeps += f" where it could be restored ({restore_error})"
+        raise RolloutError(f"{exc}; {keeps}") from None
+
+
+def roll_out(
+    controls: ModelControl | Sequence[ModelControl],
     repository: DeployRepository,
     version: int,
     checkpoint_dir: str | Path,
@@ -255,13 +450,17 @@ def roll_out(
     keep_versions: int = 3,
     pointer: ServingPointer | None = None,
     pointer_facts: dict | None = None,
+    smoke_timeout_s: float = SMOKE_TIMEOUT_S,
 ) -> RolloutResult:
-    """Writes, stages, smoke-tests and (gate permitting) promotes `version`; see the module doc.
-    `pointer` (default: `store_pointer`) records the promotion, with `pointer_facts`."""
+    """Writes, stages, smoke-tests and (gate permitting) promotes `version` on every replica in
+    `controls` (one `ModelControl` or several); see the module doc. `pointer` (default:
+    `store_pointer`) records the promotion, with `pointer_facts`. `smoke_timeout_s` bounds each smoke
+    request (it proves the version answers, not how fast: a busy machine is slow)."""
+    fleet = _fleet(controls)
     model = repository.model_name
+    pointer = pointer or store_pointer(repository.store)
     previous = repository.served_versions()
     previous_version = previous[-1] if previous else None
-    pointer = pointer or store_pointer(repository.store)
     facts = {
         "model": model,
         "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -269,12 +468,15 @@ def roll_out(
         "promoted": True,
         "previous_served": previous_version,
         "reason": "promoted",
+        "replicas": [c.url for c in fleet],
         **(pointer_facts or {}),
     }
-    if previous and not control.is_ready(model):
-        control.load(model)  # a fresh server: the stored (proven) config serves first
+    if previous_version is not None and pointer.read() != previous_version:
+        # A crash between the config and the pointer: the config names a version every replica proved.
+        _commit(repository, previous_version, serving, pointer, {**facts, "candidate_version": previous_version,
+                                                                  "reason": "finished an interrupted promotion"})  # fmt: skip
+    _on_every(fleet, lambda c: _serve_stored(c, repository))
     if version in previous:
-        _commit(repository, version, serving, pointer, facts)  # finishes a pair a crash interrupted
         return RolloutResult(
             version,
             previous_version,
@@ -286,20 +488,7 @@ def roll_out(
     if version not in repository.versions():
         repository.write_version(version, checkpoint_dir)
 
-    staging = repository.staging_name
-    repository.delete_model_files(staging)
-    repository.copy_version(version, model, staging)
-    repository.write_config(staging, [version], serving)
-    try:
-        load_seconds = control.load(staging)
-        with RepairClient(control.url, model=staging) as client:
-            candidate = smoke_test(client, cases)
-    finally:
-        try:
-            control.unload(staging)
-        except RolloutError:
-            pass  # it never loaded: the load error is the one to report
-        repository.delete_model_files(staging)
+    candidate, load_seconds = _stage(fleet, repository, version, serving, cases, smoke_timeout_s)
 
     def kept(reason: str) -> RolloutResult:
         return RolloutResult(
@@ -311,24 +500,7 @@ def roll_out(
     if not gate_passed:
         return kept("evaluation gate did not pass: the previous version keeps serving")
 
-    config = render_config(template_config(model), name=model, versions=[version], serving=serving)
-    served: SmokeResult | None = None
-    try:
-        control.load(model, config=config_json(config))
-        if not control.is_ready(model, version):
-            raise RolloutError(f"{model} version {version} is not ready after loading")
-        with RepairClient(control.url, model=model) as client:
-            served = smoke_test(client, cases[:1])
-        if not served.ok or served.model_versions != [str(version)]:
-            raise RolloutError(
-                f"{model} version {version} failed its smoke test as the served model "
-                f"(answers {served.answered}/{served.requests} from versions {served.model_versions}; "
-                f"{'; '.join(served.errors)})"
-            )
-    except RolloutError as exc:
-        _restore(control, repository)
-        keeps = f"version {previous_version} keeps serving" if previous_version else "nothing serves"
-        raise RolloutError(f"{exc}; {keeps}") from None
+    served = _switch(fleet, repository, version, serving, cases[:1], smoke_timeout_s)
     _commit(repository, version, serving, pointer, facts)
     for old in repository.versions()[:-keep_versions]:
         if old != version:

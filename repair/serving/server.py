@@ -342,6 +342,11 @@ class EmbeddedTritonServer:
             raise TritonServerError("tritonserver is not started")
         return self.endpoints.metrics_url
 
+    @property
+    def replicas(self) -> tuple[str, ...]:
+        """One server is a fleet of one (what a rollout addresses)."""
+        return (self.grpc_url,)
+
     def __enter__(self) -> Self:
         return self.start()
 

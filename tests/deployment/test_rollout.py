@@ -4,20 +4,19 @@ failing, a failed gate or a broken candidate leaving the previous version servin
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
-from typing import Self
 
 import dagster as dg
 import pytest
 
 from repair import registry
 from repair.serving import rollout
-from repair.serving.client import RepairClient, RepairClientError
+from repair.serving.client import RepairClient
 from repair.serving.repository import DeployRepository
 from repair.serving.rollout import ModelControl, RolloutError, read_serving_pointer, roll_out
 from repair.serving.server import EmbeddedTritonServer
+from repair.serving.traffic import Traffic
 from resources.object_store import LocalObjectStore
 
 from ..conftest import LEARNED_CASE
@@ -25,35 +24,9 @@ from ..conftest import LEARNED_CASE
 pytestmark = pytest.mark.slow
 
 
-class Traffic:
-    """Clients sending requests back to back until stopped; records every outcome."""
-
-    def __init__(self, url: str, clients: int = 3):
-        self.url = url
-        self.stop_event = threading.Event()
-        self.versions: list[str] = []
-        self.errors: list[str] = []
-        self.threads = [threading.Thread(target=self._run) for _ in range(clients)]
-
-    def _run(self) -> None:
-        with RepairClient(self.url, timeout_s=120, retries=0) as client:
-            while not self.stop_event.is_set():
-                try:
-                    self.versions.append(
-                        client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version
-                    )
-                except RepairClientError as exc:
-                    self.errors.append(str(exc))
-
-    def __enter__(self) -> Self:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop_event.set()
-        for thread in self.threads:
-            thread.join()
+def traffic(url: str, clients: int = 3) -> Traffic:
+    """Clients sending the learned case back to back until stopped; records every outcome."""
+    return Traffic([url], clients_per_url=clients, case=LEARNED_CASE)
 
 
 def test_swap_under_continuous_requests_drops_nothing(tmp_path, tiny_checkpoint, learned_checkpoint):
@@ -63,25 +36,25 @@ def test_swap_under_continuous_requests_drops_nothing(tmp_path, tiny_checkpoint,
         control = ModelControl(server.grpc_url)
         try:
             assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
-            with Traffic(server.grpc_url) as traffic:
+            with traffic(server.grpc_url) as load:
                 time.sleep(1)
                 result = roll_out(control, repository, 2, learned_checkpoint, gate_passed=True)
                 deadline = time.monotonic() + 60
-                while "2" not in traffic.versions[-3:] and time.monotonic() < deadline:
+                while "2" not in load.versions[-3:] and time.monotonic() < deadline:
                     time.sleep(0.5)
             assert result.promoted and result.previous_version == 1 and result.served_version == 2
-            assert traffic.errors == [], traffic.errors[:3]
-            assert "1" in traffic.versions and traffic.versions[-1] == "2"
+            assert load.errors == [], load.errors[:3]
+            assert "1" in load.versions and load.versions[-1] == "2"
             # Requests reached version 2 only after the swap: no interleaving back to 1.
-            first_two = traffic.versions.index("2")
-            assert set(traffic.versions[first_two + len(traffic.threads) :]) == {"2"}
+            first_two = load.versions.index("2")
+            assert set(load.versions[first_two + 3 :]) == {"2"}
 
             # The gate fails for version 3: it is smoke-tested but version 2 keeps serving.
-            with Traffic(server.grpc_url, clients=1) as traffic:
+            with traffic(server.grpc_url, clients=1) as load:
                 kept = roll_out(control, repository, 3, tiny_checkpoint, gate_passed=False)
             assert not kept.promoted and kept.served_version == 2 and "gate" in kept.reason
             assert kept.candidate_smoke.ok
-            assert traffic.errors == [] and set(traffic.versions) == {"2"}
+            assert load.errors == [] and set(load.versions) == {"2"}
             assert repository.served_versions() == [2]
             assert not control.is_ready(repository.staging_name)
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bench_faults import run_publish, run_rollout
+from benchmarks.bench_faults import run_publish, run_rollout, run_session_logs
 
 pytestmark = pytest.mark.slow
 
@@ -18,13 +18,15 @@ def test_dataset_publication_survives_kill9(tmp_path):
     assert report.ok, report.invariant_violations
 
 
-@pytest.mark.xfail(
-    reason="open (issue 18): after kill -9 of the rollout the rerun did not recover (0 of 2) and 16 requests "
-    "were refused while serving was down; the workload has not yet passed once",
-    strict=False,
-)
 def test_rollout_survives_kill9_and_serving_never_stops(tmp_path, tiny_checkpoint):
-    report = run_rollout(tmp_path, tiny_checkpoint, seed=7, kills=2, window_s=30)
+    report = run_rollout(tmp_path, tiny_checkpoint, seed=7, kills=2)
     assert report.kills >= 1 and report.recoveries == report.kills, report.to_dict()
     assert report.requests_answered > 0 and report.requests_failed == 0
+    assert report.ok, report.invariant_violations
+
+
+def test_session_logs_survives_kill9(tmp_path):
+    report = run_session_logs(tmp_path, seed=3, kills=2, sessions=3)
+    assert report.kills == 2 and report.recoveries == 2, report.to_dict()
+    assert report.records_expected > 0 and report.records_lost == 0
     assert report.ok, report.invariant_violations
