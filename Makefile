@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup browser editor demo test test-slow test-all bench ui lint
+.PHONY: setup browser editor demo test test-slow test-soak test-all bench ui lint
 
 $(UV):
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
@@ -29,7 +29,12 @@ editor:
 	@command -v nvim >/dev/null || { apt-get update -qq && apt-get install -y -qq neovim >/dev/null; }
 
 test-slow: setup browser editor
-	$(UV) run pytest -m slow -q
+	$(UV) run pytest -m "slow and not soak" -q
+
+# Tests of tens of minutes each (a week-long backfill through the webserver and daemon): run them
+# before a release; CI's budget (the whole of .ci/run within an hour) leaves them out.
+test-soak: setup browser
+	$(UV) run pytest -m soak -q
 
 test-all: test test-slow
 

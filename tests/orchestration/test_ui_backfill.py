@@ -28,7 +28,7 @@ from tests.orchestration.dagster_processes import (
     wait_for_webserver,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(2400)]
 
 FIRST_DAY = date(2026, 11, 16)
 DAYS = [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(7)]
