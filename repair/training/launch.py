@@ -55,18 +55,10 @@ def training_command(spec_path: str | Path, processes: int = 1) -> list[str]:
     if processes < 1:
         raise ValueError(f"processes must be at least 1, not {processes}")
     spec_path = Path(spec_path)
-    # Ranks other than 0 write their output beside the spec instead of discarding it.
-    stdout = str(spec_path.parent / "rank{rank}.log")
-    return [
-        *composer_launcher(),
-        "-n",
-        str(processes),
-        "--stdout",
-        stdout,
-        "-m",
-        WORKER_MODULE,
-        str(spec_path),
-    ]
+    # Ranks other than 0 write their output (stdout and stderr) beside the spec instead of discarding it.
+    log = str(spec_path.parent / "rank{rank}.log")
+    launcher = [*composer_launcher(), "-n", str(processes), "--stdout", log, "--stderr", log]
+    return [*launcher, "-m", WORKER_MODULE, str(spec_path)]
 
 
 def write_spec(

@@ -10,8 +10,10 @@ otherwise as JSON lines on stdout.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +51,7 @@ def main(argv: list[str]) -> None:
     if len(argv) != 1:
         raise SystemExit("usage: composer -n N -m repair.training.worker RUN_DIR/launch.json")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a rank is stuck
     settings, heldout_items, window = launch.read_spec(argv[0])
     with reporter() as report:
         trained = pipeline.train(settings, heldout_items=heldout_items, window=window, sink=report)
