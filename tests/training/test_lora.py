@@ -12,46 +12,23 @@ import pytest
 from repair.model import RepairModel
 from repair.training.lora import adapter_base, is_adapter, merge_adapter
 
-from ..conftest import LEARNED_CASE, LEARNED_DIFF
+from ..conftest import LEARNED_CASE, LEARNED_DIFF, overfit, serving
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def train_adapter(base: Path, out_dir: Path, prompt: str, response: str, steps: int = 80) -> Path:
+def train_adapter(base: Path, out_dir: Path, prompt: str, response: str) -> Path:
     """A LoRA adapter on every projection (the single-gpu-lora preset's targets) trained until the
     frozen base plus adapter reproduces `response`; saved as peft saves it (adapter and tokenizer,
     the layout of LLM Foundry's LoRA exports)."""
-    import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from repair.dataset import model_input
-
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(base),
-        LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"),
+    lora = LoraConfig(
+        r=16, lora_alpha=32, lora_dropout=0.0, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
     )
-    prompt_ids = tokenizer(model_input(prompt), add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    ids = torch.tensor([prompt_ids + answer_ids])
-    labels = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model.train()
-        for _ in range(steps):
-            loss = model(input_ids=ids, labels=labels).loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
+    return overfit(
+        base, out_dir, prompt, response, steps=80, lr=1e-2, wrap=lambda model: get_peft_model(model, lora)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,22 +83,10 @@ def test_merged_adapter_serves_its_fix_through_triton(adapter, tiny_checkpoint, 
     """End to end: adapter -> merged checkpoint -> a deploy repository version -> a real Triton
     server -> the fix the adapter learned (the base alone does not write it)."""
     from repair.serving.client import RepairClient
-    from repair.serving.repository import DEFAULT_SERVING, DeployRepository
-    from repair.serving.rollout import ModelControl
-    from repair.serving.server import EmbeddedTritonServer
-    from resources.object_store import LocalObjectStore
 
     merged = merge_adapter(adapter, tmp_path / "merged")
-    store = LocalObjectStore(tmp_path / "store")
-    repository = DeployRepository(store)
-    repository.write_version(1, merged)
-    repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
-    with EmbeddedTritonServer(repository.local_path(), log_path=store.root / "tritonserver.log") as server:
-        control = ModelControl(server.grpc_url)
-        control.load(repository.model_name)
-        control.close()
-        with RepairClient(server.grpc_url) as client:
-            result = client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+    with serving(merged, tmp_path / "store") as (server, _), RepairClient(server.grpc_url) as client:
+        result = client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
     assert result.status == "fixed", result
     assert result.diff == LEARNED_DIFF
     assert result.fixed_code == LEARNED_CASE.code.replace("turtle.screen", "turtle.Screen()")
