@@ -153,7 +153,9 @@ PROCESSES_SECTION = "## Training: 1 vs 2 processes"
 PROCESSES_DIMS = {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 128}
 
 
-def compare_processes(work: Path, counts: list[int], batches: int, per_file: int, global_batch: int) -> dict:
+def compare_processes(
+    work: Path, counts: list[int], batches: int, per_file: int, global_batch: int, max_files: int
+) -> dict:
     """One launch per process count on the same data, model and global batch; loss per batch."""
     import os
     import platform
@@ -166,7 +168,7 @@ def compare_processes(work: Path, counts: list[int], batches: int, per_file: int
     from repair.training.scratch import init_scratch_model, train_tokenizer
 
     load_before = [round(x, 1) for x in os.getloadavg()]
-    built = build_dataset(synthetic_repairs(per_file=per_file), benchmark_sources())
+    built = build_dataset(synthetic_repairs(per_file=per_file, max_files=max_files), benchmark_sources())
     write_finetuning_files(built.examples, work / "data")
     train = [e for e in built.examples if e["split"] == "train"]
     train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", 1024)
@@ -251,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--batches", type=int, default=30, help="with --processes: batches per launch")
     parser.add_argument("--global-batch", type=int, default=16, help="with --processes: examples per step")
+    parser.add_argument(
+        "--max-files", type=int, default=60, help="with --processes: standard-library files used"
+    )
     parser.add_argument("--no-write", action="store_true", help="with --processes: do not touch RESULTS.md")
     parser.add_argument("--test-jsonl", type=Path, help="with --evaluate: score on these examples instead")
     parser.add_argument(
@@ -271,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.processes:
         counts = [int(c) for c in args.processes.split(",")]
         results = compare_processes(
-            args.work / "processes", counts, args.batches, args.per_file, args.global_batch
+            args.work / "processes", counts, args.batches, args.per_file, args.global_batch, args.max_files
         )
         body = processes_markdown(results)
         print(body)
