@@ -92,7 +92,9 @@ class RepairModel:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), torch_dtype=getattr(torch, self.dtype))
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(self.model_dir), torch_dtype=getattr(torch, self.dtype)
+        )
         self.model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:

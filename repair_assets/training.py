@@ -187,7 +187,8 @@ def finetuned_model(
     )
     if scratch:
         init_scratch(settings, store.download_dir(tokenizer.prefix, run_dir / "tokenizer"))
-    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir} ({config.processes} processes)")
+    processes = f"{config.processes} process" + ("es" if config.processes > 1 else "")
+    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir} ({processes})")
     reported: list[dict] = []  # what the training process reported through Pipes
 
     def run_through_pipes(command, env) -> None:
@@ -243,7 +244,7 @@ def finetuned_model(
             "final_loss": summary["final_loss"],
             "train_wall_s": summary["wall_s"],
             "processes": summary["processes"],
-            "checkpoints": dg.MetadataValue.json([r["path"] for r in reported if r.get("event") == "checkpoint"]),
+            "checkpoints": dg.MetadataValue.json([r["path"] for r in reported if r["event"] == "checkpoint"]),
             "reported_records": len(reported),
             "heldout_exact_match": heldout.get("exact_match"),
             "heldout_items": heldout.get("items", 0),

@@ -46,7 +46,10 @@ def _parse_override(text: str) -> tuple[str, object]:
 )
 @click.option("--heldout", type=int, default=0, help="Score exact match on this many test.jsonl items.")
 @click.option(
-    "--processes", type=click.IntRange(min=1), default=1, show_default=True,
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
     help="Training processes on this node (composer -n): one per GPU, or CPU ranks over gloo; same global batch.",
 )
 @click.option("--dry-run", is_flag=True, help="Write and validate the YAML, do not train.")
@@ -100,7 +103,10 @@ def command(
         cfg = training_config.render_config(settings)
         training_config.validate_config(cfg)
         click.echo(f"config: {training_config.write_config(cfg, run_dir / 'run' / 'train.yaml')}")
-        click.echo("launch: " + " ".join(launch.training_command(launch.write_spec(settings, heldout_items=heldout), processes)))
+        click.echo(
+            "launch: "
+            + " ".join(launch.training_command(launch.write_spec(settings, heldout_items=heldout), processes))
+        )
         return
     trained = launch.launch(settings, processes=processes, heldout_items=heldout)
     click.echo(f"export: {trained.run.export_dir}")
