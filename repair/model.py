@@ -16,6 +16,24 @@ from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
 from repair.linediff import CLOSE_TAG
 
+# Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
+AUTO_DEVICE = "auto"
+CPU_BATCH_SIZE, GPU_BATCH_SIZE = 16, 64
+
+
+def placement(device: str = AUTO_DEVICE) -> tuple[str, str]:
+    """(device, torch dtype name) to generate with: "auto" is the first GPU when one is visible,
+    else the CPU; on a GPU bf16 (fp16 where bf16 is unsupported), on the CPU fp32 (what training
+    exported, and the CPUs here have no fast half-precision matmuls)."""
+    import torch
+
+    if device == AUTO_DEVICE:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        return device, "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return device, "float32"
+
+
 # Written into an export by training: the prompt settings the model was trained with.
 PROMPT_SETTINGS_FILE = "repair_prompt.json"
 FROM_MODEL = "from_model"
@@ -36,7 +54,9 @@ class RepairModel:
 
     `temperature` 0 decodes greedily; otherwise sampling with `top_p`/`top_k` (the case study's
     pass@1 settings are temperature 0.1, top_p 0.95, top_k 50). `window` (lines either side of the
-    error line; None: whole file) defaults to what the model was trained with.
+    error line; None: whole file) defaults to what the model was trained with. `device` "auto" runs
+    on the GPU in bf16 with batches of 64 when one is present, else on the CPU in fp32 with batches
+    of 16 (`placement`); `batch_size` overrides the batch.
     """
 
     name = "finetuned"
@@ -44,13 +64,13 @@ class RepairModel:
     def __init__(
         self,
         model_dir: str | Path,
-        device: str = "cpu",
+        device: str = AUTO_DEVICE,
         max_new_tokens: int = 192,
         temperature: float = 0.1,
         top_p: float = 0.95,
         top_k: int = 50,
         window: int | None | str = FROM_MODEL,
-        batch_size: int = 16,
+        batch_size: int | None = None,
         seed: int = 0,
     ):
         import torch
@@ -59,21 +79,23 @@ class RepairModel:
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{self.model_dir} is not a Hugging Face checkpoint (no config.json)")
-        self.device = device
+        self.device, self.dtype = placement(device)
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.top_p = top_p
         self.top_k = top_k
         self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (GPU_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
         self.seed = seed
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         # Batched prompts of different lengths: pad on the left so every row continues at the end.
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), torch_dtype=torch.float32)
-        self.model.to(device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(self.model_dir), torch_dtype=getattr(torch, self.dtype)
+        )
+        self.model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         """One completion per section 3 prompt, cut after `</diff>` (or at end of sequence)."""

@@ -1,8 +1,11 @@
 """Group `training`: `tokenizer` (for models trained from scratch) and `finetuned_model`.
 
-`finetuned_model` runs LLM Foundry's `train` on the approved dataset version (`approved_dataset`)
-with the YAML generated from its typed config and a preset (`repair/training/presets/`), inside the
-Dagster concurrency pool `training` so that only one training step runs at a time; it resumes from
+`finetuned_model` launches LLM Foundry's `train` on the approved dataset version (`approved_dataset`)
+with the YAML generated from its typed config and a preset (`repair/training/presets/`) OUTSIDE the
+orchestrator's process: through Dagster Pipes (`PipesSubprocessClient`) it runs Composer's launcher
+(`composer -n <processes> -m repair.training.worker`), whose rank 0 streams log lines and reports
+progress, eval and checkpoint records back (they become the materialization's metadata). It runs
+inside the Dagster concurrency pool `training` so that only one training step runs at a time; it resumes from
 the last checkpoint of an interrupted run of the same preset, dataset version and settings, exports
 the final Hugging Face checkpoint into the registry as a CANDIDATE (`models/code_repair/v<N>/`,
 with its check results) and records the loss curve, tokens/s and the held-out exact-match rate. The
@@ -30,7 +33,7 @@ GROUP = "training"
 TRAINING_POOL = "training"
 # Bump when the code changes what a step produces: part of the data versions below.
 TOKENIZER_CODE_VERSION = "2"
-MODEL_CODE_VERSION = "2"
+MODEL_CODE_VERSION = "3"
 
 
 def _hash(*parts: object) -> str:
@@ -89,6 +92,7 @@ class FinetunedModelConfig(dg.Config):
     overrides_json: str = Field(default="{}", description="Any other LLM Foundry key by dotted path, as JSON: {\"optimizer.betas\": [0.9, 0.95]}.")
     heldout_items: int = Field(default=200, description="Test-split examples for the held-out exact-match figure (0 skips it).")
     model_name: str = Field(default="code_repair", description="Name of the trained model in the registry and the served Triton model.")
+    processes: int = Field(default=1, ge=1, description="Training processes on this node (`composer -n`): GPUs on a GPU node, or CPU processes talking over gloo; the global batch stays the preset's, divided across them.")
 
 
 def _loss_curve_markdown(run: training_config.TrainingRun) -> str:
@@ -132,7 +136,8 @@ def finetuned_model(
     model version (`models/code_repair/v<N>/`: HF checkpoint, train.yaml, registry.json)."""
     from omegaconf import OmegaConf
 
-    from repair.training.pipeline import init_scratch, train
+    from repair.training.launch import launch
+    from repair.training.pipeline import init_scratch
 
     store = object_store.get_store()
     dataset = approved_dataset
@@ -183,10 +188,18 @@ def finetuned_model(
     )
     if scratch:
         init_scratch(settings, store.download_dir(tokenizer.prefix, run_dir / "tokenizer"))
-    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir}")
-    trained = train(
-        settings, heldout_items=config.heldout_items, window=dataset.details.get("window", ds.DEFAULT_WINDOW),
-        sink=lambda record: context.log.info(json.dumps(record)),
+    processes = f"{config.processes} process" + ("es" if config.processes > 1 else "")
+    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir} ({processes})")
+    reported: list[dict] = []  # what the training process reported through Pipes
+
+    def run_through_pipes(command, env) -> None:
+        # The Kubernetes or Databricks Pipes client takes its place in production (docs/operations.md).
+        invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=env)
+        reported.extend(invocation.get_custom_messages())
+
+    trained = launch(
+        settings, processes=config.processes, heldout_items=config.heldout_items,
+        window=dataset.details.get("window", ds.DEFAULT_WINDOW), runner=run_through_pipes,
     )  # fmt: skip
     run, heldout, metrics, cfg = trained.run, trained.heldout, trained.metrics, trained.cfg
     summary = run.summary()
@@ -231,6 +244,9 @@ def finetuned_model(
             "first_loss": summary["first_loss"],
             "final_loss": summary["final_loss"],
             "train_wall_s": summary["wall_s"],
+            "processes": summary["processes"],
+            "checkpoints": dg.MetadataValue.json([r["path"] for r in reported if r["event"] == "checkpoint"]),
+            "reported_records": len(reported),
             "heldout_exact_match": heldout.get("exact_match"),
             "heldout_items": heldout.get("items", 0),
             "loss_curve": dg.MetadataValue.md(_loss_curve_markdown(run)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,11 @@ def start_repair_serve(store: Path, checkpoint: Path) -> tuple[subprocess.Popen,
     return process, ports
 
 
-def overfit(checkpoint: Path, out_dir: Path, prompt: str, response: str, steps: int = 40) -> Path:
-    """Trains the checkpoint on one (prompt, response) pair until it reproduces it."""
+def overfit(
+    checkpoint: Path, out_dir: Path, prompt: str, response: str, steps: int = 40, lr: float = 3e-3, wrap=None
+) -> Path:
+    """Trains the checkpoint on one (prompt, response) pair until it reproduces it. `wrap(model)`
+    returns what trains and is saved instead (e.g. peft's `get_peft_model`: only an adapter)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -53,11 +57,14 @@ def overfit(checkpoint: Path, out_dir: Path, prompt: str, response: str, steps: 
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForCausalLM.from_pretrained(checkpoint)
+    if wrap is not None:
+        torch.manual_seed(0)
+        model = wrap(model)
     prompt_ids = tokenizer(model_input(prompt), add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     ids = torch.tensor([prompt_ids + answer_ids])
     labels = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     torch.manual_seed(0)
     model.train()
     threads = torch.get_num_threads()
@@ -93,18 +100,18 @@ def learned_checkpoint(tiny_checkpoint, tmp_path_factory) -> Path:
     return overfit(tiny_checkpoint, tmp_path_factory.mktemp("learned"), prompt, LEARNED_DIFF)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, learned_checkpoint):
-    """A real embedded Triton serving `code_repair` version 1 (the learned checkpoint) from a deploy
-    repository; yields (server, repository). (Rollouts themselves are tested in test_rollout.py.)"""
+@contextmanager
+def serving(checkpoint: Path, store_dir: Path):
+    """A real embedded Triton serving `code_repair` version 1 (`checkpoint`) from a deploy repository
+    in a local store at `store_dir`; yields (server, repository)."""
     from repair.serving.repository import DEFAULT_SERVING, DeployRepository
     from repair.serving.rollout import ModelControl
     from repair.serving.server import EmbeddedTritonServer
     from resources.object_store import LocalObjectStore
 
-    store = LocalObjectStore(tmp_path_factory.mktemp("store"))
+    store = LocalObjectStore(store_dir)
     repository = DeployRepository(store)
-    repository.write_version(1, learned_checkpoint)
+    repository.write_version(1, checkpoint)
     repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
     with EmbeddedTritonServer(repository.local_path(), log_path=store.root / "tritonserver.log") as server:
         control = ModelControl(server.grpc_url)
@@ -122,3 +129,11 @@ def local_cluster():
     session = local_spark_session(LOCAL_CLUSTER)
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, learned_checkpoint):
+    """The learned checkpoint served by a real embedded Triton (`serving`); yields (server,
+    repository). (Rollouts themselves are tested in test_rollout.py.)"""
+    with serving(learned_checkpoint, tmp_path_factory.mktemp("store")) as served_pair:
+        yield served_pair

@@ -1,7 +1,9 @@
-"""`repair train`: train the repair model with LLM Foundry from a preset, outside Dagster.
+"""`repair train`: train the repair model with LLM Foundry from a preset, outside Dagster, through
+the same launch as the `finetuned_model` asset (`composer -n N -m repair.training.worker`).
 
 repair train --preset cpu-tiny --data .data/dataset/jsonl --run-dir .data/train-run   # finetunes models/base-cpu
 repair train --preset cpu-tiny-scratch --data .data/dataset/jsonl --run-dir .data/train-run   # from nothing
+repair train --preset cpu-tiny --data .data/dataset/jsonl --run-dir .data/train-run --processes 2   # 2 CPU ranks, gloo
 repair train --preset single-gpu-lora --data DIR --model-dir /models/deepseek-coder-7b --dry-run
 """
 
@@ -43,6 +45,13 @@ def _parse_override(text: str) -> tuple[str, object]:
     "--set", "overrides", multiple=True, help="Any LLM Foundry key: --set optimizer.betas=[0.9,0.95]"
 )
 @click.option("--heldout", type=int, default=0, help="Score exact match on this many test.jsonl items.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Training processes on this node (composer -n): one per GPU, or CPU ranks over gloo; same global batch.",
+)
 @click.option("--dry-run", is_flag=True, help="Write and validate the YAML, do not train.")
 def command(
     preset,
@@ -54,13 +63,14 @@ def command(
     learning_rate,
     overrides,
     heldout,
+    processes,
     dry_run,
 ):
     """Train from a preset on a finetuning JSONL folder; prints the export folder and metrics."""
     import json
 
     from repair.training import config as training_config
-    from repair.training import pipeline
+    from repair.training import launch, pipeline
 
     run_dir = Path(run_dir).resolve()
     data_dir = Path(data_dir).resolve()
@@ -89,12 +99,15 @@ def command(
                 (r["prompt"] + r["response"] for r in rows), run_dir / "tokenizer", vocab_size
             )
         pipeline.init_scratch(settings, tokenizer_dir)
-    cfg = training_config.render_config(settings)
-    training_config.validate_config(cfg)
-    path = training_config.write_config(cfg, run_dir / "run" / "train.yaml")
-    click.echo(f"config: {path}")
     if dry_run:
+        cfg = training_config.render_config(settings)
+        training_config.validate_config(cfg)
+        click.echo(f"config: {training_config.write_config(cfg, run_dir / 'run' / 'train.yaml')}")
+        click.echo(
+            "launch: "
+            + " ".join(launch.training_command(launch.write_spec(settings, heldout_items=heldout), processes))
+        )
         return
-    trained = pipeline.train(settings, heldout_items=heldout)
+    trained = launch.launch(settings, processes=processes, heldout_items=heldout)
     click.echo(f"export: {trained.run.export_dir}")
     click.echo(json.dumps(trained.metrics, indent=1))

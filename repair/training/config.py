@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -30,7 +31,14 @@ PRESETS_DIR = Path(__file__).parent / "presets"
 SCRATCH_PRESETS = ("cpu-tiny-scratch",)
 # Bases shipped in the repository (`repair pretrain` writes them); a preset names one in `variables.base_model`.
 SHIPPED_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+PROGRESS_FILE = "progress.jsonl"  # in the run folder: every attempt's records (`read_progress`)
 log = logging.getLogger("repair.training")
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a launch (`composer -n N` sets RANK), or a plain process: the one that writes the
+    run's files and reports."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def preset_names() -> list[str]:
@@ -147,16 +155,22 @@ def _progress_callback_class():
     from composer.core import Callback
 
     class RepairProgress(Callback):
-        """Records loss and throughput every `log_every` batches (and eval metrics at each eval)
-        to `log_file` (JSON lines), the `repair.training` logger and any sink `run_training` set."""
+        """Records loss and throughput every `log_every` batches (and eval metrics at each eval,
+        and each new checkpoint) to `log_file` (JSON lines), the `repair.training` logger and any
+        sink `run_training` set. Rank 0 records for the run: the loss is the global batch's (Composer
+        reduces it over ranks), tokens count every rank's."""
 
-        def __init__(self, log_file: str, log_every: int = 10):
+        def __init__(self, log_file: str, log_every: int = 10, checkpoint_folder: str | None = None):
             self.log_file, self.log_every = Path(log_file), log_every
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self.checkpoint_folder = Path(checkpoint_folder) if checkpoint_folder else None
+            self._reported_checkpoints: set[str] | None = None
             self._start: float | None = None
             self._start_tokens = 0
 
         def _emit(self, record: dict[str, Any]) -> None:
+            if not is_main_process():
+                return
             with open(self.log_file, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
             for sink in _progress_sinks:
@@ -164,22 +178,42 @@ def _progress_callback_class():
 
         def fit_start(self, state, logger) -> None:
             self._start, self._start_tokens = time.perf_counter(), int(state.timestamp.token)
+            self._report_checkpoints(state, announce=False)  # those of earlier attempts are known
 
         def batch_end(self, state, logger) -> None:
             batch = int(state.timestamp.batch)
             if batch % self.log_every == 0 or batch == 1:
                 self._record_batch(state)
+            self._report_checkpoints(state)
 
         def fit_end(self, state, logger) -> None:
             batch = int(state.timestamp.batch)
             if batch % self.log_every and batch != 1 and self._start is not None:
                 self._record_batch(state)  # the last batch, when the interval skipped it
+            self._report_checkpoints(state)
+
+        def _report_checkpoints(self, state, announce: bool = True) -> None:
+            """A `checkpoint` record per checkpoint file new in the save folder (the checkpoint
+            saver writes them at the same events, before or after this callback)."""
+            if self.checkpoint_folder is None or not is_main_process():
+                return
+            names = {p.name for p in self.checkpoint_folder.glob("ep*-ba*-rank0.pt")}
+            new = sorted(names - (self._reported_checkpoints or set()))
+            self._reported_checkpoints = names
+            for name in new if announce else ():
+                match = CHECKPOINT_NAME.fullmatch(name)
+                batch = int(match.group(2)) if match else int(state.timestamp.batch)
+                path = str(self.checkpoint_folder / name)
+                log.info("checkpoint at batch %d: %s", batch, path)
+                self._emit({"event": "checkpoint", "batch": batch, "path": path})
 
         def _record_batch(self, state) -> None:
             batch = int(state.timestamp.batch)
             elapsed = time.perf_counter() - (self._start or time.perf_counter())
             tokens = int(state.timestamp.token) - self._start_tokens
-            loss = state.loss
+            # The global batch's loss, reduced over ranks and microbatches (token-weighted);
+            # `state.loss` would be this rank's last microbatch's.
+            loss = (getattr(state, "total_loss_dict", None) or {}).get("loss/train/total", state.loss)
             loss = float(sum(loss.values()) if isinstance(loss, dict) else loss)
             record = {
                 "event": "train",
@@ -227,6 +261,12 @@ class TrainingRun:
     progress: list[dict[str, Any]]  # what RepairProgress recorded in this attempt, in order
     wall_s: float
     history: list[dict[str, Any]] = field(default_factory=list)  # every attempt's (`read_progress`)
+    world_size: int = 1  # training processes (ranks) of this attempt
+
+    @property
+    def checkpoints(self) -> list[str]:
+        """The checkpoint files this attempt wrote, in order."""
+        return [r["path"] for r in self.progress if r["event"] == "checkpoint"]
 
     @property
     def losses(self) -> list[tuple[int, float]]:
@@ -257,6 +297,7 @@ class TrainingRun:
             "final_loss": losses[-1][1] if losses else None,
             "tokens_per_s": self.tokens_per_s,
             "wall_s": round(self.wall_s, 1),
+            "processes": self.world_size,
             **self.eval_metrics,
         }
 
@@ -396,16 +437,21 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
 
         torch.set_num_threads(int(threads))
     save_folder = OmegaConf.select(cfg, "save_folder")
-    if save_folder and Path(save_folder).is_dir():
+    main = is_main_process()
+    # Rank 0 repairs the folder before any rank's trainer reads it (they meet at the process
+    # group's start, inside `train`).
+    if main and save_folder and Path(save_folder).is_dir():
         recovered = recover_checkpoints(save_folder)
         if recovered["corrupt"]:
             log.warning(
                 "resuming from %s (set aside: %s)", recovered["kept"][:1] or "nothing", recovered["corrupt"]
             )
-    progress_file = run_dir / "progress.jsonl"
+    progress_file = run_dir / PROGRESS_FILE
     cfg = OmegaConf.create(OmegaConf.to_container(cfg))
-    OmegaConf.update(cfg, "callbacks.repair_progress", {"log_file": str(progress_file)}, force_add=True)
-    write_config(cfg, run_dir / "train.yaml")
+    callback_args = {"log_file": str(progress_file), "checkpoint_folder": save_folder}
+    OmegaConf.update(cfg, "callbacks.repair_progress", callback_args, force_add=True)
+    if main:
+        write_config(cfg, run_dir / "train.yaml")
     # The file keeps every attempt's records (a resumed one appends); this attempt's start at its end.
     offset = progress_file.stat().st_size if progress_file.exists() else 0
     start = time.perf_counter()
@@ -422,10 +468,12 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
             handle.seek(offset)
             progress = [json.loads(line) for line in handle.read().decode().splitlines()]
     export = latest_export(run_dir)
-    prune_exports(run_dir, keep=1)
+    if main:
+        prune_exports(run_dir, keep=1)
     return TrainingRun(
-        run_dir, export, progress, time.perf_counter() - start, history=read_progress(progress_file)
-    )
+        run_dir, export, progress, time.perf_counter() - start, history=read_progress(progress_file),
+        world_size=int(os.environ.get("WORLD_SIZE", "1")),
+    )  # fmt: skip
 
 
 def settings_dict(settings: TrainingSettings) -> dict[str, Any]:

@@ -5,12 +5,14 @@ from scratch), the validated LLM Foundry config, the run, and the held-out exact
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from repair.training import config as training_config
+from repair.training.lora import is_adapter, merge_adapter
 
 
 @dataclass
@@ -57,13 +59,20 @@ def train(
     window: int | None = None,
     sink: Callable[[dict], None] | None = None,
 ) -> TrainedModel:
-    """Renders and validates the config, trains (resuming a run of the same folder), records the
-    prompt window the data was built with in the export (`window`), scores."""
+    """Renders and validates the config, trains (resuming a run of the same folder), merges a LoRA
+    adapter into its base (`repair.training.lora`), records the prompt window the data was built
+    with in the export (`window`), scores."""
     from repair.model import write_prompt_settings
 
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
     run = training_config.run_training(cfg, sink=sink)
+    if not training_config.is_main_process():
+        return TrainedModel(cfg, run)  # rank 0 finishes the run's export and scores it
+    if is_adapter(run.export_dir):  # a LoRA run: serve base + adapter merged
+        shutil.rmtree(run.run_dir / "merged", ignore_errors=True)  # one merged export per run, as for exports
+        merged = merge_adapter(run.export_dir, run.run_dir / "merged" / run.export_dir.name)
+        run = replace(run, export_dir=merged)
     if window is not None:
         write_prompt_settings(run.export_dir, window)
     heldout = heldout_exact_match(run.export_dir, settings.data_dir, heldout_items) if heldout_items else {}
