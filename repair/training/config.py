@@ -379,6 +379,24 @@ def recover_checkpoints(save_folder: str | Path) -> dict[str, list[str]]:
     return {"kept": kept, "corrupt": corrupt}
 
 
+def prune_checkpoints(save_folder: str | Path, keep: int) -> list[str]:
+    """Removes all but the newest `keep` checkpoints. Composer counts only the checkpoints of the
+    attempt that saved them, so a killed attempt's would stay beside a resumed one's. Returns the
+    names removed."""
+    folder = Path(save_folder)
+    found = sorted(
+        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
+        reverse=True,
+    )
+    batches = sorted({batch for batch, _ in found}, reverse=True)[: max(keep, 1)]
+    removed = []
+    for batch, path in found:
+        if batch not in batches:
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
 def read_progress(progress_file: str | Path) -> list[dict[str, Any]]:
     """Every attempt's records of a run, the last one per (event, batch), in batch order: a resumed
     attempt replays batches after its checkpoint, and one that starts at the end records none."""
@@ -470,6 +488,8 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
     export = latest_export(run_dir)
     if main:
         prune_exports(run_dir, keep=1)
+        if save_folder and Path(save_folder).is_dir():
+            prune_checkpoints(save_folder, int(OmegaConf.select(cfg, "save_num_checkpoints_to_keep") or 2))
     return TrainingRun(
         run_dir, export, progress, time.perf_counter() - start, history=read_progress(progress_file),
         world_size=int(os.environ.get("WORLD_SIZE", "1")),

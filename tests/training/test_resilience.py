@@ -95,3 +95,15 @@ def test_pruning_keeps_the_newest(tmp_path):
     removed = tc.prune_runs(root, keep=2, current=root / "current-but-old")
     assert [p.name for p in removed] == ["oldest"]
     assert sorted(p.name for p in root.iterdir()) == ["current-but-old", "middle", "newest"]
+
+
+def test_a_resumed_run_keeps_only_the_newest_checkpoints(tmp_path):
+    """Composer counts the checkpoints of its own attempt only: a killed attempt's would stay."""
+    from repair.training.config import prune_checkpoints
+
+    for batch in (4, 8, 12, 16):  # 4 and 8 from the killed attempt, 12 and 16 from the resumed one
+        (tmp_path / f"ep0-ba{batch}-rank0.pt").write_bytes(b"x")
+    (tmp_path / "latest-rank0.pt").symlink_to("ep0-ba16-rank0.pt")
+    assert sorted(prune_checkpoints(tmp_path, keep=2)) == ["ep0-ba4-rank0.pt", "ep0-ba8-rank0.pt"]
+    assert sorted(p.name for p in tmp_path.glob("ep*.pt")) == ["ep0-ba12-rank0.pt", "ep0-ba16-rank0.pt"]
+    assert (tmp_path / "latest-rank0.pt").resolve().exists()
