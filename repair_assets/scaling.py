@@ -23,7 +23,7 @@ GROUP = "scaling"
 
 class ScalingConfig(dg.Config):
     fractions: list[float] = Field(default=list(scaling.DEFAULT_FRACTIONS), description="Fractions of the training split each model trains on (seeded subsets; validation and test are never cut).")
-    model_sizes_json: str = Field(default=json.dumps(scaling.DEFAULT_MODEL_SIZES), description="JSON {name: {hidden_size, num_layers, num_heads, intermediate_size}}: the model shapes compared (from scratch, cpu-tiny-scratch preset).")
+    model_sizes_json: str = Field(default=json.dumps(scaling.DEFAULT_MODEL_SIZES), description="The model shapes compared, as JSON: each name maps to a shape (hidden size, layer count, head count and intermediate size; keys as in repair.training.scaling.DEFAULT_MODEL_SIZES), trained from scratch with the cpu-tiny-scratch preset.")
     batches: int = Field(default=200, description="Training batches of every arm: the same budget for each data fraction and model size.")
     heldout_items: int = Field(default=50, description="Test-split items every arm is scored on (exact match, greedy pass@1).")
     seed: int = Field(default=0, description="Seed of the data subsets and of training.")

@@ -141,25 +141,26 @@ def finetuned_model(
 
     store = object_store.get_store()
     dataset = approved_dataset
-    scratch = config.preset in training_config.SCRATCH_PRESETS
+    preset = config.preset.value  # a plain string: metadata and the run's records cannot hold the enum
+    scratch = preset in training_config.SCRATCH_PRESETS
     base_model_dir = (
-        "" if scratch else config.base_model_dir or str(training_config.default_model_dir(config.preset) or "")
+        "" if scratch else config.base_model_dir or str(training_config.default_model_dir(preset) or "")
     )
     if not scratch and not base_model_dir:
-        raise dg.Failure(f"preset {config.preset} finetunes a pretrained model: set base_model_dir")
+        raise dg.Failure(f"preset {preset} finetunes a pretrained model: set base_model_dir")
     overrides = json.loads(config.overrides_json)
     # The run folder is keyed by everything but the duration, so that a retry or a longer duration
     # resumes the same run from its last checkpoint; the dataset's location is part of the key, so that
     # two stores (a test's, the demo's) never resume each other's checkpoints.
     run_key = hashlib.sha256(
         json.dumps(
-            [store.uri(dataset.prefix), config.preset, base_model_dir, config.learning_rate,
+            [store.uri(dataset.prefix), preset, base_model_dir, config.learning_rate,
              config.global_batch_size, overrides],
             sort_keys=True,
         ).encode()
     ).hexdigest()[:10]
     data_version = _hash(
-        dataset.data_version, tokenizer.data_version, config.preset, base_model_dir, config.max_duration,
+        dataset.data_version, tokenizer.data_version, preset, base_model_dir, config.max_duration,
         config.learning_rate, config.global_batch_size, config.microbatch_size, overrides, config.heldout_items,
         MODEL_CODE_VERSION,
     )  # fmt: skip
@@ -172,14 +173,14 @@ def finetuned_model(
         for name, outcome in existing.checks.items():
             yield dg.AssetCheckResult(check_name=name, passed=outcome.passed, metadata={"detail": outcome.detail})
         return
-    run_dir = Path(config.run_root).resolve() / config.preset / f"data-v{dataset.version}-{run_key}"
+    run_dir = Path(config.run_root).resolve() / preset / f"data-v{dataset.version}-{run_key}"
     data_dir = store.download_dir(f"{dataset.prefix}/jsonl", run_dir / "data" / "jsonl")
     settings = training_config.TrainingSettings(
-        preset=config.preset,
+        preset=preset,
         data_dir=str(data_dir),
         model_dir=str(run_dir / "scratch_model") if scratch else base_model_dir,
         run_dir=str(run_dir / "run"),
-        run_name=f"{config.preset}-data-v{dataset.version}-{run_key}",
+        run_name=f"{preset}-data-v{dataset.version}-{run_key}",
         max_duration=config.max_duration,
         learning_rate=config.learning_rate,
         global_batch_size=config.global_batch_size,
@@ -189,7 +190,7 @@ def finetuned_model(
     if scratch:
         init_scratch(settings, store.download_dir(tokenizer.prefix, run_dir / "tokenizer"))
     processes = f"{config.processes} process" + ("es" if config.processes > 1 else "")
-    context.log.info(f"training {config.preset} on dataset v{dataset.version} in {run_dir} ({processes})")
+    context.log.info(f"training {preset} on dataset v{dataset.version} in {run_dir} ({processes})")
     reported: list[dict] = []  # what the training process reported through Pipes
 
     def run_through_pipes(command, env) -> None:
@@ -225,7 +226,7 @@ def finetuned_model(
         dataset_version=dataset.version,
         config_yaml=OmegaConf.to_yaml(cfg),
         checks=checks,
-        details={"preset": config.preset, "settings": training_config.settings_dict(settings), "metrics": metrics},
+        details={"preset": preset, "settings": training_config.settings_dict(settings), "metrics": metrics},
     )
     context.log.info(f"registered {record.label} (candidate) at {record.uri}")
     pruned = training_config.prune_runs(run_dir.parent, keep=2, current=run_dir)  # the model is stored
@@ -237,7 +238,7 @@ def finetuned_model(
         metadata={
             "model_version": record.version,
             "dataset_version": dataset.version,
-            "preset": config.preset,
+            "preset": preset,
             "location": dg.MetadataValue.url(record.uri),
             "tokens_per_s": summary["tokens_per_s"],
             "batches": summary["batches"],

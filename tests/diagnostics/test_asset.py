@@ -44,8 +44,11 @@ def _materialize(tmp_path, frame, **linter):
             "linter": LinterResource(executor="serial", **linter),
             "spark": LazyPySparkResource(spark_config={}),
         },
-        # The fixture logs one mistake at several versions on purpose, to reach every other reason.
-        run_config={"ops": {"reproduced_diagnostics": {"config": {"one_state_per_mistake": False}}}},
+        # The fixture logs one mistake at several versions on purpose, to reach every other reason;
+        # its mistakes are never fixed, so `left_unfixed` (tested in test_settle.py) would take them.
+        run_config={
+            "ops": {"reproduced_diagnostics": {"config": {"one_state_per_mistake": False, "drop_left_unfixed": False}}}
+        },
         raise_on_error=False,
     )
     return result, local
