@@ -18,6 +18,7 @@ def test_dataset_publication_survives_kill9(tmp_path):
     assert report.ok, report.invariant_violations
 
 
+@pytest.mark.soak  # 9 min at load 6 on 2 cores (two Triton model loads per kill): `make test-soak`
 def test_rollout_survives_kill9_and_serving_never_stops(tmp_path, tiny_checkpoint):
     report = run_rollout(tmp_path, tiny_checkpoint, seed=7, kills=2)
     assert report.kills >= 1 and report.recoveries == report.kills, report.to_dict()
