@@ -13,7 +13,8 @@ write the store, report what happened as metadata, and check it:
   previous day's `file_states` (a self-dependency one day back). Check: `snapshot_reconstruction`
   (blocking).
 - `error_states`: one row per `lsp_diagnostic` with the file and its project at that moment, replayed
-  from the previous day's `file_states`; file texts of the context in
+  from where the same day's `file_states` says each file started (same-day lineage: a backfill of a
+  range of days targets that range only); file texts of the context in
   `assets/error_states/<day>.blobs.parquet`; untrustworthy states in
   `quarantine/error_states/<day>.parquet`. Checks: `quarantine_share`, `counts_reconcile`.
 """
@@ -417,7 +418,7 @@ class ErrorStatesConfig(dg.Config):
     ],
     ins={
         "session_timelines": dg.AssetIn(metadata=BY_PARTITION),
-        "file_states": dg.AssetIn(partition_mapping=PREVIOUS_DAY, metadata=BY_PARTITION),
+        "file_states": dg.AssetIn(metadata=BY_PARTITION),
     },
 )
 def error_states(
@@ -431,30 +432,38 @@ def error_states(
     """One row per `lsp_diagnostic` event: the diagnostic's fields, `content` (its file at the logged
     version) and `context` (the project's other files at that moment, as `{path, blob}` references
     into `assets/error_states/<day>.blobs.parquet`; `repair.ingest.load_context` resolves them).
-    Every file is replayed once per day, from the previous day's `file_states`; a state that depends
-    on an invalid packet, or on a history with no earlier state, is quarantined with the reason,
-    never computed from a corrupt document."""
+    Every file is replayed once per day, from its state at the start of the day (kept in the day's
+    `file_states`); a state that depends on an invalid packet, or on a history with no earlier
+    state, is quarantined with the reason, never computed from a corrupt document."""
     store = object_store.get_store()
     days = context.partition_keys
     engine = config.chosen_engine()
     values, per_day, counted = ByPartition(), {}, []
-    for day, timelines in zip(days, _per_day(session_timelines, "session_timelines", days), strict=True):
+    inputs = zip(
+        days,
+        _per_day(session_timelines, "session_timelines", days),
+        _per_day(file_states, "file_states", days),
+        strict=True,
+    )
+    for day, timelines, day_files in inputs:
         started = time.perf_counter()
-        previous = file_states.get(_day_before(day))
         if engine == "spark":
-            # Executors read the day's shards and yesterday's file_states (where the IO manager
-            # keeps it) from the store themselves; the timelines in hand are only counted.
+            # Executors read the day's shards and file_states (where the IO manager keeps it) from
+            # the store themselves; the timelines in hand are only counted.
             result = build_error_states_spark(
                 spark.spark_session,
                 store,
                 day,
-                starts_key=f"assets/file_states/{_day_before(day)}.parquet" if previous is not None else None,
+                starts_key=f"assets/file_states/{day}.parquet",
                 check_crc=config.check_crc,
                 progress=context.log.info,
             )
         else:
             result = build_error_states(
-                timelines, check_crc=config.check_crc, progress=context.log.info, starts=starts_from(previous)
+                timelines,
+                check_crc=config.check_crc,
+                progress=context.log.info,
+                starts=starts_from(day_files, day),
             )
         seconds = time.perf_counter() - started
         states = values[day] = result.states

@@ -6,7 +6,7 @@
 - Each task reads its shard from the store (the `session_logs` reader, same limits) and keys its valid
   events by repl; a shuffle between executors brings each repl's events together.
 - Each task of the second stage takes the repls hashed to it: it builds their timelines, reads their
-  files' start-of-day states (the previous day's `file_states`) from the store, replays every file
+  files' start-of-day states (the day's `file_states`, see `starts_from`) from the store, replays every file
   with `replay_group` (THE replay the polars engine runs), assembles their error states with
   `assemble`, and writes them as one part (`spark/error_states/<day>/part-NNNNN/{states,blobs,
   quarantine,invalid_packets}.parquet`).
@@ -78,11 +78,11 @@ def read_events(
                 yield row[0], row
 
 
-def _starts(store: ObjectStore, starts_key: str | None, repls: set[str]):
+def _starts(store: ObjectStore, starts_key: str | None, repls: set[str], day: str):
     if starts_key is None:
         return {}
-    previous = read_frame(store, starts_key).filter(pl.col("repl").is_in(list(repls)))
-    return starts_from(previous)
+    file_states = read_frame(store, starts_key).filter(pl.col("repl").is_in(list(repls)))
+    return starts_from(file_states, day)
 
 
 def replay_part(
@@ -102,7 +102,7 @@ def replay_part(
     store = location.open()
     events = pl.DataFrame(rows, schema=EVENTS_SCHEMA, orient="row")
     repls = set(events["repl"].unique().to_list())
-    the_plan = plan(build_timelines(events), _starts(store, starts_key, repls))
+    the_plan = plan(build_timelines(events), _starts(store, starts_key, repls, day))
     result = assemble(the_plan, replay_polars(the_plan, check_crc))
     tables = {
         "states": result.states,
@@ -137,7 +137,7 @@ def run_on_spark(
     partitions: int | None = None,
 ) -> list[PartSummary]:
     """Driver side: plans (lists the day's shards) and runs both stages; returns the parts' summaries.
-    `starts_key`: the previous day's `file_states` in the store (None: every file starts empty). The
+    `starts_key`: the day's (or the previous day's) `file_states` in the store (None: every file starts empty). The
     parts of an earlier run of the day are removed first, so that the store holds this run's only."""
     shard_keys = [k for k in store.list(partition_prefix(day)) if k.endswith(SHARD_SUFFIXES)]
     if not shard_keys:

@@ -100,7 +100,10 @@ def diagnostic_id(event: dict[str, Any]) -> str:
 PACKET_COLUMNS = ["version", "ts", "shard", "line_no", "event"]
 
 # Every file's state at the end of a day (the `file_states` asset): its text and version, or the
-# reason it can no longer be trusted (`error`, text null), and the last day it was edited.
+# reason it can no longer be trusted (`error`, text null), and the last day it was edited. A file edited
+# that day also keeps where the day started it (`start_*`, all null when it had no earlier state), so
+# that the day's `error_states` replay from their own day's `file_states`: a backfill of a range of
+# days then targets that range only, never the day after it (see `starts_from`).
 FILE_STATES_SCHEMA = {
     "repl": pl.String,
     "file": pl.String,
@@ -108,7 +111,12 @@ FILE_STATES_SCHEMA = {
     "text": pl.String,
     "error": pl.String,
     "last_edited": pl.String,
+    "start_version": pl.Int64,
+    "start_text": pl.String,
+    "start_error": pl.String,
 }
+END_COLUMNS = ("repl", "file", "version", "text", "error", "last_edited")
+START_COLUMNS = ("start_version", "start_text", "start_error")
 
 
 @dataclass(frozen=True)
@@ -123,16 +131,21 @@ class FileStart:
 Starts = dict[tuple[str, str], FileStart]
 
 
-def starts_from(file_states: pl.DataFrame | None) -> Starts:
-    """The start of a day from the previous day's `file_states` (None: no earlier state at all)."""
+def starts_from(file_states: pl.DataFrame | None, day: str | None = None) -> Starts:
+    """Every file's state at the start of `day`, from the `file_states` of `day` itself (a file edited
+    that day starts where its `start_*` columns say, or from nothing when they are null) or of the day
+    before (whose end is the start of `day`). None: no earlier state at all."""
     if file_states is None:
         return {}
-    return {
-        (repl, file): FileStart(version, text, error)
-        for repl, file, version, text, error in file_states.select(
-            "repl", "file", "version", "text", "error"
-        ).iter_rows()
-    }
+    has_starts = set(START_COLUMNS) <= set(file_states.columns)
+    starts: Starts = {}
+    for row in file_states.iter_rows(named=True):
+        key = (row["repl"], row["file"])
+        if day is None or row["last_edited"] != day:
+            starts[key] = FileStart(row["version"], row["text"], row["error"])
+        elif has_starts and row["start_version"] is not None:
+            starts[key] = FileStart(row["start_version"], row["start_text"], row["start_error"])
+    return starts
 
 
 @dataclass
@@ -339,7 +352,7 @@ def build_error_states(
     starts: Starts | None = None,
 ) -> ErrorStates:
     """`error_states` of one partition in process (the polars engine), replaying from `starts` (the
-    previous day's `file_states`, see `starts_from`). The Spark engine, whose executors read the
+    files at the start of the day, see `starts_from`). The Spark engine, whose executors read the
     shards themselves, is `repair.ingest.spark_engine.build_error_states_spark`."""
     the_plan = plan(timelines, starts)
     return assemble(the_plan, replay_polars(the_plan, check_crc, progress))
@@ -364,9 +377,9 @@ def end_of_day(
     packets = timelines.filter(pl.col("kind") == "ot").select("repl", "file", *PACKET_COLUMNS)
     groups = packets.partition_by("repl", "file", as_dict=True)
     rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-    if previous is not None:
-        for row in previous.select(*FILE_STATES_SCHEMA).iter_rows():
-            rows[(row[0], row[1])] = row
+    if previous is not None:  # carried as they ended; they did not start today
+        for row in previous.select(*END_COLUMNS).iter_rows():
+            rows[(row[0], row[1])] = (*row, None, None, None)
     edited, invalid, duplicates = [], [], 0
     for key in sorted(groups):  # type: ignore[type-var]
         repl, file = str(key[0]), str(key[1])
@@ -378,7 +391,9 @@ def end_of_day(
             check_crc,
             starts.get((repl, file)),
         )
-        rows[(repl, file)] = (repl, file, result.last_version, result.last_text, result.error, day)
+        start = starts.get((repl, file))
+        began = (start.version, start.text, start.error) if start is not None else (None, None, None)
+        rows[(repl, file)] = (repl, file, result.last_version, result.last_text, result.error, day, *began)
         edited.append((repl, file))
         duplicates += result.duplicates
         if result.invalid:

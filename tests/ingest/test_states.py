@@ -92,3 +92,22 @@ def test_replay_starts_from_the_previous_days_states():
     assert reasons(result) == [
         "context file bad.py: depends on an invalid packet of an earlier day: version 3: crc32 mismatch"
     ]
+
+
+def test_a_days_file_states_know_where_the_day_started_each_file():
+    """`error_states` of a day replay from that day's own `file_states` (so that a backfill of a range
+    never reaches the day after it): its start of the day must be the previous day's end."""
+    from repair.ingest.states import end_of_day, starts_from
+
+    first, second = SessionWriter(), SessionWriter()
+    first.edit("r", "s", T0, "a.py", "x = 1\n")
+    first.edit("r", "s", T0, "b.py", "b = 1\n")
+    monday = end_of_day(timelines(first.events), None, "2026-11-16").states
+    second.versions[("r", "a.py")] = 1
+    second.texts[("r", "a.py")] = "x = 1\n"
+    second.edit("r", "s2", T0 + 86_400_000, "a.py", "x = 2\n")  # version 2, continuing Monday's
+    second.edit("r", "s2", T0 + 86_400_000, "c.py", "c = 1\n")  # first seen on Tuesday
+    tuesday = end_of_day(timelines(second.events), monday, "2026-11-17").states
+    assert starts_from(tuesday, "2026-11-17") == starts_from(monday)
+    assert set(starts_from(tuesday)) == {("r", "a.py"), ("r", "b.py"), ("r", "c.py")}  # the day's end
+    assert starts_from(tuesday)[("r", "a.py")].text == "x = 2\n"
