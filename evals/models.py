@@ -166,7 +166,7 @@ def open_repairers(
 ) -> Iterator[list[Repairer]]:
     """The repairers of `specs`, with whatever they hold open (linter servers, downloaded
     checkpoints) closed on exit. `demonstrations` are `dspy.Example`s for the few-shot variants;
-    `lm_options` go to every `dspy.LM` (api_base, api_key, num_retries, cache)."""
+    `lm_options` go to every `dspy.LM` (api_base, api_key, num_retries, timeout, cache)."""
     with ExitStack() as stack:
         repairers: list[Repairer] = []
         for spec in specs:

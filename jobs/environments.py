@@ -39,9 +39,9 @@ def build_resources(env: str | None = None) -> dict[str, object]:
         "object_store": object_store,
         "io_manager": ObjectStoreIOManager(object_store=object_store),
         # Each stage adds its resources below, one line each, built for `env`.
-        "spark": spark_resource(env),
+        "spark": spark_resource(),
         "linter": LinterResource(),
-        "teacher_lm": TeacherLMResource.from_env(env),
+        "teacher_lm": TeacherLMResource(),
         "triton": TritonResource.from_env(env),
         "benchmark_sources": BenchmarkSourcesResource(),
     }

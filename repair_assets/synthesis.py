@@ -225,10 +225,10 @@ def _dspy_candidates(config, teacher_lm, rows, candidates, quarantine, usage) ->
         teacher_lm.build_lm(),
         program=with_demonstrations(demos, k=config.dspy_demonstrations),
         window=config.dspy_window,
-        max_workers=teacher_lm.max_workers,
+        max_workers=teacher_lm.concurrency(),
     )
     found = list(pipeline.dspy_candidates(askable, repairer))
-    usage.update({"model": teacher_lm.model, "demonstrations": len(demos), **repairer.usage.as_metadata()})
+    usage.update({"model": teacher_lm.model_name(), "demonstrations": len(demos), **repairer.usage.as_metadata()})
     return found
 
 

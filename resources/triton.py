@@ -7,21 +7,27 @@ points at long-running servers started on the deploy repository in the bucket
 by its gRPC address (`url`, `REPAIR_TRITON_URL`: also what IDE services call, e.g. the load
 balancer), or a fleet of replicas (`urls`, `REPAIR_TRITON_URLS`, comma-separated), on each of which
 the rollout proves a candidate before switching any. docs/deployment.md describes both.
+
+`mode` follows `REPAIR_ENV` (read when the code location loads: remote in production). Every other
+setting left empty takes its variable when a run uses it (`resources.settings`): `REPAIR_TRITON_URL`,
+`REPAIR_TRITON_URLS`, `REPAIR_TRITON_METRICS_URL`, `REPAIR_TRITON_INSTANCE_KIND` (else KIND_GPU in
+production, KIND_CPU locally) and `REPAIR_TRITON_INSTANCE_COUNT` (else 1).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 from pydantic import Field
 
 from repair.serving.repository import ServingConfig
 from resources.choices import InstanceKind, TritonMode
+from resources.settings import EnvSettings, FromEnv, environment_name
 
 
 @dataclass(frozen=True)
@@ -36,28 +42,53 @@ class TritonConnection:
         return self.grpc_urls or (self.grpc_url,)
 
 
-class TritonResource(dg.ConfigurableResource):
+def _replicas(raw: str) -> list[str]:
+    return [url.strip() for url in raw.split(",") if url.strip()]
+
+
+class TritonResource(EnvSettings, dg.ConfigurableResource):
     """Where Triton runs and how the deployment configures the model's instances."""
+
+    FROM_ENV: ClassVar[dict[str, FromEnv]] = {
+        "url": FromEnv("REPAIR_TRITON_URL", ""),
+        "urls": FromEnv("REPAIR_TRITON_URLS", list, _replicas),
+        "metrics_url": FromEnv("REPAIR_TRITON_METRICS_URL", ""),
+        "instance_kind": FromEnv(
+            "REPAIR_TRITON_INSTANCE_KIND",
+            lambda: InstanceKind.KIND_GPU if environment_name() == "production" else InstanceKind.KIND_CPU,
+            InstanceKind,
+        ),
+        "instance_count": FromEnv("REPAIR_TRITON_INSTANCE_COUNT", 1, int),
+    }
 
     mode: TritonMode = Field(
         default=TritonMode.embedded,
         description="embedded: this process starts the Triton shipped in nvidia-pytriton; remote: a running server at `url`.",
     )
-    url: str = Field(default="", description="remote mode: the server's gRPC host:port (one server).")
-    urls: list[str] = Field(
-        default_factory=list,
+    url: str | None = Field(
+        default=None,
+        description="remote mode: the server's gRPC host:port (one server); empty: $REPAIR_TRITON_URL.",
+    )
+    urls: list[str] | None = Field(
+        default=None,
         description="remote mode: every replica's gRPC host:port (a fleet behind a load balancer, each started "
         "on the same deploy repository); the rollout proves the candidate on all before switching any. "
-        "Empty: `url` alone.",
+        "Empty: $REPAIR_TRITON_URLS (comma-separated), else `url` alone.",
     )
-    metrics_url: str = Field(
-        default="",
-        description="remote mode: Prometheus metrics, e.g. http://host:8002/metrics; empty: not scraped.",
+    metrics_url: str | None = Field(
+        default=None,
+        description="remote mode: Prometheus metrics, e.g. http://host:8002/metrics; empty: "
+        "$REPAIR_TRITON_METRICS_URL, else not scraped.",
     )
-    instance_kind: InstanceKind = Field(
-        default=InstanceKind.KIND_CPU, description="Where the model's instances run: KIND_CPU or KIND_GPU."
+    instance_kind: InstanceKind | None = Field(
+        default=None,
+        description="Where the model's instances run: KIND_CPU or KIND_GPU; empty: $REPAIR_TRITON_INSTANCE_KIND, "
+        "else KIND_GPU in production and KIND_CPU locally.",
     )
-    instance_count: int = Field(default=1, description="Model instances Triton runs side by side.")
+    instance_count: int | None = Field(
+        default=None,
+        description="Model instances Triton runs side by side; empty: $REPAIR_TRITON_INSTANCE_COUNT, else 1.",
+    )
     max_batch_size: int = Field(
         default=16, description="Largest dynamic batch of requests (0 turns dynamic batching off)."
     )
@@ -76,21 +107,13 @@ class TritonResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, env: str) -> TritonResource:
-        if env == "production":
-            return cls(
-                mode="remote",
-                url=dg.EnvVar("REPAIR_TRITON_URL"),
-                urls=[u.strip() for u in os.environ.get("REPAIR_TRITON_URLS", "").split(",") if u.strip()],
-                metrics_url=os.environ.get("REPAIR_TRITON_METRICS_URL", ""),
-                instance_kind=os.environ.get("REPAIR_TRITON_INSTANCE_KIND", "KIND_GPU"),
-                instance_count=int(os.environ.get("REPAIR_TRITON_INSTANCE_COUNT", "1")),
-            )
-        return cls(mode="embedded")
+        """Remote servers in production, an embedded one locally; the rest is read at run time."""
+        return cls(mode=TritonMode.remote if env == "production" else TritonMode.embedded)
 
     def serving_config(self) -> ServingConfig:
         return ServingConfig(
-            instance_kind=self.instance_kind,
-            instance_count=self.instance_count,
+            instance_kind=self.setting("instance_kind"),
+            instance_count=self.setting("instance_count"),
             max_batch_size=self.max_batch_size,
             max_queue_delay_us=self.max_queue_delay_us,
         )
@@ -100,14 +123,15 @@ class TritonResource(dg.ConfigurableResource):
         """The server for one run: an embedded one started on `repository_dir` (and stopped after),
         or the remote one."""
         if self.mode == "remote":
-            replicas = tuple(self.urls) or ((self.url,) if self.url else ())
+            url = self.setting("url")
+            replicas = tuple(self.setting("urls")) or ((url,) if url else ())
             if not replicas:
                 raise dg.DagsterInvalidConfigError(
                     "triton: mode 'remote' needs url (REPAIR_TRITON_URL) or urls (REPAIR_TRITON_URLS)",
                     [],
                     None,
                 )
-            yield TritonConnection(replicas[0], self.metrics_url, grpc_urls=replicas)
+            yield TritonConnection(replicas[0], self.setting("metrics_url"), grpc_urls=replicas)
             return
         if self.mode != "embedded":
             raise ValueError(f"triton: unknown mode {self.mode!r} (use {' or '.join(TritonMode)})")

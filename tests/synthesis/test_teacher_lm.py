@@ -1,6 +1,5 @@
 """The teacher LM resource and the optional LLM judge of verification."""
 
-import dagster as dg
 import dspy
 import pytest
 from dspy.lm15 import Message, Response, TextPart, Usage
@@ -15,20 +14,20 @@ def test_resource_builds_an_openai_compatible_lm(monkeypatch):
     monkeypatch.setenv("REPAIR_TEACHER_MODEL", "openai/repair-7b")
     monkeypatch.setenv("REPAIR_TEACHER_API_BASE", "http://vllm.internal:8000/v1")
     monkeypatch.setenv("REPAIR_TEACHER_API_KEY", "secret-key")
-    resource = TeacherLMResource.from_env()
+    resource = TeacherLMResource()
     assert resource.configured
-    # The key stays an environment reference until the resource is used.
-    assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key == "REPAIR_TEACHER_API_KEY"
-    lm = resource.model_copy(update={"api_key": "secret-key"}).build_lm()
+    # The key is read from the environment when the model is built, never kept in the config.
+    assert resource.api_key is None
+    lm = resource.build_lm()
     assert isinstance(lm, dspy.BaseLM) and lm.model == "openai/repair-7b"
-    assert lm.kwargs["api_base"] == "http://vllm.internal:8000/v1"
+    assert lm.kwargs["api_base"] == "http://vllm.internal:8000/v1" and lm.kwargs["api_key"] == "secret-key"
     # Bounded: a silent server costs timeout_s * (num_retries + 1), not LiteLLM's 600 s per attempt.
-    assert lm.num_retries == resource.num_retries == 2 and lm.kwargs["timeout"] == resource.timeout_s == 60
+    assert lm.num_retries == resource.num_retries == 2 and lm.kwargs["timeout"] == 60
 
 
 def test_unconfigured_resource_refuses(monkeypatch):
     monkeypatch.delenv("REPAIR_TEACHER_MODEL", raising=False)
-    resource = TeacherLMResource.from_env()
+    resource = TeacherLMResource()
     assert not resource.configured
     with pytest.raises(ValueError, match="REPAIR_TEACHER_MODEL"):
         resource.build_lm()
