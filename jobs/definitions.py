@@ -4,10 +4,12 @@ environment (`REPAIR_ENV`), and the jobs, schedules and sensors that run the lif
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib
-import inspect
 import pkgutil
+from pathlib import Path
 
 import dagster as dg
 
@@ -62,11 +64,60 @@ def _with_bounded_backfills(asset):
     return asset
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# The pure logic an asset module calls (docs/architecture.md): part of what a stage's code is.
+LIBRARY_PACKAGES = ("repair", "evals")
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@functools.cache
+def _library_imports(path: Path, root: Path) -> frozenset[str]:
+    """The `repair`/`evals` modules a source file imports anywhere (imports inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            # `from repair import registry` names a module; `from repair.ot import replay` a function.
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {
+            name for name in names if name.split(".")[0] in LIBRARY_PACKAGES and _module_file(name, root)
+        }
+    return frozenset(found)
+
+
+def stage_code_version(module_name: str, root: Path = ROOT) -> str:
+    """A hash of an asset module's source and of every `repair`/`evals` module it reaches through
+    its imports: assets are thin, so editing the library code a stage runs is editing the stage."""
+    sources: dict[str, bytes] = {}
+    queue = [module_name]
+    while queue:
+        name = queue.pop()
+        path = _module_file(name, root)
+        if name in sources or path is None:
+            continue
+        sources[name] = path.read_bytes()
+        queue += sorted(_library_imports(path, root) - set(sources))
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(f"{name}\n".encode() + sources[name])
+    return digest.hexdigest()[:12]
+
+
 def _with_code_versions(module) -> list:
-    """The module's assets, each with a `code_version`: its own when it declares one, else a hash of
-    the module's source, so that editing a stage marks what it made (and everything downstream)
-    stale in the UI."""
-    source_hash = hashlib.sha256(inspect.getsource(module).encode()).hexdigest()[:12]
+    """The module's assets, each with a `code_version`: its own when it declares one, else the
+    stage's (`stage_code_version`), so that editing a stage or the library code it runs marks what it
+    made (and, once rebuilt, everything downstream) stale in the UI."""
+    source_hash = stage_code_version(module.__name__)
     assets = dg.load_assets_from_modules([module])
     return list(
         dg.map_asset_specs(

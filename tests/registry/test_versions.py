@@ -28,3 +28,25 @@ def test_training_and_deployment_consume_approved_records():
     assert registry.VersionRecord.from_dict(
         registry.VersionRecord("model", 1, "approved", "d", "p", "u", "t").to_dict()
     ).status == registry.APPROVED
+
+
+def test_a_stage_code_version_follows_the_library_code_it_runs(tmp_path):
+    """Assets are thin: the logic is in `repair/` and `evals/`. Editing a library module a stage
+    reaches through its imports (directly or not) gives the stage a new code version, so the UI marks
+    what it made stale; editing a module it never reaches does not."""
+    import shutil
+    from pathlib import Path
+
+    from jobs.definitions import stage_code_version
+
+    root = Path(__file__).resolve().parents[2]
+    for package in ("repair_assets", "repair", "evals"):
+        shutil.copytree(root / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = stage_code_version("repair_assets.ingest", tmp_path)
+    assert before == stage_code_version("repair_assets.ingest", root)
+    with (tmp_path / "repair" / "cli.py").open("a") as unrelated:  # the CLI: no stage imports it
+        unrelated.write("\n# edited\n")
+    assert stage_code_version("repair_assets.ingest", tmp_path) == before
+    with (tmp_path / "repair" / "ot.py").open("a") as replay:  # reached through repair.ingest.states
+        replay.write("\n# edited\n")
+    assert stage_code_version("repair_assets.ingest", tmp_path) != before
