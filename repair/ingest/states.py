@@ -137,13 +137,18 @@ def starts_from(file_states: pl.DataFrame | None, day: str | None = None) -> Sta
     before (whose end is the start of `day`). None: no earlier state at all."""
     if file_states is None:
         return {}
-    has_starts = set(START_COLUMNS) <= set(file_states.columns)
+    edited_that_day = file_states.filter(pl.col("last_edited") == day).height if day else 0
+    if edited_that_day and not set(START_COLUMNS) <= set(file_states.columns):  # an older file_states
+        raise ValueError(
+            f"file_states of {day} has no {', '.join(START_COLUMNS)}: it cannot say where the day "
+            f"started its files; materialize file_states for {day} again"
+        )
     starts: Starts = {}
     for row in file_states.iter_rows(named=True):
         key = (row["repl"], row["file"])
         if day is None or row["last_edited"] != day:
             starts[key] = FileStart(row["version"], row["text"], row["error"])
-        elif has_starts and row["start_version"] is not None:
+        elif row["start_version"] is not None:
             starts[key] = FileStart(row["start_version"], row["start_text"], row["start_error"])
     return starts
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 
 from repair.ingest.logs import EVENTS_SCHEMA, event_row
 from repair.ingest.states import build_error_states
@@ -111,3 +112,7 @@ def test_a_days_file_states_know_where_the_day_started_each_file():
     assert starts_from(tuesday, "2026-11-17") == starts_from(monday)
     assert set(starts_from(tuesday)) == {("r", "a.py"), ("r", "b.py"), ("r", "c.py")}  # the day's end
     assert starts_from(tuesday)[("r", "a.py")].text == "x = 2\n"
+    # A day's file_states written before the start columns existed cannot answer: a clear error,
+    # never files silently starting from nothing.
+    with pytest.raises(ValueError, match="materialize file_states for 2026-11-17 again"):
+        starts_from(tuesday.drop("start_version", "start_text", "start_error"), "2026-11-17")
