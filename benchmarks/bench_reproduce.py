@@ -1,7 +1,7 @@
 """Reproduction throughput (issue 17): the states per second the `reproduced_diagnostics` stage lints
 on one stored day, today's batched path (`linting="batch"`: batches of 200 states, one ruff and one
-basedpyright process per batch) side by side with the warm, file-by-file path (`linting="warm"`:
-each file's states in version order as edits to one warm language server per worker, ruff batched),
+basedpyright process per batch) side by side with the warm path (`linting="warm"`: one warm language
+server per worker checks the states one by one as new documents, keeping its type cache; ruff batched),
 both through `repair.reproduce.reproduce` in one run, on `BENCH_REPRODUCE_EXECUTOR` (default
 `serial`: one worker each, so that the per-call time allowance can be raised, see `main`; `process`
 uses the stage's 2-worker pool as it is). It checks that both paths give every state the same diagnostics and the day the same outcome,
