@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repair.lint.batch import DEFAULT_TIMEOUT_S, LintResult, lint_batch
+from repair.lint.batch import DEFAULT_TIMEOUT_S, LintResult, lint_batch, write_tree
 from repair.lint.config import DEFAULT_CONFIG, LintConfig
-from repair.lint.files import DEFAULT_MAX_FILE_BYTES, check_target, write_project
+from repair.lint.files import DEFAULT_MAX_FILE_BYTES
 from repair.lint.lsp import LspClient
 from repair.lint.normalize import pyright_diagnostics, sort_diagnostics
 from repair.lint.tools import ToolFailure
@@ -107,32 +107,20 @@ def lint_file_states(
     root = Path(tempfile.mkdtemp(prefix="repair-warm-states-")).resolve()
     server = _Server(root, timeout_s)
     try:
-        texts: dict[int, str] = {}  # bad input is refused by both tools alike: ruff said why
-        for index, state in enumerate(states):
-            if results[index].error is None:
-                data = check_target(state.files, state.target, max_file_bytes)
-                write_project(root / _folder(index), state.files, state.target, data, max_file_bytes)
-                texts[index] = data.decode("utf-8")
-        config.write_pyright_config(
-            root,
-            include=[f"{_folder(i)}/{states[i].target}" for i in texts],
-            roots=[_folder(i) for i in texts],
-        )
+        # Bad input is refused by both tools alike: ruff said why.
+        indexes = [i for i, result in enumerate(results) if result.error is None]
+        jobs = [(f"s{i:06d}", states[i].files, states[i].target) for i in indexes]
+        written = write_tree(root, jobs, config, max_file_bytes, [LintResult() for _ in jobs])
+        texts = {indexes[state.index]: state for state in written}
         for done, index in enumerate(version_order(states), 1):
             if index in texts:
-                _check(
-                    server, f"{_folder(index)}/{states[index].target}", texts[index], results[index], config
-                )
+                _check(server, texts[index].rel_target, texts[index].text, results[index], config)
             if progress:
                 progress(done, len(states))
     finally:
         server.close()
         shutil.rmtree(root, ignore_errors=True)
     return results
-
-
-def _folder(index: int) -> str:
-    return f"s{index:06d}"
 
 
 def _check(server: _Server, path: str, text: str, result: LintResult, config: LintConfig) -> None:
