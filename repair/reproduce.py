@@ -19,9 +19,9 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 
 Linting runs once per distinct state (several diagnostics are often logged on one version), one
 of two ways (`linting`): `batch`, batches of up to `batch_size` states handed to
-`repair.lint.lint_batch` (one ruff and one basedpyright process per batch), or `warm`, each file's
-states in version order as edits to a warm language server (`repair.lint.lint_file_states`; all the
-states of one file in one task). Either runs on one of three executors: `serial`, `process` (a
+`repair.lint.lint_batch` (one ruff and one basedpyright process per batch), or `warm`, the states
+checked one by one by a warm language server that keeps its type cache (`repair.lint.lint_file_states`;
+all the states of one file in one task). Either runs on one of three executors: `serial`, `process` (a
 process pool of `workers`) or `spark` (executors read their states from the stored partition and
 write the diagnostics back: `repair.reproduce_spark`).
 """

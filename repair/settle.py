@@ -110,26 +110,35 @@ class _Window:
     unchanged_through: int = 0  # the last version of the file seen with its line as it was
 
 
-def _window(row: Mapping[str, Any], events: list[_Event], times: list[int], settings: SettleSettings) -> _Window:
+def _window(
+    row: Mapping[str, Any], events: list[_Event], times: list[int], edits: list[int], settings: SettleSettings
+) -> _Window:
+    """`edits`: the positions in `events` of the `ot` events of the row's file."""
     lines = str(row["content"]).split("\n")
     line = int(row["start_line"])
     start = sum(len(text) + 1 for text in lines[:line])
     end = start + (len(lines[line]) if line < len(lines) else 0)
     window = _Window(int(row["ts"]), None, set(), False, unchanged_through=int(row["version"]))
-    for event in events[bisect.bisect_right(times, window.start) :]:
+    # Until the file's next edit, every event counts; after it, only the file's own edits (where
+    # its line goes, until one touches it), so those are all that is read.
+    for position in range(bisect.bisect_right(times, window.start), len(events)):
+        event = events[position]
         if event.kind == "ot" and event.file == row["file"]:
             if event.version is not None and event.version <= row["version"]:
                 continue
-            touched, start, end = _touches(event.body["ops"], start, end)  # type: ignore[index]
-            if window.end is None:
-                window.end, window.line_edited = event.ts, touched
-            if touched:
-                window.line_changed = event.ts
-                break
-            window.unchanged_through = event.version or window.unchanged_through
-            continue
-        if window.end is not None:
-            continue
+            window.end = event.ts
+            for later in [position, *edits[bisect.bisect_right(edits, position) :]]:
+                edit = events[later]
+                if edit.version is not None and edit.version <= row["version"]:
+                    continue
+                touched, start, end = _touches(edit.body["ops"], start, end)  # type: ignore[index]
+                if later == position:
+                    window.line_edited = touched
+                if touched:
+                    window.line_changed = edit.ts
+                    break
+                window.unchanged_through = edit.version or window.unchanged_through
+            break
         if event.kind == "run":
             window.found.add("run")
         elif event.kind == "editor":
@@ -157,7 +166,16 @@ def settle(
         return [("kept", "")] * len(rows)
     events = _session_events(timelines, {str(r["session"]) for r in rows})
     times = {session: [e.ts for e in evs] for session, evs in events.items()}
-    windows = [_window(r, events.get(r["session"], []), times.get(r["session"], []), settings) for r in rows]
+    edits: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for session, evs in events.items():
+        for position, event in enumerate(evs):
+            if event.kind == "ot":
+                edits[(session, event.file)].append(position)
+    windows = [
+        _window(r, events.get(r["session"], []), times.get(r["session"], []), edits[(r["session"], r["file"])],
+                settings)
+        for r in rows
+    ]  # fmt: skip
     # The copies of one diagnostic, in time order; a copy after an edit of its line starts anew.
     copies: dict[tuple, list[int]] = defaultdict(list)
     keys = []

@@ -1,6 +1,6 @@
 """The linting service every stage shares: ruff + basedpyright with one configuration
 (`repair.lint.config`), batched over many file states (`lint_batch`), warm for incremental
-re-checks (`WarmLinter`), or file by file through a warm server (`lint_file_states`). Results
+re-checks (`WarmLinter`), or state by state through a warm server (`lint_file_states`). Results
 are `repair.diagnostic.Diagnostic`s."""
 
 from repair.lint.batch import LintResult, lint_batch, lint_project

@@ -66,7 +66,7 @@ class LintResult:
 
 
 @dataclass
-class _State:
+class TreeState:
     index: int
     folder: str  # relative to the batch root
     target: str  # relative to the project folder
@@ -78,7 +78,7 @@ class _State:
 
 
 def _run_ruff(
-    root: Path, states: list[_State], config: LintConfig, timeout_s: float
+    root: Path, states: list[TreeState], config: LintConfig, timeout_s: float
 ) -> dict[int, list[Diagnostic]]:
     cmd = [
         *ruff_command(),
@@ -108,7 +108,7 @@ def _run_ruff(
 
 
 def _run_pyright(
-    root: Path, states: list[_State], config: LintConfig, timeout_s: float
+    root: Path, states: list[TreeState], config: LintConfig, timeout_s: float
 ) -> dict[int, list[Diagnostic]]:
     config.write_pyright_config(
         root, include=[s.rel_target for s in states], roots=sorted({s.folder for s in states})
@@ -136,7 +136,7 @@ _RUNNERS: dict[str, Callable[..., dict[int, list[Diagnostic]]]] = {"ruff": _run_
 def _run_bisecting(
     tool: str,
     root: Path,
-    states: list[_State],
+    states: list[TreeState],
     config: LintConfig,
     budget: LintBudget,
     deadline: float,
@@ -161,6 +161,34 @@ def _run_bisecting(
     return found
 
 
+def write_tree(
+    root: Path,
+    jobs: Sequence[tuple[str, Mapping[str, str | bytes], str]],
+    config: LintConfig,
+    max_file_bytes: int,
+    results: list[LintResult],
+) -> list[TreeState]:
+    """Writes the batch's tree under `root`: `jobs` are (folder, project files, target), a folder is
+    written once however many of its files are targets, and each folder is its own execution root
+    in the `pyrightconfig.json` (and first-party in the `ruff.toml`). A target that cannot be
+    linted gets its reason in `results[i].error`. Returns the states written."""
+    states, written = [], set()
+    for index, (folder, files, target) in enumerate(jobs):
+        try:
+            data = check_target(files, target, max_file_bytes)
+        except BadInput as bad:
+            results[index].error = str(bad)
+            continue
+        if folder not in written:
+            write_project(root / folder, files, target, data, max_file_bytes)
+            written.add(folder)
+        states.append(TreeState(index, folder, target, data.decode("utf-8")))
+    if states:
+        config.write_ruff_config(root, src=sorted(written))
+        config.write_pyright_config(root, include=[s.rel_target for s in states], roots=sorted(written))
+    return states
+
+
 def _lint(
     jobs: Sequence[tuple[str, Mapping[str, str | bytes], str]],
     budget: LintBudget,
@@ -168,27 +196,15 @@ def _lint(
     max_file_bytes: int,
     tools: Sequence[str],
 ) -> list[LintResult]:
-    """`jobs`: (folder, project files, target). A folder is written once, however many of its
-    files are targets."""
+    """`jobs`: (folder, project files, target), see `write_tree`."""
     results = [LintResult() for _ in jobs]
     if not jobs:
         return results
     deadline = budget.start()
     root = Path(tempfile.mkdtemp(prefix="repair-lint-")).resolve()
     try:
-        states, written = [], set()
-        for index, (folder, files, target) in enumerate(jobs):
-            try:
-                data = check_target(files, target, max_file_bytes)
-            except BadInput as bad:
-                results[index].error = str(bad)
-                continue
-            if folder not in written:
-                write_project(root / folder, files, target, data, max_file_bytes)
-                written.add(folder)
-            states.append(_State(index, folder, target, data.decode("utf-8")))
+        states = write_tree(root, jobs, config, max_file_bytes, results)
         if states:
-            config.write_ruff_config(root, src=sorted(written))
             errors: dict[int, str] = {}
             for tool in tools:
                 found = _run_bisecting(tool, root, states, config, budget, deadline, errors)

@@ -31,6 +31,53 @@ from repair.lint.tools import ToolFailure, langserver_command, ruff_command, run
 _FILE_CREATED, _FILE_CHANGED, _FILE_DELETED = 1, 2, 3
 
 
+def _answer_request(method: str, params: Any) -> Any:
+    if method == "workspace/configuration":
+        return [
+            {"diagnosticMode": "openFilesOnly"} if item.get("section", "").endswith("analysis") else {}
+            for item in params.get("items", [])
+        ]
+    return None
+
+
+def start_server(root: Path, start_timeout_s: float) -> LspClient:
+    """A `basedpyright-langserver` on the workspace `root` (its `pyrightconfig.json`), initialized:
+    open documents only are checked, and their diagnostics are pulled."""
+    client = LspClient(langserver_command(), root, answer_request=_answer_request)
+    root_uri = root.as_uri()
+    try:
+        client.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": root_uri,
+                "workspaceFolders": [{"uri": root_uri, "name": "project"}],
+                "capabilities": {
+                    # Pull diagnostics: a `textDocument/diagnostic` request is answered as soon as
+                    # the file is checked, where pushed ones wait out a 250 ms typing back-off.
+                    "textDocument": {"diagnostic": {"dynamicRegistration": True}},
+                    "workspace": {
+                        "configuration": True,
+                        "workspaceFolders": True,
+                        "didChangeWatchedFiles": {"dynamicRegistration": True},
+                    },
+                },
+            },
+            start_timeout_s,
+        )
+    except ToolFailure:
+        client.close()
+        raise
+    client.notify("initialized", {})
+    return client
+
+
+def pull_diagnostics(client: LspClient, uri: str, timeout_s: float) -> list[dict[str, Any]]:
+    """The server's diagnostics of the open document `uri`, once it has checked its last text."""
+    report = client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout_s)
+    return report.get("items", []) if report else []
+
+
 class WarmLinter:
     """`with WarmLinter() as linter: linter.check(files, "main.py")`. Not thread-safe: one check
     at a time (use one WarmLinter per worker)."""
@@ -73,28 +120,7 @@ class WarmLinter:
             self._root = Path(tempfile.mkdtemp(prefix="repair-warm-")).resolve()
             self.config.write_pyright_config(self._root)
             self.config.write_ruff_config(self._root)
-        self._client = LspClient(langserver_command(), self._root, answer_request=self._answer_request)
-        root_uri = self._root.as_uri()
-        self._client.request(
-            "initialize",
-            {
-                "processId": None,
-                "rootUri": root_uri,
-                "workspaceFolders": [{"uri": root_uri, "name": "project"}],
-                "capabilities": {
-                    # Pull diagnostics: a `textDocument/diagnostic` request is answered as soon as
-                    # the file is checked, where pushed ones wait out a 250 ms typing back-off.
-                    "textDocument": {"diagnostic": {"dynamicRegistration": True}},
-                    "workspace": {
-                        "configuration": True,
-                        "workspaceFolders": True,
-                        "didChangeWatchedFiles": {"dynamicRegistration": True},
-                    },
-                },
-            },
-            self.start_timeout_s,
-        )
-        self._client.notify("initialized", {})
+        self._client = start_server(self._root, self.start_timeout_s)
         self._open.clear()
 
     def close(self) -> None:
@@ -118,15 +144,6 @@ class WarmLinter:
             self._client.close()
         self.restarts += 1
         self.start()
-
-    @staticmethod
-    def _answer_request(method: str, params: Any) -> Any:
-        if method == "workspace/configuration":
-            return [
-                {"diagnosticMode": "openFilesOnly"} if item.get("section", "").endswith("analysis") else {}
-                for item in params.get("items", [])
-            ]
-        return None
 
     # -- checking
 
@@ -186,8 +203,7 @@ class WarmLinter:
             self._open[target] = uri
             while len(self._open) > self.max_open_documents:
                 self._close(next(iter(self._open)))
-        report = self._client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, self.timeout_s)
-        return report.get("items", []) if report else []
+        return pull_diagnostics(self._client, uri, self.timeout_s)
 
     def _close(self, path: str) -> None:
         assert self._client is not None

@@ -71,3 +71,37 @@ def test_a_state_that_cannot_be_linted_gets_its_reason_and_the_file_goes_on():
     assert bad.error is not None and bad.error.startswith("binary: main.py") and bad.diagnostics == []
     assert {(d.source, d.code) for d in last.diagnostics} == {("pyright", "reportAttributeAccessIssue")}
     assert lint_file_states([]) == []
+
+
+def test_a_server_that_fails_is_restarted_and_asked_once_more(monkeypatch):
+    """A check that fails once (a crash, a timeout) is retried on a fresh server; one that fails
+    twice gets the failure as its error, and the states after it are still checked."""
+    from repair.lint import incremental
+    from repair.lint.tools import ToolFailure
+
+    real_check, failures = incremental._Server.check, {"s000000/main.py": 1, "s000001/main.py": 2}
+    servers = []
+
+    def failing_check(server, path, text):
+        servers.append(id(server._client) if server._client is not None else None)
+        if failures.get(path, 0) > 0:
+            failures[path] -= 1
+            real_check(server, path, text)  # the server is started and used, then "crashes"
+            server.close()
+            raise ToolFailure("pyright language server exited")
+        return real_check(server, path, text)
+
+    monkeypatch.setattr(incremental._Server, "check", failing_check)
+    states = [
+        FileState({"main.py": "print(y)\n"}, "main.py", file_id="a", order=1),
+        FileState({"main.py": "print(z)\n"}, "main.py", file_id="b", order=1),
+        FileState({"main.py": "x = 1\nprint(x.nope)\n"}, "main.py", file_id="c", order=1),
+    ]
+    retried, failed, after = lint_file_states(states)
+    def pyright(result):
+        return {d.code for d in result.diagnostics if d.source == "pyright"}
+
+    assert retried.error is None and pyright(retried) == {"reportUndefinedVariable"}
+    assert failed.error == "pyright language server exited" and pyright(failed) == set()
+    assert after.error is None and pyright(after) == {"reportAttributeAccessIssue"}
+    assert None in servers[1:]  # a fresh server after each failure
