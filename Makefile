@@ -31,9 +31,9 @@ editor:
 test-slow: setup browser editor
 	$(UV) run pytest -m "slow and not soak" -q
 
-# Tests of ten minutes and more each (kill -9
-# of rollouts under load): run them
-# before a release; CI's budget (the whole of .ci/run within an hour) leaves them out.
+# Tests of ten minutes and more each (kill -9 of rollouts under load, a week-long backfill through
+# the webserver and daemon, 2 training processes against 1): run them before a release; CI's budget
+# (the whole of .ci/run within an hour) leaves them out.
 test-soak: setup browser
 	$(UV) run pytest -m soak -q
 

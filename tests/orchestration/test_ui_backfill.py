@@ -30,7 +30,8 @@ from tests.orchestration.dagster_processes import (
 )
 
 # 11 min on 2026-12-02 at load 15 (nice 10): 2.5 min simulating, the backfill 472 s in 2 runs.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+# 11 min at load 15, most of it Dagster processes starting: the soak tier, outside CI's hour.
+pytestmark = [pytest.mark.slow, pytest.mark.soak, pytest.mark.timeout(2400)]
 
 FIRST_DAY = date(2026, 11, 16)
 DAYS = [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(7)]

@@ -77,7 +77,10 @@ def _settings(work, name: str) -> tc.TrainingSettings:
     )
 
 
-@pytest.mark.slow  # two launches (each imports torch and LLM Foundry in its ranks)
+# Two launches, each importing torch and LLM Foundry in its ranks: 22 min at load 15, so the soak
+# tier, outside CI's hour.
+@pytest.mark.slow
+@pytest.mark.soak
 def test_two_processes_follow_the_one_process_loss_curve(tiny_run_inputs):
     one = launch.launch(_settings(tiny_run_inputs, "one"), processes=1)
     two = launch.launch(_settings(tiny_run_inputs, "two"), processes=2)
