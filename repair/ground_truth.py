@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for the annotations only
@@ -50,11 +51,25 @@ def read_all_mistakes(store: ObjectStore) -> list[dict[str, Any]]:
 
 
 def read_ground_truth(store: ObjectStore, day: str) -> tuple[list[dict], list[dict]]:
-    """(mistake records, as-written records) of a simulated day; empty lists for a real one."""
-    return (
-        read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={day}/"),
-        read_jsonl_records(store, f"{AS_WRITTEN_PREFIX}/date={day}/"),
-    )
+    """(mistake records, as-written records) of a simulated day; empty lists for a real one.
+
+    The mistakes are the day's and the earlier days' still open when the day began: a project
+    continued from the day before carries its unfixed mistakes into this day's files (a typo left
+    yesterday is reported today), and each mistake is recorded on the day it was typed."""
+    today = read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={day}/")
+    began = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
+    carried = [
+        record
+        for earlier in _days(store, MISTAKES_PREFIX)
+        if earlier < day
+        for record in read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={earlier}/")
+        if record.get("fixed_ts") is None or record["fixed_ts"] >= began
+    ]
+    return carried + today, read_jsonl_records(store, f"{AS_WRITTEN_PREFIX}/date={day}/")
+
+
+def _days(store: ObjectStore, prefix: str) -> list[str]:
+    return sorted({key.split("date=", 1)[1].split("/", 1)[0] for key in store.list(f"{prefix}/") if "date=" in key})
 
 
 def _line_text(row: Mapping[str, Any]) -> str:

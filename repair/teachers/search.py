@@ -648,6 +648,29 @@ def candidates(
     return unique
 
 
+def one_slip_correction(
+    code: str,
+    diagnostic: Diagnostic,
+    file_name: str = "main.py",
+    context_files: Mapping[str, str] | None = None,
+) -> str | None:
+    """For an undefined name or unknown attribute written once in the file: the rename (`a -> b`)
+    to a name of the file, project or module one slip away (`typo_distance` <= 1, not a change of
+    case alone: `List` and `list` are two names by convention), or None. Most misspellings are one
+    insertion, deletion, substitution or swap (Damerau, 1964); nobody means `selff` beside `self`."""
+    if diagnostic.code not in ("reportUndefinedVariable", "F821", "reportAttributeAccessIssue"):
+        return None
+    name = _span(split_lines(code), diagnostic)
+    if not name or not name.isidentifier() or len(re.findall(rf"\b{re.escape(name)}\b", code)) != 1:
+        return None
+    for candidate in candidates(code, diagnostic, file_name, context_files):
+        if candidate.family in ("rename", "attribute"):
+            typed, meant = (part.strip().lstrip(".") for part in candidate.description.split("->"))
+            if typo_distance(typed, meant) <= 1 and typed.lower() != meant.lower():
+                return candidate.description
+    return None
+
+
 @dataclass
 class SearchResult:
     diff_text: str  # rendered diff, "" when nothing verified

@@ -84,3 +84,24 @@ def test_a_keyword_reassignment_keeps_the_variable_it_reads():
     assert _keyword_fixes("def f(url):\n    lambda = '/' + url\n    return url\n") == ["lambda -> url"]
     assert _keyword_fixes("def f():\n    is = xmlbuilder.FILTER\n") == []  # a module is no variable
     assert _keyword_fixes('def f():\n    lambda = b"PK"\n') == []  # `b` is the bytes prefix, not a variable
+
+
+def test_a_name_one_slip_from_a_name_in_use_is_an_overlooked_typo():
+    """`one_slip_correction` tells the typos a user left unfixed from names the user means (issue 20,
+    recall): one slip from a name of the file, written once; not a case change, not two slips, not a
+    name the file writes on several lines (a star import's constant)."""
+    from repair.teachers.search import one_slip_correction
+
+    def correction(code: str, name: str) -> str | None:
+        return one_slip_correction(code, _undefined(code, name))
+
+    assert correction("def f(self):\n    return selff.x\n", "selff") == "selff -> self"
+    assert correction("def f(exc):\n    return exx\n", "exx") == "exx -> exc"
+    assert correction("def f() -> List:\n    return list()\n", "List") is None  # case alone: typing.List
+    assert correction("def f(cbreak):\n    nocbreak()\n", "nocbreak") is None  # two slips
+    assert correction("def f(flag):\n    a = flags\n    b = flags\n", "flags") is None  # written twice: meant
+    module = Diagnostic(
+        "pyright", "reportAttributeAccessIssue", "error", '"commpile" is not a known attribute of module "re"',
+        1, 3, 1, 11,
+    )
+    assert one_slip_correction('import re\nre.commpile("x")\n', module) == ".commpile -> .compile"
