@@ -11,7 +11,7 @@ import pytest
 
 from repair.ground_truth import TruthIndex, filter_quality
 from repair.ot import make_packet
-from repair.settle import NO_EVIDENCE, WENT_AWAY, SettleSettings, settle
+from repair.settle import EVIDENCE, NO_EVIDENCE, WENT_AWAY, SettleSettings, settle
 
 T0 = 1_800_000_000_000
 
@@ -73,6 +73,20 @@ def test_typing_in_progress_is_not_settled_and_a_saved_mistake_is():
     assert s.settle() == [(None, NO_EVIDENCE), ("save", "")]
 
 
+def test_by_default_time_alone_does_not_settle_a_line_left_half_typed():
+    """Issue 20: `if '__path__' not in globals:` sat a minute before its body was typed; the pause
+    settled `Expected indented block` and the user "fix" taught was `package = package.r`. By
+    default only the user's acts settle (a save here); a pause or dwell can still be chosen."""
+    s = Session()
+    s.type(0, "if '__path__' not in globals:\n")
+    s.publish(1500, 0, "Expected indented block")
+    s.type(200_000, "if '__path__' not in globals:\n    package = package.rpartition('.')[0]\n")
+    assert s.settle() == [(None, NO_EVIDENCE)]
+    assert s.settle(SettleSettings(evidence=EVIDENCE)) == [("pause", "")]
+    s.editor(3000, "save")
+    assert s.settle() == [("save", "")]
+
+
 @pytest.mark.parametrize(
     "evidence",
     ["run", "cursor", "file_switch", "pause", "dwell", "moved_on"],
@@ -96,7 +110,7 @@ def test_each_kind_of_evidence_settles_a_diagnostic(evidence):
     thresholds = {"pause": {"dwell_ms": 10**9}, "dwell": {"pause_ms": 10**9}}.get(evidence, {})
     assert {e for e, _ in s.settle(SettleSettings(evidence=(evidence,), **thresholds))} == {evidence}
     # Without that evidence, nothing else settles it.
-    others = tuple(e for e in SettleSettings().evidence if e != evidence)
+    others = tuple(e for e in EVIDENCE if e != evidence)
     assert {e for e, _ in s.settle(SettleSettings(evidence=others, **thresholds))} == {None}
 
 
