@@ -9,11 +9,14 @@ continue, their files replayed from that day's end (`file_states`). BENCH_TARGET
 120, the demo's) sets each day's size, BENCH_TARGETS_SEED (default 0) the seed, BENCH_TARGETS_DAY
 the day (default 2026-11-30). BENCH_TARGETS_STORE measures on a store that already holds both days'
 session logs and ground truth (a copy of the demo's `.data/store`: its very day) instead of
-simulating them; BENCH_TARGETS_NO_WRITE=1 only prints.
+simulating them; BENCH_TARGETS_NO_WRITE=1 only prints; BENCH_TARGETS_EXAMPLES=<file> also writes the
+dataset examples (prompt, response, teacher, rule, settled_by, agrees_with_truth) as JSON lines, for
+reading them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import tempfile
@@ -271,6 +274,14 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
             "give); `left_unfixed` are mistakes the user never fixed that no name one slip away explains."
         ),
         "",
+        "Per rule (the stage's output: the rows it keeps, every filter; rules whose rows it keeps none of and "
+        "that hold no mistake left out):",
+        "",
+        *_quality_rows(
+            {rule: f for rule, f in run.quality["kept_by_rule"]["per_group"].items() if f["kept"] or f["mistakes"]},
+            "rule",
+        ),
+        "",
         "Per rule (the settle step):",
         "",
         *_quality_rows(run.quality["settle_by_rule"]["per_group"], "rule"),
@@ -325,6 +336,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-targets-") as root:
             run = measure(LocalObjectStore(root), sessions, seed, day, say, two_days=True)
         origin = "simulated by the script"
+    if dump := os.environ.get("BENCH_TARGETS_EXAMPLES"):
+        with open(dump, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(example) + "\n" for example in run.examples)
     body = render(run, (load_before, os.getloadavg()[0]), time.perf_counter() - started, origin)
     print(body)
     if os.environ.get("BENCH_TARGETS_NO_WRITE") != "1":

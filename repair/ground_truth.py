@@ -203,11 +203,13 @@ def reproduction_quality(
     index: TruthIndex,
 ) -> dict[str, dict[str, Any]]:
     """The settle filter (on the rows that reached it: per evidence and per rule) and the whole
-    reproduction stage (`kept_ids`, the rows it kept) measured with `filter_quality`."""
+    reproduction stage (`kept_ids`, the rows it kept; overall and per rule) measured with `filter_quality`."""
     reached = [records[i] for i in settle_input]
     passed = [settled_by[i] is not None for i in settle_input]
+    kept = [r["diagnostic_id"] in kept_ids for r in records]
     return {
         "settle": filter_quality(reached, passed, index, [settled_by[i] or "(unsettled)" for i in settle_input]),
         "settle_by_rule": filter_quality(reached, passed, index, [f"{r['source']}:{r['code']}" for r in reached]),
-        "kept": filter_quality(records, [r["diagnostic_id"] in kept_ids for r in records], index),
+        "kept": filter_quality(records, kept, index),
+        "kept_by_rule": filter_quality(records, kept, index, [f"{r['source']}:{r['code']}" for r in records]),
     }

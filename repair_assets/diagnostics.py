@@ -188,6 +188,7 @@ def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: Tru
         "kept_precision": kept["precision"],
         "kept_explained_share": kept["explained_share"],
         "kept_recall": kept["recall"],
+        "kept_quality_by_rule": quality_table(quality["kept_by_rule"], "rule"),
         "ground_truth_mistakes": len(index),
     }
 
