@@ -11,7 +11,7 @@ Candidate families (`Candidate.family`):
 | `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | an attribute of the module, class or builtin type the name is a plausible typo of |
 | `colon` | syntax | add the missing `:` to a compound statement |
 | `bracket` | syntax | close unclosed brackets, drop an unmatched closer |
-| `quote` | syntax | close an unterminated string |
+| `quote` | syntax | close an unterminated string: at the first point after which the file parses, else before the brackets that end the line, else at its end |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
 | `keyword` | syntax | a keyword used as a name becomes the one name its scope lost nearby (read after the line, bound nowhere), or, when it lost none, the variable the line reassigns from (no made-up name, no name read far away) |
@@ -539,6 +539,33 @@ def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
     return edits
 
 
+_CLOSERS_AFTER = " ,)]}:;"
+
+
+def _earliest_closing(lines: list[str], where: int) -> list[tuple[float, str, str, str]]:
+    """The string the line leaves open closed at the first point after which the file parses: before
+    the next `,`, `)`, `:` ... or space (one space left before what follows, as code is spaced), the
+    end of the line last. Where the user's closing quote went missing mid-line (`.get('CFLAGS, '')`),
+    closing at the end of the line would swallow the code after the string into it."""
+    line = lines[where]
+    out = []
+    for quote in ("'", '"'):
+        if line.count(quote) % 2 == 0 or quote * 3 in line:
+            continue
+        # From the first quote: the one missing may close an earlier string than the one left open.
+        start = line.index(quote)
+        for cut in range(start + 2, len(line) + 1):
+            if cut < len(line) and (
+                line[cut] not in _CLOSERS_AFTER or (line[cut] == " " and line[cut + 1 : cut + 2] in (" ", ""))
+            ):
+                continue
+            new = line[:cut] + quote + line[cut:]
+            if _parse(_with_line(lines, where, new)) is not None:
+                out.append((1.29, "quote", f"close {quote} at column {cut + 1}", new))
+                break
+    return out
+
+
 def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
@@ -553,7 +580,7 @@ def _syntax(code, lines, diagnostic, file_name, context_files) -> list[Candidate
     for where, extra in ((index, 0.0), (previous, 0.3)):
         if where < 0 or not lines[where].strip():
             continue
-        edits = _syntax_line_edits(lines[where])
+        edits = _syntax_line_edits(lines[where]) + _earliest_closing(lines, where)
         if _keyword_as_name(_code_part(lines[where])):
             edits += _keyword_edits(lines[where], _lost_names(lines, where))
         for cost, family, description, new in edits:

@@ -105,3 +105,21 @@ def test_a_name_one_slip_from_a_name_in_use_is_an_overlooked_typo():
         1, 3, 1, 11,
     )
     assert one_slip_correction('import re\nre.commpile("x")\n', module) == ".commpile -> .compile"
+
+
+def test_a_string_whose_closing_quote_went_missing_mid_line_is_closed_where_the_code_parses():
+    """Read on the demo day (issue 20): `.get('CFLAGS, '')` was closed at the end of the line as
+    `'CFLAGS, '''`, which lints clean and means another string. The cheapest quote candidate closes
+    it at the first point after which the file parses, one space left before the code that follows."""
+    cases = {
+        "x = d.get('CFLAGS, '')": "x = d.get('CFLAGS', '')",
+        "raise ValueError('unsupported hash type  + name)": "raise ValueError('unsupported hash type ' + name)",
+        "new.append((name, '\"%s\" % value))": "new.append((name, '\"%s\"' % value))",
+        "print('hello world)": "print('hello world')",
+        "SPACE = ' ": "SPACE = ' '",
+    }
+    for broken, meant in cases.items():
+        code = f"import os\n{broken}\ny = 1\n"
+        diagnostic = Diagnostic("pyright", "syntax", "error", "String literal is unterminated", 1, 0, 1, len(broken))
+        quotes = [c for c in candidates(code, diagnostic) if c.family == "quote"]
+        assert quotes and quotes[0].fixed == f"import os\n{meant}\ny = 1\n", (broken, [c.fixed for c in quotes])
