@@ -151,12 +151,13 @@ def finished_typing(content: str, versions: Sequence[tuple[int, str]], first: in
 # Rules whose fix is to remove code: deleting the line is the correction, not a way to hide the error.
 REMOVAL_RULES = frozenset({"F401", "F811", "F841", "reportUnusedImport", "reportUnusedVariable", "reportUnusedExpression"})
 _COMMENT = re.compile(r"^\s*#")
+_IMPORT = re.compile(r"^\s*(import|from)\s+[\w.]+")
 
 
 def _not_a_fix(edit: LineDiff, diagnostic: Diagnostic) -> str | None:
     """Why a change that removed the diagnostic teaches no fix, or None:
 
-    - `continued_typing`: it adds lines (a block's body, the rest of a call or string), or completes
+    - `continued_typing`: it adds lines other than imports (a block's body, the rest of a call), or completes
       a line with new words (`"enable_shared_cache` -> `"enable_shared_cache is deprecated"`): the
       user was writing code not yet there, and the diagnostic was typing in progress;
     - `commented_out`: a removed line comes back as a comment: the error is hidden, not fixed;
@@ -166,7 +167,7 @@ def _not_a_fix(edit: LineDiff, diagnostic: Diagnostic) -> str | None:
     if any(_COMMENT.match(text) and not _COMMENT.match(old) and text.split("#", 1)[1].strip() == old.strip()
            for text in added for old in removed):  # fmt: skip
         return "commented_out"
-    if len(added) > len(removed):
+    if len([text for text in added if not _IMPORT.match(text)]) > len(removed):  # an import added fixes a name
         return "continued_typing"
     if removed and not added:
         return None if diagnostic.code in REMOVAL_RULES else "deleted"

@@ -171,6 +171,7 @@ def test_a_user_change_that_is_not_a_fix_is_dropped_with_its_reason(broken, type
         ("if not state\n    y = 1\n", "if not state:\n    y = 1\n", "syntax"),  # a colon appended
         ("print(sel)\n", "print(self)\n", "reportUndefinedVariable"),  # a name finished
         ("import os\nimport re\nre.compile('x')\n", "import re\nre.compile('x')\n", "F401"),  # unused: deleted
+        ("print(helper())\n", "from util import helper\nprint(helper())\n", "reportUndefinedVariable"),  # imported
     ],
 )
 def test_a_correction_is_not_mistaken_for_continued_typing_or_hiding(broken, typed_on, rule):

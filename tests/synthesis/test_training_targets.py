@@ -49,7 +49,7 @@ def hides_or_goes_on(diff_text: str, rule: str, teacher: str) -> str | None:
         return "comments the line out"
     if removed and not added and rule not in REMOVING_RULES:
         return "deletes the erroneous code"
-    if teacher == "user_fix" and len(added) > len(removed):
+    if teacher == "user_fix" and len([t for t in added if not t.startswith(("import ", "from "))]) > len(removed):
         return "adds code the user went on to write"
     for old, new in zip(removed, added):
         if teacher == "user_fix" and old and new.startswith(old) and re.search(r"\W\w", new[len(old) - 1 :]):
@@ -66,6 +66,7 @@ def test_hides_or_goes_on_reads_each_objection():
     assert hides_or_goes_on("<diff>\n-1 if x\n+1 if x:\n</diff>", "pyright:syntax", "user_fix") is None
     assert hides_or_goes_on("<diff>\n-1 print(sel)\n+1 print(self)\n</diff>", "ruff:F821", "user_fix") is None
     assert hides_or_goes_on("<diff>\n+1 import re\n</diff>", "ruff:F821", "search") is None
+    assert hides_or_goes_on("<diff>\n+1 from util import helper\n</diff>", "ruff:F821", "user_fix") is None
 
 
 @pytest.mark.slow
