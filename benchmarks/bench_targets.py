@@ -254,8 +254,10 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
             f"{_pct(kept['explained_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"
         ),
         "",
-        f"Settle evidence in use: {', '.join(DEFAULT_EVIDENCE)} (`DEFAULT_EVIDENCE`). Per settle evidence "
-        "(the first that settled each row):",
+        (
+            f"Settle evidence in use: {', '.join(DEFAULT_EVIDENCE)} (`DEFAULT_EVIDENCE`). Per settle evidence "
+            "(the first that settled each row):"
+        ),
         "",
         *_quality_rows(run.quality["settle"]["per_group"], "evidence"),
         "",
@@ -274,8 +276,10 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
             "give); `left_unfixed` are mistakes the user never fixed that no name one slip away explains."
         ),
         "",
-        "Per rule (the stage's output: the rows it keeps, every filter; rules whose rows it keeps none of and "
-        "that hold no mistake left out):",
+        (
+            "Per rule (the stage's output: the rows it keeps, every filter; rules whose rows it keeps none of and "
+            "that hold no mistake left out):"
+        ),
         "",
         *_quality_rows(
             {rule: f for rule, f in run.quality["kept_by_rule"]["per_group"].items() if f["kept"] or f["mistakes"]},
