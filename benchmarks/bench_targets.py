@@ -9,15 +9,19 @@ continue, their files replayed from that day's end (`file_states`). BENCH_TARGET
 120, the demo's) sets each day's size, BENCH_TARGETS_SEED (default 0) the seed, BENCH_TARGETS_DAY
 the day (default 2026-11-30). BENCH_TARGETS_STORE measures on a store that already holds both days'
 session logs and ground truth (a copy of the demo's `.data/store`: its very day) instead of
-simulating them; BENCH_TARGETS_NO_WRITE=1 only prints.
+simulating them; BENCH_TARGETS_NO_WRITE=1 only prints; BENCH_TARGETS_EXAMPLES=<file> also writes the
+dataset examples (prompt, response, teacher, rule, settled_by, agrees_with_truth) as JSON lines, for
+reading them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +30,7 @@ from typing import Any
 
 from benchmarks import results
 from repair import dataset as ds
-from repair.ground_truth import TruthIndex, read_ground_truth, reproduction_quality
+from repair.ground_truth import TruthIndex, filter_quality, read_ground_truth, reproduction_quality
 from repair.ingest import blobs_key, load_context
 from repair.ingest.frames import write_frame
 from repair.ingest.logs import read_partition
@@ -34,7 +38,8 @@ from repair.ingest.states import build_error_states, end_of_day, starts_from
 from repair.ingest.timelines import build_timelines
 from repair.lint import WarmLinter
 from repair.object_store import LocalObjectStore, ObjectStore
-from repair.reproduce import ReproduceSettings, reproduce
+from repair.reproduce import REASONS, ReproduceSettings, reproduce
+from repair.settle import DEFAULT_EVIDENCE, EVIDENCE, SettleSettings, settle
 from repair.simulate import SimulationConfig, simulate_partition
 from repair.teachers import pipeline
 from repair.teachers.search import SearchRepairer
@@ -62,10 +67,42 @@ class TargetsRun:
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def user_fix_drops(self) -> dict[str, int]:
+        notes = [r["note"] or "" for r in self.verified if r["teacher"] == "user_fix"]
+        reasons = {"noisy": pipeline.NOISY_DROPPED, **pipeline.NOT_A_FIX}
+        return {reason: sum(n.startswith(prefix) for n in notes) for reason, prefix in reasons.items()}
+
+    @property
     def dataset_truth(self) -> tuple[int, int, int]:
         """(examples, examples the ground truth covers, covered examples whose target agrees)."""
         covered = [e for e in self.examples if e["agrees_with_truth"] is not None]
         return len(self.examples), len(covered), sum(bool(e["agrees_with_truth"]) for e in covered)
+
+
+def every_evidence(records, settle_input, timelines, index: TruthIndex) -> dict[str, Any]:
+    """The settle step with every kind of evidence on, per the first that settles each row (in
+    `EVIDENCE` order: a row under `pause` had no save, run, cursor move or file switch): what the
+    kinds left out of `DEFAULT_EVIDENCE` would add."""
+    reached = [records[i] for i in settle_input]
+    found = [evidence for evidence, _ in settle(reached, timelines, SettleSettings(evidence=EVIDENCE))]
+    return filter_quality(reached, [e is not None for e in found], index, [e or "(unsettled)" for e in found])
+
+
+def lost_mistakes(records, dropped, kept_ids: set[str], index: TruthIndex) -> Counter[str]:
+    """The recorded mistakes with a logged diagnostic that the stage keeps none of, by the furthest
+    step any of their diagnostics reached (`repair.reproduce.REASONS` order)."""
+    reason = dict(zip(dropped["diagnostic_id"].to_list(), dropped["reason"].to_list(), strict=True))
+    reached: dict[int, int] = {}
+    held = set()
+    for row in records:
+        owner = index.mistake_of(row)
+        if owner is None:
+            continue
+        if row["diagnostic_id"] in kept_ids:
+            held.add(owner)
+        elif row["diagnostic_id"] in reason:
+            reached[owner] = max(reached.get(owner, -1), REASONS.index(reason[row["diagnostic_id"]]))
+    return Counter(REASONS[step] for owner, step in reached.items() if owner not in held)
 
 
 def day_before(day: str) -> str:
@@ -104,9 +141,10 @@ def measure(
     outcome = reproduce(built.states, contexts, ReproduceSettings(), timelines=timelines)
     index = TruthIndex(*read_ground_truth(store, day))
     kept_ids = set(outcome.kept["diagnostic_id"].to_list())
-    quality = reproduction_quality(
-        built.states.to_dicts(), outcome.settle_input, outcome.settled_by, kept_ids, index
-    )
+    records = built.states.to_dicts()
+    quality = reproduction_quality(records, outcome.settle_input, outcome.settled_by, kept_ids, index)
+    quality["every_evidence"] = every_evidence(records, outcome.settle_input, timelines, index)
+    quality["lost"] = lost_mistakes(records, outcome.dropped, kept_ids, index)
     seconds["ingest and reproduce"] = time.perf_counter() - started
     say(f"reproduced: {outcome.counts}")
 
@@ -216,9 +254,37 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
             f"{_pct(kept['explained_share'])} | {_pct(kept['recall'])} ({kept['mistakes_kept']}/{kept['mistakes']}) |"
         ),
         "",
-        "Per settle evidence (the first that settled each row):",
+        (
+            f"Settle evidence in use: {', '.join(DEFAULT_EVIDENCE)} (`DEFAULT_EVIDENCE`). Per settle evidence "
+            "(the first that settled each row):"
+        ),
         "",
         *_quality_rows(run.quality["settle"]["per_group"], "evidence"),
+        "",
+        (
+            "With every kind of evidence on (the first in `EVIDENCE` order, so `moved_on`, `pause` and `dwell` rows "
+            "are those no act of the user settled): what the kinds left out would add."
+        ),
+        "",
+        *_quality_rows(run.quality["every_evidence"]["per_group"], "evidence"),
+        "",
+        (
+            "Recorded mistakes the stage keeps no diagnostic of, by the furthest step any of their diagnostics "
+            "reached: "
+            + (", ".join(f"`{reason}` {n}" for reason, n in run.quality["lost"].most_common()) or "none")
+            + ". `style_only` and `deterministic_fix` are by design (no fix to learn that a linter does not "
+            "give); `left_unfixed` are mistakes the user never fixed that no name one slip away explains."
+        ),
+        "",
+        (
+            "Per rule (the stage's output: the rows it keeps, every filter; rules whose rows it keeps none of and "
+            "that hold no mistake left out):"
+        ),
+        "",
+        *_quality_rows(
+            {rule: f for rule, f in run.quality["kept_by_rule"]["per_group"].items() if f["kept"] or f["mistakes"]},
+            "rule",
+        ),
         "",
         "Per rule (the settle step):",
         "",
@@ -232,6 +298,12 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
         ),
         "",
         pipeline.markdown_table(run.teachers),
+        "",
+        (
+            "User changes that removed the diagnostic but are not taught (`repair.teachers.user_fix`): "
+            + ", ".join(f"{reason} {n}" for reason, n in run.user_fix_drops.items())
+            + "."
+        ),
         "",
         (
             f"**Dataset targets** (one accepted repair per diagnostic, as `repair_dataset` picks them, before "
@@ -268,6 +340,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-targets-") as root:
             run = measure(LocalObjectStore(root), sessions, seed, day, say, two_days=True)
         origin = "simulated by the script"
+    if dump := os.environ.get("BENCH_TARGETS_EXAMPLES"):
+        with open(dump, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(example) + "\n" for example in run.examples)
     body = render(run, (load_before, os.getloadavg()[0]), time.perf_counter() - started, origin)
     print(body)
     if os.environ.get("BENCH_TARGETS_NO_WRITE") != "1":

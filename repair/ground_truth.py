@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for the annotations only
@@ -50,11 +51,25 @@ def read_all_mistakes(store: ObjectStore) -> list[dict[str, Any]]:
 
 
 def read_ground_truth(store: ObjectStore, day: str) -> tuple[list[dict], list[dict]]:
-    """(mistake records, as-written records) of a simulated day; empty lists for a real one."""
-    return (
-        read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={day}/"),
-        read_jsonl_records(store, f"{AS_WRITTEN_PREFIX}/date={day}/"),
-    )
+    """(mistake records, as-written records) of a simulated day; empty lists for a real one.
+
+    The mistakes are the day's and the earlier days' still open when the day began: a project
+    continued from the day before carries its unfixed mistakes into this day's files (a typo left
+    yesterday is reported today), and each mistake is recorded on the day it was typed."""
+    today = read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={day}/")
+    began = int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
+    carried = [
+        record
+        for earlier in _days(store, MISTAKES_PREFIX)
+        if earlier < day
+        for record in read_jsonl_records(store, f"{MISTAKES_PREFIX}/date={earlier}/")
+        if record.get("fixed_ts") is None or record["fixed_ts"] >= began
+    ]
+    return carried + today, read_jsonl_records(store, f"{AS_WRITTEN_PREFIX}/date={day}/")
+
+
+def _days(store: ObjectStore, prefix: str) -> list[str]:
+    return sorted({key.split("date=", 1)[1].split("/", 1)[0] for key in store.list(f"{prefix}/") if "date=" in key})
 
 
 def _line_text(row: Mapping[str, Any]) -> str:
@@ -188,11 +203,13 @@ def reproduction_quality(
     index: TruthIndex,
 ) -> dict[str, dict[str, Any]]:
     """The settle filter (on the rows that reached it: per evidence and per rule) and the whole
-    reproduction stage (`kept_ids`, the rows it kept) measured with `filter_quality`."""
+    reproduction stage (`kept_ids`, the rows it kept; overall and per rule) measured with `filter_quality`."""
     reached = [records[i] for i in settle_input]
     passed = [settled_by[i] is not None for i in settle_input]
+    kept = [r["diagnostic_id"] in kept_ids for r in records]
     return {
         "settle": filter_quality(reached, passed, index, [settled_by[i] or "(unsettled)" for i in settle_input]),
         "settle_by_rule": filter_quality(reached, passed, index, [f"{r['source']}:{r['code']}" for r in reached]),
-        "kept": filter_quality(records, [r["diagnostic_id"] in kept_ids for r in records], index),
+        "kept": filter_quality(records, kept, index),
+        "kept_by_rule": filter_quality(records, kept, index, [f"{r['source']}:{r['code']}" for r in records]),
     }

@@ -10,7 +10,7 @@ that reason, so every row ends up kept or dropped exactly once (`counts` reconci
 | `generated_or_vendored` | vendored/generated path (`vendor/`, `site-packages/`, `_pb2.py`, ...) or a generated-code marker in the file's first lines |
 | `duplicate` | the same code and the same diagnostic as an earlier row |
 | `unsettled` | the session timeline shows no sign the user saw it: typing in progress (`repair.settle`; only when the timelines are given) |
-| `left_unfixed` | the user saw it and left it: still reported by its file's last publish of the day, after the last edit of the file (`repair.settle.left_unfixed`): an error of the code as the user means it, with no fix to learn. Syntax errors are exempt (code as meant parses: a syntax error left is a mistake left). Only when the timelines are given; `drop_left_unfixed: false` keeps them |
+| `left_unfixed` | the user saw it and left it: still reported by its file's last publish of the day, after the last edit of the file (`repair.settle.left_unfixed`): an error of the code as the user means it, with no fix to learn. Exempt: syntax errors (code as meant parses: a syntax error left is a mistake left) and an undefined name or unknown attribute written once, one slip from a name of the file, project or module (`repair.teachers.search.one_slip_correction`: `selff` beside `self` is an overlooked typo, not meant). Only when the timelines are given; `drop_left_unfixed: false` keeps them |
 | `repeated` | the same mistake logged again at a later version (the language server republishes a diagnostic after every edit while it lives): only its last state is kept; and a ruff syntax error where pyright reports one on the same line of the same state |
 | `style_only` | a style rule (line length, whitespace, import sorting, naming, docstrings; `STYLE_RULES`) |
 | `deterministic_fix` | the IDE offered a deterministic fix (`has_code_action`), or ruff reports an available fix on re-linting |
@@ -51,6 +51,7 @@ from repair.lint import (
     lint_file_states,
 )
 from repair.settle import LEFT_UNFIXED, SettleSettings, left_unfixed, settle
+from repair.teachers.search import one_slip_correction
 
 if TYPE_CHECKING:
     from repair.reproduce_spark import StoredStates
@@ -177,6 +178,14 @@ def match(logged: Diagnostic, found: Sequence[Diagnostic]) -> Diagnostic | None:
     may differ); the nearest in column when several do."""
     same = [d for d in found if d.key == logged.key]
     return min(same, key=lambda d: abs(d.start_character - logged.start_character)) if same else None
+
+
+def _overlooked_typo(row: Mapping[str, Any], context: Mapping[str, str | bytes]) -> bool:
+    """A diagnostic left unfixed that is still a mistake: a name one slip from a name that exists."""
+    if not isinstance(row["content"], str):
+        return False
+    texts = {path: text for path, text in context.items() if isinstance(text, str)}
+    return one_slip_correction(row["content"], logged_diagnostic(row), row["file"], texts) is not None
 
 
 def _digest(value: str | bytes) -> str:
@@ -353,10 +362,15 @@ def reproduce(
     settled_by = [evidence for evidence, _ in settled]
     filter_unsettled = timelines is not None and settings.require_settled and bool(settings.settle.evidence)
     left = (
-        [flag and row["code"] != "syntax" for flag, row in zip(left_unfixed(records, timelines), records, strict=True)]
+        [
+            flag and row["code"] != "syntax" and evidence is not None and not _overlooked_typo(row, context)
+            for flag, row, context, evidence in zip(
+                left_unfixed(records, timelines), records, contexts, settled_by, strict=True
+            )
+        ]
         if filter_unsettled and settings.drop_left_unfixed
         else [False] * len(records)
-    )
+    )  # fmt: skip
     # The last state of each mistake among the rows that can be kept.
     last_state = _last_state_of_each_mistake(
         records,

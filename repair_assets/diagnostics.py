@@ -22,7 +22,7 @@ from repair.ingest import load_context
 from repair.ingest.frames import quarantine_key, write_frame
 from repair.reproduce import REASONS, Reproduction, reproduce
 from repair.reproduce_spark import StoredStates
-from repair.settle import DEFAULT_DWELL_MS, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
+from repair.settle import DEFAULT_DWELL_MS, DEFAULT_EVIDENCE, DEFAULT_PAUSE_MS, EVIDENCE, SettleSettings
 from repair_assets._partitions import daily_log_partitions
 from resources.choices import LintExecutor, SettleEvidence
 from resources.linter import LinterResource
@@ -59,8 +59,9 @@ class ReproduceConfig(dg.Config):
         "day; syntax errors exempt): errors of the code as meant, not mistakes; false keeps them.",
     )
     settle_evidence: list[SettleEvidence] = Field(
-        default_factory=lambda: list(SettleEvidence),
-        description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md).",
+        default_factory=lambda: [SettleEvidence(e) for e in DEFAULT_EVIDENCE],
+        description=f"What settles a diagnostic while it shows: any of {', '.join(EVIDENCE)} (docs/diagnostics.md); "
+        f"by default the user's acts, {', '.join(DEFAULT_EVIDENCE)}.",
     )
     pause_ms: int = Field(
         default=DEFAULT_PAUSE_MS, description="A pause in typing on the file this long settles a diagnostic."
@@ -187,6 +188,7 @@ def truth_metadata(error_states: pl.DataFrame, outcome: Reproduction, index: Tru
         "kept_precision": kept["precision"],
         "kept_explained_share": kept["explained_share"],
         "kept_recall": kept["recall"],
+        "kept_quality_by_rule": quality_table(quality["kept_by_rule"], "rule"),
         "ground_truth_mistakes": len(index),
     }
 

@@ -171,6 +171,9 @@ def repair_candidates(
             ),
             "noisy_user_fixes": int(frame["noisy"].fill_null(False).sum()),
             "noisy_user_fixes_dropped": int(frame["note"].str.starts_with(pipeline.NOISY_DROPPED).sum()),
+            "user_changes_not_fixes_dropped": dg.MetadataValue.json(
+                {reason: int(frame["note"].str.starts_with(note).sum()) for reason, note in pipeline.NOT_A_FIX.items()}
+            ),
             "quarantined": quarantine_frame.height,
             "quarantine": dg.MetadataValue.path(quarantine_uri),
             "teacher_lm_usage": dg.MetadataValue.json(usage),

@@ -27,6 +27,12 @@ from repair.verify import ACCEPTED, LintFailure, Verifier, judge_lint
 Progress = Callable[[int, int], None]  # (done, total)
 DUPLICATE = "duplicate"
 NOISY_DROPPED = "noisy, dropped"  # the note of a user fix not taught: no trimmed edit fixes it alone
+# The notes of the other user fixes not taught (`repair.teachers.user_fix._not_a_fix`), by reason.
+NOT_A_FIX = {
+    "continued_typing": "continued typing, dropped",
+    "commented_out": "commented out, dropped",
+    "deleted": "deleted, dropped",
+}
 ALL_TEACHERS = "*"  # quarantine rows that concern a diagnostic, not one teacher
 TEACHER_PRIORITY = ("user_fix", "search")  # ties between identical accepted fixes: keep the first
 STATE_COLUMNS = (
@@ -152,6 +158,9 @@ def mine_candidates(
             yield candidate_row(
                 row["diagnostic_id"], "user_fix", "", None, f"not fixed in {len(later)} later versions"
             )
+        elif mined.dropped_reason in NOT_A_FIX:
+            note = f"{NOT_A_FIX[mined.dropped_reason]}: the change that removed it at version {mined.fixed_version} is no correction"
+            yield candidate_row(row["diagnostic_id"], "user_fix", "", mined.noisy, note)
         elif mined.dropped:
             note = (
                 f"{NOISY_DROPPED}: fixed at version {mined.fixed_version}, but no part of the user's "

@@ -11,7 +11,7 @@ Candidate families (`Candidate.family`):
 | `attribute` | unknown attribute / method (`reportAttributeAccessIssue`, `reportOptionalMemberAccess` aside) | an attribute of the module, class or builtin type the name is a plausible typo of |
 | `colon` | syntax | add the missing `:` to a compound statement |
 | `bracket` | syntax | close unclosed brackets, drop an unmatched closer |
-| `quote` | syntax | close an unterminated string |
+| `quote` | syntax | close an unterminated string: at the first point after which the file parses, else before the brackets that end the line, else at its end |
 | `indent` | syntax | re-indent the line like the previous one, one level deeper or shallower |
 | `equality` | syntax | `==` for `=` in a condition |
 | `keyword` | syntax | a keyword used as a name becomes the one name its scope lost nearby (read after the line, bound nowhere), or, when it lost none, the variable the line reassigns from (no made-up name, no name read far away) |
@@ -539,6 +539,33 @@ def _syntax_line_edits(line: str) -> list[tuple[float, str, str, str]]:
     return edits
 
 
+_CLOSERS_AFTER = " ,)]}:;"
+
+
+def _earliest_closing(lines: list[str], where: int) -> list[tuple[float, str, str, str]]:
+    """The string the line leaves open closed at the first point after which the file parses: before
+    the next `,`, `)`, `:` ... or space (one space left before what follows, as code is spaced), the
+    end of the line last. Where the user's closing quote went missing mid-line (`.get('CFLAGS, '')`),
+    closing at the end of the line would swallow the code after the string into it."""
+    line = lines[where]
+    out = []
+    for quote in ("'", '"'):
+        if line.count(quote) % 2 == 0 or quote * 3 in line:
+            continue
+        # From the first quote: the one missing may close an earlier string than the one left open.
+        start = line.index(quote)
+        for cut in range(start + 2, len(line) + 1):
+            if cut < len(line) and (
+                line[cut] not in _CLOSERS_AFTER or (line[cut] == " " and line[cut + 1 : cut + 2] in (" ", ""))
+            ):
+                continue
+            new = line[:cut] + quote + line[cut:]
+            if _parse(_with_line(lines, where, new)) is not None:
+                out.append((1.29, "quote", f"close {quote} at column {cut + 1}", new))
+                break
+    return out
+
+
 def _indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
@@ -553,7 +580,7 @@ def _syntax(code, lines, diagnostic, file_name, context_files) -> list[Candidate
     for where, extra in ((index, 0.0), (previous, 0.3)):
         if where < 0 or not lines[where].strip():
             continue
-        edits = _syntax_line_edits(lines[where])
+        edits = _syntax_line_edits(lines[where]) + _earliest_closing(lines, where)
         if _keyword_as_name(_code_part(lines[where])):
             edits += _keyword_edits(lines[where], _lost_names(lines, where))
         for cost, family, description, new in edits:
@@ -646,6 +673,29 @@ def candidates(
             seen.add(candidate.fixed)
             unique.append(candidate)
     return unique
+
+
+def one_slip_correction(
+    code: str,
+    diagnostic: Diagnostic,
+    file_name: str = "main.py",
+    context_files: Mapping[str, str] | None = None,
+) -> str | None:
+    """For an undefined name or unknown attribute written once in the file: the rename (`a -> b`)
+    to a name of the file, project or module one slip away (`typo_distance` <= 1, not a change of
+    case alone: `List` and `list` are two names by convention), or None. Most misspellings are one
+    insertion, deletion, substitution or swap (Damerau, 1964); nobody means `selff` beside `self`."""
+    if diagnostic.code not in ("reportUndefinedVariable", "F821", "reportAttributeAccessIssue"):
+        return None
+    name = _span(split_lines(code), diagnostic)
+    if not name or not name.isidentifier() or len(re.findall(rf"\b{re.escape(name)}\b", code)) != 1:
+        return None
+    for candidate in candidates(code, diagnostic, file_name, context_files):
+        if candidate.family in ("rename", "attribute"):
+            typed, meant = (part.strip().lstrip(".") for part in candidate.description.split("->"))
+            if typo_distance(typed, meant) <= 1 and typed.lower() != meant.lower():
+                return candidate.description
+    return None
 
 
 @dataclass

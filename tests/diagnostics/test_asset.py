@@ -29,7 +29,8 @@ def _materialize(tmp_path, frame, **linter):
     local = LocalObjectStore(tmp_path)
     write_frame(local, f"assets/error_states/{PARTITION}.parquet", frame)
     write_frame(local, blobs_key(PARTITION), pl.DataFrame([(blob_id(HELPER), HELPER)], schema=BLOBS_SCHEMA, orient="row"))
-    # No timeline events: every diagnostic showed until its session ended (settled by `pause`).
+    # No timeline events: every diagnostic showed until its session ended (settled by `pause`, which
+    # the run config turns on: by default only the user's acts settle).
     write_frame(local, f"assets/session_timelines/{PARTITION}.parquet", pl.DataFrame(schema=TIMELINE_SCHEMA))
     upstream = [
         dg.AssetSpec(key, partitions_def=reproduced_diagnostics.partitions_def)
@@ -47,7 +48,9 @@ def _materialize(tmp_path, frame, **linter):
         # The fixture logs one mistake at several versions on purpose, to reach every other reason;
         # its mistakes are never fixed, so `left_unfixed` (tested in test_settle.py) would take them.
         run_config={
-            "ops": {"reproduced_diagnostics": {"config": {"one_state_per_mistake": False, "drop_left_unfixed": False}}}
+            "ops": {"reproduced_diagnostics": {"config": {
+                "one_state_per_mistake": False, "drop_left_unfixed": False, "settle_evidence": ["pause"],
+            }}}
         },
         raise_on_error=False,
     )

@@ -1,5 +1,7 @@
 """The pure parts of the synthesis assets: ground-truth agreement and the teacher table."""
 
+import pytest
+
 from repair.ground_truth import TruthIndex
 from repair.teachers.pipeline import agrees, markdown_table, teacher_table
 
@@ -124,3 +126,58 @@ def test_a_user_fix_is_taken_where_its_typing_ends_not_half_typed():
     mined = mine_user_fix(broken, diagnostic, versions, lambda text: " is =" not in text and "  = " not in text)
     assert mined.fixed_version == 5
     assert render_diff(mined.diff) == "<diff>\n-4     is = frame.f_code\n+4     filename = frame.f_code\n</diff>"
+
+
+def test_a_fix_that_adds_lines_is_taken_where_the_added_line_is_finished():
+    """Read on the demo day (issue 20): `if '__path__' not in globals:` then its body typed was mined
+    as `package = package.r`: the first clean version, because the end of the fix's typing was only
+    followed on lines rewritten in place, never on lines the fix added."""
+    from repair.teachers.user_fix import finished_typing
+
+    head = "def f(package, globals):\n    if '__path__' not in globals:\n"
+    typed = ["        package = package.r\n", "        package = package.rpart\n", "        package = package.rpartition('.')[0]\n"]
+    versions = [(v, head + line) for v, line in enumerate(typed, start=2)]
+    versions.append((5, versions[-1][1] + "    return package\n"))
+    assert finished_typing(head, versions, 0) == 2
+
+
+@pytest.mark.parametrize(
+    ("broken", "typed_on", "rule", "reason"),
+    [
+        # The user typed a block's body under its header: no correction, the code not written yet.
+        ("if x:\n", "if x:\n    y = 1\n", "syntax", "continued_typing"),
+        # A string completed with words: typing in progress, however clean it lints.
+        ('msg = ("enable_shared_cache\n', 'msg = ("enable_shared_cache is deprecated"\n', "syntax", "continued_typing"),
+        # The erroneous line commented out or deleted: the error is hidden, not fixed.
+        ("x = 1\nprint(valeu)\ny = 2\n", "x = 1\n# print(valeu)\ny = 2\n", "reportUndefinedVariable", "commented_out"),
+        ("x = 1\nprint(valeu)\ny = 2\n", "x = 1\ny = 2\n", "reportUndefinedVariable", "deleted"),
+    ],
+)
+def test_a_user_change_that_is_not_a_fix_is_dropped_with_its_reason(broken, typed_on, rule, reason):
+    """Issue 20: the simulated user "fixes" one mistake in ten by commenting its line out, and a
+    pause mid-line lets a half-typed line through the settle filter; neither change teaches a fix."""
+    from repair.diagnostic import Diagnostic
+    from repair.teachers.user_fix import mine_user_fix
+
+    line = 1 if rule != "syntax" else 0
+    diagnostic = Diagnostic("pyright", rule, "error", "an error", line, 0, line, 1)
+    mined = mine_user_fix(broken, diagnostic, [(5, typed_on)], lambda text: text == typed_on)
+    assert mined.dropped and mined.diff.is_empty and mined.dropped_reason == reason
+
+
+@pytest.mark.parametrize(
+    ("broken", "typed_on", "rule"),
+    [
+        ("if not state\n    y = 1\n", "if not state:\n    y = 1\n", "syntax"),  # a colon appended
+        ("print(sel)\n", "print(self)\n", "reportUndefinedVariable"),  # a name finished
+        ("import os\nimport re\nre.compile('x')\n", "import re\nre.compile('x')\n", "F401"),  # unused: deleted
+        ("print(helper())\n", "from util import helper\nprint(helper())\n", "reportUndefinedVariable"),  # imported
+    ],
+)
+def test_a_correction_is_not_mistaken_for_continued_typing_or_hiding(broken, typed_on, rule):
+    from repair.diagnostic import Diagnostic
+    from repair.teachers.user_fix import mine_user_fix
+
+    diagnostic = Diagnostic("ruff" if rule == "F401" else "pyright", rule, "error", "an error", 0, 0, 0, 1)
+    mined = mine_user_fix(broken, diagnostic, [(5, typed_on)], lambda text: text == typed_on)
+    assert not mined.dropped and not mined.diff.is_empty

@@ -84,3 +84,42 @@ def test_a_keyword_reassignment_keeps_the_variable_it_reads():
     assert _keyword_fixes("def f(url):\n    lambda = '/' + url\n    return url\n") == ["lambda -> url"]
     assert _keyword_fixes("def f():\n    is = xmlbuilder.FILTER\n") == []  # a module is no variable
     assert _keyword_fixes('def f():\n    lambda = b"PK"\n') == []  # `b` is the bytes prefix, not a variable
+
+
+def test_a_name_one_slip_from_a_name_in_use_is_an_overlooked_typo():
+    """`one_slip_correction` tells the typos a user left unfixed from names the user means (issue 20,
+    recall): one slip from a name of the file, written once; not a case change, not two slips, not a
+    name the file writes on several lines (a star import's constant)."""
+    from repair.teachers.search import one_slip_correction
+
+    def correction(code: str, name: str) -> str | None:
+        return one_slip_correction(code, _undefined(code, name))
+
+    assert correction("def f(self):\n    return selff.x\n", "selff") == "selff -> self"
+    assert correction("def f(exc):\n    return exx\n", "exx") == "exx -> exc"
+    assert correction("def f() -> List:\n    return list()\n", "List") is None  # case alone: typing.List
+    assert correction("def f(cbreak):\n    nocbreak()\n", "nocbreak") is None  # two slips
+    assert correction("def f(flag):\n    a = flags\n    b = flags\n", "flags") is None  # written twice: meant
+    module = Diagnostic(
+        "pyright", "reportAttributeAccessIssue", "error", '"commpile" is not a known attribute of module "re"',
+        1, 3, 1, 11,
+    )
+    assert one_slip_correction('import re\nre.commpile("x")\n', module) == ".commpile -> .compile"
+
+
+def test_a_string_whose_closing_quote_went_missing_mid_line_is_closed_where_the_code_parses():
+    """Read on the demo day (issue 20): `.get('CFLAGS, '')` was closed at the end of the line as
+    `'CFLAGS, '''`, which lints clean and means another string. The cheapest quote candidate closes
+    it at the first point after which the file parses, one space left before the code that follows."""
+    cases = {
+        "x = d.get('CFLAGS, '')": "x = d.get('CFLAGS', '')",
+        "raise ValueError('unsupported hash type  + name)": "raise ValueError('unsupported hash type ' + name)",
+        "new.append((name, '\"%s\" % value))": "new.append((name, '\"%s\"' % value))",
+        "print('hello world)": "print('hello world')",
+        "SPACE = ' ": "SPACE = ' '",
+    }
+    for broken, meant in cases.items():
+        code = f"import os\n{broken}\ny = 1\n"
+        diagnostic = Diagnostic("pyright", "syntax", "error", "String literal is unterminated", 1, 0, 1, len(broken))
+        quotes = [c for c in candidates(code, diagnostic) if c.family == "quote"]
+        assert quotes and quotes[0].fixed == f"import os\n{meant}\ny = 1\n", (broken, [c.fixed for c in quotes])
