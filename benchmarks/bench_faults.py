@@ -77,6 +77,10 @@ class FaultReport:
         return {**asdict(self), "records_lost": self.records_lost, "ok": self.ok}
 
 
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def _child(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_faults", "child", *args],
@@ -497,6 +501,8 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             code, first = rollout(1)
             if code != 0 or not first.get("promoted"):
                 raise RuntimeError(f"the first rollout failed: {first}")
+            # The steps of a clean rollout (a rerun's also count its recovery: a kill drawn among
+            # those might never come in the next version's rollout).
             steps = first["calls"]
             with Traffic([server.grpc_url], pause_s=0.2) as traffic:
                 for attempt in range(kills):
@@ -511,10 +517,10 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                     else:
                         report.invariant_violations.append(f"{when}: not killed (exit {code})")
                     check(f"after {when}", version - 1, version)
+                    _progress(f"rollout: {when}: exit {code}; rerunning")
                     code, rerun = rollout(version)
                     if code == 0 and settled(version):
                         report.recoveries += 1
-                        steps = max(steps, rerun["calls"])
                     else:
                         report.invariant_violations.append(
                             f"rerun after {when}: {rerun}; config {repository.served_versions()}, "
