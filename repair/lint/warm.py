@@ -23,14 +23,7 @@ from typing import Any, Self
 
 from repair.diagnostic import Diagnostic
 from repair.lint.config import DEFAULT_CONFIG, LintConfig
-from repair.lint.files import (
-    DEFAULT_MAX_FILE_BYTES,
-    BadInput,
-    check_path,
-    check_target,
-    encode_text,
-    is_python_path,
-)
+from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, check_path, check_target, encode_text, is_python_path
 from repair.lint.lsp import LspClient
 from repair.lint.normalize import from_ruff, pyright_diagnostics, sort_diagnostics
 from repair.lint.tools import ToolFailure, langserver_command, ruff_command, run_tool, tail
@@ -158,13 +151,9 @@ class WarmLinter:
         many states, `repair.lint.incremental`); raises as `check` does."""
         if self._client is None:
             self.start()
-        return sort_diagnostics(
-            self._checked_pyright(files, target, check_target(files, target, self.max_file_bytes))
-        )
+        return sort_diagnostics(self._checked_pyright(files, target, check_target(files, target, self.max_file_bytes)))
 
-    def _checked_pyright(
-        self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes
-    ) -> list[Diagnostic]:
+    def _checked_pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[Diagnostic]:
         """The server's diagnostics; a server that fails is restarted and asked once more."""
         try:
             raw = self._pyright(files, target, target_bytes)
@@ -177,9 +166,7 @@ class WarmLinter:
                 raise
         return pyright_diagnostics(raw, target_bytes.decode("utf-8"), self.config)
 
-    def _pyright(
-        self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes
-    ) -> list[dict[str, Any]]:
+    def _pyright(self, files: Mapping[str, str | bytes], target: str, target_bytes: bytes) -> list[dict[str, Any]]:
         assert self._client is not None and self._root is not None
         self._sync_disk(files, target)
         text = target_bytes.decode("utf-8")
@@ -194,21 +181,12 @@ class WarmLinter:
         else:
             self._client.notify(
                 "textDocument/didOpen",
-                {
-                    "textDocument": {
-                        "uri": uri,
-                        "languageId": "python",
-                        "version": self._version,
-                        "text": text,
-                    }
-                },
+                {"textDocument": {"uri": uri, "languageId": "python", "version": self._version, "text": text}},
             )
             self._open[target] = uri
             while len(self._open) > self.max_open_documents:
                 self._close(next(iter(self._open)))
-        report = self._client.request(
-            "textDocument/diagnostic", {"textDocument": {"uri": uri}}, self.timeout_s
-        )
+        report = self._client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, self.timeout_s)
         return report.get("items", []) if report else []
 
     def _close(self, path: str) -> None:
@@ -262,17 +240,8 @@ class _RuffThread(threading.Thread):
     def run(self) -> None:
         assert self.root is not None
         cmd = [
-            *ruff_command(),
-            "check",
-            "--config",
-            str(self.root / "ruff.toml"),
-            "--no-cache",
-            "--output-format",
-            "json",
-            "--exit-zero",
-            "--stdin-filename",
-            self.target,
-            "-",
+            *ruff_command(), "check", "--config", str(self.root / "ruff.toml"), "--no-cache",
+            "--output-format", "json", "--exit-zero", "--stdin-filename", self.target, "-",
         ]
         try:
             done = run_tool("ruff", cmd, cwd=self.root, timeout_s=self.timeout_s, stdin=self.data)
