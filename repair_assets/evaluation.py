@@ -236,7 +236,7 @@ def model_evaluation(
     llms = ([teacher_lm.model] if config.include_teacher_lm and teacher_lm.configured else []) + list(config.llm_models)
     specs += [f"{kind}:{model}" for model in llms for kind in ("dspy", "dspy-fewshot")]
     lm_options = {"api_base": teacher_lm.api_base or None, "api_key": teacher_lm.api_key or None,
-                  "num_retries": teacher_lm.num_retries, "cache": teacher_lm.cache}
+                  "num_retries": teacher_lm.num_retries, "cache": teacher_lm.cache, "timeout": teacher_lm.timeout_s}
     items = items_from_frame(sample_frame(function_repair_benchmark, config.max_items_per_benchmark)) + items_from_frame(
         sample_frame(repair_benchmark, config.max_items_per_benchmark)
     )
