@@ -429,6 +429,15 @@ def _child_rollout(
     print(json.dumps({"promoted": result.promoted, "reason": result.reason, "calls": calls()}), flush=True)
 
 
+def _phase(phases: Sequence[tuple[float, str]], at: float) -> str:
+    """Which of the `phases` (started at their times, in order) `at` fell in, with the seconds into it."""
+    current = [(start, what) for start, what in phases if start <= at]
+    if not current:
+        return "before the first rollout"
+    start, what = current[-1]
+    return f"{at - start:.0f} s into {what} or the checks after it"
+
+
 def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> FaultReport:
     """Version 1 serves under continuous requests; then, for each kill, the rollout of the next
     version is killed at a seeded random step (before, during or after it) and run again."""
@@ -445,10 +454,13 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
     model, staging = repository.model_name, repository.staging_name
     rng = random.Random(seed)
     switched_before_commit: list[str] = []
+    phases: list[tuple[float, str]] = []  # (time.monotonic() at its start, what ran): to place a failure
     with EmbeddedTritonServer(repository.local_path(), log_path=work / "server.log") as server:
         control = ModelControl(server.grpc_url)
 
         def rollout(version: int, kill_at: int = 0, when: str = "after") -> tuple[int, dict]:
+            killed = f", killed {when} step {kill_at}" if kill_at else ""
+            phases.append((time.monotonic(), f"version {version}'s rollout{killed}"))
             child = _child(
                 [
                     "rollout",
@@ -528,7 +540,11 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                         )
             report.requests_failed = len(traffic.errors)
             report.requests_answered = len(traffic.versions)
-            report.invariant_violations += [f"request failed: {e}" for e in traffic.errors[:3]]
+            report.invariant_violations += [
+                f"request failed (sent {_phase(phases, o.started)}): {o.url}: {o.error}"
+                for o in traffic.outcomes
+                if o.version is None
+            ][:3]
             if switched_before_commit:
                 report.notes.append(
                     f"{len(switched_before_commit)} of {report.kills} kills came after the switch and before the "
