@@ -30,11 +30,10 @@ by a rerun.
    finishes the pair (0).
 
 Between 3 and 5 the replicas serve N while the store still names the previous version (no longer
-loaded): a kill there leaves the store naming the proven previous version, which a restarted
-replica loads, and the rerun stages and switches N again. Keeping the previous version loaded
-through the switch would close that gap, but Triton reloads every listed version when a model's
-config changes (the old one and, on the way back to one version, the new one), which costs two
-more model loads (and their memory) per rollout.
+loaded, its folder kept): a kill there leaves the store naming the proven previous version, which a
+restarted replica loads, and the rerun stages and switches N again. The config and the pointer are
+two objects (Triton reads the one, the registry holds the other) and cannot be written in one step;
+why that is safe: docs/deployment.md, "Why the config and the record are two writes".
 """
 
 from __future__ import annotations
