@@ -14,6 +14,10 @@ Workloads (each runs in a child process, which is what gets SIGKILL):
   before or after it; after every kill, an output that exists equals a clean run's (never half
   written); the rerun succeeds with both checks passing (`counts_reconcile`: lines read = events +
   quarantined) and outputs equal to a clean run's, every line accounted for.
+- `training`: the `finetuned_model` asset through Dagster, its training launched through Pipes and
+  Composer's launcher; rank 0's process is killed at a seeded random moment after the first
+  checkpoint. The killed run registers nothing; the rerun resumes from the newest checkpoint on disk,
+  registers exactly one model, and records every batch once.
 - `rollout`: `repair.serving.rollout.roll_out` against a live Triton under continuous requests:
   version 1 is rolled out, then each kill hits the rollout of the next version at a seeded random
   step (a model load or unload, a write of version files, staging files or the stored config, a
@@ -77,6 +81,10 @@ class FaultReport:
         return {**asdict(self), "records_lost": self.records_lost, "ok": self.ok}
 
 
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def _child(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "benchmarks.bench_faults", "child", *args],
@@ -91,15 +99,20 @@ def _child(args: list[str], env: dict | None = None) -> subprocess.Popen:
 # -- publish -----------------------------------------------------------------------------------
 
 
-def _dataset():
+def _repair_rows(files: int, per_file: int) -> list[dict]:
+    """Synthetic verified repairs of real standard-library files."""
     from benchmarks.make_synthetic_repairs import repairs_for_file
-    from repair import dataset as ds
     from repair.corpus import iter_source_files, stdlib_dir
 
     root, rng = stdlib_dir(), random.Random(0)
-    paths = [p for p in iter_source_files(root) if p.stat().st_size > 4000][:12]
-    rows = [row for path in paths for row in repairs_for_file(path, root, 4, rng)]
-    return ds.build_dataset(rows)
+    paths = [p for p in iter_source_files(root) if p.stat().st_size > 4000][:files]
+    return [row for path in paths for row in repairs_for_file(path, root, per_file, rng)]
+
+
+def _dataset():
+    from repair import dataset as ds
+
+    return ds.build_dataset(_repair_rows(12, 4))
 
 
 # Every call a stage makes on its store: reads, listings and writes (a kill may land at any of them).
@@ -425,6 +438,15 @@ def _child_rollout(
     print(json.dumps({"promoted": result.promoted, "reason": result.reason, "calls": calls()}), flush=True)
 
 
+def _phase(phases: Sequence[tuple[float, str]], at: float) -> str:
+    """Which of the `phases` (started at their times, in order) `at` fell in, with the seconds into it."""
+    current = [(start, what) for start, what in phases if start <= at]
+    if not current:
+        return "before the first rollout"
+    start, what = current[-1]
+    return f"{at - start:.0f} s into {what} or the checks after it"
+
+
 def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> FaultReport:
     """Version 1 serves under continuous requests; then, for each kill, the rollout of the next
     version is killed at a seeded random step (before, during or after it) and run again."""
@@ -441,10 +463,13 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
     model, staging = repository.model_name, repository.staging_name
     rng = random.Random(seed)
     switched_before_commit: list[str] = []
+    phases: list[tuple[float, str]] = []  # (time.monotonic() at its start, what ran): to place a failure
     with EmbeddedTritonServer(repository.local_path(), log_path=work / "server.log") as server:
         control = ModelControl(server.grpc_url)
 
         def rollout(version: int, kill_at: int = 0, when: str = "after") -> tuple[int, dict]:
+            killed = f", killed {when} step {kill_at}" if kill_at else ""
+            phases.append((time.monotonic(), f"version {version}'s rollout{killed}"))
             child = _child(
                 [
                     "rollout",
@@ -497,6 +522,8 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             code, first = rollout(1)
             if code != 0 or not first.get("promoted"):
                 raise RuntimeError(f"the first rollout failed: {first}")
+            # The steps of a clean rollout (a rerun's also count its recovery: a kill drawn among
+            # those might never come in the next version's rollout).
             steps = first["calls"]
             with Traffic([server.grpc_url], pause_s=0.2) as traffic:
                 for attempt in range(kills):
@@ -511,10 +538,10 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                     else:
                         report.invariant_violations.append(f"{when}: not killed (exit {code})")
                     check(f"after {when}", version - 1, version)
+                    _progress(f"rollout: {when}: exit {code}; rerunning")
                     code, rerun = rollout(version)
                     if code == 0 and settled(version):
                         report.recoveries += 1
-                        steps = max(steps, rerun["calls"])
                     else:
                         report.invariant_violations.append(
                             f"rerun after {when}: {rerun}; config {repository.served_versions()}, "
@@ -522,7 +549,11 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                         )
             report.requests_failed = len(traffic.errors)
             report.requests_answered = len(traffic.versions)
-            report.invariant_violations += [f"request failed: {e}" for e in traffic.errors[:3]]
+            report.invariant_violations += [
+                f"request failed (sent {_phase(phases, o.started)}): {o.url}: {o.error}"
+                for o in traffic.outcomes
+                if o.version is None
+            ][:3]
             if switched_before_commit:
                 report.notes.append(
                     f"{len(switched_before_commit)} of {report.kills} kills came after the switch and before the "
@@ -535,13 +566,166 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
     return report
 
 
+# -- training ---------------------------------------------------------------------------------
+
+TRAINING_BATCHES = 24
+TRAINING_CHECKPOINT_EVERY = 4
+
+
+def _training_config(run_root: Path) -> dict:
+    """`finetuned_model`'s run config: the smallest scratch model, a checkpoint every few batches."""
+    overrides = {
+        "variables.scratch_model.hidden_size": 32,
+        "variables.scratch_model.num_layers": 1,
+        "variables.scratch_model.num_heads": 2,
+        "variables.scratch_model.intermediate_size": 64,
+        "scheduler.t_warmup": "2ba",
+        "eval_interval": f"{TRAINING_BATCHES}ba",
+        "save_interval": f"{TRAINING_CHECKPOINT_EVERY}ba",
+        "callbacks.hf_checkpointer.save_interval": f"{TRAINING_BATCHES}ba",
+        "callbacks.repair_progress.log_every": 1,
+    }
+    config = {
+        "preset": "cpu-tiny-scratch", "max_duration": f"{TRAINING_BATCHES}ba", "global_batch_size": 4,
+        "microbatch_size": 4, "overrides_json": json.dumps(overrides), "heldout_items": 1,
+        "run_root": str(run_root),
+    }  # fmt: skip
+    return {"ops": {"finetuned_model": {"config": config}}}
+
+
+def training_workers() -> list:
+    """This process's training ranks (children of Composer's launcher, which Pipes started)."""
+    import psutil
+
+    return [
+        p for p in psutil.Process().children(recursive=True)
+        if "repair.training.worker" in " ".join(p.cmdline())
+    ]  # fmt: skip
+
+
+def _kill_after_first_checkpoint(run_root: Path, delay_s: float, killed: list) -> None:
+    """Waits for the first checkpoint, then `delay_s`, then SIGKILLs rank 0's process."""
+    import psutil
+
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if list(run_root.glob("*/*/run/checkpoints/ep*-ba*-rank0.pt")):
+            break
+        time.sleep(0.2)
+    else:
+        return
+    time.sleep(delay_s)
+    for process in training_workers():
+        try:
+            if process.environ().get("RANK", "0") == "0":
+                os.kill(process.pid, signal.SIGKILL)
+                killed.append(process.pid)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def run_training(work: Path, seed: int = 18, kills: int = 1) -> FaultReport:
+    """`finetuned_model` materialized through Dagster (training launched through Pipes and
+    Composer's launcher): for each kill, a fresh run whose rank 0 is SIGKILLed at a seeded random
+    moment after its first checkpoint, then rerun. After the kill nothing is registered; the rerun
+    resumes from the newest checkpoint on disk (not from scratch), registers exactly one model, and
+    its progress records every batch once (the records: batches)."""
+    import dagster as dg
+    import polars as pl
+
+    from repair import registry
+    from repair.training import config as tc
+    from repair_assets.dataset import approved_dataset, repair_dataset
+    from repair_assets.training import finetuned_model, tokenizer
+    from resources.benchmarks import BenchmarkSourcesResource
+    from resources.io_manager import ObjectStoreIOManager
+    from resources.object_store import LocalObjectStore, ObjectStoreResource
+
+    report = FaultReport("training", seed)
+    started = time.perf_counter()
+    rows = _repair_rows(24, 6)
+
+    @dg.asset(name="verified_repairs")
+    def verified_repairs():  # no annotation: Dagster cannot resolve a function-local import's type
+        return pl.DataFrame(rows)
+
+    upstream = [verified_repairs, repair_dataset, approved_dataset, tokenizer]
+    rng = random.Random(seed)
+    for attempt in range(kills):
+        home = work / f"run-{attempt}"
+        store = ObjectStoreResource(backend="local", root=str(home / "store"))
+        resources = {"object_store": store, "io_manager": ObjectStoreIOManager(object_store=store),
+                     "benchmark_sources": BenchmarkSourcesResource()}  # fmt: skip
+        if not dg.materialize(upstream, resources=resources).success:
+            raise RuntimeError("the training workload's dataset and tokenizer failed to materialize")
+        run_root = home / "training"
+        run_config = _training_config(run_root)
+        killed: list[int] = []
+        delay_s = rng.uniform(0.0, 3.0)
+        killer = threading.Thread(target=_kill_after_first_checkpoint, args=(run_root, delay_s, killed))
+        killer.start()
+        first = dg.materialize([*upstream, finetuned_model], resources=resources, run_config=run_config,
+                               selection=[finetuned_model], raise_on_error=False)  # fmt: skip
+        killer.join()
+        when = f"kill {attempt + 1} ({delay_s:.1f} s after the first checkpoint)"
+        report.kills += bool(killed)
+        if not killed:
+            report.invariant_violations.append(f"{when}: the training process was not found alive")
+        registered = registry.versions(LocalObjectStore(home / "store"), registry.MODEL)
+        if first.success or registered:
+            report.invariant_violations.append(
+                f"after {when}: success {first.success}, registered {registered}"
+            )
+        runs = [p / "run" for p in run_root.glob("*/*")]
+        checkpoints = [p for run in runs for p in (run / "checkpoints").glob("ep*-ba*-rank0.pt")]
+        # The kill may land after a checkpoint's file and before its record: the files say where to resume.
+        on_disk = max((int(p.name.split("-ba")[1].split("-")[0]) for p in checkpoints), default=0)
+        _progress(f"training: {when}: checkpoint on disk at batch {on_disk}; rerunning")
+        second = dg.materialize([*upstream, finetuned_model], resources=resources, run_config=run_config,
+                                selection=[finetuned_model], raise_on_error=False)  # fmt: skip
+        (run_dir,) = runs
+        result = run_dir / "result.json"
+        attempt_progress = json.loads(result.read_text())["progress"] if result.exists() else []
+        trained = [r["batch"] for r in attempt_progress if r["event"] == "train"]
+        resumed_from = min(trained, default=1) - 1
+        history = [r["batch"] for r in tc.read_progress(run_dir / tc.PROGRESS_FILE) if r["event"] == "train"]
+        versions = [v.version for v in registry.versions(LocalObjectStore(home / "store"), registry.MODEL)]
+        report.records_expected += TRAINING_BATCHES
+        report.records_final += len(set(history) & set(range(1, TRAINING_BATCHES + 1)))
+        problems = []
+        materialized = second.asset_materializations_for_node("finetuned_model")
+        metadata = {k: v.value for k, v in materialized[0].metadata.items()} if materialized else {}
+        if (metadata.get("batches"), metadata.get("model_version")) != (TRAINING_BATCHES, 1):
+            problems.append(
+                f"materialization metadata batches {metadata.get('batches')}, version {metadata.get('model_version')}"
+            )
+        if not metadata.get("checkpoints"):
+            problems.append("no checkpoints reported back through Pipes")
+        if len(list((run_dir / "checkpoints").glob("ep*-ba*-rank0.pt"))) > 2:
+            problems.append("more than the two newest checkpoints kept")
+        if not (resumed_from == on_disk > 0):
+            problems.append(f"resumed from batch {resumed_from}, the newest checkpoint on disk is {on_disk}")
+        if versions != [1]:
+            problems.append(f"registered {versions}, not exactly one model")
+        if history != list(range(1, TRAINING_BATCHES + 1)):
+            problems.append(f"batches recorded {history}, not each of 1..{TRAINING_BATCHES} once")
+        if training_workers():
+            problems.append("training processes left running")
+        if problems:
+            report.invariant_violations.append(f"rerun after {when}: {'; '.join(problems)}")
+        else:
+            report.recoveries += 1
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
 # -- the section ------------------------------------------------------------------------------
 
 
 write_section = partial(results.write_section, SECTION)
 
 
-WORKLOADS = ("publish", "session_logs", "rollout")
+WORKLOADS = ("publish", "session_logs", "training", "rollout")
 HEADER = (
     "| workload | measured | seed | kills injected | recoveries | records expected | records after reruns | "
     "records lost | requests answered during kills | requests failed | invariant violations | wall s |"
@@ -596,25 +780,20 @@ def render(reports: list[FaultReport], kept: dict[str, list[str]] | None = None)
         "",
         (
             "Invariants checked after every kill: the registry's current dataset is complete (card and rows "
-            "as its record says); an ingest output that exists equals an uninterrupted run's; the stored Triton "
+            "as its record says); an ingest output that exists equals an uninterrupted run's; a killed training "
+            "run registers no model; the stored Triton "
             "config names the version that served, or the candidate once every replica was switched to it and "
             "proved it; the serving record names the config's version or lags it by one write (config first); "
             "the server serves one of the two, and every request was answered. After the reruns: the "
             "dataset's files and the ingest outputs equal an uninterrupted run's line for line, "
-            "`counts_reconcile` passes; the new version serves alone, named by config and record, staging "
-            "unloaded."
+            "`counts_reconcile` passes; training resumed from the newest checkpoint on disk, registered "
+            "exactly one model and recorded each batch once (its records are batches); the new version serves "
+            "alone, named by config and record, staging unloaded."
         ),
     ]
     lines += ["", *(problems or ["No invariant was violated."])]
     lines += [f"- {r.workload} (note): {note}" for r in reports for note in r.notes]
     lines += [line for line in kept_lines if " (note): " in line]
-    lines += [
-        "",
-        (
-            "Training (kill -9 of a live training run, then a rerun that resumes and registers one model) is "
-            "in `tests/faults/test_kill9_training.py`, outside this script."
-        ),
-    ]
     return "\n".join(lines)
 
 
@@ -639,6 +818,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sessions", type=int, default=30, help="sessions of the simulated day session_logs reads"
     )
+    parser.add_argument("--training-kills", type=int, default=1, help="0: skip the training workload")
     parser.add_argument("--rollout-kills", type=int, default=3, help="0: skip the rollout workload")
     parser.add_argument(
         "--only",
@@ -665,6 +845,8 @@ def main(argv: list[str] | None = None) -> None:
                     work / "session_logs", options.seed, options.session_logs_kills, options.sessions
                 )
             )
+        if "training" in only and options.training_kills:
+            reports.append(run_training(work / "training", options.seed, options.training_kills))
         if "rollout" in only and options.rollout_kills:
             checkpoint = tiny_checkpoint(work / "checkpoint")
             reports.append(run_rollout(work / "rollout", checkpoint, options.seed, options.rollout_kills))

@@ -31,6 +31,9 @@ import polars as pl
 from repair.object_store import ObjectStore
 from repair.repairer import Repairer
 
+# The most one LLM request may take (LiteLLM's default is 600 s per attempt): every call is bounded.
+LM_TIMEOUT_S = 60.0
+
 KINDS = ("no_change", "search", "finetuned", "triton", "dspy", "dspy-fewshot", "command")
 
 
@@ -166,7 +169,8 @@ def open_repairers(
 ) -> Iterator[list[Repairer]]:
     """The repairers of `specs`, with whatever they hold open (linter servers, downloaded
     checkpoints) closed on exit. `demonstrations` are `dspy.Example`s for the few-shot variants;
-    `lm_options` go to every `dspy.LM` (api_base, api_key, num_retries, timeout, cache)."""
+    `lm_options` go to every `dspy.LM` (api_base, api_key, num_retries, cache, timeout: default
+    `LM_TIMEOUT_S`)."""
     with ExitStack() as stack:
         repairers: list[Repairer] = []
         for spec in specs:
@@ -199,7 +203,7 @@ def open_repairers(
                 from repair.teachers.dspy_teacher import DSPyRepairer, with_demonstrations
 
                 lm = dspy.LM(spec.target, temperature=decoding.temperature, top_p=decoding.top_p,
-                             top_k=decoding.top_k, drop_params=True, **(lm_options or {}))
+                             top_k=decoding.top_k, drop_params=True, **{"timeout": LM_TIMEOUT_S, **(lm_options or {})})
                 program = with_demonstrations(list(demonstrations), k=few_shot) if spec.kind == "dspy-fewshot" else None
                 name = f"{spec.kind}({few_shot}):{spec.target}" if spec.kind == "dspy-fewshot" else spec.name
                 repairers.append(Sampled(DSPyRepairer(lm, program=program, max_workers=1, name=name), name))

@@ -129,7 +129,7 @@ def deploy(
             {},
         )
     from repair.serving.metrics import fetch_metrics
-    from repair.serving.rollout import SMOKE_TIMEOUT_S, ModelControl, ServingPointer, roll_out
+    from repair.serving.rollout import SMOKE_TIMEOUT_S, ModelControl, registry_pointer, roll_out
 
     repository = DeployRepository(store)
     log(f"deploying model v{version} (the gate passed: {gate_reason})")
@@ -147,10 +147,7 @@ def deploy(
                     gate_passed=True,
                     serving=serving,
                     keep_versions=keep_versions,
-                    pointer=ServingPointer(
-                        read=lambda: registry.serving_version(store),
-                        write=lambda served, facts: registry.set_serving(store, served, **facts),
-                    ),
+                    pointer=registry_pointer(store),
                     pointer_facts={"gate": gate_reason, "server": server.grpc_url},
                     smoke_timeout_s=SMOKE_TIMEOUT_S if smoke_timeout_s is None else smoke_timeout_s,
                 )

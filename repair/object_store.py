@@ -96,7 +96,8 @@ class ObjectStore(ABC):
         return local_dir
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
+    """`key`, or `ValueError` when it would leave the store (absolute, or a `..` segment)."""
     if key.startswith("/") or ".." in key.split("/"):
         raise ValueError(f"object key must be relative and stay inside the store: {key!r}")
     return key
@@ -109,7 +110,7 @@ class LocalObjectStore(ObjectStore):
         self.root = Path(root).resolve()
 
     def _path(self, key: str) -> Path:
-        return self.root / _check_key(key)
+        return self.root / check_key(key)
 
     def read_bytes(self, key: str) -> bytes:
         path = self._path(key)
@@ -142,7 +143,7 @@ class LocalObjectStore(ObjectStore):
         return True
 
     def list(self, prefix: str = "") -> list[str]:
-        base = self.root / _check_key(prefix) if prefix else self.root
+        base = self.root / check_key(prefix) if prefix else self.root
         # A prefix may end inside a name (`sessions/date=2026-11-2`), so walk from its folder.
         walk_from = base if base.is_dir() else base.parent
         if not walk_from.exists():
@@ -177,7 +178,7 @@ class GCSObjectStore(ObjectStore):
         self.prefix = prefix.strip("/")
 
     def _name(self, key: str) -> str:
-        _check_key(key)
+        check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def read_bytes(self, key: str) -> bytes:
@@ -212,7 +213,7 @@ class GCSObjectStore(ObjectStore):
     def list(self, prefix: str = "") -> list[str]:
         # Under "<prefix>/", never the bare prefix: "team" must not list "team2/...".
         root = f"{self.prefix}/" if self.prefix else ""
-        blobs = self.client.list_blobs(self.bucket_name, prefix=root + (_check_key(prefix) if prefix else ""))
+        blobs = self.client.list_blobs(self.bucket_name, prefix=root + (check_key(prefix) if prefix else ""))
         # Names ending in "/" are folder placeholders (the console makes them), not objects.
         return sorted(b.name[len(root) :] for b in blobs if not b.name.endswith("/"))
 

@@ -24,38 +24,13 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
     a temporary repository. Candidates, rejected and half-written versions are never served."""
     import tempfile
     import time
-    from pathlib import Path
 
-    from repair import registry
-    from repair.object_store import LocalObjectStore, open_store
-    from repair.serving.repository import DEFAULT_SERVING, DeployRepository
+    from repair.object_store import open_store
     from repair.serving.server import EmbeddedTritonServer, TritonServerError
 
     object_store = open_store(store)
-    deployed = DeployRepository(object_store)
-    serving = registry.serving_version(object_store)
     with tempfile.TemporaryDirectory(prefix="repair-serve-") as tmp:
-        if (
-            checkpoint is None
-            and isinstance(object_store, LocalObjectStore)
-            and serving is not None
-            and deployed.served_versions() == [serving]
-        ):
-            repository = deployed
-            what = f"deployed version {serving} ({object_store.uri(deployed.prefix)})"
-        else:
-            repository = DeployRepository(LocalObjectStore(tmp))
-            if checkpoint is None:
-                try:
-                    record = registry.latest_approved(object_store, registry.MODEL)
-                except FileNotFoundError as exc:
-                    raise click.ClickException(str(exc)) from None
-                checkpoint = str(registry.fetch_model(object_store, Path(tmp) / "model", record.version))
-                what = f"approved registry version {record.version} (not deployed)"
-            else:
-                what = f"checkpoint {checkpoint}"
-            repository.write_version(1, checkpoint)
-            repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
+        repository, what = served_repository(object_store, checkpoint, tmp)
         server = EmbeddedTritonServer(
             repository.local_path(),
             load_models=(repository.model_name,),
@@ -80,6 +55,44 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
                 raise click.ClickException(str(exc)) from None
             finally:
                 server.stop()
+
+
+def served_repository(object_store, checkpoint: str | None, tmp: str):
+    """The deploy repository to serve and what it holds: the deployed one when the registry records
+    its version as serving (a promotion a crash interrupted between the stored config and the
+    record is finished first: the config names a version every replica proved), else a repository
+    in `tmp` with `checkpoint` or the newest approved version."""
+    from pathlib import Path
+
+    from repair import registry
+    from repair.object_store import LocalObjectStore
+    from repair.serving.repository import DEFAULT_SERVING, DeployRepository
+    from repair.serving.rollout import finish_interrupted_promotion, registry_pointer
+
+    deployed = DeployRepository(object_store)
+    if checkpoint is None and isinstance(object_store, LocalObjectStore):
+        try:
+            finish_interrupted_promotion(
+                deployed, registry_pointer(object_store), {"finished_by": "repair serve"}
+            )
+        except (registry.RegistryError, FileNotFoundError):
+            pass  # the config names no approved registry version: it is not served
+        serving = registry.serving_version(object_store)
+        if serving is not None and deployed.served_versions() == [serving]:
+            return deployed, f"deployed version {serving} ({object_store.uri(deployed.prefix)})"
+    repository = DeployRepository(LocalObjectStore(tmp))
+    if checkpoint is None:
+        try:
+            record = registry.latest_approved(object_store, registry.MODEL)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        checkpoint = str(registry.fetch_model(object_store, Path(tmp) / "model", record.version))
+        what = f"approved registry version {record.version} (not deployed)"
+    else:
+        what = f"checkpoint {checkpoint}"
+    repository.write_version(1, checkpoint)
+    repository.write_config(repository.model_name, [1], DEFAULT_SERVING)
+    return repository, what
 
 
 @contextmanager

@@ -49,6 +49,18 @@ def partition_prefix(day: str) -> str:
     return f"sessions/date={day}/"
 
 
+def unsafe_shard_key(key: str) -> str | None:
+    """Why a listed shard is never read, or None. A bucket lists what anyone with write access put
+    there: a key that would leave the store is quarantined by `session_logs`, not a crash."""
+    from repair.object_store import check_key
+
+    try:
+        check_key(key)
+    except ValueError as exc:
+        return f"unsafe shard key, not read: {exc}"
+    return None
+
+
 @dataclass
 class LogPartition:
     events: pl.DataFrame
@@ -81,6 +93,9 @@ def read_partition(
     rejected: list[tuple[Any, ...]] = []
     for number, key in enumerate(shards, start=1):
         shard = key[len(prefix) :]
+        if unsafe := unsafe_shard_key(key):
+            rejected.append((shard, 0, unsafe, ""))  # line 0: the shard as a whole
+            continue
         with store.open_read(key) as stream:
             for record in read_shard(stream, shard, limits):
                 if isinstance(record, LogEvent):

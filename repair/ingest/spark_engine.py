@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from repair.ingest.frames import read_frame, write_frame
-from repair.ingest.logs import EVENTS_SCHEMA, SHARD_SUFFIXES, event_row, partition_prefix
+from repair.ingest.logs import EVENTS_SCHEMA, SHARD_SUFFIXES, event_row, partition_prefix, unsafe_shard_key
 from repair.ingest.states import (
     BLOBS_SCHEMA,
     ERROR_STATES_SCHEMA,
@@ -139,7 +139,10 @@ def run_on_spark(
     """Driver side: plans (lists the day's shards) and runs both stages; returns the parts' summaries.
     `starts_key`: the day's (or the previous day's) `file_states` in the store (None: every file starts empty). The
     parts of an earlier run of the day are removed first, so that the store holds this run's only."""
-    shard_keys = [k for k in store.list(partition_prefix(day)) if k.endswith(SHARD_SUFFIXES)]
+    # A key that would leave the store is session_logs' quarantine, never read here.
+    shard_keys = [
+        k for k in store.list(partition_prefix(day)) if k.endswith(SHARD_SUFFIXES) and not unsafe_shard_key(k)
+    ]
     if not shard_keys:
         raise FileNotFoundError(f"no session-log shards under {store.uri(partition_prefix(day))}")
     for key in store.list(parts_prefix(day)):

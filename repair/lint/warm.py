@@ -23,7 +23,14 @@ from typing import Any, Self
 
 from repair.diagnostic import Diagnostic
 from repair.lint.config import DEFAULT_CONFIG, LintConfig
-from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, check_target, encode_text, is_python_path
+from repair.lint.files import (
+    DEFAULT_MAX_FILE_BYTES,
+    BadInput,
+    check_path,
+    check_target,
+    encode_text,
+    is_python_path,
+)
 from repair.lint.lsp import LspClient
 from repair.lint.normalize import from_ruff, pyright_diagnostics, sort_diagnostics
 from repair.lint.tools import ToolFailure, langserver_command, ruff_command, run_tool, tail
@@ -219,7 +226,7 @@ class WarmLinter:
         for path, value in files.items():
             if path != target and is_python_path(path):
                 try:
-                    wanted[path] = encode_text(path, value, self.max_file_bytes)
+                    wanted[check_path(path)] = encode_text(path, value, self.max_file_bytes)
                 except BadInput:
                     continue
         # An open document shadows the file on disk: close those the project now has as files.

@@ -5,7 +5,8 @@ killed at any point (kill -9 included) leaves a version answering on every repli
 by a rerun.
 
 0. A promotion a crash interrupted between the stored config and the serving pointer is finished
-   (the config is written only once every replica proved the version); then every replica serves
+   (`finish_interrupted_promotion`: the config is written only once every replica proved the
+   version; `repair serve` does the same before it starts); then every replica serves
    what the stored config names: a restarted replica loads it, and one a killed rollout left on a
    candidate goes back to it (the candidate is staged again).
 1. The version's files go into the deploy repository (`code_repair/<N>/`, `repository.py`), unless a
@@ -29,11 +30,10 @@ by a rerun.
    finishes the pair (0).
 
 Between 3 and 5 the replicas serve N while the store still names the previous version (no longer
-loaded): a kill there leaves the store naming the proven previous version, which a restarted
-replica loads, and the rerun stages and switches N again. Keeping the previous version loaded
-through the switch would close that gap, but Triton reloads every listed version when a model's
-config changes (the old one and, on the way back to one version, the new one), which costs two
-more model loads (and their memory) per rollout.
+loaded, its folder kept): a kill there leaves the store naming the proven previous version, which a
+restarted replica loads, and the rerun stages and switches N again. The config and the pointer are
+two objects (Triton reads the one, the registry holds the other) and cannot be written in one step;
+why that is safe: docs/deployment.md, "Why the config and the record are two writes".
 """
 
 from __future__ import annotations
@@ -283,15 +283,43 @@ def store_pointer(store) -> ServingPointer:
     return ServingPointer(read, write)
 
 
+def registry_pointer(store) -> ServingPointer:
+    """The registry's serving record (`repair.registry.serving_version` / `set_serving`): what the
+    deployment asset, `repair deploy` and `repair serve` use."""
+    from repair import registry
+
+    return ServingPointer(
+        read=lambda: registry.serving_version(store),
+        write=lambda version, facts: registry.set_serving(store, version, **facts),
+    )
+
+
 def _commit(
     repository: DeployRepository, version: int, serving: ServingConfig, pointer: ServingPointer, facts: dict
 ) -> None:
     """The stored config and the pointer name `version`: config first (what a restarted server
-    loads), then the pointer; a rerun completes a pair a crash interrupted."""
+    loads), then the pointer; a crash between the two is finished by
+    `finish_interrupted_promotion`."""
     if repository.served_versions() != [version]:
         repository.write_config(repository.model_name, [version], serving)
     if pointer.read() != version:
         pointer.write(version, facts)
+
+
+def finish_interrupted_promotion(
+    repository: DeployRepository, pointer: ServingPointer, facts: dict | None = None
+) -> int | None:
+    """Makes the pointer name the version the stored config names, and returns it (None: no stored
+    config). The config is written only once every replica proved its version (`_commit`, config
+    first), so a pointer that differs from it is one a crash left behind between the two writes:
+    every path that acts on either (a rollout, `repair serve`) finishes the pair first."""
+    stored = repository.served_versions()
+    if not stored:
+        return None
+    if pointer.read() != stored[-1]:
+        pointer.write(stored[-1], {"model": repository.model_name, **(facts or {}), "candidate_version": stored[-1],
+                                   "reason": "finished an interrupted promotion"})  # fmt: skip
+    return stored[-1]
 
 
 T = TypeVar("T")
@@ -471,10 +499,7 @@ def roll_out(
         "replicas": [c.url for c in fleet],
         **(pointer_facts or {}),
     }
-    if previous_version is not None and pointer.read() != previous_version:
-        # A crash between the config and the pointer: the config names a version every replica proved.
-        _commit(repository, previous_version, serving, pointer, {**facts, "candidate_version": previous_version,
-                                                                  "reason": "finished an interrupted promotion"})  # fmt: skip
+    finish_interrupted_promotion(repository, pointer, facts)
     _on_every(fleet, lambda c: _serve_stored(c, repository))
     if version in previous:
         return RolloutResult(

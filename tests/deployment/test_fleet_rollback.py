@@ -112,3 +112,26 @@ def test_replicas_must_be_distinct(tmp_path, checkpoint):
         roll_out([same, same], repository, 1, checkpoint, gate_passed=True)
     with pytest.raises(ValueError, match="distinct"):
         roll_out([], repository, 1, checkpoint, gate_passed=True)
+
+
+def test_repair_serve_finishes_an_interrupted_promotion_and_serves_the_proven_version(tmp_path, checkpoint):
+    """A kill between the stored config's write (version 2, proven on every replica) and the
+    registry's serving record (still 1): `repair serve` restarted then serves 2 and the record names
+    2; it never serves the newest approved version (3), which no gate passed for serving."""
+    from repair import registry
+    from repair.commands.serve import served_repository
+
+    store = LocalObjectStore(tmp_path / "store")
+    for _ in range(3):
+        registry.approve(store, registry.register_model(
+            store, checkpoint, data_version="d", dataset_version=None, config_yaml="", checks={}, details={}))  # fmt: skip
+    repository = DeployRepository(store)
+    repository.write_version(1, checkpoint)
+    repository.write_version(2, checkpoint)
+    registry.set_serving(store, 1)
+    repository.write_config(repository.model_name, [2], rollout.DEFAULT_SERVING)  # the kill came here
+
+    served, what = served_repository(store, None, str(tmp_path / "tmp"))
+    assert served.local_path() == repository.local_path() and what.startswith("deployed version 2"), what
+    assert registry.serving_version(store) == 2
+    assert registry.serving(store)["reason"] == "finished an interrupted promotion"

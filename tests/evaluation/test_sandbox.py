@@ -307,3 +307,29 @@ def test_fails_closed_without_isolation(monkeypatch):
     monkeypatch.setenv(sandbox.ALLOW_UNISOLATED_ENV, "1")
     result = run_python({"main.py": "print('ran')"}, ["main.py"])
     assert result.ok and result.stdout == "ran\n" and result.isolation == "none"
+
+
+# -- the adversarial tests can fail ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attack", "harm"),
+    [
+        (
+            lambda monkeypatch, tmp_path: test_parents_environment_is_unreadable(monkeypatch),
+            "sk-sandbox-test",
+        ),
+        (lambda monkeypatch, tmp_path: test_loopback_listener_is_unreachable("raw _socket"), "'connected"),
+        (lambda monkeypatch, tmp_path: test_home_ssh_and_host_files_are_invisible(tmp_path), "PRIVATE KEY"),
+    ],
+    ids=["parent environ", "raw _socket loopback", "host files"],
+)
+def test_without_isolation_the_attacks_succeed_and_their_tests_fail(monkeypatch, tmp_path, attack, harm):
+    """Run with isolation switched off (the operator's opt-out: rlimits and a socket guard only),
+    each attack succeeds (`harm` is what its test then finds) and its test fails. Left out: the fork
+    bomb, the virtualenv and repository writes, the disk fill and the double fork, which would harm
+    this machine unisolated (shown by hand once, docs/security.md)."""
+    monkeypatch.setattr(sandbox, "isolation_problem", lambda: "isolation switched off by the test")
+    monkeypatch.setenv(sandbox.ALLOW_UNISOLATED_ENV, "1")
+    with pytest.raises(AssertionError, match=harm):
+        attack(monkeypatch, tmp_path)
