@@ -330,7 +330,8 @@ def train_base(
     overrides: dict[str, Any] | None = None,
     sink: Callable[[dict[str, Any]], None] | None = None,
 ):
-    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`)."""
+    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`);
+    returns the run and its rendered config."""
     from omegaconf import OmegaConf
 
     from repair.training.config import TrainingSettings, render_config, run_training, validate_config
@@ -351,11 +352,12 @@ def train_base(
     dims.pop("vocab_size", None)  # the tokenizer decides
     init_scratch_model(settings.model_dir, settings.tokenizer_dir, **dims)
     validate_config(cfg)
-    return run_training(cfg, sink=sink), settings
+    return run_training(cfg, sink=sink), cfg
 
 
-def export_base(export_dir: Path, out: Path, window: int) -> Path:
-    """Copies the weights (safetensors), config and tokenizer of an export into `out`."""
+def export_base(export_dir: Path, out: Path, window: int, response: str) -> Path:
+    """Copies the weights (safetensors), config and tokenizer of an export into `out`, with the
+    prompt window and the response form (`repair.model.response_format_of`) it was trained on."""
     from repair.model import write_prompt_settings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -366,7 +368,7 @@ def export_base(export_dir: Path, out: Path, window: int) -> Path:
             shutil.copy2(path, out / path.name)
     if not any(out.glob("*.safetensors")):
         raise FileNotFoundError(f"no safetensors weights in {export_dir}")
-    write_prompt_settings(out, window)
+    write_prompt_settings(out, window, response)
     return out
 
 

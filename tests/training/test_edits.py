@@ -1,0 +1,88 @@
+"""The compact edit (docs/formats.md 2b): what a small model emits, expanded into the section 2
+diff before anything else sees it."""
+
+import pytest
+
+from repair.dataset import build_examples
+from repair.edits import edit_response, edit_span, expand_completion, expand_edit, to_edit, to_edit_example
+from repair.linediff import DiffParseError, parse_diff, render_diff
+from repair.prompt import parse_prompt
+
+PROMPT = """<code>
+#main.py
+3 import os
+4 
+5 def start(path)
+6     return os.path.join(path, path)
+7 x = sellf.value + sellf.other
+</code>
+<lsp_error>Expected ":" (pyright syntax)</lsp_error>
+<error_line>5 def start(path)</error_line>
+"""
+
+
+def _diff(*ops: str) -> str:
+    return "\n".join(["<diff>", *ops, "</diff>"])
+
+
+@pytest.mark.parametrize(
+    ("diff", "edit"),
+    [
+        (_diff("-5 def start(path)", "+5 def start(path):"), ["@5 )", "=):"]),
+        # the changed word, widened right until it is the only occurrence in the line
+        (_diff("-7 x = sellf.value + sellf.other", "+7 x = self.value + sellf.other"), ["@7 sellf.value", "=self.value"]),
+        (_diff("-6     return os.path.join(path, path)", "+6         return os.path.join(path, path)"), ["@6     ", "=        "]),
+        (_diff("+3 import sys"), ["+3 import sys"]),
+        (_diff("-4"), ["-4"]),
+        (_diff("-4", "+4 y = 1", "+4 z = 2"), ["@4 ", "=y = 1", "+4 z = 2"]),
+    ],
+)
+def test_an_edit_names_only_what_changes_and_expands_back_to_the_diff(diff, edit):
+    prompt = parse_prompt(PROMPT)
+    text = to_edit(prompt, parse_diff(diff))
+    assert text.split("\n") == ["<edit>", *edit, "</edit>"]
+    assert expand_edit(prompt, text) == render_diff(parse_diff(diff))
+
+
+def test_a_diff_removing_a_line_the_prompt_does_not_show_keeps_its_diff_form():
+    diff = _diff("-40 gone = 1")
+    assert to_edit(parse_prompt(PROMPT), parse_diff(diff)) is None
+    assert edit_response(PROMPT, diff) == diff
+    assert expand_completion(PROMPT, diff) == diff  # a <diff> completion passes through
+
+
+@pytest.mark.parametrize(
+    ("completion", "reason"),
+    [
+        ("<edit>\n@5 missing\n=x\n</edit>", "malformed_line"),  # the span is not in the line
+        ("<edit>\n@6 path\n=p\n</edit>", "malformed_line"),  # not unique: which one?
+        ("<edit>\n@9 x\n=y\n</edit>", "bad_line_number"),  # not a shown line
+        ("<edit>\n@5 )\n</edit>", "malformed_line"),  # no '=' row
+        ("<edit>\n-12\n</edit>", "bad_line_number"),
+        ("nothing here", "no_diff_block"),
+    ],
+)
+def test_an_edit_that_does_not_fit_the_prompt_is_refused_with_the_reason(completion, reason):
+    with pytest.raises(DiffParseError) as error:
+        expand_edit(parse_prompt(PROMPT), completion)
+    assert error.value.reason == reason
+    assert expand_completion(PROMPT, completion) == completion  # parsing it later says why
+
+
+def test_edit_span_is_unique_and_replaces_to_the_new_line():
+    for old, new in [("a = b", "a == b"), ("", "x"), ("abc", ""), ("f(x, x)", "f(x, y)"), ("aaa", "aaaa")]:
+        span, replacement = edit_span(old, new)
+        assert sum(old.startswith(span, i) for i in range(len(old) + 1)) == 1
+        assert old.replace(span, replacement, 1) == new
+
+
+def test_every_row_of_a_real_dataset_round_trips(repair_rows):
+    examples, _, _ = build_examples(repair_rows)
+    assert len(examples) > 50
+    compact = 0
+    for example in examples:
+        row = to_edit_example(example)
+        compact += row["response"].startswith("<edit>")
+        expanded = expand_completion(example["prompt"], row["response"])
+        assert parse_diff(expanded).ops == parse_diff(example["response"]).ops, example
+    assert compact >= 0.9 * len(examples)
