@@ -147,7 +147,9 @@ def expand_edit(prompt: ParsedPrompt, text: str) -> str:
         elif match := _INSERT.fullmatch(row):
             ops.append(DiffOp("+", int(match.group(1)), match.group(2) or ""))
         else:
-            raise DiffParseError("malformed_line", f"{row[:80]!r} is not '@N SPAN', '=NEW', '-N' or '+N TEXT'")
+            raise DiffParseError(
+                "malformed_line", f"{row[:80]!r} is not '@N SPAN', '=NEW', '-N' or '+N TEXT'"
+            )
     if pending is not None:
         raise DiffParseError("malformed_line", f"'@{pending[0]}' has no '=NEW' row")
     return render_diff(LineDiff(tuple(ops)))
@@ -163,8 +165,12 @@ def expand_completion(prompt: str, completion: str) -> str:
 
 
 def edit_response(prompt: str, response: str) -> str:
-    """A training row's response in the edit form (its diff when the edit cannot express it)."""
-    edit = to_edit(parse_prompt(prompt), parse_diff(response))
+    """A diff response in the edit form; the response as is when the edit cannot express it (a
+    removed line the prompt does not show) or it is not a well-formed diff."""
+    try:
+        edit = to_edit(parse_prompt(prompt), parse_diff(response))
+    except (DiffParseError, PromptError):
+        return response
     return response if edit is None else edit
 
 

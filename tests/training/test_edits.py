@@ -30,8 +30,14 @@ def _diff(*ops: str) -> str:
     [
         (_diff("-5 def start(path)", "+5 def start(path):"), ["@5 )", "=):"]),
         # the changed word, widened right until it is the only occurrence in the line
-        (_diff("-7 x = sellf.value + sellf.other", "+7 x = self.value + sellf.other"), ["@7 sellf.value", "=self.value"]),
-        (_diff("-6     return os.path.join(path, path)", "+6         return os.path.join(path, path)"), ["@6     ", "=        "]),
+        (
+            _diff("-7 x = sellf.value + sellf.other", "+7 x = self.value + sellf.other"),
+            ["@7 sellf.value", "=self.value"],
+        ),
+        (
+            _diff("-6     return os.path.join(path, path)", "+6         return os.path.join(path, path)"),
+            ["@6     ", "=        "],
+        ),
         (_diff("+3 import sys"), ["+3 import sys"]),
         (_diff("-4"), ["-4"]),
         (_diff("-4", "+4 y = 1", "+4 z = 2"), ["@4 ", "=y = 1", "+4 z = 2"]),
