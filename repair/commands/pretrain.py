@@ -149,7 +149,8 @@ def command(
         "corpus": corpus,
         "training": {**run.summary(), "loss_curve": pretrain.loss_curve_points(run.run_losses)},
         "max_duration": max_duration,
-        "global_batch_size": 16,
+        "global_batch_size": cfg.global_train_batch_size,
+        "response": response_format_of(cfg),
         "hardware": hardware,
         "cpu_s": round(cpu_s, 1),
         "started": time.strftime(

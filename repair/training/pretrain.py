@@ -45,6 +45,10 @@ MAX_SEGMENT_LINES = 60
 MAX_FILE_BYTES = 120_000
 LINT_BATCH = 400
 CARD_FILE = "card.json"
+RESPONSE_FORMS = {
+    "diff": "the numbered line diff (docs/formats.md section 2)",
+    "edit": "the compact edit (docs/formats.md section 2b), expanded into the section 2 diff by `repair.model.RepairModel`",
+}
 # Pretraining runs for an hour or more on a shared CPU: checkpoint (and export, and evaluate) every few
 # hundred batches instead of every epoch, so an interruption loses minutes and `--max-duration` can be
 # cut short at any checkpoint.
@@ -400,6 +404,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "| --- | --- |",
         f"| model | Llama-style, {card['parameters']:,} parameters ({card['shape']}), fp32 safetensors, {card['size_bytes'] / 1e6:.1f} MB |",
         f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, trained on the corpus's training split |",
+        f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
         f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
         f"| mistakes | {mistakes} |",

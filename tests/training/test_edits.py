@@ -92,3 +92,36 @@ def test_every_row_of_a_real_dataset_round_trips(repair_rows):
         expanded = expand_completion(example["prompt"], row["response"])
         assert parse_diff(expanded).ops == parse_diff(example["response"]).ops, example
     assert compact >= 0.9 * len(examples)
+
+
+def test_a_model_that_emits_edits_answers_with_the_expanded_diff(tiny_checkpoint, tmp_path):
+    """The served path: a model trained on edits (its repair_prompt.json says so) answers `propose`,
+    and so Triton and the editor, with the section 2 diff."""
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+    from tests.conftest import LEARNED_CASE, LEARNED_DIFF, overfit
+
+    model = RepairModel(tiny_checkpoint, temperature=0.0)
+    prompt = model.prompt(LEARNED_CASE.code, LEARNED_CASE.diagnostic, LEARNED_CASE.file_name)
+    edit = to_edit(parse_prompt(prompt), parse_diff(LEARNED_DIFF))
+    assert edit == "<edit>\n@3 .screen\n=.Screen()\n</edit>"  # "screen" alone is there twice
+    learned = overfit(tiny_checkpoint, tmp_path / "edits", prompt, edit, steps=60)
+    assert RepairModel(learned, temperature=0.0).propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic) == edit
+    write_prompt_settings(learned, DEFAULT_WINDOW, EDIT_RESPONSE)
+    assert (
+        RepairModel(learned, temperature=0.0).propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+        == LEARNED_DIFF
+    )
+
+
+def test_the_cpu_presets_teach_the_edit_and_the_large_ones_the_diff(tmp_path):
+    from repair.model import DIFF_RESPONSE, EDIT_RESPONSE, response_format_of
+    from repair.training.config import TrainingSettings, render_config
+
+    def form(preset: str) -> str:
+        return response_format_of(
+            render_config(TrainingSettings(preset, str(tmp_path), str(tmp_path), str(tmp_path)))
+        )
+
+    assert form("cpu-tiny") == form("cpu-tiny-scratch") == EDIT_RESPONSE
+    assert form("single-gpu-lora") == DIFF_RESPONSE
