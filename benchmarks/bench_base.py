@@ -171,7 +171,9 @@ def markdown(results: dict) -> str:
             f"Data: {results['data_source']}; train/validation/test {results['data']['train']}/"
             f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
             f"({base['card']['parameters']:,} parameters, {base['card']['training']['batches']} pretraining batches, "
-            f"see its README). Exact match: greedy decoding (pass@1), the diff's ops equal to the reference's, n={n}."
+            f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
+            f"greedy decoding (pass@1), the final diff's ops (an edit expanded against the prompt) equal to the "
+            f"reference diff's, n={n}."
         ),
         "",
         "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) |",
