@@ -89,6 +89,23 @@ def copying(completions: list[str], test: list[dict]) -> dict:
     }
 
 
+def demo_file_fix(model_dir: Path, window: int) -> dict:
+    """What the model proposes (greedy) for the demo's final broken file (`repair demo` sends it to the
+    served model), and verification's verdict on it: applied, re-linted, the error gone, nothing new."""
+    from repair.commands.demo import BROKEN_EXAMPLE
+    from repair.lint import lint_project
+    from repair.model import RepairModel
+    from repair.verify import BatchLinter, Verifier
+
+    (linted,) = lint_project({"broken.py": BROKEN_EXAMPLE}, ["broken.py"])
+    diagnostic = next(d for d in linted.diagnostics if d.severity == "error")
+    proposal = RepairModel(model_dir, temperature=0.0, window=window).propose(
+        BROKEN_EXAMPLE, diagnostic, "broken.py"
+    )
+    verdict = Verifier(BatchLinter()).verify(BROKEN_EXAMPLE, diagnostic, proposal, "broken.py")
+    return {"demo_file_diff": proposal, "demo_file_verdict": verdict.verdict}
+
+
 def score(model_dir: Path, test: list[dict], window: int) -> dict:
     from repair.model import RepairModel
     from repair.training.heldout import exact_match
@@ -101,7 +118,8 @@ def score(model_dir: Path, test: list[dict], window: int) -> dict:
         return completions
 
     result = exact_match(generate, test)
-    return {**result, **copying(completions, test), "wall_s": round(time.perf_counter() - started, 1)}
+    wall_s = round(time.perf_counter() - started, 1)
+    return {**result, **copying(completions, test), "wall_s": wall_s, **demo_file_fix(model_dir, window)}
 
 
 def finetune(
@@ -152,7 +170,13 @@ def finetune(
 
 def _cells(scores: dict) -> str:
     rates = ("exact_match", "well_formed", "line_number_right", "first_line_exact")
-    return " | ".join(f"{scores[k]:.1%}" if k in scores else "" for k in rates)
+    demo = scores.get("demo_file_diff", "").replace("\n", " ").replace("|", "\\|")
+    return " | ".join(
+        [
+            *(f"{scores[k]:.1%}" if k in scores else "" for k in rates),
+            f"`{demo}` ({scores.get('demo_file_verdict', '')})",
+        ]
+    )
 
 
 def markdown(results: dict) -> str:
@@ -176,8 +200,8 @@ def markdown(results: dict) -> str:
             f"reference diff's, n={n}."
         ),
         "",
-        "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) | the demo's broken file: diff (verification) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| base alone, zero-shot | 0 | 0 s | {_cells(base['zero_shot'])} |",
     ]
     for label, preset in (
