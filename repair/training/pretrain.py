@@ -12,7 +12,8 @@
 3. **Dataset.** `repair.dataset.build_dataset`: split by project (a package's subpackage), near-duplicates
    and benchmark windows dropped the same way as for user data.
 4. **Training.** A byte-level BPE tokenizer on the training split, then the `cpu-tiny-scratch` preset
-   (LLM Foundry / Composer, as `repair train`) from a random init; autoresume from `<work>/run`.
+   (LLM Foundry / Composer, as `repair train`) from a random init; autoresume from `<work>/run`. The
+   preset teaches the compact edit (`repair.edits`, docs/formats.md 2b), not the whole diff.
 5. **Export.** `export_base` writes safetensors, tokenizer, `repair_prompt.json` and the model card.
 """
 
