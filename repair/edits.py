@@ -1,23 +1,27 @@
 """The compact edit a small model emits (docs/formats.md section 2b), and its expansion into the
 numbered line diff of section 2 before anything else sees it.
 
-A numbered line diff makes a model copy whole lines: `-N TEXT` repeats line N of the prompt, and
-`+N TEXT` repeats it again with one word changed. A tiny model gets the frame right and paraphrases
-the line. The compact edit names only what changes; everything it leaves out is in the prompt:
+A numbered line diff makes a model copy whole lines and their numbers: `-N TEXT` repeats line N of
+the prompt, and `+N TEXT` repeats it again with one word changed. A tiny model gets the frame right and
+paraphrases the line, or writes the number it saw most often. The compact edit names only what
+changes, and where relative to the error line; everything it leaves out is in the prompt:
 
 ```
 <edit>
-@77 sellf
+@0 sellf
 =self
 </edit>
 ```
 
-- `@N SPAN` then `=NEW`: line N (shown in the prompt) with its one occurrence of SPAN replaced by NEW;
-  it stands for the diff's `-N <line N>` and `+N <line N edited>`.
-- `-N`: remove line N (its text is the prompt's line N).
-- `+N TEXT`: insert TEXT before original line N, exactly as in a diff.
+Every K below is a line offset from the prompt's error line (`<error_line>`): 0 is that line, -1 the
+one before it, 2 two after it.
 
-`to_edit(prompt, diff)` writes the edit of a diff: a `-N`/`+N` pair becomes `@N`/`=` with the
+- `@K SPAN` then `=NEW`: line K (shown in the prompt) with its one occurrence of SPAN replaced by NEW;
+  it stands for the diff's `-N <line N>` and `+N <line N edited>`.
+- `-K`: remove line K (its text is the prompt's line).
+- `+K TEXT`: insert TEXT before original line K, as a diff's `+N TEXT` does.
+
+`to_edit(prompt, diff)` writes the edit of a diff: a `-N`/`+N` pair becomes `@K`/`=` with the
 smallest span that is whole lexical pieces (`_PIECE`) around the change and occurs once in the line.
 `expand_edit(prompt, completion)` turns it back: `expand_edit(p, to_edit(p, d)) == d` for every diff
 whose removed lines the prompt shows. A diff that removes a line the prompt does not show (outside the
@@ -44,9 +48,9 @@ OPEN_EDIT, CLOSE_EDIT = "<edit>", "</edit>"
 STOP_STRINGS = (CLOSE_TAG, CLOSE_EDIT)  # a completion ends after either block
 # Lexical pieces a span is made of: a word, a run of blanks, or one other character.
 _PIECE = re.compile(r"\w+|\s+|[^\w\s]")
-_SPAN = re.compile(r"@([0-9]+)(?: (.*))?", re.DOTALL)
-_REMOVE = re.compile(r"-([0-9]+)")
-_INSERT = re.compile(r"\+([0-9]+)(?: (.*))?", re.DOTALL)
+_SPAN = re.compile(r"@(-?[0-9]+)(?: (.*))?", re.DOTALL)
+_REMOVE = re.compile(r"-(-?[0-9]+)")
+_INSERT = re.compile(r"\+(-?[0-9]+)(?: (.*))?", re.DOTALL)
 
 
 def _occurrences(line: str, span: str) -> int:
@@ -90,16 +94,17 @@ def to_edit(prompt: ParsedPrompt, diff: LineDiff) -> str | None:
     i = 0
     while i < len(ops):
         op = ops[i]
+        offset = op.line - prompt.error_line
         if op.sign == "+":
-            rows.append(op.render())
+            rows.append(f"+{offset} {op.text}" if op.text else f"+{offset}")
         elif shown.get(op.line) != op.text:
             return None
         elif i + 1 < len(ops) and ops[i + 1].sign == "+" and ops[i + 1].line == op.line:
             span, new = edit_span(op.text, ops[i + 1].text)
-            rows += [f"@{op.line} {span}", f"={new}"]
+            rows += [f"@{offset} {span}", f"={new}"]
             i += 1
         else:
-            rows.append(f"-{op.line}")
+            rows.append(f"-{offset}")
         i += 1
     return "\n".join([OPEN_EDIT, *rows, CLOSE_EDIT])
 
@@ -123,35 +128,40 @@ def expand_edit(prompt: ParsedPrompt, text: str) -> str:
         return render_diff(parse_diff(text))
     shown = _shown(prompt)
     ops: list[DiffOp] = []
-    pending: tuple[int, str] | None = None  # an `@N SPAN` waiting for its `=NEW`
+    pending: tuple[int, str] | None = None  # an `@K SPAN` waiting for its `=NEW`
     for row in rows:
         if pending is not None:
             if not row.startswith("="):
-                raise DiffParseError("malformed_line", f"{row[:80]!r} should be '=NEW' after '@{pending[0]}'")
+                raise DiffParseError(
+                    "malformed_line", f"{row[:80]!r} should be '=NEW' after an '@K SPAN' row"
+                )
             number, span = pending
             line = shown[number]
             ops += [DiffOp("-", number, line), DiffOp("+", number, line.replace(span, row[1:], 1))]
             pending = None
         elif match := _SPAN.fullmatch(row):
-            number, span = int(match.group(1)), match.group(2) or ""
+            number, span = prompt.error_line + int(match.group(1)), match.group(2) or ""
             if number not in shown:
-                raise DiffParseError("bad_line_number", f"@{number}: line {number} is not in the prompt")
+                raise DiffParseError("bad_line_number", f"{row[:20]!r}: line {number} is not in the prompt")
             if _occurrences(shown[number], span) != 1:
-                raise DiffParseError("malformed_line", f"@{number}: {span!r} is not once in line {number}")
+                raise DiffParseError("malformed_line", f"{row[:80]!r}: {span!r} is not once in line {number}")
             pending = (number, span)
         elif match := _REMOVE.fullmatch(row):
-            number = int(match.group(1))
+            number = prompt.error_line + int(match.group(1))
             if number not in shown:
-                raise DiffParseError("bad_line_number", f"-{number}: line {number} is not in the prompt")
+                raise DiffParseError("bad_line_number", f"{row!r}: line {number} is not in the prompt")
             ops.append(DiffOp("-", number, shown[number]))
         elif match := _INSERT.fullmatch(row):
-            ops.append(DiffOp("+", int(match.group(1)), match.group(2) or ""))
+            number = prompt.error_line + int(match.group(1))
+            if number < 1:
+                raise DiffParseError("bad_line_number", f"{row[:20]!r}: line {number} (lines start at 1)")
+            ops.append(DiffOp("+", number, match.group(2) or ""))
         else:
             raise DiffParseError(
-                "malformed_line", f"{row[:80]!r} is not '@N SPAN', '=NEW', '-N' or '+N TEXT'"
+                "malformed_line", f"{row[:80]!r} is not '@K SPAN', '=NEW', '-K' or '+K TEXT'"
             )
     if pending is not None:
-        raise DiffParseError("malformed_line", f"'@{pending[0]}' has no '=NEW' row")
+        raise DiffParseError("malformed_line", f"the '@K SPAN' row of line {pending[0]} has no '=NEW' row")
     return render_diff(LineDiff(tuple(ops)))
 
 

@@ -28,22 +28,22 @@ def _diff(*ops: str) -> str:
 @pytest.mark.parametrize(
     ("diff", "edit"),
     [
-        (_diff("-5 def start(path)", "+5 def start(path):"), ["@5 )", "=):"]),
+        (_diff("-5 def start(path)", "+5 def start(path):"), ["@0 )", "=):"]),
         # the changed word, widened right until it is the only occurrence in the line
         (
             _diff("-7 x = sellf.value + sellf.other", "+7 x = self.value + sellf.other"),
-            ["@7 sellf.value", "=self.value"],
+            ["@2 sellf.value", "=self.value"],
         ),
         (
             _diff("-6     return os.path.join(path, path)", "+6         return os.path.join(path, path)"),
-            ["@6     ", "=        "],
+            ["@1     ", "=        "],
         ),
-        (_diff("+3 import sys"), ["+3 import sys"]),
-        (_diff("-4"), ["-4"]),
-        (_diff("-4", "+4 y = 1", "+4 z = 2"), ["@4 ", "=y = 1", "+4 z = 2"]),
+        (_diff("+3 import sys"), ["+-2 import sys"]),
+        (_diff("-4"), ["--1"]),
+        (_diff("-4", "+4 y = 1", "+4 z = 2"), ["@-1 ", "=y = 1", "+-1 z = 2"]),
     ],
 )
-def test_an_edit_names_only_what_changes_and_expands_back_to_the_diff(diff, edit):
+def test_an_edit_names_only_what_changes_relative_to_the_error_line_and_expands_back(diff, edit):
     prompt = parse_prompt(PROMPT)
     text = to_edit(prompt, parse_diff(diff))
     assert text.split("\n") == ["<edit>", *edit, "</edit>"]
@@ -60,11 +60,12 @@ def test_a_diff_removing_a_line_the_prompt_does_not_show_keeps_its_diff_form():
 @pytest.mark.parametrize(
     ("completion", "reason"),
     [
-        ("<edit>\n@5 missing\n=x\n</edit>", "malformed_line"),  # the span is not in the line
-        ("<edit>\n@6 path\n=p\n</edit>", "malformed_line"),  # not unique: which one?
-        ("<edit>\n@9 x\n=y\n</edit>", "bad_line_number"),  # not a shown line
-        ("<edit>\n@5 )\n</edit>", "malformed_line"),  # no '=' row
-        ("<edit>\n-12\n</edit>", "bad_line_number"),
+        ("<edit>\n@0 missing\n=x\n</edit>", "malformed_line"),  # the span is not in the line
+        ("<edit>\n@1 path\n=p\n</edit>", "malformed_line"),  # not unique: which one?
+        ("<edit>\n@4 x\n=y\n</edit>", "bad_line_number"),  # not a shown line
+        ("<edit>\n@0 )\n</edit>", "malformed_line"),  # no '=' row
+        ("<edit>\n-7\n</edit>", "bad_line_number"),
+        ("<edit>\n+-9 x\n</edit>", "bad_line_number"),  # before line 1,
         ("nothing here", "no_diff_block"),
     ],
 )
@@ -104,7 +105,7 @@ def test_a_model_that_emits_edits_answers_with_the_expanded_diff(tiny_checkpoint
     model = RepairModel(tiny_checkpoint, temperature=0.0)
     prompt = model.prompt(LEARNED_CASE.code, LEARNED_CASE.diagnostic, LEARNED_CASE.file_name)
     edit = to_edit(parse_prompt(prompt), parse_diff(LEARNED_DIFF))
-    assert edit == "<edit>\n@3 .screen\n=.Screen()\n</edit>"  # "screen" alone is there twice
+    assert edit == "<edit>\n@0 .screen\n=.Screen()\n</edit>"  # "screen" alone is there twice
     learned = overfit(tiny_checkpoint, tmp_path / "edits", prompt, edit, steps=60)
     assert RepairModel(learned, temperature=0.0).propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic) == edit
     write_prompt_settings(learned, DEFAULT_WINDOW, EDIT_RESPONSE)
