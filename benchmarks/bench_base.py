@@ -3,7 +3,7 @@ finetuned with the `cpu-tiny` preset on a demo-sized dataset, against `cpu-tiny-
 nothing on the same data with the same budget; held-out exact match (pass@1, greedy) along the way
 (the learning curve). Writes the `## Pretrained base` section of benchmarks/RESULTS.md.
 
-    uv run python -m benchmarks bench_base                                  # the demo's budget (300 batches)
+    uv run python -m benchmarks bench_base                                  # the demo's budget (DEMO_TRAIN_DURATION)
     uv run python -m benchmarks.bench_base --data .data/store/datasets/repair_dataset/v1/jsonl   # the demo's own day
 
 Data: `--data` (a `repair_dataset` JSONL folder, e.g. the demo's day), else the simulator's mistakes
@@ -261,8 +261,10 @@ def earlier_runs(path: Path = results.RESULTS) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from repair.commands.demo import DEMO_TRAIN_DURATION
     from repair.dataset import DEFAULT_WINDOW
     from repair.training.config import default_model_dir
+    from repair.training.pretrain import batches_of
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path(".data/bench_base"))
@@ -275,8 +277,13 @@ def main(argv: list[str] | None = None) -> None:
         "--max-files", type=int, default=200, help="stdlib files mined for the synthetic data"
     )
     parser.add_argument("--test-items", type=int, default=100)
-    parser.add_argument("--batches", type=int, default=300, help="the demo's finetuning budget")
-    parser.add_argument("--curve-every", type=int, default=100)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=batches_of(DEMO_TRAIN_DURATION),
+        help="default: the demo's finetuning budget",
+    )
+    parser.add_argument("--curve-every", type=int, default=50)
     parser.add_argument(
         "--presets",
         nargs="*",
