@@ -3,7 +3,7 @@ finetuned with the `cpu-tiny` preset on a demo-sized dataset, against `cpu-tiny-
 nothing on the same data with the same budget; held-out exact match (pass@1, greedy) along the way
 (the learning curve). Writes the `## Pretrained base` section of benchmarks/RESULTS.md.
 
-    uv run python -m benchmarks bench_base                                  # the demo's budget (300 batches)
+    uv run python -m benchmarks bench_base                                  # the demo's budget (DEMO_TRAIN_DURATION)
     uv run python -m benchmarks.bench_base --data .data/store/datasets/repair_dataset/v1/jsonl   # the demo's own day
 
 Data: `--data` (a `repair_dataset` JSONL folder, e.g. the demo's day), else the simulator's mistakes
@@ -89,6 +89,23 @@ def copying(completions: list[str], test: list[dict]) -> dict:
     }
 
 
+def demo_file_fix(model_dir: Path, window: int) -> dict:
+    """What the model proposes (greedy) for the demo's final broken file (`repair demo` sends it to the
+    served model), and verification's verdict on it: applied, re-linted, the error gone, nothing new."""
+    from repair.commands.demo import BROKEN_EXAMPLE
+    from repair.lint import lint_project
+    from repair.model import RepairModel
+    from repair.verify import BatchLinter, Verifier
+
+    (linted,) = lint_project({"broken.py": BROKEN_EXAMPLE}, ["broken.py"])
+    diagnostic = next(d for d in linted.diagnostics if d.severity == "error")
+    proposal = RepairModel(model_dir, temperature=0.0, window=window).propose(
+        BROKEN_EXAMPLE, diagnostic, "broken.py"
+    )
+    verdict = Verifier(BatchLinter()).verify(BROKEN_EXAMPLE, diagnostic, proposal, "broken.py")
+    return {"demo_file_diff": proposal, "demo_file_verdict": verdict.verdict}
+
+
 def score(model_dir: Path, test: list[dict], window: int) -> dict:
     from repair.model import RepairModel
     from repair.training.heldout import exact_match
@@ -101,7 +118,8 @@ def score(model_dir: Path, test: list[dict], window: int) -> dict:
         return completions
 
     result = exact_match(generate, test)
-    return {**result, **copying(completions, test), "wall_s": round(time.perf_counter() - started, 1)}
+    wall_s = round(time.perf_counter() - started, 1)
+    return {**result, **copying(completions, test), "wall_s": wall_s, **demo_file_fix(model_dir, window)}
 
 
 def finetune(
@@ -110,7 +128,7 @@ def finetune(
     """Trains `preset` for `batches` (exports every `every`), scores each export: the learning curve."""
     from omegaconf import OmegaConf
 
-    from repair.model import write_prompt_settings
+    from repair.model import response_format_of, write_prompt_settings
     from repair.training.config import SCRATCH_PRESETS, TrainingSettings, render_config, run_training
     from repair.training.scratch import init_scratch_model, train_tokenizer
 
@@ -143,7 +161,7 @@ def finetune(
     cpu = _cpu_s() - cpu
     curve = []
     for export in sorted((run_dir / "run" / "huggingface").glob("ba*"), key=lambda p: int(p.name[2:])):
-        write_prompt_settings(export, window)
+        write_prompt_settings(export, window, response_format_of(cfg))
         curve.append({"batches": int(export.name[2:]), **score(export, test, window)})
         print(f"{preset} {export.name}: {json.dumps(curve[-1])}", flush=True)
     lr = OmegaConf.select(cfg, "optimizer.lr")
@@ -152,7 +170,13 @@ def finetune(
 
 def _cells(scores: dict) -> str:
     rates = ("exact_match", "well_formed", "line_number_right", "first_line_exact")
-    return " | ".join(f"{scores[k]:.1%}" if k in scores else "" for k in rates)
+    demo = scores.get("demo_file_diff", "").replace("\n", " ").replace("|", "\\|")
+    return " | ".join(
+        [
+            *(f"{scores[k]:.1%}" if k in scores else "" for k in rates),
+            f"`{demo}` ({scores.get('demo_file_verdict', '')})",
+        ]
+    )
 
 
 def markdown(results: dict) -> str:
@@ -171,11 +195,13 @@ def markdown(results: dict) -> str:
             f"Data: {results['data_source']}; train/validation/test {results['data']['train']}/"
             f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
             f"({base['card']['parameters']:,} parameters, {base['card']['training']['batches']} pretraining batches, "
-            f"see its README). Exact match: greedy decoding (pass@1), the diff's ops equal to the reference's, n={n}."
+            f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
+            f"greedy decoding (pass@1), the final diff's ops (an edit expanded against the prompt) equal to the "
+            f"reference diff's, n={n}."
         ),
         "",
-        "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | batches on this data | training CPU | exact match | well-formed diffs | first diff line: right number | first diff line: exact (the copy) | the demo's broken file: diff (verification) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| base alone, zero-shot | 0 | 0 s | {_cells(base['zero_shot'])} |",
     ]
     for label, preset in (
@@ -235,8 +261,10 @@ def earlier_runs(path: Path = results.RESULTS) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from repair.commands.demo import DEMO_TRAIN_DURATION
     from repair.dataset import DEFAULT_WINDOW
     from repair.training.config import default_model_dir
+    from repair.training.pretrain import batches_of
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path(".data/bench_base"))
@@ -249,8 +277,13 @@ def main(argv: list[str] | None = None) -> None:
         "--max-files", type=int, default=200, help="stdlib files mined for the synthetic data"
     )
     parser.add_argument("--test-items", type=int, default=100)
-    parser.add_argument("--batches", type=int, default=300, help="the demo's finetuning budget")
-    parser.add_argument("--curve-every", type=int, default=100)
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=batches_of(DEMO_TRAIN_DURATION),
+        help="default: the demo's finetuning budget",
+    )
+    parser.add_argument("--curve-every", type=int, default=50)
     parser.add_argument(
         "--presets",
         nargs="*",

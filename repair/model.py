@@ -3,7 +3,9 @@ behind the `Repairer` protocol, for evaluation and the Triton Python backend.
 
 The model sees exactly what training showed it: the section 3 prompt, cut to `window` lines around
 the error line (line numbers kept, so the diff applies to the whole file), then a newline; it answers
-with the section 2 `<diff>` block and end of sequence.
+with the section 2 `<diff>` block, or (a model trained on `repair.edits`' compact form, recorded in
+its `repair_prompt.json`) the section 2b `<edit>` block, which `generate` expands into the `<diff>`
+block against the prompt before returning it: every caller sees a numbered line diff.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
-from repair.linediff import CLOSE_TAG
+from repair.edits import STOP_STRINGS, expand_completion
 
 # Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
 AUTO_DEVICE = "auto"
@@ -37,16 +40,35 @@ def placement(device: str = AUTO_DEVICE) -> tuple[str, str]:
 # Written into an export by training: the prompt settings the model was trained with.
 PROMPT_SETTINGS_FILE = "repair_prompt.json"
 FROM_MODEL = "from_model"
+# What the model emits: the numbered line diff itself, or the compact edit (`repair.edits`), which
+# training gets from the dataset's diffs through this LLM Foundry preprocessing function.
+DIFF_RESPONSE, EDIT_RESPONSE = "diff", "edit"
+EDIT_PREPROCESSING_FN = "repair.edits:to_edit_example"
 
 
-def write_prompt_settings(model_dir: str | Path, window: int | None) -> None:
-    (Path(model_dir) / PROMPT_SETTINGS_FILE).write_text(json.dumps({"window": window}))
+def response_format_of(cfg: Any) -> str:
+    """The response form a rendered training config teaches (its train loader's preprocessing)."""
+    dataset = cfg["train_loader"]["dataset"]
+    return EDIT_RESPONSE if dataset.get("preprocessing_fn") == EDIT_PREPROCESSING_FN else DIFF_RESPONSE
+
+
+def write_prompt_settings(model_dir: str | Path, window: int | None, response: str = DIFF_RESPONSE) -> None:
+    (Path(model_dir) / PROMPT_SETTINGS_FILE).write_text(json.dumps({"window": window, "response": response}))
+
+
+def _prompt_settings(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / PROMPT_SETTINGS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def read_prompt_window(model_dir: str | Path) -> int | None:
     """The window the model was trained with (`DEFAULT_WINDOW` for an export without the file)."""
-    path = Path(model_dir) / PROMPT_SETTINGS_FILE
-    return json.loads(path.read_text())["window"] if path.is_file() else DEFAULT_WINDOW
+    return _prompt_settings(model_dir).get("window", DEFAULT_WINDOW)
+
+
+def read_response_format(model_dir: str | Path) -> str:
+    """What the model emits (`DIFF_RESPONSE` for an export without the setting)."""
+    return _prompt_settings(model_dir).get("response", DIFF_RESPONSE)
 
 
 class RepairModel:
@@ -85,6 +107,7 @@ class RepairModel:
         self.top_p = top_p
         self.top_k = top_k
         self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
+        self.response_format = read_response_format(self.model_dir)
         self.batch_size = batch_size or (GPU_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
         self.seed = seed
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
@@ -98,7 +121,8 @@ class RepairModel:
         self.model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
-        """One completion per section 3 prompt, cut after `</diff>` (or at end of sequence)."""
+        """One completion per section 3 prompt, cut after `</diff>` (or at end of sequence); an
+        `<edit>` completion is expanded into its `<diff>` block (kept as is when it cannot be)."""
         import torch
 
         completions: list[str] = []
@@ -124,16 +148,22 @@ class RepairModel:
                     top_k=self.top_k if sampling else None,
                     eos_token_id=self.tokenizer.eos_token_id,
                     pad_token_id=self.tokenizer.pad_token_id,
-                    stop_strings=[CLOSE_TAG],
+                    stop_strings=list(STOP_STRINGS),
                     # LLM Foundry exports with use_cache false (a training setting); decoding without
                     # the KV cache recomputes the whole sequence at every token (measured 23x slower).
                     use_cache=True,
                     tokenizer=self.tokenizer,
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True):
-                end = text.find(CLOSE_TAG)
-                completions.append(text[: end + len(CLOSE_TAG)] if end >= 0 else text)
+            texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            for prompt, text in zip(batch, texts, strict=True):
+                ends = [(text.find(tag), tag) for tag in STOP_STRINGS if tag in text]
+                if ends:
+                    end, tag = min(ends)
+                    text = text[: end + len(tag)]
+                if self.response_format == EDIT_RESPONSE:
+                    text = expand_completion(prompt, text)
+                completions.append(text)
         return completions
 
     def prompt(self, code: str, diagnostic: Diagnostic, file_name: str = "main.py") -> str:

@@ -22,7 +22,9 @@ import click
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The demo's budget: enough sessions for a few hundred verified repairs, and a short training run.
 DEMO_SESSIONS = 120
-DEMO_TRAIN_DURATION = "300ba"
+# Finetuning the pretrained base (models/base-cpu) on a day's ~160 examples: 100 batches of 16 are
+# ~10 epochs (benchmarks/RESULTS.md "Pretrained base" has the learning curve).
+DEMO_TRAIN_DURATION = "100ba"
 DEMO_EVAL_ITEMS = 40
 
 BROKEN_EXAMPLE = """import math
@@ -130,9 +132,7 @@ def _serve_and_fix(store_root: str) -> None:
         deployed.local_path(), load_models=(deployed.model_name,), ports=tuple(free_ports(3))
     )
     with server:
-        click.echo(
-            f"    Triton serves {deployed.model_name} v{serving} at {server.grpc_url}"
-        )
+        click.echo(f"    Triton serves {deployed.model_name} v{serving} at {server.grpc_url}")
         with RepairClient(server.grpc_url, timeout_s=60) as client:
             for diagnostic in errors[:1]:
                 click.echo(
@@ -175,7 +175,9 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
     )
 
     previous = (datetime.fromisoformat(day) - timedelta(days=1)).strftime("%Y-%m-%d")
-    _stage(1, total, f"Simulating {sessions} IDE sessions a day on {previous} and {day} (the embedded default)")
+    _stage(
+        1, total, f"Simulating {sessions} IDE sessions a day on {previous} and {day} (the embedded default)"
+    )
     for simulated in (previous, day):  # projects begun on the first day continue on the second
         _run(
             defs,

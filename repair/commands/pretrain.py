@@ -78,6 +78,7 @@ def command(
     import resource
     import time
 
+    from repair.model import response_format_of
     from repair.training import pretrain
     from repair.training.scratch import count_parameters
 
@@ -113,7 +114,7 @@ def command(
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     )
     started = time.perf_counter()
-    run, settings = pretrain.train_base(
+    run, cfg = pretrain.train_base(
         work, max_duration, dict(_parse_override(o) for o in overrides), sink=report
     )
     cpu_s = (
@@ -122,7 +123,7 @@ def command(
         - cpu_start
     )
     window = corpus["settings"]["window"]
-    pretrain.export_base(run.export_dir, out, window)
+    pretrain.export_base(run.export_dir, out, window, response_format_of(cfg))
 
     card_heldout = {}
     test_rows = (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()
@@ -148,7 +149,8 @@ def command(
         "corpus": corpus,
         "training": {**run.summary(), "loss_curve": pretrain.loss_curve_points(run.run_losses)},
         "max_duration": max_duration,
-        "global_batch_size": 16,
+        "global_batch_size": cfg.global_train_batch_size,
+        "response": response_format_of(cfg),
         "hardware": hardware,
         "cpu_s": round(cpu_s, 1),
         "started": time.strftime(

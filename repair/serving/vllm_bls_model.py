@@ -14,6 +14,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from repair.dataset import model_input
+from repair.edits import expand_completion
 from repair.serving.backend_utils import parameter, request_input, response_for, window_parameter
 from repair.serving.handler import BadRequest, build_prompt, outcome_from_completion, parse_request
 
@@ -67,7 +68,9 @@ class TritonPythonModel:
                 request_input(request, "file_name"),
                 max_code_chars=self.max_code_chars,
             )
-            completion = await self._generate(build_prompt(parsed, self.window))
+            prompt = build_prompt(parsed, self.window)
+            # A model that emits the compact edit (docs/formats.md 2b) answers with its expanded diff.
+            completion = expand_completion(prompt, await self._generate(prompt))
         except BadRequest as bad:
             return bad
         except Exception as exc:  # noqa: BLE001 - the generator's error, for this request only

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from repair.dataset import model_input
-from repair.model import PROMPT_SETTINGS_FILE
+from repair.model import DIFF_RESPONSE, EDIT_RESPONSE, PROMPT_SETTINGS_FILE, read_response_format
 
 STAGE = "dpo"
 
@@ -58,14 +58,28 @@ class DpoRun:
         }
 
 
-def preference_dataset(pairs: Sequence[dict[str, Any]]):
-    """The TRL dataset (`prompt`, `chosen`, `rejected`) of the pairs, prompts as the model sees them."""
+def preference_dataset(pairs: Sequence[dict[str, Any]], response_format: str = DIFF_RESPONSE):
+    """The TRL dataset (`prompt`, `chosen`, `rejected`) of the pairs, prompts as the model sees them
+    and each side in the form the model emits (the compact edit for an `EDIT_RESPONSE` model)."""
     from datasets import Dataset
+
+    from repair.edits import edit_response
 
     if not pairs:
         raise ValueError("no preference pairs to train on")
+
+    def side(prompt: str, diff: str) -> str:
+        return edit_response(prompt, diff) if response_format == EDIT_RESPONSE else diff
+
     return Dataset.from_list(
-        [{"prompt": model_input(p["prompt"]), "chosen": p["chosen"], "rejected": p["rejected"]} for p in pairs]
+        [
+            {
+                "prompt": model_input(p["prompt"]),
+                "chosen": side(p["prompt"], p["chosen"]),
+                "rejected": side(p["prompt"], p["rejected"]),
+            }
+            for p in pairs
+        ]
     )
 
 
@@ -83,7 +97,7 @@ def train_dpo(
     from trl import DPOConfig, DPOTrainer
 
     base_dir, out_dir = Path(base_dir), Path(out_dir)
-    dataset = preference_dataset(pairs)
+    dataset = preference_dataset(pairs, read_response_format(base_dir))
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -62,7 +62,7 @@ def train(
     """Renders and validates the config, trains (resuming a run of the same folder), merges a LoRA
     adapter into its base (`repair.training.lora`), records the prompt window the data was built
     with in the export (`window`), scores."""
-    from repair.model import write_prompt_settings
+    from repair.model import read_prompt_window, response_format_of, write_prompt_settings
 
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
@@ -73,7 +73,8 @@ def train(
         shutil.rmtree(run.run_dir / "merged", ignore_errors=True)  # one merged export per run, as for exports
         merged = merge_adapter(run.export_dir, run.run_dir / "merged" / run.export_dir.name)
         run = replace(run, export_dir=merged)
-    if window is not None:
-        write_prompt_settings(run.export_dir, window)
+    # The export records the window and what the model emits (RepairModel reads both).
+    window = window if window is not None else read_prompt_window(run.export_dir)
+    write_prompt_settings(run.export_dir, window, response_format_of(cfg))
     heldout = heldout_exact_match(run.export_dir, settings.data_dir, heldout_items) if heldout_items else {}
     return TrainedModel(cfg, run, heldout)

@@ -12,7 +12,8 @@
 3. **Dataset.** `repair.dataset.build_dataset`: split by project (a package's subpackage), near-duplicates
    and benchmark windows dropped the same way as for user data.
 4. **Training.** A byte-level BPE tokenizer on the training split, then the `cpu-tiny-scratch` preset
-   (LLM Foundry / Composer, as `repair train`) from a random init; autoresume from `<work>/run`.
+   (LLM Foundry / Composer, as `repair train`) from a random init; autoresume from `<work>/run`. The
+   preset teaches the compact edit (`repair.edits`, docs/formats.md 2b), not the whole diff.
 5. **Export.** `export_base` writes safetensors, tokenizer, `repair_prompt.json` and the model card.
 """
 
@@ -45,6 +46,10 @@ MAX_SEGMENT_LINES = 60
 MAX_FILE_BYTES = 120_000
 LINT_BATCH = 400
 CARD_FILE = "card.json"
+RESPONSE_FORMS = {
+    "diff": "the numbered line diff (docs/formats.md section 2)",
+    "edit": "the compact edit (docs/formats.md section 2b), expanded into the section 2 diff by `repair.model.RepairModel`",
+}
 # Pretraining runs for an hour or more on a shared CPU: checkpoint (and export, and evaluate) every few
 # hundred batches instead of every epoch, so an interruption loses minutes and `--max-duration` can be
 # cut short at any checkpoint.
@@ -330,7 +335,8 @@ def train_base(
     overrides: dict[str, Any] | None = None,
     sink: Callable[[dict[str, Any]], None] | None = None,
 ):
-    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`)."""
+    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`);
+    returns the run and its rendered config."""
     from omegaconf import OmegaConf
 
     from repair.training.config import TrainingSettings, render_config, run_training, validate_config
@@ -351,11 +357,12 @@ def train_base(
     dims.pop("vocab_size", None)  # the tokenizer decides
     init_scratch_model(settings.model_dir, settings.tokenizer_dir, **dims)
     validate_config(cfg)
-    return run_training(cfg, sink=sink), settings
+    return run_training(cfg, sink=sink), cfg
 
 
-def export_base(export_dir: Path, out: Path, window: int) -> Path:
-    """Copies the weights (safetensors), config and tokenizer of an export into `out`."""
+def export_base(export_dir: Path, out: Path, window: int, response: str) -> Path:
+    """Copies the weights (safetensors), config and tokenizer of an export into `out`, with the
+    prompt window and the response form (`repair.model.response_format_of`) it was trained on."""
     from repair.model import write_prompt_settings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -366,7 +373,7 @@ def export_base(export_dir: Path, out: Path, window: int) -> Path:
             shutil.copy2(path, out / path.name)
     if not any(out.glob("*.safetensors")):
         raise FileNotFoundError(f"no safetensors weights in {export_dir}")
-    write_prompt_settings(out, window)
+    write_prompt_settings(out, window, response)
     return out
 
 
@@ -398,6 +405,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "| --- | --- |",
         f"| model | Llama-style, {card['parameters']:,} parameters ({card['shape']}), fp32 safetensors, {card['size_bytes'] / 1e6:.1f} MB |",
         f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, trained on the corpus's training split |",
+        f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
         f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
         f"| mistakes | {mistakes} |",

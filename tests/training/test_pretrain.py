@@ -108,6 +108,9 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert card["corpus"]["packages"].keys() == {"click", "h11"} and card["training"]["batches"] == 4
     assert (out / "model.safetensors").stat().st_size < 25e6 and (out / "tokenizer.json").is_file()
     assert "repair pretrain" in (out / "README.md").read_text()
+    # The base emits the compact edit (its folder says so, and so does its card), batch as trained.
+    assert card["response"] == "edit" and card["global_batch_size"] == 4
+    assert json.loads((out / "repair_prompt.json").read_text())["response"] == "edit"
     # Run again: the corpus is reused and Composer resumes from the last checkpoint.
     again = CliRunner().invoke(
         command, [*args[:-6], "--max-duration", "6ba", *args[-4:]], catch_exceptions=False

@@ -1,0 +1,190 @@
+"""The compact edit a small model emits (docs/formats.md section 2b), and its expansion into the
+numbered line diff of section 2 before anything else sees it.
+
+A numbered line diff makes a model copy whole lines and their numbers: `-N TEXT` repeats line N of
+the prompt, and `+N TEXT` repeats it again with one word changed. A tiny model gets the frame right and
+paraphrases the line, or writes the number it saw most often. The compact edit names only what
+changes, and where relative to the error line; everything it leaves out is in the prompt:
+
+```
+<edit>
+@0 sellf
+=self
+</edit>
+```
+
+Every K below is a line offset from the prompt's error line (`<error_line>`): 0 is that line, -1 the
+one before it, 2 two after it.
+
+- `@K SPAN` then `=NEW`: line K (shown in the prompt) with its one occurrence of SPAN replaced by NEW;
+  it stands for the diff's `-N <line N>` and `+N <line N edited>`.
+- `-K`: remove line K (its text is the prompt's line).
+- `+K TEXT`: insert TEXT before original line K, as a diff's `+N TEXT` does.
+
+`to_edit(prompt, diff)` writes the edit of a diff: a `-N`/`+N` pair becomes `@K`/`=` with the
+smallest span that is whole lexical pieces (`_PIECE`) around the change and occurs once in the line.
+`expand_edit(prompt, completion)` turns it back: `expand_edit(p, to_edit(p, d)) == d` for every diff
+whose removed lines the prompt shows. A diff that removes a line the prompt does not show (outside the
+window) keeps its `<diff>` form, which `expand_edit` passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from repair.linediff import (
+    CLOSE_TAG,
+    DiffOp,
+    DiffParseError,
+    LineDiff,
+    extract_diff,
+    parse_diff,
+    render_diff,
+)
+from repair.prompt import ParsedPrompt, PromptError, parse_prompt
+
+OPEN_EDIT, CLOSE_EDIT = "<edit>", "</edit>"
+STOP_STRINGS = (CLOSE_TAG, CLOSE_EDIT)  # a completion ends after either block
+# Lexical pieces a span is made of: a word, a run of blanks, or one other character.
+_PIECE = re.compile(r"\w+|\s+|[^\w\s]")
+_SPAN = re.compile(r"@(-?[0-9]+)(?: (.*))?", re.DOTALL)
+_REMOVE = re.compile(r"-(-?[0-9]+)")
+_INSERT = re.compile(r"\+(-?[0-9]+)(?: (.*))?", re.DOTALL)
+
+
+def _occurrences(line: str, span: str) -> int:
+    return sum(line.startswith(span, i) for i in range(len(line) + 1))
+
+
+def edit_span(old: str, new: str) -> tuple[str, str]:
+    """(SPAN, NEW) with `old.replace(SPAN, NEW, 1) == new` and SPAN occurring once in `old`: the
+    changed characters, widened to whole pieces, then piece by piece (right first) until unique."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    bounds = [m.span() for m in _PIECE.finditer(old)]
+    start, end = prefix, len(old) - suffix
+    if start == end and old:  # a pure insertion: take the piece before it (or after, at the start)
+        start, end = (start - 1, start) if start > 0 else (0, 1)
+    start = max([s for s, _ in bounds if s <= start] or [0])
+    end = min([e for _, e in bounds if e >= end] or [len(old)])
+    while _occurrences(old, old[start:end]) > 1:
+        after = [e for _, e in bounds if e > end]
+        before = [s for s, _ in bounds if s < start]
+        if after:
+            end = after[0]
+        else:
+            start = before[-1]
+    return old[start:end], new[start : len(new) - (len(old) - end)]
+
+
+def _shown(prompt: ParsedPrompt) -> dict[int, str]:
+    return dict(prompt.lines)
+
+
+def to_edit(prompt: ParsedPrompt, diff: LineDiff) -> str | None:
+    """The `<edit>` block of `diff` for `prompt`, or None when a removed line is not shown."""
+    shown = _shown(prompt)
+    rows: list[str] = []
+    ops = list(diff.ops)
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        offset = op.line - prompt.error_line
+        if op.sign == "+":
+            rows.append(f"+{offset} {op.text}" if op.text else f"+{offset}")
+        elif shown.get(op.line) != op.text:
+            return None
+        elif i + 1 < len(ops) and ops[i + 1].sign == "+" and ops[i + 1].line == op.line:
+            span, new = edit_span(op.text, ops[i + 1].text)
+            rows += [f"@{offset} {span}", f"={new}"]
+            i += 1
+        else:
+            rows.append(f"-{offset}")
+        i += 1
+    return "\n".join([OPEN_EDIT, *rows, CLOSE_EDIT])
+
+
+def extract_edit(text: str) -> list[str] | None:
+    """The rows of the last `<edit>` block in `text` (None when there is none)."""
+    end = text.rfind(CLOSE_EDIT)
+    start = text.rfind(OPEN_EDIT, 0, end) if end >= 0 else -1
+    if start < 0:
+        return None
+    return [row for row in text[start + len(OPEN_EDIT) : end].strip("\n").split("\n") if row]
+
+
+def expand_edit(prompt: ParsedPrompt, text: str) -> str:
+    """The `<diff>` block a completion stands for: its `<edit>` block expanded against the prompt's
+    lines, or its `<diff>` block as is. Raises `DiffParseError` (with the reason) when neither fits."""
+    rows = extract_edit(text)
+    if rows is None:
+        if extract_diff(text) is None:
+            raise DiffParseError("no_diff_block", f"no {OPEN_EDIT} or <diff> block in the text")
+        return render_diff(parse_diff(text))
+    shown = _shown(prompt)
+    ops: list[DiffOp] = []
+    pending: tuple[int, str] | None = None  # an `@K SPAN` waiting for its `=NEW`
+    for row in rows:
+        if pending is not None:
+            if not row.startswith("="):
+                raise DiffParseError(
+                    "malformed_line", f"{row[:80]!r} should be '=NEW' after an '@K SPAN' row"
+                )
+            number, span = pending
+            line = shown[number]
+            ops += [DiffOp("-", number, line), DiffOp("+", number, line.replace(span, row[1:], 1))]
+            pending = None
+        elif match := _SPAN.fullmatch(row):
+            number, span = prompt.error_line + int(match.group(1)), match.group(2) or ""
+            if number not in shown:
+                raise DiffParseError("bad_line_number", f"{row[:20]!r}: line {number} is not in the prompt")
+            if _occurrences(shown[number], span) != 1:
+                raise DiffParseError("malformed_line", f"{row[:80]!r}: {span!r} is not once in line {number}")
+            pending = (number, span)
+        elif match := _REMOVE.fullmatch(row):
+            number = prompt.error_line + int(match.group(1))
+            if number not in shown:
+                raise DiffParseError("bad_line_number", f"{row!r}: line {number} is not in the prompt")
+            ops.append(DiffOp("-", number, shown[number]))
+        elif match := _INSERT.fullmatch(row):
+            number = prompt.error_line + int(match.group(1))
+            if number < 1:
+                raise DiffParseError("bad_line_number", f"{row[:20]!r}: line {number} (lines start at 1)")
+            ops.append(DiffOp("+", number, match.group(2) or ""))
+        else:
+            raise DiffParseError(
+                "malformed_line", f"{row[:80]!r} is not '@K SPAN', '=NEW', '-K' or '+K TEXT'"
+            )
+    if pending is not None:
+        raise DiffParseError("malformed_line", f"the '@K SPAN' row of line {pending[0]} has no '=NEW' row")
+    return render_diff(LineDiff(tuple(ops)))
+
+
+def expand_completion(prompt: str, completion: str) -> str:
+    """`expand_edit` for a section 3 prompt's text; the completion unchanged when it cannot be
+    expanded (so that parsing it later reports why)."""
+    try:
+        return expand_edit(parse_prompt(prompt), completion)
+    except (DiffParseError, PromptError):
+        return completion
+
+
+def edit_response(prompt: str, response: str) -> str:
+    """A diff response in the edit form; the response as is when the edit cannot express it (a
+    removed line the prompt does not show) or it is not a well-formed diff."""
+    try:
+        edit = to_edit(parse_prompt(prompt), parse_diff(response))
+    except (DiffParseError, PromptError):
+        return response
+    return response if edit is None else edit
+
+
+def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
+    """LLM Foundry `preprocessing_fn` (`repair.edits:to_edit_example`): a dataset row with its
+    `<diff>` response rewritten as the compact edit the model learns to emit."""
+    return {"prompt": example["prompt"], "response": edit_response(example["prompt"], example["response"])}
