@@ -71,6 +71,16 @@ def read_response_format(model_dir: str | Path) -> str:
     return _prompt_settings(model_dir).get("response", DIFF_RESPONSE)
 
 
+def _is_diff(completion: str) -> bool:
+    from repair.linediff import DiffError, parse_diff
+
+    try:
+        parse_diff(completion)
+    except DiffError:
+        return False
+    return True
+
+
 class RepairModel:
     """`RepairModel(dir).propose(code, diagnostic)` -> the generated `<diff>` text.
 
@@ -78,7 +88,10 @@ class RepairModel:
     pass@1 settings are temperature 0.1, top_p 0.95, top_k 50). `window` (lines either side of the
     error line; None: whole file) defaults to what the model was trained with. `device` "auto" runs
     on the GPU in bf16 with batches of 64 when one is present, else on the CPU in fp32 with batches
-    of 16 (`placement`); `batch_size` overrides the batch.
+    of 16 (`placement`); `batch_size` overrides the batch. A model that emits the compact edit
+    decodes `edit_candidates` answers per prompt (beams when greedy, samples otherwise) and returns
+    the first, in the model's order, that expands into a diff: a tiny model often names a span its
+    line does not hold, and one proposal is still returned (pass@1).
     """
 
     name = "finetuned"
@@ -94,6 +107,7 @@ class RepairModel:
         window: int | None | str = FROM_MODEL,
         batch_size: int | None = None,
         seed: int = 0,
+        edit_candidates: int = 4,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -108,6 +122,7 @@ class RepairModel:
         self.top_k = top_k
         self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
         self.response_format = read_response_format(self.model_dir)
+        self.candidates = edit_candidates if self.response_format == EDIT_RESPONSE else 1
         self.batch_size = batch_size or (GPU_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
         self.seed = seed
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
@@ -146,6 +161,8 @@ class RepairModel:
                     temperature=self.temperature if sampling else None,
                     top_p=self.top_p if sampling else None,
                     top_k=self.top_k if sampling else None,
+                    num_beams=1 if sampling else self.candidates,
+                    num_return_sequences=self.candidates,
                     eos_token_id=self.tokenizer.eos_token_id,
                     pad_token_id=self.tokenizer.pad_token_id,
                     stop_strings=list(STOP_STRINGS),
@@ -156,15 +173,21 @@ class RepairModel:
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            for prompt, text in zip(batch, texts, strict=True):
-                ends = [(text.find(tag), tag) for tag in STOP_STRINGS if tag in text]
-                if ends:
-                    end, tag = min(ends)
-                    text = text[: end + len(tag)]
-                if self.response_format == EDIT_RESPONSE:
-                    text = expand_completion(prompt, text)
-                completions.append(text)
+            for index, prompt in enumerate(batch):
+                answers = [
+                    self._finish(prompt, text)
+                    for text in texts[index * self.candidates : (index + 1) * self.candidates]
+                ]
+                completions.append(next((a for a in answers if _is_diff(a)), answers[0]))
         return completions
+
+    def _finish(self, prompt: str, text: str) -> str:
+        """A completion cut after its block, an edit expanded into its diff."""
+        ends = [(text.find(tag), tag) for tag in STOP_STRINGS if tag in text]
+        if ends:
+            end, tag = min(ends)
+            text = text[: end + len(tag)]
+        return expand_completion(prompt, text) if self.response_format == EDIT_RESPONSE else text
 
     def prompt(self, code: str, diagnostic: Diagnostic, file_name: str = "main.py") -> str:
         from repair.prompt import render_prompt
