@@ -178,7 +178,10 @@ class RepairModel:
                     self._finish(prompt, text)
                     for text in texts[index * self.candidates : (index + 1) * self.candidates]
                 ]
-                completions.append(next((a for a in answers if _is_diff(a)), answers[0]))
+                best = answers[0]
+                if len(answers) > 1 and not _is_diff(best):  # only an edit model decodes several
+                    best = next((a for a in answers[1:] if _is_diff(a)), best)
+                completions.append(best)
         return completions
 
     def _finish(self, prompt: str, text: str) -> str:
