@@ -2,13 +2,17 @@
 on one stored day, today's batched path (`linting="batch"`: batches of 200 states, one ruff and one
 basedpyright process per batch) side by side with the warm path (`linting="warm"`: one warm language
 server per worker checks the states one by one as new documents, keeping its type cache; ruff batched),
-both through `repair.reproduce.reproduce` in one run, on `BENCH_REPRODUCE_EXECUTOR` (default
-`serial`: one worker each, so that the per-call time allowance can be raised, see `main`; `process`
-uses the stage's 2-worker pool as it is). It checks that both paths give every state the same diagnostics and the day the same outcome,
+all through `repair.reproduce.reproduce` in one run: both on `BENCH_REPRODUCE_EXECUTOR` (default
+`serial`: one worker each, so that the per-call time allowance can be raised, see `main`), then the
+warm path on the stage's pool of 2 workers (one warm server per core: the figure for the machine).
+It checks that every path gives every state the batched path's diagnostics and the day the same
+outcome, measures the stage's own CPU without linting (filtering and matching, paid by every path)
 and times ruff alone on the same states (its share of the work). Then it profiles basedpyright on
 the same states (the batched tree): one CLI call on all of them with `--stats` (its phases) against
 a call on one state (the start-up), which gives the CPU a state costs beyond the start-up, the
-ceiling that puts on states/s, and where it goes.
+ceiling that puts on states/s, and where it goes. Last, one warm server alone on the same states
+three ways (`SERVER_VARIANTS`: new documents as the warm path, each later state of a file as an edit
+of its open document, every rule off), its own CPU a state read from the process.
 
 The day: `BENCH_REPRODUCE_STORE` (default `.data/store`, e.g. a copy of the demo's store) and
 `BENCH_REPRODUCE_DAY` (default: the latest day with `error_states`); with no stored day, one is
@@ -48,9 +52,12 @@ from repair.ingest.frames import read_frame, write_frame
 from repair.ingest.logs import read_partition
 from repair.ingest.states import build_error_states
 from repair.ingest.timelines import build_timelines
-from repair.lint import DEFAULT_CONFIG, DEFAULT_MAX_FILE_BYTES, FileState, LintResult, lint_batch
+from repair.lint import DEFAULT_CONFIG, DEFAULT_MAX_FILE_BYTES, FileState, LintConfig, LintResult, lint_batch
 from repair.lint import batch as batch_module
+from repair.lint.incremental import version_order
+from repair.lint.normalize import pyright_diagnostics, sort_diagnostics
 from repair.lint.tools import basedpyright_command
+from repair.lint.warm import pull_diagnostics, start_server
 from repair.object_store import LocalObjectStore, ObjectStore
 from repair.simulate import SimulationConfig, simulate_partition
 
@@ -130,7 +137,8 @@ def load_day(store: ObjectStore, day: str | None, sessions: int) -> tuple[str, p
 
 
 def measure(mode: str, rows, contexts, timelines, settings: rp.ReproduceSettings) -> Run:
-    """One reproduction of the day with `linting=mode`, recording what was linted."""
+    """One reproduction of the day with `linting=mode` on `settings.executor`, recording what was
+    linted."""
     linted: list[tuple[FileState, LintResult]] = []
     lint = rp.lint
 
@@ -148,9 +156,24 @@ def measure(mode: str, rows, contexts, timelines, settings: rp.ReproduceSettings
         rp.lint = lint
     seconds = time.perf_counter() - started
     run = Run(mode, settings.executor, outcome.states_linted, seconds, cpu.seconds, (load_before, os.getloadavg()[0]), outcome, linted)
-    print(f"{mode}: {run.states} states in {seconds:.1f} s = {run.per_second:.1f} states/s, "
+    print(f"{mode} ({run.executor}): {run.states} states in {seconds:.1f} s = {run.per_second:.1f} states/s, "
           f"{run.per_cpu_second:.1f} per CPU-second, load {run.load[0]:.1f} -> {run.load[1]:.1f}", flush=True)
     return run
+
+
+def filtering_cpu(rows, contexts, timelines, settings: rp.ReproduceSettings) -> float:
+    """CPU seconds of the stage without its linting (every state given an empty result): the
+    filtering before it (settle, left unfixed, one state per mistake) and the matching after it,
+    which every path pays alike."""
+    lint = rp.lint
+    rp.lint = lambda states, settings, **kw: [LintResult() for _ in states]
+    try:
+        with CpuMeter() as cpu:
+            rp.reproduce(rows, contexts, settings, timelines=timelines)
+    finally:
+        rp.lint = lint
+    print(f"the stage without linting: {cpu.seconds:.1f} s CPU", flush=True)
+    return cpu.seconds
 
 
 def _outcome(run: Run) -> tuple:
@@ -225,6 +248,97 @@ def profile(states: list[FileState]) -> Profile:
     return found
 
 
+SERVER_VARIANTS = {
+    "as the warm path: each state a new document in its own folder": "documents",
+    "each later state of a file as an edit of its one open document (didChange)": "edits",
+    "as the warm path, every pyright rule off (typeCheckingMode off)": "rules_off",
+}
+
+
+def _server_cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def server_variant(states: list[FileState], how: str) -> tuple[float, float, list[list]]:
+    """One warm language server on `states` (a file's states in version order), checked `how`
+    (`SERVER_VARIANTS`): the server's own CPU seconds from its first state to its last (its
+    start-up excluded), that of its first state (the standard library's stubs parsed and bound), and
+    each state's basedpyright diagnostics, in input order."""
+    config = LintConfig(type_checking_mode="off") if how == "rules_off" else DEFAULT_CONFIG
+    order = version_order(states)
+    first_of_file: dict[str, int] = {}
+    for index in order:
+        first_of_file.setdefault(states[index].history, index)
+    # "edits": one folder per file, written with the file's first state; otherwise one per state.
+    folder = {i: f"f{first_of_file[s.history]:06d}" if how == "edits" else f"s{i:06d}" for i, s in enumerate(states)}
+    jobs = [(folder[i], states[i].files, states[i].target) for i in sorted(set(first_of_file.values()))] \
+        if how == "edits" else [(folder[i], s.files, s.target) for i, s in enumerate(states)]  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="bench-reproduce-server-")).resolve()
+    found: list[list] = [[] for _ in states]
+    try:
+        batch_module.write_tree(root, jobs, config, DEFAULT_MAX_FILE_BYTES, [LintResult() for _ in jobs])
+        client = start_server(root, 120)
+        try:
+            started = _server_cpu(client.pid)
+            first = None
+            for version, index in enumerate(order, 1):
+                state = states[index]
+                text = str(state.files[state.target])
+                uri = (root / folder[index] / state.target).as_uri()
+                if how == "edits" and first_of_file[state.history] != index:
+                    change = {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}
+                    client.notify("textDocument/didChange", change)
+                else:
+                    document = {"uri": uri, "languageId": "python", "version": version, "text": text}
+                    client.notify("textDocument/didOpen", {"textDocument": document})
+                found[index] = sort_diagnostics(pyright_diagnostics(pull_diagnostics(client, uri, 600), text, config))
+                if first is None:
+                    first = _server_cpu(client.pid) - started
+            cpu = _server_cpu(client.pid) - started
+        finally:
+            client.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return cpu, first or 0.0, found
+
+
+def server_variants(run: Run) -> list[tuple[str, float, float, int]]:
+    """Each `SERVER_VARIANTS` entry on the states `run` linted: (variant, server CPU s, CPU s of the
+    first state, states whose basedpyright diagnostics equal `run`'s)."""
+    states = [s for s, _ in run.linted]
+    expected = [[d for d in r.diagnostics if d.source == "pyright"] for _, r in run.linted]
+    rows = []
+    for label, how in SERVER_VARIANTS.items():
+        cpu, first, found = server_variant(states, how)
+        same = sum(a == b for a, b in zip(found, expected, strict=True))
+        print(f"server {how}: {cpu:.1f} s CPU, first state {first:.1f} s, {same} of {len(states)} same", flush=True)
+        rows.append((label, cpu, first, same))
+    return rows
+
+
+def render_server(rows: list[tuple[str, float, float, int]], states: int) -> str:
+    table = "\n".join(
+        f"| {label} | {cpu:.1f} | {first:.1f} | **{1000 * (cpu - first) / max(states - 1, 1):.0f}** | {same} of {states} |"
+        for label, cpu, first, same in rows
+    )
+    return f"""What the warm server itself spends (one `basedpyright-langserver` on the same {states} states, one
+state after another, a file's states in version order; the server's CPU from its first state to its
+last, read from the process; its first state pays for parsing and binding the standard library's
+stubs; the last column compares its basedpyright diagnostics with the warm path's above):
+
+| how the states reach the server | server CPU s | first state CPU s | ms of CPU a later state | same basedpyright diagnostics |
+| --- | --- | --- | --- | --- |
+{table}
+
+Edits cost more than new documents because every change makes the server build a new type evaluator
+(`Program.markFilesDirty` -> `_createNewEvaluator`), so each state evaluates typeshed's types again;
+a new document leaves the evaluator and its cache alone. Turning every rule off saves little: the
+checker evaluates every expression's type whatever rules report, and that evaluation (calls,
+overloads, constructors against typeshed) is the per-state cost.
+"""
+
+
 def render_profile(found: Profile, ruff: tuple[float, float], best: Run) -> str:
     total = sum(found.phases.values()) or 1.0
     ruff_ms = 1000 * ruff[1] / max(found.states, 1)
@@ -256,43 +370,50 @@ above: {best.mode}, {best.per_cpu_second:.1f} states per CPU-second.
 """
 
 
-def render(day: str, rows: pl.DataFrame, runs: list[Run], same: dict[str, int], ruff: tuple[float, float],
-           all_states: bool, total_s: float) -> str:  # fmt: skip
-    batch, warm = runs
+def render(day: str, rows: pl.DataFrame, runs: list[Run], same: list[dict[str, int]], ruff: tuple[float, float],
+           all_states: bool, total_s: float, filtering: float) -> str:  # fmt: skip
+    batch, warm = runs[:2]
     states = [s for s, _ in warm.linted]
     per_file = list(pl.Series([s.history for s in states]).value_counts()["count"]) if states else [0]
     lines = statistics.median(str(s.files[s.target]).count("\n") for s in states) if states else 0
     best = max(runs, key=lambda r: r.per_second)
     table = "\n".join(
-        f"| {r.mode} | {r.states} | {r.seconds:.1f} | **{r.per_second:.1f}** | {r.cpu:.1f} | {r.per_cpu_second:.1f} "
+        f"| {r.mode} | {r.executor} | {r.states} | {r.seconds:.1f} | **{r.per_second:.1f}** | {r.cpu:.1f} "
+        f"| {r.per_cpu_second:.1f} | {1000 * max(r.cpu - filtering, 0.0) / max(r.states, 1):.0f} "
         f"| {r.per_second / batch.per_second:.2f}x | {r.load[0]:.1f} -> {r.load[1]:.1f} |"
         for r in runs
+    )
+    compared = "; ".join(
+        f"{r.mode} ({r.executor}) {c['same']} of {c['states']} states identical ({c['differ']} differ; "
+        f"{c['diagnostics']:,} diagnostics), outcome {'identical' if c['outcome_equal'] else '**different**'}"
+        for r, c in zip(runs[1:], same, strict=True)
     )
     filters = ("every distinct state (no settle or one-state-per-mistake filter)" if all_states
                else "the states the stage lints with its defaults (settled, last state of each mistake)")  # fmt: skip
     return f"""{SECTION}
 
 `uv run python -m benchmarks bench_reproduce`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
-{os.cpu_count()} CPUs, **shared with the other engineers' work and the lead's demo (load average {batch.load[0]:.0f}-{warm.load[1]:.0f} on 2 cores: the
+{os.cpu_count()} CPUs, **shared with the other engineers' work and the lead's demo (load average {batch.load[0]:.0f}-{runs[-1].load[1]:.0f} on 2 cores: the
 absolute figures are several times what this machine gives idle; the ratio is what counts)**.
 Day {day}: {rows.height:,} `error_states` rows; {filters}: {warm.states} states of
 {len(per_file)} files ({statistics.mean(per_file):.1f} states per file, at most {max(per_file)}), {lines:.0f} lines at the median.
-Both paths through `repair.reproduce.reproduce` on the `{runs[0].executor}` executor (`serial`: one worker each, since
-under this load the batched path's per-call allowance must be raised, which only this process sees), batched first,
-then warm, in one run ({total_s:.0f} s in all). CPU counts this process and all its
-descendants (sampled every 0.1 s).
+Every path through `repair.reproduce.reproduce` in one run ({total_s:.0f} s in all), batched first: `serial` is one
+worker (one linter process at a time; under this load the batched path's per-call allowance must be raised, which only
+this process sees), `process` the stage's pool of 2 workers (the warm path: one warm language server per core).
+CPU counts this process and all its descendants (sampled every 0.1 s). The stage without its linting (filtering
+before, matching after: every state given an empty result) costs {filtering:.1f} s of CPU, paid alike by every path;
+the column "linting ms CPU a state" is a path's CPU less that, per state.
 
-| linting | states | wall s | states/s | CPU s | states per CPU-second | vs batch | load average |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| linting | executor | states | wall s | states/s | CPU s | states per CPU-second | linting ms CPU a state | vs batch | load average |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {table}
 
-Same diagnostics: {same['same']} of {same['states']} states have identical diagnostics and errors on both paths
-({same['differ']} differ; {same['diagnostics']:,} diagnostics compared); the day's outcome (kept rows, quarantine,
-counts, rule rates) is {"identical" if same['outcome_equal'] else "**different**"}. ruff alone on the same states (one batched process):
+Same diagnostics as the batched path, state by state: {compared} (kept rows, quarantine, counts, rule rates).
+ruff alone on the same states (one batched process):
 {ruff[0]:.1f} s wall, {ruff[1]:.1f} s CPU, {ruff[1] / max(batch.cpu, 1e-9):.0%} of the batched path's CPU: basedpyright is the cost.
 
 Goal >= {GOAL:.0f} states/s on 2 cores: **{"met" if best.per_second >= GOAL else "not met"}** here ({best.per_second:.1f} states/s,
-{best.mode}; {best.per_cpu_second:.1f} states per CPU-second, i.e. at most ~{2 * best.per_cpu_second:.0f} states/s with both cores to itself
+{best.mode} on `{best.executor}`; {best.per_cpu_second:.1f} states per CPU-second, i.e. at most ~{2 * best.per_cpu_second:.0f} states/s with both cores to itself
 at this CPU cost per state).
 """
 
@@ -311,12 +432,17 @@ def main() -> None:
     batch_module.LintBudget = partial(batch_module.LintBudget, per_state_s=10.0)
     timelines = None if all_states else timelines
     runs = [measure(mode, rows, contexts, timelines, settings) for mode in ("batch", "warm")]
-    same = compare(*runs)
+    if executor == "serial":  # and one warm server per core, the stage's pool as it is
+        runs.append(measure("warm", rows, contexts, timelines, replace(settings, executor="process", workers=2)))
+    same = [compare(runs[0], run) for run in runs[1:]]
     print(f"same diagnostics: {same}", flush=True)
+    filtering = filtering_cpu(rows, contexts, timelines, settings)
     ruff = ruff_alone([s for s, _ in runs[1].linted])
     found = profile([s for s, _ in runs[1].linted])
-    body = render(day, rows, runs, same, ruff, all_states, time.perf_counter() - started)
+    server = server_variants(runs[1])
+    body = render(day, rows, runs, same, ruff, all_states, time.perf_counter() - started, filtering)
     body += "\n" + render_profile(found, ruff, max(runs, key=lambda r: r.per_second))
+    body += "\n" + render_server(server, len(runs[1].linted))
     print(body)
     if os.environ.get("BENCH_REPRODUCE_NO_WRITE") != "1":
         results_md.write_section(SECTION, body)
