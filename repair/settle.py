@@ -176,11 +176,15 @@ def settle(
         for position, event in enumerate(evs):
             if event.kind == "ot":
                 edits[(session, event.file)].append(position)
-    windows = [
-        _window(r, events.get(r["session"], []), times.get(r["session"], []), edits[(r["session"], r["file"])],
-                settings)
-        for r in rows
-    ]  # fmt: skip
+    # The diagnostics of one publish on one line share their window: each is walked once.
+    walked: dict[tuple, _Window] = {}
+    windows = []
+    for r in rows:
+        key = (r["session"], r["file"], r["content"], r["start_line"], r["ts"], r["version"])
+        if key not in walked:
+            walked[key] = _window(r, events.get(r["session"], []), times.get(r["session"], []),
+                                  edits[(r["session"], r["file"])], settings)  # fmt: skip
+        windows.append(walked[key])
     # The copies of one diagnostic, in time order; a copy after an edit of its line starts anew.
     copies: dict[tuple, list[int]] = defaultdict(list)
     keys = []
