@@ -41,6 +41,36 @@ class RepairDatasetConfig(dg.Config):
         )  # fmt: skip
 
 
+def _card_metadata(made: ds.PublishedDataset, store) -> dict:
+    """The dataset card as metadata: the version, counts by split, removals, rules, teachers, lengths."""
+    from repair.training.plots import markdown_image
+
+    built, card, record = made.built, made.card, made.record
+    return {
+        "dataset_version": record.version,
+        "status": record.status,
+        "location": dg.MetadataValue.url(record.uri),
+        "rows_by_split": dg.MetadataValue.json(built.counts["by_split"]),
+        "projects_by_split": dg.MetadataValue.json(built.counts["projects_by_split"]),
+        # Per split: rows from settled diagnostics, rows the ground truth covers, targets agreeing.
+        "targets_by_split": dg.MetadataValue.json(built.counts["targets_by_split"]),
+        "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
+        "quarantined": len(built.quarantined),
+        "quarantine": dg.MetadataValue.url(made.quarantine_uri),
+        "not_accepted": built.counts["not_accepted"],
+        "other_repairs_of_same_diagnostic": built.counts["other_repair_of_same_diagnostic"],
+        "rule_and_split": dg.MetadataValue.md(
+            _markdown_counts(card["by_rule_and_split"], "| rule | split | examples |")
+        ),
+        "teacher_mix": dg.MetadataValue.json(card["teacher_mix"]),
+        "token_length": dg.MetadataValue.json(card.get("token_length", {})),
+        "token_length_histogram": dg.MetadataValue.md(
+            markdown_image(made.histogram_png, "token-length histogram")
+            + f"\n\n[{made.histogram_key}]({store.uri(made.histogram_key)})"
+        ),
+    }
+
+
 def _markdown_counts(counts: dict[str, int], header: str) -> str:
     rows = [f"| {key.replace('/', ' | ')} | {value} |" for key, value in counts.items()]
     columns = header.count("|") - 1
@@ -81,44 +111,20 @@ def repair_dataset(
     every accepted repair, split by project and deduplicated; written as a candidate dataset
     version (or the existing version with the same content). Metadata is the dataset card: counts by rule and split, teacher mix, removals by
     reason, token-length histogram."""
-    from repair.training.plots import markdown_image
 
     store = object_store.get_store()
     named_sources = benchmark_sources.named_sources()
     made = ds.make_dataset(store, verified_repairs.to_dicts(), named_sources, config.settings(),
                            code_version=CODE_VERSION, log=context.log.info)  # fmt: skip
-    built, card, record = made.built, made.card, made.record
     frame = made.frame()
     yield dg.Output(
         frame,
         data_version=dg.DataVersion(made.data_version),
         metadata={
-            "dagster/row_count": frame.height,
-            "dataset_version": record.version,
-            "status": record.status,
-            "location": dg.MetadataValue.url(record.uri),
-            "rows_by_split": dg.MetadataValue.json(built.counts["by_split"]),
-            "projects_by_split": dg.MetadataValue.json(built.counts["projects_by_split"]),
-            # Per split: rows from settled diagnostics, rows the ground truth covers, targets agreeing.
-            "targets_by_split": dg.MetadataValue.json(built.counts["targets_by_split"]),
-            "removed_by_reason": dg.MetadataValue.json(built.counts["removed"]),
-            "quarantined": len(built.quarantined),
-            "quarantine": dg.MetadataValue.url(made.quarantine_uri),
-            "not_accepted": built.counts["not_accepted"],
-            "other_repairs_of_same_diagnostic": built.counts["other_repair_of_same_diagnostic"],
-            "benchmark_sources": len(named_sources),
-            "dedup_threshold": config.dedup_threshold,
-            "rule_and_split": dg.MetadataValue.md(
-                _markdown_counts(card["by_rule_and_split"], "| rule | split | examples |")
-            ),
-            "teacher_mix": dg.MetadataValue.json(card["teacher_mix"]),
-            "token_length": dg.MetadataValue.json(card.get("token_length", {})),
-            "token_length_histogram": dg.MetadataValue.md(
-                markdown_image(made.histogram_png, "token-length histogram")
-                + f"\n\n[{made.histogram_key}]({store.uri(made.histogram_key)})"
-            ),
+            "dagster/row_count": frame.height, **_card_metadata(made, store),
+            "benchmark_sources": len(named_sources), "dedup_threshold": config.dedup_threshold,
         },
-    )
+    )  # fmt: skip
     yield dg.AssetCheckResult(
         check_name="no_leaks",
         passed=made.checks["no_leaks"].passed,
@@ -128,7 +134,7 @@ def repair_dataset(
         check_name="well_formed_examples",
         passed=made.checks["well_formed_examples"].passed,
         metadata={
-            "train_rows": built.counts["by_split"]["train"],
+            "train_rows": made.built.counts["by_split"]["train"],
             "malformed": len(made.malformed),
             "first_malformed": dg.MetadataValue.json(made.malformed[:20]),
         },

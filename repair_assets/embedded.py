@@ -21,6 +21,7 @@ import dagster as dg
 from pydantic import Field, create_model
 
 from repair.simulate import DEFAULT_MIX, MISTAKE_KINDS, BehaviourModel, SimulationConfig, simulate_partition
+from repair.simulate.summary import SimulationSummary
 from repair_assets._partitions import daily_log_partitions
 from resources.object_store import ObjectStoreResource
 
@@ -56,6 +57,33 @@ class SimulatedSessionsConfig(dg.Config):
     source: str = Field(default="", description="Directory of Python files to take code from; empty: the stdlib.")
 
 
+def _simulation_metadata(summary: SimulationSummary, partition_uri: str, report: str) -> dict:
+    """What the day holds (sessions, events, diagnostics, mistakes) and the realism report."""
+    realism = summary.realism
+    return {
+        "partition": dg.MetadataValue.url(partition_uri),
+        "shards": len(summary.shard_keys),
+        "sessions": summary.sessions,
+        "sessions_begun": summary.sessions_begun,
+        "continued_sessions": summary.continued_sessions,
+        "continued_repls": summary.continued_repls,
+        "repls": summary.repls,
+        "events": summary.events,
+        "packets": summary.events_by_kind["ot"],
+        "diagnostics": summary.diagnostics,
+        "style_diagnostics": realism["style_diagnostics"],
+        "mistakes": realism["mistakes"],
+        "mistake_mix": dg.MetadataValue.json(realism["mistake_mix"]),
+        "outcomes": dg.MetadataValue.json(realism["outcomes"]),
+        "snapshots": len(summary.snapshot_keys),
+        "lint_states": summary.lint_states,
+        "seconds": round(summary.seconds, 1),
+        "sessions_per_minute": round(60 * summary.sessions / summary.seconds, 1) if summary.seconds else 0.0,
+        "realism": dg.MetadataValue.json({k: v for k, v in realism.items() if k not in ("mistake_mix", "outcomes")}),
+        "realism_report": dg.MetadataValue.md(report),
+    }
+
+
 @dg.asset(
     partitions_def=daily_log_partitions,
     group_name=GROUP,
@@ -89,32 +117,8 @@ def simulated_sessions(
         behaviour=dataclasses.replace(BehaviourModel(), mistake_rate=config.mistake_rate),
     )
     summary = simulate_partition(store, simulation, progress=context.log.info)
-    report = store.read_text(summary.report_key)
-    realism = summary.realism
-    yield dg.MaterializeResult(
-        metadata={
-            "partition": dg.MetadataValue.url(store.uri(f"sessions/date={day}/")),
-            "shards": len(summary.shard_keys),
-            "sessions": summary.sessions,
-            "sessions_begun": summary.sessions_begun,
-            "continued_sessions": summary.continued_sessions,
-            "continued_repls": summary.continued_repls,
-            "repls": summary.repls,
-            "events": summary.events,
-            "packets": summary.events_by_kind["ot"],
-            "diagnostics": summary.diagnostics,
-            "style_diagnostics": realism["style_diagnostics"],
-            "mistakes": realism["mistakes"],
-            "mistake_mix": dg.MetadataValue.json(realism["mistake_mix"]),
-            "outcomes": dg.MetadataValue.json(realism["outcomes"]),
-            "snapshots": len(summary.snapshot_keys),
-            "lint_states": summary.lint_states,
-            "seconds": round(summary.seconds, 1),
-            "sessions_per_minute": round(60 * summary.sessions / summary.seconds, 1) if summary.seconds else 0.0,
-            "realism": dg.MetadataValue.json({k: v for k, v in realism.items() if k not in ("mistake_mix", "outcomes")}),
-            "realism_report": dg.MetadataValue.md(report),
-        }
-    )
+    yield dg.MaterializeResult(metadata=_simulation_metadata(summary, store.uri(f"sessions/date={day}/"),
+                                                             store.read_text(summary.report_key)))  # fmt: skip
     yield dg.AssetCheckResult(
         check_name="every_session_written",
         asset_key="simulated_sessions",

@@ -15,7 +15,6 @@
 
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -153,25 +152,17 @@ def function_repair_benchmark(
     benchmark_sources: BenchmarkSourcesResource,
 ):
     """DebugBench-style bugs, flagged by the language server and breaking the tests, in programs with tests."""
-    from evals.function_benchmark import build_function_benchmark
-    from evals.inject import KINDS
+    from evals.function_items import function_benchmark_items, reference_failures
     from evals.items import items_to_frame
-    from evals.loaders import collect_programs
-    from evals.sources import expected_tests
-    from evals.testrun import run_tests
 
     started = time.monotonic()
-    collected = collect_programs(stdlib=config.stdlib, problems=config.problems, handwritten=config.handwritten,
-                                 files=benchmark_sources.benchmark_files())
-    if config.only_programs is not None:
-        collected.programs = [p for p in collected.programs if p.name in set(config.only_programs)]
-        collected.bugs = [b for b in collected.bugs if b.program in set(config.only_programs)]
-    kinds = tuple(str(kind) for kind in config.kinds or KINDS)
-    items, report = build_function_benchmark(
-        collected.programs, loaded_bugs=collected.bugs, kinds=kinds,
+    built = function_benchmark_items(
+        stdlib=config.stdlib, problems=config.problems, handwritten=config.handwritten,
+        files=benchmark_sources.benchmark_files(), only_programs=config.only_programs, kinds=config.kinds or (),
         functions_per_program=config.functions_per_program, tries_per_kind=config.tries_per_kind,
         seed=config.seed, workers=config.workers, progress=context.log.info,
-    )
+    )  # fmt: skip
+    collected, items, report, kinds = built.collected, built.items, built.report, built.kinds
     frame = items_to_frame(items)
     quarantine_key = "quarantine/function_repair_benchmark/all.parquet"
     quarantine = pl.DataFrame(collected.quarantined, schema={"record": pl.String, "reason": pl.String, "file": pl.String})
@@ -194,20 +185,12 @@ def function_repair_benchmark(
         "quarantine": dg.MetadataValue.url(store.uri(quarantine_key)),
         "seconds": round(time.monotonic() - started, 1),
     })
-    failures = []
-    for program in collected.programs:
-        result = run_tests(program.files(), program.argv, expected_tests(program))
-        if not result.ok:
-            failures.append(f"{program.name}: {result.reason} ({result.outcome})")
+    failures = reference_failures(collected)
     yield dg.AssetCheckResult(check_name="references_pass_their_tests", passed=not failures,
                               metadata={"programs": len(collected.programs), "failing": failures[:20]})
     missing = sorted(set(kinds) - set(frame["group"].to_list()))
     yield dg.AssetCheckResult(check_name="every_kind_present", passed=not missing,
                               metadata={"missing_kinds": missing})
-
-
-# The per-item columns the deployment gate reads.
-GATE_RESULT_COLUMNS = ("item_id", "benchmark", "model", "mode", "ast_or_string", "tests_pass")
 
 
 @dg.asset(group_name=GROUP, kinds={"python", "pytorch"})
@@ -223,42 +206,21 @@ def model_evaluation(
 ):
     """Every repairer on both benchmarks in both modes; the tables, plots and report; per-item
     results for the gate."""
-    from evals.items import items_from_frame, sample_frame
-    from evals.models import Decoding, demonstrations_from_dataset, parse_model_spec
-    from evals.run import GATE_MODE, publish, run_evaluation
-    from repair.training.plots import markdown_image
+    from evals.models import Decoding
+    from evals.run import GATE_MODE
+    from evals.version_evaluation import benchmark_items, evaluate_model_version
 
     store = object_store.get_store()
-    serving = registry.serving_version(store)
-    candidate = f"finetuned:v{approved_model.version}"
-    production = None if serving is None else f"finetuned:v{serving}"
-    specs = [candidate] + ([production] if production and production != candidate else []) + list(config.models)
     llms = ([teacher_lm.model_name()] if config.include_teacher_lm and teacher_lm.configured else []) + list(config.llm_models)
-    specs += [f"{kind}:{model}" for model in llms for kind in ("dspy", "dspy-fewshot")]
-    lm_options = teacher_lm.lm_options()
-    items = items_from_frame(sample_frame(function_repair_benchmark, config.max_items_per_benchmark)) + items_from_frame(
-        sample_frame(repair_benchmark, config.max_items_per_benchmark)
-    )
-    context.log.info(f"evaluating {len(specs)} models on {len(items)} items; candidate {candidate}, "
-                     f"production {production or 'none'}")
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    with tempfile.TemporaryDirectory(prefix="repair-eval-") as tmp:
-        outcome = run_evaluation(
-            items, [parse_model_spec(s) for s in dict.fromkeys(specs)], Path(tmp), store=store,
-            decoding=Decoding(config.temperature, config.top_p, config.top_k, config.max_new_tokens),
-            demonstrations=demonstrations_from_dataset(repair_dataset, config.few_shot) if llms else (),
-            few_shot=config.few_shot, lm_options=lm_options, workers=config.workers, k=config.k,
-            progress=context.log.info,
-        )
-        report_key = publish(store, Path(tmp), run_id)
-        plots_md = "\n\n".join(markdown_image(path.read_bytes(), path.stem) for path in outcome.plots.values())
-    value = {
-        "run": run_id, "candidate": candidate, "production": production, "report": report_key,
-        "summary": outcome.summary.to_dicts(),
-        # The gate's mode only (pass@1: the model's own answer); both modes are in the run's results.parquet.
-        "results": outcome.results.filter(pl.col("mode") == GATE_MODE).select(GATE_RESULT_COLUMNS).to_dicts(),
-    }
-    yield dg.Output(value, metadata={
+    evaluation = evaluate_model_version(
+        store, approved_model, benchmark_items((function_repair_benchmark, repair_benchmark), config.max_items_per_benchmark),
+        models=config.models, llm_models=llms, repair_dataset=repair_dataset,
+        decoding=Decoding(config.temperature, config.top_p, config.top_k, config.max_new_tokens),
+        few_shot=config.few_shot, lm_options=teacher_lm.lm_options(), workers=config.workers, k=config.k,
+        log=context.log.info,
+    )  # fmt: skip
+    outcome = evaluation.outcome
+    yield dg.Output(evaluation.value(), metadata={
         # Every repairer (the candidate, the serving model, the baselines) x benchmark x mode x metric.
         "scores": frame_table(outcome.summary, SCORE_COLUMNS),
         "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
@@ -266,9 +228,9 @@ def model_evaluation(
         "per_rule": frame_table(outcome.breakdown, SCORE_COLUMNS),
         "not_scored_already_matching": dg.MetadataValue.json(outcome.trivial),
         "modes": f"pass@1 and verified@k (k={config.k}); the gate compares {GATE_MODE}",
-        "plots": dg.MetadataValue.md(plots_md),
+        "plots": dg.MetadataValue.md(evaluation.plots_markdown),
         "throughput": frame_table(outcome.throughput.with_columns(pl.col("seconds", "items_per_minute").round(1))),
-        "report": dg.MetadataValue.url(store.uri(report_key)),
+        "report": dg.MetadataValue.url(store.uri(evaluation.report_key)),
         "models": dg.MetadataValue.json(outcome.models),
-        "items": len(items),
+        "items": evaluation.items,
     })

@@ -25,7 +25,6 @@ from repair_assets._tables import SCORE_COLUMNS, frame_table
 from resources.object_store import ObjectStoreResource
 
 GROUP = "feedback"
-DPO_EVALUATIONS_PREFIX = "evaluations/dpo"
 ASSET = "preference_pairs"
 CHECKS = {
     "no_equal_sides": "no pair's chosen and rejected sides are the same fix",
@@ -219,56 +218,30 @@ def dpo_evaluation(
     """The DPO candidate against the model it started from and `no_change`, on the same items, in
     both modes, through the same deployment gate (`evals.gate`); a candidate the gate passes is
     approved (deployable like any approved version), a refused one stays a candidate."""
-    import tempfile
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from evals.items import items_from_frame, sample_frame
     from evals.models import Decoding
-    from evals.run import evaluate_against_base, paired_comparisons, publish
+    from evals.version_evaluation import benchmark_items, evaluate_dpo_candidate
 
     store = object_store.get_store()
-    base = int(dpo_candidate.details["base_version"])
-    items = [item for frame in (function_repair_benchmark, repair_benchmark)
-             for item in items_from_frame(sample_frame(frame, config.max_items_per_benchmark))]  # fmt: skip
-    context.log.info(f"evaluating DPO {dpo_candidate.label} against its base v{base} on {len(items)} items")
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    with tempfile.TemporaryDirectory(prefix="dpo-eval-") as tmp:
-        outcome = evaluate_against_base(
-            items, dpo_candidate, base, Path(tmp), store=store, decoding=Decoding(max_new_tokens=config.max_new_tokens),
-            k=config.k, workers=config.workers, progress=context.log.info,
-        )  # fmt: skip
-        report_key = publish(store, Path(tmp), run_id, prefix=f"{DPO_EVALUATIONS_PREFIX}/v{dpo_candidate.version}")
-    decision = outcome.gate
-    assert decision is not None
-    vs_base = pl.DataFrame(
-        [{"benchmark": b, "mode": m, "paired_items": c.items, "candidate": c.candidate_score, "base": c.other_score,
-          "difference": c.difference, "ci_low": c.ci_low, "ci_high": c.ci_high}
-         for b, m, c in paired_comparisons(outcome.results, f"finetuned:v{dpo_candidate.version}", f"finetuned:v{base}")],
-        schema={"benchmark": pl.String, "mode": pl.String, "paired_items": pl.Int64, "candidate": pl.Float64,
-                "base": pl.Float64, "difference": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
+    evaluation = evaluate_dpo_candidate(
+        store, dpo_candidate,
+        benchmark_items((function_repair_benchmark, repair_benchmark), config.max_items_per_benchmark),
+        decoding=Decoding(max_new_tokens=config.max_new_tokens), k=config.k, workers=config.workers,
+        log=context.log.info,
     )  # fmt: skip
-    if decision.passed:
-        registry.approve(store, dpo_candidate)
-    context.log.info(f"gate for DPO {dpo_candidate.label}: {'DEPLOY' if decision.passed else 'REFUSED'}: {decision.reason}")
-    yield dg.Output(
-        {"candidate_version": dpo_candidate.version, "base_version": base, "passed": decision.passed,
-         "reason": decision.reason, "decision": decision.as_metadata(), "report": report_key,
-         "summary": outcome.summary.to_dicts()},
-        metadata={
-            "passed": decision.passed,
-            "reason": decision.reason,
-            "candidate_version": dpo_candidate.version,
-            "base_version": base,
-            "decision": dg.MetadataValue.md(decision.describe()),
-            # Candidate - base per benchmark and mode, paired, whether or not the gate got that far.
-            "vs_base": frame_table(vs_base, ("candidate", "base", "difference", "ci_low", "ci_high")),
-            "scores": frame_table(outcome.summary, SCORE_COLUMNS),
-            "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
-            "by_reference_source": frame_table(outcome.by_reference, SCORE_COLUMNS),
-            "report": dg.MetadataValue.url(store.uri(report_key)),
-            "items": len(items),
-        },
-    )  # fmt: skip
+    decision, outcome = evaluation.decision, evaluation.outcome
+    yield dg.Output(evaluation.value(), metadata={
+        "passed": decision.passed,
+        "reason": decision.reason,
+        "candidate_version": dpo_candidate.version,
+        "base_version": evaluation.base_version,
+        "decision": dg.MetadataValue.md(decision.describe()),
+        # Candidate - base per benchmark and mode, paired, whether or not the gate got that far.
+        "vs_base": frame_table(evaluation.vs_base, ("candidate", "base", "difference", "ci_low", "ci_high")),
+        "scores": frame_table(outcome.summary, SCORE_COLUMNS),
+        "by_bug_origin": frame_table(outcome.by_origin, SCORE_COLUMNS),
+        "by_reference_source": frame_table(outcome.by_reference, SCORE_COLUMNS),
+        "report": dg.MetadataValue.url(store.uri(evaluation.report_key)),
+        "items": evaluation.items,
+    })  # fmt: skip
     yield dg.AssetCheckResult(check_name="dpo_may_deploy", passed=decision.passed, description=decision.reason,
                               metadata={"rules": dg.MetadataValue.json(decision.rules)})

@@ -19,7 +19,6 @@ write the store, report what happened as metadata, and check it:
   `quarantine/error_states/<day>.parquet`. Checks: `quarantine_share`, `counts_reconcile`.
 """
 
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -29,12 +28,9 @@ import polars as pl
 from dagster_pyspark import LazyPySparkResource
 from pydantic import Field
 
-from repair.ingest import ENGINES, blobs_key
-from repair.ingest.frames import quarantine_key, write_frame
-from repair.ingest.logs import partition_prefix, read_partition
-from repair.ingest.snapshots import Mismatch, check_snapshots
-from repair.ingest.spark_engine import build_error_states_spark
-from repair.ingest.states import build_error_states, end_of_day, starts_from
+from repair.ingest import ENGINES
+from repair.ingest import days as ingest_days
+from repair.ingest.snapshots import Mismatch
 from repair.ingest.timelines import build_timelines
 from repair.sessionlog import ShardLimits
 from repair_assets._partitions import daily_log_partitions
@@ -189,64 +185,49 @@ def session_logs(
     bad JSON, invalid UTF-8, unknown kind, missing or ill-typed field, unsafe path) is in the
     quarantine with its shard, line number and reason."""
     store = object_store.get_store()
-    values, per_day, rows, gaps = ByPartition(), {}, [], []
-    for day in context.partition_keys:
-        logs = read_partition(store, day, progress=context.log.info, limits=config.limits())
-        if not logs.shards:
-            raise dg.Failure(
-                f"no session-log shards (*.jsonl, *.jsonl.gz) under {partition_prefix(day)} in {store.uri()}",
-                metadata={"other_objects": logs.skipped_keys[:SAMPLE_ROWS]},
-            )
-        where = write_frame(store, quarantine_key("session_logs", day), logs.quarantine)
-        events = values[day] = logs.events
-        per_day[day] = {
-            "shards": len(logs.shards),
-            "lines_read": logs.lines_read,
-            "events": events.height,
-            "quarantined": logs.quarantine.height,
-            "quarantine_share": logs.quarantine.height / logs.lines_read if logs.lines_read else 0.0,
-            "quarantine": dg.MetadataValue.url(where),
-            "quarantine_reasons": _md_table(_counts(list(logs.reasons().elements()))),
-            "quarantine_sample": _md_table(logs.quarantine.drop("raw")),
-            "events_by_kind": _md_table(_counts(events["kind"].to_list())),
-            "repls": events["repl"].n_unique(),
-            "sessions": events["session"].n_unique(),
-            "ignored_objects": len(logs.skipped_keys),
-        }
-        rows.append((logs.lines_read, logs.quarantine.height, len(logs.shards)))
-        # Per shard, the highest line number seen must equal the lines accounted for: none went missing.
-        per_shard = (
-            pl.concat([events.select("shard", "line_no"), logs.quarantine.select("shard", "line_no")])
-            .group_by("shard")
-            .agg(rows=pl.len(), last_line=pl.col("line_no").max(), distinct=pl.col("line_no").n_unique())
-            .sort("shard")
-        )
-        gaps.append(
-            per_shard.filter(
-                (pl.col("rows") != pl.col("last_line")) | (pl.col("distinct") != pl.col("rows"))
-            ).with_columns(day=pl.lit(day))
-        )
-        per_day[day]["empty_shards"] = len(logs.shards) - per_shard.height
+    try:
+        read = {day: ingest_days.read_session_logs_day(store, day, config.limits(), context.log.info) for day in context.partition_keys}
+    except ingest_days.NoShards as error:
+        raise dg.Failure(str(error), metadata={"other_objects": error.skipped_keys[:SAMPLE_ROWS]}) from error
+    per_day = {day: _session_logs_metadata(one) for day, one in read.items()}
     yield dg.Output(
-        values, metadata=_run_metadata(per_day, ("shards", "lines_read", "events", "quarantined"))
+        ByPartition({day: one.logs.events for day, one in read.items()}),
+        metadata=_run_metadata(per_day, ("shards", "lines_read", "events", "quarantined")),
     )
-    lines_read = sum(r[0] for r in rows)
-    quarantined = sum(r[1] for r in rows)
+    lines_read = sum(one.logs.lines_read for one in read.values())
+    quarantined = sum(one.logs.quarantine.height for one in read.values())
     yield _share_check("lines", quarantined, lines_read, config.max_quarantine_share, "session_logs")
-    not_reconciled = pl.concat(gaps)
+    not_reconciled = pl.concat([one.not_reconciled for one in read.values()])
     yield dg.AssetCheckResult(
         check_name="counts_reconcile",
         asset_key="session_logs",
         passed=not_reconciled.is_empty(),  # an empty shard has no lines to account for
         metadata={
-            "lines_read": lines_read,
-            "kept": lines_read - quarantined,
-            "quarantined": quarantined,
-            "shards": sum(r[2] for r in rows),
+            "lines_read": lines_read, "kept": lines_read - quarantined, "quarantined": quarantined,
+            "shards": sum(len(one.logs.shards) for one in read.values()),
             "empty_shards": sum(meta["empty_shards"] for meta in per_day.values()),
             "shards_not_reconciled": _md_table(not_reconciled),
         },
-    )
+    )  # fmt: skip
+
+
+def _session_logs_metadata(day: ingest_days.SessionLogsDay) -> dict:
+    logs, events = day.logs, day.logs.events
+    return {
+        "shards": len(logs.shards),
+        "lines_read": logs.lines_read,
+        "events": events.height,
+        "quarantined": logs.quarantine.height,
+        "quarantine_share": logs.quarantine.height / logs.lines_read if logs.lines_read else 0.0,
+        "quarantine": dg.MetadataValue.url(day.quarantine_uri),
+        "quarantine_reasons": _md_table(_counts(list(logs.reasons().elements()))),
+        "quarantine_sample": _md_table(logs.quarantine.drop("raw")),
+        "events_by_kind": _md_table(_counts(events["kind"].to_list())),
+        "repls": events["repl"].n_unique(),
+        "sessions": events["session"].n_unique(),
+        "ignored_objects": len(logs.skipped_keys),
+        "empty_shards": len(logs.shards) - day.shards_with_lines,
+    }
 
 
 @_daily_asset(
@@ -334,21 +315,19 @@ def file_states(
     last_edited`. Yesterday's states (this asset's previous partition) are carried through the day's
     packets, so a file whose history began days ago replays from where it stood; a file with an
     invalid packet keeps the reason in `error` (its later states are quarantined downstream)."""
-    store = object_store.get_store()
-    days = context.partition_keys
+    store, days = object_store.get_store(), context.partition_keys
     if previous is None:
         context.log.info(f"no file_states for {_day_before(days[0])}: every file starts from nothing")
     values, per_day, wrong, stopped, checked = ByPartition(), {}, [], [], 0
     states = previous
     for day, timelines in zip(days, _per_day(session_timelines, "session_timelines", days), strict=True):
-        started = time.perf_counter()
-        result = end_of_day(timelines, states, day, check_crc=config.check_crc)
-        states = values[day] = result.states
-        files, mismatches = check_snapshots(result.edited, store, day)
-        checked += files
-        wrong += [m for m in mismatches if not m.stopped]
-        stopped += [m for m in mismatches if m.stopped]
-        context.log.info(f"{day}: {files} files replayed and checked in {time.perf_counter() - started:.1f}s")
+        replayed = ingest_days.file_states_day(store, day, timelines, states, check_crc=config.check_crc)
+        result, states = replayed.result, replayed.result.states
+        values[day] = states
+        checked += replayed.files_checked
+        wrong += [m for m in replayed.mismatches if not m.stopped]
+        stopped += [m for m in replayed.mismatches if m.stopped]
+        context.log.info(f"{day}: {replayed.files_checked} files replayed and checked in {replayed.seconds:.1f}s")
         per_day[day] = {
             "files": result.states.height,
             "edited": result.edited.height,
@@ -362,9 +341,13 @@ def file_states(
             per_day, ("files", "edited", "carried_from_earlier_days", "invalid_files", "duplicate_packets")
         ),
     )
+    yield _snapshot_check(checked, wrong, stopped)
+
+
+def _snapshot_check(checked: int, wrong: list[Mismatch], stopped: list[Mismatch]) -> dg.AssetCheckResult:
     # Files cut short by an invalid packet are already quarantined with their states downstream;
     # what must never happen is a clean replay that disagrees with the stored file.
-    yield dg.AssetCheckResult(
+    return dg.AssetCheckResult(
         check_name="snapshot_reconstruction",
         asset_key="file_states",
         passed=not wrong,
@@ -435,80 +418,48 @@ def error_states(
     Every file is replayed once per day, from its state at the start of the day (kept in the day's
     `file_states`); a state that depends on an invalid packet, or on a history with no earlier
     state, is quarantined with the reason, never computed from a corrupt document."""
-    store = object_store.get_store()
-    days = context.partition_keys
-    engine = config.chosen_engine()
-    values, per_day, counted = ByPartition(), {}, []
-    inputs = zip(
-        days,
-        _per_day(session_timelines, "session_timelines", days),
-        _per_day(file_states, "file_states", days),
-        strict=True,
-    )
-    for day, timelines, day_files in inputs:
-        started = time.perf_counter()
-        if engine == "spark":
-            # Executors read the day's shards and file_states (where the IO manager keeps it) from
-            # the store themselves; the timelines in hand are only counted.
-            result = build_error_states_spark(
-                spark.spark_session,
-                store,
-                day,
-                starts_key=f"assets/file_states/{day}.parquet",
-                check_crc=config.check_crc,
-                progress=context.log.info,
-            )
-        else:
-            result = build_error_states(
-                timelines,
-                check_crc=config.check_crc,
-                progress=context.log.info,
-                starts=starts_from(day_files, day),
-            )
-        seconds = time.perf_counter() - started
-        states = values[day] = result.states
-        quarantine = result.quarantine
-        context.log.info(f"{day} ({engine}): {result.files_replayed} files replayed in {seconds:.1f}s")
-        blobs_uri = write_frame(store, blobs_key(day), result.blobs)
-        quarantine_uri = write_frame(store, quarantine_key("error_states", day), quarantine)
-        invalid_uri = write_frame(
-            store, quarantine_key("error_states", f"{day}.invalid_packets"), result.invalid_packets
+    engine, store = config.chosen_engine(), object_store.get_store()
+    keys = context.partition_keys
+    inputs = zip(keys, _per_day(session_timelines, "session_timelines", keys), _per_day(file_states, "file_states", keys), strict=True)
+    made = {
+        day: ingest_days.error_states_day(
+            store, day, timelines, day_files, engine=engine, check_crc=config.check_crc,
+            spark_session=lambda: spark.spark_session, log=context.log.info,
         )
-        logged = timelines.filter(pl.col("kind") == "lsp_diagnostic").height
-        counted.append((logged, states.height, quarantine.height))
-        per_day[day] = {
-            "engine": engine,
-            "seconds": round(seconds, 2),
-            "diagnostics_logged": logged,
-            "error_states": states.height,
-            "quarantined": quarantine.height,
-            "files_replayed": result.files_replayed,
-            "invalid_packets": result.invalid_packets.height,
-            "invalid_packet_sample": _md_table(result.invalid_packets),
-            "quarantine": dg.MetadataValue.url(quarantine_uri),
-            "quarantine_reasons": _md_table(_counts([r.split(":")[0] for r in quarantine["reason"]])),
-            "blobs": dg.MetadataValue.url(blobs_uri),
-            "distinct_context_files": result.blobs.height,
-            "context_files_per_state_mean": float(
-                states.select(pl.col("context").list.len().mean()).item() or 0
-            ),
-            "diagnostics_by_rule": _md_table(
-                _counts([f"{s} {c}" for s, c in states.select("source", "code").iter_rows()])
-            ),
-            "invalid_packets_table": dg.MetadataValue.url(invalid_uri),
-        }
-    yield dg.Output(
-        values,
-        metadata=_run_metadata(
-            per_day,
-            ("diagnostics_logged", "error_states", "quarantined", "files_replayed", "invalid_packets"),
-        ),
-    )
-    logged, kept, quarantined = (sum(c[k] for c in counted) for k in range(3))
+        for day, timelines, day_files in inputs
+    }  # fmt: skip
+    per_day = {day: _error_states_metadata(one) for day, one in made.items()}
+    yield dg.Output(ByPartition({day: one.result.states for day, one in made.items()}), metadata=_run_metadata(
+        per_day, ("diagnostics_logged", "error_states", "quarantined", "files_replayed", "invalid_packets"),
+    ))  # fmt: skip
+    logged, kept, quarantined = (sum(meta[k] for meta in per_day.values()) for k in ("diagnostics_logged", "error_states", "quarantined"))
     yield _share_check("diagnostics", quarantined, logged, config.max_quarantine_share, "error_states")
     yield dg.AssetCheckResult(
         check_name="counts_reconcile",
         asset_key="error_states",
-        passed=all(n == k + q for n, k, q in counted),
+        passed=all(one.reconciles for one in made.values()),
         metadata={"logged": logged, "kept": kept, "quarantined": quarantined},
     )
+
+
+def _error_states_metadata(day: ingest_days.ErrorStatesDay) -> dict:
+    result, states = day.result, day.result.states
+    return {
+        "engine": day.engine,
+        "seconds": round(day.seconds, 2),
+        "diagnostics_logged": day.diagnostics_logged,
+        "error_states": states.height,
+        "quarantined": result.quarantine.height,
+        "files_replayed": result.files_replayed,
+        "invalid_packets": result.invalid_packets.height,
+        "invalid_packet_sample": _md_table(result.invalid_packets),
+        "quarantine": dg.MetadataValue.url(day.quarantine_uri),
+        "quarantine_reasons": _md_table(_counts([r.split(":")[0] for r in result.quarantine["reason"]])),
+        "blobs": dg.MetadataValue.url(day.blobs_uri),
+        "distinct_context_files": result.blobs.height,
+        "context_files_per_state_mean": float(states.select(pl.col("context").list.len().mean()).item() or 0),
+        "diagnostics_by_rule": _md_table(
+            _counts([f"{s} {c}" for s, c in states.select("source", "code").iter_rows()])
+        ),
+        "invalid_packets_table": dg.MetadataValue.url(day.invalid_packets_uri),
+    }

@@ -14,30 +14,22 @@ reused, not trained again. `approved_model`, downstream of the blocking checks, 
 See docs/training.md.
 """
 
-import hashlib
 import json
-import tempfile
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from repair import dataset as ds
 from repair import registry
 from repair.training import config as training_config
+from repair.training import model_version
+from repair.training.model_version import MODEL_CODE_VERSION, TOKENIZER_CODE_VERSION
+from repair.training.pipeline import TrainedModel
 from repair.training.scratch import DEFAULT_VOCAB_SIZE
 from resources.choices import TrainingPreset
 from resources.object_store import ObjectStoreResource
 
 GROUP = "training"
 TRAINING_POOL = "training"
-# Bump when the code changes what a step produces: part of the data versions below.
-TOKENIZER_CODE_VERSION = "2"
-MODEL_CODE_VERSION = "3"
-
-
-def _hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class TokenizerConfig(dg.Config):
@@ -53,30 +45,11 @@ def tokenizer(
 ) -> registry.VersionRecord:
     """A byte-level BPE tokenizer (Hugging Face format, `<|endoftext|>` as end of sequence) trained
     on the training split of the approved dataset version; stored beside that version."""
-    from repair.training.scratch import train_tokenizer
-
-    store = object_store.get_store()
-    dataset = approved_dataset
-    with tempfile.TemporaryDirectory() as tmp:
-        data = store.download_dir(f"{dataset.prefix}/jsonl", Path(tmp) / "jsonl")
-        rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
-        if not rows:
-            raise dg.Failure(f"{dataset.label} has an empty training split")
-        out = train_tokenizer(
-            (r["prompt"] + r["response"] for r in rows), Path(tmp) / "tokenizer", config.vocab_size
-        )
-        prefix = f"{dataset.prefix}/tokenizer"
-        store.upload_dir(out, prefix)
-        vocab = len(json.loads((out / "tokenizer.json").read_text())["model"]["vocab"])
-    context.log.info(f"tokenizer with {vocab} tokens trained on {len(rows)} examples -> {store.uri(prefix)}")
-    record = registry.VersionRecord(
-        "tokenizer", dataset.version, dataset.status,
-        _hash(dataset.data_version, config.vocab_size, TOKENIZER_CODE_VERSION), prefix, store.uri(prefix),
-        dataset.created, parents={registry.DATASET: dataset.version},
-        details={"vocab_size": vocab, "train_examples": len(rows)},
-    )  # fmt: skip
+    record = model_version.make_tokenizer(object_store.get_store(), approved_dataset, config.vocab_size)
+    vocab = record.details["vocab_size"]
+    context.log.info(f"tokenizer with {vocab} tokens trained on {record.details['train_examples']} examples -> {record.uri}")
     context.add_output_metadata({
-        "vocab_size": vocab, "dataset_version": dataset.version, "location": dg.MetadataValue.url(record.uri),
+        "vocab_size": vocab, "dataset_version": approved_dataset.version, "location": dg.MetadataValue.url(record.uri),
     })  # fmt: skip
     return record
 
@@ -102,6 +75,26 @@ def _loss_curve_markdown(run: training_config.TrainingRun) -> str:
         (r["batch"], r["eval/LanguageCrossEntropy"]) for r in run.progress if "eval/LanguageCrossEntropy" in r
     ]
     return markdown_image(loss_curve_png(run.losses, evals), "loss curve")
+
+
+def _training_metadata(trained: TrainedModel, preset: str, reported: list[dict]) -> tuple[dict, dict[str, dict]]:
+    """A trained model's metadata (throughput, losses, checkpoints, held-out score, loss curve) and
+    the figures of each check."""
+    summary, heldout = trained.run.summary(), trained.heldout
+    metadata = {
+        "preset": preset, "tokens_per_s": summary["tokens_per_s"], "batches": summary["batches"],
+        "first_loss": summary["first_loss"], "final_loss": summary["final_loss"], "train_wall_s": summary["wall_s"],
+        "processes": summary["processes"],
+        "checkpoints": dg.MetadataValue.json([r["path"] for r in reported if r["event"] == "checkpoint"]),
+        "reported_records": len(reported), "heldout_exact_match": heldout.get("exact_match"),
+        "heldout_items": heldout.get("items", 0), "loss_curve": dg.MetadataValue.md(_loss_curve_markdown(trained.run)),
+        "metrics": dg.MetadataValue.json(trained.metrics),
+    }  # fmt: skip
+    measured = {
+        "loss_decreased": {"first_loss": summary["first_loss"], "final_loss": summary["final_loss"]},
+        "generates_diffs": {"well_formed": heldout.get("well_formed"), "items": heldout.get("items", 0)},
+    }
+    return metadata, measured
 
 
 @dg.asset(
@@ -134,63 +127,6 @@ def finetuned_model(
 ):
     """Trains the preset on the approved dataset version and registers the export as a candidate
     model version (`models/code_repair/v<N>/`: HF checkpoint, train.yaml, registry.json)."""
-    from omegaconf import OmegaConf
-
-    from repair.training.launch import launch
-    from repair.training.pipeline import init_scratch
-
-    store = object_store.get_store()
-    dataset = approved_dataset
-    preset = config.preset.value  # a plain string: metadata and the run's records cannot hold the enum
-    scratch = preset in training_config.SCRATCH_PRESETS
-    base_model_dir = (
-        "" if scratch else config.base_model_dir or str(training_config.default_model_dir(preset) or "")
-    )
-    if not scratch and not base_model_dir:
-        raise dg.Failure(f"preset {preset} finetunes a pretrained model: set base_model_dir")
-    overrides = json.loads(config.overrides_json)
-    # The run folder is keyed by everything but the duration, so that a retry or a longer duration
-    # resumes the same run from its last checkpoint; the dataset's location is part of the key, so that
-    # two stores (a test's, the demo's) never resume each other's checkpoints.
-    run_key = hashlib.sha256(
-        json.dumps(
-            [store.uri(dataset.prefix), preset, base_model_dir, config.learning_rate,
-             config.global_batch_size, overrides],
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:10]
-    data_version = _hash(
-        dataset.data_version, tokenizer.data_version, preset, base_model_dir, config.max_duration,
-        config.learning_rate, config.global_batch_size, config.microbatch_size, overrides, config.heldout_items,
-        MODEL_CODE_VERSION,
-    )  # fmt: skip
-    existing = registry.find_by_data_version(store, registry.MODEL, data_version)
-    if existing is not None:
-        context.log.info(f"{existing.label} was made from the same inputs and code: reused, not retrained")
-        yield dg.Output(existing, data_version=dg.DataVersion(data_version),
-                        metadata={"model_version": existing.version, "reused": True,
-                                  "dataset_version": dataset.version, "location": dg.MetadataValue.url(existing.uri)})
-        for name, outcome in existing.checks.items():
-            yield dg.AssetCheckResult(check_name=name, passed=outcome.passed, metadata={"detail": outcome.detail})
-        return
-    run_dir = Path(config.run_root).resolve() / preset / f"data-v{dataset.version}-{run_key}"
-    data_dir = store.download_dir(f"{dataset.prefix}/jsonl", run_dir / "data" / "jsonl")
-    settings = training_config.TrainingSettings(
-        preset=preset,
-        data_dir=str(data_dir),
-        model_dir=str(run_dir / "scratch_model") if scratch else base_model_dir,
-        run_dir=str(run_dir / "run"),
-        run_name=f"{preset}-data-v{dataset.version}-{run_key}",
-        max_duration=config.max_duration,
-        learning_rate=config.learning_rate,
-        global_batch_size=config.global_batch_size,
-        microbatch_size=config.microbatch_size,
-        overrides=overrides,
-    )
-    if scratch:
-        init_scratch(settings, store.download_dir(tokenizer.prefix, run_dir / "tokenizer"))
-    processes = f"{config.processes} process" + ("es" if config.processes > 1 else "")
-    context.log.info(f"training {preset} on dataset v{dataset.version} in {run_dir} ({processes})")
     reported: list[dict] = []  # what the training process reported through Pipes
 
     def run_through_pipes(command, env) -> None:
@@ -198,72 +134,29 @@ def finetuned_model(
         invocation = dg.PipesSubprocessClient().run(context=context, command=command, env=env)
         reported.extend(invocation.get_custom_messages())
 
-    trained = launch(
-        settings, processes=config.processes, heldout_items=config.heldout_items,
-        window=dataset.details.get("window", ds.DEFAULT_WINDOW), runner=run_through_pipes,
+    options = model_version.ModelTrainingOptions(
+        # a plain string: metadata and the run's records cannot hold the enum
+        preset=config.preset.value, base_model_dir=config.base_model_dir, run_root=config.run_root,
+        max_duration=config.max_duration, learning_rate=config.learning_rate,
+        global_batch_size=config.global_batch_size, microbatch_size=config.microbatch_size,
+        overrides=json.loads(config.overrides_json), heldout_items=config.heldout_items, processes=config.processes,
     )  # fmt: skip
-    run, heldout, metrics, cfg = trained.run, trained.heldout, trained.metrics, trained.cfg
-    summary = run.summary()
-    if heldout:
-        context.log.info(f"held-out exact match {heldout['exact_match']} on {heldout['items']} test items")
-    losses = run.run_losses  # every attempt's: a retry after the final checkpoint trains 0 batches
-    well_formed = heldout.get("well_formed")
-    checks = {
-        "loss_decreased": registry.CheckOutcome(
-            len(losses) >= 2 and losses[-1][1] < losses[0][1],
-            detail=f"first {summary['first_loss']}, final {summary['final_loss']}",
-        ),
-        # No held-out item, no evidence that it writes diffs: that fails, it does not pass by default.
-        "generates_diffs": registry.CheckOutcome(
-            well_formed is not None and well_formed >= 0.5,
-            detail=f"well-formed {well_formed} on {heldout.get('items', 0)} held-out items",
-        ),
-    }
-    record = registry.register_model(
-        store,
-        run.export_dir,
-        data_version=data_version,
-        dataset_version=dataset.version,
-        config_yaml=OmegaConf.to_yaml(cfg),
-        checks=checks,
-        details={"preset": preset, "settings": training_config.settings_dict(settings), "metrics": metrics},
-    )
-    context.log.info(f"registered {record.label} (candidate) at {record.uri}")
-    pruned = training_config.prune_runs(run_dir.parent, keep=2, current=run_dir)  # the model is stored
-    if pruned:
-        context.log.info(f"pruned old run folders: {', '.join(p.name for p in pruned)}")
-    yield dg.Output(
-        record,
-        data_version=dg.DataVersion(data_version),
-        metadata={
-            "model_version": record.version,
-            "dataset_version": dataset.version,
-            "preset": preset,
-            "location": dg.MetadataValue.url(record.uri),
-            "tokens_per_s": summary["tokens_per_s"],
-            "batches": summary["batches"],
-            "first_loss": summary["first_loss"],
-            "final_loss": summary["final_loss"],
-            "train_wall_s": summary["wall_s"],
-            "processes": summary["processes"],
-            "checkpoints": dg.MetadataValue.json([r["path"] for r in reported if r["event"] == "checkpoint"]),
-            "reported_records": len(reported),
-            "heldout_exact_match": heldout.get("exact_match"),
-            "heldout_items": heldout.get("items", 0),
-            "loss_curve": dg.MetadataValue.md(_loss_curve_markdown(run)),
-            "metrics": dg.MetadataValue.json(metrics),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="loss_decreased",
-        passed=checks["loss_decreased"].passed,
-        metadata={"first_loss": summary["first_loss"], "final_loss": summary["final_loss"]},
-    )
-    yield dg.AssetCheckResult(
-        check_name="generates_diffs",
-        passed=checks["generates_diffs"].passed,
-        metadata={"well_formed": well_formed, "items": heldout.get("items", 0)},
-    )
+    try:
+        outcome = model_version.train_model_version(
+            object_store.get_store(), approved_dataset, tokenizer, options, runner=run_through_pipes, log=context.log.info
+        )  # fmt: skip
+    except model_version.NoBaseModel as error:
+        raise dg.Failure(f"{error}: set base_model_dir") from error
+    record, trained = outcome.record, outcome.trained
+    trained_metadata, measured = _training_metadata(trained, options.preset, reported) if trained else ({"reused": True}, {})
+    yield dg.Output(record, data_version=dg.DataVersion(record.data_version), metadata={
+        "model_version": record.version, "dataset_version": approved_dataset.version,
+        "location": dg.MetadataValue.url(record.uri), **trained_metadata,
+    })  # fmt: skip
+    for name, check in record.checks.items():
+        yield dg.AssetCheckResult(
+            check_name=name, passed=check.passed, metadata={"detail": check.detail, **measured.get(name, {})}
+        )
 
 
 @dg.asset(group_name=GROUP, code_version=MODEL_CODE_VERSION, kinds={"python"})

@@ -70,10 +70,9 @@ def command(models, benchmark, store_uri, function_sources, no_stdlib, no_proble
 
     import polars as pl
 
-    from evals.function_benchmark import build_function_benchmark
+    from evals.function_items import function_benchmark_items
     from evals.inject import KINDS
     from evals.items import items_from_frame
-    from evals.loaders import collect_programs
     from evals.models import Decoding, parse_model_spec
     from evals.run import REPORT_NAME, run_evaluation
     from repair.object_store import open_store
@@ -94,22 +93,17 @@ def command(models, benchmark, store_uri, function_sources, no_stdlib, no_proble
 
     items = []
     if benchmark in ("both", "function"):
-        collected = collect_programs(stdlib=not no_stdlib, problems=not no_problems, handwritten=not no_handwritten,
-                                     files=function_sources)
-        if only_programs:
-            collected.programs = [p for p in collected.programs if p.name in set(only_programs)]
-            collected.bugs = [b for b in collected.bugs if b.program in set(only_programs)]
-            if not collected.programs:
-                raise click.BadParameter(f"no program named {', '.join(only_programs)}", param_hint="--program")
-        for record in collected.quarantined:
-            click.echo(f"quarantined {record['record']} ({record['file']}): {record['reason']}", err=True)
-        built, report = build_function_benchmark(
-            collected.programs, loaded_bugs=collected.bugs, kinds=kinds or KINDS,
-            functions_per_program=functions_per_program, seed=seed, workers=workers,
-            progress=lambda message: click.echo(message, err=True),
+        built = function_benchmark_items(
+            stdlib=not no_stdlib, problems=not no_problems, handwritten=not no_handwritten, files=function_sources,
+            only_programs=only_programs or None, kinds=kinds, functions_per_program=functions_per_program, seed=seed,
+            workers=workers, progress=lambda message: click.echo(message, err=True),
         )
-        click.echo(f"function benchmark: {len(built)} items; dropped {dict(report.dropped)}", err=True)
-        items += sample(built)
+        if only_programs and not built.collected.programs:
+            raise click.BadParameter(f"no program named {', '.join(only_programs)}", param_hint="--program")
+        for record in built.collected.quarantined:
+            click.echo(f"quarantined {record['record']} ({record['file']}): {record['reason']}", err=True)
+        click.echo(f"function benchmark: {len(built.items)} items; dropped {dict(built.report.dropped)}", err=True)
+        items += sample(built.items)
     if benchmark in ("both", "repair"):
         if repair_items:
             frame = pl.read_parquet(repair_items)

@@ -70,14 +70,15 @@ def command(
     import json
 
     from repair.training import config as training_config
-    from repair.training import launch, pipeline
+    from repair.training import launch, model_version, pipeline
 
     run_dir = Path(run_dir).resolve()
     data_dir = Path(data_dir).resolve()
-    if model_dir is None and preset not in training_config.SCRATCH_PRESETS:
-        model_dir = training_config.default_model_dir(preset)  # the shipped base (cpu-tiny: models/base-cpu)
-        if model_dir is None:
-            raise click.UsageError(f"preset {preset} finetunes a pretrained model: pass --model-dir")
+    if model_dir is None:  # the shipped base (cpu-tiny: models/base-cpu); none: a scratch preset builds one
+        try:
+            model_dir = model_version.base_model_dir(preset, None)
+        except model_version.NoBaseModel as error:
+            raise click.UsageError(f"{error}: pass --model-dir") from error
     scratch = model_dir is None
     settings = training_config.TrainingSettings(
         preset=preset,
@@ -91,13 +92,8 @@ def command(
     )
     if scratch:
         if tokenizer_dir is None:
-            from repair.training.scratch import train_tokenizer
-
             vocab_size = training_config.load_preset(preset).variables.scratch_model.vocab_size
-            rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
-            tokenizer_dir = train_tokenizer(
-                (r["prompt"] + r["response"] for r in rows), run_dir / "tokenizer", vocab_size
-            )
+            tokenizer_dir, _ = model_version.train_tokenizer_on_split(data_dir, run_dir / "tokenizer", vocab_size)
         pipeline.init_scratch(settings, tokenizer_dir)
     if dry_run:
         cfg = training_config.render_config(settings)
