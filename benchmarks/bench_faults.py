@@ -428,7 +428,7 @@ def _child_rollout(
         when,
         [*steps, (rollout.ModelControl, "load"), (rollout.ModelControl, "unload"), (Pointer, "write")],
     )
-    pointer = Pointer(rollout.store_pointer(repository.store))
+    pointer = Pointer(rollout.registry_pointer(repository.store))
     result = rollout.roll_out(
         rollout.ModelControl(url),
         repository,
@@ -453,9 +453,10 @@ def _phase(phases: Sequence[tuple[float, str]], at: float) -> str:
 def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> FaultReport:
     """Version 1 serves under continuous requests; then, for each kill, the rollout of the next
     version is killed at a seeded random step (before, during or after it) and run again."""
+    from benchmarks.rollout_registry import approved_models
     from repair.serving.client import DEFAULT_RETRIES
     from repair.serving.repository import DeployRepository
-    from repair.serving.rollout import ModelControl, read_serving_pointer
+    from repair.serving.rollout import ModelControl
     from repair.serving.server import EmbeddedTritonServer
     from repair.serving.traffic import Traffic
     from resources.object_store import LocalObjectStore
@@ -464,6 +465,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
     started = time.perf_counter()
     store = LocalObjectStore(work / "store")
     repository = DeployRepository(store)
+    pointer = approved_models(store, range(1, kills + 2))
     model, staging = repository.model_name, repository.staging_name
     rng = random.Random(seed)
     switched_before_commit: list[str] = []
@@ -493,8 +495,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             """The stored config names the version that served or (once the replicas were switched
             and proved it) the candidate; the pointer names the config's version or lags it by one
             write; the server serves one of the two."""
-            stored, pointer = repository.served_versions(), read_serving_pointer(store)
-            named = pointer and pointer["version"]
+            stored, named = repository.served_versions(), pointer.read()
             ready = control.ready_versions(model)
             if stored not in ([serving_before], [version]) or named not in (serving_before, stored[0]):
                 report.invariant_violations.append(f"{when}: config {stored}, pointer {named}")
@@ -510,11 +511,9 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             after the call returns)."""
             deadline = time.monotonic() + deadline_s
             while time.monotonic() < deadline:
-                pointer = read_serving_pointer(store)
                 if (
                     repository.served_versions() == [version]
-                    and pointer
-                    and pointer["version"] == version
+                    and pointer.read() == version
                     and control.ready_versions(model) == [version]
                     and "READY" not in control.version_states(staging).values()
                 ):
@@ -549,7 +548,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                     else:
                         report.invariant_violations.append(
                             f"rerun after {when}: {rerun}; config {repository.served_versions()}, "
-                            f"pointer {read_serving_pointer(store)}, loaded {control.ready_versions(model)}"
+                            f"pointer {pointer.read()}, loaded {control.ready_versions(model)}"
                         )
             report.requests_failed = len(traffic.errors)
             report.requests_answered = len(traffic.versions)

@@ -38,7 +38,6 @@ why that is safe: docs/deployment.md, "Why the config and the record are two wri
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -255,32 +254,14 @@ class ModelControl:
         self.client.close()
 
 
-SERVING_POINTER_KEY = "deployments/code_repair/current.json"
-
-
-def read_serving_pointer(store) -> dict | None:
-    return json.loads(store.read_text(SERVING_POINTER_KEY)) if store.exists(SERVING_POINTER_KEY) else None
-
-
 @dataclass(frozen=True)
 class ServingPointer:
     """Where "which version serves" is recorded: `read()` the version, `write(version, facts)`.
-    The deployment asset passes the registry's (`repair.registry.serving_version` / `set_serving`);
-    standalone, `store_pointer` keeps it in the store's `deployments/code_repair/current.json`."""
+    There is one such record, the registry's (`registry_pointer`); a test may wrap it (to watch or
+    interrupt its writes), never keep a second one."""
 
     read: Callable[[], int | None]
     write: Callable[[int, dict], object]
-
-
-def store_pointer(store) -> ServingPointer:
-    def read() -> int | None:
-        current = read_serving_pointer(store)
-        return None if current is None else current.get("version")
-
-    def write(version: int, facts: dict) -> None:
-        store.write_text(SERVING_POINTER_KEY, json.dumps({**facts, "version": version}, indent=1))
-
-    return ServingPointer(read, write)
 
 
 def registry_pointer(store) -> ServingPointer:
@@ -476,17 +457,16 @@ def roll_out(
     serving: ServingConfig = DEFAULT_SERVING,
     cases: Sequence[SmokeCase] = SMOKE_CASES,
     keep_versions: int = 3,
-    pointer: ServingPointer | None = None,
+    pointer: ServingPointer,
     pointer_facts: dict | None = None,
     smoke_timeout_s: float = SMOKE_TIMEOUT_S,
 ) -> RolloutResult:
     """Writes, stages, smoke-tests and (gate permitting) promotes `version` on every replica in
-    `controls` (one `ModelControl` or several); see the module doc. `pointer` (default:
-    `store_pointer`) records the promotion, with `pointer_facts`. `smoke_timeout_s` bounds each smoke
+    `controls` (one `ModelControl` or several); see the module doc. `pointer` (the registry's,
+    `registry_pointer`) records the promotion, with `pointer_facts`. `smoke_timeout_s` bounds each smoke
     request (it proves the version answers, not how fast: a busy machine is slow)."""
     fleet = _fleet(controls)
     model = repository.model_name
-    pointer = pointer or store_pointer(repository.store)
     previous = repository.served_versions()
     previous_version = previous[-1] if previous else None
     facts = {
