@@ -217,21 +217,24 @@ class ModelControl:
     def ready_versions(self, model: str) -> list[int]:
         return sorted(v for v, state in self.version_states(model).items() if state == "READY")
 
-    def unload_settled(self, model: str, poll_s: float = 0.5) -> None:
-        """Unloads `model` and returns once no version of it is loaded, loading or unloading (a load
-        another, killed, client started goes on in the server: it is waited for, then unloaded)."""
+    def settled_states(self, model: str, poll_s: float = 0.5) -> dict[int, str]:
+        """`version_states` once no version of `model` is loading or unloading (a load another,
+        killed, client started goes on in the server: it is waited for)."""
         deadline = time.monotonic() + self.timeout_s
         while True:
-            states = set(self.version_states(model).values())
-            if not states & {"READY", "LOADING", "UNLOADING"}:
-                return
+            states = self.version_states(model)
+            if not set(states.values()) & {"LOADING", "UNLOADING"}:
+                return states
             if time.monotonic() > deadline:
                 raise RolloutError(
-                    f"Triton at {self.url}: {model!r} still {sorted(states)} after {self.timeout_s:.0f} s"
+                    f"Triton at {self.url}: {model!r} still {sorted(states.values())} after {self.timeout_s:.0f} s"
                 )
-            if "READY" in states:
-                self.unload(model)
             time.sleep(poll_s)
+
+    def unload_settled(self, model: str, poll_s: float = 0.5) -> None:
+        """Unloads `model` and returns once no version of it is loaded, loading or unloading."""
+        while "READY" in self.settled_states(model, poll_s).values():
+            self.unload(model)
 
     def is_ready(self, model: str, version: int | None = None) -> bool:
         try:
@@ -322,9 +325,17 @@ def _on_every(fleet: Sequence[ModelControl], action: Callable[[ModelControl], T]
 
 def _serve_stored(control: ModelControl, repository: DeployRepository) -> None:
     """The replica serves exactly the versions the stored config names (nothing to do when none is
-    stored): a fresh replica loads them, one left on another version goes back to them."""
+    stored): a fresh replica loads them, one left on another version goes back to them. A switch a
+    killed rollout left loading is waited for first: compared while still loading, it would turn
+    ready behind this rollout, whose own switch would then reload a version already serving (which
+    crashed Triton 2.51 under traffic: "malloc(): unaligned fastbin chunk detected", bench_faults)."""
     stored = repository.served_versions()
-    if stored and control.ready_versions(repository.model_name) != stored:
+    if not stored:
+        return
+    ready = sorted(
+        v for v, state in control.settled_states(repository.model_name).items() if state == "READY"
+    )
+    if ready != stored:
         control.load(repository.model_name)
 
 

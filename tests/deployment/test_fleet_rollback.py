@@ -24,6 +24,9 @@ class RecordedControl(ModelControl):
         self.url, self.repository, self.log, self.fail_switch = url, repository, log, fail_switch
         self.timeout_s = 5.0
         self.loaded: dict[str, list[int]] = {}
+        self.loading: dict[
+            str, list[int]
+        ] = {}  # a load a killed client sent: seen once, then it replaces `loaded`
 
     def load(self, model: str, config: str | None = None) -> float:
         self.log.append((self.url, "load", model, config is not None))
@@ -40,7 +43,11 @@ class RecordedControl(ModelControl):
         self.loaded.pop(model, None)
 
     def version_states(self, model: str) -> dict[int, str]:
-        return {v: "READY" for v in self.loaded.get(model, [])}
+        states = {v: "READY" for v in self.loaded.get(model, [])}
+        if model in self.loading:
+            states.update({v: "LOADING" for v in self.loading[model]})
+            self.loaded[model] = self.loading.pop(model)
+        return states
 
     def is_ready(self, model: str, version: int | None = None) -> bool:
         return model in self.loaded and (version is None or version in self.loaded[model])
@@ -113,6 +120,23 @@ def test_a_promotion_interrupted_between_config_and_pointer_is_finished(tmp_path
     assert "already served" in again.reason
     assert registry.serving_version(repository.store) == 2 and replica.loaded["code_repair"] == [2]
     assert replica.log == []  # nothing loaded again
+
+
+def test_a_switch_a_killed_rollout_left_loading_is_waited_for(tmp_path, checkpoint, smoke_ok):
+    """bench_faults: a rollout killed during its switch's load call left version 2 loading; the rerun
+    saw version 1 ready as stored, staged 2 and switched onto the 2 already serving, a reload under
+    traffic that crashed Triton. The rerun waits for the load, goes back to the stored version,
+    then stages and switches."""
+    repository = DeployRepository(LocalObjectStore(tmp_path / "store"))
+    pointer = approved_models(repository.store, [1, 2])
+    replica = RecordedControl("replica-0:8001", repository, [])
+    assert roll_out(replica, repository, 1, checkpoint, gate_passed=True, pointer=pointer).promoted
+    replica.loading["code_repair"] = [2]
+    replica.log.clear()
+    assert roll_out(replica, repository, 2, checkpoint, gate_passed=True, pointer=pointer).promoted
+    served_loads = [(call[1], call[3]) for call in replica.log if call[2] == "code_repair"]
+    assert served_loads == [("load", False), ("load", True)]  # back to the stored config, then the switch
+    assert replica.loaded["code_repair"] == [2] and registry.serving_version(repository.store) == 2
 
 
 def test_replicas_must_be_distinct(tmp_path, checkpoint):
