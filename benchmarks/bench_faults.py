@@ -26,7 +26,9 @@ Workloads (each runs in a child process, which is what gets SIGKILL):
   stored config names the version that served or the proven candidate, the pointer names the
   config's version or lags it by one write, and the server serves one of them; after every rerun
   both name the new version, the server has it alone loaded and staging is unloaded; no request
-  failed.
+  failed. The load is sent by the production client (`RepairClient`, which retries a transient
+  failure of an idempotent repair request); a request answered only after a retry is listed in a
+  note with what failed and when, so a transport error is never hidden.
 
 `uv run python -m benchmarks bench_faults` measures them and rewrites the `## Fault injection`
 section of RESULTS.md; `tests/faults/` runs the same code with fewer kills.
@@ -45,6 +47,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -425,7 +428,7 @@ def _child_rollout(
         when,
         [*steps, (rollout.ModelControl, "load"), (rollout.ModelControl, "unload"), (Pointer, "write")],
     )
-    pointer = Pointer(rollout.store_pointer(repository.store))
+    pointer = Pointer(rollout.registry_pointer(repository.store))
     result = rollout.roll_out(
         rollout.ModelControl(url),
         repository,
@@ -450,8 +453,10 @@ def _phase(phases: Sequence[tuple[float, str]], at: float) -> str:
 def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> FaultReport:
     """Version 1 serves under continuous requests; then, for each kill, the rollout of the next
     version is killed at a seeded random step (before, during or after it) and run again."""
+    from benchmarks.rollout_registry import approved_models
+    from repair.serving.client import DEFAULT_RETRIES
     from repair.serving.repository import DeployRepository
-    from repair.serving.rollout import ModelControl, read_serving_pointer
+    from repair.serving.rollout import ModelControl
     from repair.serving.server import EmbeddedTritonServer
     from repair.serving.traffic import Traffic
     from resources.object_store import LocalObjectStore
@@ -460,6 +465,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
     started = time.perf_counter()
     store = LocalObjectStore(work / "store")
     repository = DeployRepository(store)
+    pointer = approved_models(store, range(1, kills + 2))
     model, staging = repository.model_name, repository.staging_name
     rng = random.Random(seed)
     switched_before_commit: list[str] = []
@@ -489,8 +495,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             """The stored config names the version that served or (once the replicas were switched
             and proved it) the candidate; the pointer names the config's version or lags it by one
             write; the server serves one of the two."""
-            stored, pointer = repository.served_versions(), read_serving_pointer(store)
-            named = pointer and pointer["version"]
+            stored, named = repository.served_versions(), pointer.read()
             ready = control.ready_versions(model)
             if stored not in ([serving_before], [version]) or named not in (serving_before, stored[0]):
                 report.invariant_violations.append(f"{when}: config {stored}, pointer {named}")
@@ -506,11 +511,9 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             after the call returns)."""
             deadline = time.monotonic() + deadline_s
             while time.monotonic() < deadline:
-                pointer = read_serving_pointer(store)
                 if (
                     repository.served_versions() == [version]
-                    and pointer
-                    and pointer["version"] == version
+                    and pointer.read() == version
                     and control.ready_versions(model) == [version]
                     and "READY" not in control.version_states(staging).values()
                 ):
@@ -525,7 +528,7 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
             # The steps of a clean rollout (a rerun's also count its recovery: a kill drawn among
             # those might never come in the next version's rollout).
             steps = first["calls"]
-            with Traffic([server.grpc_url], pause_s=0.2) as traffic:
+            with Traffic([server.grpc_url], pause_s=0.2, retries=DEFAULT_RETRIES) as traffic:
                 for attempt in range(kills):
                     version = attempt + 2
                     kill_at, point = rng.randint(1, steps), rng.choice(WHEN)
@@ -545,15 +548,28 @@ def run_rollout(work: Path, checkpoint: Path, seed: int = 0, kills: int = 2) -> 
                     else:
                         report.invariant_violations.append(
                             f"rerun after {when}: {rerun}; config {repository.served_versions()}, "
-                            f"pointer {read_serving_pointer(store)}, loaded {control.ready_versions(model)}"
+                            f"pointer {pointer.read()}, loaded {control.ready_versions(model)}"
                         )
             report.requests_failed = len(traffic.errors)
             report.requests_answered = len(traffic.versions)
             report.invariant_violations += [
-                f"request failed (sent {_phase(phases, o.started)}): {o.url}: {o.error}"
+                f"request failed (sent {_phase(phases, o.started)}, after {o.latency_ms / 1000:.1f} s): "
+                f"{o.url}: {o.error}"
                 for o in traffic.outcomes
                 if o.version is None
             ][:3]
+            retried = [o for o in traffic.outcomes if o.retried and o.version is not None]
+            report.notes += (
+                [
+                    f"{len(retried)} of {len(traffic.outcomes)} requests were answered only after the client's retry"
+                    + "".join(
+                        f"; one sent {_phase(phases, o.started)}: {' / '.join(o.retried)}"
+                        for o in retried[:3]
+                    )
+                ]
+                if retried
+                else []
+            )
             if switched_before_commit:
                 report.notes.append(
                     f"{len(switched_before_commit)} of {report.kills} kills came after the switch and before the "
@@ -825,6 +841,11 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(WORKLOADS),
         help="comma-separated workloads to measure; the others' rows are kept",
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="a folder to work in and keep (the rollout's Triton log); default: a temporary one",
+    )
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
     only = {w.strip() for w in options.only.split(",") if w.strip()}
@@ -835,7 +856,11 @@ def main(argv: list[str] | None = None) -> None:
     from repair.serving.demo import tiny_checkpoint
 
     reports = []
-    with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-faults-")
+        if options.work is None
+        else nullcontext(options.work)
+    ) as tmp:
         work = Path(tmp)
         if "publish" in only and options.publish_kills:
             reports.append(run_publish(work / "publish", options.seed, options.publish_kills))

@@ -105,6 +105,7 @@ def run_fleet_swap(
     serving=None,
     settle_s: float = 10.0,
 ) -> FleetSwapReport:
+    from benchmarks.rollout_registry import approved_models
     from repair.serving.repository import DEFAULT_SERVING, DeployRepository
     from repair.serving.rollout import SMOKE_CASES, ModelControl, RolloutError, roll_out
     from repair.serving.server import EmbeddedTritonServer
@@ -114,6 +115,7 @@ def run_fleet_swap(
     serving = serving or DEFAULT_SERVING
     report = FleetSwapReport(replicas, clients_per_replica)
     repository = DeployRepository(LocalObjectStore(work / "store"))
+    pointer = approved_models(repository.store, [1, 2, 3])
     model = repository.model_name
     bad = broken_checkpoint(checkpoint, work / "bad-checkpoint")
     with ExitStack() as stack:
@@ -128,7 +130,14 @@ def run_fleet_swap(
             stack.callback(control.close)
         urls = [c.url for c in controls]
         first = roll_out(
-            controls, repository, 1, checkpoint, gate_passed=True, serving=serving, cases=SMOKE_CASES[:1]
+            controls,
+            repository,
+            1,
+            checkpoint,
+            gate_passed=True,
+            serving=serving,
+            cases=SMOKE_CASES[:1],
+            pointer=pointer,
         )
         if not first.promoted:
             raise RuntimeError(f"version 1 did not deploy: {first.reason}")
@@ -136,14 +145,18 @@ def run_fleet_swap(
             marks = [time.monotonic()]
             time.sleep(settle_s)
             marks.append(time.monotonic())
-            swap = roll_out(controls, repository, 2, checkpoint, gate_passed=True, serving=serving)
+            swap = roll_out(
+                controls, repository, 2, checkpoint, gate_passed=True, serving=serving, pointer=pointer
+            )
             report.promoted, report.swap_reason = swap.promoted, swap.reason
             marks.append(time.monotonic())
             time.sleep(settle_s)
             marks.append(time.monotonic())
             report.final_versions = {c.url: c.ready_versions(model) for c in controls}
             try:
-                kept = roll_out(controls, repository, 3, bad, gate_passed=True, serving=serving)
+                kept = roll_out(
+                    controls, repository, 3, bad, gate_passed=True, serving=serving, pointer=pointer
+                )
                 report.bad_reason = f"not refused: {kept.reason}"
             except RolloutError as exc:
                 report.bad_reason = str(exc)

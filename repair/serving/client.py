@@ -33,6 +33,9 @@ DEFAULT_MODEL = "code_repair"
 # exceeded is not retried: the caller's whole budget is already spent.
 TRANSIENT_STATUS = ("StatusCode.UNAVAILABLE", "StatusCode.RESOURCE_EXHAUSTED")
 DEADLINE_STATUS = "StatusCode.DEADLINE_EXCEEDED"
+# A repair request is idempotent (the answer depends on its inputs alone), so resending it after a
+# transient failure (a connection closed mid-request included) cannot do anything twice.
+DEFAULT_RETRIES = 3
 
 
 class RepairClientError(RuntimeError):
@@ -103,7 +106,7 @@ class RepairClient:
         model: str = DEFAULT_MODEL,
         model_version: str = "",
         timeout_s: float = 30.0,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         backoff_s: float = 0.1,
         backoff_max_s: float = 2.0,
     ):
@@ -118,10 +121,13 @@ class RepairClient:
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self._client = grpcclient.InferenceServerClient(url)
+        # The transient failures the last call retried past (empty: its first attempt answered).
+        self.retried_errors: list[str] = []
 
     def _call(self, what: str, fn):
         delay = self.backoff_s
         last: Exception | None = None
+        self.retried_errors = []
         for attempt in range(self.retries + 1):
             try:
                 return fn()
@@ -134,9 +140,10 @@ class RepairClient:
                 if status not in TRANSIENT_STATUS:
                     raise RepairRequestError(f"{what} at {self.url}: {exc.message()}") from None
                 last = exc
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay = min(delay * 2, self.backoff_max_s)
+                if attempt < self.retries:
+                    self.retried_errors.append(f"{status}: {exc.message()}")
+                    time.sleep(delay)
+                    delay = min(delay * 2, self.backoff_max_s)
         message = last.message() if isinstance(last, self._grpc.InferenceServerException) else str(last)
         raise ServerUnavailable(
             f"{what}: Triton at {self.url} unavailable after {self.retries + 1} attempts: {message}"

@@ -13,7 +13,7 @@ triton_repository/code_repair_staging/...               a candidate while it is 
 ```
 
 The served model's config names its versions explicitly (`version_policy: { specific: ... }`), so
-which version serves is a fact written in the repository (and in `deployments/code_repair/current.json`),
+which version serves is a fact written in the repository (and in the registry's serving record),
 a newer folder never starts serving by itself, and rolling back is loading the config of an older one.
 """
 

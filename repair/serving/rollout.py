@@ -38,7 +38,6 @@ why that is safe: docs/deployment.md, "Why the config and the record are two wri
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -218,21 +217,24 @@ class ModelControl:
     def ready_versions(self, model: str) -> list[int]:
         return sorted(v for v, state in self.version_states(model).items() if state == "READY")
 
-    def unload_settled(self, model: str, poll_s: float = 0.5) -> None:
-        """Unloads `model` and returns once no version of it is loaded, loading or unloading (a load
-        another, killed, client started goes on in the server: it is waited for, then unloaded)."""
+    def settled_states(self, model: str, poll_s: float = 0.5) -> dict[int, str]:
+        """`version_states` once no version of `model` is loading or unloading (a load another,
+        killed, client started goes on in the server: it is waited for)."""
         deadline = time.monotonic() + self.timeout_s
         while True:
-            states = set(self.version_states(model).values())
-            if not states & {"READY", "LOADING", "UNLOADING"}:
-                return
+            states = self.version_states(model)
+            if not set(states.values()) & {"LOADING", "UNLOADING"}:
+                return states
             if time.monotonic() > deadline:
                 raise RolloutError(
-                    f"Triton at {self.url}: {model!r} still {sorted(states)} after {self.timeout_s:.0f} s"
+                    f"Triton at {self.url}: {model!r} still {sorted(states.values())} after {self.timeout_s:.0f} s"
                 )
-            if "READY" in states:
-                self.unload(model)
             time.sleep(poll_s)
+
+    def unload_settled(self, model: str, poll_s: float = 0.5) -> None:
+        """Unloads `model` and returns once no version of it is loaded, loading or unloading."""
+        while "READY" in self.settled_states(model, poll_s).values():
+            self.unload(model)
 
     def is_ready(self, model: str, version: int | None = None) -> bool:
         try:
@@ -255,32 +257,14 @@ class ModelControl:
         self.client.close()
 
 
-SERVING_POINTER_KEY = "deployments/code_repair/current.json"
-
-
-def read_serving_pointer(store) -> dict | None:
-    return json.loads(store.read_text(SERVING_POINTER_KEY)) if store.exists(SERVING_POINTER_KEY) else None
-
-
 @dataclass(frozen=True)
 class ServingPointer:
     """Where "which version serves" is recorded: `read()` the version, `write(version, facts)`.
-    The deployment asset passes the registry's (`repair.registry.serving_version` / `set_serving`);
-    standalone, `store_pointer` keeps it in the store's `deployments/code_repair/current.json`."""
+    There is one such record, the registry's (`registry_pointer`); a test may wrap it (to watch or
+    interrupt its writes), never keep a second one."""
 
     read: Callable[[], int | None]
     write: Callable[[int, dict], object]
-
-
-def store_pointer(store) -> ServingPointer:
-    def read() -> int | None:
-        current = read_serving_pointer(store)
-        return None if current is None else current.get("version")
-
-    def write(version: int, facts: dict) -> None:
-        store.write_text(SERVING_POINTER_KEY, json.dumps({**facts, "version": version}, indent=1))
-
-    return ServingPointer(read, write)
 
 
 def registry_pointer(store) -> ServingPointer:
@@ -341,9 +325,17 @@ def _on_every(fleet: Sequence[ModelControl], action: Callable[[ModelControl], T]
 
 def _serve_stored(control: ModelControl, repository: DeployRepository) -> None:
     """The replica serves exactly the versions the stored config names (nothing to do when none is
-    stored): a fresh replica loads them, one left on another version goes back to them."""
+    stored): a fresh replica loads them, one left on another version goes back to them. A switch a
+    killed rollout left loading is waited for first: compared while still loading, it would turn
+    ready behind this rollout, whose own switch would then reload a version already serving (which
+    crashed Triton 2.51 under traffic: "malloc(): unaligned fastbin chunk detected", bench_faults)."""
     stored = repository.served_versions()
-    if stored and control.ready_versions(repository.model_name) != stored:
+    if not stored:
+        return
+    ready = sorted(
+        v for v, state in control.settled_states(repository.model_name).items() if state == "READY"
+    )
+    if ready != stored:
         control.load(repository.model_name)
 
 
@@ -476,17 +468,16 @@ def roll_out(
     serving: ServingConfig = DEFAULT_SERVING,
     cases: Sequence[SmokeCase] = SMOKE_CASES,
     keep_versions: int = 3,
-    pointer: ServingPointer | None = None,
+    pointer: ServingPointer,
     pointer_facts: dict | None = None,
     smoke_timeout_s: float = SMOKE_TIMEOUT_S,
 ) -> RolloutResult:
     """Writes, stages, smoke-tests and (gate permitting) promotes `version` on every replica in
-    `controls` (one `ModelControl` or several); see the module doc. `pointer` (default:
-    `store_pointer`) records the promotion, with `pointer_facts`. `smoke_timeout_s` bounds each smoke
+    `controls` (one `ModelControl` or several); see the module doc. `pointer` (the registry's,
+    `registry_pointer`) records the promotion, with `pointer_facts`. `smoke_timeout_s` bounds each smoke
     request (it proves the version answers, not how fast: a busy machine is slow)."""
     fleet = _fleet(controls)
     model = repository.model_name
-    pointer = pointer or store_pointer(repository.store)
     previous = repository.served_versions()
     previous_version = previous[-1] if previous else None
     facts = {

@@ -21,18 +21,22 @@ class Outcome:
     latency_ms: float
     version: str | None  # the model version that answered; None: the request failed
     error: str = ""
+    retried: tuple[str, ...] = ()  # the transient failures the client retried past (see `Traffic.retries`)
 
 
 @dataclass
 class Traffic:
     """`clients_per_url` clients per endpoint, each sending `case` back to back (after `pause_s`)
-    until the context exits; a failed request is recorded, never retried (`retries=0`)."""
+    until the context exits, recording every outcome. `retries` 0 (the default): a failed request
+    is recorded as failed, so a test sees every transport error; `DEFAULT_RETRIES`: the production
+    client's retries of transient failures, each recorded in `Outcome.retried`."""
 
     urls: Sequence[str]
     clients_per_url: int = 1
     case: SmokeCase = SMOKE_CASES[1]
     pause_s: float = 0.0
     timeout_s: float = 300.0
+    retries: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -46,16 +50,17 @@ class Traffic:
         ]
 
     def _run(self, url: str) -> None:
-        with RepairClient(url, timeout_s=self.timeout_s, retries=0) as client:
+        with RepairClient(url, timeout_s=self.timeout_s, retries=self.retries) as client:
             while not self._stop.is_set():
                 started = time.monotonic()
                 try:
                     version, error = client.repair(self.case.code, self.case.diagnostic).model_version, ""
                 except RepairClientError as exc:
                     version, error = None, str(exc)
+                latency_ms = (time.monotonic() - started) * 1000
                 with self._lock:
                     self.outcomes.append(
-                        Outcome(url, started, (time.monotonic() - started) * 1000, version, error)
+                        Outcome(url, started, latency_ms, version, error, tuple(client.retried_errors))
                     )
                 self._stop.wait(self.pause_s)
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from benchmarks.rollout_registry import approved_models
 from repair import registry
 from repair.serving import rollout
 from repair.serving.client import RepairClient
 from repair.serving.repository import DeployRepository
-from repair.serving.rollout import ModelControl, RolloutError, read_serving_pointer, roll_out
+from repair.serving.rollout import ModelControl, RolloutError, roll_out
 from repair.serving.server import EmbeddedTritonServer
 from repair.serving.traffic import Traffic
 from resources.object_store import LocalObjectStore
@@ -32,13 +33,18 @@ def traffic(url: str, clients: int = 3) -> Traffic:
 def test_swap_under_continuous_requests_drops_nothing(tmp_path, tiny_checkpoint, learned_checkpoint):
     store = LocalObjectStore(tmp_path / "store")
     repository = DeployRepository(store)
+    pointer = approved_models(store, [1, 2, 3])
     with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
         control = ModelControl(server.grpc_url)
         try:
-            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
+            assert roll_out(
+                control, repository, 1, learned_checkpoint, gate_passed=True, pointer=pointer
+            ).promoted
             with traffic(server.grpc_url) as load:
                 time.sleep(1)
-                result = roll_out(control, repository, 2, learned_checkpoint, gate_passed=True)
+                result = roll_out(
+                    control, repository, 2, learned_checkpoint, gate_passed=True, pointer=pointer
+                )
                 deadline = time.monotonic() + 60
                 while "2" not in load.versions[-3:] and time.monotonic() < deadline:
                     time.sleep(0.5)
@@ -51,7 +57,7 @@ def test_swap_under_continuous_requests_drops_nothing(tmp_path, tiny_checkpoint,
 
             # The gate fails for version 3: it is smoke-tested but version 2 keeps serving.
             with traffic(server.grpc_url, clients=1) as load:
-                kept = roll_out(control, repository, 3, tiny_checkpoint, gate_passed=False)
+                kept = roll_out(control, repository, 3, tiny_checkpoint, gate_passed=False, pointer=pointer)
             assert not kept.promoted and kept.served_version == 2 and "gate" in kept.reason
             assert kept.candidate_smoke.ok
             assert load.errors == [] and set(load.versions) == {"2"}
@@ -70,12 +76,15 @@ def test_broken_candidate_is_refused_and_previous_keeps_serving(tmp_path, learne
         if item.name != "model.safetensors":
             (broken / item.name).write_bytes(item.read_bytes())
     (broken / "model.safetensors").write_bytes(b"not weights")
+    pointer = approved_models(store, [1, 2])
     with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
         control = ModelControl(server.grpc_url)
         try:
-            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
+            assert roll_out(
+                control, repository, 1, learned_checkpoint, gate_passed=True, pointer=pointer
+            ).promoted
             with pytest.raises(RolloutError, match="could not load 'code_repair_staging'"):
-                roll_out(control, repository, 2, broken, gate_passed=True)
+                roll_out(control, repository, 2, broken, gate_passed=True, pointer=pointer)
             assert repository.served_versions() == [1]
             with RepairClient(server.grpc_url) as client:
                 assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version == "1"
@@ -142,9 +151,12 @@ class SpyControl(ModelControl):
 
     def load(self, model: str, config: str | None = None) -> float:
         if model == self.repository.model_name:
-            pointer = read_serving_pointer(self.repository.store)
             self.at_load.append(
-                (config is not None, self.repository.served_versions(), pointer and pointer["version"])
+                (
+                    config is not None,
+                    self.repository.served_versions(),
+                    registry.serving_version(self.repository.store),
+                )
             )
         return super().load(model, config)
 
@@ -154,11 +166,14 @@ def test_promotion_has_no_window_and_served_folders_are_never_rewritten(
 ):
     store = LocalObjectStore(tmp_path / "store")
     repository = DeployRepository(store)
+    pointer = approved_models(store, [1, 2])
     with EmbeddedTritonServer(repository.local_path(), log_path=tmp_path / "server.log") as server:
         control = SpyControl(server.grpc_url, repository)
         try:
-            assert roll_out(control, repository, 1, learned_checkpoint, gate_passed=True).promoted
-            assert read_serving_pointer(store)["version"] == 1
+            assert roll_out(
+                control, repository, 1, learned_checkpoint, gate_passed=True, pointer=pointer
+            ).promoted
+            assert registry.serving_version(store) == 1
 
             # Version 2 passes staging but fails its smoke test as the served model: the result is
             # checked, the stored config and the pointer never named 2, version 1 serves again.
@@ -172,24 +187,33 @@ def test_promotion_has_no_window_and_served_folders_are_never_rewritten(
 
             monkeypatch.setattr(rollout, "smoke_test", failing_when_served)
             with pytest.raises(RolloutError, match="injected.*version 1 keeps serving"):
-                roll_out(control, repository, 2, learned_checkpoint, gate_passed=True)
-            assert repository.served_versions() == [1] and read_serving_pointer(store)["version"] == 1
+                roll_out(control, repository, 2, learned_checkpoint, gate_passed=True, pointer=pointer)
+            assert repository.served_versions() == [1] and registry.serving_version(store) == 1
             with RepairClient(server.grpc_url) as client:
                 assert client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic).model_version == "1"
 
             monkeypatch.setattr(rollout, "smoke_test", real_smoke)
             control.at_load.clear()
-            assert roll_out(control, repository, 2, learned_checkpoint, gate_passed=True).promoted
+            assert roll_out(
+                control, repository, 2, learned_checkpoint, gate_passed=True, pointer=pointer
+            ).promoted
             # The candidate config travelled in the load call while the store still named version 1.
             assert control.at_load == [(True, [1], 1)]
-            assert repository.served_versions() == [2] and read_serving_pointer(store)["version"] == 2
+            assert repository.served_versions() == [2] and registry.serving_version(store) == 2
 
             # Rolling out the served version again rewrites nothing in its folder.
             served_files = {
                 p: (p.stat().st_mtime_ns, p.stat().st_ino)
                 for p in (repository.local_path() / "code_repair" / "2").rglob("*")
             }
-            again = roll_out(control, repository, 2, Path(tmp_path / "no-such-checkpoint"), gate_passed=True)
+            again = roll_out(
+                control,
+                repository,
+                2,
+                Path(tmp_path / "no-such-checkpoint"),
+                gate_passed=True,
+                pointer=pointer,
+            )
             assert not again.promoted and "already served" in again.reason
             assert {
                 p: (p.stat().st_mtime_ns, p.stat().st_ino)

@@ -4,16 +4,19 @@ requests answered with clear errors while serving continues, metrics, health."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
 from repair.linediff import apply_diff, parse_diff
-from repair.serving.client import RepairClient, RepairRequestError
+from repair.serving.client import DEFAULT_RETRIES, RepairClient, RepairRequestError, ServerUnavailable
 from repair.serving.metrics import fetch_metrics
 from repair.serving.rollout import SMOKE_CASES
+from repair.serving.traffic import Traffic
 
 from ..conftest import LEARNED_CASE, LEARNED_DIFF
 
@@ -187,3 +190,80 @@ def test_repair_fix_command_lints_asks_and_writes(served, tmp_path):
 
     clean = CliRunner().invoke(main, ["fix", str(target), "--url", server.grpc_url])
     assert clean.exit_code == 0 and "no diagnostics" in clean.output
+
+
+class ConnectionCutter:
+    """A TCP proxy in front of the server that, once `arm()`ed, closes the next connection right after
+    forwarding a request whose bytes hold `marker`, before any answer comes back: a connection lost
+    mid-request, as the client sees a server's socket closing (gRPC UNAVAILABLE "Socket closed")."""
+
+    def __init__(self, target: str, marker: bytes):
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.marker = marker
+        self.cuts = 0
+        self._armed = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self) -> None:
+        self._armed.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        seen = b""
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+                window, seen = seen + data, (seen + data)[-len(self.marker) :] if from_client else b""
+                if from_client and self.marker in window and self._armed.is_set():
+                    self._armed.clear()
+                    self.cuts += 1
+                    break
+        except OSError:
+            pass
+        for end in (source, sink):
+            end.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_connection_closed_mid_request_is_retried_and_answered(served):
+    """The rollout fault injection once saw one request fail with UNAVAILABLE "Socket closed" (its
+    load client retried nothing). A repair request is idempotent: the production client resends it,
+    and the load records the retry instead of hiding it."""
+    server, _ = served
+    cutter = ConnectionCutter(server.grpc_url, LEARNED_CASE.code.encode())
+    try:
+        cutter.arm()
+        with (
+            RepairClient(cutter.url, retries=0) as client,
+            pytest.raises(ServerUnavailable, match="Socket closed"),
+        ):
+            client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+        assert cutter.cuts == 1
+
+        cutter.arm()
+        with Traffic([cutter.url], case=LEARNED_CASE, retries=DEFAULT_RETRIES) as load:
+            deadline = time.monotonic() + 120
+            while len(load.versions) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert cutter.cuts == 2
+        assert load.errors == [] and load.versions[:3] == ["1", "1", "1"]
+        retried = [o.retried for o in load.outcomes if o.retried]
+        assert len(retried) == 1 and "UNAVAILABLE" in retried[0][0] and "Socket closed" in retried[0][0], (
+            retried
+        )
+    finally:
+        cutter.close()
