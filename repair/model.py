@@ -99,9 +99,10 @@ class RepairModel:
     error line; None: whole file) defaults to what the model was trained with. `device` "auto" runs
     on the GPU in bf16 with batches of 64 when one is present, else on the CPU in fp32 with batches
     of 16 (`placement`); `batch_size` overrides the batch. A model that emits the compact edit
-    decodes `edit_candidates` answers per prompt (beams when greedy, samples otherwise) and returns
-    the first, in the model's order, that expands into a diff: a tiny model often names a span its
-    line does not hold, and one proposal is still returned (pass@1).
+    decodes `edit_candidates` answers per prompt (beams when greedy, samples otherwise), constrained
+    to well-formed edits of the prompt (`repair.edits.EditGrammar`; `constrained=False` lifts it), and
+    returns the first, in the model's order, that passes `repair.quickcheck` (docs/formats.md 2b):
+    one proposal is still returned (pass@1).
     """
 
     name = "finetuned"
