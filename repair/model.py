@@ -11,6 +11,7 @@ block against the prompt before returning it: every caller sees a numbered line 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,9 @@ class RepairModel:
             str(self.model_dir), torch_dtype=getattr(torch, self.dtype)
         )
         self.model.to(self.device).eval()
+        # A fast tokenizer refuses to be used by two threads at once ("Already borrowed"): the
+        # evaluation proposes from a thread pool, so one generation at a time.
+        self._lock = threading.Lock()
         self.grammar = (
             EditGrammar([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))])
             if constrained and self.response_format == EDIT_RESPONSE
@@ -162,7 +166,8 @@ class RepairModel:
         passes `repair.quickcheck` against `sources` (per prompt, the whole file and the target
         diagnostic; without them, the prompt's own lines and `<lsp_error>`), else the first that is
         a diff, else the first."""
-        candidates = self.candidates_of(prompts)
+        with self._lock:
+            candidates = self.candidates_of(prompts)
         checked = None
         if self.candidates > 1:
             try:
