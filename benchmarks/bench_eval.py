@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         help="object store with the trained model and its materialized repair_benchmark (a `repair demo` store)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=192, help="as model_evaluation's default")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="as the served Triton config and model_evaluation decode (0: an edit model's beams; 0.1: the case study's sampling)")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     # `python -m benchmarks bench_eval` calls main() with the runner's own argv: no options then.
     args = parser.parse_args(argv or [])
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         specs += [f"dspy:{teacher}", f"dspy-fewshot:{teacher}"]
     eval_started = time.perf_counter()
     with open_repairers(
-        [parse_model_spec(s) for s in specs], store=store, decoding=Decoding(max_new_tokens=args.max_new_tokens)
+        [parse_model_spec(s) for s in specs], store=store, decoding=Decoding(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
     ) as repairers:
         for repairer in repairers:
             if repairer.name == peer:
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         for r in throughput.iter_rows(named=True)
     )
     body = f"""
-Command: `uv run python -m benchmarks.bench_eval --store {args.store}` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}, `--max-new-tokens {args.max_new_tokens}`).
+Command: `uv run python -m benchmarks.bench_eval --store {args.store}` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}, `--max-new-tokens {args.max_new_tokens}`, `--temperature {args.temperature}`).
 Machine: 2-core CPU sandbox shared with seven other engineers' jobs (loaded: load average {load_before} when it
 started, {_load_average()} at the end), {platform.python_implementation()} {platform.python_version()};
 {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; {build_s / 60:.1f} min to build, {eval_s / 60:.1f} min to evaluate.

@@ -30,11 +30,13 @@ window) keeps its `<diff>` form, which `expand_edit` passes through unchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from repair.linediff import (
     CLOSE_TAG,
+    OPEN_TAG,
     DiffOp,
     DiffParseError,
     LineDiff,
@@ -51,6 +53,7 @@ _PIECE = re.compile(r"\w+|\s+|[^\w\s]")
 _SPAN = re.compile(r"@(-?[0-9]+)(?: (.*))?", re.DOTALL)
 _REMOVE = re.compile(r"-(-?[0-9]+)")
 _INSERT = re.compile(r"\+(-?[0-9]+)(?: (.*))?", re.DOTALL)
+_ROW_OFFSET = re.compile(r"[@+-](-?[0-9]+)")
 
 
 def _occurrences(line: str, span: str) -> int:
@@ -188,3 +191,90 @@ def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
     """LLM Foundry `preprocessing_fn` (`repair.edits:to_edit_example`): a dataset row with its
     `<diff>` response rewritten as the compact edit the model learns to emit."""
     return {"prompt": example["prompt"], "response": edit_response(example["prompt"], example["response"])}
+
+
+class EditGrammar:
+    """Constrained decoding of the `<edit>` block: given the text a model has emitted so far, the
+    tokens that keep it well formed for its prompt, so that every finished edit expands:
+
+    - a row starts with `@`, `-`, `+` or `</edit>`, and only with `=` right after an `@K SPAN` row
+      (which must get its `=NEW` before anything else);
+    - K is an offset whose line the prompt shows (`@K`, `-K`), or a line >= 1 (`+K`): digits that
+      cannot still become such an offset are refused;
+    - SPAN grows only by what follows it somewhere in line K, and the row ends only once SPAN occurs
+      exactly once there;
+    - `=NEW` and `+K TEXT` are free text up to the newline.
+
+    The answer opens with `<edit>` (or `<diff>`, the form of a fix outside the window, which is then
+    not constrained). The vocabulary is the tokenizer's decoded tokens, by id; the tokenizers here
+    split a newline from every other token (as byte-level BPE does), which `allowed` relies on.
+    """
+
+    _OPENING = OPEN_EDIT + "\n"
+    _OPENINGS = (_OPENING, OPEN_TAG)
+
+    def __init__(self, vocabulary: list[str]):
+        self.vocabulary = vocabulary
+        self.everything = list(range(len(vocabulary)))
+        self.ids = {text: i for i, text in enumerate(vocabulary) if text}
+        self.longest = max((len(t) for t in self.ids), default=1)
+        self.row_starts = [self.ids[t] for t in ("@", "-", "+", "<", "</", "--") if t in self.ids]
+        self.equals = [self.ids["="]] if "=" in self.ids else []
+        self.numbers = [i for t, i in self.ids.items() if t.isdigit() or t == "-" or t.startswith("-") and t[1:].isdigit()]
+        self.spaced = [i for t, i in self.ids.items() if t.startswith(" ")]
+        self.newline = [self.ids["\n"]] if "\n" in self.ids else []
+
+    def allowed(self, prompt: ParsedPrompt, text: str) -> list[int]:
+        """The token ids that may follow `text` (the completion so far) for `prompt`."""
+        if not text.startswith(self._OPENING):
+            if text.startswith(OPEN_TAG) or len(text) >= len(self._OPENING):
+                return self.everything
+            return [i for t, i in self.ids.items() if any(o.startswith(text + t) for o in self._OPENINGS)]
+        rows = text[len(self._OPENING) :].split("\n")
+        row = rows[-1]
+        pending = bool(rows[:-1]) and _SPAN.fullmatch(rows[-2]) is not None
+        if row.startswith("=") or _INSERT.fullmatch(row) and " " in row:
+            return self.everything  # free text up to the newline
+        if CLOSE_EDIT.startswith(row) and row:
+            return [i for t, i in self.ids.items() if CLOSE_EDIT.startswith(row + t)] if row != CLOSE_EDIT else self.everything
+        if row == "":
+            return self.equals if pending else self.row_starts
+        # The diff's order: lines ascend, a line is removed once, and '+' never precedes '-' at a line.
+        done = [_ROW_OFFSET.match(r) for r in rows[:-1]]
+        last = max((prompt.error_line + int(m.group(1)) for m in done if m), default=0)
+        found = self._row(prompt, row, last) if not pending else []
+        return found or self.everything  # never an empty choice (no step may mask every token)
+
+    def _row(self, prompt: ParsedPrompt, row: str, last: int) -> list[int]:
+        kind, offset, rest = row[0], row[1:], ""
+        if " " in offset:
+            offset, rest = offset.split(" ", 1)
+        if kind not in "@-+":
+            return []
+        shown = _shown(prompt)
+        if kind == "+":
+            lines = range(max(last, 1), max(shown, default=1) + 2)
+        else:
+            lines = range(last + 1, max(shown, default=0) + 1)
+        texts = [str(n - prompt.error_line) for n in lines if kind == "+" or n in shown]
+        if kind == "@" and " " in row[1:]:  # the span, once K is complete
+            return self._span(shown[prompt.error_line + int(offset)], rest) if offset in texts else []
+        grow = [i for i in self.numbers if any(t.startswith(offset + self.vocabulary[i]) for t in texts)]
+        if offset not in texts:
+            return grow
+        if kind == "-":
+            return grow + self.newline
+        if kind == "+":
+            return grow + self.newline + self.spaced
+        line = shown[prompt.error_line + int(offset)]
+        return grow + [i for i in self.spaced if self.vocabulary[i][1:] in line]
+
+    def _span(self, line: str, span: str) -> list[int]:
+        grow = [i for i, piece in self._pieces(line) if span + piece in line]
+        return grow + self.newline if _occurrences(line, span) == 1 else grow
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one grammar per loaded model, lines recur every step
+    def _pieces(self, line: str) -> list[tuple[int, str]]:
+        """The tokens that are substrings of `line`, with their text."""
+        found = {line[i : i + n] for i in range(len(line)) for n in range(1, self.longest + 1) if i + n <= len(line)}
+        return [(self.ids[piece], piece) for piece in found if piece in self.ids]

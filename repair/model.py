@@ -11,13 +11,17 @@ block against the prompt before returning it: every caller sees a numbered line 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
-from repair.edits import STOP_STRINGS, expand_completion
+from repair.edits import STOP_STRINGS, EditGrammar, expand_completion
+from repair.lint.tools import ToolFailure
+from repair.prompt import ParsedPrompt, PromptError, parse_prompt
+from repair.quickcheck import first_clearing, prompt_source
 
 # Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
 AUTO_DEVICE = "auto"
@@ -81,6 +85,13 @@ def _is_diff(completion: str) -> bool:
     return True
 
 
+def _source_of(prompt: str) -> tuple[str, Diagnostic] | None:
+    try:
+        return prompt_source(parse_prompt(prompt))
+    except PromptError:
+        return None
+
+
 class RepairModel:
     """`RepairModel(dir).propose(code, diagnostic)` -> the generated `<diff>` text.
 
@@ -89,9 +100,10 @@ class RepairModel:
     error line; None: whole file) defaults to what the model was trained with. `device` "auto" runs
     on the GPU in bf16 with batches of 64 when one is present, else on the CPU in fp32 with batches
     of 16 (`placement`); `batch_size` overrides the batch. A model that emits the compact edit
-    decodes `edit_candidates` answers per prompt (beams when greedy, samples otherwise) and returns
-    the first, in the model's order, that expands into a diff: a tiny model often names a span its
-    line does not hold, and one proposal is still returned (pass@1).
+    decodes `edit_candidates` answers per prompt (beams when greedy, samples otherwise), constrained
+    to well-formed edits of the prompt (`repair.edits.EditGrammar`; `constrained=False` lifts it), and
+    returns the first, in the model's order, that passes `repair.quickcheck` (docs/formats.md 2b):
+    one proposal is still returned (pass@1).
     """
 
     name = "finetuned"
@@ -108,6 +120,7 @@ class RepairModel:
         batch_size: int | None = None,
         seed: int = 0,
         edit_candidates: int = 4,
+        constrained: bool = True,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -134,13 +147,47 @@ class RepairModel:
             str(self.model_dir), torch_dtype=getattr(torch, self.dtype)
         )
         self.model.to(self.device).eval()
+        # A fast tokenizer refuses to be used by two threads at once ("Already borrowed"): the
+        # evaluation proposes from a thread pool, so one generation at a time.
+        self._lock = threading.Lock()
+        self.grammar = (
+            EditGrammar([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))])
+            if constrained and self.response_format == EDIT_RESPONSE
+            else None
+        )
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def generate(
+        self, prompts: Sequence[str], sources: Sequence[tuple[str, Diagnostic]] | None = None
+    ) -> list[str]:
         """One completion per section 3 prompt, cut after `</diff>` (or at end of sequence); an
-        `<edit>` completion is expanded into its `<diff>` block (kept as is when it cannot be)."""
+        `<edit>` completion is expanded into its `<diff>` block (kept as is when it cannot be).
+
+        With several candidates per prompt, the answer is the first, in the model's order, that
+        passes `repair.quickcheck` against `sources` (per prompt, the whole file and the target
+        diagnostic; without them, the prompt's own lines and `<lsp_error>`), else the first that is
+        a diff, else the first."""
+        with self._lock:
+            candidates = self.candidates_of(prompts)
+        checked = None
+        if self.candidates > 1:
+            try:
+                checked = first_clearing(sources or [_source_of(p) for p in prompts], candidates)
+            except (ToolFailure, OSError):  # no ruff to ask: the model's order alone decides
+                checked = None
+        completions = []
+        for index, answers in enumerate(candidates):
+            best = checked[index] if checked is not None else None
+            if best is None:
+                best = next((i for i, a in enumerate(answers) if _is_diff(a)), 0) if len(answers) > 1 else 0
+            completions.append(answers[best])
+        return completions
+
+    def candidates_of(self, prompts: Sequence[str]) -> list[list[str]]:
+        """Per prompt, its `candidates` completions in the model's order (beams when greedy, samples
+        otherwise), each finished by `_finish`."""
         import torch
 
-        completions: list[str] = []
+        candidates: list[list[str]] = []
         sampling = self.temperature > 0
         torch.manual_seed(self.seed)
         for start in range(0, len(prompts), self.batch_size):
@@ -156,6 +203,7 @@ class RepairModel:
             with torch.inference_mode():
                 output = self.model.generate(
                     **encoded,
+                    prefix_allowed_tokens_fn=self._grammar_fn(batch, encoded["input_ids"].shape[1], sampling),
                     max_new_tokens=self.max_new_tokens,
                     do_sample=sampling,
                     temperature=self.temperature if sampling else None,
@@ -174,15 +222,33 @@ class RepairModel:
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             for index, prompt in enumerate(batch):
-                answers = [
+                candidates.append([
                     self._finish(prompt, text)
                     for text in texts[index * self.candidates : (index + 1) * self.candidates]
-                ]
-                best = answers[0]
-                if len(answers) > 1 and not _is_diff(best):  # only an edit model decodes several
-                    best = next((a for a in answers[1:] if _is_diff(a)), best)
-                completions.append(best)
-        return completions
+                ])
+        return candidates
+
+    def _grammar_fn(self, batch: list[str], prompt_tokens: int, sampling: bool):
+        """`generate`'s `prefix_allowed_tokens_fn` for a batch: `EditGrammar` against each row's
+        prompt (None without a grammar). Sampling expands each prompt into `candidates` rows."""
+        if self.grammar is None:
+            return None
+        grammar = self.grammar
+        parsed: list[ParsedPrompt | None] = []
+        for text in batch:
+            try:
+                parsed.append(parse_prompt(text))
+            except PromptError:
+                parsed.append(None)
+        rows_per_prompt = self.candidates if sampling else 1
+
+        def allowed(row: int, ids) -> list[int]:
+            prompt = parsed[row // rows_per_prompt]
+            if prompt is None:
+                return grammar.everything
+            return grammar.allowed(prompt, self.tokenizer.decode(ids[prompt_tokens:], skip_special_tokens=True))
+
+        return allowed
 
     def _finish(self, prompt: str, text: str) -> str:
         """A completion cut after its block, an edit expanded into its diff."""
@@ -205,8 +271,10 @@ class RepairModel:
         context_files: Mapping[str, str] | None = None,
     ) -> str:
         """The generated text for one diagnostic (other project files are not part of the input)."""
-        return self.generate([self.prompt(code, diagnostic, file_name)])[0]
+        return self.generate([self.prompt(code, diagnostic, file_name)], [(code, diagnostic)])[0]
 
     def propose_many(self, items: Sequence[tuple[str, Diagnostic, str]]) -> list[str]:
         """`propose` for many `(code, diagnostic, file_name)` at once, batched."""
-        return self.generate([self.prompt(code, diag, name) for code, diag, name in items])
+        return self.generate(
+            [self.prompt(code, diag, name) for code, diag, name in items], [(code, diag) for code, diag, _ in items]
+        )

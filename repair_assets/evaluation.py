@@ -59,7 +59,7 @@ class ModelEvaluationConfig(dg.Config):
     llm_models: list[str] = Field(default=[], description="More LiteLLM models, each evaluated zero- and few-shot (keys from the provider's environment).")
     include_teacher_lm: bool = Field(default=True, description="Also evaluate the `teacher_lm` resource's model, zero- and few-shot (when it is configured).")
     few_shot: int = Field(default=4, description="Worked examples in the prompt of the few-shot LLM baselines.")
-    temperature: float = Field(default=0.1, description="Sampling temperature for every model evaluated (0.1 as in the case study).")
+    temperature: float = Field(default=0.0, description="Decoding temperature for every model evaluated: 0 (greedy; an edit model's beams) as the served Triton config decodes, so that the gate judges what would serve; 0.1 is the case study's sampling.")
     top_p: float = Field(default=0.95, description="Nucleus sampling: the smallest set of tokens with this much probability.")
     top_k: int = Field(default=50, description="Sample among at most this many most likely tokens.")
     max_new_tokens: int = Field(default=192, description="Longest answer generated per item (a diff longer than this is cut and fails).")

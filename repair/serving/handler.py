@@ -155,7 +155,9 @@ def outcome_kind(result: RepairOutcome | BadRequest) -> str:
     return "rejected" if result.status.startswith(REJECTED_PREFIX) else result.status
 
 
-Generate = Callable[[list[str]], list[str]]
+# (prompts, per prompt the request's file and diagnostic) -> completions: the file lets the model
+# check its candidate answers (`repair.quickcheck`) before it picks one.
+Generate = Callable[[list[str], list[tuple[str, Diagnostic]]], list[str]]
 
 
 class RepairService:
@@ -175,10 +177,12 @@ class RepairService:
             r if isinstance(r, BadRequest) else BadRequest("not handled") for r in requests
         ]
         prompts: dict[int, str] = {}
+        sources: dict[int, tuple[str, Diagnostic]] = {}
         for index, request in enumerate(requests):
             if isinstance(request, RepairRequest):
                 try:
                     prompts[index] = build_prompt(request, self.window)
+                    sources[index] = (request.code, request.diagnostic)
                 except BadRequest as bad:
                     results[index] = bad
                 except Exception as exc:  # noqa: BLE001 - one request's failure is its own
@@ -187,12 +191,14 @@ class RepairService:
             return results
         order = sorted(prompts)
         try:
-            completions = dict(zip(order, self.generate([prompts[i] for i in order]), strict=True))
+            completions = dict(
+                zip(order, self.generate([prompts[i] for i in order], [sources[i] for i in order]), strict=True)
+            )
         except Exception:  # noqa: BLE001 - isolate the request that breaks generation
             completions = {}
             for index in order:
                 try:
-                    completions[index] = self.generate([prompts[index]])[0]
+                    completions[index] = self.generate([prompts[index]], [sources[index]])[0]
                 except Exception as exc:  # noqa: BLE001
                     results[index] = BadRequest(f"generation failed: {type(exc).__name__}: {exc}")
         for index, completion in completions.items():

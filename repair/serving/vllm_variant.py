@@ -86,6 +86,9 @@ def wrapper_config(wrapper_instances: int = 1, window: int | None = DEFAULT_WIND
     del config.parameters["checkpoint_dir"]
     config.parameters["window"].string_value = "all" if window is None else str(window)
     config.parameters["generator_model"].string_value = GENERATOR_NAME
+    # A diff model sampled as in the case study (the CPU template's 0 is for an edit model's beams).
+    config.parameters["temperature"].string_value = "0.1"
+    del config.parameters["edit_candidates"]
     return config_text(config)
 
 

@@ -136,7 +136,7 @@ def test_one_requests_crash_is_its_own_error():
     """Any exception while handling one request (not only a BadRequest) answers that request alone."""
     from repair.serving.handler import RepairRequest, RepairService
 
-    def generate(prompts):
+    def generate(prompts, sources):
         if any("boom" in p for p in prompts):
             raise RecursionError("maximum recursion depth exceeded")
         return ["<diff>\n</diff>"] * len(prompts)

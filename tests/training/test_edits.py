@@ -126,3 +126,67 @@ def test_the_cpu_presets_teach_the_edit_and_the_large_ones_the_diff(tmp_path):
 
     assert form("cpu-tiny") == form("cpu-tiny-scratch") == EDIT_RESPONSE
     assert form("single-gpu-lora") == DIFF_RESPONSE
+
+
+def _base_vocabulary() -> list[str]:
+    from transformers import AutoTokenizer
+
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODELS_DIR / "base-cpu")
+    return [tokenizer.decode([i]) for i in range(len(tokenizer))]
+
+
+def test_constrained_decoding_never_finishes_an_edit_that_does_not_expand():
+    """Whatever the model picks among the tokens the grammar allows (here: at random), a finished
+    `<edit>` block expands against the prompt. Unconstrained, such walks are almost never edits."""
+    import random
+
+    from repair.edits import CLOSE_EDIT, EditGrammar
+
+    vocabulary = _base_vocabulary()
+    grammar, prompt, rng = EditGrammar(vocabulary), parse_prompt(PROMPT), random.Random(0)
+    finished = 0
+    for _ in range(150):
+        text = ""
+        for _ in range(60):
+            text += vocabulary[rng.choice(grammar.allowed(prompt, text))]
+            if text.endswith(CLOSE_EDIT):
+                finished += 1
+                expand_edit(prompt, text)  # raises DiffParseError when it does not fit
+                break
+    assert finished >= 20
+
+
+@pytest.mark.parametrize(
+    "edit", ["@0 )\n=):", "@2 sellf.value\n=self.value", "@1     \n=        ", "+-2 import sys", "--1", "@-1 \n=y = 1\n+-1 z = 2"]
+)
+def test_constrained_decoding_allows_every_well_formed_edit(edit):
+    from transformers import AutoTokenizer
+
+    from repair.edits import EditGrammar
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODELS_DIR / "base-cpu")
+    grammar, prompt = EditGrammar(_base_vocabulary()), parse_prompt(PROMPT)
+    ids = tokenizer(f"<edit>\n{edit}\n</edit>", add_special_tokens=False)["input_ids"]
+    for end, token in enumerate(ids):
+        assert token in grammar.allowed(prompt, tokenizer.decode(ids[:end])), (tokenizer.decode(ids[:end]), token)
+
+
+def test_a_constrained_model_answers_with_an_edit_that_fits_the_prompt(tiny_checkpoint, tmp_path):
+    """A model taught an edit whose span is twice in its line (`screen`) answers, unconstrained, with
+    an edit that does not expand; constrained, with a diff of the prompt's line."""
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+    from tests.conftest import LEARNED_CASE, overfit
+
+    model = RepairModel(tiny_checkpoint, temperature=0.0)
+    prompt = model.prompt(LEARNED_CASE.code, LEARNED_CASE.diagnostic, LEARNED_CASE.file_name)
+    ambiguous = "<edit>\n@0 screen\n=Screen\n</edit>"
+    learned = overfit(tiny_checkpoint, tmp_path / "ambiguous", prompt, ambiguous, steps=60)
+    write_prompt_settings(learned, DEFAULT_WINDOW, EDIT_RESPONSE)
+    free = RepairModel(learned, temperature=0.0, constrained=False, edit_candidates=1)
+    assert free.propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic) == ambiguous
+    answer = RepairModel(learned, temperature=0.0, edit_candidates=1).propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
+    assert parse_diff(answer).ops[0].text == "screen = turtle.screen"

@@ -33,3 +33,15 @@ def test_without_a_gpu_evaluation_generates_on_the_cpu_in_fp32(tiny_checkpoint):
     prompts = ["x = 1\n"] * 3
     assert len(model.generate(prompts)) == 3  # batched generation, one completion per prompt
     assert RepairModel(tiny_checkpoint, batch_size=2).batch_size == 2
+
+
+def test_threads_can_share_one_model(tiny_checkpoint):
+    """The evaluation proposes from a thread pool: a fast tokenizer used by two threads at once
+    raised "RuntimeError: Already borrowed" (5 of 14 items of a demo day's repair benchmark)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = RepairModel(tiny_checkpoint, temperature=0.0, max_new_tokens=4)
+    prompts = [f"x = {'y' * n}\n" for n in range(1, 40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda p: model.generate([p, p + p]), prompts))
+    assert all(len(a) == 2 for a in answers)

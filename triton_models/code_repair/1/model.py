@@ -46,9 +46,10 @@ class TritonPythonModel:
             checkpoint,
             device=device,
             max_new_tokens=int(parameter(config, "max_new_tokens", "128")),
-            temperature=float(parameter(config, "temperature", "0.1")),
+            temperature=float(parameter(config, "temperature", "0.0")),
             top_p=float(parameter(config, "top_p", "0.95")),
             top_k=int(parameter(config, "top_k", "50")),
+            edit_candidates=int(parameter(config, "edit_candidates", "4")),
         )
         self.service = RepairService(self.model.generate, window=window_parameter(config, self.model.window))
         self.max_code_chars = int(parameter(config, "max_code_chars", "200000"))

@@ -1,0 +1,139 @@
+"""The served repairer's own check of its candidate answers, cheap enough for every request: which of
+a model's decoded answers clears the diagnostic it was asked about without adding an error, as far
+as ruff's syntax check and its undefined-name rules can tell.
+
+One `ruff check --select F821,F822,F823` process (syntax errors are always reported) lints the file
+and every candidate's fixed file of a whole batch: about 10 ms. A candidate passes when
+
+- its diff applies and changes the file,
+- no problem appears that the file did not have (`repair.verify.problem_of`: an undefined name is
+  keyed by the name, anything else by rule and message; in a file that did not parse, ruff reported
+  no undefined names, so none counts as new), and
+- the target is gone when ruff can see it: a syntax error (ruff's count of syntax errors drops) or
+  an undefined name (pyright `reportUndefinedVariable` or ruff `F821`: that name's count drops).
+  Other targets (an attribute typo, a bad call) are pyright's alone; for them the check only
+  guards against new errors.
+
+This is not verification (`repair.verify`: ruff with the IDE's rules and basedpyright, seconds per
+file) and never the benchmark's tests: it only orders the model's own answers.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from repair.diagnostic import Diagnostic
+from repair.linediff import DiffError, apply_diff, parse_diff
+from repair.lint.config import SYNTAX_CODE
+from repair.lint.normalize import from_ruff
+from repair.lint.tools import ToolFailure, ruff_command, run_tool, tail
+from repair.prompt import ParsedPrompt
+from repair.verify import problem_of
+
+QUICK_RULES = ("F821", "F822", "F823")  # undefined name; in `__all__`; local used before assignment
+QUICK_TIMEOUT_S = 10.0
+UNDEFINED_NAME = "undefined name"
+_SYNTAX = ("syntax",)  # every syntax error counted under one key besides its own
+
+
+def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> list[Counter[tuple[str, ...]]]:
+    """Per text, its problems by `problem_of` as one ruff process reports them (syntax errors also
+    counted together under `("syntax",)`). Raises `ToolFailure` when ruff fails."""
+    with tempfile.TemporaryDirectory(prefix="quickcheck-") as folder:
+        root = Path(folder)
+        names = [f"f{i}.py" for i in range(len(texts))]
+        for name, text in zip(names, texts, strict=True):
+            (root / name).write_text(text, encoding="utf-8")
+        cmd = [*ruff_command(), "check", "--isolated", "--no-cache", "--select", ",".join(QUICK_RULES),
+               "--output-format", "json", "--exit-zero", *names]
+        done = run_tool("ruff", cmd, cwd=root, timeout_s=timeout_s)
+        if done.returncode != 0:
+            raise ToolFailure(f"ruff exited with {done.returncode}: {tail(done.stderr)}")
+        try:
+            items = json.loads(done.stdout)
+        except ValueError:
+            raise ToolFailure(f"ruff wrote output that is not JSON: {tail(done.stdout)}") from None
+    index = {name: i for i, name in enumerate(names)}
+    found: list[Counter[tuple[str, ...]]] = [Counter() for _ in texts]
+    for item in items:
+        i = index.get(Path(item["filename"]).name)
+        if i is None:
+            continue
+        diagnostic = from_ruff(item)
+        found[i][problem_of(diagnostic)] += 1
+        if diagnostic.code == SYNTAX_CODE:
+            found[i][_SYNTAX] += 1
+    return found
+
+
+def target_key(target: Diagnostic) -> tuple[str, ...] | None:
+    """The key under which `quick_problems` counts the target, None when ruff cannot see it."""
+    if target.code == SYNTAX_CODE:
+        return _SYNTAX
+    problem = problem_of(target)
+    return problem if problem[0] == UNDEFINED_NAME else None
+
+
+def clears(target: Diagnostic, before: Counter[tuple[str, ...]], after: Counter[tuple[str, ...]]) -> bool:
+    """The module doc's rule, for the problems of the file before and after a candidate fix."""
+    new = after - before
+    if before[_SYNTAX]:  # ruff reports nothing but syntax errors in a file that does not parse
+        new = Counter({problem: n for problem, n in new.items() if problem[0] != UNDEFINED_NAME})
+    if new:
+        return False
+    key = target_key(target)
+    # A target ruff does not report in the file (pyright's own view) cannot be checked here.
+    return key is None or before[key] == 0 or after[key] < before[key]
+
+
+def applied(code: str, completion: str) -> str | None:
+    """The file a completion's diff makes, None when it does not parse, apply or change anything."""
+    try:
+        fixed = apply_diff(code, parse_diff(completion))
+    except DiffError:
+        return None
+    return fixed if fixed != code else None
+
+
+def prompt_source(prompt: ParsedPrompt) -> tuple[str, Diagnostic] | None:
+    """What to check a completion against when only its section 3 prompt is at hand (the held-out
+    split, k samples of one prompt): the prompt's lines at their numbers (lines it does not show are
+    blank, harmless to both rules) and the diagnostic of its `<lsp_error>` at its error line."""
+    parts = prompt.diagnostic_parts()
+    if parts is None:
+        return None
+    message, source, code = parts
+    shown = dict(prompt.lines)
+    text = "".join(f"{shown.get(n, '')}\n" for n in range(1, max(shown, default=0) + 1))
+    line = prompt.error_line - 1
+    return text, Diagnostic(source, code, "error", message, line, 0, line, 0)
+
+
+def first_clearing(
+    requests: Sequence[tuple[str, Diagnostic] | None], candidates: Sequence[Sequence[str]]
+) -> list[int | None]:
+    """Per request `(code, target)`, the index of its first candidate completion that passes the
+    check (None when none does, or the request is None), with one ruff process for the whole batch."""
+    fixed = [
+        [applied(request[0], c) for c in answers] if request is not None else []
+        for request, answers in zip(requests, candidates, strict=True)
+    ]
+    texts: list[str] = []
+    for request, files in zip(requests, fixed, strict=True):
+        if request is not None:
+            texts += [request[0], *(f for f in files if f is not None)]
+    distinct = list(dict.fromkeys(texts))
+    problems = dict(zip(distinct, quick_problems(distinct), strict=True)) if distinct else {}
+    chosen: list[int | None] = []
+    for request, files in zip(requests, fixed, strict=True):
+        before = problems[request[0]] if request is not None else None
+        chosen.append(next(
+            (i for i, f in enumerate(files)
+             if f is not None and before is not None and clears(request[1], before, problems[f])),
+            None,
+        ))
+    return chosen

@@ -1,0 +1,52 @@
+"""The served repairer's own check of its candidate answers (`repair.quickcheck`), with real ruff."""
+
+from repair.diagnostic import Diagnostic
+from repair.quickcheck import first_clearing
+
+CODE = "import os\n\n\ndef start(path)\n    return os.path.join(path, path)\n"
+SYNTAX = Diagnostic("pyright", "syntax", "error", 'Expected ":"', 3, 15, 3, 15)
+UNDEFINED = Diagnostic("pyright", "reportUndefinedVariable", "error", '"pth" is not defined', 4, 0, 4, 0)
+ATTRIBUTE = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0)
+
+
+def _diff(*ops: str) -> str:
+    return "\n".join(["<diff>", *ops, "</diff>"])
+
+
+def test_the_first_candidate_that_clears_the_target_without_a_new_error_is_chosen():
+    still_broken = _diff("-4 def start(path)", "+4 def  start(path)")
+    breaks_next = _diff(
+        "-4 def start(path)", "+4 def start(path):", "-5     return os.path.join(path, path)", "+5     return os.path.join("
+    )
+    malformed = "<edit>\n@0 nowhere\n=x\n</edit>"
+    fixed = _diff("-4 def start(path)", "+4 def start(path):")
+    assert first_clearing([(CODE, SYNTAX)], [[malformed, still_broken, breaks_next, fixed]]) == [3]
+    assert first_clearing([(CODE, SYNTAX)], [[still_broken, breaks_next]]) == [None]
+
+
+def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_no_error():
+    code = "def f(path):\n    return pth\n"
+    keeps = _diff("-2     return pth", "+2     return pth + 1")
+    renames = _diff("-2     return pth", "+2     return path")
+    assert first_clearing([(code, UNDEFINED)], [[keeps, renames]]) == [1]
+    attribute = "import os\n\n\ndef f(p):\n    return os.path.jion(p)\n"
+    breaks = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(q)")
+    joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
+    unchanged = _diff("-5     return os.path.jion(p)", "+5     return os.path.jion(p)")
+    assert first_clearing([(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]) == [2, None]
+
+
+def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
+    """The held-out split holds prompts only: a window of lines 3-7 and its `<lsp_error>`."""
+    from repair.prompt import parse_prompt
+    from repair.quickcheck import prompt_source
+    from tests.training.test_edits import PROMPT
+
+    source = prompt_source(parse_prompt(PROMPT))
+    assert source is not None
+    code, target = source
+    assert code.splitlines()[:5] == ["", "", "import os", "", "def start(path)"]
+    assert (target.source, target.code, target.line1) == ("pyright", "syntax", 5)
+    still_broken = _diff("-5 def start(path)", "+5 def  start(path)")
+    fixed = _diff("-5 def start(path)", "+5 def start(path):")
+    assert first_clearing([source], [[still_broken, fixed]]) == [1]
