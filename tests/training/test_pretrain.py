@@ -119,7 +119,7 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert json.loads((out / "card.json").read_text())["training"]["batches"] == 6
     assert Path(out / "repair_prompt.json").is_file()
     # --init-from: a new corpus and run that start from this base's weights and tokenizer (the
-    # tokenizer is copied, not retrained; the loss starts where the base left off, not at ~ln(vocab)).
+    # tokenizer is copied, not retrained; the loss starts near where the base left off).
     scratch = json.loads((out / "card.json").read_text())
     cont, cont_out = tmp_path / "work2", tmp_path / "base2"
     args2 = ["--work", str(cont), "--out", str(cont_out), "--init-from", str(out), "--package", "click", "--package", "h11",
@@ -130,7 +130,9 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     card = json.loads((cont_out / "card.json").read_text())
     assert card["init_from"]["name"] == "base" and card["init_from"]["command"] == scratch["command"]
     assert (cont / "tokenizer" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
-    assert card["training"]["first_loss"] < scratch["training"]["first_loss"] - 1.0
+    # Nearer where the base ended than where a random init starts (~ln 1024).
+    midway = (scratch["training"]["first_loss"] + scratch["training"]["final_loss"]) / 2
+    assert card["training"]["first_loss"] < midway
 
 
 def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
