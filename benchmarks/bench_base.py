@@ -179,6 +179,16 @@ def _cells(scores: dict) -> str:
     )
 
 
+def pretraining_batches(card: dict) -> str:
+    """ "N pretraining batches", and those of the bases it continued (`repair pretrain --init-from`)."""
+    text = f"{card['training']['batches']} pretraining batches"
+    parent = card.get("init_from")
+    while parent:
+        text += f" continuing a base of {parent['max_duration']}"
+        parent = parent.get("init_from")
+    return text
+
+
 def markdown(results: dict) -> str:
     base, n = results["base"], results["data"]["test"]
     lines = [
@@ -194,7 +204,7 @@ def markdown(results: dict) -> str:
         (
             f"Data: {results['data_source']}; train/validation/test {results['data']['train']}/"
             f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
-            f"({base['card']['parameters']:,} parameters, {base['card']['training']['batches']} pretraining batches, "
+            f"({base['card']['parameters']:,} parameters, {pretraining_batches(base['card'])}, "
             f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
             f"greedy decoding (pass@1), the final diff's ops (an edit expanded against the prompt) equal to the "
             f"reference diff's, n={n}."

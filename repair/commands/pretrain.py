@@ -30,7 +30,7 @@ from repair.commands.train import _parse_override
     "--package",
     "packages",
     multiple=True,
-    help="Installed package to mine (repeatable). Default: a fixed list of 30.",
+    help="Installed package to mine (repeatable). Default: a fixed list of 80 (repair.training.pretrain.DEFAULT_PACKAGES).",
 )
 @click.option("--per-file", default=8, show_default=True, help="Mistakes tried per source file.")
 @click.option("--max-files", type=int, help="At most this many files per package.")
@@ -58,6 +58,11 @@ from repair.commands.train import _parse_override
     help="Score exact match on this many of the corpus's test items.",
 )
 @click.option(
+    "--init-from",
+    type=click.Path(exists=True, file_okay=False),
+    help="Continue from this base's weights and tokenizer (copied into WORK first) instead of a random init.",
+)
+@click.option(
     "--hardware", default="2-core CPU (shared), 1 torch thread", show_default=True, help="For the model card."
 )
 def command(
@@ -72,10 +77,12 @@ def command(
     overrides,
     heldout,
     hardware,
+    init_from,
 ):
     """Pretrain the base repair model (synthetic repairs of third-party code) and export it with a card."""
     import json
     import resource
+    import shutil
     import time
 
     from repair.model import response_format_of
@@ -84,6 +91,12 @@ def command(
 
     work, out = Path(work_dir).resolve(), Path(out_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    init = None
+    if init_from:
+        # A copy: --out may be the same folder, overwritten at export.
+        init = work / "init"
+        if not init.is_dir():
+            shutil.copytree(Path(init_from).resolve(), init)
     corpus_file = work / "corpus.json"
     if corpus_file.is_file():
         corpus = json.loads(corpus_file.read_text())
@@ -97,7 +110,7 @@ def command(
             linters=("ruff", "pyright") if pyright else ("ruff",),
         )
         try:
-            corpus = pretrain.build_corpus(work, settings, progress=click.echo)
+            corpus = pretrain.build_corpus(work, settings, progress=click.echo, tokenizer_from=init)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
     click.echo(
@@ -115,7 +128,7 @@ def command(
     )
     started = time.perf_counter()
     run, cfg = pretrain.train_base(
-        work, max_duration, dict(_parse_override(o) for o in overrides), sink=report
+        work, max_duration, dict(_parse_override(o) for o in overrides), sink=report, init_from=init
     )
     cpu_s = (
         resource.getrusage(resource.RUSAGE_SELF).ru_utime
@@ -159,5 +172,20 @@ def command(
         "heldout": card_heldout,
         "command": f"uv run {ctx.command_path} " + " ".join(shlex.quote(a) for a in argv),
     }
+    if init is not None:
+        parent = json.loads((init / pretrain.CARD_FILE).read_text())
+        card["init_from"] = {
+            key: parent.get(key)
+            for key in (
+                "name",
+                "parameters",
+                "max_duration",
+                "global_batch_size",
+                "cpu_s",
+                "heldout",
+                "command",
+                "init_from",
+            )
+        }
     pretrain.write_model_card(out, card)
     click.echo(f"base model: {out} ({card['size_bytes'] / 1e6:.1f} MB), card: {out / 'README.md'}")

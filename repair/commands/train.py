@@ -15,12 +15,18 @@ import click
 
 
 def _parse_override(text: str) -> tuple[str, object]:
+    import re
+
     import yaml
 
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise click.BadParameter(f"{text!r} is not KEY=VALUE (e.g. optimizer.lr=1e-3)")
-    return key, yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    # YAML 1.1 reads `1e-3` (no dot) as a string, which the optimizer then rejects mid-run.
+    if isinstance(parsed, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", parsed):
+        parsed = float(parsed)
+    return key, parsed
 
 
 @click.command()

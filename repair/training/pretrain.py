@@ -38,7 +38,16 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "flask", "werkzeug", "gunicorn", "alembic", "mako", "dateutil", "jsonschema", "bs4", "cattrs",
     "h11", "humanfriendly", "itsdangerous", "rich", "tqdm", "yaml", "tenacity", "starlette",
     "packaging", "pluggy", "tomlkit", "docker",
+    # Added for the second base (more code, more styles: web, data, ML, CLI, cloud clients).
+    "aiohttp", "sqlalchemy", "paramiko", "networkx", "fastapi", "uvicorn", "pydantic", "mlflow",
+    "composer", "llmfoundry", "peft", "trl", "datasets", "huggingface_hub", "dagster",
+    "great_expectations", "litellm", "dspy", "sentry_sdk", "slack_sdk", "jwt", "pyparsing",
+    "markdown_it", "mistune", "prompt_toolkit", "typer", "structlog", "watchdog", "websockets",
+    "diskcache", "filelock", "platformdirs", "git", "isodate", "jmespath", "tabulate", "cachetools",
+    "sqlparse", "hypothesis", "httpcore", "h2", "libcloud", "gql", "graphene", "boto3", "s3transfer",
+    "transformers", "pandas", "matplotlib", "torchmetrics",
 )  # fmt: skip
+FIRST_BASE_PACKAGES = 30  # DEFAULT_PACKAGES[:30]: the list the first base (2400ba from scratch) mined
 PRETRAIN_PRESET = "cpu-tiny-scratch"
 # Mistakes only pyright reports; with ruff alone they would never verify.
 PYRIGHT_ONLY_KINDS = ("misspelled_attribute", "misspelled_method", "wrong_argument_count")
@@ -231,10 +240,14 @@ class CorpusSettings:
 
 
 def build_corpus(
-    work: Path, settings: CorpusSettings, progress: Callable[[str], None] = print
+    work: Path,
+    settings: CorpusSettings,
+    progress: Callable[[str], None] = print,
+    tokenizer_from: Path | None = None,
 ) -> dict[str, Any]:
     """Mines, leak-checks and splits the synthetic repairs into `<work>/data/jsonl`, trains the
-    tokenizer into `<work>/tokenizer`; returns (and writes to `<work>/corpus.json`) the corpus card.
+    tokenizer into `<work>/tokenizer` (or copies `tokenizer_from`'s, the base a run continues);
+    returns (and writes to `<work>/corpus.json`) the corpus card.
     Raises `LeakError` when an example still shares code with a reference after the exclusions."""
     from evals.sources import benchmark_sources
     from repair.corpus import iter_source_files
@@ -290,8 +303,11 @@ def build_corpus(
     if leaks:
         raise LeakError(f"{len(leaks)} pretraining examples share code with references, e.g. {leaks[:5]}")
     rows_by_split = write_finetuning_files(built.examples, work / "data")
-    train = [e for e in built.examples if e["split"] == "train"]
-    train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", DEFAULT_VOCAB_SIZE)
+    if tokenizer_from is not None:
+        copy_tokenizer(tokenizer_from, work / "tokenizer")
+    else:
+        train = [e for e in built.examples if e["split"] == "train"]
+        train_tokenizer((e["prompt"] + e["response"] for e in train), work / "tokenizer", DEFAULT_VOCAB_SIZE)
     card = {
         "packages": {p: files_by_package.get(p, 0) for p in settings.packages},
         "files": sum(files_by_package.values()),
@@ -309,6 +325,15 @@ def build_corpus(
         f"corpus: {built.counts['kept']} examples {rows_by_split}, {len(excluded)} files excluded by the leak check"
     )
     return card
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def copy_tokenizer(model_dir: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        shutil.copy2(model_dir / name, out / name)
 
 
 def progress_line(record: dict[str, Any], total_batches: int | None) -> str:
@@ -334,8 +359,11 @@ def train_base(
     max_duration: str,
     overrides: dict[str, Any] | None = None,
     sink: Callable[[dict[str, Any]], None] | None = None,
+    init_from: Path | None = None,
 ):
-    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`);
+    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`)
+    from a random init, or from the weights of the base in `init_from` (same shape and tokenizer: a
+    longer run on a larger corpus without paying again for the batches that base already had);
     returns the run and its rendered config."""
     from omegaconf import OmegaConf
 
@@ -345,17 +373,22 @@ def train_base(
     settings = TrainingSettings(
         preset=PRETRAIN_PRESET,
         data_dir=str(work / "data" / "jsonl"),
-        model_dir=str(work / "scratch_model"),
+        model_dir=str(init_from or work / "scratch_model"),
         tokenizer_dir=str(work / "tokenizer"),
         run_dir=str(work / "run"),
         run_name="repair-base-pretrain",
         max_duration=max_duration,
-        overrides={**PRETRAIN_OVERRIDES, **(overrides or {})},
+        overrides={
+            **PRETRAIN_OVERRIDES,
+            **({"model.pretrained": True} if init_from else {}),
+            **(overrides or {}),
+        },
     )
     cfg = render_config(settings)
-    dims = OmegaConf.to_container(cfg.variables.scratch_model)
-    dims.pop("vocab_size", None)  # the tokenizer decides
-    init_scratch_model(settings.model_dir, settings.tokenizer_dir, **dims)
+    if init_from is None:
+        dims = OmegaConf.to_container(cfg.variables.scratch_model)
+        dims.pop("vocab_size", None)  # the tokenizer decides
+        init_scratch_model(settings.model_dir, settings.tokenizer_dir, **dims)
     validate_config(cfg)
     return run_training(cfg, sink=sink), cfg
 
@@ -394,6 +427,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         card["corpus"]["leak_check"],
     )
     packages = ", ".join(f"{p} ({n})" for p, n in corpus["packages"].items())
+    tokenizer_origin = (
+        "the continued base's (below)" if card.get("init_from") else "trained on the corpus's training split"
+    )
     mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
     lines = [
         f"# {card['name']}: a pretrained base repair model",
@@ -404,7 +440,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "| | |",
         "| --- | --- |",
         f"| model | Llama-style, {card['parameters']:,} parameters ({card['shape']}), fp32 safetensors, {card['size_bytes'] / 1e6:.1f} MB |",
-        f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, trained on the corpus's training split |",
+        f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, {tokenizer_origin} |",
         f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
         f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
@@ -420,8 +456,26 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines.append(
             f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1, greedy), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
         )
-    lines += ["", "Reproduce (from the repository root):", "", "```", card["command"], "```", ""]
+    parent = card.get("init_from")
+    if parent:
+        lines.append(
+            f"| continued from | `{parent['name']}` as it was before this run ({parent['parameters']:,} parameters, {parent['max_duration']} of {parent['global_batch_size']}, {parent['cpu_s'] / 60:.1f} CPU-min; its held-out exact match {parent['heldout'].get('exact_match', 0):.1%} on its own test split): weights and tokenizer |"
+        )
+    lines += ["", "Reproduce (from the repository root):", "", "```", *reproduce_commands(card), "```", ""]
+    if parent:
+        lines.insert(
+            -5,
+            "The first commands rebuild the base this run continued (`--init-from`), then this run's. "
+            f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
+            "packages when the first base was trained: for that one, add `--package P` for each of them.",
+        )
     return "\n".join(lines)
+
+
+def reproduce_commands(card: dict[str, Any]) -> list[str]:
+    """The card's command after those of the bases it continued (`init_from`), oldest first."""
+    parent = card.get("init_from")
+    return [*(reproduce_commands(parent) if parent else []), card["command"]]
 
 
 def write_model_card(out: Path, card: dict[str, Any]) -> None:

@@ -49,3 +49,29 @@ def test_clean_data_has_no_benchmark_leak(repair_rows):
     sources = named_benchmark_sources()
     built = ds.build_dataset(repair_rows, list(sources.values()))
     assert find_benchmark_leaks(built.examples, index_repairs(repair_rows), sources, window=ds.DEFAULT_WINDOW) == []
+
+
+def test_function_hashes_match_the_stdlib_segments_and_stay_linear_in_file_size():
+    import ast
+    import textwrap
+    import time
+
+    from repair.leaks import _digest, normalized_tokens
+
+    body = "".join(
+        f"def f{n}(a, b):\r\n    '''é{n}'''\r\n    return [a + b * {n} for _ in range(a)] + [b]\r\n\r\n"
+        for n in range(40)
+    )
+    source = body + "class C:\n    def m(self): return (self, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)\n"
+    expected = {
+        _digest(tokens): node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef)
+        and len(tokens := normalized_tokens(textwrap.dedent(ast.get_source_segment(source, node) or ""))) >= 5
+    }
+    assert function_hashes(source, min_tokens=5) == expected and len(expected) == 41
+    # A file of 3,000 functions: the per-function re-split of the whole file made this minutes.
+    big = "".join(f"def g{n}(x):\n    return x + {n}\n\n" for n in range(3000))
+    started = time.process_time()
+    assert len(function_hashes(big, min_tokens=1)) == 3000
+    assert time.process_time() - started < 10

@@ -118,6 +118,21 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert "reusing the corpus" in again.output
     assert json.loads((out / "card.json").read_text())["training"]["batches"] == 6
     assert Path(out / "repair_prompt.json").is_file()
+    # --init-from: a new corpus and run that start from this base's weights and tokenizer (the
+    # tokenizer is copied, not retrained; the loss starts near where the base left off).
+    scratch = json.loads((out / "card.json").read_text())
+    cont, cont_out = tmp_path / "work2", tmp_path / "base2"
+    args2 = ["--work", str(cont), "--out", str(cont_out), "--init-from", str(out), "--package", "click", "--package", "h11",
+             "--max-files", "4", "--max-duration", "2ba", "--heldout", "0",
+             "--set", "global_train_batch_size=4", "--set", "device_train_microbatch_size=4"]  # fmt: skip
+    result = CliRunner().invoke(command, args2, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    card = json.loads((cont_out / "card.json").read_text())
+    assert card["init_from"]["name"] == "base" and card["init_from"]["command"] == scratch["command"]
+    assert (cont / "tokenizer" / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    # Nearer where the base ended than where a random init starts (~ln 1024).
+    midway = (scratch["training"]["first_loss"] + scratch["training"]["final_loss"]) / 2
+    assert card["training"]["first_loss"] < midway
 
 
 def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
@@ -169,3 +184,13 @@ def test_bench_base_measures_copying_of_the_erroneous_line():
         "no diff at all",
     ]
     assert copying(completions, test) == {"line_number_right": 0.5, "first_line_exact": 0.25}
+
+
+def test_set_overrides_read_exponent_numbers_as_numbers():
+    from repair.commands.train import _parse_override
+
+    assert _parse_override("optimizer.lr=2e-3") == ("optimizer.lr", 0.002)
+    assert _parse_override("optimizer.lr=3.0e-4") == ("optimizer.lr", 0.0003)
+    assert _parse_override("save_interval=100ba") == ("save_interval", "100ba")
+    assert _parse_override("model.pretrained=true") == ("model.pretrained", True)
+    assert _parse_override("run_name=inf") == ("run_name", "inf")
