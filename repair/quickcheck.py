@@ -20,7 +20,6 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ from repair.diagnostic import Diagnostic
 from repair.linediff import DiffError, apply_diff, parse_diff
 from repair.lint.config import SYNTAX_CODE
 from repair.lint.normalize import from_ruff
-from repair.lint.tools import ToolFailure, ruff_command, run_tool, tail
+from repair.lint.tools import run_ruff_json
 from repair.prompt import ParsedPrompt
 from repair.verify import problem_of
 
@@ -48,15 +47,7 @@ def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> 
         names = [f"f{i}.py" for i in range(len(texts))]
         for name, text in zip(names, texts, strict=True):
             (root / name).write_text(text, encoding="utf-8")
-        cmd = [*ruff_command(), "check", "--isolated", "--no-cache", "--select", ",".join(QUICK_RULES),
-               "--output-format", "json", "--exit-zero", *names]
-        done = run_tool("ruff", cmd, cwd=root, timeout_s=timeout_s)
-        if done.returncode != 0:
-            raise ToolFailure(f"ruff exited with {done.returncode}: {tail(done.stderr)}")
-        try:
-            items = json.loads(done.stdout)
-        except ValueError:
-            raise ToolFailure(f"ruff wrote output that is not JSON: {tail(done.stdout)}") from None
+        items = run_ruff_json(["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s)
     index = {name: i for i, name in enumerate(names)}
     found: list[Counter[tuple[str, ...]]] = [Counter() for _ in texts]
     for item in items:

@@ -16,8 +16,12 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from repair.diagnostic import Diagnostic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The demo's budget: enough sessions for a few hundred verified repairs, and a short training run.
@@ -109,6 +113,21 @@ def _evaluation_table(store_root: str) -> None:
     click.echo("\n".join("    " + line for line in main_scores_markdown(results).splitlines()))
 
 
+def _verification(fixed_code: str, target: Diagnostic, before: list[Diagnostic]) -> str:
+    """The verifier's re-lint rule (`repair.verify.judge_lint`) on the served answer: a diff that
+    applies is not yet a fix."""
+    from repair.lint import lint_project
+    from repair.verify import judge_lint
+
+    if not fixed_code:
+        return "nothing to verify (no diff that applies)"
+    (relinted,) = lint_project({"broken.py": fixed_code}, ["broken.py"])
+    rejection = judge_lint(target, before, relinted.diagnostics)
+    return "passed (the error is gone and no new error appeared)" if rejection is None else (
+        f"failed: {rejection.verdict}: {rejection.detail}"
+    )
+
+
 def _serve_and_fix(store_root: str) -> None:
     from repair import registry
     from repair.lint import lint_project
@@ -144,6 +163,7 @@ def _serve_and_fix(store_root: str) -> None:
                     + "\n".join("      " + line for line in answer.diff.splitlines())
                 )
                 click.echo(f"    status: {answer.status}")
+                click.echo(f"    verification: {_verification(answer.fixed_code, diagnostic, linted.diagnostics)}")
 
 
 @click.command()

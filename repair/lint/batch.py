@@ -27,7 +27,7 @@ from repair.diagnostic import Diagnostic
 from repair.lint.config import DEFAULT_CONFIG, LintConfig
 from repair.lint.files import DEFAULT_MAX_FILE_BYTES, BadInput, check_target, write_project
 from repair.lint.normalize import from_ruff, pyright_diagnostics, sort_diagnostics
-from repair.lint.tools import ToolFailure, basedpyright_command, ruff_command, run_tool, tail
+from repair.lint.tools import ToolFailure, basedpyright_command, run_ruff_json, run_tool, tail
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_DEADLINE_S = 900.0
@@ -80,24 +80,9 @@ class TreeState:
 def _run_ruff(
     root: Path, states: list[TreeState], config: LintConfig, timeout_s: float
 ) -> dict[int, list[Diagnostic]]:
-    cmd = [
-        *ruff_command(),
-        "check",
-        "--config",
-        str(root / "ruff.toml"),
-        "--no-cache",
-        "--output-format",
-        "json",
-        "--exit-zero",
-        *[s.rel_target for s in states],
-    ]
-    done = run_tool("ruff", cmd, cwd=root, timeout_s=timeout_s)
-    if done.returncode != 0:
-        raise ToolFailure(f"ruff exited with {done.returncode}: {tail(done.stderr)}")
-    try:
-        items = json.loads(done.stdout)
-    except ValueError:
-        raise ToolFailure(f"ruff wrote output that is not JSON: {tail(done.stdout)}") from None
+    items = run_ruff_json(
+        ["--config", str(root / "ruff.toml"), *[s.rel_target for s in states]], cwd=root, timeout_s=timeout_s
+    )
     by_path = {str(root / s.rel_target): s.index for s in states}
     found: dict[int, list[Diagnostic]] = {s.index: [] for s in states}
     for item in items:

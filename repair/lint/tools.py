@@ -4,6 +4,7 @@ process group so that nothing is left running."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -76,6 +77,19 @@ def run_tool(name: str, cmd: list[str], *, cwd: Path, timeout_s: float, stdin: b
         proc.communicate()
         raise ToolFailure(f"{name} timed out after {timeout_s:g} s") from None
     return Completed(proc.returncode, out, err)
+
+
+def run_ruff_json(args: list[str], *, cwd: Path, timeout_s: float) -> list[dict]:
+    """ruff `check` with `args` (options and files) and JSON output; its items. Raises `ToolFailure`
+    when ruff fails or writes output that is not JSON."""
+    cmd = [*ruff_command(), "check", "--no-cache", "--output-format", "json", "--exit-zero", *args]
+    done = run_tool("ruff", cmd, cwd=cwd, timeout_s=timeout_s)
+    if done.returncode != 0:
+        raise ToolFailure(f"ruff exited with {done.returncode}: {tail(done.stderr)}")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise ToolFailure(f"ruff wrote output that is not JSON: {tail(done.stdout)}") from None
 
 
 def kill_group(proc: subprocess.Popen) -> None:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from repair.lint import BadInput, LintConfig, WarmLinter, lint_batch, lint_project
 from repair.lint import batch as batch_module
+from repair.lint import tools as tools_module
 from repair.lint.tools import ToolFailure
 
 BROKEN = {
@@ -155,7 +156,7 @@ def test_a_crashing_linter_fails_only_the_state_that_crashes_it(monkeypatch):
 
 
 def test_a_linter_that_is_not_there_is_a_failure_not_a_hang(monkeypatch):
-    monkeypatch.setattr(batch_module, "ruff_command", lambda: ["sh", "-c", "echo boom >&2; exit 3"])
+    monkeypatch.setattr(tools_module, "ruff_command", lambda: ["sh", "-c", "echo boom >&2; exit 3"])
     (result,) = lint_batch([BROKEN], ["main.py"])
     assert result.error == "ruff exited with 3: boom"
 
