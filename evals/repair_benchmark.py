@@ -118,6 +118,17 @@ def held_out_diagnostics(dataset: pl.DataFrame, split: str = "test") -> set[str]
     return set(dataset.filter(pl.col("split") == split)["diagnostic_id"].to_list())
 
 
+def training_leaks(items: pl.DataFrame, dataset: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """(item ids, projects) of benchmark `items` that the dataset's train or validation rows hold,
+    checked on the items themselves, not by re-running the selection rule."""
+    training = dataset.filter(pl.col("split") != "test") if dataset.height else dataset
+    if not items.height or not training.height:
+        return [], []
+    leaked_items = set(items["item_id"].to_list()) & set(training["diagnostic_id"].to_list())
+    leaked_projects = set(items["origin"].to_list()) & set(training["repl"].to_list())
+    return sorted(leaked_items), sorted(leaked_projects)
+
+
 def rule_of(source: str, code: str) -> str:
     return f"{source}:{code}"
 

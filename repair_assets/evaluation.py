@@ -97,6 +97,7 @@ def repair_benchmark(
         held_out_diagnostics,
         load_reviews,
         select_repair_benchmark,
+        training_leaks,
     )
     from repair.ground_truth import TruthIndex, read_all_mistakes
 
@@ -119,13 +120,7 @@ def repair_benchmark(
         "rules": len(report.kept_by_rule),
         "projects": frame["origin"].n_unique() if frame.height else 0,
     })
-    # Checked on the items themselves, not by re-running the selection rule: an item whose
-    # diagnostic or project is in the train/validation rows of the dataset is a leak.
-    training = repair_dataset.filter(pl.col("split") != "test") if repair_dataset.height else repair_dataset
-    training_ids = set(training["diagnostic_id"].to_list()) if training.height else set()
-    training_repls = set(training["repl"].to_list()) if training.height else set()
-    leaked_items = sorted(set(frame["item_id"].to_list()) & training_ids) if frame.height else []
-    leaked = sorted(set(frame["origin"].to_list()) & training_repls) if frame.height else []
+    leaked_items, leaked = training_leaks(frame, repair_dataset)
     yield dg.AssetCheckResult(check_name="held_out_from_training", passed=not leaked and not leaked_items,
                               metadata={"leaked_projects": leaked[:20], "leaked_count": len(leaked),
                                         "leaked_items": leaked_items[:20]})
