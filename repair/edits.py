@@ -229,14 +229,14 @@ class EditGrammar:
         if not text.startswith(self._OPENING):
             if text.startswith(OPEN_TAG) or len(text) >= len(self._OPENING):
                 return self.everything
-            return [i for t, i in self.ids.items() if any(o.startswith(text + t) for o in self._OPENINGS)]
+            return self._opening_ids(text)
         rows = text[len(self._OPENING) :].split("\n")
         row = rows[-1]
         pending = bool(rows[:-1]) and _SPAN.fullmatch(rows[-2]) is not None
         if row.startswith("=") or _INSERT.fullmatch(row) and " " in row:
             return self.everything  # free text up to the newline
         if CLOSE_EDIT.startswith(row) and row:
-            return [i for t, i in self.ids.items() if CLOSE_EDIT.startswith(row + t)] if row != CLOSE_EDIT else self.everything
+            return self._closing_ids(row) if row != CLOSE_EDIT else self.everything
         if row == "":
             return self.equals if pending else self.row_starts
         # The diff's order: lines ascend, a line is removed once, and '+' never precedes '-' at a line.
@@ -244,6 +244,16 @@ class EditGrammar:
         last = max((prompt.error_line + int(m.group(1)) for m in done if m), default=0)
         found = self._row(prompt, row, last) if not pending else []
         return found or self.everything  # never an empty choice (no step may mask every token)
+
+    # The opening and the closing tag depend on the text alone: every row of a batch asks for the same
+    # few prefixes at every step, and a scan of the vocabulary each time was 40% of a batch's decoding.
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one grammar per loaded model
+    def _opening_ids(self, text: str) -> list[int]:
+        return [i for t, i in self.ids.items() if any(o.startswith(text + t) for o in self._OPENINGS)]
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one grammar per loaded model
+    def _closing_ids(self, row: str) -> list[int]:
+        return [i for t, i in self.ids.items() if CLOSE_EDIT.startswith(row + t)]
 
     def _row(self, prompt: ParsedPrompt, row: str, last: int) -> list[int]:
         kind, offset, rest = row[0], row[1:], ""
