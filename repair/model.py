@@ -123,7 +123,7 @@ class RepairModel:
         constrained: bool = True,
     ):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaList, StopStringCriteria
 
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "config.json").is_file():
@@ -150,6 +150,9 @@ class RepairModel:
         # A fast tokenizer refuses to be used by two threads at once ("Already borrowed"): the
         # evaluation proposes from a thread pool, so one generation at a time.
         self._lock = threading.Lock()
+        # Built once: given as `stop_strings`, `generate` rebuilds it from the whole vocabulary on
+        # every call (measured 76 ms of a 465 ms single-prompt call).
+        self._stop_at_block_end = StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(STOP_STRINGS))])
         self.grammar = (
             EditGrammar([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))])
             if constrained and self.response_format == EDIT_RESPONSE
@@ -213,11 +216,10 @@ class RepairModel:
                     num_return_sequences=self.candidates,
                     eos_token_id=self.tokenizer.eos_token_id,
                     pad_token_id=self.tokenizer.pad_token_id,
-                    stop_strings=list(STOP_STRINGS),
+                    stopping_criteria=self._stop_at_block_end,
                     # LLM Foundry exports with use_cache false (a training setting); decoding without
                     # the KV cache recomputes the whole sequence at every token (measured 23x slower).
                     use_cache=True,
-                    tokenizer=self.tokenizer,
                 )
             new_tokens = output[:, encoded["input_ids"].shape[1] :]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
