@@ -113,19 +113,15 @@ def _evaluation_table(store_root: str) -> None:
     click.echo("\n".join("    " + line for line in main_scores_markdown(results).splitlines()))
 
 
-def _verification(fixed_code: str, target: Diagnostic, before: list[Diagnostic]) -> str:
-    """The verifier's re-lint rule (`repair.verify.judge_lint`) on the served answer: a diff that
-    applies is not yet a fix."""
-    from repair.lint import lint_project
-    from repair.verify import judge_lint
+def _verification(code: str, target: Diagnostic, answer_diff: str) -> str:
+    """The served answer through verification (`repair.verify`, as the pipeline verifies candidates):
+    a diff that applies is not yet a fix."""
+    from repair.verify import BatchLinter, Verifier
 
-    if not fixed_code:
-        return "nothing to verify (no diff that applies)"
-    (relinted,) = lint_project({"broken.py": fixed_code}, ["broken.py"])
-    rejection = judge_lint(target, before, relinted.diagnostics)
-    return "passed (the error is gone and no new error appeared)" if rejection is None else (
-        f"failed: {rejection.verdict}: {rejection.detail}"
-    )
+    verdict = Verifier(BatchLinter()).verify(code, target, answer_diff, "broken.py")
+    if verdict.accepted:
+        return "passed (the error is gone and no new error appeared)"
+    return f"failed: {verdict.verdict}: {verdict.detail}"
 
 
 def _serve_and_fix(store_root: str) -> None:
@@ -163,7 +159,7 @@ def _serve_and_fix(store_root: str) -> None:
                     + "\n".join("      " + line for line in answer.diff.splitlines())
                 )
                 click.echo(f"    status: {answer.status}")
-                click.echo(f"    verification: {_verification(answer.fixed_code, diagnostic, linted.diagnostics)}")
+                click.echo(f"    verification: {_verification(BROKEN_EXAMPLE, diagnostic, answer.diff)}")
 
 
 @click.command()

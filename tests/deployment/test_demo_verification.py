@@ -1,5 +1,5 @@
-"""The demo's last step re-lints the served answer with the verifier's rule: a diff that applies is
-reported as a fix only when the error is gone and no new error appeared."""
+"""The demo's last step runs the served answer through verification: a diff that applies is reported
+as a fix only when the error is gone and no new error appeared."""
 
 from __future__ import annotations
 
@@ -10,21 +10,24 @@ from repair.lint import lint_project
 
 
 @pytest.fixture(scope="module")
-def broken():
+def target():
     (linted,) = lint_project({"broken.py": BROKEN_EXAMPLE}, ["broken.py"])
-    target = next(d for d in linted.diagnostics if d.severity == "error")
-    return target, linted.diagnostics
+    return next(d for d in linted.diagnostics if d.severity == "error")
 
 
-def test_an_answer_that_leaves_the_error_fails_verification(broken):
+def _answer(new_line: str) -> str:
+    return f"<diff>\n-5     return math.pi * raduis ** 2\n+5     {new_line}\n</diff>"
+
+
+def test_an_answer_that_leaves_the_error_fails_verification(target):
     # The demo model's answer of 2026-12-02: it applies (status `fixed`) but rewrites the wrong name.
-    answer = BROKEN_EXAMPLE.replace("math.pi * raduis", "name.pi * raduis")
-    assert _verification(answer, *broken).startswith("failed: diagnostic_remains")
+    verdict = _verification(BROKEN_EXAMPLE, target, _answer("return name.pi * raduis ** 2"))
+    assert verdict.startswith("failed: diagnostic_remains")
 
 
-def test_the_right_fix_passes_verification(broken):
-    assert _verification(BROKEN_EXAMPLE.replace("raduis", "radius"), *broken).startswith("passed")
+def test_the_right_fix_passes_verification(target):
+    assert _verification(BROKEN_EXAMPLE, target, _answer("return math.pi * radius ** 2")).startswith("passed")
 
 
-def test_no_applicable_diff_is_not_verified(broken):
-    assert _verification("", *broken).startswith("nothing to verify")
+def test_no_applicable_diff_is_not_verified(target):
+    assert _verification(BROKEN_EXAMPLE, target, "no diff here").startswith("failed: no_diff_block")
