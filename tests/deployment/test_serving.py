@@ -226,7 +226,7 @@ class ConnectionCutter:
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
-        seen = b""
+        seen, cut = b"", False
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
@@ -234,12 +234,15 @@ class ConnectionCutter:
                 if from_client and self.marker in window and self._armed.is_set():
                     self._armed.clear()
                     self.cuts += 1
+                    cut = True
                     break
         except OSError:
             pass
-        for end in (source, sink):
-            if self.reset:
+        # Only the cutting thread sets the reset: the other one's sockets are closed by then.
+        if cut and self.reset:
+            for end in (source, sink):
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        for end in (source, sink):
             end.close()
 
     def close(self) -> None:
