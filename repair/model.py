@@ -303,6 +303,7 @@ class RepairModel:
             with torch.inference_mode():
                 output = self.model.generate(
                     **encoded,
+                    past_key_values=self._prompt_cache(encoded),
                     logits_processor=hooks[0] if hooks else None,
                     max_new_tokens=self.max_new_tokens,
                     do_sample=sampling,
@@ -325,6 +326,26 @@ class RepairModel:
                     for text in texts[index * self.candidates : (index + 1) * self.candidates]
                 ])
         return candidates
+
+    def _prompt_cache(self, encoded: dict[str, Any]):
+        """The KV cache of each prompt but its last token, computed once and repeated for the prompt's
+        `candidates` rows: given none, `generate` runs the prompt through the model once per beam
+        (4 rows of a 250-token prompt: 106 ms against 30 for one, in process, 1 thread). Positions
+        are numbered as `generate` numbers them, from each row's first token after the left padding."""
+        ids, mask = encoded["input_ids"], encoded["attention_mask"]
+        if ids.shape[1] < 2:
+            return None
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = self.model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            use_cache=True,
+            logits_to_keep=1,
+        ).past_key_values
+        if self.candidates > 1:
+            cache.batch_repeat_interleave(self.candidates)
+        return cache
 
     def _grammar_hooks(self, batch: list[str], prompt_tokens: int) -> tuple[Any, Any] | None:
         """`generate`'s logits processors and stopping criteria for a batch constrained by

@@ -233,3 +233,23 @@ def test_a_rows_text_grows_by_its_newest_token_as_decoding_the_whole_row_gives()
     for end in range(len(ids) + 1):
         row = torch.tensor([7, 8, 9, *ids[:end]])
         assert texts.of(row) == EDIT_OPENING + tokenizer.decode(ids[:end], skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_sharing_each_prompts_cache_among_its_candidates_changes_no_answer(tiny_checkpoint, tmp_path, temperature):
+    """The prompt runs through the model once, not once per beam or sample; left-padded prompts of
+    different lengths in one batch decode exactly as when `generate` runs every row's prompt itself."""
+    import shutil
+
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+    from repair.serving.rollout import SMOKE_CASES
+
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(tiny_checkpoint, edit_model)
+    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
+    model = RepairModel(edit_model, temperature=temperature, edit_candidates=3, max_new_tokens=24)
+    prompts = [model.prompt(case.code, case.diagnostic, case.file_name) for case in SMOKE_CASES]
+    shared = model.candidates_of(prompts)
+    model._prompt_cache = lambda encoded: None
+    assert model.candidates_of(prompts) == shared
