@@ -120,9 +120,9 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
     ]
 
 
-def served_model(checkpoint: Path, max_new_tokens: int | None):
+def served_model(checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None):
     """The model in process as the served config (`triton_models/code_repair/config.pbtxt`) decodes:
-    its decoding parameters and, on the CPU, its torch threads."""
+    its decoding parameters (`edit_candidates` overridden when given) and its CPU torch threads."""
     import torch
 
     from repair.model import RepairModel
@@ -136,7 +136,7 @@ def served_model(checkpoint: Path, max_new_tokens: int | None):
         temperature=float(served["temperature"]),
         top_p=float(served["top_p"]),
         top_k=int(served["top_k"]),
-        edit_candidates=int(served["edit_candidates"]),
+        edit_candidates=edit_candidates or int(served["edit_candidates"]),
     )
 
 
