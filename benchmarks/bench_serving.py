@@ -29,7 +29,6 @@ from repair.serving.server import EmbeddedTritonServer
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Triton serving"
 CONCURRENCY = (1, 4, 16)
-SERVED_MAX_NEW_TOKENS = 128  # triton_models/code_repair/config.pbtxt
 STANDIN_NEW_TOKENS = 32  # about the length of a one-line numbered diff in this tokenizer
 
 
@@ -121,6 +120,26 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
     ]
 
 
+def served_model(checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None):
+    """The model in process as the served config (`triton_models/code_repair/config.pbtxt`) decodes:
+    its decoding parameters (`edit_candidates` overridden when given) and its CPU torch threads."""
+    import torch
+
+    from repair.model import RepairModel
+    from repair.serving.repository import parse_config, template_config
+
+    served = {key: value.string_value for key, value in parse_config(template_config()).parameters.items()}
+    torch.set_num_threads(int(served["cpu_threads"]))
+    return RepairModel(
+        checkpoint,
+        max_new_tokens=max_new_tokens or int(served["max_new_tokens"]),
+        temperature=float(served["temperature"]),
+        top_p=float(served["top_p"]),
+        top_k=int(served["top_k"]),
+        edit_candidates=edit_candidates or int(served["edit_candidates"]),
+    )
+
+
 def find_model(model_dir: str | None, work: Path) -> tuple[Path, str, int | None]:
     """(checkpoint, description, max_new_tokens override)."""
     from repair import registry
@@ -143,8 +162,6 @@ def find_model(model_dir: str | None, work: Path) -> tuple[Path, str, int | None
 
 
 def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], str]:
-    from repair.model import RepairModel
-
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         work = Path(tmp)
@@ -152,8 +169,8 @@ def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], 
         cases = [RepairRequest(c.code, c.diagnostic, c.file_name) for c in SMOKE_CASES]
         total = {c: max(requests_per_client * c, 2 * requests_per_client) for c in CONCURRENCY}
 
-        # In process: the same RepairService the Triton model runs.
-        model = RepairModel(checkpoint, max_new_tokens=new_tokens or SERVED_MAX_NEW_TOKENS)
+        # In process: the same RepairService the Triton model runs, decoding as it does.
+        model = served_model(checkpoint, new_tokens)
         service = RepairService(model.generate, window=model.window)
         service.handle([cases[0]])  # warm-up, as the served model does at load
         # All 16 requests in one batched call: what dynamic batching can reach at best.

@@ -101,7 +101,9 @@ class Sampled:
     def propose_k(self, code, diagnostic, file_name="main.py", context_files=None, k: int = 1) -> list[str]:
         prompt = getattr(self.repairer, "prompt", None)
         if prompt is not None and hasattr(self.repairer, "generate"):
-            return self.repairer.generate([prompt(code, diagnostic, file_name)] * k)
+            # With the file, as Triton gives it: the model checks its candidates against the whole
+            # file, not only the lines its prompt shows.
+            return self.repairer.generate([prompt(code, diagnostic, file_name)] * k, [(code, diagnostic)] * k)
         return [self.repairer.propose(code, diagnostic, file_name, context_files) for _ in range(k)]
 
     @property

@@ -124,6 +124,24 @@ def _verification(code: str, target: Diagnostic, answer_diff: str) -> str:
     return f"failed: {verdict.verdict}: {verdict.detail}"
 
 
+def _answer_report(code: str, target: Diagnostic, diff: str, status: str) -> str:
+    """What the demo prints of the served answer: the fix and verification's verdict on it, or, when
+    the model answers no fix, that it found none it could stand behind."""
+    from repair.serving.handler import STATUS_NO_FIX
+
+    if status == STATUS_NO_FIX:
+        return (
+            "    the model answers: no fix. None of its candidate fixes passed its own quick check (ruff:\n"
+            "    the error gone, nothing new), so it shows none rather than a wrong one."
+        )
+    return "\n".join([
+        "    the model proposes:",
+        *("      " + line for line in diff.splitlines()),
+        f"    status: {status}",
+        f"    verification: {_verification(code, target, diff)}",
+    ])
+
+
 def _serve_and_fix(store_root: str) -> None:
     from repair import registry
     from repair.lint import lint_project
@@ -154,12 +172,7 @@ def _serve_and_fix(store_root: str) -> None:
                     f"    {example.relative_to(PROJECT_ROOT)}:{diagnostic.line1}: {diagnostic.describe()}"
                 )
                 answer = client.repair(BROKEN_EXAMPLE, diagnostic, "broken.py")
-                click.echo(
-                    "    the model proposes:\n"
-                    + "\n".join("      " + line for line in answer.diff.splitlines())
-                )
-                click.echo(f"    status: {answer.status}")
-                click.echo(f"    verification: {_verification(BROKEN_EXAMPLE, diagnostic, answer.diff)}")
+                click.echo(_answer_report(BROKEN_EXAMPLE, diagnostic, answer.diff, answer.status))
 
 
 @click.command()

@@ -31,3 +31,13 @@ def test_the_right_fix_passes_verification(target):
 
 def test_no_applicable_diff_is_not_verified(target):
     assert _verification(BROKEN_EXAMPLE, target, "no diff here").startswith("failed: no_diff_block")
+
+
+def test_the_demo_says_plainly_when_the_model_answers_no_fix(target):
+    from repair.commands.demo import _answer_report
+    from repair.model import NO_FIX
+
+    report = _answer_report(BROKEN_EXAMPLE, target, NO_FIX, "no_fix")
+    assert "no fix" in report and "rather than a wrong one" in report
+    fixed = _answer_report(BROKEN_EXAMPLE, target, _answer("return math.pi * radius ** 2"), "fixed")
+    assert "verification: passed" in fixed

@@ -190,3 +190,66 @@ def test_a_constrained_model_answers_with_an_edit_that_fits_the_prompt(tiny_chec
     assert free.propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic) == ambiguous
     answer = RepairModel(learned, temperature=0.0, edit_candidates=1).propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
     assert parse_diff(answer).ops[0].text == "screen = turtle.screen"
+
+
+def test_a_constrained_edit_model_spends_no_decoding_step_on_the_blocks_frame(tiny_checkpoint, tmp_path):
+    """Every constrained answer is an edit: `<edit>` and the newline after it are part of the input,
+    and decoding stops once the closing tag has begun (the grammar allows nothing else after `</`),
+    so only the edit's rows cost steps; the answer is still the whole, expanded diff."""
+    from transformers import AutoTokenizer
+
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+    from tests.conftest import LEARNED_CASE, LEARNED_DIFF, overfit
+
+    prompt = RepairModel(tiny_checkpoint).prompt(LEARNED_CASE.code, LEARNED_CASE.diagnostic, LEARNED_CASE.file_name)
+    edit = to_edit(parse_prompt(prompt), parse_diff(LEARNED_DIFF))
+    learned = overfit(tiny_checkpoint, tmp_path / "edits", prompt, edit, steps=60)
+    write_prompt_settings(learned, DEFAULT_WINDOW, EDIT_RESPONSE)
+    model = RepairModel(learned, temperature=0.0, edit_candidates=1)
+    steps: list[int] = []
+    model.model.register_forward_pre_hook(lambda module, args: steps.append(1))
+    assert model.propose(LEARNED_CASE.code, LEARNED_CASE.diagnostic) == LEARNED_DIFF
+    rows = edit.removeprefix("<edit>\n").removesuffix("edit>")  # "@0 .screen\n=.Screen()\n</"
+    tokenizer = AutoTokenizer.from_pretrained(learned)
+    assert len(steps) <= len(tokenizer(rows, add_special_tokens=False)["input_ids"])
+
+
+def test_a_rows_text_grows_by_its_newest_token_as_decoding_the_whole_row_gives():
+    """The grammar reads each row's text at every step; it is extended by the newest token, never
+    decoded again, and stays what decoding gives, a character split over tokens included."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from repair.model import EDIT_OPENING, _RowTexts
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODELS_DIR / "base-cpu")
+    special = set(tokenizer.all_special_ids)
+    pieces = ["" if i in special else text for i, text in enumerate(_base_vocabulary())]
+    ids = tokenizer("@0 naïve → π\n=x", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    assert any("\ufffd" in pieces[i] for i in ids)  # the case that a token-by-token sum gets wrong
+    texts = _RowTexts(pieces, 3, EDIT_OPENING, tokenizer)
+    for end in range(len(ids) + 1):
+        row = torch.tensor([7, 8, 9, *ids[:end]])
+        assert texts.of(row) == EDIT_OPENING + tokenizer.decode(ids[:end], skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_sharing_each_prompts_cache_among_its_candidates_changes_no_answer(tiny_checkpoint, tmp_path, temperature):
+    """The prompt runs through the model once, not once per beam or sample; left-padded prompts of
+    different lengths in one batch decode exactly as when `generate` runs every row's prompt itself."""
+    import shutil
+
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+    from repair.serving.rollout import SMOKE_CASES
+
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(tiny_checkpoint, edit_model)
+    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
+    model = RepairModel(edit_model, temperature=temperature, edit_candidates=3, max_new_tokens=24)
+    prompts = [model.prompt(case.code, case.diagnostic, case.file_name) for case in SMOKE_CASES]
+    shared = model.candidates_of(prompts)
+    model._prompt_cache = lambda encoded: None
+    assert model.candidates_of(prompts) == shared

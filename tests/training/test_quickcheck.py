@@ -50,3 +50,46 @@ def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
     still_broken = _diff("-5 def start(path)", "+5 def  start(path)")
     fixed = _diff("-5 def start(path)", "+5 def start(path):")
     assert first_clearing([source], [[still_broken, fixed]]) == [1]
+
+
+def test_the_model_answers_no_fix_when_none_of_its_candidates_passes(tiny_checkpoint, tmp_path):
+    """A candidate that fails the quick check is not shown: with none passing, the answer is the
+    empty diff (status `no_fix`), the request's whole file or the prompt alone being the check."""
+    import shutil
+
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, NO_FIX, RepairModel, write_prompt_settings
+
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(tiny_checkpoint, edit_model)
+    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
+    model = RepairModel(edit_model, temperature=0.0, edit_candidates=2)
+    prompt = model.prompt(CODE, SYNTAX)
+    broken = _diff("-4 def start(path)", "+4 def start(path) -> str")
+    fixed = _diff("-4 def start(path)", "+4 def start(path):")
+    model.candidates_of = lambda prompts: [[broken, broken]]
+    assert model.generate([prompt], [(CODE, SYNTAX)]) == [NO_FIX]
+    assert model.generate([prompt]) == [NO_FIX]
+    model.candidates_of = lambda prompts: [[broken, fixed]]
+    assert model.generate([prompt], [(CODE, SYNTAX)]) == [fixed]
+
+
+def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(tiny_checkpoint, tmp_path):
+    """A fix naming what the prompt's window does not show (`BASE`, line 1) passes against the whole
+    file and fails against the prompt's lines alone: the evaluation's k proposals get the file."""
+    import shutil
+
+    from evals.models import Sampled
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, NO_FIX, RepairModel, write_prompt_settings
+
+    code = 'BASE = "/srv"\n' + "\n" * 9 + "def where(name):\n    return BASEE + name\n"
+    target = Diagnostic("ruff", "F821", "error", "Undefined name `BASEE`", 11, 11, 11, 16)
+    fix = _diff("-12     return BASEE + name", "+12     return BASE + name")
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(tiny_checkpoint, edit_model)
+    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
+    model = RepairModel(edit_model, temperature=0.0, edit_candidates=2)
+    model.candidates_of = lambda prompts: [[fix, fix] for _ in prompts]
+    assert model.generate([model.prompt(code, target)]) == [NO_FIX]  # the prompt alone
+    assert Sampled(model, "finetuned").propose_k(code, target, k=2) == [fix, fix]

@@ -42,6 +42,10 @@ class TritonPythonModel:
             )
         gpu = args.get("model_instance_kind") == "GPU"
         device = f"cuda:{args.get('model_instance_device_id', '0')}" if gpu else "cpu"
+        if not gpu:
+            import torch
+
+            torch.set_num_threads(int(parameter(config, "cpu_threads", "1")))
         self.model = RepairModel(
             checkpoint,
             device=device,
