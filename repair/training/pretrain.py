@@ -522,14 +522,18 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines.append(
             f"| continued from | `{parent['name']}` as it was before this run ({parent['parameters']:,} parameters, {parent['max_duration']} of {parent['global_batch_size']}, {parent['cpu_s'] / 60:.1f} CPU-min; its held-out exact match {parent['heldout'].get('exact_match', 0):.1%} on its own test split): weights and tokenizer |"
         )
-    lines += ["", "Reproduce (from the repository root):", "", "```", *reproduce_commands(card), "```", ""]
+    lines += ["", "Reproduce (from the repository root):", ""]
     if parent:
-        lines.insert(
-            -5,
-            "The first commands rebuild the base this run continued (`--init-from`), then this run's. "
-            f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
-            "packages when the first base was trained: for that one, add `--package P` for each of them.",
-        )
+        lines += [
+            (
+                "The first commands rebuild the bases this run continued (`--init-from`), oldest first, then this run's. "
+                f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
+                "packages when the first base was trained: for that one, add `--package P` for each of them. "
+                "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them."
+            ),
+            "",
+        ]
+    lines += ["```", *reproduce_commands(card), "```", ""]
     return "\n".join(lines)
 
 

@@ -255,3 +255,13 @@ def test_set_overrides_read_exponent_numbers_as_numbers():
     assert _parse_override("save_interval=100ba") == ("save_interval", "100ba")
     assert _parse_override("model.pretrained=true") == ("model.pretrained", True)
     assert _parse_override("run_name=inf") == ("run_name", "inf")
+
+
+def test_the_cards_reproduce_block_holds_only_the_commands_of_the_whole_chain():
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    text = pretrain.model_card_markdown(card)
+    block = text.split("```")[1].strip().splitlines()
+    # (one entry may hold two lines: a run resumed with a longer --max-duration)
+    assert block == "\n".join(pretrain.reproduce_commands(card)).splitlines() and len(block) > 1
+    assert all(line.startswith("uv run repair pretrain ") for line in block)
+    assert "--no-pyright" in text.split("```")[0]  # the older commands predate the pyright default
