@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from repair.commands.train import _parse_override
+from repair.training.pretrain import MAX_FILE_BYTES
 
 
 @click.command()
@@ -36,9 +37,15 @@ from repair.commands.train import _parse_override
 @click.option("--max-files", type=int, help="At most this many files per package.")
 @click.option(
     "--pyright/--no-pyright",
-    default=False,
+    default=True,
     show_default=True,
-    help="Verify with pyright too (adds attribute and argument-count mistakes; ~10x the linting time).",
+    help="Lint with basedpyright as well as ruff, as the pipeline does (its messages in the prompts, attribute and argument-count mistakes); --no-pyright: ruff only, ~10x cheaper.",
+)
+@click.option(
+    "--max-file-bytes",
+    default=MAX_FILE_BYTES,
+    show_default=True,
+    help="Skip larger source files (pyright's time grows with the file).",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -72,6 +79,7 @@ def command(
     per_file,
     max_files,
     pyright,
+    max_file_bytes,
     seed,
     max_duration,
     overrides,
@@ -108,6 +116,7 @@ def command(
             max_files_per_package=max_files,
             seed=seed,
             linters=("ruff", "pyright") if pyright else ("ruff",),
+            max_file_bytes=max_file_bytes,
         )
         try:
             corpus = pretrain.build_corpus(work, settings, progress=click.echo, tokenizer_from=init)

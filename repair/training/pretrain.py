@@ -4,11 +4,14 @@
    library: the simulator and both benchmarks draw on it). Files that share a function or a window of
    code with any benchmark source or any file the simulator draws on are excluded
    (`repair.training.leakcheck`), and the examples are checked again at the end: a leak fails the run.
-2. **Synthetic repairs.** The simulator's own mistake generators (`repair.simulate.mistakes`) break one
-   top-level function, class or import block of a file at a time; ruff lints the broken file and the
-   original, and a mistake is kept only when ruff reports a diagnostic the original did not have (that
-   diagnostic is the prompt's; the fix is the original, as a numbered line diff). Kinds only pyright
-   sees (attribute typos, argument counts) need `linters=("ruff", "pyright")`, ~10x the linting time.
+2. **Synthetic repairs, diagnosed as the pipeline diagnoses.** The simulator's own mistake generators
+   (`repair.simulate.mistakes`) break one top-level function, class or import block of a file at a
+   time; ruff and basedpyright lint the broken file and the original (`repair.lint.lint_batch`), the
+   prompt's diagnostic is one the pipeline would keep for that state (`pipeline_diagnostics`: e.g.
+   pyright's `Expected ":"` for a missing colon, not ruff's syntax error), and the fix (the original,
+   as a numbered line diff) must pass the pipeline's verifier (`repair.verify.Verifier`). Kinds only
+   pyright sees (attribute and method typos, argument counts) are drawn when pyright lints;
+   `linters=("ruff",)` is the older, ~10x cheaper corpus that never shows pyright's messages.
 3. **Dataset.** `repair.dataset.build_dataset`: split by project (a package's subpackage), near-duplicates
    and benchmark windows dropped the same way as for user data.
 4. **Training.** A byte-level BPE tokenizer on the training split, then the `cpu-tiny-scratch` preset
@@ -25,11 +28,15 @@ import random
 import shutil
 import sysconfig
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from repair.diagnostic import Diagnostic
 
 # Pure-Python packages of the locked environment with ordinary application/library code, several
 # authors and styles. Big generated or table-like packages (idna's tables, sympy) are left out.
@@ -53,7 +60,7 @@ PRETRAIN_PRESET = "cpu-tiny-scratch"
 PYRIGHT_ONLY_KINDS = ("misspelled_attribute", "misspelled_method", "wrong_argument_count")
 MAX_SEGMENT_LINES = 60
 MAX_FILE_BYTES = 120_000
-LINT_BATCH = 400
+LINT_BATCH = 200  # states per ruff + basedpyright call
 CARD_FILE = "card.json"
 RESPONSE_FORMS = {
     "diff": "the numbered line diff (docs/formats.md section 2)",
@@ -165,45 +172,97 @@ def candidates_for_file(
     return out
 
 
+class LintedStates:
+    """The pipeline's `repair.verify.Linter` over states already linted in one batch: verification
+    needs each state's diagnostics, and one ruff and one basedpyright process per batch of hundreds
+    of states is what makes pyright affordable here (a process pair per check is not)."""
+
+    def __init__(self, results: dict[str, Any]):
+        self.results = results  # file text -> its LintResult
+
+    def check(self, files: Mapping[str, str], target: str) -> list[Diagnostic]:
+        from repair.verify import LintFailure
+
+        result = self.results[files[target]]
+        if not result.ok:
+            raise LintFailure(result.error)
+        return result.diagnostics
+
+
+def pipeline_diagnostics(broken: Sequence[Diagnostic], original: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """The broken state's diagnostics the pipeline would keep (`repair.reproduce`): new (the original
+    had no diagnostic with the same source, rule and message), no style rule, no deterministic fix,
+    and no ruff syntax error on a line where pyright reports one (the pipeline keeps pyright's)."""
+    from repair.reproduce import is_style_rule
+
+    seen = {(d.source, d.code, d.message) for d in original}
+    pyright_syntax_lines = {d.start_line for d in broken if d.source == "pyright" and d.code == "syntax"}
+    return [
+        d
+        for d in broken
+        if (d.source, d.code, d.message) not in seen
+        and not is_style_rule(d.code)
+        and not d.has_code_action
+        and not (d.source == "ruff" and d.code == "syntax" and d.start_line in pyright_syntax_lines)
+    ]
+
+
 def verify_candidates(
-    candidates: Sequence[Candidate], linters: Sequence[str], progress: Callable[[str], None] = print
+    candidates: Sequence[Candidate],
+    linters: Sequence[str],
+    progress: Callable[[str], None] = print,
+    rng: random.Random | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """`verified_repairs`-shaped rows for the candidates whose broken file gets a diagnostic the
-    original does not (the one nearest the mistake's line, errors first)."""
+    """`verified_repairs`-shaped rows for the candidates the pipeline would learn from: each broken
+    file and its original linted by `linters` through `repair.lint.lint_batch`, the diagnostic the
+    pipeline keeps (`pipeline_diagnostics`) nearest the mistake's line, errors first (a tie, e.g.
+    ruff F821 and pyright reportUndefinedVariable on one name, drawn by `rng`, as the pipeline keeps
+    both), and the fix (the original, as a numbered line diff) accepted by the pipeline's
+    `repair.verify.Verifier`. Counts: candidates = verified + no_new_diagnostic + each rejection."""
     import hashlib
 
     from repair.linediff import make_diff, render_diff
-    from repair.lint.batch import lint_batch
+    from repair.lint.batch import LintBudget, lint_batch
+    from repair.verify import Verifier
 
-    rows, counts = (
-        [],
-        {"candidates": len(candidates), "no_new_diagnostic": 0, "lint_failed": 0, "empty_fix": 0},
-    )
+    rng = rng or random.Random(0)
+    rows: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter(candidates=len(candidates), no_new_diagnostic=0)
+    # pyright takes ~0.5 s per library file on this machine: the call's timeout grows with the batch.
+    budget = LintBudget(timeout_s=LINT_BATCH * 3.0, per_state_s=2.0, deadline_s=LINT_BATCH * 10.0)
     for start in range(0, len(candidates), LINT_BATCH):
         batch = candidates[start : start + LINT_BATCH]
-        originals = sorted({(c.package, c.file): c.original for c in batch}.items())
+        texts = sorted({text for c in batch for text in (c.original, c.broken)})
         name = "main.py"
-        before = lint_batch([{name: text} for _, text in originals], [name] * len(originals), tools=linters)
-        known = {key: result for (key, _), result in zip(originals, before, strict=True)}
-        after = lint_batch([{name: c.broken} for c in batch], [name] * len(batch), tools=linters)
-        for candidate, result in zip(batch, after, strict=True):
-            original = known[(candidate.package, candidate.file)]
-            if not result.ok or not original.ok:
+        linted = dict(
+            zip(
+                texts,
+                lint_batch([{name: t} for t in texts], [name] * len(texts), tools=linters, budget=budget),
+                strict=True,
+            )
+        )
+        verifier = Verifier(LintedStates(linted))
+        for candidate in batch:
+            broken, original = linted[candidate.broken], linted[candidate.original]
+            if not broken.ok or not original.ok:
                 counts["lint_failed"] += 1
                 continue
-            seen = {(d.source, d.code, d.message) for d in original.diagnostics}
-            new = [d for d in result.diagnostics if (d.source, d.code, d.message) not in seen]
+            new = pipeline_diagnostics(broken.diagnostics, original.diagnostics)
             if not new:
                 counts["no_new_diagnostic"] += 1
                 continue
-            diagnostic = min(new, key=lambda d: (d.severity != "error", abs(d.start_line - candidate.line)))
-            diff = make_diff(candidate.broken, candidate.original)
-            if diff.is_empty:
-                counts["empty_fix"] += 1
+            rank = {d: (d.severity != "error", abs(d.start_line - candidate.line)) for d in new}
+            nearest = min(rank.values())
+            diagnostic = rng.choice([d for d in new if rank[d] == nearest])
+            diff = render_diff(make_diff(candidate.broken, candidate.original))
+            verdict = verifier.verify(candidate.broken, diagnostic, diff)
+            if not verdict.accepted:
+                counts[verdict.verdict] += 1
                 continue
-            key = f"{candidate.package}/{candidate.file}:{candidate.line}:{candidate.kind}:{candidate.broken.__hash__()}"
+            key = f"{candidate.package}/{candidate.file}:{candidate.line}:{candidate.kind}:{candidate.broken}"
             rows.append(
                 {
+                    # Stable across runs (str.__hash__ is salted per process): the dataset orders by it.
                     "diagnostic_id": hashlib.sha1(key.encode()).hexdigest()[:16],
                     "repl": candidate.project,
                     "file": Path(candidate.file).name,
@@ -216,7 +275,7 @@ def verify_candidates(
                     "end_line": diagnostic.end_line,
                     "end_character": diagnostic.end_character,
                     "content": candidate.broken,
-                    "diff": render_diff(diff),
+                    "diff": diff,
                     "teacher": f"synthetic:{candidate.kind}",
                     "verdict": "accepted",
                     "package": candidate.package,
@@ -226,7 +285,7 @@ def verify_candidates(
             f"verified {min(start + LINT_BATCH, len(candidates))}/{len(candidates)} candidates: {len(rows)} repairs"
         )
     counts["verified"] = len(rows)
-    return rows, counts
+    return rows, dict(counts)
 
 
 @dataclass
@@ -235,7 +294,9 @@ class CorpusSettings:
     per_file: int = 8
     max_files_per_package: int | None = None
     seed: int = 0
-    linters: tuple[str, ...] = ("ruff",)
+    # The pipeline's linters: its prompts carry pyright's messages as often as ruff's.
+    linters: tuple[str, ...] = ("ruff", "pyright")
+    max_file_bytes: int = MAX_FILE_BYTES
     window: int | None = None  # None: repair.dataset.DEFAULT_WINDOW
 
 
@@ -272,7 +333,7 @@ def build_corpus(
         for path in paths:
             rel = f"{package}/{path.relative_to(root).as_posix()}"
             try:
-                if path.stat().st_size > MAX_FILE_BYTES:
+                if path.stat().st_size > settings.max_file_bytes:
                     continue
                 hits = index.check(path.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, OSError):
@@ -285,7 +346,7 @@ def build_corpus(
         progress(
             f"{package}: {files_by_package.get(package, 0)} files, {len(candidates)} candidate mistakes so far"
         )
-    rows, verify_counts = verify_candidates(candidates, settings.linters, progress)
+    rows, verify_counts = verify_candidates(candidates, settings.linters, progress, rng)
     built = build_dataset(rows, benchmark_sources(), window=window)
     leaks = check_examples(index, ((e["diagnostic_id"], prompt_code(e["prompt"])) for e in built.examples))
     leak_report = {
@@ -461,14 +522,18 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines.append(
             f"| continued from | `{parent['name']}` as it was before this run ({parent['parameters']:,} parameters, {parent['max_duration']} of {parent['global_batch_size']}, {parent['cpu_s'] / 60:.1f} CPU-min; its held-out exact match {parent['heldout'].get('exact_match', 0):.1%} on its own test split): weights and tokenizer |"
         )
-    lines += ["", "Reproduce (from the repository root):", "", "```", *reproduce_commands(card), "```", ""]
+    lines += ["", "Reproduce (from the repository root):", ""]
     if parent:
-        lines.insert(
-            -5,
-            "The first commands rebuild the base this run continued (`--init-from`), then this run's. "
-            f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
-            "packages when the first base was trained: for that one, add `--package P` for each of them.",
-        )
+        lines += [
+            (
+                "The first commands rebuild the bases this run continued (`--init-from`), oldest first, then this run's. "
+                f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
+                "packages when the first base was trained: for that one, add `--package P` for each of them. "
+                "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them."
+            ),
+            "",
+        ]
+    lines += ["```", *reproduce_commands(card), "```", ""]
     return "\n".join(lines)
 
 

@@ -69,9 +69,8 @@ def test_simulator_mistakes_in_third_party_code_verify_with_ruff():
     assert {c.project for c in candidates} == {"click.termui"}
     rows, counts = pretrain.verify_candidates(candidates, ("ruff",), progress=lambda _: None)
     assert rows and counts["verified"] == len(rows) <= len(candidates)
-    assert (
-        counts["candidates"]
-        == len(rows) + counts["no_new_diagnostic"] + counts["lint_failed"] + counts["empty_fix"]
+    assert counts["candidates"] == len(rows) + sum(
+        n for reason, n in counts.items() if reason not in ("candidates", "verified")
     )
     for row in rows:
         assert (
@@ -82,6 +81,68 @@ def test_simulator_mistakes_in_third_party_code_verify_with_ruff():
     # Pyright-only kinds are not drawn when pyright does not verify.
     assert not set(pretrain.PYRIGHT_ONLY_KINDS) & set(pretrain.mistake_weights(("ruff",)))
     assert set(pretrain.PYRIGHT_ONLY_KINDS) <= set(pretrain.mistake_weights(("ruff", "pyright")))
+
+
+def _candidate(original: str, broken: str, kind: str, line: int) -> pretrain.Candidate:
+    return pretrain.Candidate("pkg", "pkg.mod", "mod.py", original, broken, kind, line)
+
+
+ORIGINAL = """import os
+
+
+class Store:
+    def __init__(self, root):
+        self.root = root
+
+    def path_of(self, name):
+        if name.startswith("/"):
+            return name
+        return os.path.join(self.root, name)
+"""
+
+
+def test_synthetic_repairs_are_diagnosed_and_verified_as_the_pipeline_does():
+    """The prompt's diagnostic is the one the pipeline keeps for the state: pyright's `Expected ":"`
+    for a missing colon (ruff's syntax error on that line is dropped, as `repair.reproduce` drops it),
+    pyright's attribute error for a misspelled attribute on a known module (ruff sees nothing), and a
+    fix that does not remove the diagnostic is rejected by the pipeline's verifier."""
+    missing_colon = _candidate(
+        ORIGINAL, ORIGINAL.replace('startswith("/"):', 'startswith("/")'), "missing_colon", 8
+    )
+    attribute = _candidate(
+        ORIGINAL, ORIGINAL.replace("os.path.join", "os.path.jion"), "misspelled_attribute", 10
+    )
+    # An original with an undefined name of its own, misspelled into another: restoring it brings
+    # back an error the broken state did not have (the verifier's `new_error`).
+    undefined = ORIGINAL.replace("return name\n", "return normalise(name)\n")
+    unfixed = _candidate(undefined, undefined.replace("normalise(", "normalize("), "misspelled_name", 9)
+    rows, counts = pretrain.verify_candidates(
+        [missing_colon, attribute, unfixed], ("ruff", "pyright"), progress=lambda _: None
+    )
+    by_kind = {row["teacher"]: row for row in rows}
+    assert set(by_kind) == {"synthetic:missing_colon", "synthetic:misspelled_attribute"}
+    colon = by_kind["synthetic:missing_colon"]
+    assert (colon["source"], colon["code"], colon["message"]) == ("pyright", "syntax", 'Expected ":"')
+    typo = by_kind["synthetic:misspelled_attribute"]
+    assert (typo["source"], typo["code"]) == ("pyright", "reportAttributeAccessIssue") and '"jion"' in typo[
+        "message"
+    ]
+    assert counts["verified"] == 2 and counts["candidates"] == 3 and counts["new_error"] == 1
+    assert counts["candidates"] == counts["verified"] + sum(
+        n for reason, n in counts.items() if reason not in ("candidates", "verified")
+    )
+    # The rendered prompt carries pyright's message, as the demo's prompts do.
+    from repair.dataset import build_examples
+
+    [example, *_] = build_examples([colon])[0]
+    assert '<lsp_error>Expected ":" (pyright syntax)</lsp_error>' in example["prompt"]
+
+
+def test_the_corpus_lints_with_both_of_the_pipelines_linters_by_default():
+    assert pretrain.CorpusSettings().linters == ("ruff", "pyright")
+    assert set(pretrain.PYRIGHT_ONLY_KINDS) <= set(
+        pretrain.mistake_weights(pretrain.CorpusSettings().linters)
+    )
 
 
 def test_progress_line_has_loss_throughput_and_eta():
@@ -194,3 +255,13 @@ def test_set_overrides_read_exponent_numbers_as_numbers():
     assert _parse_override("save_interval=100ba") == ("save_interval", "100ba")
     assert _parse_override("model.pretrained=true") == ("model.pretrained", True)
     assert _parse_override("run_name=inf") == ("run_name", "inf")
+
+
+def test_the_cards_reproduce_block_holds_only_the_commands_of_the_whole_chain():
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    text = pretrain.model_card_markdown(card)
+    block = text.split("```")[1].strip().splitlines()
+    # (one entry may hold two lines: a run resumed with a longer --max-duration)
+    assert block == "\n".join(pretrain.reproduce_commands(card)).splitlines() and len(block) > 1
+    assert all(line.startswith("uv run repair pretrain ") for line in block)
+    assert "--no-pyright" in text.split("```")[0]  # the older commands predate the pyright default
