@@ -1,6 +1,6 @@
 """Pretrained base benchmark: the shipped base (`models/base-cpu`, `repair pretrain`) zero-shot, then
 finetuned with the `cpu-tiny` preset on a demo-sized dataset, against `cpu-tiny-scratch` trained from
-nothing on the same data with the same budget; held-out exact match (pass@1, greedy) along the way
+nothing on the same data with the same budget; held-out exact match (pass@1 of the served decoding) along the way
 (the learning curve). Writes the `## Pretrained base` section of benchmarks/RESULTS.md.
 
     uv run python -m benchmarks bench_base                                  # the demo's budget (DEMO_TRAIN_DURATION)
@@ -90,7 +90,7 @@ def copying(completions: list[str], test: list[dict]) -> dict:
 
 
 def demo_file_fix(model_dir: Path, window: int) -> dict:
-    """What the model proposes (greedy) for the demo's final broken file (`repair demo` sends it to the
+    """What the model proposes (its served decoding) for the demo's final broken file (`repair demo` sends it to the
     served model), and verification's verdict on it: applied, re-linted, the error gone, nothing new."""
     from repair.commands.demo import BROKEN_EXAMPLE
     from repair.lint import lint_project
@@ -206,7 +206,7 @@ def markdown(results: dict) -> str:
             f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
             f"({base['card']['parameters']:,} parameters, {pretraining_batches(base['card'])}, "
             f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
-            f"greedy decoding (pass@1), the final diff's ops (an edit expanded against the prompt) equal to the "
+            f"pass@1, the one answer of the served decoding (4 grammar-constrained beams; the first that passes the quick check, else no fix) whose final diff's ops (an edit expanded against the prompt) equal to the "
             f"reference diff's, n={n}."
         ),
         "",

@@ -515,7 +515,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         lines.append(f"| learning curve (batch: training loss) | {curve} |")
     if heldout:
         lines.append(
-            f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1, greedy), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
+            f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1 of the served decoding), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
         )
     parent = card.get("init_from")
     if parent:
