@@ -37,8 +37,8 @@ def command(store: str, checkpoint: str | None, grpc_port: int, http_port: int, 
             ports=(http_port, grpc_port, metrics_port),
         )
         click.echo(f"starting Triton with {what} ...")
-        # SIGTERM (systemd, Kubernetes) and SIGHUP stop like Ctrl-C: Triton is stopped and its ports
-        # freed before the command exits, never orphaned.
+        # Ctrl-C, SIGTERM (systemd, Kubernetes) and SIGHUP stop alike: Triton is stopped and its
+        # ports freed before the command exits, never orphaned.
         with stop_on_signals():
             try:
                 server.start()
@@ -96,8 +96,9 @@ def served_repository(object_store, checkpoint: str | None, tmp: str):
 
 
 @contextmanager
-def stop_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
-    """Within the block, the given signals raise KeyboardInterrupt (as SIGINT does)."""
+def stop_on_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
+    """Within the block, the given signals raise KeyboardInterrupt. SIGINT is among them because a
+    process started as a shell's background job inherits SIGINT ignored, and Python then leaves it so."""
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
