@@ -1,0 +1,28 @@
+"""`python -m benchmarks NAME...`: options meant for one benchmark must not be dropped silently."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_benchmarks(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+
+
+def test_a_benchmark_option_given_to_the_runner_is_refused_not_ignored():
+    done = run_benchmarks("bench_serving", "--model-dir", "/some/model")
+
+    assert done.returncode != 0
+    assert "not a benchmark: --model-dir /some/model" in done.stderr
+    assert "python -m benchmarks.<name>" in done.stderr
+    assert "== bench_serving" not in done.stdout  # nothing ran on its defaults
+
+
+def test_a_misspelt_benchmark_name_is_refused():
+    done = run_benchmarks("bench_servin")
+
+    assert done.returncode != 0
+    assert "not a benchmark: bench_servin" in done.stderr
