@@ -613,10 +613,14 @@ def training_workers() -> list:
     """This process's training ranks (children of Composer's launcher, which Pipes started)."""
     import psutil
 
-    return [
-        p for p in psutil.Process().children(recursive=True)
-        if "repair.training.worker" in " ".join(p.cmdline())
-    ]  # fmt: skip
+    workers = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "repair.training.worker" in " ".join(process.cmdline()):
+                workers.append(process)
+        except psutil.NoSuchProcess:  # gone, or a zombie (ZombieProcess) no one has waited for yet
+            pass
+    return workers
 
 
 def _kill_after_first_checkpoint(run_root: Path, delay_s: float, killed: list) -> None:
