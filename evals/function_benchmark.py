@@ -164,8 +164,8 @@ def build_function_benchmark(
         except RuntimeError as error:
             return str(error)
 
-    # Only the traced runs (subprocesses) go to threads: CPython 3.11 raises "AST constructor
-    # recursion depth mismatch" when two threads run `ast.parse` at once, so parsing stays here.
+    # Only the traced runs (subprocesses) go to threads: parses take turns (`repair.pyparse`), so
+    # threads would gain nothing on them.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for done, (program, exercised) in enumerate(zip(programs, pool.map(traced, programs)), 1):
             if isinstance(exercised, str):

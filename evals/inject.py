@@ -31,6 +31,8 @@ import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from repair import pyparse
+
 KINDS: tuple[str, ...] = (
     "misused == or =",
     "missing colons",
@@ -91,7 +93,7 @@ def function_spans(code: str) -> dict[str, tuple[int, int]]:
             elif isinstance(child, ast.ClassDef):
                 visit(child, f"{prefix}{child.name}.")
 
-    visit(ast.parse(code), "")
+    visit(pyparse.parse(code), "")
     return spans
 
 
@@ -255,7 +257,7 @@ def candidate_bugs(program: str, code: str, kind: str, function: str, seed: int 
     if function not in spans:
         raise KeyError(f"{program}: no function {function!r}")
     lines = code.split("\n")
-    tree = ast.parse(code)
+    tree = pyparse.parse(code)
     sites = list(_SITE_FINDERS[kind](code, lines, _tokens(code), tree, spans[function]))
     unique = sorted({(s.line, s.start, s.end, s.text): s for s in sites}.values(),
                     key=lambda s: (s.line, s.start))

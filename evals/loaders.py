@@ -29,6 +29,7 @@ from pathlib import Path
 
 from evals.inject import KINDS, Bug, function_spans
 from evals.sources import Program, function_program
+from repair import pyparse
 
 # LeetCode's Python 3 environment imports these for every solution.
 LEETCODE_PRELUDE = (
@@ -67,7 +68,7 @@ def _literal(text: str):
     """A LeetCode example value (`[1,2]`, `"ab"`, `true`, `null`) as a Python value."""
     python = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", text)))
     try:
-        return ast.literal_eval(python.strip())
+        return ast.literal_eval(pyparse.parse(python.strip(), mode="eval"))
     except (ValueError, SyntaxError) as exc:
         raise ValueError(f"{text.strip()[:60]!r} is not a literal") from exc
 
@@ -79,7 +80,7 @@ def parse_example(example: str) -> tuple[dict[str, object], object]:
         raise ValueError("no 'Input: ... Output: ...' in the example")
     inputs_text, output_text = match.groups()
     try:
-        call = ast.parse(f"f({inputs_text.strip()})", mode="eval").body
+        call = pyparse.parse(f"f({inputs_text.strip()})", mode="eval").body
     except SyntaxError as exc:
         raise ValueError(f"inputs {inputs_text[:60]!r} are not `name = value, ...`") from exc
     if not isinstance(call, ast.Call) or call.args:
@@ -145,7 +146,7 @@ def load_humanevalpack(path: Path) -> LoadedBenchmark:
             code = record["prompt"] + record["canonical_solution"]
             if not code.endswith("\n"):
                 code += "\n"
-            ast.parse(code)
+            pyparse.parse(code)
             test_body = _check_call_removed(record["test"], entry)
             tests = f"{test_body}\n\n\ndef test_{entry}():\n    check({entry})\n"
         except KeyError as exc:

@@ -22,12 +22,14 @@ import random
 import warnings
 from collections.abc import Sequence
 
+from repair import pyparse
+
 
 def _ast_dump(code: str) -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences in candidate code
         try:
-            return ast.dump(ast.parse(code))
+            return ast.dump(pyparse.parse(code))
         except (SyntaxError, ValueError):
             return None
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from repair import pyparse
 from repair.corpus import EVAL_RESERVED_MODULES
 
 PROBLEMS_DIR = Path(__file__).parent / "problems"
@@ -174,7 +175,7 @@ def expected_tests(program: Program) -> int:
     this process from the interpreter's own modules)."""
     if program.support_files.get(program.argv[0]) == STDLIB_TESTS_RUNNER:
         return _stdlib_suite_size(program.argv[2])
-    tests = ast.parse(program.support_files.get("tests.py", ""))
+    tests = pyparse.parse(program.support_files.get("tests.py", ""))
     return len({node.name for node in tests.body
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")})
 

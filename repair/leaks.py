@@ -31,6 +31,8 @@ import tokenize
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from repair import pyparse
+
 NEAR_THRESHOLD = 0.5
 SHINGLE_SIZE = 3
 NUM_PERM = 128
@@ -100,7 +102,7 @@ def function_hashes(
     `min_tokens` tokens (those overlapping the 0-based `lines`, if given); {} when the source does
     not parse."""
     try:
-        tree = ast.parse(source)
+        tree = pyparse.parse(source)
     except (SyntaxError, ValueError):
         return {}
     hashes = {}

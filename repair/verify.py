@@ -25,7 +25,6 @@ of a state is cached: all candidates of one diagnostic share it.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import threading
@@ -35,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from repair import pyparse
 from repair.diagnostic import Diagnostic
 from repair.linediff import DiffApplyError, DiffParseError, LineDiff, apply_diff, parse_diff
 
@@ -174,7 +174,7 @@ def parses(code: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            ast.parse(code)
+            pyparse.parse(code)
         except (SyntaxError, ValueError):
             return False
     return True

@@ -17,6 +17,7 @@ import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from repair import pyparse
 from repair.simulate.projects import BUILTIN_NAMES, Project
 
 NEEDS_UNDERSTANDING_KINDS: tuple[str, ...] = (
@@ -69,7 +70,7 @@ class ProjectFacts:
     def of(cls, project: Project) -> ProjectFacts:
         facts = cls()
         for f in project.files:
-            tree = ast.parse(f.text)
+            tree = pyparse.parse(f.text)
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
                     facts.imported_modules |= {a.asname or a.name for a in node.names if "." not in a.name}
@@ -122,7 +123,7 @@ class _Segment:
     def __init__(self, text: str):
         self.text = text
         self.lines = text.splitlines(keepends=True)
-        self.tree = ast.parse(text)
+        self.tree = pyparse.parse(text)
         self.tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
         # Rows (1-based) whose logical line spans exactly one physical line.
         self.single_rows: set[int] = set()
@@ -459,7 +460,7 @@ def commented_out(text: str, line: int) -> str | None:
     lines[line] = " " * indent + "# " + stripped + "\n"
     candidate = "".join(lines)
     try:
-        ast.parse(candidate)
+        pyparse.parse(candidate)
     except SyntaxError:
         return None
     return candidate

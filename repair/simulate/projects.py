@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from repair import pyparse
+
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "__spec__", "__builtins__"}
 HELPER_MODULE_NAMES = ("helpers", "utils", "common", "support", "tools")
 
@@ -74,7 +76,7 @@ def _used_names(node: ast.AST) -> set[str]:
 def _strip_long_docstrings(text: str, max_lines: int = 3) -> str:
     """Drops docstrings longer than `max_lines` from a statement's functions and classes: they make
     typing long and give the language server nothing to check."""
-    tree = ast.parse(text)
+    tree = pyparse.parse(text)
     drop: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and len(node.body) > 1:
@@ -118,7 +120,7 @@ class _Module:
         text = path.read_text(encoding="utf-8")
         if "\t" in text:
             raise ValueError("tabs")
-        tree = ast.parse(text)
+        tree = pyparse.parse(text)
         lines = text.splitlines(keepends=True)
         self.imports: list[ast.Import | ast.ImportFrom] = []
         self.statements: list[_Statement] = []

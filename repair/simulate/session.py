@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from repair import pyparse
 from repair.ot import common_affixes, make_packet
 from repair.simulate.behaviour import FIX_OUTCOMES, BehaviourModel, TimingModel
 from repair.simulate.mistakes import IMPORT_BLOCK_KINDS, Mutation, ProjectFacts, commented_out, mutate
@@ -117,7 +118,7 @@ def run_outcome(files: list[_File], repl: str) -> tuple[int, str]:
 def _renamed_local(text: str, rng: random.Random) -> str | None:
     """`text` (a function or class) with one local variable renamed throughout, or None."""
     try:
-        tree = ast.parse(text)
+        tree = pyparse.parse(text)
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (SyntaxError, tokenize.TokenError):
         return None
@@ -156,7 +157,7 @@ def _renamed_local(text: str, rng: random.Random) -> str | None:
             lines[row - 1] = line[:col] + new + line[col + len(old) :]
     out = "".join(lines)
     try:
-        ast.parse(out)
+        pyparse.parse(out)
     except SyntaxError:
         return None
     return out

@@ -36,6 +36,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from repair import pyparse
 from repair.diagnostic import Diagnostic
 from repair.linediff import join_lines, make_diff, render_diff, split_lines
 from repair.verify import Verdict, Verifier
@@ -146,7 +147,7 @@ def _parse(code: str) -> ast.Module | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return ast.parse(code)
+            return pyparse.parse(code)
         except (SyntaxError, ValueError):
             return None
 
@@ -429,7 +430,7 @@ def _parse_with_placeholders(lines: list[str], where: int) -> ast.Module | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                return ast.parse(join_lines(lines))
+                return pyparse.parse(join_lines(lines))
             except SyntaxError as error:
                 where = (error.lineno or 0) - 1
                 if not 0 <= where < len(lines):

@@ -35,6 +35,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from repair import pyparse
+
 if TYPE_CHECKING:
     from repair.diagnostic import Diagnostic
 
@@ -97,7 +99,7 @@ def _segments(text: str) -> list[tuple[int, int, bool]]:
     """(first line, end line, is the import block) of the file's top-level segments a mistake can go in."""
     import ast
 
-    tree = ast.parse(text)
+    tree = pyparse.parse(text)
     out, imports = [], []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
