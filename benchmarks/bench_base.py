@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Pretrained base"
 DEMO_TRAIN_EXAMPLES = 400  # a simulated demo day's training split: a few hundred verified repairs
@@ -196,9 +197,9 @@ def markdown(results: dict) -> str:
         "",
         (
             f"Measured by `uv run python -m benchmarks.bench_base {' '.join(results['argv'])}` on {results['date']}: "
-            f"{results['machine']}; load average {results['load_before']} before, {results['load_after']} after "
-            f"(the machine was shared with other engineers' test runs, and this ran under `nice -n {os.nice(0)}`, so "
-            f"wall times are the neighbours' as much as ours; CPU seconds are this process's own)."
+            f"{results['machine']}, {load_words(results['load_before'][0], results['load_after'][0])}"
+            + (f", under `nice -n {os.nice(0)}`" if os.nice(0) else "")
+            + "; CPU seconds are this process's own."
         ),
         "",
         (

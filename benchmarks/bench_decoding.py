@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Decoding of the served repairer"
 write_section = partial(results.write_section, SECTION)
@@ -202,8 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Command: `uv run python -m benchmarks.bench_decoding --store {args.store}`"
         + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--beams {args.beams}`, `--limit {args.limit}`)  ",
-        (f"Machine: 2-core CPU sandbox shared with other jobs (load average {load_before[0]:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after), {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  "),
+        (f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before[0])}, "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  "),
         f"Model: {described}; data: {data} (test split n={n_test}); function_repair: {n_items} injected items, seed 0.",
         "",
         *table,

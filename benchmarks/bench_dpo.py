@@ -30,6 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Preference training (DPO)"
 BENCHMARK_KEYS = ("assets/function_repair_benchmark/all.parquet", "assets/repair_benchmark/all.parquet")
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=5, help="proposals per item in verified@k")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args(argv or [])
+    load_before = os.getloadavg()[0]
 
     def say(message: str) -> None:
         print(message, flush=True)
@@ -142,8 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     metrics = run.metrics()
     body = f"""Measured by `benchmarks/bench_dpo.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
-{os.cpu_count()} cores, no GPU, while other engineers' test suites shared the two cores (load average
-{", ".join(f"{v:.1f}" for v in os.getloadavg())} at the end; wall times are inflated accordingly). Store `{args.store}`, log day {day} (the simulated demo day).
+{os.cpu_count()} cores, no GPU, {load_words(load_before)}. Store `{args.store}`, log day {day} (the simulated demo day).
 
 **Feedback -> pairs.** {counts["feedback_events"]} `repair_feedback` events, {counts["offers"]} offers
 (accepted {counts["offers_accepted"]}, rejected {counts["offers_rejected"]}, undone {counts["offers_undone"]});

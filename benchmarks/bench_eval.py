@@ -45,18 +45,12 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Evaluation"
 SIMULATED_STORE = Path(".data/bench_masking/store")
 MIN_HELD_OUT = 20
 PEER_NAME = "command:ruff --fix"
-
-
-def _load_average() -> str:
-    try:
-        return ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def _simulated_day_items(per_rule: int, seed: int):
@@ -268,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     def say(message: str) -> None:
         print(message, flush=True)
 
-    load_before = _load_average()
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     collected = collect_programs(stdlib=args.stdlib, files=args.function_source)
     function_items, report = build_function_benchmark(
@@ -323,8 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     body = f"""
 Command: `uv run python -m benchmarks.bench_eval --store {args.store}` (`--limit {args.limit}`, `--k {args.k}`, seed {args.seed}, `--max-new-tokens {args.max_new_tokens}`, `--temperature {args.temperature}`).
-Machine: 2-core CPU sandbox shared with seven other engineers' jobs (loaded: load average {load_before} when it
-started, {_load_average()} at the end), {platform.python_implementation()} {platform.python_version()};
+Machine: {os.cpu_count()}-core CPU, {load_words(load_before)}, {platform.python_implementation()} {platform.python_version()};
 {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; {build_s / 60:.1f} min to build, {eval_s / 60:.1f} min to evaluate.
 
 Benchmarks. Executable (`function_repair`, main metric: the tests pass, counted outside the candidate):

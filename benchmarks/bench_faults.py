@@ -53,6 +53,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Fault injection"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -774,7 +775,7 @@ def render(reports: list[FaultReport], kept: dict[str, list[str]] | None = None)
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_faults` (`--only` measures some workloads and keeps "
-            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU shared with other engineers' jobs "
+            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU, {load_words()} "
             "(the load average when each row was measured is in its row). Each kill is a real SIGKILL of the "
             "process doing the work; each is followed by a rerun."
         ),

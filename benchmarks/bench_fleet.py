@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Fleet rollout"
 
@@ -183,8 +184,7 @@ def render(report: FleetSwapReport, new_tokens: str) -> str:
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_fleet`; {when}; {platform.machine()} {os.cpu_count()}-core "
-            f"CPU shared with other engineers' jobs (load average {os.getloadavg()[0]:.1f}), so latencies are "
-            f"the neighbours' as much as ours. {report.replicas} replicas (`tritonserver` from nvidia-pytriton, "
+            f"CPU, {load_words()}. {report.replicas} replicas (`tritonserver` from nvidia-pytriton, "
             f"one deploy repository), {report.clients_per_replica} clients per replica sending repair requests "
             f"back to back (no retries), the served configuration (max_new_tokens {new_tokens}), an untrained "
             "model of the cpu-tiny shape (random weights)."

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Verification masking"
 DAY = "2026-11-30"
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
+    load_before = os.getloadavg()[0]
 
     store_root = str(Path(".data/bench_masking/store").resolve())
     shutil.rmtree(store_root, ignore_errors=True)  # a fresh day (kept afterwards for bench_eval)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     body = f"""
 Command: `uv run python -m benchmarks bench_masking` ({args.sessions} simulated sessions, seed {args.seed},
 the `simulate_day` and `data_refresh` jobs up to `verified_repairs`; {minutes:.1f} min).
-Machine: 2-core CPU sandbox shared with six other engineers' jobs (loaded), {platform.python_implementation()}
+Machine: {os.cpu_count()}-core CPU, {load_words(load_before)}, {platform.python_implementation()}
 {platform.python_version()}; {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 
 Every distinct re-lint of the day (a fix of a state, whichever stage checked it: the search teacher's own

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.results import load_words
 
 SECTION = "## Serving overload"
 
@@ -98,8 +99,7 @@ def render(result: dict, deadline_s: float) -> str:
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_overload`; {when}; {platform.machine()} "
-            f"{os.cpu_count()}-core CPU shared with other engineers' jobs (load average "
-            f"{os.getloadavg()[0]:.1f}). Served config: the checked-in template rendered by `render_config` "
+            f"{os.cpu_count()}-core CPU, {load_words()}. Served config: the checked-in template rendered by `render_config` "
             f"with one CPU instance, `max_batch_size` 1, `max_queue_size` {result['queue']}, `REJECT`; "
             f"the tiny checkpoint (32 new tokens; one request alone took {result['one_request_s']:.1f} s). "
             f"{result['requests']} requests sent at once (a barrier), no client retries, a {deadline_s:.0f} s "

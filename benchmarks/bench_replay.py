@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.results import load_words
 from repair.ingest.traces import TRACE_NAMES, TRACES_DIR, load_trace, trace_events
 from repair.ot import FileReplay, StateRequest, replay_states
 
@@ -115,14 +116,14 @@ def extraction(name: str, naive_sample: int) -> dict[str, Any]:
 def main() -> None:
     names = [n for n in os.environ.get("BENCH_REPLAY_TRACES", ",".join(TRACE_NAMES)).split(",") if n]
     naive_sample = int(os.environ.get("BENCH_REPLAY_NAIVE_SAMPLE", "50"))
+    load_before = os.getloadavg()[0]
     rows = [throughput(n) for n in names]
     extractions = [extraction(n, naive_sample) for n in names]
 
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         (
-            f"Command: `uv run python -m benchmarks bench_replay`; machine: 2-core CPU sandbox shared with other "
-            f"work (load average {load} at the end; {platform.machine()}, Python {platform.python_version()}); "
+            f"Command: `uv run python -m benchmarks bench_replay`; machine: {os.cpu_count()}-core CPU, {load_words(load_before)} "
+            f"({platform.machine()}, Python {platform.python_version()}); "
             f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Times are CPU seconds of the benchmark process "
             f"(one core; waiting for a core not counted), best of {REPEATS} where it is cheap."
         ),

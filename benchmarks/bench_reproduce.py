@@ -46,6 +46,7 @@ import polars as pl
 import psutil
 
 from benchmarks import results as results_md
+from benchmarks.results import load_words
 from repair import reproduce as rp
 from repair.ingest import blobs_key, load_context
 from repair.ingest.frames import read_frame, write_frame
@@ -117,15 +118,6 @@ class Run:
     @property
     def per_cpu_second(self) -> float:
         return self.states / self.cpu
-
-
-def _load_words(first: float, last: float) -> str:
-    """How busy the machine was: under load, absolute figures inflate several-fold and only ratios
-    of one run count."""
-    if max(first, last) < 2.5:
-        return f"otherwise idle (load average {first:.1f}-{last:.1f} on 2 cores)"
-    return (f"**shared with other work (load average {first:.0f}-{last:.0f} on 2 cores: the absolute figures are "
-            "several times what this machine gives idle; the ratio is what counts)**")
 
 
 def load_day(store: ObjectStore, day: str | None, sessions: int) -> tuple[str, pl.DataFrame, pl.DataFrame, list[dict]]:
@@ -402,7 +394,7 @@ def render(day: str, rows: pl.DataFrame, runs: list[Run], same: list[dict[str, i
     return f"""{SECTION}
 
 `uv run python -m benchmarks bench_reproduce`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},
-{os.cpu_count()} CPUs, {_load_words(batch.load[0], runs[-1].load[1])}.
+{os.cpu_count()} CPUs, {load_words(batch.load[0], runs[-1].load[1])}.
 Day {day}: {rows.height:,} `error_states` rows; {filters}: {warm.states} states of
 {len(per_file)} files ({statistics.mean(per_file):.1f} states per file, at most {max(per_file)}), {lines:.0f} lines at the median.
 Every path through `repair.reproduce.reproduce` in one run ({total_s:.0f} s in all), batched first: `serial` is one

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.results import load_words
 from repair.object_store import DEFAULT_LOCAL_ROOT, LocalObjectStore
 from repair.serving.client import RepairClient
 from repair.serving.handler import RepairRequest, RepairService
@@ -207,8 +208,8 @@ def bench(model_dir: str | None, requests_per_client: int) -> tuple[list[dict], 
 
 
 NOTE = (
-    "- This sandbox's 2 cores are shared with six other engineers' jobs: per-request latency moves several-fold "
-    "with their load, so compare rows of one run (the paired rows saw the same load), not absolute numbers. "
+    "- Per-request latency moves several-fold with the machine's load: compare the rows of one run (the paired "
+    "rows saw the same load). "
     "GPU decode figures: `benchmarks/gpu_serving.py` (run on a lent GPU) appends them below."
 )
 
@@ -232,7 +233,7 @@ def render(rows: list[dict], described: str, command: str) -> str:
         SECTION,
         "",
         f"Command: `{command}`  ",
-        f"Machine: 2-core CPU sandbox shared with other jobs (load average {os.getloadavg()[0]:.1f}), {when}  ",
+        f"Machine: {os.cpu_count()}-core CPU, {load_words()}, {when}  ",
         f"Model: {described}; Triton 2.51 (nvidia-pytriton 0.7 binary), Python backend, 1 CPU instance.",
         "",
         *table,

@@ -9,8 +9,8 @@
 
 Spark runs on `local-cluster[2,1,1024]`: two executor JVMs of one core each, with their own Python
 workers, on this machine. The cluster's start is timed apart; each Spark figure is the better of two
-runs (the first also starts the executors' Python workers). Wall-clock seconds: the machine is a
-2-core sandbox shared with other agents, so the figures carry its load.
+runs (the first also starts the executors' Python workers). Wall-clock seconds, with the machine's
+load beside them.
 
 Run: `uv run python -m benchmarks bench_spark`. Env: `BENCH_SPARK_STORE` (a store holding the day,
 e.g. a copy of the demo's `.data/store`) and `BENCH_SPARK_DAY`; without them a day of
@@ -19,14 +19,16 @@ e.g. a copy of the demo's `.data/store`) and `BENCH_SPARK_DAY`; without them a d
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import platform
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 
-from benchmarks.results import write_section
+from benchmarks.results import load_words, write_section
 from repair.ingest import blobs_key, load_context
 from repair.ingest.frames import write_frame
 from repair.ingest.logs import read_partition
@@ -86,7 +88,11 @@ def _day(tmp: str) -> tuple[LocalObjectStore, str, str]:
     return store, day, f"{sessions} simulated sessions (seed 7)"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
+    args = parser.parse_args(argv or [])
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         store, day, what = _day(tmp)
         shards = [k for k in store.list(f"sessions/date={day}/") if k.endswith((".jsonl", ".jsonl.gz"))]
@@ -127,15 +133,14 @@ def main() -> None:
         finally:
             spark.stop()
 
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     linted = pooled.states_linted
     body = "\n".join(
         [
             (
                 f"Command: `uv run python -m benchmarks bench_spark`; day: {what}, {len(shards)} shards, "
                 f"{polars_states.states.height} error states, {polars_states.quarantine.height} quarantined, "
-                f"{linted} states linted. Machine: 2-core CPU sandbox shared with 7 other agents' tests and "
-                f"builds (load average {load} at the end; {platform.machine()}, Python {platform.python_version()}); "
+                f"{linted} states linted. Machine: {os.cpu_count()}-core CPU, {load_words(load_before)} "
+                f"({platform.machine()}, Python {platform.python_version()}); "
                 f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Spark master `{LOCAL_CLUSTER}` (two executor "
                 f"JVMs of one core, their own Python workers); cluster start {start_seconds:.1f} s, not counted "
                 "below. Wall-clock seconds; outputs asserted equal (every table of `error_states` row for row; "
@@ -156,16 +161,17 @@ def main() -> None:
             "",
             (
                 "On one 2-core machine Spark has nothing to gain (it adds JVMs, Python workers, Parquet parts "
-                "through the store and a shuffle), and under this load single runs differ by tens of percent "
+                "through the store and a shuffle), and under load single runs differ by tens of percent "
                 "either way; what the figures show is that the same work runs on separate executor processes "
                 "with the same outputs, at a cost of the same order. The gain comes from executors "
                 'on other machines (docs/operations.md, "Spark").'
             ),
         ]
     )
-    write_section(HEADING, body)
+    if not args.no_write:
+        write_section(HEADING, body)
     print(body)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

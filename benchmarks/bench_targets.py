@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from benchmarks import results
+from benchmarks.results import load_words
 from repair import dataset as ds
 from repair.ground_truth import TruthIndex, filter_quality, read_ground_truth, reproduction_quality
 from repair.ingest import blobs_key, load_context
@@ -227,8 +228,7 @@ def render(run: TargetsRun, load: tuple[float, float], wall: float, origin: str)
             f"{os.environ.get('BENCH_TARGETS_SEED', '0')}, day {run.day}"
             + (" after the day before, as `repair demo` runs it" if run.two_days else "")
             + f"; {origin}); machine: {platform.machine()} "
-            f"{os.cpu_count()}-core CPU sandbox shared with the other engineers' sessions (load average "
-            f"{load[0]:.1f} at the start, {load[1]:.1f} at the end); date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+            f"{os.cpu_count()}-core CPU, {load_words(*load)}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
             f"wall {wall / 60:.1f} min ("
             + ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
             + "). Written by the script; the library functions are the ones the assets call."

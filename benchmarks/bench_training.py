@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+
+from benchmarks.results import load_words
 
 
 def benchmark_sources() -> list[str]:
@@ -212,10 +215,9 @@ def processes_markdown(results: dict) -> str:
     lines = [
         (
             f"Measured {results['date']} by `uv run python -m benchmarks.bench_training --processes "
-            f"{','.join(map(str, counts))}` on {results['machine']}. The machine was LOADED: seven other engineers' "
-            f"test runs shared its 2 cores (load average {results['load_before']} before, {results['load_after']} "
-            "after; this ran under `nice -n 10`), so wall times and tokens/s are inflated and noisy and say "
-            "little about the speed-up on an idle machine. What the run shows is the launch: the same command "
+            f"{','.join(map(str, counts))}` on {results['machine']}, {load_words(results['load_before'][0], results['load_after'][0])}"
+            + (f", under `nice -n {os.nice(0)}`" if os.nice(0) else "")
+            + ". Wall times and tokens/s follow the load; what the run shows for certain is the launch: the same command "
             "(`composer -n N -m repair.training.worker`), the same global batch "
             f"({results['global_batch']} examples, divided across ranks by LLM Foundry), ranks talking over gloo, "
             f"and the same loss curve. Data: {results['train_examples']} training examples of "

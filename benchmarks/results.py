@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -18,3 +19,20 @@ def write_section(heading: str, body: str, path: Path = RESULTS) -> None:
     following = text.find("\n## ", start)
     end = len(text) if following < 0 else following + 1
     path.write_text(text[:start] + "\n\n" + body + "\n\n" + text[end:], encoding="utf-8")
+
+
+# Benchmarks import this module before their work: the load as they start, when they keep none.
+_LOAD_AT_IMPORT = os.getloadavg()[0]
+
+
+def load_words(before: float | None = None, after: float | None = None) -> str:
+    """How busy the machine was while a benchmark ran, from its 1-minute load averages at the start
+    (default: when this module was imported) and the end (default: now): measured, never typed in.
+    Under load, absolute times inflate several-fold and only the rows of one run compare."""
+    before = _LOAD_AT_IMPORT if before is None else before
+    after = os.getloadavg()[0] if after is None else after
+    cores = os.cpu_count() or 1
+    loads = f"load average {before:.1f} at the start, {after:.1f} at the end, on {cores} cores"
+    if max(before, after) < cores + 0.5:  # the benchmark's own work alone keeps the cores busy
+        return f"otherwise idle ({loads})"
+    return f"shared with other work ({loads}: absolute times inflate with it; compare the rows of one run)"

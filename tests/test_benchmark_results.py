@@ -1,0 +1,35 @@
+"""What benchmarks write beside their figures about the machine is measured, never typed in."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from benchmarks.results import load_words
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_a_machine_with_nothing_else_running_is_called_idle():
+    cores = os.cpu_count() or 1
+    words = load_words(0.3, cores + 0.2)
+    assert words.startswith("otherwise idle (") and f"on {cores} cores" in words
+
+
+def test_a_loaded_machine_is_called_shared_and_the_reader_told_what_compares():
+    cores = os.cpu_count() or 1
+    words = load_words(1.0, cores + 4.0)
+    assert words.startswith("shared with other work (") and "compare the rows of one run" in words
+
+
+def test_no_benchmark_types_in_who_else_was_using_the_machine():
+    # These scripts used to say "shared with seven other engineers' jobs" and "The machine was LOADED"
+    # whatever the load was when they ran; such words now come from `load_words`.
+    typed = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted(BENCHMARKS.glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"other (engineers|agents|jobs)|\bLOADED\b|sandbox shared|shared with (six|seven|\d)", line)
+    ]
+    assert typed == []
