@@ -198,8 +198,7 @@ def markdown(results: dict) -> str:
         (
             f"Measured by `uv run python -m benchmarks.bench_base {' '.join(results['argv'])}` on {results['date']}: "
             f"{results['machine']}, {load_words(results['load_before'][0], results['load_after'][0])}"
-            + (f", under `nice -n {os.nice(0)}`" if os.nice(0) else "")
-            + "; CPU seconds are this process's own."
+            "; CPU seconds are this process's own."
         ),
         "",
         (

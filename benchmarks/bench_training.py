@@ -160,7 +160,6 @@ def compare_processes(
     work: Path, counts: list[int], batches: int, per_file: int, global_batch: int, max_files: int
 ) -> dict:
     """One launch per process count on the same data, model and global batch; loss per batch."""
-    import os
     import platform
     from datetime import UTC, datetime
 
@@ -216,8 +215,7 @@ def processes_markdown(results: dict) -> str:
         (
             f"Measured {results['date']} by `uv run python -m benchmarks.bench_training --processes "
             f"{','.join(map(str, counts))}` on {results['machine']}, {load_words(results['load_before'][0], results['load_after'][0])}"
-            + (f", under `nice -n {os.nice(0)}`" if os.nice(0) else "")
-            + ". Wall times and tokens/s follow the load; what the run shows for certain is the launch: the same command "
+            ". Wall times and tokens/s follow the load; what the run shows for certain is the launch: the same command "
             "(`composer -n N -m repair.training.worker`), the same global batch "
             f"({results['global_batch']} examples, divided across ranks by LLM Foundry), ranks talking over gloo, "
             f"and the same loss curve. Data: {results['train_examples']} training examples of "

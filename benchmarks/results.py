@@ -29,11 +29,13 @@ def load_words(before: float | None = None, after: float | None = None) -> str:
     """How busy the machine was when a benchmark ran, from its 1-minute load averages at the start
     (default: when this module was imported) and the end (default: now): measured, never typed in.
     The start says whether other work was running (the end counts the benchmark's own processes
-    too). Under load, absolute times inflate several-fold and only the rows of one run compare."""
+    too); a niced run says so. Under load, absolute times inflate several-fold and only the rows of one run compare."""
     before = _LOAD_AT_IMPORT if before is None else before
     after = os.getloadavg()[0] if after is None else after
     cores = os.cpu_count() or 1
     loads = f"load average {before:.1f} at the start, {after:.1f} at the end, on {cores} cores"
+    if os.nice(0):
+        loads += f"; this ran under `nice -n {os.nice(0)}`"
     if before < cores + 0.5:
         return f"otherwise idle ({loads})"
     return f"shared with other work ({loads}: absolute times inflate with it; compare the rows of one run)"

@@ -33,3 +33,10 @@ def test_no_benchmark_types_in_who_else_was_using_the_machine():
         if re.search(r"other (engineers|agents|jobs)|\bLOADED\b|sandbox shared|shared with (six|seven|\d)", line)
     ]
     assert typed == []
+
+
+def test_a_niced_run_says_so(monkeypatch):
+    import benchmarks.results
+
+    monkeypatch.setattr(benchmarks.results.os, "nice", lambda increment: 10)
+    assert "under `nice -n 10`" in load_words(0.2, 0.4)
