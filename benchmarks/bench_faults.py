@@ -768,14 +768,14 @@ def _kept_rows(replaced: set[str]) -> dict[str, list[str]]:
     return kept
 
 
-def render(reports: list[FaultReport], kept: dict[str, list[str]] | None = None) -> str:
+def render(reports: list[FaultReport], load_before: float, kept: dict[str, list[str]] | None = None) -> str:
     kept = kept or {}
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     measured = f"{when}, load {os.getloadavg()[0]:.1f}"
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_faults` (`--only` measures some workloads and keeps "
-            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU, {load_words()} "
+            f"the other rows); {platform.machine()} {os.cpu_count()}-core CPU, {load_words(load_before)} "
             "(the load average when each row was measured is in its row). Each kill is a real SIGKILL of the "
             "process doing the work; each is followed by a rerun."
         ),
@@ -853,6 +853,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
+    load_before = os.getloadavg()[0]
     only = {w.strip() for w in options.only.split(",") if w.strip()}
     if only - set(WORKLOADS):
         parser.error(
@@ -880,7 +881,7 @@ def main(argv: list[str] | None = None) -> None:
         if "rollout" in only and options.rollout_kills:
             checkpoint = tiny_checkpoint(work / "checkpoint")
             reports.append(run_rollout(work / "rollout", checkpoint, options.seed, options.rollout_kills))
-    body = render(reports, _kept_rows({r.workload for r in reports}))
+    body = render(reports, load_before, _kept_rows({r.workload for r in reports}))
     print(body)
     if not options.no_write:
         write_section(body)

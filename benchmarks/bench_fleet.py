@@ -179,12 +179,12 @@ def run_fleet_swap(
     return report
 
 
-def render(report: FleetSwapReport, new_tokens: str) -> str:
+def render(report: FleetSwapReport, new_tokens: str, load_before: float) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_fleet`; {when}; {platform.machine()} {os.cpu_count()}-core "
-            f"CPU, {load_words()}. {report.replicas} replicas (`tritonserver` from nvidia-pytriton, "
+            f"CPU, {load_words(load_before)}. {report.replicas} replicas (`tritonserver` from nvidia-pytriton, "
             f"one deploy repository), {report.clients_per_replica} clients per replica sending repair requests "
             f"back to back (no retries), the served configuration (max_new_tokens {new_tokens}), an untrained "
             "model of the cpu-tiny shape (random weights)."
@@ -225,13 +225,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients-per-replica", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args([a for a in args if a != "bench_fleet"])
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         checkpoint = tiny_checkpoint(Path(tmp) / "checkpoint")
         report = run_fleet_swap(
             Path(tmp), checkpoint, replicas=options.replicas, clients_per_replica=options.clients_per_replica
         )
     new_tokens = parse_config(template_config()).parameters["max_new_tokens"].string_value
-    body = render(report, new_tokens)
+    body = render(report, new_tokens, load_before)
     print(body)
     if not options.no_write:
         results.write_section(SECTION, body)

@@ -87,7 +87,7 @@ def measure(requests: int, queue: int, deadline_s: float) -> dict:
     }
 
 
-def render(result: dict, deadline_s: float) -> str:
+def render(result: dict, deadline_s: float, load_before: float) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     kinds = result["by_kind"]
 
@@ -99,7 +99,7 @@ def render(result: dict, deadline_s: float) -> str:
     lines = [
         (
             f"Command: `uv run python -m benchmarks bench_overload`; {when}; {platform.machine()} "
-            f"{os.cpu_count()}-core CPU, {load_words()}. Served config: the checked-in template rendered by `render_config` "
+            f"{os.cpu_count()}-core CPU, {load_words(load_before)}. Served config: the checked-in template rendered by `render_config` "
             f"with one CPU instance, `max_batch_size` 1, `max_queue_size` {result['queue']}, `REJECT`; "
             f"the tiny checkpoint (32 new tokens; one request alone took {result['one_request_s']:.1f} s). "
             f"{result['requests']} requests sent at once (a barrier), no client retries, a {deadline_s:.0f} s "
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deadline-s", type=float, default=300.0)
     parser.add_argument("--no-write", action="store_true")
     options = parser.parse_args(args)
-    body = render(measure(options.requests, options.queue, options.deadline_s), options.deadline_s)
+    load_before = os.getloadavg()[0]
+    body = render(measure(options.requests, options.queue, options.deadline_s), options.deadline_s, load_before)
     print(body)
     if not options.no_write:
         results.write_section(SECTION, body)

@@ -214,7 +214,7 @@ NOTE = (
 )
 
 
-def render(rows: list[dict], described: str, command: str) -> str:
+def render(rows: list[dict], described: str, command: str, load_before: float) -> str:
     def find(setup: str, concurrency: int) -> dict:
         return next(r for r in rows if r["setup"] == setup and r["concurrency"] == concurrency)
 
@@ -233,7 +233,7 @@ def render(rows: list[dict], described: str, command: str) -> str:
         SECTION,
         "",
         f"Command: `{command}`  ",
-        f"Machine: {os.cpu_count()}-core CPU, {load_words()}, {when}  ",
+        f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before)}, {when}  ",
         f"Model: {described}; Triton 2.51 (nvidia-pytriton 0.7 binary), Python backend, 1 CPU instance.",
         "",
         *table,
@@ -274,8 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=8, help="requests per client at each concurrency")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv if argv is not None else [])
+    load_before = os.getloadavg()[0]
     rows, described = bench(args.model_dir, args.requests)
-    text = render(rows, described, "uv run python -m benchmarks bench_serving")
+    text = render(rows, described, "uv run python -m benchmarks bench_serving", load_before)
     print(text)
     if not args.no_write:
         write_section(text)

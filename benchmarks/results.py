@@ -21,17 +21,12 @@ def write_section(heading: str, body: str, path: Path = RESULTS) -> None:
     path.write_text(text[:start] + "\n\n" + body + "\n\n" + text[end:], encoding="utf-8")
 
 
-# Benchmarks import this module before their work: the load as they start, when they keep none.
-_LOAD_AT_IMPORT = os.getloadavg()[0]
-
-
-def load_words(before: float | None = None, after: float | None = None) -> str:
+def load_words(before: float, after: float | None = None) -> str:
     """How busy the machine was when a benchmark ran, from its 1-minute load averages at the start
-    (default: when this module was imported) and the end (default: now): measured, never typed in.
+    and the end (default: now): measured, never typed in.
     The start says whether other work was running (the end counts the benchmark's own processes
     too); a niced run says so. Under load, absolute times inflate several-fold and only the rows of
     one run compare."""
-    before = _LOAD_AT_IMPORT if before is None else before
     after = os.getloadavg()[0] if after is None else after
     cores = os.cpu_count() or 1
     loads = f"load average {before:.1f} at the start, {after:.1f} at the end, on {cores} cores"
