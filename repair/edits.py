@@ -75,14 +75,51 @@ def edit_span(old: str, new: str) -> tuple[str, str]:
         start, end = (start - 1, start) if start > 0 else (0, 1)
     start = max([s for s, _ in bounds if s <= start] or [0])
     end = min([e for _, e in bounds if e >= end] or [len(old)])
-    while _occurrences(old, old[start:end]) > 1:
+    start, end = _widen_until_unique(old, bounds, start, end)
+    return old[start:end], new[start : len(new) - (len(old) - end)]
+
+
+def _widen_until_unique(line: str, bounds: list[tuple[int, int]], start: int, end: int) -> tuple[int, int]:
+    """`line[start:end]` (piece-aligned) widened piece by piece, right first, until it occurs once."""
+    while _occurrences(line, line[start:end]) > 1:
         after = [e for _, e in bounds if e > end]
         before = [s for s, _ in bounds if s < start]
         if after:
             end = after[0]
         else:
             start = before[-1]
-    return old[start:end], new[start : len(new) - (len(old) - end)]
+    return start, end
+
+
+# The widest change `edit_headers` offers a span for, in pieces (before widening to a unique span).
+MAX_SPAN_PIECES = 6
+
+
+def edit_spans(line: str, max_pieces: int = MAX_SPAN_PIECES) -> list[str]:
+    """Every SPAN `to_edit` can write for `line`: each run of up to `max_pieces` whole pieces,
+    widened (as `edit_span` widens) until it occurs once in the line."""
+    bounds = [m.span() for m in _PIECE.finditer(line)]
+    spans: dict[str, None] = {}
+    for first in range(len(bounds)):
+        for last in range(first, min(first + max_pieces, len(bounds))):
+            start, end = _widen_until_unique(line, bounds, bounds[first][0], bounds[last][1])
+            spans[line[start:end]] = None
+    return list(spans)
+
+
+def edit_headers(prompt: ParsedPrompt) -> list[str]:
+    """The ways an edit's first row can begin for `prompt`, up to where the model's free text starts:
+    `@K SPAN` and its newline for every span of every shown line (`edit_spans`), `-K` and its newline
+    for every shown line, and `+K` (its TEXT follows) for every line from the first of the file (an
+    import goes above the window) to the one after the last shown, as `EditGrammar` allows. Decoding
+    ranks these whole (`repair.model`), so that its candidates differ in where they edit."""
+    headers: list[str] = []
+    for number, line in prompt.lines:
+        offset = number - prompt.error_line
+        headers += [f"@{offset} {span}\n" for span in edit_spans(line)] + [f"-{offset}\n"]
+    last = prompt.lines[-1][0] if prompt.lines else prompt.error_line
+    headers += [f"+{number - prompt.error_line}" for number in range(1, last + 2)]
+    return headers
 
 
 def _shown(prompt: ParsedPrompt) -> dict[int, str]:

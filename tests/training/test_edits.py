@@ -235,8 +235,12 @@ def test_a_rows_text_grows_by_its_newest_token_as_decoding_the_whole_row_gives()
         assert texts.of(row) == EDIT_OPENING + tokenizer.decode(ids[:end], skip_special_tokens=True)
 
 
-@pytest.mark.parametrize("temperature", [0.0, 0.7])
-def test_sharing_each_prompts_cache_among_its_candidates_changes_no_answer(tiny_checkpoint, tmp_path, temperature):
+# Greedy and constrained, decoding is `_ranked_candidates` (one prompt at a time); `generate`'s beams
+# remain for an unconstrained model.
+@pytest.mark.parametrize(("temperature", "constrained"), [(0.0, False), (0.7, True)])
+def test_sharing_each_prompts_cache_among_its_candidates_changes_no_answer(
+    tiny_checkpoint, tmp_path, temperature, constrained
+):
     """The prompt runs through the model once, not once per beam or sample; left-padded prompts of
     different lengths in one batch decode exactly as when `generate` runs every row's prompt itself."""
     import shutil
@@ -248,8 +252,92 @@ def test_sharing_each_prompts_cache_among_its_candidates_changes_no_answer(tiny_
     edit_model = tmp_path / "edit-model"
     shutil.copytree(tiny_checkpoint, edit_model)
     write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
-    model = RepairModel(edit_model, temperature=temperature, edit_candidates=3, max_new_tokens=24)
+    model = RepairModel(
+        edit_model, temperature=temperature, edit_candidates=3, max_new_tokens=24, constrained=constrained
+    )
     prompts = [model.prompt(case.code, case.diagnostic, case.file_name) for case in SMOKE_CASES]
     shared = model.candidates_of(prompts)
     model._prompt_cache = lambda encoded: None
     assert model.candidates_of(prompts) == shared
+
+
+def _first_row(edit: str) -> str:
+    return edit.removeprefix("<edit>\n").split("\n", 1)[0]
+
+
+def test_the_headers_hold_the_first_row_of_every_edit_of_a_real_dataset_within_the_span_limit(repair_rows):
+    """Ranked decoding can only answer with a header `edit_headers` offers: every edit of a dataset
+    begins with one, but a span wider than `MAX_SPAN_PIECES` pieces."""
+    from repair.edits import _PIECE, MAX_SPAN_PIECES, edit_headers
+
+    examples, _, _ = build_examples(repair_rows)
+    checked = 0
+    for example in examples:
+        edit = edit_response(example["prompt"], example["response"])
+        if not edit.startswith("<edit>"):
+            continue
+        row = _first_row(edit)
+        header = f"{row}\n" if row[0] in "@-" else row.split(" ", 1)[0]
+        if row[0] == "@" and len(_PIECE.findall(row.split(" ", 1)[1])) > MAX_SPAN_PIECES:
+            continue
+        assert header in edit_headers(parse_prompt(example["prompt"])), (header, example["prompt"])
+        checked += 1
+    assert checked > 50
+
+
+def test_a_header_tokenized_alone_is_how_training_tokenized_it_inside_the_answer(repair_rows):
+    """The ranked headers are scored as token sequences: those must be the ones the model was
+    trained on, i.e. the answer's own tokenization begins with the opening's then the header's."""
+    from transformers import AutoTokenizer
+
+    from repair.edits import edit_headers
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODELS_DIR / "base-cpu")
+    opening = tokenizer("<edit>\n", add_special_tokens=False)["input_ids"]
+    examples, _, _ = build_examples(repair_rows)
+    for example in examples:
+        edit = edit_response(example["prompt"], example["response"])
+        headers = [
+            h for h in edit_headers(parse_prompt(example["prompt"])) if edit.startswith("<edit>\n" + h)
+        ]
+        if not headers:
+            continue
+        header = max(headers, key=len)
+        answer = tokenizer(edit, add_special_tokens=False)["input_ids"]
+        expected = opening + tokenizer(header, add_special_tokens=False)["input_ids"]
+        assert answer[: len(expected)] == expected, (header, edit)
+
+
+def test_a_header_trie_ends_a_header_where_a_longer_one_goes_on():
+    """`+-1` and `+-11` are both headers: the node of `+-1` ends one and has children."""
+    from transformers import AutoTokenizer
+
+    from repair.model import _HeaderTrie
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(SHIPPED_MODELS_DIR / "base-cpu")
+    headers = ["+-1", "+-11", "@0 x\n"]
+    trie = _HeaderTrie(tokenizer, headers)
+    for header in headers:
+        node = 0
+        for token in tokenizer(header, add_special_tokens=False)["input_ids"]:
+            node = trie.children[node][token]
+        assert trie.ends[node] == header
+    assert sorted(h for h in trie.ends if h) == sorted(headers)
+
+
+def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_rows):
+    """Beams over tokens spent their width on spellings of one answer; ranked decoding gives
+    `edit_candidates` answers whose first rows all differ, best first."""
+    from repair.model import RepairModel
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    examples, _, _ = build_examples(repair_rows)
+    prompts = [e["prompt"] for e in examples[:12]]
+    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4)
+    for prompt in prompts:
+        parsed = parse_prompt(prompt)
+        answers = model.candidates_of([prompt])[0]
+        rows = [_first_row(a if a.startswith("<edit>") else to_edit(parsed, parse_diff(a))) for a in answers]
+        assert len(answers) == 4 and len(set(rows)) == 4, rows
