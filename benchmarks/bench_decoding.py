@@ -1,12 +1,13 @@
-"""Decoding of the served repairer: per beam count, the held-out exact match, the executable
+"""Decoding of the served repairer: per number of candidates (ranked headers, docs/formats.md 2b;
+and token beams, the decoding they replaced, side by side), the held-out exact match, the executable
 benchmark's pass@1 and the latency of one request, on one model in one run; and what the answers
 the quick check refuses would have scored (why the served model answers `no_fix` then).
 
     uv run python -m benchmarks.bench_decoding --store /work/demo3/.data/store   # a `repair demo` store
-    uv run python -m benchmarks.bench_decoding --model-dir DIR --data DIR/jsonl --beams 1,4 --no-write
+    uv run python -m benchmarks.bench_decoding --model-dir DIR --data DIR/jsonl --candidates 1,4 --no-write
 
 Every answer is the served one (`benchmarks.bench_serving.served_model`: the Triton config's decoding
-and torch threads, with `edit_candidates` set to the beam count), given the request's whole file as
+and torch threads, with `edit_candidates` set to the row's count), given the request's whole file as
 Triton gives it. Held-out exact match: the dataset's test split, the answer's diff ops equal to the
 reference's (`repair.training.heldout.exact_match`; the split has prompts only, so the quick check sees
 the prompt's lines). Executable: `function_repair`'s injected bugs in this project's problems, a
@@ -154,11 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     from evals.inject import KINDS
     from evals.loaders import collect_programs
 
-    parser = argparse.ArgumentParser(description="Decoding of the served repairer, per beam count")
+    parser = argparse.ArgumentParser(description="Decoding of the served repairer, per number of candidates")
     parser.add_argument("--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
     parser.add_argument("--model-dir", help="default: the store's newest approved model")
     parser.add_argument("--data", help="the dataset's jsonl folder (default: the store's newest)")
-    parser.add_argument("--beams", default="1,2,4", help="edit_candidates to compare")
+    parser.add_argument("--candidates", default="1,2,4", help="edit_candidates to compare, ranked headers (served)")
+    parser.add_argument("--token-beams", default="4", help="edit_candidates to compare with token beams ('' for none)")
     parser.add_argument("--limit", type=int, default=40, help="injected function_repair items")
     parser.add_argument("--rounds", type=int, default=5, help="latency: rounds of the 4 smoke cases")
     parser.add_argument("--no-write", action="store_true")
@@ -178,23 +180,27 @@ def main(argv: list[str] | None = None) -> None:
         )
         items = _sample([i for i in built if i.bug_origin == "injected"], args.limit, 0)
         rows = []
-        for beams in [int(b) for b in args.beams.split(",")]:
-            model = served_model(model_dir, None, edit_candidates=beams)
-            row = {"beams": beams, "held_out": held_out(model, test), "function_repair": function_repair(model, items, f"beams{beams}"),
+        arms = [(int(n), True) for n in args.candidates.split(",")]
+        arms += [(int(n), False) for n in args.token_beams.split(",") if n]
+        for count, ranked in arms:
+            model = served_model(model_dir, None, edit_candidates=count, ranked_headers=ranked)
+            decoding = "ranked headers" if ranked else "token beams"
+            row = {"decoding": decoding, "candidates": count, "held_out": held_out(model, test),
+                   "function_repair": function_repair(model, items, f"{decoding}{count}"),
                    "latency_ms": latency_ms(model, args.rounds)}
             print(json.dumps(row), flush=True)
             rows.append(row)
 
     n_test, n_items = len(test), len(items)
     table = [
-        ("| beams | held-out exact (pass@1) | held-out no_fix (of them right as first diff) | function_repair tests pass (pass@1) "
+        ("| decoding | candidates | held-out exact (pass@1) | held-out no_fix (of them right as first diff) | function_repair tests pass (pass@1) "
         "| function_repair no_fix (of them passing as first diff) | p50 ms, one request in process |"),
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         h, f = r["held_out"], r["function_repair"]
         table.append(
-            f"| {r['beams']} | {h['exact']}/{n_test} ({100 * h['exact'] / n_test:.1f}%) | {h['no_fix']} ({h['refused_right']}) "
+            f"| {r['decoding']} | {r['candidates']} | {h['exact']}/{n_test} ({100 * h['exact'] / n_test:.1f}%) | {h['no_fix']} ({h['refused_right']}) "
             f"| {f['passed']}/{n_items} ({100 * f['passed'] / n_items:.1f}%) | {f['no_fix']} ({f['refused_passed']}) "
             f"| {r['latency_ms']:.0f} |"
         )
@@ -202,15 +208,16 @@ def main(argv: list[str] | None = None) -> None:
         SECTION,
         "",
         f"Command: `uv run python -m benchmarks.bench_decoding --store {args.store}`"
-        + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--beams {args.beams}`, `--limit {args.limit}`)  ",
+        + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--candidates {args.candidates}`, `--token-beams {args.token_beams}`, `--limit {args.limit}`)  ",
         (f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before[0])}, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  "),
         f"Model: {described}; data: {data} (test split n={n_test}); function_repair: {n_items} injected items, seed 0.",
         "",
         *table,
         "",
-        ("- Every answer is the served one: the Triton config's decoding (beams at temperature 0, constrained to "
-        "well-formed edits, the first candidate that passes the quick check, else `no_fix`) with the request's whole file."),
+        ("- Every answer is the served one: the Triton config's decoding (temperature 0, ranked headers, constrained to "
+        "well-formed edits, the first candidate that passes the quick check, else `no_fix`) with the request's whole file; "
+        "the token-beams rows decode as the served model did before ranked headers, in the same run."),
         ("- In brackets: of the requests answered `no_fix` (no candidate passed the quick check), how many the "
         "model's first diff candidate, what it answered before, would have got right. Latency: one request at a "
         "time, median of the serving smoke cases (`bench_serving` has the Triton figures)."),

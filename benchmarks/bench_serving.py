@@ -121,9 +121,12 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
     ]
 
 
-def served_model(checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None):
+def served_model(
+    checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None, ranked_headers: bool = True
+):
     """The model in process as the served config (`triton_models/code_repair/config.pbtxt`) decodes:
-    its decoding parameters (`edit_candidates` overridden when given) and its CPU torch threads."""
+    its decoding parameters (`edit_candidates` overridden when given; `ranked_headers=False`: token
+    beams instead, for comparison) and its CPU torch threads."""
     import torch
 
     from repair.model import RepairModel
@@ -138,6 +141,7 @@ def served_model(checkpoint: Path, max_new_tokens: int | None, edit_candidates: 
         top_p=float(served["top_p"]),
         top_k=int(served["top_k"]),
         edit_candidates=edit_candidates or int(served["edit_candidates"]),
+        ranked_headers=ranked_headers,
     )
 
 

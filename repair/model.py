@@ -202,8 +202,8 @@ class RepairModel:
     error line; None: whole file) defaults to what the model was trained with. `device` "auto" runs
     on the GPU in bf16 with batches of 64 when one is present, else on the CPU in fp32 with batches
     of 16 (`placement`); `batch_size` overrides the batch. A model that emits the compact edit
-    decodes `edit_candidates` answers per prompt (greedy: ranked headers, `_ranked_candidates`;
-    otherwise samples), constrained
+    decodes `edit_candidates` answers per prompt (greedy: ranked headers, `_ranked_candidates`, or
+    with `ranked_headers=False` token beams; otherwise samples), constrained
     to well-formed edits of the prompt (`repair.edits.EditGrammar`; `constrained=False` lifts it), and
     returns the first, in the model's order, that passes `repair.quickcheck` (docs/formats.md 2b):
     one proposal is still returned (pass@1).
@@ -224,6 +224,7 @@ class RepairModel:
         seed: int = 0,
         edit_candidates: int = 4,
         constrained: bool = True,
+        ranked_headers: bool = True,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteriaList, StopStringCriteria
@@ -239,6 +240,7 @@ class RepairModel:
         self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
         self.response_format = read_response_format(self.model_dir)
         self.candidates = edit_candidates if self.response_format == EDIT_RESPONSE else 1
+        self.ranked_headers = ranked_headers
         self.batch_size = batch_size or (GPU_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
         self.seed = seed
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
@@ -304,7 +306,7 @@ class RepairModel:
     def candidates_of(self, prompts: Sequence[str]) -> list[list[str]]:
         """Per prompt, its `candidates` completions in the model's order (beams when greedy, samples
         otherwise; constrained and greedy: `_ranked_candidates`), each finished by `_finish`."""
-        if self.grammar is not None and self.temperature <= 0:
+        if self.grammar is not None and self.temperature <= 0 and self.ranked_headers:
             return [self._ranked_candidates(p) for p in prompts]
         return self._beam_candidates(prompts)
 
@@ -445,12 +447,13 @@ class RepairModel:
         texts = [EDIT_OPENING + text for _, _, text in headers]
         generated: list[list[int]] = [[] for _ in range(rows)]
         scores = [score for score, _, _ in headers]
+        numbers = set(self.grammar.numbers)
         finished = [False] * rows
         with torch.inference_mode():
             out = self.model(
                 ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
             )
-            logits = out.logits[torch.arange(rows), torch.tensor(lengths) - 1]
+            logits = out.logits[torch.arange(rows, device=self.device), torch.tensor(lengths, device=self.device) - 1]
             for step in range(self.max_new_tokens):
                 logp = logits.float().log_softmax(-1)
                 tokens = []
@@ -459,6 +462,8 @@ class RepairModel:
                         tokens.append(self.tokenizer.pad_token_id)
                         continue
                     allowed = self.grammar.allowed(prompt, texts[row])
+                    if step == 0 and headers[row][2].startswith("+"):  # `+K` is whole: its TEXT, not more of K
+                        allowed = [token for token in allowed if token not in numbers]
                     candidates = logp[row] if allowed is self.grammar.everything else logp[row, allowed]
                     best = int(candidates.argmax())
                     token = best if allowed is self.grammar.everything else allowed[best]

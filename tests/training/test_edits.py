@@ -327,17 +327,18 @@ def test_a_header_trie_ends_a_header_where_a_longer_one_goes_on():
     assert sorted(h for h in trie.ends if h) == sorted(headers)
 
 
-def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_rows):
-    """Beams over tokens spent their width on spellings of one answer; ranked decoding gives
-    `edit_candidates` answers whose first rows all differ, best first."""
+@pytest.mark.parametrize("ranked", [True, False])
+def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_rows, ranked):
+    """Ranked decoding gives `edit_candidates` edits whose first rows all differ; token beams spent
+    their width on spellings of one answer (the control: some prompt gets a repeated first row).
+    The edits are compared as the model wrote them, before expansion (two spans can make one diff)."""
     from repair.model import RepairModel
     from repair.training.config import SHIPPED_MODELS_DIR
 
     examples, _, _ = build_examples(repair_rows)
-    prompts = [e["prompt"] for e in examples[:12]]
-    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4)
-    for prompt in prompts:
-        parsed = parse_prompt(prompt)
-        answers = model.candidates_of([prompt])[0]
-        rows = [_first_row(a if a.startswith("<edit>") else to_edit(parsed, parse_diff(a))) for a in answers]
-        assert len(answers) == 4 and len(set(rows)) == 4, rows
+    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4, ranked_headers=ranked)
+    model._finish = lambda prompt, text: text
+    first_rows = [[_first_row(edit) for edit in model.candidates_of([e["prompt"]])[0]] for e in examples[:12]]
+    assert all(len(rows) == 4 for rows in first_rows)
+    all_differ = all(len(set(rows)) == 4 for rows in first_rows)
+    assert all_differ if ranked else not all_differ, first_rows
