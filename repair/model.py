@@ -109,6 +109,11 @@ def _closing_begun(text: str) -> bool:
     return bool(row) and CLOSE_EDIT.startswith(row)
 
 
+def _edit_done(text: str) -> bool:
+    """A completion is finished once it holds a closing tag or its edit has begun `</edit>`."""
+    return _closing_begun(text) or any(tag in text for tag in STOP_STRINGS)
+
+
 class _RowTexts:
     """The completion text of each generated row, by the ids generated after `start`: a row's text
     is its parent's (one token shorter: the previous step's row, whichever beam it was) plus its
@@ -164,10 +169,7 @@ class _EditEnd:
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        done = []
-        for row in input_ids:
-            text = self.texts.of(row)
-            done.append(_closing_begun(text) or any(tag in text for tag in STOP_STRINGS))
+        done = [_edit_done(self.texts.of(row)) for row in input_ids]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -481,9 +483,7 @@ class RepairModel:
                         if "\ufffd" in piece
                         else texts[row] + piece
                     )
-                    finished[row] = _closing_begun(texts[row]) or any(
-                        tag in texts[row] for tag in STOP_STRINGS
-                    )
+                    finished[row] = _edit_done(texts[row])
                 if all(finished) or step == self.max_new_tokens - 1:
                     break
                 mask = torch.cat([mask, torch.ones((rows, 1), dtype=torch.long, device=self.device)], 1)
