@@ -206,7 +206,7 @@ def markdown(results: dict) -> str:
             f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
             f"({base['card']['parameters']:,} parameters, {pretraining_batches(base['card'])}, "
             f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
-            f"pass@1, the one answer of the served decoding (4 grammar-constrained beams; the first that passes the quick check, else no fix) whose final diff's ops (an edit expanded against the prompt) equal to the "
+            f"pass@1, the one answer of the served decoding (4 grammar-constrained candidates by ranked headers, docs/formats.md 2b; the first that passes the quick check, else no fix) whose final diff's ops (an edit expanded against the prompt) equal to the "
             f"reference diff's, n={n}."
         ),
         "",

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--max-new-tokens", type=int, default=192, help="as model_evaluation's default")
     parser.add_argument("--temperature", type=float, default=0.0,
-                        help="as the served Triton config and model_evaluation decode (0: an edit model's beams; 0.1: the case study's sampling)")
+                        help="as the served Triton config and model_evaluation decode (0: an edit model's ranked headers; 0.1: the case study's sampling)")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     # `python -m benchmarks bench_eval` calls main() with the runner's own argv: no options then.
     args = parser.parse_args(argv or [])
