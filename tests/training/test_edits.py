@@ -330,7 +330,7 @@ def test_a_header_trie_ends_a_header_where_a_longer_one_goes_on():
 @pytest.mark.parametrize("ranked", [True, False])
 def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_rows, ranked):
     """Ranked decoding gives `edit_candidates` edits whose first rows all differ; token beams spent
-    their width on spellings of one answer (the control: some prompt gets a repeated first row).
+    their width on replacements at one place (the control: some prompt gets a repeated first row).
     The edits are compared as the model wrote them, before expansion (two spans can make one diff)."""
     from repair.model import RepairModel
     from repair.training.config import SHIPPED_MODELS_DIR
