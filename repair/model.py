@@ -355,12 +355,10 @@ class RepairModel:
                 )
             texts = self.tokenizer.batch_decode(output[:, prompt_tokens:], skip_special_tokens=True)
             for index, prompt in enumerate(batch):
-                candidates.append(
-                    [
-                        self._finish(prompt, opening + text)
-                        for text in texts[index * self.candidates : (index + 1) * self.candidates]
-                    ]
-                )
+                candidates.append([
+                    self._finish(prompt, opening + text)
+                    for text in texts[index * self.candidates : (index + 1) * self.candidates]
+                ])
         return candidates
 
     def _ranked_candidates(self, prompt: str) -> list[str]:
@@ -374,11 +372,9 @@ class RepairModel:
 
         try:
             parsed = parse_prompt(prompt)
-        except PromptError:
-            parsed = None
-        trie = _HeaderTrie(self.tokenizer, edit_headers(parsed)) if parsed is not None else None
-        if trie is None or not trie.children[0]:  # a prompt that does not parse: beams, unconstrained
+        except PromptError:  # no lines to edit: beams, unconstrained
             return self._beam_candidates([prompt])[0]
+        trie = _HeaderTrie(self.tokenizer, edit_headers(parsed))
         prefix = self.tokenizer(model_input(prompt) + EDIT_OPENING, add_special_tokens=False)["input_ids"]
         with torch.inference_mode():
             out = self.model(torch.tensor([prefix], device=self.device), use_cache=True)
@@ -447,6 +443,7 @@ class RepairModel:
             mask[row, prefix_len : prefix_len + len(header_ids)] = 1
         positions = torch.arange(prefix_len, prefix_len + width, device=self.device).expand(rows, -1)
         texts = [EDIT_OPENING + text for _, _, text in headers]
+        row_texts = [_RowTexts(self._pieces, 0, text, self.tokenizer) for text in texts]
         generated: list[list[int]] = [[] for _ in range(rows)]
         scores = [score for score, _, _ in headers]
         numbers = set(self.grammar.numbers)
@@ -475,14 +472,7 @@ class RepairModel:
                         finished[row] = True
                         continue
                     generated[row].append(token)
-                    piece = self._pieces[token]
-                    texts[row] = (
-                        EDIT_OPENING
-                        + headers[row][2]
-                        + self.tokenizer.decode(generated[row], skip_special_tokens=True)
-                        if "\ufffd" in piece
-                        else texts[row] + piece
-                    )
+                    texts[row] = row_texts[row].of(torch.tensor(generated[row]))
                     finished[row] = _edit_done(texts[row])
                 if all(finished) or step == self.max_new_tokens - 1:
                     break
