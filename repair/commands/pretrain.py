@@ -2,10 +2,15 @@
 
 repair pretrain --work .data/pretrain --out models/base-cpu --max-duration 6000ba --heldout 300
 repair pretrain --work /tmp/p --out /tmp/base --package click --max-files 3 --max-duration 4ba   # a smoke run
+repair pretrain --work .data/pyright --corpus-only --max-files 60          # a corpus alone, to join another
+repair pretrain --work .data/ruff --no-pyright --with-corpus .data/pyright --out models/base-cpu ...
 
 The corpus is built once into WORK (`corpus.json`, `data/`, `tokenizer/`) and reused; training resumes
 from `WORK/run` (Composer autoresume), so running the same command again after an interruption, or
-with a larger --max-duration, continues where it stopped. See repair/training/pretrain.py.
+with a larger --max-duration, continues where it stopped. `--with-corpus` trains on other corpora
+besides WORK's (`repair.training.pretrain.combine_corpora`): pyright's lint costs ~10x ruff's, so a
+large ruff-only corpus can carry a smaller one with pyright's messages and its pyright-only mistakes.
+See repair/training/pretrain.py.
 """
 
 from __future__ import annotations
@@ -25,7 +30,18 @@ from repair.training.pretrain import MAX_FILE_BYTES
     "--work", "work_dir", required=True, type=click.Path(file_okay=False), help="Corpus, checkpoints."
 )
 @click.option(
-    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Where the base goes."
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Where the base goes (required unless --corpus-only).",
+)
+@click.option("--corpus-only", is_flag=True, help="Build (or keep) the corpus in WORK and stop.")
+@click.option(
+    "--with-corpus",
+    "with_corpora",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Also train on the corpus in this work folder (repeatable), e.g. a pyright-linted one beside a --no-pyright WORK.",
 )
 @click.option(
     "--package",
@@ -75,6 +91,8 @@ from repair.training.pretrain import MAX_FILE_BYTES
 def command(
     work_dir,
     out_dir,
+    corpus_only,
+    with_corpora,
     packages,
     per_file,
     max_files,
@@ -97,7 +115,11 @@ def command(
     from repair.training import pretrain
     from repair.training.scratch import count_parameters
 
-    work, out = Path(work_dir).resolve(), Path(out_dir).resolve()
+    if not out_dir and not corpus_only:
+        raise click.UsageError("--out is required (where the base goes), unless --corpus-only")
+    if corpus_only and with_corpora:
+        raise click.UsageError("--with-corpus joins corpora for training: it has no use with --corpus-only")
+    work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     init = None
     if init_from:
@@ -125,6 +147,18 @@ def command(
     click.echo(
         f"leak check: {json.dumps({k: v for k, v in corpus['leak_check'].items() if k != 'excluded'})}"
     )
+    if corpus_only:
+        click.echo(f"corpus: {work / 'corpus.json'}")
+        return
+    out = Path(out_dir).resolve()
+    data_dir, combined = work / "data" / "jsonl", None
+    if with_corpora:
+        try:
+            combined = pretrain.combine_corpora(work, [Path(c).resolve() for c in with_corpora])
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        data_dir = work / "data" / "combined" / "jsonl"
+        click.echo(f"training on {len(with_corpora) + 1} corpora: {combined['rows_by_split']} examples")
 
     total = pretrain.batches_of(max_duration)
 
@@ -137,7 +171,12 @@ def command(
     )
     started = time.perf_counter()
     run, cfg = pretrain.train_base(
-        work, max_duration, dict(_parse_override(o) for o in overrides), sink=report, init_from=init
+        work,
+        max_duration,
+        dict(_parse_override(o) for o in overrides),
+        sink=report,
+        init_from=init,
+        data_dir=data_dir,
     )
     cpu_s = (
         resource.getrusage(resource.RUSAGE_SELF).ru_utime
@@ -148,7 +187,7 @@ def command(
     pretrain.export_base(run.export_dir, out, window, response_format_of(cfg))
 
     card_heldout = {}
-    test_rows = (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()
+    test_rows = (data_dir / "test.jsonl").read_text().splitlines()
     if heldout and test_rows:  # a tiny corpus may have no test split
         from repair.model import RepairModel
         from repair.training.heldout import exact_match
@@ -169,6 +208,7 @@ def command(
         "vocab_size": config["vocab_size"],
         "size_bytes": sum(p.stat().st_size for p in out.iterdir() if p.is_file()),
         "corpus": corpus,
+        "combined": combined,
         "training": {**run.summary(), "loss_curve": pretrain.loss_curve_points(run.run_losses)},
         "max_duration": max_duration,
         "global_batch_size": cfg.global_train_batch_size,
@@ -193,6 +233,7 @@ def command(
                 "cpu_s",
                 "heldout",
                 "command",
+                "combined",
                 "init_from",
             )
         }

@@ -390,6 +390,91 @@ def build_corpus(
     return card
 
 
+def corpus_command(work: Path, settings: Mapping[str, Any]) -> str:
+    """The `repair pretrain --corpus-only` command that builds the corpus a card's `settings` describe."""
+    import shlex
+
+    args = ["--work", _shown(work), "--corpus-only", "--per-file", str(settings["per_file"])]
+    if settings["max_files_per_package"] is not None:
+        args += ["--max-files", str(settings["max_files_per_package"])]
+    args += ["--max-file-bytes", str(settings["max_file_bytes"]), "--seed", str(settings["seed"])]
+    if "pyright" not in settings["linters"]:
+        args.append("--no-pyright")
+    if tuple(settings["packages"]) != DEFAULT_PACKAGES:
+        args += [a for package in settings["packages"] for a in ("--package", package)]
+    return "uv run repair pretrain " + shlex.join(args)
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory (the repository root in a card) when it is inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def combine_corpora(work: Path, others: Sequence[Path]) -> dict[str, Any]:
+    """Writes `<work>/data/combined/jsonl`: each split of WORK's corpus and of every corpus in `others`
+    (earlier `repair pretrain` work folders, e.g. a smaller one linted with pyright beside a large
+    ruff-only one) together. A project keeps one split in every corpus (`repair.dataset.split_of` is a
+    hash of its id), so the splits stay disjoint by project; a prompt met again is dropped, the test
+    split's copy kept before the validation's before the training's. Rows are ordered by a hash of the
+    row, so a held-out prefix draws on every corpus. Returns what the card records. Raises ValueError
+    when a folder holds no corpus or its prompts show another window."""
+    import hashlib
+
+    from repair.dataset import SPLITS
+
+    cards = {}
+    for folder in (work, *others):
+        card_file = folder / "corpus.json"
+        if not card_file.is_file():
+            raise ValueError(
+                f"{folder} holds no corpus (no corpus.json): build it with `repair pretrain --work {folder} --corpus-only`"
+            )
+        cards[folder] = json.loads(card_file.read_text())
+    windows = {folder: card["settings"]["window"] for folder, card in cards.items()}
+    if len(set(windows.values())) > 1:
+        raise ValueError(f"the corpora's prompts show different windows (lines either side): {windows}")
+    out = work / "data" / "combined" / "jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    rows_by_split: dict[str, int] = {}
+    repeated = 0
+    for split in reversed(SPLITS):
+        kept = []
+        for folder in cards:
+            path = folder / "data" / "jsonl" / f"{split}.jsonl"
+            for line in path.read_text().splitlines() if path.is_file() else []:
+                prompt = json.loads(line)["prompt"]
+                if prompt in seen:
+                    repeated += 1
+                    continue
+                seen.add(prompt)
+                kept.append(line)
+        kept.sort(key=lambda line: hashlib.sha1(line.encode()).hexdigest())
+        (out / f"{split}.jsonl").write_text("".join(f"{line}\n" for line in kept))
+        rows_by_split[split] = len(kept)
+    return {
+        "rows_by_split": {split: rows_by_split[split] for split in SPLITS},
+        "repeated_prompts_dropped": repeated,
+        "corpora": [
+            {
+                "work": _shown(folder),
+                "files": card["files"],
+                "linters": card["settings"]["linters"],
+                "examples": card["dataset"]["kept"],
+                "rows_by_split": card["rows_by_split"],
+                "mistakes": card["mistakes"],
+                "leaks_in_final_examples": card["leak_check"]["leaks_in_final_examples"],
+                "command": corpus_command(folder, card["settings"]),
+            }
+            for folder, card in cards.items()
+            if folder != work
+        ],
+    }
+
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
@@ -423,8 +508,10 @@ def train_base(
     overrides: dict[str, Any] | None = None,
     sink: Callable[[dict[str, Any]], None] | None = None,
     init_from: Path | None = None,
+    data_dir: Path | None = None,
 ):
-    """Trains the scratch preset on `<work>/data/jsonl` with `<work>/tokenizer` (resuming `<work>/run`)
+    """Trains the scratch preset on `data_dir` (default `<work>/data/jsonl`; `combine_corpora`'s
+    folder when other corpora join) with `<work>/tokenizer` (resuming `<work>/run`)
     from a random init, or from the weights of the base in `init_from` (same shape and tokenizer: a
     longer run on a larger corpus without paying again for the batches that base already had);
     returns the run and its rendered config."""
@@ -435,7 +522,7 @@ def train_base(
 
     settings = TrainingSettings(
         preset=PRETRAIN_PRESET,
-        data_dir=str(work / "data" / "jsonl"),
+        data_dir=str(data_dir or work / "data" / "jsonl"),
         model_dir=str(init_from or work / "scratch_model"),
         tokenizer_dir=str(work / "tokenizer"),
         run_dir=str(work / "run"),
@@ -512,12 +599,23 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"| training | {training['batches']} batches of {card['global_batch_size']} ({card['max_duration']}), loss {training['first_loss']} -> {training['final_loss']}, {training['tokens_per_s']} tokens/s at the end |",
         f"| hardware and time | {card['hardware']}; {training['wall_s'] / 60:.1f} min wall this run{card.get('resumed_note', '')}, {card['cpu_s'] / 60:.1f} CPU-min |",
     ]
+    combined = card.get("combined")
+    if combined:
+        joined = "; ".join(
+            f"`{c['work']}`: {c['examples']} examples of {c['files']} files verified by {', '.join(c['linters'])}, {c['leaks_in_final_examples']} leaks"
+            for c in combined["corpora"]
+        )
+        split = combined["rows_by_split"]
+        lines.append(
+            f"| trained also on | {joined}. Together, train/validation/test {split['train']}/{split['validation']}/{split['test']} ({combined['repeated_prompts_dropped']} repeated prompts dropped; a project keeps its split in every corpus) |"
+        )
     if training.get("loss_curve"):
         curve = ", ".join(f"{batch}: {loss:.2f}" for batch, loss in training["loss_curve"])
         lines.append(f"| learning curve (batch: training loss) | {curve} |")
     if heldout:
+        split_name = "the combined" if combined else "base's own"
         lines.append(
-            f"| held-out (base's own test split) | exact match {heldout['exact_match']:.1%} (pass@1 of the served decoding), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
+            f"| held-out ({split_name} test split) | exact match {heldout['exact_match']:.1%} (pass@1 of the served decoding), well-formed diffs {heldout['well_formed']:.1%}, n={heldout['items']} |"
         )
     parent = card.get("init_from")
     if parent:
@@ -540,9 +638,11 @@ def model_card_markdown(card: dict[str, Any]) -> str:
 
 
 def reproduce_commands(card: dict[str, Any]) -> list[str]:
-    """The card's command after those of the bases it continued (`init_from`), oldest first."""
+    """The card's command after those of the bases it continued (`init_from`), oldest first, and
+    those that build the other corpora it trained on (`combined`)."""
     parent = card.get("init_from")
-    return [*(reproduce_commands(parent) if parent else []), card["command"]]
+    corpora = [c["command"] for c in (card.get("combined") or {}).get("corpora", [])]
+    return [*(reproduce_commands(parent) if parent else []), *corpora, card["command"]]
 
 
 def write_model_card(out: Path, card: dict[str, Any]) -> None:

@@ -265,3 +265,81 @@ def test_the_cards_reproduce_block_holds_only_the_commands_of_the_whole_chain():
     assert block == "\n".join(pretrain.reproduce_commands(card)).splitlines() and len(block) > 1
     assert all(line.startswith("uv run repair pretrain ") for line in block)
     assert "--no-pyright" in text.split("```")[0]  # the older commands predate the pyright default
+
+
+def _corpus(folder: Path, splits: dict[str, list[str]], window: int = 4, linters=("ruff",)) -> Path:
+    """A `repair pretrain` work folder holding a corpus of the given prompts per split."""
+    (folder / "data" / "jsonl").mkdir(parents=True)
+    for split, prompts in splits.items():
+        rows = [{"prompt": p, "response": "<diff>\n</diff>"} for p in prompts]
+        (folder / "data" / "jsonl" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = {"packages": ["click"], "per_file": 8, "max_files_per_package": 60, "seed": 1,
+                "linters": list(linters), "max_file_bytes": 40000, "window": window}  # fmt: skip
+    card = {"files": 3, "settings": settings, "dataset": {"kept": sum(map(len, splits.values()))},
+            "rows_by_split": {s: len(p) for s, p in splits.items()}, "mistakes": {"synthetic:missing_colon": 1},
+            "leak_check": {"leaks_in_final_examples": 0}}  # fmt: skip
+    (folder / "corpus.json").write_text(json.dumps(card))
+    return folder
+
+
+def test_combined_corpora_keep_every_split_and_drop_a_repeated_prompt_from_training(tmp_path):
+    work = _corpus(tmp_path / "ruff", {"train": ["a", "b", "shared"], "validation": ["v"], "test": ["t"]})
+    other = _corpus(
+        tmp_path / "pyright",
+        {"train": ["c", "t"], "validation": ["v2"], "test": ["shared", "t2"]},
+        linters=("ruff", "pyright"),
+    )
+    combined = pretrain.combine_corpora(work, [other])
+    rows = {
+        split: {
+            json.loads(line)["prompt"]
+            for line in (work / "data" / "combined" / "jsonl" / f"{split}.jsonl").open()
+        }
+        for split in ("train", "validation", "test")
+    }
+    # A prompt in one corpus's test split and another's training split stays held out only.
+    assert rows == {"train": {"a", "b", "c"}, "validation": {"v", "v2"}, "test": {"t", "shared", "t2"}}
+    assert combined["rows_by_split"] == {"train": 3, "validation": 2, "test": 3}
+    assert combined["repeated_prompts_dropped"] == 2
+    [joined] = combined["corpora"]
+    assert joined["linters"] == ["ruff", "pyright"] and joined["examples"] == 5
+    # Its command rebuilds it from its settings, alone.
+    assert joined["command"].startswith("uv run repair pretrain --work ")
+    assert "--corpus-only" in joined["command"] and "--seed 1" in joined["command"]
+    assert "--max-files 60" in joined["command"] and "--no-pyright" not in joined["command"]
+    assert "--package click" in joined["command"]
+
+
+def test_combining_refuses_a_folder_without_a_corpus_or_with_another_window(tmp_path):
+    work = _corpus(tmp_path / "a", {"train": ["x"]})
+    with pytest.raises(ValueError, match="no corpus"):
+        pretrain.combine_corpora(work, [tmp_path])
+    with pytest.raises(ValueError, match="different windows"):
+        pretrain.combine_corpora(work, [_corpus(tmp_path / "b", {"train": ["y"]}, window=8)])
+
+
+def test_a_card_trained_on_combined_corpora_reproduces_their_corpus_commands_first():
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    corpus_cmd = "uv run repair pretrain --work .data/pyright --corpus-only --per-file 8"
+    card = {**card, "combined": {"rows_by_split": {"train": 9, "validation": 1, "test": 2}, "repeated_prompts_dropped": 0,
+            "corpora": [{"work": ".data/pyright", "files": 3, "linters": ["ruff", "pyright"], "examples": 12,
+                         "leaks_in_final_examples": 0, "command": corpus_cmd}]}}  # fmt: skip
+    commands = pretrain.reproduce_commands(card)
+    assert commands[-2:] == [corpus_cmd, card["command"]]
+    text = pretrain.model_card_markdown(card)
+    assert "| trained also on | `.data/pyright`: 12 examples" in text and "combined test split" in text
+
+
+def test_pretrain_wants_out_unless_it_only_builds_the_corpus(tmp_path):
+    from repair.commands.pretrain import command
+
+    result = CliRunner().invoke(command, ["--work", str(tmp_path / "w")])
+    assert result.exit_code == 2 and "--out is required" in result.output
+    other = _corpus(tmp_path / "o", {"train": ["x"]})
+    result = CliRunner().invoke(
+        command, ["--work", str(tmp_path / "w"), "--corpus-only", "--with-corpus", str(other)]
+    )
+    assert result.exit_code == 2 and "no use with --corpus-only" in result.output
+    # An already built corpus: --corpus-only reports it and trains nothing.
+    result = CliRunner().invoke(command, ["--work", str(other), "--corpus-only"])
+    assert result.exit_code == 0 and "corpus:" in result.output and not (other / "run").exists()
