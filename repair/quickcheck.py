@@ -39,7 +39,9 @@ UNDEFINED_NAME = "undefined name"
 _SYNTAX = ("syntax",)  # every syntax error counted under one key besides its own
 
 
-def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> list[Counter[tuple[str, ...]]]:
+def quick_problems(
+    texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S
+) -> list[Counter[tuple[str, ...]]]:
     """Per text, its problems by `problem_of` as one ruff process reports them (syntax errors also
     counted together under `("syntax",)`). Raises `ToolFailure` when ruff fails."""
     with tempfile.TemporaryDirectory(prefix="quickcheck-") as folder:
@@ -47,7 +49,9 @@ def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> 
         names = [f"f{i}.py" for i in range(len(texts))]
         for name, text in zip(names, texts, strict=True):
             (root / name).write_text(text, encoding="utf-8")
-        items = run_ruff_json(["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s)
+        items = run_ruff_json(
+            ["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s
+        )
     index = {name: i for i, name in enumerate(names)}
     found: list[Counter[tuple[str, ...]]] = [Counter() for _ in texts]
     for item in items:
@@ -90,15 +94,40 @@ def applied(code: str, completion: str) -> str | None:
     return fixed if fixed != code else None
 
 
+SCAFFOLD = "if True:"
+
+
+def _scaffolded(shown: dict[int, str]) -> dict[int, str]:
+    """The shown lines, with blocks opened on the unknown lines just above them: a window cut from
+    inside a function starts indented, Python refuses the file, and ruff then reports no undefined
+    name, so an undefined-name target could not be checked at all (any candidate that added no
+    problem passed). One `if True:` per indentation level the window's lines return to, outermost
+    first, ends on the line above the window. Unchanged when the window starts unindented, uses tabs,
+    or has too few lines above it."""
+    first = min(shown, default=1)
+    texts = [text for text in shown.values() if text.strip()]
+    if not texts or any("\t" in text[: len(text) - len(text.lstrip())] for text in texts):
+        return shown
+    indents = [len(text) - len(text.lstrip(" ")) for text in texts]
+    if indents[0] == 0:
+        return shown
+    levels = sorted({0, *(indent for indent in indents if indent < indents[0])})
+    if len(levels) > first - 1:
+        return shown
+    opened = {first - len(levels) + k: " " * level + SCAFFOLD for k, level in enumerate(levels)}
+    return {**opened, **shown}
+
+
 def prompt_source(prompt: ParsedPrompt) -> tuple[str, Diagnostic] | None:
     """What to check a completion against when only its section 3 prompt is at hand (the held-out
     split, k samples of one prompt): the prompt's lines at their numbers (lines it does not show are
-    blank, harmless to both rules) and the diagnostic of its `<lsp_error>` at its error line."""
+    blank, harmless to both rules, but for `_scaffolded`'s blocks above an indented window) and the
+    diagnostic of its `<lsp_error>` at its error line."""
     parts = prompt.diagnostic_parts()
     if parts is None:
         return None
     message, source, code = parts
-    shown = dict(prompt.lines)
+    shown = _scaffolded(dict(prompt.lines))
     text = "".join(f"{shown.get(n, '')}\n" for n in range(1, max(shown, default=0) + 1))
     line = prompt.error_line - 1
     return text, Diagnostic(source, code, "error", message, line, 0, line, 0)
@@ -122,9 +151,14 @@ def first_clearing(
     chosen: list[int | None] = []
     for request, files in zip(requests, fixed, strict=True):
         before = problems[request[0]] if request is not None else None
-        chosen.append(next(
-            (i for i, f in enumerate(files)
-             if f is not None and before is not None and clears(request[1], before, problems[f])),
-            None,
-        ))
+        chosen.append(
+            next(
+                (
+                    i
+                    for i, f in enumerate(files)
+                    if f is not None and before is not None and clears(request[1], before, problems[f])
+                ),
+                None,
+            )
+        )
     return chosen

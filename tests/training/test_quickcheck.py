@@ -6,7 +6,9 @@ from repair.quickcheck import first_clearing
 CODE = "import os\n\n\ndef start(path)\n    return os.path.join(path, path)\n"
 SYNTAX = Diagnostic("pyright", "syntax", "error", 'Expected ":"', 3, 15, 3, 15)
 UNDEFINED = Diagnostic("pyright", "reportUndefinedVariable", "error", '"pth" is not defined', 4, 0, 4, 0)
-ATTRIBUTE = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0)
+ATTRIBUTE = Diagnostic(
+    "pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0
+)
 
 
 def _diff(*ops: str) -> str:
@@ -16,7 +18,10 @@ def _diff(*ops: str) -> str:
 def test_the_first_candidate_that_clears_the_target_without_a_new_error_is_chosen():
     still_broken = _diff("-4 def start(path)", "+4 def  start(path)")
     breaks_next = _diff(
-        "-4 def start(path)", "+4 def start(path):", "-5     return os.path.join(path, path)", "+5     return os.path.join("
+        "-4 def start(path)",
+        "+4 def start(path):",
+        "-5     return os.path.join(path, path)",
+        "+5     return os.path.join(",
     )
     malformed = "<edit>\n@0 nowhere\n=x\n</edit>"
     fixed = _diff("-4 def start(path)", "+4 def start(path):")
@@ -33,7 +38,9 @@ def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_n
     breaks = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(q)")
     joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
     unchanged = _diff("-5     return os.path.jion(p)", "+5     return os.path.jion(p)")
-    assert first_clearing([(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]) == [2, None]
+    assert first_clearing(
+        [(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]
+    ) == [2, None]
 
 
 def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
@@ -74,7 +81,9 @@ def test_the_model_answers_no_fix_when_none_of_its_candidates_passes(tiny_checkp
     assert model.generate([prompt], [(CODE, SYNTAX)]) == [fixed]
 
 
-def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(tiny_checkpoint, tmp_path):
+def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(
+    tiny_checkpoint, tmp_path
+):
     """A fix naming what the prompt's window does not show (`BASE`, line 1) passes against the whole
     file and fails against the prompt's lines alone: the evaluation's k proposals get the file."""
     import shutil
@@ -93,3 +102,33 @@ def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_m
     model.candidates_of = lambda prompts: [[fix, fix] for _ in prompts]
     assert model.generate([model.prompt(code, target)]) == [NO_FIX]  # the prompt alone
     assert Sampled(model, "finetuned").propose_k(code, target, k=2) == [fix, fix]
+
+
+def test_a_window_cut_inside_a_function_is_checked_for_its_undefined_name():
+    """Lines 24-28 of a function body: without blocks opened above them the window does not parse,
+    ruff reports no undefined name, and an unrelated import would pass for a fix of `arh`."""
+    from repair.prompt import parse_prompt
+    from repair.quickcheck import prompt_source
+
+    prompt = (
+        "<code>\n#main.py\n"
+        "24         if not isinstance(b, str):\n"
+        "25             raise TypeError(b)\n"
+        "26     for arg in args:\n"
+        "27         if not isinstance(arg, str):\n"
+        "28             raise TypeError('not str: %r' % (arh,))\n"
+        "</code>\n<lsp_error>Undefined name `arh` (ruff F821)</lsp_error>\n"
+        "<error_line>28             raise TypeError('not str: %r' % (arh,))</error_line>\n"
+    )
+    source = prompt_source(parse_prompt(prompt))
+    assert source is not None
+    imports = _diff("+11 import rectools")
+    renames = _diff(
+        "-28             raise TypeError('not str: %r' % (arh,))",
+        "+28             raise TypeError('not str: %r' % (arg,))",
+    )
+    assert first_clearing([source], [[imports, renames]]) == [1]
+    # The lines at their numbers; the blocks take the unknown lines just above them.
+    lines = source[0].splitlines()
+    assert lines[23:28] == [text[3:] for text in prompt.splitlines()[2:7]]
+    assert lines[21:23] == ["if True:", "    if True:"] and not any(lines[:21])
