@@ -7,8 +7,8 @@ and every candidate's fixed file of a whole batch: about 10 ms. A candidate pass
 
 - its diff applies and changes the file,
 - no problem appears that the file did not have (`repair.verify.problem_of`: an undefined name is
-  keyed by the name, anything else by rule and message; in a file that did not parse, ruff reported
-  no undefined names, so none counts as new), and
+  keyed by the name, and one already undefined is not new; anything else by rule and message; in a
+  file that did not parse, ruff reported no undefined names, so none counts as new), and
 - the target is gone when ruff can see it: a syntax error (ruff's count of syntax errors drops) or
   an undefined name (pyright `reportUndefinedVariable` or ruff `F821`: that name's count drops).
   Other targets (an attribute typo, a bad call) are pyright's alone; for them the check only
@@ -76,8 +76,16 @@ def target_key(target: Diagnostic) -> tuple[str, ...] | None:
 def clears(target: Diagnostic, before: Counter[tuple[str, ...]], after: Counter[tuple[str, ...]]) -> bool:
     """The module doc's rule, for the problems of the file before and after a candidate fix."""
     new = after - before
-    if before[_SYNTAX]:  # ruff reports nothing but syntax errors in a file that does not parse
-        new = Counter({problem: n for problem, n in new.items() if problem[0] != UNDEFINED_NAME})
+    # A name that was already undefined is no new problem where it is used once more (a window's
+    # names imported above it: `typign` -> `typing`). In a file that does not parse, ruff reports
+    # nothing but syntax errors, so no undefined name is new.
+    new = Counter(
+        {
+            problem: n
+            for problem, n in new.items()
+            if problem[0] != UNDEFINED_NAME or (not before[_SYNTAX] and not before[problem])
+        }
+    )
     if new:
         return False
     key = target_key(target)
@@ -95,39 +103,91 @@ def applied(code: str, completion: str) -> str | None:
 
 
 SCAFFOLD = "if True:"
+TRIPLE_QUOTES = ('"""', "'''")
+# The statement a window's first line continues when it starts on a later clause.
+CLAUSE_HEADS = {"except": "try:", "finally": "try:", "elif": SCAFFOLD, "else": SCAFFOLD}
 
 
-def _scaffolded(shown: dict[int, str]) -> dict[int, str]:
+def _scaffolded(shown: dict[int, str], opener: str = "") -> dict[int, str]:
     """The shown lines, with blocks opened on the unknown lines just above them: a window cut from
     inside a function starts indented, Python refuses the file, and ruff then reports no undefined
     name, so an undefined-name target could not be checked at all (any candidate that added no
     problem passed). One `if True:` per indentation level the window's lines return to, outermost
-    first, ends on the line above the window. Unchanged when the window starts unindented, uses tabs,
-    or has too few lines above it."""
+    first, then the statement a first line's clause (`except`, `else`, ...) belongs to, or `opener`
+    (a string the window starts inside of) at the first line's indentation, end on the line above
+    the window. Unchanged when the window uses tabs or has too few lines above it."""
     first = min(shown, default=1)
     texts = [text for text in shown.values() if text.strip()]
     if not texts or any("\t" in text[: len(text) - len(text.lstrip())] for text in texts):
         return shown
     indents = [len(text) - len(text.lstrip(" ")) for text in texts]
-    if indents[0] == 0:
+    levels = sorted({0, *(indent for indent in indents if indent < indents[0])}) if indents[0] else []
+    above = [" " * level + SCAFFOLD for level in levels]
+    clause = texts[0].split(maxsplit=1)[0].rstrip(":")
+    if not opener and clause in CLAUSE_HEADS:  # a window that starts on `except`, `else`, ...
+        above += [" " * indents[0] + CLAUSE_HEADS[clause], " " * (indents[0] + 4) + "..."]
+    above += [" " * indents[0] + opener] if opener else []
+    if len(above) > first - 1:
         return shown
-    levels = sorted({0, *(indent for indent in indents if indent < indents[0])})
-    if len(levels) > first - 1:
-        return shown
-    opened = {first - len(levels) + k: " " * level + SCAFFOLD for k, level in enumerate(levels)}
-    return {**opened, **shown}
+    return {**{first - len(above) + k: text for k, text in enumerate(above)}, **shown}
+
+
+def _window_file(shown: dict[int, str]) -> dict[int, str]:
+    """`_scaffolded` lines that Python parses furthest: a window may also start or end inside a
+    docstring (its first triple quote closes one), and then the rest of the file is a string in which
+    ruff sees no error, the target's included, so even the right fix would fail the check. Tried: a
+    triple quote opened above the window or closed below it; the plain scaffold wins ties. A block
+    opened on the last line of code gets a body, as the error it would raise could hide the target's."""
+    import ast
+    import io
+    import tokenize
+
+    def parsed_through(lines: dict[int, str]) -> tuple[bool, int, int]:
+        """Whether every string closes, the fewest lines inside strings (a quote opened on the
+        wrong side turns the window's code into a string), then the line of the first error."""
+        text = "".join(f"{lines.get(n, '')}\n" for n in range(1, max(lines) + 1))
+        string_lines = 0
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(text).readline):
+                if token.type == tokenize.STRING:
+                    string_lines += token.end[0] - token.start[0]
+            closed = True
+        except tokenize.TokenError as error:  # an unclosed bracket (the target's, maybe) is no matter
+            closed = "string" not in str(error)
+        except SyntaxError:
+            closed = False
+        try:
+            ast.parse(text)
+        except SyntaxError as error:
+            return closed, -string_lines, error.lineno or 0
+        except ValueError:  # a null byte
+            return closed, -string_lines, 0
+        return closed, -string_lines, max(lines) + 1
+
+    code = [n for n, text in shown.items() if text.strip() and not text.lstrip().startswith("#")]
+    opening = shown[max(code)] if code else ""
+    body = {}
+    if opening.rstrip().endswith(":"):  # a block opened on the window's last line: give it a body
+        indent = len(opening) - len(opening.lstrip())
+        body = {max(shown) + 1: opening[:indent] + "    ..."}
+    plain = {**_scaffolded(shown), **body}
+    variants = [plain]
+    for quote in TRIPLE_QUOTES:
+        if any(quote in text for text in shown.values()):
+            variants += [{**_scaffolded(shown, opener=quote), **body}, {**plain, max(plain) + 1: quote}]
+    return max(variants, key=parsed_through)
 
 
 def prompt_source(prompt: ParsedPrompt) -> tuple[str, Diagnostic] | None:
     """What to check a completion against when only its section 3 prompt is at hand (the held-out
     split, k samples of one prompt): the prompt's lines at their numbers (lines it does not show are
-    blank, harmless to both rules, but for `_scaffolded`'s blocks above an indented window) and the
+    blank, harmless to both rules, but for `_window_file`'s blocks and quotes around the window) and the
     diagnostic of its `<lsp_error>` at its error line."""
     parts = prompt.diagnostic_parts()
     if parts is None:
         return None
     message, source, code = parts
-    shown = _scaffolded(dict(prompt.lines))
+    shown = _window_file(dict(prompt.lines))
     text = "".join(f"{shown.get(n, '')}\n" for n in range(1, max(shown, default=0) + 1))
     line = prompt.error_line - 1
     return text, Diagnostic(source, code, "error", message, line, 0, line, 0)

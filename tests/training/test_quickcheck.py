@@ -132,3 +132,72 @@ def test_a_window_cut_inside_a_function_is_checked_for_its_undefined_name():
     lines = source[0].splitlines()
     assert lines[23:28] == [text[3:] for text in prompt.splitlines()[2:7]]
     assert lines[21:23] == ["if True:", "    if True:"] and not any(lines[:21])
+
+
+def _window(first: int, lines: list[str], error: str, error_line: int) -> str:
+    numbered = "".join(f"{first + i} {text}\n" for i, text in enumerate(lines))
+    return (
+        f"<code>\n#main.py\n{numbered}</code>\n<lsp_error>{error}</lsp_error>\n"
+        f"<error_line>{error_line} {lines[error_line - first]}</error_line>\n"
+    )
+
+
+def _checked(prompt: str, *candidates: str) -> int | None:
+    from repair.prompt import parse_prompt
+    from repair.quickcheck import prompt_source
+
+    return first_clearing([prompt_source(parse_prompt(prompt))], [list(candidates)])[0]
+
+
+def test_a_window_that_starts_inside_a_docstring_still_shows_its_target():
+    """Its first triple quote closes a docstring: read as an opening one, the rest of the file is a
+    string, ruff sees no error there, and the right fix could not clear the target."""
+    lines = [
+        "    must be supplied with all of the available keys.",
+        '    """',
+        "    kwargs = dict(**domain, **accessor)",
+        "        df = engine.records(kwargs)",
+        "",
+        "    return df.count()",
+    ]
+    prompt = _window(291, lines, "SyntaxError: Unexpected indentation (ruff syntax)", 294)
+    fix = _diff("-294         df = engine.records(kwargs)", "+294     df = engine.records(kwargs)")
+    assert _checked(prompt, fix) == 0
+
+
+def test_a_window_that_ends_inside_a_docstring_or_a_block_or_starts_on_except_still_shows_its_target():
+    lines = [
+        "    except ValueError:",
+        "        return False",
+        "",
+        "",
+        "def validate(value: Any) -> None",
+        '    """Raise an exception if value is invalid.',
+        "",
+        "    :param value: the input to be checked",
+    ]
+    prompt = _window(57, lines, 'Expected ":" (pyright syntax)', 61)
+    keeps = _diff("-61 def validate(value: Any) -> None", "+61 def validate(value: Any) -> None  ")
+    fix = _diff("-61 def validate(value: Any) -> None", "+61 def validate(value: Any) -> None:")
+    assert _checked(prompt, keeps, fix) == 1
+    lines = [
+        "_ACTIVE: Final[dict[str, int]] = {",
+        "_LOCK: Final[RLock] = RLock()",
+        "",
+        'if hasattr(os, "register_at_fork"):',
+        "    # A child must inherit a complete redirect.",
+    ]
+    prompt = _window(127, lines, '"{" was not closed (pyright syntax)', 127)
+    fix = _diff("-127 _ACTIVE: Final[dict[str, int]] = {", "+127 _ACTIVE: Final[dict[str, int]] = {}")
+    assert _checked(prompt, fix) == 0
+
+
+def test_a_name_undefined_in_the_window_may_be_used_once_more():
+    """`typing` is imported above the window: its use by the fix of `typign` is no new problem."""
+    lines = ["", "Event = typign.Union[asyncio.Event, trio.Event]", "Lock = typing.Union[int, str]"]
+    prompt = _window(13, lines, '"typign" is not defined (pyright reportUndefinedVariable)', 14)
+    fix = _diff(
+        "-14 Event = typign.Union[asyncio.Event, trio.Event]",
+        "+14 Event = typing.Union[asyncio.Event, trio.Event]",
+    )
+    assert _checked(prompt, fix) == 0
