@@ -138,9 +138,10 @@ def _window_file(shown: dict[int, str]) -> dict[int, str]:
     ruff sees no error, the target's included, so even the right fix would fail the check. Tried: a
     triple quote opened above the window or closed below it; the plain scaffold wins ties. A block
     opened on the last line of code gets a body, as the error it would raise could hide the target's."""
-    import ast
     import io
     import tokenize
+
+    from repair import pyparse
 
     def parsed_through(lines: dict[int, str]) -> tuple[bool, int, int]:
         """Whether every string closes, the fewest lines inside strings (a quote opened on the
@@ -157,7 +158,7 @@ def _window_file(shown: dict[int, str]) -> dict[int, str]:
         except SyntaxError:
             closed = False
         try:
-            ast.parse(text)
+            pyparse.parse(text)
         except SyntaxError as error:
             return closed, -string_lines, error.lineno or 0
         except ValueError:  # a null byte
