@@ -39,9 +39,7 @@ UNDEFINED_NAME = "undefined name"
 _SYNTAX = ("syntax",)  # every syntax error counted under one key besides its own
 
 
-def quick_problems(
-    texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S
-) -> list[Counter[tuple[str, ...]]]:
+def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> list[Counter[tuple[str, ...]]]:
     """Per text, its problems by `problem_of` as one ruff process reports them (syntax errors also
     counted together under `("syntax",)`). Raises `ToolFailure` when ruff fails."""
     with tempfile.TemporaryDirectory(prefix="quickcheck-") as folder:
@@ -49,9 +47,7 @@ def quick_problems(
         names = [f"f{i}.py" for i in range(len(texts))]
         for name, text in zip(names, texts, strict=True):
             (root / name).write_text(text, encoding="utf-8")
-        items = run_ruff_json(
-            ["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s
-        )
+        items = run_ruff_json(["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s)
     index = {name: i for i, name in enumerate(names)}
     found: list[Counter[tuple[str, ...]]] = [Counter() for _ in texts]
     for item in items:
@@ -133,15 +129,19 @@ def _scaffolded(shown: dict[int, str], opener: str = "") -> dict[int, str]:
 
 
 def _window_file(shown: dict[int, str]) -> dict[int, str]:
-    """`_scaffolded` lines that Python parses furthest: a window may also start or end inside a
-    docstring (its first triple quote closes one), and then the rest of the file is a string in which
-    ruff sees no error, the target's included, so even the right fix would fail the check. Tried: a
-    triple quote opened above the window or closed below it; the plain scaffold wins ties. A block
+    """The `_scaffolded` lines whose strings all close, with the fewest lines inside strings, then
+    parsed furthest: a window may also start or end inside a docstring (its first triple quote closes
+    one), and then the rest of the file is a string in which ruff sees no error, the target's
+    included, so even the right fix would fail the check. Tried: a triple quote opened above the
+    window or closed below it; the plain scaffold wins ties. A block
     opened on the last line of code gets a body, as the error it would raise could hide the target's."""
     import io
     import tokenize
 
     from repair import pyparse
+
+    if not shown:
+        return shown
 
     def parsed_through(lines: dict[int, str]) -> tuple[bool, int, int]:
         """Whether every string closes, the fewest lines inside strings (a quote opened on the

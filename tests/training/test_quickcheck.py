@@ -6,9 +6,7 @@ from repair.quickcheck import first_clearing
 CODE = "import os\n\n\ndef start(path)\n    return os.path.join(path, path)\n"
 SYNTAX = Diagnostic("pyright", "syntax", "error", 'Expected ":"', 3, 15, 3, 15)
 UNDEFINED = Diagnostic("pyright", "reportUndefinedVariable", "error", '"pth" is not defined', 4, 0, 4, 0)
-ATTRIBUTE = Diagnostic(
-    "pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0
-)
+ATTRIBUTE = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0)
 
 
 def _diff(*ops: str) -> str:
@@ -18,10 +16,7 @@ def _diff(*ops: str) -> str:
 def test_the_first_candidate_that_clears_the_target_without_a_new_error_is_chosen():
     still_broken = _diff("-4 def start(path)", "+4 def  start(path)")
     breaks_next = _diff(
-        "-4 def start(path)",
-        "+4 def start(path):",
-        "-5     return os.path.join(path, path)",
-        "+5     return os.path.join(",
+        "-4 def start(path)", "+4 def start(path):", "-5     return os.path.join(path, path)", "+5     return os.path.join("
     )
     malformed = "<edit>\n@0 nowhere\n=x\n</edit>"
     fixed = _diff("-4 def start(path)", "+4 def start(path):")
@@ -38,9 +33,7 @@ def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_n
     breaks = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(q)")
     joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
     unchanged = _diff("-5     return os.path.jion(p)", "+5     return os.path.jion(p)")
-    assert first_clearing(
-        [(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]
-    ) == [2, None]
+    assert first_clearing([(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]) == [2, None]
 
 
 def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
@@ -81,9 +74,7 @@ def test_the_model_answers_no_fix_when_none_of_its_candidates_passes(tiny_checkp
     assert model.generate([prompt], [(CODE, SYNTAX)]) == [fixed]
 
 
-def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(
-    tiny_checkpoint, tmp_path
-):
+def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(tiny_checkpoint, tmp_path):
     """A fix naming what the prompt's window does not show (`BASE`, line 1) passes against the whole
     file and fails against the prompt's lines alone: the evaluation's k proposals get the file."""
     import shutil
