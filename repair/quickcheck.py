@@ -20,11 +20,14 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 
 from __future__ import annotations
 
+import io
 import tempfile
+import tokenize
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from repair import pyparse
 from repair.diagnostic import Diagnostic
 from repair.linediff import DiffError, apply_diff, parse_diff
 from repair.lint.config import SYNTAX_CODE
@@ -135,11 +138,6 @@ def _window_file(shown: dict[int, str]) -> dict[int, str]:
     included, so even the right fix would fail the check. Tried: a triple quote opened above the
     window or closed below it; the plain scaffold wins ties. A block
     opened on the last line of code gets a body, as the error it would raise could hide the target's."""
-    import io
-    import tokenize
-
-    from repair import pyparse
-
     if not shown:
         return shown
 
