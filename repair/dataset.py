@@ -56,17 +56,27 @@ def model_input(prompt: str) -> str:
 # 1. Examples
 
 
-def build_examples(repairs: Sequence[dict[str, Any]], window: int | None = DEFAULT_WINDOW):
+def build_examples(
+    repairs: Sequence[dict[str, Any]],
+    window: int | None = DEFAULT_WINDOW,
+    targets_in_window: bool = False,
+):
     """(examples, quarantined, counts) from `verified_repairs` rows (dicts).
 
     `examples` rows have `DATASET_COLUMNS` less `split`; `quarantined` rows `diagnostic_id, teacher,
-    reason`; `counts` how many rows were not accepted and how many were redundant repairs of a
-    diagnostic that already has one."""
+    reason`; `counts` how many rows were not accepted, how many were redundant repairs of a
+    diagnostic that already has one and, with `targets_in_window`, how many were dropped because
+    their diff edits a line the prompt does not show (`repair.prompt.diff_in_window`)."""
     from repair.diagnostic import Diagnostic
     from repair.linediff import DiffError, parse_diff
-    from repair.prompt import PromptError, render_prompt, render_response
+    from repair.prompt import PromptError, diff_in_window, parse_prompt, render_prompt, render_response
 
-    counts = {"rows": len(repairs), "not_accepted": 0, "other_repair_of_same_diagnostic": 0}
+    counts = {
+        "rows": len(repairs),
+        "not_accepted": 0,
+        "other_repair_of_same_diagnostic": 0,
+        "target_outside_window": 0,
+    }
     best: dict[str, tuple[int, dict[str, Any]]] = {}
     quarantined = []
     for row in repairs:
@@ -99,6 +109,9 @@ def build_examples(repairs: Sequence[dict[str, Any]], window: int | None = DEFAU
                     "reason": reason,
                 }
             )
+            continue
+        if targets_in_window and not diff_in_window(parse_prompt(prompt), diff):
+            counts["target_outside_window"] += 1
             continue
         example = {
             "prompt": model_input(prompt),
@@ -331,9 +344,11 @@ def build_dataset(
     num_perm: int = DEFAULT_NUM_PERM,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     split_seed: str = "",
+    targets_in_window: bool = False,
 ) -> BuiltDataset:
-    """Steps 1 to 3 of the module docstring; `counts` reconciles rows in with rows out."""
-    examples, quarantined, counts = build_examples(repairs, window)
+    """Steps 1 to 3 of the module docstring; `counts` reconciles rows in with rows out.
+    `targets_in_window` drops repairs whose diff edits lines outside the prompt (see `build_examples`)."""
+    examples, quarantined, counts = build_examples(repairs, window, targets_in_window)
     for example in examples:
         example["split"] = split_of(example["repl"], fractions, split_seed)
     dedup = deduplicate(examples, benchmark_sources, threshold, num_perm, window)
@@ -352,9 +367,14 @@ def build_dataset(
         },
         "targets_by_split": targets,
     }
-    # rows = not accepted + quarantined + redundant repairs + examples; examples = kept + removed.
+    # rows = not accepted + quarantined + redundant repairs + outside the window + examples;
+    # examples = kept + removed.
     assert counts["rows"] == (
-        counts["not_accepted"] + len(quarantined) + counts["other_repair_of_same_diagnostic"] + len(examples)
+        counts["not_accepted"]
+        + len(quarantined)
+        + counts["other_repair_of_same_diagnostic"]
+        + counts["target_outside_window"]
+        + len(examples)
     )
     assert len(examples) == len(kept) + len(dedup.removed)
     return BuiltDataset(kept, quarantined, dedup.removed, counts)
@@ -507,7 +527,9 @@ class DatasetSettings:
     num_perm: int = DEFAULT_NUM_PERM
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     split_seed: str = ""
-    card_vocab_size: int | None = None  # the byte-level BPE measuring the card's token lengths; None: scratch's
+    card_vocab_size: int | None = (
+        None  # the byte-level BPE measuring the card's token lengths; None: scratch's
+    )
     card_max_seq_len: int = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
 
 
@@ -564,13 +586,17 @@ def make_dataset(
     quarantine_uri = write_frame(
         store,
         quarantine_key("repair_dataset", "all"),
-        pl.DataFrame(built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}),
+        pl.DataFrame(
+            built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
+        ),
     )
     # Independent of the dedup above: projects in two splits and held-out near-duplicates
     # (`find_leaks`), exact function hashes and a lower MinHash threshold against every raw
     # benchmark source (`repair.leaks`).
     leaks = find_leaks(built.examples, (), settings.threshold, settings.num_perm, settings.window)
-    leaks += find_benchmark_leaks(built.examples, index_repairs(repairs), named_sources, window=settings.window)
+    leaks += find_benchmark_leaks(
+        built.examples, index_repairs(repairs), named_sources, window=settings.window
+    )
     malformed = malformed_examples(built.examples)
     train_rows = built.counts["by_split"]["train"]
     checks = {
@@ -584,7 +610,9 @@ def make_dataset(
         train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
         lengths_by_split: dict[str, list[int]] = {}
         if train_texts:
-            tokenizer_dir = train_tokenizer(train_texts, Path(tmp) / "tokenizer", settings.card_vocab_size or DEFAULT_VOCAB_SIZE)
+            tokenizer_dir = train_tokenizer(
+                train_texts, Path(tmp) / "tokenizer", settings.card_vocab_size or DEFAULT_VOCAB_SIZE
+            )
             for split in SPLITS:
                 subset = [e for e in built.examples if e["split"] == split]
                 lengths_by_split[split] = token_lengths(subset, tokenizer_dir) if subset else []

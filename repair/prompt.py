@@ -148,6 +148,15 @@ def parse_prompt(text: str) -> ParsedPrompt:
     )
 
 
+def diff_in_window(prompt: ParsedPrompt, diff: LineDiff) -> bool:
+    """Whether every op of `diff` edits a line `prompt` shows (an insertion may also go right after
+    its last line). A target outside the window, e.g. an import added at the top of a long file, is
+    a guess: nothing the model reads says which line, or often which module."""
+    shown = {number for number, _ in prompt.lines}
+    last = max(shown, default=0)
+    return all(op.line in shown or (op.sign == "+" and op.line == last + 1) for op in diff.ops)
+
+
 def render_response(diff: LineDiff) -> str:
     """The expected completion: the `<diff>` block (training appends the tokenizer's EOS)."""
     return render_diff(diff)

@@ -7,9 +7,10 @@ import pytest
 
 from repair import dataset as ds
 from repair import registry
+from repair.diagnostic import Diagnostic
 from repair.linediff import parse_diff
 from repair.object_store import LocalObjectStore
-from repair.prompt import parse_prompt
+from repair.prompt import diff_in_window, parse_prompt, render_prompt
 
 
 def test_examples_are_section_3_prompts_and_section_2_diffs(repair_rows):
@@ -156,3 +157,49 @@ def test_the_card_counts_settled_rows_and_agreeing_targets_per_split(repair_rows
         assert figures["with_truth"] == sum(r["agrees_with_truth"] is not None for r in mine)
         assert figures["agrees_with_truth"] == sum(r["agrees_with_truth"] is True for r in mine)
     assert sum(f["rows"] for f in card["targets_by_split"].values()) == len(built.examples) > 0
+
+
+def _import_repair(good: dict) -> dict:
+    """`good`'s file with `json` used deep inside and its fix an import on line 1: far outside the
+    prompt's window of lines around the error."""
+    lines = good["content"].splitlines(keepends=True)
+    error_line = len(lines) - 1
+    content = "".join(lines[:-1]) + "json.dumps(1)\n"
+    return {
+        **good,
+        "diagnostic_id": "import-at-top",
+        "content": content,
+        "source": "ruff",
+        "code": "F821",
+        "message": "Undefined name `json`",
+        "start_line": error_line,
+        "start_character": 0,
+        "end_line": error_line,
+        "end_character": 4,
+        "diff": "<diff>\n+1 import json\n</diff>",
+    }
+
+
+def test_targets_outside_the_prompt_window_are_dropped_and_counted_when_asked(repair_rows):
+    good = repair_rows[0]
+    assert len(good["content"].splitlines()) > 2 * ds.DEFAULT_WINDOW + 2
+    rows = [good, _import_repair(good)]
+    assert ds.build_dataset(rows).counts["kept"] == 2  # the pipeline's default keeps them
+    built = ds.build_dataset(rows, targets_in_window=True)
+    assert [e["diagnostic_id"] for e in built.examples] == [good["diagnostic_id"]]
+    assert built.counts["target_outside_window"] == 1 and built.counts["rows"] == 2
+
+
+def test_a_diff_is_in_the_window_when_it_edits_shown_lines_or_appends_right_after_them():
+    code = "".join(f"x{i} = {i}\n" for i in range(30))
+    prompt = parse_prompt(
+        render_prompt(code, Diagnostic("ruff", "F821", "error", "m", 15, 0, 15, 1), "a.py", 2)
+    )
+    shown = [n for n, _ in prompt.lines]
+    assert shown == [14, 15, 16, 17, 18]
+    inside = ["-16\n+16 y = 1", "+14 import os", "+19 pass", "-18"]
+    outside = ["+1 import os", "-13", "+20 pass", "-16\n-19"]
+    for ops in inside:
+        assert diff_in_window(prompt, parse_diff(f"<diff>\n{ops}\n</diff>")), ops
+    for ops in outside:
+        assert not diff_in_window(prompt, parse_diff(f"<diff>\n{ops}\n</diff>")), ops
