@@ -158,7 +158,7 @@ def finetune(
     )
     cpu = _cpu_s()
     cfg = render_config(settings)
-    run = run_training(cfg)
+    run = run_training(cfg, keep_exports=None)  # every export: each is a point of the curve
     cpu = _cpu_s() - cpu
     curve = []
     for export in sorted((run_dir / "run" / "huggingface").glob("ba*"), key=lambda p: int(p.name[2:])):

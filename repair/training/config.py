@@ -355,11 +355,7 @@ def recover_checkpoints(save_folder: str | Path) -> dict[str, list[str]]:
     starts over, when none is). Returns the names kept and set aside."""
     folder = Path(save_folder)
     found = sorted(
-        (
-            (int(m.group(2)), p)
-            for p in folder.glob("ep*-ba*-rank0.pt")
-            if (m := CHECKPOINT_NAME.fullmatch(p.name))
-        ),
+        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
         reverse=True,
     )
     kept, corrupt = [], []
@@ -439,9 +435,10 @@ def prune_runs(runs_root: str | Path, keep: int, current: str | Path | None = No
     return removed
 
 
-def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
+def run_training(cfg, sink: ProgressSink | None = None, keep_exports: int | None = 1) -> TrainingRun:
     """Runs LLM Foundry's `train` on `cfg` (writes `<run_dir>/train.yaml` first); resumes from the
-    last checkpoint in the run folder when there is one (the presets set `autoresume`)."""
+    last checkpoint in the run folder when there is one (the presets set `autoresume`). Keeps the
+    newest `keep_exports` Hugging Face exports (None: every one, e.g. to score a learning curve)."""
     from omegaconf import OmegaConf
 
     run_dir = Path(OmegaConf.select(cfg, "variables.run_dir"))
@@ -487,7 +484,8 @@ def run_training(cfg, sink: ProgressSink | None = None) -> TrainingRun:
             progress = [json.loads(line) for line in handle.read().decode().splitlines()]
     export = latest_export(run_dir)
     if main:
-        prune_exports(run_dir, keep=1)
+        if keep_exports is not None:
+            prune_exports(run_dir, keep=keep_exports)
         if save_folder and Path(save_folder).is_dir():
             prune_checkpoints(save_folder, int(OmegaConf.select(cfg, "save_num_checkpoints_to_keep") or 2))
     return TrainingRun(

@@ -110,7 +110,9 @@ def test_autoresume_continues_the_same_run(trained):
             "callbacks.hf_checkpointer.save_interval": "44ba",
         },
     )
-    resumed = tc.run_training(tc.render_config(settings))
+    resumed = tc.run_training(tc.render_config(settings), keep_exports=None)
     batches = [b for b, _ in resumed.losses]
     assert batches and min(batches) > 40  # picked up after the checkpoint at batch 40
     assert resumed.export_dir.name == "ba44"
+    # Asked to keep every export (bench_base scores each for its learning curve), it pruned none.
+    assert {p.name for p in (run.run_dir / "huggingface").glob("ba*")} == {"ba40", "ba44"}
