@@ -355,7 +355,11 @@ def recover_checkpoints(save_folder: str | Path) -> dict[str, list[str]]:
     starts over, when none is). Returns the names kept and set aside."""
     folder = Path(save_folder)
     found = sorted(
-        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
+        (
+            (int(m.group(2)), p)
+            for p in folder.glob("ep*-ba*-rank0.pt")
+            if (m := CHECKPOINT_NAME.fullmatch(p.name))
+        ),
         reverse=True,
     )
     kept, corrupt = [], []
