@@ -145,6 +145,12 @@ def test_the_corpus_lints_with_both_of_the_pipelines_linters_by_default():
     )
 
 
+def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those():
+    linters = pretrain.CorpusSettings().linters
+    everything, drawn = pretrain.mistake_weights(linters), pretrain.mistake_weights(linters, guessed=False)
+    assert "missing_import" in everything and set(everything) - set(drawn) == set(pretrain.GUESSED_KINDS)
+
+
 def test_progress_line_has_loss_throughput_and_eta():
     line = pretrain.progress_line(
         {"event": "train", "batch": 100, "loss": 1.5, "tokens_per_s": 900.0, "elapsed_s": 120.0}, 400
@@ -166,6 +172,10 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert "leak check:" in result.output and "tok/s" in result.output and "ETA" in result.output
     card = json.loads((out / "card.json").read_text())
     assert card["corpus"]["leak_check"]["leaks_in_final_examples"] == 0
+    # No mistake whose fix is a guess (pretrain.GUESSED_KINDS), e.g. a removed import.
+    assert card["corpus"]["mistakes"] and not {f"synthetic:{k}" for k in pretrain.GUESSED_KINDS} & set(
+        card["corpus"]["mistakes"]
+    )
     assert card["corpus"]["packages"].keys() == {"click", "h11"} and card["training"]["batches"] == 4
     assert (out / "model.safetensors").stat().st_size < 25e6 and (out / "tokenizer.json").is_file()
     assert "repair pretrain" in (out / "README.md").read_text()
