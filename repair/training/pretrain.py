@@ -590,7 +590,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     )
     mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
     outside = corpus["dataset"].get("target_outside_window")
-    dropped_outside = f"{outside} whose fix edits a line the prompt does not show dropped " if outside else ""
+    dropped_outside = (
+        f", {outside} whose fix edits a line the prompt does not show dropped" if outside else ""
+    )
     lines = [
         f"# {card['name']}: a pretrained base repair model",
         "",
@@ -603,7 +605,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, {tokenizer_origin} |",
         f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
-        f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {dropped_outside}{corpus['dataset']['kept']} examples after dedup (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
+        f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup{dropped_outside} (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
         f"| mistakes | {mistakes} |",
         f"| leak check | {leak['references']['benchmark_sources']} benchmark sources and {leak['references']['simulator_files']} simulator files indexed ({leak['method']}): {leak['files_excluded']} corpus files excluded, {leak['benchmark_near_duplicate_examples_dropped']} examples near a benchmark window dropped, **{leak['leaks_in_final_examples']} leaks in the final examples** |",
         f"| training | {training['batches']} batches of {card['global_batch_size']} ({card['max_duration']}), loss {training['first_loss']} -> {training['final_loss']}, {training['tokens_per_s']} tokens/s at the end |",
@@ -640,8 +642,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
                 f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
                 "packages when the first base was trained: for that one, add `--package P` for each of them. "
                 "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them. "
-                "Corpora built before 2026-12-03 also kept repairs whose fix edits a line the prompt does not show: "
-                "those commands now build a smaller corpus."
+                "Corpora built before 2026-12-03 also kept repairs whose fix edits a line the prompt does not show, "
+                "and drew removed-import mistakes (`GUESSED_KINDS`) up to `.data/pretrain11`: "
+                "those commands now build smaller corpora."
             ),
             "",
         ]
