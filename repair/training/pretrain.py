@@ -642,9 +642,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
                 f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
                 "packages when the first base was trained: for that one, add `--package P` for each of them. "
                 "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them. "
-                "Corpora built before 2026-12-03 also kept repairs whose fix edits a line the prompt does not show, "
-                "and drew removed-import mistakes (`GUESSED_KINDS`) up to `.data/pretrain11`: "
-                "those commands now build smaller corpora."
+                "The corpora up to `.data/pretrain9` also kept repairs whose fix edits a line the prompt does not show, "
+                "and those up to `.data/pretrain11` drew removed-import mistakes (`GUESSED_KINDS`): "
+                "their commands now build smaller corpora."
             ),
             "",
         ]
