@@ -293,10 +293,10 @@ def _corpus(folder: Path, splits: dict[str, list[str]], window: int = 4, linters
 
 
 def test_combined_corpora_keep_every_split_and_drop_a_repeated_prompt_from_training(tmp_path):
-    work = _corpus(tmp_path / "ruff", {"train": ["a", "b", "shared"], "validation": ["v"], "test": ["t"]})
+    work = _corpus(tmp_path / "ruff", {"train": ["a", "b", "in_both"], "validation": ["v"], "test": ["t"]})
     other = _corpus(
         tmp_path / "pyright",
-        {"train": ["c", "t"], "validation": ["v2"], "test": ["shared", "t2"]},
+        {"train": ["c", "t"], "validation": ["v2"], "test": ["in_both", "t2"]},
         linters=("ruff", "pyright"),
     )
     combined = pretrain.combine_corpora(work, [other])
@@ -308,7 +308,7 @@ def test_combined_corpora_keep_every_split_and_drop_a_repeated_prompt_from_train
         for split in ("train", "validation", "test")
     }
     # A prompt in one corpus's test split and another's training split stays held out only.
-    assert rows == {"train": {"a", "b", "c"}, "validation": {"v", "v2"}, "test": {"t", "shared", "t2"}}
+    assert rows == {"train": {"a", "b", "c"}, "validation": {"v", "v2"}, "test": {"t", "in_both", "t2"}}
     assert combined["rows_by_split"] == {"train": 3, "validation": 2, "test": 3}
     assert combined["repeated_prompts_dropped"] == 2
     [joined] = combined["corpora"]
