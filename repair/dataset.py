@@ -527,9 +527,7 @@ class DatasetSettings:
     num_perm: int = DEFAULT_NUM_PERM
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     split_seed: str = ""
-    card_vocab_size: int | None = (
-        None  # the byte-level BPE measuring the card's token lengths; None: scratch's
-    )
+    card_vocab_size: int | None = None  # the byte-level BPE measuring the card's token lengths; None: scratch's
     card_max_seq_len: int = 384  # the cpu-tiny preset's: longer examples are dropped by LLM Foundry
 
 
@@ -586,17 +584,13 @@ def make_dataset(
     quarantine_uri = write_frame(
         store,
         quarantine_key("repair_dataset", "all"),
-        pl.DataFrame(
-            built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}
-        ),
+        pl.DataFrame(built.quarantined, schema={"diagnostic_id": pl.String, "teacher": pl.String, "reason": pl.String}),
     )
     # Independent of the dedup above: projects in two splits and held-out near-duplicates
     # (`find_leaks`), exact function hashes and a lower MinHash threshold against every raw
     # benchmark source (`repair.leaks`).
     leaks = find_leaks(built.examples, (), settings.threshold, settings.num_perm, settings.window)
-    leaks += find_benchmark_leaks(
-        built.examples, index_repairs(repairs), named_sources, window=settings.window
-    )
+    leaks += find_benchmark_leaks(built.examples, index_repairs(repairs), named_sources, window=settings.window)
     malformed = malformed_examples(built.examples)
     train_rows = built.counts["by_split"]["train"]
     checks = {
@@ -610,9 +604,7 @@ def make_dataset(
         train_texts = [e["prompt"] + e["response"] for e in built.examples if e["split"] == "train"]
         lengths_by_split: dict[str, list[int]] = {}
         if train_texts:
-            tokenizer_dir = train_tokenizer(
-                train_texts, Path(tmp) / "tokenizer", settings.card_vocab_size or DEFAULT_VOCAB_SIZE
-            )
+            tokenizer_dir = train_tokenizer(train_texts, Path(tmp) / "tokenizer", settings.card_vocab_size or DEFAULT_VOCAB_SIZE)
             for split in SPLITS:
                 subset = [e for e in built.examples if e["split"] == split]
                 lengths_by_split[split] = token_lengths(subset, tokenizer_dir) if subset else []
