@@ -36,6 +36,13 @@ DEADLINE_STATUS = "StatusCode.DEADLINE_EXCEEDED"
 # A repair request is idempotent (the answer depends on its inputs alone), so resending it after a
 # transient failure (a connection closed mid-request included) cannot do anything twice.
 DEFAULT_RETRIES = 3
+# While a request is in flight the client pings its connection every KEEPALIVE_TIME_MS. gRPC's
+# client sometimes misses a peer's TCP reset (3 of 150 cuts under load here) and a connection whose
+# peer vanished sends nothing at all: without the ping either request waited out its whole deadline
+# instead of failing UNAVAILABLE and being retried. Our Triton accepts pings this often
+# (server.py); a stock one counts them as strikes, and gRPC sends at most two pings without data.
+KEEPALIVE_TIME_MS = 2000
+KEEPALIVE_TIMEOUT_MS = 5000
 
 
 class RepairClientError(RuntimeError):
@@ -120,7 +127,18 @@ class RepairClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
-        self._client = grpcclient.InferenceServerClient(url)
+        # tritonclient's own channel arguments, plus the keepalive and its ping's deadline (gRPC
+        # waits a minute for a ping's answer unless told, whatever the keepalive timeout says).
+        self._client = grpcclient.InferenceServerClient(
+            url,
+            channel_args=[
+                ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+                ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+                ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+                ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+                ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+            ],
+        )
         # The transient failures the last call retried past (empty: its first attempt answered).
         self.retried_errors: list[str] = []
 

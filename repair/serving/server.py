@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from repair.serving.client import KEEPALIVE_TIME_MS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".data" / "triton"
 ADMIN_KEY_ENV = "REPAIR_TRITON_ADMIN_KEY"
@@ -223,6 +225,8 @@ class EmbeddedTritonServer:
             "--allow-metrics=true",
             f"--exit-timeout-secs={self.exit_timeout_s}",
             "--strict-readiness=true",
+            # The repair client's keepalive pings during a long request are welcome, not strikes.
+            f"--grpc-http2-min-recv-ping-interval-without-data={KEEPALIVE_TIME_MS // 2}",
             *restricted_api_flags(self.admin_key),
         ]
         cmd += [f"--load-model={name}" for name in self.load_models]

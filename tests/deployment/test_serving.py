@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import selectors
 import socket
 import struct
 import threading
@@ -15,7 +16,14 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from repair.linediff import apply_diff, parse_diff
-from repair.serving.client import DEFAULT_RETRIES, RepairClient, RepairRequestError, ServerUnavailable
+from repair.serving.client import (
+    DEFAULT_RETRIES,
+    KEEPALIVE_TIME_MS,
+    KEEPALIVE_TIMEOUT_MS,
+    RepairClient,
+    RepairRequestError,
+    ServerUnavailable,
+)
 from repair.serving.metrics import fetch_metrics
 from repair.serving.rollout import SMOKE_CASES
 from repair.serving.traffic import Traffic
@@ -195,78 +203,115 @@ def test_repair_fix_command_lints_asks_and_writes(served, tmp_path):
 
 
 class ConnectionCutter:
-    """A TCP proxy in front of the server that, once `arm()`ed, closes the next connection right after
+    """A TCP proxy in front of the server that, once `arm()`ed, cuts the next connection right after
     forwarding a request whose bytes hold `marker`, before any answer comes back: a connection lost
-    mid-request. A plain close reads as gRPC UNAVAILABLE "Socket closed", or as "Connection reset by
-    peer" when request bytes were still unread (CI's machine saw this); `reset` always sends the reset
-    (SO_LINGER 0), as a crashed host or a middlebox does."""
+    mid-request. `how`:
+    - "close": a plain close, read by gRPC as UNAVAILABLE "Socket closed", or "Connection reset by
+      peer" when request bytes were still unread (CI's machine saw this);
+    - "reset": always a reset (SO_LINGER 0), as a crashed host or a middlebox sends;
+    - "silence": nothing more is forwarded either way and nothing is closed, as when the peer's host
+      or the network between goes away without a word.
 
-    def __init__(self, target: str, marker: bytes, reset: bool = False):
-        self.reset = reset
+    One thread serves every connection through a selector, so no socket is closed while another
+    thread reads it."""
+
+    def __init__(self, target: str, marker: bytes, how: str = "close"):
+        self.how = how
         host, port = target.rsplit(":", 1)
         self.target = (host, int(port))
         self.marker = marker
         self.cuts = 0
         self._armed = threading.Event()
+        self._closing = threading.Event()
+        self._silenced: list[socket.socket] = []
+        self._selector = selectors.DefaultSelector()
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.setblocking(False)
+        self._selector.register(self._listener, selectors.EVENT_READ)
         self.url = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def arm(self) -> None:
         self._armed.set()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+    def _serve(self) -> None:
+        # Each connection's two sockets are registered with [the other end, from the client?, the
+        # tail of the client's bytes (a marker split across two reads is still found)].
+        while not self._closing.is_set():
+            for key, _ in self._selector.select(timeout=0.1):
+                if key.fileobj is self._listener:
+                    client, _ = self._listener.accept()
+                    client.setblocking(True)  # sendall() of a few kB; only recv() waits on select
+                    upstream = socket.create_connection(self.target)
+                    self._selector.register(client, selectors.EVENT_READ, [upstream, True, b""])
+                    self._selector.register(upstream, selectors.EVENT_READ, [client, False, b""])
+                elif key.fileobj.fileno() != -1:  # not closed by its peer's event this round
+                    self._forward(key.fileobj, key.data)
+        for end in [key.fileobj for key in self._selector.get_map().values()] + self._silenced:
+            end.close()
+        self._selector.close()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
-        seen, cut = b"", False
+    def _forward(self, source: socket.socket, state: list) -> None:
+        sink, from_client, tail = state
         try:
-            while data := source.recv(65536):
+            data = source.recv(65536)
+            if data:
                 sink.sendall(data)
-                window, seen = seen + data, (seen + data)[-len(self.marker) :] if from_client else b""
-                if from_client and self.marker in window and self._armed.is_set():
-                    self._armed.clear()
-                    self.cuts += 1
-                    cut = True
-                    break
         except OSError:
-            pass
-        # Only the cutting thread sets the reset: the other one's sockets are closed by then.
-        if cut and self.reset:
-            for end in (source, sink):
-                end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            data = b""
+        window = tail + data
+        state[2] = window[-len(self.marker) :]
+        cut = from_client and self.marker in window and self._armed.is_set()
+        if data and not cut:
+            return
+        for end in (source, sink):
+            self._selector.unregister(end)
+        if cut:
+            self._armed.clear()
+            self.cuts += 1
+            if self.how == "silence":
+                self._silenced += [source, sink]
+                return
+            if self.how == "reset":
+                for end in (source, sink):
+                    end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         for end in (source, sink):
             end.close()
 
     def close(self) -> None:
-        self._listener.close()
+        self._closing.set()
+        self._thread.join(timeout=5)
 
 
-CUT_CONNECTION = "Socket closed|Connection reset by peer"
+# What gRPC reports when the connection goes: closed or reset, read on the socket ("recvmsg") or found
+# by a keepalive ping ("sendmsg"); a silent peer never answers the ping.
+CUT_CONNECTION = {
+    "close": "Socket closed|Connection reset by peer",
+    "reset": "Connection reset by peer",
+    "silence": "ping timeout",
+}
 
 
-@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
-def test_a_connection_closed_mid_request_is_retried_and_answered(served, reset):
+@pytest.mark.parametrize("how", ["close", "reset", "silence"], ids=["closed", "reset", "silent"])
+def test_a_connection_cut_mid_request_fails_fast_and_is_retried_and_answered(served, how):
     """The rollout fault injection once saw one request fail with UNAVAILABLE "Socket closed" (its
     load client retried nothing). A repair request is idempotent: the production client resends it,
-    and the load records the retry instead of hiding it."""
+    and the load records the retry instead of hiding it. The cut must fail the request within the
+    keepalive's seconds, not the deadline: a reset gRPC missed (1 in 30 under load) and a silent
+    peer both used to wait out the whole 30 s and then were not retried."""
     server, _ = served
-    cutter = ConnectionCutter(server.grpc_url, LEARNED_CASE.code.encode(), reset=reset)
+    cutter = ConnectionCutter(server.grpc_url, LEARNED_CASE.code.encode(), how=how)
+    noticed_within_s = (KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS) / 1000 + 5
     try:
         cutter.arm()
+        started = time.monotonic()
         with (
-            RepairClient(cutter.url, retries=0) as client,
-            pytest.raises(ServerUnavailable, match=CUT_CONNECTION),
+            RepairClient(cutter.url, retries=0, timeout_s=30) as client,
+            pytest.raises(ServerUnavailable, match=CUT_CONNECTION[how]),
         ):
             client.repair(LEARNED_CASE.code, LEARNED_CASE.diagnostic)
-        assert cutter.cuts == 1
+        assert cutter.cuts == 1 and time.monotonic() - started < noticed_within_s
 
         cutter.arm()
         with Traffic([cutter.url], case=LEARNED_CASE, retries=DEFAULT_RETRIES) as load:
@@ -276,8 +321,7 @@ def test_a_connection_closed_mid_request_is_retried_and_answered(served, reset):
         assert cutter.cuts == 2
         assert load.errors == [] and load.versions[:3] == ["1", "1", "1"]
         retried = [o.retried for o in load.outcomes if o.retried]
-        assert len(retried) == 1 and "UNAVAILABLE" in retried[0][0] and re.search(CUT_CONNECTION, retried[0][0]), (
-            retried
-        )
+        assert len(retried) == 1 and "UNAVAILABLE" in retried[0][0], retried
+        assert re.search(CUT_CONNECTION[how], retried[0][0]), retried
     finally:
         cutter.close()
