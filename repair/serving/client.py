@@ -37,7 +37,7 @@ DEADLINE_STATUS = "StatusCode.DEADLINE_EXCEEDED"
 # transient failure (a connection closed mid-request included) cannot do anything twice.
 DEFAULT_RETRIES = 3
 # While a request is in flight the client pings its connection every KEEPALIVE_TIME_MS. gRPC's
-# client sometimes misses a peer's TCP reset (3 of 150 cuts under load here) and a connection whose
+# client sometimes misses a peer's TCP reset (5 of 150 cuts under load here) and a connection whose
 # peer vanished sends nothing at all: without the ping either request waited out its whole deadline
 # instead of failing UNAVAILABLE and being retried. Our Triton accepts pings this often
 # (server.py); a stock one counts them as strikes, and gRPC sends at most two pings without data.
