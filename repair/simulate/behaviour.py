@@ -28,6 +28,8 @@ DEFAULT_MIX: dict[str, float] = {
     "unclosed_string": 1.0,
     "bad_indentation": 1.0,
     "assign_for_eq": 0.8,
+    "compare_for_assign": 0.6,
+    "foreign_syntax": 0.6,
     "keyword_as_name": 0.6,
     "unused_import": 0.8,
     "fstring_without_placeholders": 0.5,

@@ -32,6 +32,8 @@ NEEDS_UNDERSTANDING_KINDS: tuple[str, ...] = (
     "unclosed_string",
     "bad_indentation",
     "assign_for_eq",
+    "compare_for_assign",
+    "foreign_syntax",
     "keyword_as_name",
 )
 DETERMINISTIC_FIX_KINDS: tuple[str, ...] = ("unused_import", "fstring_without_placeholders")
@@ -40,6 +42,8 @@ MISTAKE_KINDS: tuple[str, ...] = NEEDS_UNDERSTANDING_KINDS + DETERMINISTIC_FIX_K
 # Typical names a user reaches for that the code never defined.
 _STRAY_NAMES = ("result", "data", "value", "items", "count", "total", "item", "text", "line", "node", "obj", "res")
 _KEYWORDS_AS_NAMES = ("class", "from", "import", "lambda", "def", "global", "in", "is", "pass", "with", "return")
+# Habits from C, Java and JavaScript: operators and literals Python spells differently.
+_FOREIGN_SPELLINGS = {"and": "&&", "or": "||", "not": "!", "True": "true", "False": "false", "None": "null", "elif": "else if"}
 _UNUSED_MODULES = ("os", "sys", "re", "json", "math", "time", "random", "collections", "itertools", "functools")
 _KNOWN_ARITY = {"len": (1, 1), "isinstance": (2, 2), "ord": (1, 1), "chr": (1, 1), "repr": (1, 1), "callable": (1, 1)}
 _KEYBOARD_NEIGHBOURS = {
@@ -396,6 +400,48 @@ def _assign_for_eq(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mu
     return Mutation("assign_for_eq", seg.replace(row, col, col + 4, " = "), row - 1)
 
 
+def _compare_for_assign(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
+    """`x = value` typed `x == value`: a comparison whose value nobody uses (the reverse of
+    `assign_for_eq`)."""
+    candidates = []
+    for node in ast.walk(seg.tree):
+        if (
+            isinstance(node, ast.Assign) and len(node.targets) == 1 and node.lineno in seg.single_rows
+            and isinstance(node.targets[0], (ast.Name, ast.Attribute, ast.Subscript))
+        ):
+            col = seg.char_col(node.lineno, node.targets[0].end_col_offset or 0)
+            if seg.lines[node.lineno - 1][col : col + 3] == " = ":
+                candidates.append((node.lineno, col))
+    if not candidates:
+        return None
+    row, col = rng.choice(candidates)
+    return Mutation("compare_for_assign", seg.replace(row, col, col + 3, " == "), row - 1)
+
+
+def _foreign_syntax(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
+    """An operator or literal spelled as in another language (`&&`, `||`, `!x`, `true`, `null`,
+    `else if`): `not` only as the unary operator, not in `not in` or `is not`."""
+    names = [t for t in seg.tokens if t.type == token.NAME and t.start[0] in seg.single_rows]
+    candidates = []
+    for index, tok in enumerate(names):
+        if tok.string not in _FOREIGN_SPELLINGS:
+            continue
+        if tok.string == "not" and (
+            (index + 1 < len(names) and names[index + 1].string == "in" and names[index + 1].start == (tok.end[0], tok.end[1] + 1))
+            or (index and names[index - 1].string == "is" and names[index - 1].end == (tok.start[0], tok.start[1] - 1))
+        ):
+            continue
+        candidates.append(tok)
+    if not candidates:
+        return None
+    tok = rng.choice(candidates)
+    row, col = tok.start
+    end = tok.end[1]
+    if tok.string == "not" and seg.lines[row - 1][end : end + 1] == " ":
+        end += 1  # `not x` -> `!x`
+    return Mutation("foreign_syntax", seg.replace(row, col, end, _FOREIGN_SPELLINGS[tok.string]), row - 1)
+
+
 def _keyword_as_name(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
     targets = [
         n.targets[0] for n in ast.walk(seg.tree)
@@ -420,6 +466,8 @@ FINDERS: dict[str, Finder] = {
     "unclosed_string": _unclosed_string,
     "bad_indentation": _bad_indentation,
     "assign_for_eq": _assign_for_eq,
+    "compare_for_assign": _compare_for_assign,
+    "foreign_syntax": _foreign_syntax,
     "keyword_as_name": _keyword_as_name,
     "unused_import": _unused_import,
     "fstring_without_placeholders": _fstring_without_placeholders,

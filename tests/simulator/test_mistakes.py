@@ -11,6 +11,8 @@ from repair.simulate.mistakes import FINDERS, ProjectFacts, _Segment, commented_
 from repair.simulate.projects import build_project
 
 SYNTAX_KINDS = {"missing_colon", "unbalanced_bracket", "unclosed_string", "bad_indentation", "assign_for_eq", "keyword_as_name"}
+# `&&`, `||`, `!x` and `else if` do not parse; `true`, `false` and `null` are undefined names.
+SYNTAX_OR_NAME_KINDS = {"foreign_syntax"}
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +63,56 @@ def test_every_kind_is_flagged_by_the_language_server(examples):
 
 def test_syntax_kinds_do_not_compile_and_the_others_do(examples):
     for kind, (_, _, broken) in examples.items():
+        if kind in SYNTAX_OR_NAME_KINDS:
+            continue
         try:
             compile(broken, "main.py", "exec")
             compiles = True
         except SyntaxError:
             compiles = False
         assert compiles == (kind not in SYNTAX_KINDS), kind
+
+
+FOREIGN_SEGMENT = """def pick(a, b, seen):
+    if a and not b or a is not None and b not in seen:
+        return True
+    elif b:
+        return False
+    return None
+"""
+
+
+def test_foreign_syntax_spells_operators_and_literals_as_other_languages_do():
+    """Every spelling shows up, each once per mutation; `not` of `not in` and `is not` stays."""
+    seg = _Segment(FOREIGN_SEGMENT)
+    lines = set()
+    for seed in range(300):
+        mutation = FINDERS["foreign_syntax"](seg, ProjectFacts(), random.Random(seed))
+        changed = [
+            (old, new) for old, new in zip(FOREIGN_SEGMENT.splitlines(), mutation.broken.splitlines(), strict=True)
+            if old != new
+        ]
+        assert len(changed) == 1 and mutation.broken.splitlines()[mutation.line] == changed[0][1]
+        lines.add(changed[0][1].strip())
+    assert lines == {
+        "if a && not b or a is not None and b not in seen:",
+        "if a and not b || a is not None and b not in seen:",
+        "if a and not b or a is not None && b not in seen:",
+        "if a and !b or a is not None and b not in seen:",
+        "if a and not b or a is not null and b not in seen:",
+        "return true",
+        "return false",
+        "return null",
+        "else if b:",
+    }
+
+
+def test_compare_for_assign_types_an_assignment_as_a_comparison():
+    segment = "def f(self, a):\n    x = a + 1\n    self.cache[a] = x\n    y: int = 2\n    return x\n"
+    seg = _Segment(segment)
+    broken = {FINDERS["compare_for_assign"](seg, ProjectFacts(), random.Random(seed)).broken for seed in range(50)}
+    assert broken == {segment.replace("x = a", "x == a"), segment.replace("] = x", "] == x")}
+    assert FINDERS["compare_for_assign"](_Segment("def f(a):\n    return a\n"), ProjectFacts(), random.Random(0)) is None
 
 
 def test_mix_restricts_the_kinds():
