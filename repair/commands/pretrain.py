@@ -49,6 +49,12 @@ from repair.training.pretrain import MAX_FILE_BYTES
     multiple=True,
     help="Installed package to mine (repeatable). Default: a fixed list of 80 (repair.training.pretrain.DEFAULT_PACKAGES).",
 )
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    help="Mine only this simulator mistake kind (repeatable), e.g. for a corpus of kinds a base lacks. Default: every kind the linters verify.",
+)
 @click.option("--per-file", default=8, show_default=True, help="Mistakes tried per source file.")
 @click.option("--max-files", type=int, help="At most this many files per package.")
 @click.option(
@@ -94,6 +100,7 @@ def command(
     corpus_only,
     with_corpora,
     packages,
+    kinds,
     per_file,
     max_files,
     pyright,
@@ -139,6 +146,7 @@ def command(
             seed=seed,
             linters=("ruff", "pyright") if pyright else ("ruff",),
             max_file_bytes=max_file_bytes,
+            kinds=tuple(kinds),
         )
         try:
             corpus = pretrain.build_corpus(work, settings, progress=click.echo, tokenizer_from=init)

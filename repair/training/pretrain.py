@@ -118,13 +118,23 @@ def _segments(text: str) -> list[tuple[int, int, bool]]:
     return out
 
 
-def mistake_weights(linters: Sequence[str], guessed: bool = True) -> dict[str, float]:
+def mistake_weights(
+    linters: Sequence[str], guessed: bool = True, only: Sequence[str] = ()
+) -> dict[str, float]:
     """The simulator's mistakes `linters` can verify, equally weighted; `guessed=False` leaves out
-    `GUESSED_KINDS` (what pretraining draws: see `build_corpus`)."""
+    `GUESSED_KINDS` (what pretraining draws: see `build_corpus`); `only`, when given, keeps these
+    kinds (ValueError for one that is unknown or left out)."""
     from repair.simulate.mistakes import NEEDS_UNDERSTANDING_KINDS
 
     kinds = [k for k in NEEDS_UNDERSTANDING_KINDS if "pyright" in linters or k not in PYRIGHT_ONLY_KINDS]
-    return {kind: 1.0 for kind in kinds if guessed or kind not in GUESSED_KINDS}
+    weights = {kind: 1.0 for kind in kinds if guessed or kind not in GUESSED_KINDS}
+    refused = sorted(set(only) - set(weights))
+    if refused:
+        raise ValueError(
+            f"mistake kinds {', '.join(refused)} cannot be drawn with the linters {'+'.join(linters)}"
+            f" (drawable: {', '.join(weights)})"
+        )
+    return {kind: weight for kind, weight in weights.items() if not only or kind in only}
 
 
 @dataclass
@@ -307,6 +317,7 @@ class CorpusSettings:
     linters: tuple[str, ...] = ("ruff", "pyright")
     max_file_bytes: int = MAX_FILE_BYTES
     window: int | None = None  # None: repair.dataset.DEFAULT_WINDOW
+    kinds: tuple[str, ...] = ()  # mistake kinds to draw; empty: every one `mistake_weights` allows
 
 
 def build_corpus(
@@ -333,7 +344,7 @@ def build_corpus(
     )
     index = LeakIndex.build(references)
     rng = random.Random(settings.seed)
-    weights = mistake_weights(settings.linters, guessed=False)
+    weights = mistake_weights(settings.linters, guessed=False, only=settings.kinds)
     files_by_package: dict[str, int] = {}
     excluded: list[dict[str, str]] = []
     candidates: list[Candidate] = []
@@ -410,6 +421,7 @@ def corpus_command(work: Path, settings: Mapping[str, Any]) -> str:
         args.append("--no-pyright")
     if tuple(settings["packages"]) != DEFAULT_PACKAGES:
         args += [a for package in settings["packages"] for a in ("--package", package)]
+    args += [a for kind in settings.get("kinds", ()) for a in ("--kind", kind)]
     return "uv run repair pretrain " + shlex.join(args)
 
 
@@ -510,29 +522,23 @@ def batches_of(max_duration: str | None) -> int | None:
     return int(max_duration[:-2]) if max_duration and max_duration.endswith("ba") else None
 
 
-def train_base(
+def pretrain_settings(
     work: Path,
     max_duration: str,
     overrides: dict[str, Any] | None = None,
-    sink: Callable[[dict[str, Any]], None] | None = None,
     init_from: Path | None = None,
     data_dir: Path | None = None,
 ):
-    """Trains the scratch preset on `data_dir` (default `<work>/data/jsonl`; `combine_corpora`'s
-    folder when other corpora join) with `<work>/tokenizer` (resuming `<work>/run`)
-    from a random init, or from the weights of the base in `init_from` (same shape and tokenizer: a
-    longer run on a larger corpus without paying again for the batches that base already had);
-    returns the run and its rendered config."""
-    from omegaconf import OmegaConf
+    """`train_base`'s `TrainingSettings`. A continued base keeps its own tokenizer: its embeddings
+    index that vocabulary, and WORK's (trained when its corpus was built without `--init-from`) may
+    number the same tokens differently."""
+    from repair.training.config import TrainingSettings
 
-    from repair.training.config import TrainingSettings, render_config, run_training, validate_config
-    from repair.training.scratch import init_scratch_model
-
-    settings = TrainingSettings(
+    return TrainingSettings(
         preset=PRETRAIN_PRESET,
         data_dir=str(data_dir or work / "data" / "jsonl"),
         model_dir=str(init_from or work / "scratch_model"),
-        tokenizer_dir=str(work / "tokenizer"),
+        tokenizer_dir=str(init_from or work / "tokenizer"),
         run_dir=str(work / "run"),
         run_name="repair-base-pretrain",
         max_duration=max_duration,
@@ -542,6 +548,27 @@ def train_base(
             **(overrides or {}),
         },
     )
+
+
+def train_base(
+    work: Path,
+    max_duration: str,
+    overrides: dict[str, Any] | None = None,
+    sink: Callable[[dict[str, Any]], None] | None = None,
+    init_from: Path | None = None,
+    data_dir: Path | None = None,
+):
+    """Trains the scratch preset on `data_dir` (default `<work>/data/jsonl`; `combine_corpora`'s
+    folder when other corpora join), resuming `<work>/run`, from a random init with `<work>/tokenizer`,
+    or from the weights of the base in `init_from` with that base's own tokenizer (a longer run on a
+    larger corpus without paying again for the batches that base already had); returns the run and
+    its rendered config."""
+    from omegaconf import OmegaConf
+
+    from repair.training.config import render_config, run_training, validate_config
+    from repair.training.scratch import init_scratch_model
+
+    settings = pretrain_settings(work, max_duration, overrides, init_from, data_dir)
     cfg = render_config(settings)
     if init_from is None:
         dims = OmegaConf.to_container(cfg.variables.scratch_model)

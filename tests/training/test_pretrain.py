@@ -151,6 +151,27 @@ def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those
     assert "missing_import" in everything and set(everything) - set(drawn) == set(pretrain.GUESSED_KINDS)
 
 
+def test_a_corpus_can_be_mined_for_chosen_kinds_and_its_command_says_which():
+    assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
+        "foreign_syntax": 1.0, "missing_colon": 1.0,
+    }
+    # A kind the linters cannot verify, or one left out as a guess, is refused by name.
+    for kind in ("misspelled_method", "missing_import", "typo_in_comment"):
+        with pytest.raises(ValueError, match=kind):
+            pretrain.mistake_weights(("ruff",), guessed=False, only=(kind,))
+    settings = {**pretrain.CorpusSettings(kinds=("foreign_syntax",)).__dict__}
+    assert pretrain.corpus_command(Path("w"), settings).endswith("--seed 0 --kind foreign_syntax")
+
+
+def test_a_continued_base_trains_with_its_own_tokenizer_not_the_corpus_one(tmp_path):
+    """A corpus built by --corpus-only without --init-from trained its own tokenizer into WORK; the
+    base's embeddings index the base's vocabulary, so that is the one training must read."""
+    work, base = tmp_path / "work", tmp_path / "base"
+    continued = pretrain.pretrain_settings(work, "10ba", init_from=base)
+    assert continued.tokenizer_dir == continued.model_dir == str(base)
+    assert pretrain.pretrain_settings(work, "10ba").tokenizer_dir == str(work / "tokenizer")
+
+
 def test_progress_line_has_loss_throughput_and_eta():
     line = pretrain.progress_line(
         {"event": "train", "batch": 100, "loss": 1.5, "tokens_per_s": 900.0, "elapsed_s": 120.0}, 400
