@@ -45,6 +45,21 @@ KEEPALIVE_TIME_MS = 2000
 KEEPALIVE_TIMEOUT_MS = 5000
 
 
+def keepalive_channel_args() -> list[tuple[str, int]]:
+    """The gRPC channel arguments of our Triton clients (repair requests and model control):
+    tritonclient's own (giving any replaces them all), plus the keepalive and its ping's deadline
+    (gRPC waits a minute for a ping's answer unless told, whatever the keepalive timeout says)."""
+    import tritonclient.grpc as grpcclient
+
+    return [
+        ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    ]
+
+
 class RepairClientError(RuntimeError):
     """Base of the client's errors."""
 
@@ -127,18 +142,7 @@ class RepairClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
-        # tritonclient's own channel arguments, plus the keepalive and its ping's deadline (gRPC
-        # waits a minute for a ping's answer unless told, whatever the keepalive timeout says).
-        self._client = grpcclient.InferenceServerClient(
-            url,
-            channel_args=[
-                ("grpc.max_send_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
-                ("grpc.max_receive_message_length", grpcclient.MAX_GRPC_MESSAGE_SIZE),
-                ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
-                ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
-                ("grpc.http2.ping_timeout_ms", KEEPALIVE_TIMEOUT_MS),
-            ],
-        )
+        self._client = grpcclient.InferenceServerClient(url, channel_args=keepalive_channel_args())
         # The transient failures the last call retried past (empty: its first attempt answered).
         self.retried_errors: list[str] = []
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from repair.diagnostic import Diagnostic
-from repair.serving.client import RepairClient, RepairClientError
+from repair.serving.client import RepairClient, RepairClientError, keepalive_channel_args
 from repair.serving.repository import (
     DEFAULT_SERVING,
     DeployRepository,
@@ -187,7 +187,9 @@ class ModelControl:
         self.url = url
         self.timeout_s = timeout_s
         self.headers = admin_headers(admin_key)
-        self.client = grpcclient.InferenceServerClient(url)
+        # A load may take minutes (the 600 s deadline); the keepalive fails a call to a server gone
+        # silent within seconds instead.
+        self.client = grpcclient.InferenceServerClient(url, channel_args=keepalive_channel_args())
 
     def load(self, model: str, config: str | None = None) -> float:
         """Loads (or reloads) `model`; `config` (JSON model config) replaces its stored config.pbtxt

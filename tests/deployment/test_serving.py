@@ -25,7 +25,7 @@ from repair.serving.client import (
     ServerUnavailable,
 )
 from repair.serving.metrics import fetch_metrics
-from repair.serving.rollout import SMOKE_CASES
+from repair.serving.rollout import SMOKE_CASES, ModelControl, RolloutError
 from repair.serving.traffic import Traffic
 
 from ..conftest import LEARNED_CASE, LEARNED_DIFF
@@ -323,5 +323,23 @@ def test_a_connection_cut_mid_request_fails_fast_and_is_retried_and_answered(ser
         retried = [o.retried for o in load.outcomes if o.retried]
         assert len(retried) == 1 and "UNAVAILABLE" in retried[0][0], retried
         assert re.search(CUT_CONNECTION[how], retried[0][0]), retried
+    finally:
+        cutter.close()
+
+
+def test_a_model_control_call_to_a_silent_server_fails_within_the_keepalive_not_its_deadline(served):
+    """Loading a model may take minutes, so the rollout's model-control calls have a 600 s deadline:
+    a server that went silent mid-call (its host or the network gone) must fail the call as soon as
+    the keepalive's ping goes unanswered. The request itself is harmless: a model that is not in the
+    repository."""
+    server, _ = served
+    cutter = ConnectionCutter(server.grpc_url, b"no_such_model", how="silence")
+    try:
+        cutter.arm()
+        started = time.monotonic()
+        with pytest.raises(RolloutError, match="could not load 'no_such_model'.*ping timeout"):
+            ModelControl(cutter.url, timeout_s=600).load("no_such_model")
+        assert cutter.cuts == 1
+        assert time.monotonic() - started < (KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS) / 1000 + 5
     finally:
         cutter.close()
