@@ -130,9 +130,10 @@ def mistake_weights(
     weights = {kind: 1.0 for kind in kinds if guessed or kind not in GUESSED_KINDS}
     refused = sorted(set(only) - set(weights))
     if refused:
+        guesses = "" if guessed else f"; left out as guesses: {', '.join(GUESSED_KINDS)}"
         raise ValueError(
             f"mistake kinds {', '.join(refused)} cannot be drawn with the linters {'+'.join(linters)}"
-            f" (drawable: {', '.join(weights)})"
+            f" (drawable: {', '.join(weights)}{guesses})"
         )
     return {kind: weight for kind, weight in weights.items() if not only or kind in only}
 
