@@ -421,15 +421,14 @@ def _compare_for_assign(seg: _Segment, facts: ProjectFacts, rng: random.Random) 
 def _foreign_syntax(seg: _Segment, facts: ProjectFacts, rng: random.Random) -> Mutation | None:
     """An operator or literal spelled as in another language (`&&`, `||`, `!x`, `true`, `null`,
     `else if`): `not` only as the unary operator, not in `not in` or `is not`."""
-    names = [t for t in seg.tokens if t.type == token.NAME and t.start[0] in seg.single_rows]
+    code = [t for t in seg.tokens if t.type not in (token.NL, token.NEWLINE, token.COMMENT, token.INDENT, token.DEDENT)]
     candidates = []
-    for index, tok in enumerate(names):
-        if tok.string not in _FOREIGN_SPELLINGS:
+    for index, tok in enumerate(code):
+        if tok.type != token.NAME or tok.string not in _FOREIGN_SPELLINGS or tok.start[0] not in seg.single_rows:
             continue
-        if tok.string == "not" and (
-            (index + 1 < len(names) and names[index + 1].string == "in" and names[index + 1].start == (tok.end[0], tok.end[1] + 1))
-            or (index and names[index - 1].string == "is" and names[index - 1].end == (tok.start[0], tok.start[1] - 1))
-        ):
+        after = code[index + 1].string if index + 1 < len(code) else ""
+        before = code[index - 1].string if index else ""
+        if tok.string == "not" and (after == "in" or before == "is"):
             continue
         candidates.append(tok)
     if not candidates:
