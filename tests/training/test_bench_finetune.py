@@ -1,0 +1,16 @@
+"""`bench_finetune`: a store without a dataset is told so, and RESULTS.md is left as it was."""
+
+from __future__ import annotations
+
+from benchmarks import bench_finetune
+from benchmarks.results import RESULTS
+
+
+def test_a_store_without_a_dataset_measures_nothing_and_writes_nothing(tmp_path, capsys):
+    before = RESULTS.read_text(encoding="utf-8")
+
+    bench_finetune.main(["--store", str(tmp_path / "store"), "--corpus", str(tmp_path / "corpus")])
+
+    assert "nothing to finetune on" in capsys.readouterr().out
+    assert RESULTS.read_text(encoding="utf-8") == before
+    assert not (tmp_path / "corpus").exists()  # no corpus mined for nothing
