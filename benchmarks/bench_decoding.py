@@ -142,18 +142,35 @@ def _model_and_data(args, work: Path) -> tuple[Path, Path, str] | None:
             return None
         model_dir = registry.fetch_model(store, work, version)
         described = f"registry models/code_repair/v{version} of {args.store}"
-    data = Path(args.data) if args.data else max(
-        Path(args.store).glob("datasets/repair_dataset/v*/jsonl"), key=lambda p: int(p.parent.name[1:]), default=None
-    )
+    data = Path(args.data) if args.data else newest_dataset(args.store)
     return (model_dir, data, described) if data is not None else None
 
 
-def main(argv: list[str] | None = None) -> None:
+def newest_dataset(store: str) -> Path | None:
+    """The jsonl folder of the store's newest `repair_dataset` version (None: it has none)."""
+    return max(
+        Path(store).glob("datasets/repair_dataset/v*/jsonl"), key=lambda p: int(p.parent.name[1:]), default=None
+    )
+
+
+def function_items(limit: int) -> tuple[list, list]:
+    """`function_repair` over this project's problems: a seeded sample of `limit` injected bugs (as
+    `bench_eval`), and every other (handwritten) one."""
     from benchmarks.bench_eval import _sample
-    from benchmarks.bench_serving import served_model
     from evals.function_benchmark import build_function_benchmark
     from evals.inject import KINDS
     from evals.loaders import collect_programs
+
+    collected = collect_programs(stdlib=False, files=[])
+    built, _ = build_function_benchmark(
+        collected.programs, loaded_bugs=collected.bugs, kinds=KINDS, functions_per_program=1, tries_per_kind=1, seed=0
+    )
+    injected = _sample([i for i in built if i.bug_origin == "injected"], limit, 0)
+    return injected, [i for i in built if i.bug_origin != "injected"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.bench_serving import served_model
 
     parser = argparse.ArgumentParser(description="Decoding of the served repairer, per number of candidates")
     parser.add_argument("--store", default=os.environ.get("REPAIR_STORE_ROOT", ".data/store"))
@@ -174,11 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         model_dir, data, described = found
         test = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines() if line.strip()]
         load_before = os.getloadavg()
-        collected = collect_programs(stdlib=False, files=[])
-        built, _ = build_function_benchmark(
-            collected.programs, loaded_bugs=collected.bugs, kinds=KINDS, functions_per_program=1, tries_per_kind=1, seed=0
-        )
-        items = _sample([i for i in built if i.bug_origin == "injected"], args.limit, 0)
+        items, _ = function_items(args.limit)
         rows = []
         arms = [(int(n), True) for n in args.candidates.split(",")]
         arms += [(int(n), False) for n in args.token_beams.split(",") if n]

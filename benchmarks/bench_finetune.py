@@ -81,10 +81,7 @@ def scores(model_dir: Path, day: list[dict], corpus: list[dict], injected, handw
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks.bench_eval import _sample
-    from evals.function_benchmark import build_function_benchmark
-    from evals.inject import KINDS
-    from evals.loaders import collect_programs
+    from benchmarks.bench_decoding import function_items, newest_dataset
     from repair.commands.demo import DEMO_TRAIN_DURATION
     from repair.training.config import default_model_dir
 
@@ -99,9 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
 
-    data = args.data or max(
-        Path(args.store).glob("datasets/repair_dataset/v*/jsonl"), key=lambda p: int(p.parent.name[1:]), default=None
-    )
+    data = args.data or newest_dataset(args.store)
     if data is None:
         print(f"no dataset in {args.store} and no --data: nothing to finetune on (run `repair demo`)")
         return
@@ -109,12 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     day = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines() if line.strip()]
     corpus = base_corpus(args.corpus.resolve())
-    collected = collect_programs(stdlib=False, files=[])
-    built, _ = build_function_benchmark(
-        collected.programs, loaded_bugs=collected.bugs, kinds=KINDS, functions_per_program=1, tries_per_kind=1, seed=0
-    )
-    injected = _sample([i for i in built if i.bug_origin == "injected"], args.limit, 0)
-    handwritten = [i for i in built if i.bug_origin != "injected"]
+    injected, handwritten = function_items(args.limit)
     base = default_model_dir("cpu-tiny")
     rows = [("base alone, zero-shot", scores(base, day, corpus, injected, handwritten))]
     print(json.dumps(rows[-1]), flush=True)
