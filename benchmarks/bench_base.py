@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_before": load_before,
         "data_source": source,
         "data": sizes,
-        "base_dir": str(base_dir),
+        "base_dir": os.path.relpath(base_dir),  # the repository's path, not this checkout's
         "base": {
             "card": json.loads((base_dir / "card.json").read_text()),
             "zero_shot": score(base_dir, test, window),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import tempfile
 import threading
 import time
@@ -122,7 +123,10 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
 
 
 def served_model(
-    checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None, ranked_headers: bool = True
+    checkpoint: Path,
+    max_new_tokens: int | None,
+    edit_candidates: int | None = None,
+    ranked_headers: bool = True,
 ):
     """The model in process as the served config (`triton_models/code_repair/config.pbtxt`) decodes:
     its decoding parameters (`edit_candidates` overridden when given; `ranked_headers=False`: token
@@ -272,6 +276,13 @@ def write_section(text: str, append: bool = False) -> None:
     RESULTS.write_text(content[:start] + text + content[end:])
 
 
+def command_line(argv: list[str] | None) -> str:
+    """The command as run, arguments included: a section must say which model it measured."""
+    if not argv:
+        return "uv run python -m benchmarks bench_serving"
+    return " ".join(["uv run python -m benchmarks.bench_serving", *map(shlex.quote, argv)])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Triton serving latency and throughput benchmark")
     parser.add_argument("--model-dir")
@@ -280,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv if argv is not None else [])
     load_before = os.getloadavg()[0]
     rows, described = bench(args.model_dir, args.requests)
-    text = render(rows, described, "uv run python -m benchmarks bench_serving", load_before)
+    text = render(rows, described, command_line(argv), load_before)
     print(text)
     if not args.no_write:
         write_section(text)

@@ -26,3 +26,12 @@ def test_a_misspelt_benchmark_name_is_refused():
 
     assert done.returncode != 0
     assert "not a benchmark: bench_servin" in done.stderr
+
+
+def test_a_benchmark_section_names_the_model_it_was_run_on():
+    from benchmarks.bench_serving import command_line
+
+    assert command_line(["--model-dir", "/store/models/v 1"]) == (
+        "uv run python -m benchmarks.bench_serving --model-dir '/store/models/v 1'"
+    )
+    assert command_line([]) == "uv run python -m benchmarks bench_serving"
