@@ -191,7 +191,8 @@ def pretraining_batches(card: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    base, n = results["base"], results["data"]["test"]
+    base, n = results["base"], results["held_out"]["items"]
+    scored = " and ".join(f"{split} split" for split in results["held_out"]["splits"])
     lines = [
         SECTION,
         "",
@@ -203,7 +204,7 @@ def markdown(results: dict) -> str:
         "",
         (
             f"Data: {results['data_source']}; train/validation/test {results['data']['train']}/"
-            f"{results['data']['validation']}/{n} examples. Base: `{results['base_dir']}` "
+            f"{results['data']['validation']}/{results['data']['test']} examples; scored: the {scored}. Base: `{results['base_dir']}` "
             f"({base['card']['parameters']:,} parameters, {pretraining_batches(base['card'])}, "
             f"see its README; it emits {base['card'].get('response', 'diff')} responses, docs/formats.md 2b). Exact match: "
             f"pass@1, the one answer of the served decoding (4 grammar-constrained candidates by ranked headers, docs/formats.md 2b; the first that passes the quick check, else no fix) whose final diff's ops (an edit expanded against the prompt) equal to the "
@@ -288,6 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--test-items", type=int, default=100)
     parser.add_argument(
+        "--held-out",
+        default="test",
+        help="the splits scored, comma-separated: `test,validation` adds the validation split, which no "
+        "finetune trains on or picks a checkpoint by, for more items than a small day's test split holds",
+    )
+    parser.add_argument(
         "--batches",
         type=int,
         default=batches_of(DEMO_TRAIN_DURATION),
@@ -303,6 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args(argv if argv is not None else [])
+    held_out = args.held_out.split(",")
+    unknown = sorted(set(held_out) - {"test", "validation"})
+    if unknown:
+        parser.error(f"--held-out: not a held-out split: {', '.join(unknown)} (test, validation)")
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     load_before = [round(x, 1) for x in os.getloadavg()]
@@ -327,9 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     base_dir = args.base or default_model_dir("cpu-tiny")
     test = [
         {**json.loads(line), "rule": "all"}
-        for line in (work / "data" / "jsonl" / "test.jsonl").read_text().splitlines()[: args.test_items]
+        for split in held_out
+        for line in (work / "data" / "jsonl" / f"{split}.jsonl").read_text().splitlines()[: args.test_items]
     ]
-    sizes["test"] = len(test)
     window = DEFAULT_WINDOW
     results = {
         "argv": argv or [],
@@ -338,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_before": load_before,
         "data_source": source,
         "data": sizes,
+        "held_out": {"splits": held_out, "items": len(test)},
         "base_dir": os.path.relpath(base_dir),  # the repository's path, not this checkout's
         "base": {
             "card": json.loads((base_dir / "card.json").read_text()),

@@ -153,7 +153,8 @@ def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those
 
 def test_a_corpus_can_be_mined_for_chosen_kinds_and_its_command_says_which():
     assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
-        "foreign_syntax": 1.0, "missing_colon": 1.0,
+        "foreign_syntax": 1.0,
+        "missing_colon": 1.0,
     }
     # A kind the linters cannot verify, or one left out as a guess, is refused by name.
     for kind in ("misspelled_method", "missing_import", "typo_in_comment"):
@@ -374,3 +375,13 @@ def test_pretrain_wants_out_unless_it_only_builds_the_corpus(tmp_path):
     # An already built corpus: --corpus-only reports it and trains nothing.
     result = CliRunner().invoke(command, ["--work", str(other), "--corpus-only"])
     assert result.exit_code == 0 and "corpus:" in result.output and not (other / "run").exists()
+
+
+def test_bench_base_refuses_to_score_a_split_it_trains_on(tmp_path, capsys):
+    from benchmarks.bench_base import main
+
+    with pytest.raises(SystemExit):
+        main(["--held-out", "test,train", "--work", str(tmp_path / "work")])
+
+    assert "not a held-out split: train" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()  # refused before anything was built
