@@ -107,7 +107,7 @@ def _training_metadata(trained: TrainedModel, preset: str, reported: list[dict])
             "loss_decreased",
             asset="finetuned_model",
             blocking=True,
-            description="The last recorded training loss is below the first: the run learned something.",
+            description="The mean training loss of the last 10 batches is below that of the first 10 (one batch's loss swings with its examples): the run learned something.",
         ),
         dg.AssetCheckSpec(
             "generates_diffs",

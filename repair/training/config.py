@@ -14,6 +14,7 @@ policy.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -151,6 +152,13 @@ ProgressSink = Callable[[dict[str, Any]], None]
 _progress_sinks: list[ProgressSink] = []
 
 
+def _global_batch_loss(state) -> float:
+    """The global batch's loss, reduced over ranks and microbatches (token-weighted); `state.loss`
+    would be this rank's last microbatch's."""
+    loss = (getattr(state, "total_loss_dict", None) or {}).get("loss/train/total", state.loss)
+    return float(sum(loss.values()) if isinstance(loss, dict) else loss)
+
+
 def _progress_callback_class():
     from composer.core import Callback
 
@@ -167,6 +175,9 @@ def _progress_callback_class():
             self._reported_checkpoints: set[str] | None = None
             self._start: float | None = None
             self._start_tokens = 0
+            # The last `log_every` batches' losses: one batch's loss swings with its examples (one
+            # run's batches of 4 read 0.62, 0.49 and 1.02 at batches 1, 10 and 20).
+            self._recent: collections.deque[float] = collections.deque(maxlen=log_every)
 
         def _emit(self, record: dict[str, Any]) -> None:
             if not is_main_process():
@@ -182,6 +193,7 @@ def _progress_callback_class():
 
         def batch_end(self, state, logger) -> None:
             batch = int(state.timestamp.batch)
+            self._recent.append(_global_batch_loss(state))
             if batch % self.log_every == 0 or batch == 1:
                 self._record_batch(state)
             self._report_checkpoints(state)
@@ -211,15 +223,14 @@ def _progress_callback_class():
             batch = int(state.timestamp.batch)
             elapsed = time.perf_counter() - (self._start or time.perf_counter())
             tokens = int(state.timestamp.token) - self._start_tokens
-            # The global batch's loss, reduced over ranks and microbatches (token-weighted);
-            # `state.loss` would be this rank's last microbatch's.
-            loss = (getattr(state, "total_loss_dict", None) or {}).get("loss/train/total", state.loss)
-            loss = float(sum(loss.values()) if isinstance(loss, dict) else loss)
+            loss = _global_batch_loss(state)
             record = {
                 "event": "train",
                 "batch": batch,
                 "epoch": int(state.timestamp.epoch),
                 "loss": round(loss, 5),
+                "recent_loss": round(sum(self._recent) / len(self._recent), 5) if self._recent else None,
+                "recent_batches": len(self._recent),
                 "tokens": tokens,
                 "elapsed_s": round(elapsed, 2),
                 "tokens_per_s": round(tokens / elapsed, 1) if elapsed > 0 else None,
@@ -278,6 +289,16 @@ class TrainingRun:
         """The whole run's, over every attempt: what a check on the run's loss reads, so that a retry
         gives the same answer."""
         return [(r["batch"], r["loss"]) for r in self.history if r["event"] == "train"]
+
+    @property
+    def run_recent_losses(self) -> list[tuple[int, float, int]]:
+        """(batch, mean loss of the batches before it, how many) of the whole run's records that
+        carry it (runs recorded before it was kept have none)."""
+        return [
+            (r["batch"], r["recent_loss"], r["recent_batches"])
+            for r in self.history
+            if r["event"] == "train" and r.get("recent_loss") is not None
+        ]
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -385,7 +406,11 @@ def prune_checkpoints(save_folder: str | Path, keep: int) -> list[str]:
     names removed."""
     folder = Path(save_folder)
     found = sorted(
-        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
+        (
+            (int(m.group(2)), p)
+            for p in folder.glob("ep*-ba*-rank0.pt")
+            if (m := CHECKPOINT_NAME.fullmatch(p.name))
+        ),
         reverse=True,
     )
     batches = sorted({batch for batch, _ in found}, reverse=True)[: max(keep, 1)]

@@ -56,7 +56,9 @@ def train_tokenizer_on_split(data_dir: str | Path, out_dir: str | Path, vocab_si
     return train_tokenizer((r["prompt"] + r["response"] for r in rows), out_dir, vocab_size), len(rows)
 
 
-def make_tokenizer(store: ObjectStore, dataset: registry.VersionRecord, vocab_size: int) -> registry.VersionRecord:
+def make_tokenizer(
+    store: ObjectStore, dataset: registry.VersionRecord, vocab_size: int
+) -> registry.VersionRecord:
     """The tokenizer trained on the dataset version's training split, stored beside that version."""
     with tempfile.TemporaryDirectory() as tmp:
         data = store.download_dir(f"{dataset.prefix}/jsonl", Path(tmp) / "jsonl")
@@ -104,16 +106,29 @@ class ModelVersionOutcome:
         return self.trained is None
 
 
+def loss_decreased(run: training_config.TrainingRun) -> registry.CheckOutcome:
+    """The run learned: the mean loss of its last window of batches (the progress records' window,
+    10 batches) is below that of its first full window, so that one batch's examples cannot decide
+    it. A run too short for two windows compares its first and last batch."""
+    windows = run.run_recent_losses  # every attempt's: a retry after the final checkpoint trains 0 batches
+    full = [w for w in windows if w[2] == max(n for _, _, n in windows)] if windows else []
+    if len(full) >= 2 and full[-1][0] > full[0][0]:
+        (first_batch, first, n), (last_batch, last, _) = full[0], full[-1]
+        return registry.CheckOutcome(
+            last < first,
+            detail=f"mean loss of {n} batches: {first} at batch {first_batch}, {last} at batch {last_batch}",
+        )
+    losses = run.run_losses
+    first, final = (losses[0][1], losses[-1][1]) if losses else (None, None)
+    return registry.CheckOutcome(len(losses) >= 2 and final < first, detail=f"first {first}, final {final}")
+
+
 def model_checks(trained: TrainedModel) -> dict[str, registry.CheckOutcome]:
     """The blocking checks of a trained model: it learned, and it writes diffs on held-out items."""
-    summary, heldout = trained.run.summary(), trained.heldout
-    losses = trained.run.run_losses  # every attempt's: a retry after the final checkpoint trains 0 batches
+    heldout = trained.heldout
     well_formed = heldout.get("well_formed")
     return {
-        "loss_decreased": registry.CheckOutcome(
-            len(losses) >= 2 and losses[-1][1] < losses[0][1],
-            detail=f"first {summary['first_loss']}, final {summary['final_loss']}",
-        ),
+        "loss_decreased": loss_decreased(trained.run),
         # No held-out item, no evidence that it writes diffs: that fails, it does not pass by default.
         "generates_diffs": registry.CheckOutcome(
             well_formed is not None and well_formed >= 0.5,
@@ -193,7 +208,11 @@ def train_model_version(
         dataset_version=dataset.version,
         config_yaml=OmegaConf.to_yaml(trained.cfg),
         checks=model_checks(trained),
-        details={"preset": preset, "settings": training_config.settings_dict(settings), "metrics": trained.metrics},
+        details={
+            "preset": preset,
+            "settings": training_config.settings_dict(settings),
+            "metrics": trained.metrics,
+        },
     )
     log(f"registered {record.label} (candidate) at {record.uri}")
     pruned = training_config.prune_runs(run_dir.parent, keep=2, current=run_dir)  # the model is stored

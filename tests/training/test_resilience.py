@@ -9,6 +9,7 @@ import os
 import shutil
 import time
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 import torch
@@ -56,6 +57,33 @@ def test_progress_over_attempts_is_the_runs(tmp_path):
     Run = namedtuple("Run", "history")
     losses = tc.TrainingRun.run_losses.fget(Run(records))
     assert losses[0] == (1, 9.9) and losses[-1] == (40, 6.0)
+
+
+def _run_of(records: list[dict]) -> tc.TrainingRun:
+    return tc.TrainingRun(Path("run"), Path("export"), records, 1.0, history=records)
+
+
+def test_the_loss_check_reads_windows_of_batches_not_one_batch_each_end():
+    from repair.training.model_version import loss_decreased
+
+    # One batch at each end says the loss rose; the means of the windows say it fell.
+    fell = [
+        {"event": "train", "batch": 1, "loss": 0.62, "recent_loss": 0.62, "recent_batches": 1},
+        {"event": "train", "batch": 10, "loss": 0.49, "recent_loss": 0.70, "recent_batches": 10},
+        {"event": "train", "batch": 20, "loss": 1.02, "recent_loss": 0.61, "recent_batches": 10},
+    ]
+    outcome = loss_decreased(_run_of(fell))
+    assert outcome.passed and "0.7 at batch 10, 0.61 at batch 20" in outcome.detail
+    # Its mirror: the ends fell, the means rose.
+    rose = [
+        {**fell[0], "loss": 1.02},
+        {**fell[1], "recent_loss": 0.61},
+        {**fell[2], "loss": 0.62, "recent_loss": 0.70},
+    ]
+    assert not loss_decreased(_run_of(rose)).passed
+    # Records from before the windows were kept: first against last batch, as before.
+    old = [{"event": "train", "batch": b, "loss": loss} for b, loss in ((1, 0.62), (20, 1.02))]
+    assert not loss_decreased(_run_of(old)).passed
 
 
 def test_free_space_is_checked_with_a_clear_error(tmp_path, monkeypatch):
