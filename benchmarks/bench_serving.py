@@ -123,10 +123,7 @@ def paired_overhead(service: RepairService, url: str, cases: list[RepairRequest]
 
 
 def served_model(
-    checkpoint: Path,
-    max_new_tokens: int | None,
-    edit_candidates: int | None = None,
-    ranked_headers: bool = True,
+    checkpoint: Path, max_new_tokens: int | None, edit_candidates: int | None = None, ranked_headers: bool = True
 ):
     """The model in process as the served config (`triton_models/code_repair/config.pbtxt`) decodes:
     its decoding parameters (`edit_candidates` overridden when given; `ranked_headers=False`: token

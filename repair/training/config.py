@@ -292,7 +292,7 @@ class TrainingRun:
 
     @property
     def run_recent_losses(self) -> list[tuple[int, float, int]]:
-        """(batch, mean loss of the batches before it, how many) of the whole run's records that
+        """(batch, mean loss of the last batches up to it, how many) of the whole run's records that
         carry it (runs recorded before it was kept have none)."""
         return [
             (r["batch"], r["recent_loss"], r["recent_batches"])
@@ -406,11 +406,7 @@ def prune_checkpoints(save_folder: str | Path, keep: int) -> list[str]:
     names removed."""
     folder = Path(save_folder)
     found = sorted(
-        (
-            (int(m.group(2)), p)
-            for p in folder.glob("ep*-ba*-rank0.pt")
-            if (m := CHECKPOINT_NAME.fullmatch(p.name))
-        ),
+        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
         reverse=True,
     )
     batches = sorted({batch for batch, _ in found}, reverse=True)[: max(keep, 1)]

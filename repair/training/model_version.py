@@ -56,9 +56,7 @@ def train_tokenizer_on_split(data_dir: str | Path, out_dir: str | Path, vocab_si
     return train_tokenizer((r["prompt"] + r["response"] for r in rows), out_dir, vocab_size), len(rows)
 
 
-def make_tokenizer(
-    store: ObjectStore, dataset: registry.VersionRecord, vocab_size: int
-) -> registry.VersionRecord:
+def make_tokenizer(store: ObjectStore, dataset: registry.VersionRecord, vocab_size: int) -> registry.VersionRecord:
     """The tokenizer trained on the dataset version's training split, stored beside that version."""
     with tempfile.TemporaryDirectory() as tmp:
         data = store.download_dir(f"{dataset.prefix}/jsonl", Path(tmp) / "jsonl")
@@ -111,7 +109,8 @@ def loss_decreased(run: training_config.TrainingRun) -> registry.CheckOutcome:
     10 batches) is below that of its first full window, so that one batch's examples cannot decide
     it. A run too short for two windows compares its first and last batch."""
     windows = run.run_recent_losses  # every attempt's: a retry after the final checkpoint trains 0 batches
-    full = [w for w in windows if w[2] == max(n for _, _, n in windows)] if windows else []
+    widest = max((n for _, _, n in windows), default=0)
+    full = [w for w in windows if w[2] == widest]
     if len(full) >= 2 and full[-1][0] > full[0][0]:
         (first_batch, first, n), (last_batch, last, _) = full[0], full[-1]
         return registry.CheckOutcome(
@@ -208,11 +207,7 @@ def train_model_version(
         dataset_version=dataset.version,
         config_yaml=OmegaConf.to_yaml(trained.cfg),
         checks=model_checks(trained),
-        details={
-            "preset": preset,
-            "settings": training_config.settings_dict(settings),
-            "metrics": trained.metrics,
-        },
+        details={"preset": preset, "settings": training_config.settings_dict(settings), "metrics": trained.metrics},
     )
     log(f"registered {record.label} (candidate) at {record.uri}")
     pruned = training_config.prune_runs(run_dir.parent, keep=2, current=run_dir)  # the model is stored

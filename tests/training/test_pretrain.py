@@ -153,8 +153,7 @@ def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those
 
 def test_a_corpus_can_be_mined_for_chosen_kinds_and_its_command_says_which():
     assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
-        "foreign_syntax": 1.0,
-        "missing_colon": 1.0,
+        "foreign_syntax": 1.0, "missing_colon": 1.0,
     }
     # A kind the linters cannot verify, or one left out as a guess, is refused by name.
     for kind in ("misspelled_method", "missing_import", "typo_in_comment"):
