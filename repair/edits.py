@@ -323,5 +323,7 @@ class EditGrammar:
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one grammar per loaded model, lines recur every step
     def _pieces(self, line: str) -> list[tuple[int, str]]:
         """The tokens that are substrings of `line`, with their text."""
-        found = {line[i : i + n] for i in range(len(line)) for n in range(1, self.longest + 1) if i + n <= len(line)}
+        # In the line's order, not a set's: the list's order must not depend on the hash seed.
+        ends = ((i, n) for i in range(len(line)) for n in range(1, self.longest + 1) if i + n <= len(line))
+        found = dict.fromkeys(line[i : i + n] for i, n in ends)
         return [(self.ids[piece], piece) for piece in found if piece in self.ids]
