@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
+from benchmarks.bench_decoding import add_held_out_option, read_held_out
 from benchmarks.results import load_words
 
 SECTION = "## Pretrained base"
@@ -288,12 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         "--max-files", type=int, default=200, help="stdlib files mined for the synthetic data"
     )
     parser.add_argument("--test-items", type=int, default=100)
-    parser.add_argument(
-        "--held-out",
-        default="test",
-        help="the splits scored, comma-separated: `test,validation` adds the validation split, which no "
-        "finetune trains on or picks a checkpoint by, for more items than a small day's test split holds",
-    )
+    add_held_out_option(parser)
     parser.add_argument(
         "--batches",
         type=int,
@@ -310,10 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args(argv if argv is not None else [])
-    held_out = args.held_out.split(",")
-    unknown = sorted(set(held_out) - {"test", "validation"})
-    if unknown:
-        parser.error(f"--held-out: not a held-out split: {', '.join(unknown)} (test, validation)")
+    held_out = args.held_out
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     load_before = [round(x, 1) for x in os.getloadavg()]
@@ -336,11 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.prepare_only:
         return
     base_dir = args.base or default_model_dir("cpu-tiny")
-    test = [
-        {**json.loads(line), "rule": "all"}
-        for split in held_out
-        for line in (work / "data" / "jsonl" / f"{split}.jsonl").read_text().splitlines()[: args.test_items]
-    ]
+    test = [{**row, "rule": "all"} for row in read_held_out(work / "data" / "jsonl", held_out, args.test_items)]
     window = DEFAULT_WINDOW
     results = {
         "argv": argv or [],

@@ -153,6 +153,35 @@ def newest_dataset(store: str) -> Path | None:
     )
 
 
+def held_out_splits(value: str) -> list[str]:
+    """`--held-out`'s splits: `test`, and `validation`, which no finetune trains on or picks a
+    checkpoint by, for more items than a small day's test split holds; never `train`."""
+    splits = value.split(",")
+    unknown = sorted(set(splits) - {"test", "validation"})
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not a held-out split: {', '.join(unknown)} (test, validation)")
+    return splits
+
+
+def add_held_out_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--held-out",
+        default=["test"],
+        type=held_out_splits,
+        help="the splits scored, comma-separated: `test,validation` adds the validation split, which no "
+        "finetune trains on or picks a checkpoint by, for more items than a small day's test split holds",
+    )
+
+
+def read_held_out(jsonl: Path, splits: list[str], limit: int | None = None) -> list[dict]:
+    """The examples of `splits` in the dataset folder `jsonl`, the first `limit` of each."""
+    return [
+        json.loads(line)
+        for split in splits
+        for line in [x for x in (jsonl / f"{split}.jsonl").read_text().splitlines() if x.strip()][:limit]
+    ]
+
+
 def function_items(limit: int) -> tuple[list, list]:
     """`function_repair` over this project's problems: a seeded sample of `limit` injected bugs (as
     `bench_eval`), and every other (handwritten) one."""
@@ -189,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"no trained model and dataset in {args.store}: nothing to measure (run `repair demo`)")
             return
         model_dir, data, described = found
-        test = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines() if line.strip()]
+        test = read_held_out(data, ["test"])
         load_before = os.getloadavg()
         items, _ = function_items(args.limit)
         rows = []

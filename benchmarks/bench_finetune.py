@@ -2,7 +2,8 @@
 demo's budget), side by side with the base alone, each scored with the served decoding on what the
 finetune is for and on what it must not lose:
 
-- the day: the dataset's held-out split, exact match (pass@1);
+- the day: the dataset's held-out split (`--held-out test,validation` adds its validation split),
+  exact match (pass@1);
 - the base's own skill: held-out repairs of a corpus mined as `repair pretrain` mines the base's (a
   fresh seed; the split keeps each project where the base's corpora had it, so these projects were
   never trained on), exact match (pass@1);
@@ -81,7 +82,7 @@ def scores(model_dir: Path, day: list[dict], corpus: list[dict], injected, handw
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks.bench_decoding import function_items, newest_dataset
+    from benchmarks.bench_decoding import add_held_out_option, function_items, newest_dataset, read_held_out
     from repair.commands.demo import DEMO_TRAIN_DURATION
     from repair.training.config import default_model_dir
 
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lrs", default="3e-4,1e-4,5e-5")
     parser.add_argument("--duration", default=DEMO_TRAIN_DURATION, help="default: the demo's finetuning budget")
     parser.add_argument("--limit", type=int, default=40, help="injected function_repair items")
+    add_held_out_option(parser)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
 
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    day = [json.loads(line) for line in (data / "test.jsonl").read_text().splitlines() if line.strip()]
+    day = read_held_out(data, args.held_out)
     corpus = base_corpus(args.corpus.resolve())
     injected, handwritten = function_items(args.limit)
     base = default_model_dir("cpu-tiny")
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         (f"Base: `{os.path.relpath(base)}`. Day: `{data}` (the `cpu-tiny` preset's finetune, {args.duration}). Corpus: held-out "
          f"splits of `{args.corpus}` (mined as the base's corpora are, seed {CORPUS_SEED})."),
         "",
-        "| model | day held-out exact (pass@1) | base's corpus held-out exact (pass@1) | function_repair injected tests pass (pass@1) | function_repair handwritten tests pass (pass@1) |",
+        f"| model | day {'+'.join(args.held_out)} exact (pass@1) | base's corpus held-out exact (pass@1) | function_repair injected tests pass (pass@1) | function_repair handwritten tests pass (pass@1) |",
         "| --- | ---: | ---: | ---: | ---: |",
         *(f"| {name} | " + " | ".join(cell(r[k], sizes[k]) for k in sizes) + " |" for name, r in rows),
         "",

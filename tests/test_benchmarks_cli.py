@@ -1,8 +1,11 @@
 """`python -m benchmarks NAME...`: options meant for one benchmark must not be dropped silently."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,3 +38,14 @@ def test_a_benchmark_section_names_the_model_it_was_run_on():
         "uv run python -m benchmarks.bench_serving --model-dir '/store/models/v 1'"
     )
     assert command_line([]) == "uv run python -m benchmarks bench_serving"
+
+
+@pytest.mark.parametrize("benchmark", ["bench_base", "bench_finetune"])
+def test_a_benchmark_refuses_to_score_a_split_that_is_trained_on(benchmark, tmp_path, capsys):
+    main = importlib.import_module(f"benchmarks.{benchmark}").main
+
+    with pytest.raises(SystemExit):
+        main(["--held-out", "test,train", "--work", str(tmp_path / "work")])
+
+    assert "not a held-out split: train" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()  # refused before anything was built

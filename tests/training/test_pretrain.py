@@ -374,13 +374,3 @@ def test_pretrain_wants_out_unless_it_only_builds_the_corpus(tmp_path):
     # An already built corpus: --corpus-only reports it and trains nothing.
     result = CliRunner().invoke(command, ["--work", str(other), "--corpus-only"])
     assert result.exit_code == 0 and "corpus:" in result.output and not (other / "run").exists()
-
-
-def test_bench_base_refuses_to_score_a_split_it_trains_on(tmp_path, capsys):
-    from benchmarks.bench_base import main
-
-    with pytest.raises(SystemExit):
-        main(["--held-out", "test,train", "--work", str(tmp_path / "work")])
-
-    assert "not a held-out split: train" in capsys.readouterr().err
-    assert not (tmp_path / "work").exists()  # refused before anything was built
