@@ -255,21 +255,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-write_section = partial(results.write_section, SECTION)
-EARLIER = "### Earlier run"
-KEPT_EARLIER_RUNS = 2
-
-
-def earlier_runs(path: Path = results.RESULTS) -> list[str]:
-    """The section's runs as the script wrote them, newest first (the last `KEPT_EARLIER_RUNS`), so
-    that a new run is written side by side with the ones before it."""
-    text = path.read_text(encoding="utf-8")
-    if SECTION not in text:
-        return []
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    runs = [run.strip() for run in text[start : None if following < 0 else following].split(EARLIER)]
-    return [run for run in runs if run][:KEPT_EARLIER_RUNS]
+write_run = partial(results.write_run, SECTION)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -353,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     body = markdown(results)
     print(body)
     if not args.no_write:
-        write_section("\n\n".join([body, *(f"{EARLIER}\n\n{run}" for run in earlier_runs())]))
+        write_run(body)
 
 
 if __name__ == "__main__":

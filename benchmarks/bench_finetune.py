@@ -13,7 +13,7 @@ finetune is for and on what it must not lose:
     uv run python -m benchmarks bench_finetune        # the store's newest dataset; mines the corpus once (~4 min)
     uv run python -m benchmarks.bench_finetune --data DIR/jsonl --corpus WORK --lrs 3e-4,1e-4,5e-5
 
-Writes the `## Finetuning learning rate` section of benchmarks/RESULTS.md.
+Writes the `## Finetuning learning rate` section of benchmarks/RESULTS.md, above the runs before it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from benchmarks import results
 from benchmarks.results import load_words
 
 SECTION = "## Finetuning learning rate"
-write_section = partial(results.write_section, SECTION)
+write_run = partial(results.write_run, SECTION)
 # The corpus of the base's kind: a seed none of the base's corpora used, 4 files per package.
 CORPUS_SEED, CORPUS_FILES_PER_PACKAGE = 11, 4
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     ])
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_run(body)
 
 
 if __name__ == "__main__":

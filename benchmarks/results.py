@@ -21,6 +21,28 @@ def write_section(heading: str, body: str, path: Path = RESULTS) -> None:
     path.write_text(text[:start] + "\n\n" + body + "\n\n" + text[end:], encoding="utf-8")
 
 
+EARLIER = "### Earlier run"
+
+
+def earlier_runs(heading: str, kept: int, path: Path = RESULTS) -> list[str]:
+    """The runs under `heading` as `write_run` wrote them, newest first (at most `kept`)."""
+    text = path.read_text(encoding="utf-8")
+    if heading not in text:
+        return []
+    start = text.index(heading) + len(heading)
+    following = text.find("\n## ", start)
+    runs = [run.strip() for run in text[start : None if following < 0 else following].split(EARLIER)]
+    return [run for run in runs if run][:kept]
+
+
+def write_run(heading: str, body: str, kept: int = 2, path: Path = RESULTS) -> None:
+    """`write_section` for a benchmark whose runs are read side by side (a new base, a new day): the
+    new run first, then the last `kept` runs it replaces, each under `### Earlier run`."""
+    body = body.strip().removeprefix(heading).strip()
+    before = earlier_runs(heading, kept, path)
+    write_section(heading, "\n\n".join([body, *(f"{EARLIER}\n\n{run}" for run in before)]), path)
+
+
 def load_words(before: float, after: float | None = None) -> str:
     """How busy the machine was when a benchmark ran, from its 1-minute load averages at the start
     and the end (default: now): measured, never typed in.

@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from benchmarks.results import load_words
+from benchmarks.results import EARLIER, earlier_runs, load_words, write_run
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -40,3 +40,15 @@ def test_a_niced_run_says_so(monkeypatch):
 
     monkeypatch.setattr(benchmarks.results.os, "nice", lambda increment: 10)
     assert "under `nice -n 10`" in load_words(0.2, 0.4)
+
+
+def test_a_run_is_written_above_the_runs_it_replaces_and_the_oldest_drop_out(tmp_path):
+    results, section = tmp_path / "RESULTS.md", "## Pretrained base"
+    results.write_text("# Results\n\n## Other\n\nkeep me\n")
+    for run in ("run 1", "run 2", "run 3", "run 4"):
+        write_run(section, f"{section}\n\n{run}", kept=2, path=results)
+    text = results.read_text()
+    # The newest, then the two runs it replaced.
+    assert earlier_runs(section, 3, results) == ["run 4", "run 3", "run 2"]
+    assert text.count(EARLIER) == 2 and "run 1" not in text
+    assert text.count(section) == 1 and "## Other\n\nkeep me" in text

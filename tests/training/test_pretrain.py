@@ -227,31 +227,6 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert card["training"]["first_loss"] < midway
 
 
-def test_bench_base_rewrites_only_its_own_results_section(tmp_path):
-    from benchmarks.bench_base import SECTION, write_section
-
-    results = tmp_path / "RESULTS.md"
-    results.write_text("# Results\n\n## Training\n\nkeep me\n\n## Evaluation\n\nkeep me too\n")
-    write_section(f"{SECTION}\n\nfirst\n", results)
-    write_section(f"{SECTION}\n\nsecond\n", results)
-    text = results.read_text()
-    assert text.count(SECTION) == 1 and "second" in text and "first" not in text
-    assert "## Training\n\nkeep me" in text and "## Evaluation\n\nkeep me too" in text
-
-
-def test_bench_base_keeps_the_runs_it_replaces_side_by_side(tmp_path):
-    from benchmarks.bench_base import EARLIER, SECTION, earlier_runs, write_section
-
-    results = tmp_path / "RESULTS.md"
-    results.write_text("# Results\n\n## Other\n\nkeep me\n")
-    for run in ("run 1", "run 2", "run 3", "run 4"):
-        write_section("\n\n".join([run, *(f"{EARLIER}\n\n{r}" for r in earlier_runs(results))]), results)
-    text = results.read_text()
-    assert earlier_runs(results) == ["run 4", "run 3"]  # the newest, then the last two it replaced
-    assert text.count(EARLIER) == 2 and "run 2" in text and "run 1" not in text
-    assert text.count(SECTION) == 1 and "## Other\n\nkeep me" in text
-
-
 def test_the_card_learning_curve_spans_the_run():
     losses = [(batch, 7.0 - batch / 100) for batch in range(1, 161)]
     curve = pretrain.loss_curve_points(losses, points=8)
