@@ -292,7 +292,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     parser.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = parser.parse_args(argv if argv is not None else [])
-    held_out = args.held_out
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     load_before = [round(x, 1) for x in os.getloadavg()]
@@ -315,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.prepare_only:
         return
     base_dir = args.base or default_model_dir("cpu-tiny")
-    test = [{**row, "rule": "all"} for row in read_held_out(work / "data" / "jsonl", held_out, args.test_items)]
+    test = [{**row, "rule": "all"} for row in read_held_out(work / "data" / "jsonl", args.held_out, args.test_items)]
     window = DEFAULT_WINDOW
     results = {
         "argv": argv or [],
@@ -324,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_before": load_before,
         "data_source": source,
         "data": sizes,
-        "held_out": {"splits": held_out, "items": len(test)},
+        "held_out": {"splits": args.held_out, "items": len(test)},
         "base_dir": os.path.relpath(base_dir),  # the repository's path, not this checkout's
         "base": {
             "card": json.loads((base_dir / "card.json").read_text()),

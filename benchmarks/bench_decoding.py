@@ -154,8 +154,7 @@ def newest_dataset(store: str) -> Path | None:
 
 
 def held_out_splits(value: str) -> list[str]:
-    """`--held-out`'s splits: `test`, and `validation`, which no finetune trains on or picks a
-    checkpoint by, for more items than a small day's test split holds; never `train`."""
+    """`--held-out`'s value as a list of splits; `train` (or anything else) refused."""
     splits = value.split(",")
     unknown = sorted(set(splits) - {"test", "validation"})
     if unknown:

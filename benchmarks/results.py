@@ -38,9 +38,8 @@ def earlier_runs(heading: str, kept: int, path: Path = RESULTS) -> list[str]:
 def write_run(heading: str, body: str, kept: int = 2, path: Path = RESULTS) -> None:
     """`write_section` for a benchmark whose runs are read side by side (a new base, a new day): the
     new run first, then the last `kept` runs it replaces, each under `### Earlier run`."""
-    body = body.strip().removeprefix(heading).strip()
     before = earlier_runs(heading, kept, path)
-    write_section(heading, "\n\n".join([body, *(f"{EARLIER}\n\n{run}" for run in before)]), path)
+    write_section(heading, "\n\n".join([body.strip(), *(f"{EARLIER}\n\n{run}" for run in before)]), path)
 
 
 def load_words(before: float, after: float | None = None) -> str:
