@@ -92,6 +92,12 @@ from repair.training.pretrain import MAX_FILE_BYTES
     help="Continue from this base's weights and tokenizer (copied into WORK first) instead of a random init.",
 )
 @click.option(
+    "--grow-layers",
+    type=click.IntRange(min=1),
+    help="Deepen the --init-from base to this many layers first (new layers start as no-ops: "
+    "repair.training.grow), for a run that needs more capacity than the base has.",
+)
+@click.option(
     "--hardware", default="2-core CPU (shared), 1 torch thread", show_default=True, help="For the model card."
 )
 def command(
@@ -111,6 +117,7 @@ def command(
     heldout,
     hardware,
     init_from,
+    grow_layers,
 ):
     """Pretrain the base repair model (synthetic repairs of third-party code) and export it with a card."""
     import json
@@ -128,12 +135,23 @@ def command(
         raise click.UsageError("--with-corpus joins corpora for training: it has no use with --corpus-only")
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    if grow_layers and not init_from:
+        raise click.UsageError("--grow-layers deepens the --init-from base: give --init-from")
     init = None
     if init_from:
         # A copy: --out may be the same folder, overwritten at export.
         init = work / "init"
         if not init.is_dir():
             shutil.copytree(Path(init_from).resolve(), init)
+            if grow_layers:
+                from repair.training.grow import grow_depth
+
+                try:
+                    added = grow_depth(init, grow_layers)
+                except ValueError as exc:
+                    shutil.rmtree(init)
+                    raise click.UsageError(str(exc)) from exc
+                click.echo(f"deepened {init_from} by {added} layers to {grow_layers} (the new ones start as no-ops)")
     corpus_file = work / "corpus.json"
     if corpus_file.is_file():
         corpus = json.loads(corpus_file.read_text())

@@ -659,8 +659,13 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         )
     parent = card.get("init_from")
     if parent:
+        deepened = (
+            " (deepened to this model's layers by `--grow-layers`, the new ones starting as no-ops)"
+            if parent["parameters"] != card["parameters"]
+            else ""
+        )
         lines.append(
-            f"| continued from | `{parent['name']}` as it was before this run ({parent['parameters']:,} parameters, {parent['max_duration']} of {parent['global_batch_size']}, {parent['cpu_s'] / 60:.1f} CPU-min; its held-out exact match {parent['heldout'].get('exact_match', 0):.1%} on its own test split): weights and tokenizer |"
+            f"| continued from | `{parent['name']}` as it was before this run ({parent['parameters']:,} parameters, {parent['max_duration']} of {parent['global_batch_size']}, {parent['cpu_s'] / 60:.1f} CPU-min; its held-out exact match {parent['heldout'].get('exact_match', 0):.1%} on its own test split): weights{deepened} and tokenizer |"
         )
     lines += ["", "Reproduce (from the repository root):", ""]
     if parent:

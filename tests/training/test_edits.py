@@ -369,3 +369,78 @@ def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_
     assert all(len(rows) == 4 for rows in first_rows)
     all_differ = all(len(set(rows)) == 4 for rows in first_rows)
     assert all_differ if ranked else not all_differ, first_rows
+
+
+# Two held-out prompts of a simulated day (2026-12-04) on which the shipped base's greedy candidates
+# kept a span unchanged, and never edited the name the diagnostic flags.
+_KEPT_SPAN_PROMPT = (
+    '<code>\n#main.py\n7 \n8 \n9 def _strip_ipv6_iface(enc_name: bytes) -> bytes:\n10     """Remove interface scope from IPv6 address."""\n'
+    '11     enc_name, percent, _ = enc_namr.partition(b"%")\n12     if percent:\n13         assert enc_name.startswith(b\'[\'), enc_name\n'
+    "14         enc_name += b']'\n15     return enc_name\n</code>\n"
+    '<lsp_error>"enc_namr" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
+    '<error_line>11     enc_name, percent, _ = enc_namr.partition(b"%")</error_line>\n'
+)
+_FLAGGED_NAME_PROMPT = (
+    "<code>\n#main.py\n9     def __init__(self, path, allowance):\n10         if path == '' and not allowance:\n"
+    "11             # an empty value means allow all\n12             allowance = True\n"
+    "13         path = urlllib.parse.urlunparse(urllib.parse.urlparse(path))\n14         self.path = urllib.parse.quote(path)\n"
+    "15         self.allowance = allowance\n16 \n17     def applies_to(self, filename):\n</code>\n"
+    "<lsp_error>Undefined name `urlllib` (ruff F821)</lsp_error>\n"
+    "<error_line>13         path = urlllib.parse.urlunparse(urllib.parse.urlparse(path))</error_line>\n"
+)
+
+
+def _shipped_first_rows(prompt: str, **disabled) -> list[tuple[str, str]]:
+    """(first row, second row) of each greedy candidate of the shipped base, as the model wrote it;
+    `disabled` replaces RepairModel attributes (the control of the tests below)."""
+    from repair.model import RepairModel
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4)
+    model._finish = lambda prompt, text: text
+    for name, value in disabled.items():
+        setattr(model, name, value)
+    rows = [edit.removeprefix("<edit>\n").split("\n") for edit in model.candidates_of([prompt])[0]]
+    return [(r[0], r[1] if len(r) > 1 else "") for r in rows]
+
+
+def test_no_greedy_candidate_replaces_a_span_by_itself():
+    """An `@K SPAN` answered `=SPAN` changes nothing: decoding completes that header again from the
+    cheapest departure from its greedy NEW (the control, without it: such candidates)."""
+    from repair.model import _NoOpFork
+
+    def kept(rows):
+        return [(a, b) for a, b in rows if a.startswith("@") and b == "=" + a.split(" ", 1)[1]]
+
+    rows = _shipped_first_rows(_KEPT_SPAN_PROMPT)
+    assert len(rows) == 4 and not kept(rows), rows
+    original = _NoOpFork.offer
+    try:
+        _NoOpFork.offer = lambda self, *args: None
+        assert kept(_shipped_first_rows(_KEPT_SPAN_PROMPT))
+    finally:
+        _NoOpFork.offer = original
+
+
+def test_a_flagged_undefined_name_is_always_among_the_places_edited():
+    """The diagnostic names the undefined `urlllib`: one candidate edits it even where the model
+    ranks four other headers higher (the control, without it: none does)."""
+    assert ("@0 urlllib", "=urllib") in _shipped_first_rows(_FLAGGED_NAME_PROMPT)
+    unflagged = _shipped_first_rows(_FLAGGED_NAME_PROMPT, _flagged_header=lambda *args: None)
+    assert not any(first == "@0 urlllib" for first, _ in unflagged), unflagged
+
+
+def test_no_op_fork_takes_the_cheapest_departure_inside_new_only():
+    from repair.model import EDIT_OPENING, _NoOpFork
+
+    fork = _NoOpFork("@0 enc_namr\n")
+    assert fork.span == "enc_namr"
+    assert fork.in_new(EDIT_OPENING + "@0 enc_namr\n=enc_na") and not fork.in_new(EDIT_OPENING + "@0 enc_namr\n=x\n")
+    fork.offer(2, -3.0, 11)
+    fork.offer(3, -1.5, 12)
+    fork.offer(4, -2.0, 13)
+    assert fork.best == (-1.5, 3, 12)
+    assert fork.is_no_op(EDIT_OPENING + "@0 enc_namr\n=enc_namr\n</edit>")
+    assert not fork.is_no_op(EDIT_OPENING + "@0 enc_namr\n=enc_name\n</edit>")
+    assert not _NoOpFork("-0\n").in_new(EDIT_OPENING + "-0\n")  # only `@K SPAN` rows have a NEW
+    assert _NoOpFork("@0 enc_namr\n=enc_nam").span is None  # a fork's header is not forked again
