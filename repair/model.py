@@ -197,6 +197,22 @@ class _HeaderTrie:
             self.ends[node] = header
 
 
+# Diagnostics that name the identifier to correct, quoted first in the message: an undefined name
+# (`repair.verify.SAME_PROBLEM`) and an unknown attribute (`"gmtiem" is not a known attribute of
+# module "time"`, `Cannot access attribute "extends" for class "list[int]"`).
+_NAMING_RULES = {("pyright", "reportUndefinedVariable"), ("ruff", "F821"), ("pyright", "reportAttributeAccessIssue")}
+_FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
+
+
+def flagged_name(prompt: ParsedPrompt) -> str | None:
+    """The identifier the prompt's diagnostic says is wrong, when its rule names one."""
+    parts = prompt.diagnostic_parts()
+    if parts is None or (parts[1], parts[2]) not in _NAMING_RULES:
+        return None
+    found = _FIRST_QUOTED.search(parts[0])
+    return found.group(1) if found else None
+
+
 class _NoOpFork:
     """For one `@K SPAN` header being completed greedily: the cheapest single departure from the
     greedy path inside its `=NEW` row (the step, the path's log-probability with the step's second
@@ -424,20 +440,14 @@ class RepairModel:
         return [self._finish(model_input(prompt), text) for text in ranked]
 
     def _flagged_header(self, parsed: ParsedPrompt, prefix: list[int], headers) -> tuple[float, list[int], str] | None:
-        """`@0 NAME` scored by the model, when the diagnostic names an undefined NAME that occurs
-        once in the error line and no header of `headers` is it; else None."""
+        """`@0 NAME` scored by the model, when the diagnostic names NAME (`flagged_name`), NAME
+        occurs once in the error line and no header of `headers` is it; else None."""
         import torch
 
-        from repair.verify import problem_in
-
-        parts = parsed.diagnostic_parts()
-        if parts is None:
+        name = flagged_name(parsed)
+        if name is None:
             return None
-        message, source, code = parts
-        problem = problem_in(source, code, message)
-        if problem[0] != "undefined name":
-            return None
-        header = f"@0 {problem[1]}\n"
+        header = f"@0 {name}\n"
         if any(text == header for _, _, text in headers) or header not in edit_headers(parsed):
             return None
         ids = self.tokenizer(header, add_special_tokens=False)["input_ids"]

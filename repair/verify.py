@@ -127,16 +127,11 @@ _QUOTED_NAME = re.compile(r"[\"`]([^\"`]+)[\"`]")
 def problem_of(diagnostic: Diagnostic) -> tuple[str, ...]:
     """What a diagnostic reports, independent of the linter when another linter reports the same
     problem (`SAME_PROBLEM`): `("undefined name", "math")`; else `(source, rule, message)`."""
-    return problem_in(diagnostic.source, diagnostic.code, diagnostic.message)
-
-
-def problem_in(source: str, code: str, message: str) -> tuple[str, ...]:
-    """`problem_of` for a diagnostic known by its source, rule and message alone (a prompt's)."""
-    kind = SAME_PROBLEM.get((source, code))
-    name = _QUOTED_NAME.search(message) if kind else None
+    kind = SAME_PROBLEM.get((diagnostic.source, diagnostic.code))
+    name = _QUOTED_NAME.search(diagnostic.message) if kind else None
     if kind and name:
         return (kind, name.group(1))
-    return (source, code, message)
+    return (diagnostic.source, diagnostic.code, diagnostic.message)
 
 
 def problem_counts(diagnostics: Sequence[Diagnostic], severity: str | None = None) -> Counter[tuple[str, ...]]:
