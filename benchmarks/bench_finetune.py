@@ -12,6 +12,7 @@ finetune is for and on what it must not lose:
 
     uv run python -m benchmarks bench_finetune        # the store's newest dataset; mines the corpus once (~4 min)
     uv run python -m benchmarks.bench_finetune --data DIR/jsonl --corpus WORK --lrs 3e-4,1e-4,5e-5
+    uv run python -m benchmarks.bench_finetune --base OTHER_BASE --lrs 5e-5   # another base, same day
 
 Writes the `## Finetuning learning rate` section of benchmarks/RESULTS.md, above the runs before it.
 """
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, help="a repair_dataset jsonl folder (default: the store's newest)")
     parser.add_argument("--corpus", type=Path, default=Path(".data/bench_finetune/corpus"), help="mined here once")
     parser.add_argument("--work", type=Path, default=Path(".data/bench_finetune"))
+    parser.add_argument("--base", type=Path, help="the base to finetune (default: the cpu-tiny preset's, models/base-cpu)")
     parser.add_argument("--lrs", default="3e-4,1e-4,5e-5")
     parser.add_argument("--duration", default=DEMO_TRAIN_DURATION, help="default: the demo's finetuning budget")
     parser.add_argument("--limit", type=int, default=40, help="injected function_repair items")
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
 
+    if args.base and not (args.base / "config.json").is_file():
+        parser.error(f"--base {args.base}: no model there (no config.json)")
     data = args.data or newest_dataset(args.store)
     if data is None:
         print(f"no dataset in {args.store} and no --data: nothing to finetune on (run `repair demo`)")
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     day = read_held_out(data, args.held_out)
     corpus = base_corpus(args.corpus.resolve())
     injected, handwritten = function_items(args.limit)
-    base = default_model_dir("cpu-tiny")
+    base = args.base or default_model_dir("cpu-tiny")
     rows = [("base alone, zero-shot", scores(base, day, corpus, injected, handwritten))]
     print(json.dumps(rows[-1]), flush=True)
     for lr in (float(x) for x in args.lrs.split(",")):

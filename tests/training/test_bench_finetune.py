@@ -1,6 +1,9 @@
-"""`bench_finetune`: a store without a dataset is told so, and RESULTS.md is left as it was."""
+"""`bench_finetune`: a store without a dataset is told so, and RESULTS.md is left as it was; a --base
+that is not a model is refused."""
 
 from __future__ import annotations
+
+import pytest
 
 from benchmarks import bench_finetune
 from benchmarks.results import RESULTS
@@ -14,3 +17,10 @@ def test_a_store_without_a_dataset_measures_nothing_and_writes_nothing(tmp_path,
     assert "nothing to finetune on" in capsys.readouterr().out
     assert RESULTS.read_text(encoding="utf-8") == before
     assert not (tmp_path / "corpus").exists()  # no corpus mined for nothing
+
+
+def test_a_base_that_is_not_a_model_is_refused_by_name(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench_finetune.main(["--base", str(tmp_path / "nowhere"), "--store", str(tmp_path / "store")])
+
+    assert f"--base {tmp_path / 'nowhere'}: no model there" in capsys.readouterr().err
