@@ -8,7 +8,8 @@ the quick check refuses would have scored (why the served model answers `no_fix`
 
 Every answer is the served one (`benchmarks.bench_serving.served_model`: the Triton config's decoding
 and torch threads, with `edit_candidates` set to the row's count), given the request's whole file as
-Triton gives it. Held-out exact match: the dataset's test split, the answer's diff ops equal to the
+Triton gives it. Held-out exact match: the dataset's test split (`--held-out test,validation` adds
+its validation split), the answer's diff ops equal to the
 reference's (`repair.training.heldout.exact_match`; the split has prompts only, so the quick check sees
 the prompt's lines). Executable: `function_repair`'s injected bugs in this project's problems, a
 seeded sample of `--limit` (as `bench_eval`), the tests pass (pass@1). Latency: `RepairService` in
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-beams", default="4", help="edit_candidates to compare with token beams ('' for none)")
     parser.add_argument("--limit", type=int, default=40, help="injected function_repair items")
     parser.add_argument("--rounds", type=int, default=5, help="latency: rounds of the 4 smoke cases")
+    add_held_out_option(parser)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv or [])
 
@@ -217,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"no trained model and dataset in {args.store}: nothing to measure (run `repair demo`)")
             return
         model_dir, data, described = found
-        test = read_held_out(data, ["test"])
+        test = read_held_out(data, args.held_out)
         load_before = os.getloadavg()
         items, _ = function_items(args.limit)
         rows = []
@@ -249,10 +251,10 @@ def main(argv: list[str] | None = None) -> None:
         SECTION,
         "",
         f"Command: `uv run python -m benchmarks.bench_decoding --store {args.store}`"
-        + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--candidates {args.candidates}`, `--token-beams {args.token_beams}`, `--limit {args.limit}`)  ",
+        + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--candidates {args.candidates}`, `--token-beams {args.token_beams}`, `--limit {args.limit}`, `--held-out {','.join(args.held_out)}`)  ",
         (f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before[0])}, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  "),
-        f"Model: {described}; data: {data} (test split n={n_test}); function_repair: {n_items} injected items, seed 0.",
+        f"Model: {described}; data: {data} ({'+'.join(args.held_out)} n={n_test}); function_repair: {n_items} injected items, seed 0.",
         "",
         *table,
         "",

@@ -82,6 +82,12 @@ def scores(model_dir: Path, day: list[dict], corpus: list[dict], injected, handw
     }
 
 
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies inside it, else absolute."""
+    resolved = path.resolve()
+    return os.path.relpath(resolved) if resolved.is_relative_to(Path.cwd()) else str(resolved)
+
+
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.bench_decoding import add_held_out_option, function_items, newest_dataset, read_held_out
     from repair.commands.demo import DEMO_TRAIN_DURATION
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Command: `uv run python -m benchmarks.bench_finetune {' '.join(argv or [])}`  ",
         (f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before)}, "
          f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {(time.perf_counter() - started) / 60:.0f} min  "),
-        (f"Base: `{os.path.relpath(base)}`. Day: `{data}` (the `cpu-tiny` preset's finetune, {args.duration}). Corpus: held-out "
+        (f"Base: `{shown_path(base)}`. Day: `{data}` (the `cpu-tiny` preset's finetune, {args.duration}). Corpus: held-out "
          f"splits of `{args.corpus}` (mined as the base's corpora are, seed {CORPUS_SEED})."),
         "",
         f"| model | day {'+'.join(args.held_out)} exact (pass@1) | base's corpus held-out exact (pass@1) | function_repair injected tests pass (pass@1) | function_repair handwritten tests pass (pass@1) |",

@@ -3,6 +3,8 @@ that is not a model is refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from benchmarks import bench_finetune
@@ -24,3 +26,12 @@ def test_a_base_that_is_not_a_model_is_refused_by_name(tmp_path, capsys):
         bench_finetune.main(["--base", str(tmp_path / "nowhere"), "--store", str(tmp_path / "store")])
 
     assert f"--base {tmp_path / 'nowhere'}: no model there" in capsys.readouterr().err
+
+
+def test_a_base_is_shown_relative_inside_the_working_directory_and_absolute_outside(tmp_path, monkeypatch):
+    inside = tmp_path / "repo"
+    (inside / "models" / "base-cpu").mkdir(parents=True)
+    monkeypatch.chdir(inside)
+
+    assert bench_finetune.shown_path(Path("models/base-cpu")) == "models/base-cpu"
+    assert bench_finetune.shown_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
