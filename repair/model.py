@@ -412,7 +412,7 @@ class RepairModel:
         ranked by the log-probability of the whole edit. Beams over tokens spend their width on
         replacements at one place: on the demo day's 15 held-out prompts, 4 beams put all 4 answers
         on one `@K SPAN` for 11 of them (the demo model of 2026-12-03). With more than one answer,
-        one edits the undefined name the diagnostic flags (`_flagged_header`), and an answer that
+        one edits the name the diagnostic flags (`_flagged_header`), and an answer that
         would replace a span by itself is completed again (`_NoOpFork`)."""
         import torch
 
@@ -425,7 +425,7 @@ class RepairModel:
         with torch.inference_mode():
             out = self.model(torch.tensor([prefix], device=self.device), use_cache=True)
             headers = self._header_beams(trie, out.past_key_values, out.logits[:, -1].float().log_softmax(-1))
-            # The diagnostic says where an undefined name is: one of several answers edits it, in
+            # The diagnostic names the identifier to correct: one of several answers edits it, in
             # place of the least likely header, however the model ranks it.
             flagged = self._flagged_header(parsed, prefix, headers) if self.candidates > 1 else None
             if flagged is not None:
