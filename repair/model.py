@@ -10,6 +10,7 @@ block against the prompt before returning it: every caller sees a numbered line 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -424,23 +425,27 @@ class RepairModel:
         prefix = self.tokenizer(model_input(prompt) + EDIT_OPENING, add_special_tokens=False)["input_ids"]
         with torch.inference_mode():
             out = self.model(torch.tensor([prefix], device=self.device), use_cache=True)
-            headers = self._header_beams(trie, out.past_key_values, out.logits[:, -1].float().log_softmax(-1))
+            # The prompt is read once; each step below extends its own copy of the prompt's cache.
+            prompt_cache, first_logp = out.past_key_values, out.logits[:, -1].float().log_softmax(-1)
+            headers = self._header_beams(trie, copy.deepcopy(prompt_cache), first_logp)
             # The diagnostic names the identifier to correct: one of several answers edits it, in
             # place of the least likely header, however the model ranks it.
-            flagged = self._flagged_header(parsed, prefix, headers) if self.candidates > 1 else None
+            flagged = self._flagged_header(parsed, prompt_cache, first_logp, headers) if self.candidates > 1 else None
             if flagged is not None:
                 headers = [*headers[: self.candidates - 1], flagged]
-            completions, forks = self._complete_headers(parsed, headers, self._prefix_cache(out, prefix), len(prefix))
+            completions, forks = self._complete_headers(parsed, headers, copy.deepcopy(prompt_cache), len(prefix))
             if forks:
-                out = self.model(torch.tensor([prefix], device=self.device), use_cache=True)
-                forked, _ = self._complete_headers(parsed, list(forks.values()), self._prefix_cache(out, prefix), len(prefix))
+                forked, _ = self._complete_headers(parsed, list(forks.values()), copy.deepcopy(prompt_cache), len(prefix))
                 for row, completion in zip(forks, forked, strict=True):
                     completions[row] = completion
         ranked = [text for _, text in sorted(completions, key=lambda pair: -pair[0])]
         return [self._finish(model_input(prompt), text) for text in ranked]
 
-    def _flagged_header(self, parsed: ParsedPrompt, prefix: list[int], headers) -> tuple[float, list[int], str] | None:
-        """`@0 NAME` scored by the model, when the diagnostic names NAME (`flagged_name`), NAME
+    def _flagged_header(
+        self, parsed: ParsedPrompt, prompt_cache, first_logp, headers
+    ) -> tuple[float, list[int], str] | None:
+        """`@0 NAME` scored by the model after the prompt (its KV cache, left as it is, and the
+        log-probabilities of the first token), when the diagnostic names NAME (`flagged_name`), NAME
         occurs once in the error line and no header of `headers` is it; else None."""
         import torch
 
@@ -451,18 +456,10 @@ class RepairModel:
         if any(text == header for _, _, text in headers) or header not in edit_headers(parsed):
             return None
         ids = self.tokenizer(header, add_special_tokens=False)["input_ids"]
-        logits = self.model(torch.tensor([prefix + ids], device=self.device)).logits[0].float().log_softmax(-1)
-        score = sum(float(logits[len(prefix) - 1 + i, token]) for i, token in enumerate(ids))
+        out = self.model(torch.tensor([ids], device=self.device), past_key_values=copy.deepcopy(prompt_cache), use_cache=True)
+        logp = torch.cat([first_logp, out.logits[0, :-1].float().log_softmax(-1)])
+        score = sum(float(logp[i, token]) for i, token in enumerate(ids))
         return score, ids, header
-
-    def _prefix_cache(self, out, prefix: list[int]):
-        """The KV cache of the prompt alone, one row, from the forward pass `out` over `prefix`."""
-        import torch
-
-        cache = out.past_key_values
-        cache.crop(len(prefix))
-        cache.batch_select_indices(torch.zeros(1, dtype=torch.long, device=self.device))
-        return cache
 
     def _header_beams(self, trie: _HeaderTrie, cache, logp) -> list[tuple[float, list[int], str]]:
         """(log-probability, token ids, text) of the `candidates` likeliest complete headers; `cache`
