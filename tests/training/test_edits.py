@@ -462,3 +462,25 @@ def test_the_flagged_name_is_the_identifier_a_naming_rule_quotes_first(lsp_error
 
     prompt = _FLAGGED_NAME_PROMPT.replace("Undefined name `urlllib` (ruff F821)", lsp_error)
     assert flagged_name(parse_prompt(prompt)) == name
+
+
+@pytest.mark.parametrize("prompt", [_KEPT_SPAN_PROMPT, _FLAGGED_NAME_PROMPT], ids=["no-op re-completed", "flagged name"])
+def test_the_model_reads_the_prompt_once_even_when_a_rule_adds_work(prompt):
+    """Both rules extend copies of the prompt's KV cache: of the model's forward passes for one
+    request, one holds the prompt (the others hold a few new tokens each)."""
+    from repair.model import RepairModel
+    from repair.training.config import SHIPPED_MODELS_DIR
+
+    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4)
+    lengths = []
+    forward = model.model.forward
+
+    def counted(input_ids=None, *args, **kwargs):
+        lengths.append(input_ids.shape[-1])
+        return forward(input_ids, *args, **kwargs)
+
+    model.model.forward = counted
+    model.candidates_of([prompt])
+    prompt_tokens = len(model.tokenizer(prompt)["input_ids"])
+    assert sum(length >= prompt_tokens for length in lengths) == 1, lengths
+    assert max(length for length in lengths if length < prompt_tokens) < 20, lengths
