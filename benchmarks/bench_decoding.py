@@ -9,9 +9,9 @@ the quick check refuses would have scored (why the served model answers `no_fix`
 Every answer is the served one (`benchmarks.bench_serving.served_model`: the Triton config's decoding
 and torch threads, with `edit_candidates` set to the row's count), given the request's whole file as
 Triton gives it. Held-out exact match: the dataset's test split (`--held-out test,validation` adds
-its validation split), the answer's diff ops equal to the
-reference's (`repair.training.heldout.exact_match`; the split has prompts only, so the quick check sees
-the prompt's lines). Executable: `function_repair`'s injected bugs in this project's problems, a
+its validation split), the answer's diff ops equal to the reference's
+(`repair.training.heldout.exact_match`; the split has prompts only, so the quick check sees the
+prompt's lines). Executable: `function_repair`'s injected bugs in this project's problems, a
 seeded sample of `--limit` (as `bench_eval`), the tests pass (pass@1). Latency: `RepairService` in
 process on the serving smoke cases, one request at a time, median.
 """

@@ -26,6 +26,7 @@ from repair.linediff import CLOSE_TAG, OPEN_TAG
 from repair.lint.tools import ToolFailure
 from repair.prompt import ParsedPrompt, PromptError, parse_prompt
 from repair.quickcheck import first_clearing, prompt_source
+from repair.verify import SAME_PROBLEM
 
 # Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
 AUTO_DEVICE = "auto"
@@ -199,9 +200,9 @@ class _HeaderTrie:
 
 
 # Diagnostics that name the identifier to correct, quoted first in the message: an undefined name
-# (`repair.verify.SAME_PROBLEM`) and an unknown attribute (`"gmtiem" is not a known attribute of
+# (the rules of `SAME_PROBLEM`) and an unknown attribute (`"gmtiem" is not a known attribute of
 # module "time"`, `Cannot access attribute "extends" for class "list[int]"`).
-_NAMING_RULES = {("pyright", "reportUndefinedVariable"), ("ruff", "F821"), ("pyright", "reportAttributeAccessIssue")}
+_NAMING_RULES = {*SAME_PROBLEM, ("pyright", "reportAttributeAccessIssue")}
 _FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
 
 
