@@ -142,6 +142,14 @@ def seconds_per_batch(name: str) -> float:
     return (train[-1]["elapsed_s"] - first["elapsed_s"]) / max(1, train[-1]["batch"] - first["batch"])
 
 
+def plan_batches(rates: dict[str, float], train_s: float, max_batches: int) -> dict[str, int]:
+    """Batches for each shape: 90% of what `train_s` holds at its measured seconds per batch, in
+    fifties, at least 100 and at most `max_batches`."""
+    return {
+        name: min(max_batches, max(100, int(train_s / rate * 0.9) // 50 * 50)) for name, rate in rates.items()
+    }
+
+
 def bring_back(name: str, out: Path, bf16: bool, dest: Path, clock: Clock) -> None:
     """`out` (or the run's latest export when the command did not finish) as a tar under `dest`."""
     if not (out / "card.json").exists():
@@ -207,10 +215,7 @@ def main() -> None:
         shutil.rmtree(f".data/{name}/scratch_model", ignore_errors=True)
     probe_s = clock.elapsed()
     train_s = args.budget - probe_s - 0.6 * probe_s - AFTER_TRAINING_S  # 0.6: startup, data cached
-    plan = {
-        name: min(args.max_batches, max(100, int(train_s / rate * 0.9) // 50 * 50))
-        for name, rate in rates.items()
-    }
+    plan = plan_batches(rates, train_s, args.max_batches)
     clock.say(f"s/batch {rates}; plan {plan} batches in ~{train_s:.0f} s")
     (logs / "plan.json").write_text(
         json.dumps({"seconds_per_batch": rates, "batches": plan, "probe_s": probe_s})

@@ -1,0 +1,83 @@
+"""benchmarks.gpu_pretrain's planning and what it brings back (the device call itself needs a GPU)."""
+
+import tarfile
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from benchmarks import gpu_pretrain
+
+
+def test_plan_fits_the_time_at_the_measured_rate():
+    plan = gpu_pretrain.plan_batches({"gpu-s": 0.074, "gpu-l": 0.094}, train_s=300, max_batches=10_000)
+    assert plan == {"gpu-s": 3600, "gpu-l": 2850}
+    assert all(batches * rate <= 300 for batches, rate in zip(plan.values(), (0.074, 0.094), strict=True))
+
+
+def test_plan_is_capped_and_floored():
+    assert gpu_pretrain.plan_batches({"a": 0.01}, train_s=300, max_batches=3000) == {"a": 3000}
+    assert gpu_pretrain.plan_batches({"a": 5.0}, train_s=60, max_batches=3000) == {"a": 100}
+
+
+def test_pretrain_args_set_the_shape_and_gpu_precision():
+    args = type("Args", (), {"heldout": 200, "hardware": "h", "batch": 128, "cpu_smoke": False})()
+    command = gpu_pretrain.pretrain_args(
+        "gpu-l", gpu_pretrain.SHAPES["gpu-l"], 3000, "out", args, probe=False
+    )
+    sets = {command[i + 1] for i, a in enumerate(command) if a == "--set"}
+    assert {
+        "precision=amp_bf16",
+        "global_train_batch_size=128",
+        "variables.scratch_model.num_layers=8",
+    } <= sets
+    assert command[command.index("--max-duration") + 1] == "3000ba"
+    assert command[command.index("--heldout") + 1] == "200"
+
+
+@pytest.fixture
+def export(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    save_file({"w": torch.randn(64, 64)}, folder / "model.safetensors")
+    (folder / "config.json").write_text("{}")
+    (folder / "card.json").write_text("{}")  # the command finished
+    return folder
+
+
+def test_large_base_comes_back_in_bf16(export, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    gpu_pretrain.bring_back("gpu-l", export, bf16=True, dest=dest, clock=gpu_pretrain.Clock())
+    with tarfile.open(dest / "gpu-l.tar") as archive:
+        archive.extractall(tmp_path / "back", filter="data")
+    assert load_file(tmp_path / "back" / "gpu-l" / "model.safetensors")["w"].dtype == torch.bfloat16
+
+
+def test_a_tar_over_the_limit_is_split_and_rejoins(export, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(gpu_pretrain, "SPLIT_BYTES", 4096)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    gpu_pretrain.bring_back("gpu-s", export, bf16=False, dest=dest, clock=gpu_pretrain.Clock())
+    parts = sorted(dest.glob("gpu-s.tar.part*"))
+    assert len(parts) > 1 and not (dest / "gpu-s.tar").exists()
+    (tmp_path / "joined.tar").write_bytes(b"".join(p.read_bytes() for p in parts))
+    with tarfile.open(tmp_path / "joined.tar") as archive:
+        assert "gpu-s/model.safetensors" in archive.getnames()
+
+
+def test_without_a_card_the_latest_export_comes_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for batch in (200, 1000, 400):
+        folder = tmp_path / ".data" / "gpu-s" / "run" / "huggingface" / f"ba{batch}"
+        folder.mkdir(parents=True)
+        (folder / "marker").write_text(str(batch))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    gpu_pretrain.bring_back(
+        "gpu-s", tmp_path / "never-written", bf16=False, dest=dest, clock=gpu_pretrain.Clock()
+    )
+    with tarfile.open(dest / "gpu-s.tar") as archive:
+        assert archive.extractfile("gpu-s/marker").read() == b"1000"
