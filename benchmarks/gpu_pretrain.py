@@ -8,6 +8,8 @@ base as a tar (split at 15 MB, the device tool's per-file limit; the `bf16` shap
 bf16 so that it fits), when the command was cut short the latest export instead, and a tar of the logs,
 progress files and the plan. The bases are then scored here on the CPU (`bench_finetune --base`).
 `--cpu-smoke` runs the same path with tiny shapes, fp32 and a few batches, on a machine without a GPU.
+`--report DIR`, here, writes the "Larger bases on a GPU" section of benchmarks/RESULTS.md from what
+came back, unpacked into DIR (`DIR/logs/NAME-progress.jsonl` and the base in `DIR/NAME`).
 
 Before the call, on this machine (see benchmarks/gpu_wheels.txt for the wheels):
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -179,9 +182,57 @@ def bring_back(name: str, out: Path, bf16: bool, dest: Path, clock: Clock) -> No
     clock.say(f"{name}: {size / 1e6:.1f} MB")
 
 
+REPORT_SECTION = "## Larger bases on a GPU"
+
+
+def report(folder: Path, hardware: str) -> str:
+    """The section: per run, its shape, batches, time, tokens/s, losses and validation figures,
+    read from the progress file and the base that came back."""
+    from repair.training.scratch import count_parameters
+
+    plan = json.loads((folder / "logs" / "plan.json").read_text())["plan_batches"]
+    rows = []
+    for progress in sorted((folder / "logs").glob("*-progress.jsonl")):
+        name = progress.name.removesuffix("-progress.jsonl")
+        records = [json.loads(line) for line in progress.read_text().splitlines()]
+        train = [r for r in records if r.get("event") == "train"]
+        last_eval = [r for r in records if r.get("event") == "eval"][-1]
+        config = json.loads((folder / name / "config.json").read_text())
+        rows.append(
+            f"| {name} | {', '.join(n for n in plan if n != name) if name in plan else 'alone'} | {count_parameters(folder / name):,} | {config['num_hidden_layers']} x {config['hidden_size']}, "
+            f"MLP {config['intermediate_size']} | {train[-1]['batch']} ({train[-1]['epoch']} epochs) | "
+            f"{train[-1]['elapsed_s']:.0f} | {train[-1]['tokens_per_s']:,.0f} | {train[0]['loss']:.3f} -> {train[-1]['loss']:.4f} | "
+            f"{last_eval['eval/LanguageCrossEntropy']:.3f} | {last_eval['eval/TokenAccuracy']:.3f} |"
+        )
+    return "\n".join(
+        [
+            REPORT_SECTION,
+            "",
+            (
+                f"Command: `uv run python -m benchmarks.gpu_pretrain --report {folder} --hardware {shlex.quote(hardware)}` "
+                "(the device call: this module's docstring)  "
+            ),
+            f"Machine: {hardware}; batches of 128 from scratch on `.data/pretrain15` + `16` + `17` (37,010 training examples)",
+            "",
+            "| run | GPU shared with | parameters | shape | batches | training s | tokens/s | training loss (first -> last) | validation cross-entropy | validation token accuracy |",
+            "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |",
+            *rows,
+            "",
+            (
+                "- Validation: the combined corpora's validation split (2,730 examples), at the last batch. "
+                "Runs planned together shared the GPU. Held-out repairs and the executable benchmark: "
+                '`bench_finetune --base` ("Finetuning learning rate").'
+            ),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", type=Path, required=True, help="tar.xz of the corpora (see above)")
+    parser.add_argument("--corpora", type=Path, help="tar.xz of the corpora (see above)")
+    parser.add_argument(
+        "--report", type=Path, help="write RESULTS.md's section from what came back into this folder"
+    )
     parser.add_argument("--budget", type=float, default=470, help="seconds for the whole script")
     parser.add_argument("--max-batches", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=128)
@@ -191,6 +242,13 @@ def main() -> None:
         "--cpu-smoke", action="store_true", help="tiny shapes, fp32, batches of 8, 30 batches at most"
     )
     args = parser.parse_args()
+    if args.report:
+        from benchmarks import results
+
+        results.write_section(REPORT_SECTION, report(args.report, args.hardware))
+        return
+    if not args.corpora:
+        parser.error("--corpora is required for a training run")
     shapes = SMOKE_SHAPES if args.cpu_smoke else SHAPES
     if args.cpu_smoke:
         args.batch, args.max_batches, args.heldout, args.hardware = 8, 30, 20, "CPU smoke run"
@@ -218,7 +276,7 @@ def main() -> None:
     plan = plan_batches(rates, train_s, args.max_batches)
     clock.say(f"s/batch {rates}; plan {plan} batches in ~{train_s:.0f} s")
     (logs / "plan.json").write_text(
-        json.dumps({"seconds_per_batch": rates, "batches": plan, "probe_s": probe_s})
+        json.dumps({"rates_s_per_batch": rates, "plan_batches": plan, "probe_s": probe_s})
     )
 
     # The small shape fits the repository's 25 MB; the large one is kept beside it.

@@ -1,5 +1,6 @@
 """benchmarks.gpu_pretrain's planning and what it brings back (the device call itself needs a GPU)."""
 
+import json
 import tarfile
 
 import pytest
@@ -81,3 +82,28 @@ def test_without_a_card_the_latest_export_comes_back(tmp_path, monkeypatch):
     )
     with tarfile.open(dest / "gpu-s.tar") as archive:
         assert archive.extractfile("gpu-s/marker").read() == b"1000"
+
+
+def test_report_reads_what_came_back(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "plan.json").write_text(json.dumps({"plan_batches": {"gpu-s": 20, "gpu-l": 20}}))
+    records = [
+        {"event": "train", "batch": 1, "epoch": 0, "loss": 7.0, "elapsed_s": 0.5, "tokens_per_s": 100.0},
+        {"event": "train", "batch": 20, "epoch": 2, "loss": 0.25, "elapsed_s": 9.6, "tokens_per_s": 2500.0},
+        {"event": "eval", "batch": 20, "eval/LanguageCrossEntropy": 0.51, "eval/TokenAccuracy": 0.889},
+    ]
+    (logs / "gpu-s-progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "gpu-s").mkdir()
+    config = {
+        "hidden_size": 256,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "intermediate_size": 768,
+        "vocab_size": 1024,
+    }
+    (tmp_path / "gpu-s" / "config.json").write_text(json.dumps(config))
+    section = gpu_pretrain.report(tmp_path, "an H200")
+    row = next(line for line in section.splitlines() if line.startswith("| gpu-s "))
+    assert "| gpu-l |" in row  # shared the GPU with the other planned run
+    assert "| 20 (2 epochs) | 10 | 2,500 | 7.000 -> 0.2500 | 0.510 | 0.889 |" in row
