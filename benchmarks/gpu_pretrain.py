@@ -1,5 +1,6 @@
 """Larger bases on a lent GPU, by the same `repair pretrain` command: two shapes trained from scratch
-side by side on the corpora the shipped base was last trained on, in one device call.
+side by side, in one device call, on the three corpora the deepened base was trained on
+(docs/scaling.md, "Larger bases on a lent GPU").
 
 A probe (40 batches of each shape, both at once, as the real runs will share the GPU) measures
 seconds per batch; `--max-duration` is then the most batches that fit the time left (capped by
