@@ -183,6 +183,13 @@ def bring_back(name: str, out: Path, bf16: bool, dest: Path, clock: Clock) -> No
     clock.say(f"{name}: {size / 1e6:.1f} MB")
 
 
+def pack_logs(logs: Path, out_root: Path) -> None:
+    """One archive: the tool brings back at most 8 files."""
+    with tarfile.open(out_root / "logs.tar.gz", "w:gz") as archive:
+        archive.add(logs, arcname="logs")
+    shutil.rmtree(logs)
+
+
 REPORT_SECTION = "## Larger bases on a GPU"
 
 
@@ -267,7 +274,12 @@ def main() -> None:
         name: launch(name, shape, PROBE_BATCHES, f"/tmp/probe-{name}", args, True, logs, 29500 + i)
         for i, (name, shape) in enumerate(shapes.items())
     }
-    clock.say(f"probe exit codes {wait(probes, clock.start + 200, clock)}")
+    codes = wait(probes, clock.start + 200, clock)
+    clock.say(f"probe exit codes {codes}")
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:  # e.g. a wheel missing on the device: its log says which, and comes back
+        pack_logs(logs, out_root)
+        sys.exit(f"the probe of {', '.join(failed)} failed: see NAME-probe.log in logs.tar.gz")
     rates = {name: seconds_per_batch(name) for name in shapes}
     for name in shapes:  # the real runs start from nothing
         shutil.rmtree(f".data/{name}/run")
@@ -297,9 +309,7 @@ def main() -> None:
             if (source := Path(f".data/{name}/run/{kept}")).exists():
                 shutil.copy2(source, logs / f"{name}-{kept}")
         bring_back(name, Path(outs[name]), bool(shape.get("bf16")), out_root, clock)
-    with tarfile.open(out_root / "logs.tar.gz", "w:gz") as archive:
-        archive.add(logs, arcname="logs")
-    shutil.rmtree(logs)
+    pack_logs(logs, out_root)
     clock.say("done")
 
 
