@@ -140,8 +140,9 @@ def wait(procs: dict[str, subprocess.Popen], deadline: float, clock: Clock) -> d
 
 
 def seconds_per_batch(name: str) -> float:
-    records = [json.loads(line) for line in Path(f".data/{name}/run/progress.jsonl").read_text().splitlines()]
-    train = [r for r in records if r.get("event") == "train"]
+    from repair.training.config import read_progress  # skips a line the watchdog's kill cut
+
+    train = [r for r in read_progress(f".data/{name}/run/progress.jsonl") if r.get("event") == "train"]
     first = ([r for r in train if r["batch"] >= 10] or train)[0]  # batch 1 holds the warm-up
     return (train[-1]["elapsed_s"] - first["elapsed_s"]) / max(1, train[-1]["batch"] - first["batch"])
 
@@ -157,11 +158,13 @@ def plan_batches(rates: dict[str, float], train_s: float, max_batches: int) -> d
 def bring_back(name: str, out: Path, bf16: bool, dest: Path, clock: Clock) -> None:
     """`out` (or the run's latest export when the command did not finish) as a tar under `dest`."""
     if not (out / "card.json").exists():
-        exports = sorted(Path(f".data/{name}/run").glob("huggingface/ba*"), key=lambda p: int(p.name[2:]))
-        if not exports:
+        from repair.training.config import latest_export
+
+        try:
+            out = latest_export(f".data/{name}/run")
+        except FileNotFoundError:
             clock.say(f"{name}: nothing to bring back")
             return
-        out = exports[-1]
         clock.say(f"{name}: no card (the command was cut short); the latest export instead: {out}")
     if bf16:
         import torch
@@ -196,13 +199,14 @@ REPORT_SECTION = "## Larger bases on a GPU"
 def report(folder: Path, hardware: str) -> str:
     """The section: per run, its shape, batches, time, tokens/s, losses and validation figures,
     read from the progress file and the base that came back."""
+    from repair.training.config import read_progress
     from repair.training.scratch import count_parameters
 
     plan = json.loads((folder / "logs" / "plan.json").read_text())["plan_batches"]
     rows = []
     for progress in sorted((folder / "logs").glob("*-progress.jsonl")):
         name = progress.name.removesuffix("-progress.jsonl")
-        records = [json.loads(line) for line in progress.read_text().splitlines()]
+        records = read_progress(progress)
         train = [r for r in records if r.get("event") == "train"]
         last_eval = [r for r in records if r.get("event") == "eval"][-1]
         config = json.loads((folder / name / "config.json").read_text())

@@ -75,6 +75,7 @@ def test_without_a_card_the_latest_export_comes_back(tmp_path, monkeypatch):
         folder = tmp_path / ".data" / "gpu-s" / "run" / "huggingface" / f"ba{batch}"
         folder.mkdir(parents=True)
         (folder / "marker").write_text(str(batch))
+        (folder / "config.json").write_text("{}")  # an export hf_checkpointer finished
     dest = tmp_path / "out"
     dest.mkdir()
     gpu_pretrain.bring_back(
@@ -107,3 +108,12 @@ def test_report_reads_what_came_back(tmp_path):
     row = next(line for line in section.splitlines() if line.startswith("| gpu-s "))
     assert "| gpu-l |" in row  # shared the GPU with the other planned run
     assert "| 20 (2 epochs) | 10 | 2,500 | 7.000 -> 0.2500 | 0.510 | 0.889 |" in row
+
+
+def test_a_line_cut_by_the_watchdog_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / ".data" / "gpu-s" / "run"
+    run.mkdir(parents=True)
+    records = [{"event": "train", "batch": b, "elapsed_s": b * 0.1} for b in (1, 10, 20, 30, 40)]
+    (run / "progress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + '{"event": "tra')
+    assert gpu_pretrain.seconds_per_batch("gpu-s") == pytest.approx(0.1)
