@@ -60,22 +60,33 @@ def build_examples(
     repairs: Sequence[dict[str, Any]],
     window: int | None = DEFAULT_WINDOW,
     targets_in_window: bool = False,
+    names_in_prompt: bool = False,
 ):
     """(examples, quarantined, counts) from `verified_repairs` rows (dicts).
 
     `examples` rows have `DATASET_COLUMNS` less `split`; `quarantined` rows `diagnostic_id, teacher,
     reason`; `counts` how many rows were not accepted, how many were redundant repairs of a
     diagnostic that already has one and, with `targets_in_window`, how many were dropped because
-    their diff edits a line the prompt does not show (`repair.prompt.diff_in_window`)."""
+    their diff edits a line the prompt does not show (`repair.prompt.diff_in_window`) and, with
+    `names_in_prompt`, because their diff writes a name the prompt does not show
+    (`repair.prompt.names_not_shown`)."""
     from repair.diagnostic import Diagnostic
     from repair.linediff import DiffError, parse_diff
-    from repair.prompt import PromptError, diff_in_window, parse_prompt, render_prompt, render_response
+    from repair.prompt import (
+        PromptError,
+        diff_in_window,
+        names_not_shown,
+        parse_prompt,
+        render_prompt,
+        render_response,
+    )
 
     counts = {
         "rows": len(repairs),
         "not_accepted": 0,
         "other_repair_of_same_diagnostic": 0,
         "target_outside_window": 0,
+        "target_name_not_in_prompt": 0,
     }
     best: dict[str, tuple[int, dict[str, Any]]] = {}
     quarantined = []
@@ -112,6 +123,9 @@ def build_examples(
             continue
         if targets_in_window and not diff_in_window(parse_prompt(prompt), diff):
             counts["target_outside_window"] += 1
+            continue
+        if names_in_prompt and names_not_shown(parse_prompt(prompt), diff):
+            counts["target_name_not_in_prompt"] += 1
             continue
         example = {
             "prompt": model_input(prompt),
@@ -345,10 +359,12 @@ def build_dataset(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     split_seed: str = "",
     targets_in_window: bool = False,
+    names_in_prompt: bool = False,
 ) -> BuiltDataset:
     """Steps 1 to 3 of the module docstring; `counts` reconciles rows in with rows out.
-    `targets_in_window` drops repairs whose diff edits lines outside the prompt (see `build_examples`)."""
-    examples, quarantined, counts = build_examples(repairs, window, targets_in_window)
+    `targets_in_window` drops repairs whose diff edits lines outside the prompt, `names_in_prompt`
+    those whose diff writes a name the prompt does not show (see `build_examples`)."""
+    examples, quarantined, counts = build_examples(repairs, window, targets_in_window, names_in_prompt)
     for example in examples:
         example["split"] = split_of(example["repl"], fractions, split_seed)
     dedup = deduplicate(examples, benchmark_sources, threshold, num_perm, window)
@@ -367,13 +383,14 @@ def build_dataset(
         },
         "targets_by_split": targets,
     }
-    # rows = not accepted + quarantined + redundant repairs + outside the window + examples;
-    # examples = kept + removed.
+    # rows = not accepted + quarantined + redundant repairs + outside the window + names not shown
+    # + examples; examples = kept + removed.
     assert counts["rows"] == (
         counts["not_accepted"]
         + len(quarantined)
         + counts["other_repair_of_same_diagnostic"]
         + counts["target_outside_window"]
+        + counts["target_name_not_in_prompt"]
         + len(examples)
     )
     assert len(examples) == len(kept) + len(dedup.removed)

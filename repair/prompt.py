@@ -20,6 +20,8 @@ diff the model answers with still applies to the whole file.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from dataclasses import dataclass
 
@@ -155,6 +157,21 @@ def diff_in_window(prompt: ParsedPrompt, diff: LineDiff) -> bool:
     shown = {number for number, _ in prompt.lines}
     last = max(shown, default=0)
     return all(op.line in shown or (op.sign == "+" and op.line == last + 1) for op in diff.ops)
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names a fix may write without the prompt showing them: the language's own.
+_KNOWN_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+
+
+def names_not_shown(prompt: ParsedPrompt, diff: LineDiff) -> set[str]:
+    """The identifiers `diff` adds that no line of `prompt` shows, builtins and keywords aside. A
+    fix that writes one recalls it from code the model never reads (a definition elsewhere in the
+    project, another module's attribute); `raduis` -> `radius` a line below `radius = ...` is a
+    copy, and only copies can be learnt from the prompt."""
+    shown = set(_IDENTIFIER.findall(prompt.code_excerpt))
+    added = {name for op in diff.ops if op.sign == "+" for name in _IDENTIFIER.findall(op.text)}
+    return added - shown - _KNOWN_NAMES
 
 
 def render_response(diff: LineDiff) -> str:

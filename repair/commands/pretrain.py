@@ -69,6 +69,12 @@ from repair.training.pretrain import MAX_FILE_BYTES
     show_default=True,
     help="Skip larger source files (pyright's time grows with the file).",
 )
+@click.option(
+    "--recalled-names/--no-recalled-names",
+    default=True,
+    show_default=True,
+    help="Keep repairs whose fix writes a name the prompt does not show (a definition elsewhere, another module's attribute); --no-recalled-names keeps only fixes the prompt can teach.",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--max-duration", default="6000ba", show_default=True, help="In batches (e.g. 6000ba) for an ETA."
@@ -111,6 +117,7 @@ def command(
     max_files,
     pyright,
     max_file_bytes,
+    recalled_names,
     seed,
     max_duration,
     overrides,
@@ -165,6 +172,7 @@ def command(
             linters=("ruff", "pyright") if pyright else ("ruff",),
             max_file_bytes=max_file_bytes,
             kinds=tuple(kinds),
+            recalled_names=recalled_names,
         )
         try:
             corpus = pretrain.build_corpus(work, settings, progress=click.echo, tokenizer_from=init)

@@ -319,6 +319,8 @@ class CorpusSettings:
     max_file_bytes: int = MAX_FILE_BYTES
     window: int | None = None  # None: repair.dataset.DEFAULT_WINDOW
     kinds: tuple[str, ...] = ()  # mistake kinds to draw; empty: every one `mistake_weights` allows
+    # Keep fixes that write a name the prompt does not show (`repair.prompt.names_not_shown`).
+    recalled_names: bool = True
 
 
 def build_corpus(
@@ -369,7 +371,13 @@ def build_corpus(
         )
     rows, verify_counts = verify_candidates(candidates, settings.linters, progress, rng)
     # A target on a line the prompt does not show is a guess too (e.g. a definition moved away).
-    built = build_dataset(rows, benchmark_sources(), window=window, targets_in_window=True)
+    built = build_dataset(
+        rows,
+        benchmark_sources(),
+        window=window,
+        targets_in_window=True,
+        names_in_prompt=not settings.recalled_names,
+    )
     leaks = check_examples(index, ((e["diagnostic_id"], prompt_code(e["prompt"])) for e in built.examples))
     leak_report = {
         "references": {

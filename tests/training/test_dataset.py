@@ -10,7 +10,7 @@ from repair import registry
 from repair.diagnostic import Diagnostic
 from repair.linediff import parse_diff
 from repair.object_store import LocalObjectStore
-from repair.prompt import diff_in_window, parse_prompt, render_prompt
+from repair.prompt import diff_in_window, names_not_shown, parse_prompt, render_prompt
 
 
 def test_examples_are_section_3_prompts_and_section_2_diffs(repair_rows):
@@ -188,6 +188,44 @@ def test_targets_outside_the_prompt_window_are_dropped_and_counted_when_asked(re
     built = ds.build_dataset(rows, targets_in_window=True)
     assert [e["diagnostic_id"] for e in built.examples] == [good["diagnostic_id"]]
     assert built.counts["target_outside_window"] == 1 and built.counts["rows"] == 2
+
+
+def _misspelt_repair(diagnostic_id: str, defined: str, written: str, fixed: str) -> dict:
+    """A file that defines `defined`, then uses `written` (undefined); the fix writes `fixed`."""
+    content = f"{defined} = 2\nprint({written})\n"
+    return {
+        "diagnostic_id": diagnostic_id,
+        "repl": f"proj-{diagnostic_id}",
+        "teacher": "synthetic",
+        "verdict": "accepted",
+        "content": content,
+        "file": "main.py",
+        "source": "pyright",
+        "code": "reportUndefinedVariable",
+        "message": f'"{written}" is not defined',
+        "start_line": 2,
+        "start_character": 6,
+        "end_line": 2,
+        "end_character": 6 + len(written),
+        "diff": f"<diff>\n-2\n+2 print({fixed})\n</diff>",
+    }
+
+
+def test_fixes_writing_a_name_the_prompt_does_not_show_are_dropped_and_counted_when_asked():
+    copied = _misspelt_repair("copied", "radius", "raduis", "radius")
+    recalled = _misspelt_repair("recalled", "radius", "widht", "width")
+    assert ds.build_dataset([copied, recalled]).counts["kept"] == 2  # kept unless asked
+    built = ds.build_dataset([copied, recalled], names_in_prompt=True)
+    assert [e["diagnostic_id"] for e in built.examples] == ["copied"]
+    assert built.counts["target_name_not_in_prompt"] == 1 and built.counts["rows"] == 2
+
+
+def test_names_not_shown_are_the_added_identifiers_outside_the_prompt_less_builtins_and_keywords():
+    code = "import os\nradius = 2\nprint(raduis)\n"
+    prompt = parse_prompt(render_prompt(code, Diagnostic("pyright", "x", "error", "m", 3, 6, 3, 12), "a.py", 5))
+    assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(radius)\n</diff>")) == set()
+    assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(len(os), True, None)\n</diff>")) == set()
+    assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(os.path.width)\n</diff>")) == {"path", "width"}
 
 
 def test_a_diff_is_in_the_window_when_it_edits_shown_lines_or_appends_right_after_them():
