@@ -431,6 +431,8 @@ def corpus_command(work: Path, settings: Mapping[str, Any]) -> str:
     if tuple(settings["packages"]) != DEFAULT_PACKAGES:
         args += [a for package in settings["packages"] for a in ("--package", package)]
     args += [a for kind in settings.get("kinds", ()) for a in ("--kind", kind)]
+    if not settings.get("recalled_names", True):
+        args.append("--no-recalled-names")
     return "uv run repair pretrain " + shlex.join(args)
 
 
@@ -626,9 +628,10 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     )
     mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
     outside = corpus["dataset"].get("target_outside_window")
+    recalled = corpus["dataset"].get("target_name_not_in_prompt")
     dropped_outside = (
         f", {outside} whose fix edits a line the prompt does not show dropped" if outside else ""
-    )
+    ) + (f", {recalled} whose fix writes a name the prompt does not show dropped" if recalled else "")
     lines = [
         f"# {card['name']}: a pretrained base repair model",
         "",

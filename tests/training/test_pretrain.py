@@ -151,7 +151,7 @@ def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those
     assert "missing_import" in everything and set(everything) - set(drawn) == set(pretrain.GUESSED_KINDS)
 
 
-def test_a_corpus_can_be_mined_for_chosen_kinds_and_its_command_says_which():
+def test_a_corpus_can_be_mined_for_chosen_kinds_or_without_recalled_names_and_its_command_says_which():
     assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
         "foreign_syntax": 1.0, "missing_colon": 1.0,
     }
@@ -161,6 +161,8 @@ def test_a_corpus_can_be_mined_for_chosen_kinds_and_its_command_says_which():
             pretrain.mistake_weights(("ruff",), guessed=False, only=(kind,))
     settings = {**pretrain.CorpusSettings(kinds=("foreign_syntax",)).__dict__}
     assert pretrain.corpus_command(Path("w"), settings).endswith("--seed 0 --kind foreign_syntax")
+    settings = {**pretrain.CorpusSettings(recalled_names=False).__dict__}
+    assert pretrain.corpus_command(Path("w"), settings).endswith("--seed 0 --no-recalled-names")
 
 
 def test_a_continued_base_trains_with_its_own_tokenizer_not_the_corpus_one(tmp_path):
