@@ -161,7 +161,7 @@ def diff_in_window(prompt: ParsedPrompt, diff: LineDiff) -> bool:
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names a fix may write without the prompt showing them: the language's own.
-_KNOWN_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+KNOWN_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
 
 
 def names_not_shown(prompt: ParsedPrompt, diff: LineDiff) -> set[str]:
@@ -171,7 +171,7 @@ def names_not_shown(prompt: ParsedPrompt, diff: LineDiff) -> set[str]:
     copy, and only copies can be learnt from the prompt."""
     shown = set(_IDENTIFIER.findall(prompt.code_excerpt))
     added = {name for op in diff.ops if op.sign == "+" for name in _IDENTIFIER.findall(op.text)}
-    return added - shown - _KNOWN_NAMES
+    return added - shown - KNOWN_NAMES
 
 
 def render_response(diff: LineDiff) -> str:
