@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import time
 from datetime import UTC, datetime
 from functools import partial
@@ -33,20 +32,19 @@ from benchmarks.results import load_words
 SECTION = "## Names the prompt shows"
 write_run = partial(results.write_run, SECTION, kept=2)
 KINDS = ("recalled", "copied", "other")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def fix_kind(example: dict) -> str:
     """`recalled`, `copied` or `other` (the module docstring) for a dataset example."""
     from repair.linediff import parse_diff
-    from repair.prompt import KNOWN_NAMES, names_not_shown, parse_prompt
+    from repair.prompt import IDENTIFIER, KNOWN_NAMES, names_not_shown, parse_prompt
 
     prompt, diff = parse_prompt(example["prompt"]), parse_diff(example["response"])
     if names_not_shown(prompt, diff):
         return "recalled"
     shown = dict(prompt.lines)
-    replaced = {name for op in diff.ops if op.sign == "-" for name in _IDENTIFIER.findall(shown.get(op.line, ""))}
-    written = {name for op in diff.ops if op.sign == "+" for name in _IDENTIFIER.findall(op.text)}
+    replaced = {name for op in diff.ops if op.sign == "-" for name in IDENTIFIER.findall(shown.get(op.line, ""))}
+    written = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
     return "copied" if written - replaced - KNOWN_NAMES else "other"
 
 

@@ -159,7 +159,7 @@ def diff_in_window(prompt: ParsedPrompt, diff: LineDiff) -> bool:
     return all(op.line in shown or (op.sign == "+" and op.line == last + 1) for op in diff.ops)
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names a fix may write without the prompt showing them: the language's own.
 KNOWN_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
 
@@ -169,8 +169,8 @@ def names_not_shown(prompt: ParsedPrompt, diff: LineDiff) -> set[str]:
     fix that writes one recalls it from code the model never reads (a definition elsewhere in the
     project, another module's attribute); `raduis` -> `radius` a line below `radius = ...` is a
     copy, and only copies can be learnt from the prompt."""
-    shown = set(_IDENTIFIER.findall(prompt.code_excerpt))
-    added = {name for op in diff.ops if op.sign == "+" for name in _IDENTIFIER.findall(op.text)}
+    shown = set(IDENTIFIER.findall(prompt.code_excerpt))
+    added = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
     return added - shown - KNOWN_NAMES
 
 
