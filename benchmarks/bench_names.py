@@ -19,6 +19,7 @@ repairs (`repair pretrain --no-recalled-names`). Writes the `## Names the prompt
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from datetime import UTC, datetime
@@ -102,6 +103,11 @@ def main(argv: list[str] | None = None) -> None:
     def cell(passed: int, n: int) -> str:
         return f"{passed}/{n} ({100 * passed / n:.1f}%)" if n else "-"
 
+    def made_by(folder: Path) -> str:
+        """The `repair pretrain` command on the base's card (`card.json`), when it has one."""
+        card = folder / "card.json"
+        return f"`{json.loads(card.read_text())['command']}`" if card.is_file() else "no card"
+
     def demo(r: dict) -> str:
         answer = " ".join(r["demo_file_diff"].split("\n")[1:-1]) or "(empty)"
         return f"`{answer}` ({r['demo_file_verdict']})"
@@ -118,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
         *(f"| {label} | `{folder}` | " + " | ".join(cell(r[k], sizes[k]) for k in sizes) + f" | {demo(r)} |"
           for label, folder, r in rows),
+        "",
+        *(f"- {label}: {made_by(folder)}" for label, folder, _ in rows),
         "",
     ])
     print(body)
