@@ -31,7 +31,7 @@ from benchmarks.bench_decoding import _same_ops, add_held_out_option, read_held_
 from benchmarks.results import load_words
 
 SECTION = "## Names the prompt shows"
-write_run = partial(results.write_run, SECTION, kept=2)
+write_run = partial(results.write_run, SECTION, kept=1)
 KINDS = ("recalled", "copied", "other")
 
 
