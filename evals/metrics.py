@@ -61,7 +61,8 @@ def wilson_interval(successes: int, total: int, z: float = 1.96) -> tuple[float,
     denominator = 1 + z * z / total
     centre = (share + z * z / (2 * total)) / denominator
     half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all successes a bound equals the share only up to rounding (6 of 6: 0.9999999999999999).
+    return min(share, max(0.0, centre - half)), max(share, min(1.0, centre + half))
 
 
 def paired_bootstrap_difference(

@@ -50,6 +50,15 @@ def test_wilson_interval():
     assert low == 0.0 and 0.1 < high < 0.2
 
 
+def test_the_wilson_interval_holds_its_own_estimate_despite_rounding():
+    # 6 of 6 gave a high bound a rounding error below 1.0, and the scores plot refused the
+    # negative error bar (`repair demo --seed 1`).
+    for total in range(1, 201):
+        for successes in range(total + 1):
+            low, high = wilson_interval(successes, total)
+            assert 0.0 <= low <= successes / total <= high <= 1.0, (successes, total, low, high)
+
+
 def test_paired_bootstrap():
     same = [1, 0, 1, 1, 0] * 10
     difference, low, high = paired_bootstrap_difference(same, same)
