@@ -121,10 +121,11 @@ def build_examples(
                 }
             )
             continue
-        if targets_in_window and not diff_in_window(parse_prompt(prompt), diff):
+        parsed = parse_prompt(prompt) if targets_in_window or names_in_prompt else None
+        if targets_in_window and not diff_in_window(parsed, diff):
             counts["target_outside_window"] += 1
             continue
-        if names_in_prompt and names_not_shown(parse_prompt(prompt), diff):
+        if names_in_prompt and names_not_shown(parsed, diff):
             counts["target_name_not_in_prompt"] += 1
             continue
         example = {
