@@ -69,7 +69,7 @@ def scores(model_dir: Path, examples: list[dict], kinds: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from benchmarks.bench_finetune import base_corpus
+    from benchmarks.bench_finetune import base_corpus, shown_path
     from repair.training.config import default_model_dir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "| base | folder | all | recalled | copied | other | the demo's broken file |",
         "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-        *(f"| {label} | `{folder}` | " + " | ".join(cell(r[k], sizes[k]) for k in sizes) + f" | {demo(r)} |"
+        *(f"| {label} | `{shown_path(folder)}` | " + " | ".join(cell(r[k], sizes[k]) for k in sizes) + f" | {demo(r)} |"
           for label, folder, r in rows),
         "",
         *(f"- {label}: {made_by(folder)}" for label, folder, _ in rows),
