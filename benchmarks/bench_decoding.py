@@ -73,7 +73,7 @@ def _first_diff(answers: list[str]) -> str:
     return answers[0]
 
 
-def _same_ops(completion: str, reference: str) -> bool:
+def same_ops(completion: str, reference: str) -> bool:
     from repair.linediff import DiffError, parse_diff
 
     try:
@@ -91,10 +91,10 @@ def held_out(model, test: list[dict]) -> dict:
     refused = [i for i, answer in enumerate(answers) if answer == NO_FIX]
     candidates = model.candidates_of([prompts[i] for i in refused]) if refused else []
     return {
-        "exact": sum(_same_ops(a, e["response"]) for a, e in zip(answers, test, strict=True)),
+        "exact": sum(same_ops(a, e["response"]) for a, e in zip(answers, test, strict=True)),
         "no_fix": len(refused),
         "refused_right": sum(
-            _same_ops(_first_diff(c), test[i]["response"]) for i, c in zip(refused, candidates, strict=True)
+            same_ops(_first_diff(c), test[i]["response"]) for i, c in zip(refused, candidates, strict=True)
         ),
     }
 

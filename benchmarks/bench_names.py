@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmarks import results
-from benchmarks.bench_decoding import _same_ops, add_held_out_option, read_held_out
+from benchmarks.bench_decoding import add_held_out_option, read_held_out, same_ops
 from benchmarks.results import load_words
 
 SECTION = "## Names the prompt shows"
@@ -63,7 +63,7 @@ def scores(model_dir: Path, examples: list[dict], kinds: list[str]) -> dict:
 
     model = served_model(model_dir, None)
     answers = model.generate([e["prompt"] for e in examples])
-    right = [_same_ops(a, e["response"]) for a, e in zip(answers, examples, strict=True)]
+    right = [same_ops(a, e["response"]) for a, e in zip(answers, examples, strict=True)]
     by_kind = {kind: sum(r for r, k in zip(right, kinds, strict=True) if k == kind) for kind in KINDS}
     return {"all": sum(right), **by_kind, **demo_file_fix(model_dir, model.window)}
 

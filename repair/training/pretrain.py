@@ -629,7 +629,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
     outside = corpus["dataset"].get("target_outside_window")
     recalled = corpus["dataset"].get("target_name_not_in_prompt")
-    dropped_outside = (
+    dropped = (
         f", {outside} whose fix edits a line the prompt does not show dropped" if outside else ""
     ) + (f", {recalled} whose fix writes a name the prompt does not show dropped" if recalled else "")
     lines = [
@@ -644,7 +644,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, {tokenizer_origin} |",
         f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
-        f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup{dropped_outside} (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
+        f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup{dropped} (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
         f"| mistakes | {mistakes} |",
         f"| leak check | {leak['references']['benchmark_sources']} benchmark sources and {leak['references']['simulator_files']} simulator files indexed ({leak['method']}): {leak['files_excluded']} corpus files excluded, {leak['benchmark_near_duplicate_examples_dropped']} examples near a benchmark window dropped, **{leak['leaks_in_final_examples']} leaks in the final examples** |",
         f"| training | {training['batches']} batches of {card['global_batch_size']} ({card['max_duration']}), loss {training['first_loss']} -> {training['final_loss']}, {training['tokens_per_s']} tokens/s at the end |",

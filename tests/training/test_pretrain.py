@@ -338,6 +338,14 @@ def test_a_card_trained_on_combined_corpora_reproduces_their_corpus_commands_fir
     assert "| trained also on | `.data/pyright`: 12 examples" in text and "combined test split" in text
 
 
+def test_the_card_counts_the_repairs_dropped_for_a_name_the_prompt_does_not_show():
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    dataset = {**card["corpus"]["dataset"], "target_name_not_in_prompt": 770}
+    text = pretrain.model_card_markdown({**card, "corpus": {**card["corpus"], "dataset": dataset}})
+    assert "770 whose fix writes a name the prompt does not show dropped" in text
+    assert "writes a name" not in pretrain.model_card_markdown(card)  # the shipped corpus dropped none
+
+
 def test_pretrain_wants_out_unless_it_only_builds_the_corpus(tmp_path):
     from repair.commands.pretrain import command
 
