@@ -130,7 +130,7 @@ def finetune(
     """Trains `preset` for `batches` (exports every `every`), scores each export: the learning curve."""
     from omegaconf import OmegaConf
 
-    from repair.model import response_format_of, write_prompt_settings
+    from repair.model import names_of, response_format_of, write_prompt_settings
     from repair.training.config import SCRATCH_PRESETS, TrainingSettings, render_config, run_training
     from repair.training.scratch import init_scratch_model, train_tokenizer
 
@@ -163,7 +163,7 @@ def finetune(
     cpu = _cpu_s() - cpu
     curve = []
     for export in sorted((run_dir / "run" / "huggingface").glob("ba*"), key=lambda p: int(p.name[2:])):
-        write_prompt_settings(export, window, response_format_of(cfg))
+        write_prompt_settings(export, window, response_format_of(cfg), names_of(cfg))
         curve.append({"batches": int(export.name[2:]), **score(export, test, window)})
         print(f"{preset} {export.name}: {json.dumps(curve[-1])}", flush=True)
     lr = OmegaConf.select(cfg, "optimizer.lr")

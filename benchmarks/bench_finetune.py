@@ -53,7 +53,7 @@ def base_corpus(work: Path) -> list[dict]:
 
 def finetune(base: Path, data: Path, run_dir: Path, duration: str, lr: float) -> Path:
     """The `cpu-tiny` preset (the demo's finetune) at `lr`; its final export."""
-    from repair.model import read_prompt_window, response_format_of, write_prompt_settings
+    from repair.model import names_of, read_prompt_window, response_format_of, write_prompt_settings
     from repair.training.config import TrainingSettings, render_config, run_training
 
     settings = TrainingSettings(
@@ -66,7 +66,7 @@ def finetune(base: Path, data: Path, run_dir: Path, duration: str, lr: float) ->
     )
     cfg = render_config(settings)
     run = run_training(cfg)
-    write_prompt_settings(run.export_dir, read_prompt_window(base), response_format_of(cfg))
+    write_prompt_settings(run.export_dir, read_prompt_window(base), response_format_of(cfg), names_of(cfg))
     return Path(run.export_dir)
 
 

@@ -7,6 +7,9 @@ the served decoding) by what the reference fix writes:
   a line below `def circle_area(radius)`, the demo's file);
 - **other**: no new name (syntax, operators, a name moved within its line).
 
+Across these, **named** counts the items whose fix writes one of the names like the flagged one
+(`repair.hints.similar_names`: what a model trained with `<names>` reads after its prompt).
+
 Also each base's answer to the demo's broken file and verification's verdict on it. For a base
 continued on a corpus as mined beside one continued on the same corpus without its recalled-name
 repairs (`repair pretrain --no-recalled-names`). Writes the `## Names the prompt shows` section.
@@ -33,6 +36,7 @@ from benchmarks.results import load_words
 SECTION = "## Names the prompt shows"
 write_run = partial(results.write_run, SECTION, kept=1)
 KINDS = ("recalled", "copied", "other")
+NAMED = "named"
 
 
 def fix_kind(example: dict) -> str:
@@ -49,6 +53,19 @@ def fix_kind(example: dict) -> str:
     return "copied" if written - replaced - KNOWN_NAMES else "other"
 
 
+def writes_a_similar_name(example: dict) -> bool:
+    """Whether the fix writes a name of the prompt's `<names>` line (one it did not replace)."""
+    from repair.hints import similar_names
+    from repair.linediff import parse_diff
+    from repair.prompt import IDENTIFIER, parse_prompt
+
+    prompt, diff = parse_prompt(example["prompt"]), parse_diff(example["response"])
+    shown = dict(prompt.lines)
+    replaced = {name for op in diff.ops if op.sign == "-" for name in IDENTIFIER.findall(shown.get(op.line, ""))}
+    written = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
+    return bool((written - replaced) & set(similar_names(prompt)))
+
+
 def model_option(value: str) -> tuple[str, Path]:
     label, sep, folder = value.partition("=")
     if not sep or not label or not (Path(folder) / "config.json").is_file():
@@ -56,8 +73,8 @@ def model_option(value: str) -> tuple[str, Path]:
     return label, Path(folder)
 
 
-def scores(model_dir: Path, examples: list[dict], kinds: list[str]) -> dict:
-    """Exact matches by kind, and the demo file's proposal and verdict."""
+def scores(model_dir: Path, examples: list[dict], kinds: list[str], named: list[bool]) -> dict:
+    """Exact matches by kind and of the named items, and the demo file's proposal and verdict."""
     from benchmarks.bench_base import demo_file_fix
     from benchmarks.bench_serving import served_model
 
@@ -65,7 +82,8 @@ def scores(model_dir: Path, examples: list[dict], kinds: list[str]) -> dict:
     answers = model.generate([e["prompt"] for e in examples])
     right = [same_ops(a, e["response"]) for a, e in zip(answers, examples, strict=True)]
     by_kind = {kind: sum(r for r, k in zip(right, kinds, strict=True) if k == kind) for kind in KINDS}
-    return {"all": sum(right), **by_kind, **demo_file_fix(model_dir, model.window)}
+    named_right = sum(r for r, n in zip(right, named, strict=True) if n)
+    return {"all": sum(right), **by_kind, NAMED: named_right, **demo_file_fix(model_dir, model.window)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,11 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         examples = base_corpus(args.corpus.resolve())
         source = f"held-out splits of `{args.corpus}` (bench_finetune's corpus)"
     kinds = [fix_kind(e) for e in examples]
-    sizes = {"all": len(examples), **{kind: kinds.count(kind) for kind in KINDS}}
+    named = [writes_a_similar_name(e) for e in examples]
+    sizes = {"all": len(examples), **{kind: kinds.count(kind) for kind in KINDS}, NAMED: sum(named)}
     print(f"{len(examples)} examples: {sizes}", flush=True)
     rows = []
     for label, folder in models:
-        rows.append((label, folder, scores(folder, examples, kinds)))
+        rows.append((label, folder, scores(folder, examples, kinds, named)))
         print(label, {k: v for k, v in rows[-1][2].items() if k != "demo_file_diff"}, flush=True)
 
     def cell(passed: int, n: int) -> str:
@@ -120,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
          f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {(time.perf_counter() - started) / 60:.0f} min  "),
         f"Examples: {source}. Exact match is pass@1 of the served decoding.",
         "",
-        "| base | folder | all | recalled | copied | other | the demo's broken file |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| base | folder | all | recalled | copied | other | named | the demo's broken file |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
         *(f"| {label} | `{shown_path(folder)}` | " + " | ".join(cell(r[k], sizes[k]) for k in sizes) + f" | {demo(r)} |"
           for label, folder, r in rows),
         "",

@@ -46,10 +46,21 @@ DATASET_COLUMNS = ("prompt", "response", "split", "repl", "rule", "teacher", "di
 _CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[^\sA-Za-z0-9_]")
 
 
-def model_input(prompt: str) -> str:
+def model_input(prompt: str, names: bool = False) -> str:
     """The text a model is conditioned on: the section 3 prompt and a newline, after which the
-    `<diff>` block starts (training and inference must agree on this separator)."""
-    return prompt if prompt.endswith("\n") else prompt + "\n"
+    `<diff>` block starts (training and inference must agree on this separator); with `names`, a
+    model trained on them (docs/formats.md 3b), then the names like the flagged one
+    (`repair.hints.names_line`), when there are any."""
+    text = prompt if prompt.endswith("\n") else prompt + "\n"
+    if not names:
+        return text
+    from repair.hints import names_line
+    from repair.prompt import PromptError, parse_prompt
+
+    try:
+        return text + names_line(parse_prompt(prompt))
+    except PromptError:
+        return text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -230,6 +230,17 @@ def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
     return {"prompt": example["prompt"], "response": edit_response(example["prompt"], example["response"])}
 
 
+def to_named_edit_example(example: dict[str, Any]) -> dict[str, str]:
+    """LLM Foundry `preprocessing_fn` (`repair.edits:to_named_edit_example`): `to_edit_example`,
+    with the names like the flagged one after the prompt (`repair.dataset.model_input`)."""
+    from repair.dataset import model_input
+
+    return {
+        "prompt": model_input(example["prompt"], names=True),
+        "response": edit_response(example["prompt"], example["response"]),
+    }
+
+
 class EditGrammar:
     """Constrained decoding of the `<edit>` block: given the text a model has emitted so far, the
     tokens that keep it well formed for its prompt, so that every finished edit expands:

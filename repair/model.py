@@ -22,11 +22,11 @@ from typing import Any
 from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
 from repair.edits import CLOSE_EDIT, OPEN_EDIT, STOP_STRINGS, EditGrammar, edit_headers, expand_completion
+from repair.hints import flagged_name
 from repair.linediff import CLOSE_TAG, OPEN_TAG
 from repair.lint.tools import ToolFailure
 from repair.prompt import ParsedPrompt, PromptError, parse_prompt
 from repair.quickcheck import first_clearing, prompt_source
-from repair.verify import SAME_PROBLEM
 
 # Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
 AUTO_DEVICE = "auto"
@@ -50,19 +50,33 @@ def placement(device: str = AUTO_DEVICE) -> tuple[str, str]:
 PROMPT_SETTINGS_FILE = "repair_prompt.json"
 FROM_MODEL = "from_model"
 # What the model emits: the numbered line diff itself, or the compact edit (`repair.edits`), which
-# training gets from the dataset's diffs through this LLM Foundry preprocessing function.
+# training gets from the dataset's diffs through this LLM Foundry preprocessing function (the second
+# also shows the names like the flagged one after the prompt, `repair.hints`).
 DIFF_RESPONSE, EDIT_RESPONSE = "diff", "edit"
 EDIT_PREPROCESSING_FN = "repair.edits:to_edit_example"
+NAMED_EDIT_PREPROCESSING_FN = "repair.edits:to_named_edit_example"
+
+
+def _preprocessing_of(cfg: Any) -> str | None:
+    return cfg["train_loader"]["dataset"].get("preprocessing_fn")
 
 
 def response_format_of(cfg: Any) -> str:
     """The response form a rendered training config teaches (its train loader's preprocessing)."""
-    dataset = cfg["train_loader"]["dataset"]
-    return EDIT_RESPONSE if dataset.get("preprocessing_fn") == EDIT_PREPROCESSING_FN else DIFF_RESPONSE
+    edit = _preprocessing_of(cfg) in (EDIT_PREPROCESSING_FN, NAMED_EDIT_PREPROCESSING_FN)
+    return EDIT_RESPONSE if edit else DIFF_RESPONSE
 
 
-def write_prompt_settings(model_dir: str | Path, window: int | None, response: str = DIFF_RESPONSE) -> None:
-    (Path(model_dir) / PROMPT_SETTINGS_FILE).write_text(json.dumps({"window": window, "response": response}))
+def names_of(cfg: Any) -> bool:
+    """Whether a rendered training config shows the model the names like the flagged one."""
+    return _preprocessing_of(cfg) == NAMED_EDIT_PREPROCESSING_FN
+
+
+def write_prompt_settings(
+    model_dir: str | Path, window: int | None, response: str = DIFF_RESPONSE, names: bool = False
+) -> None:
+    settings = {"window": window, "response": response, "names": names}
+    (Path(model_dir) / PROMPT_SETTINGS_FILE).write_text(json.dumps(settings))
 
 
 def _prompt_settings(model_dir: str | Path) -> dict[str, Any]:
@@ -78,6 +92,12 @@ def read_prompt_window(model_dir: str | Path) -> int | None:
 def read_response_format(model_dir: str | Path) -> str:
     """What the model emits (`DIFF_RESPONSE` for an export without the setting)."""
     return _prompt_settings(model_dir).get("response", DIFF_RESPONSE)
+
+
+def read_prompt_names(model_dir: str | Path) -> bool:
+    """Whether the model reads the names like the flagged one after its prompt (False for an export
+    without the setting)."""
+    return _prompt_settings(model_dir).get("names", False)
 
 
 def _is_diff(completion: str) -> bool:
@@ -199,22 +219,6 @@ class _HeaderTrie:
             self.ends[node] = header
 
 
-# Diagnostics that name the identifier to correct, quoted first in the message: an undefined name
-# (the rules of `SAME_PROBLEM`) and an unknown attribute (`"gmtiem" is not a known attribute of
-# module "time"`, `Cannot access attribute "extends" for class "list[int]"`).
-_NAMING_RULES = {*SAME_PROBLEM, ("pyright", "reportAttributeAccessIssue")}
-_FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
-
-
-def flagged_name(prompt: ParsedPrompt) -> str | None:
-    """The identifier the prompt's diagnostic says is wrong, when its rule names one."""
-    parts = prompt.diagnostic_parts()
-    if parts is None or (parts[1], parts[2]) not in _NAMING_RULES:
-        return None
-    found = _FIRST_QUOTED.search(parts[0])
-    return found.group(1) if found else None
-
-
 class _NoOpFork:
     """For one `@K SPAN` header being completed greedily: the cheapest single departure from the
     greedy path inside its `=NEW` row (the step, the path's log-probability with the step's second
@@ -287,6 +291,7 @@ class RepairModel:
         self.top_k = top_k
         self.window = read_prompt_window(self.model_dir) if window == FROM_MODEL else window
         self.response_format = read_response_format(self.model_dir)
+        self.names = read_prompt_names(self.model_dir)
         self.candidates = edit_candidates if self.response_format == EDIT_RESPONSE else 1
         self.ranked_headers = ranked_headers
         self.batch_size = batch_size or (GPU_BATCH_SIZE if self.device.startswith("cuda") else CPU_BATCH_SIZE)
@@ -366,12 +371,13 @@ class RepairModel:
         sampling = self.temperature > 0
         torch.manual_seed(self.seed)
         for start in range(0, len(prompts), self.batch_size):
-            batch = [model_input(p) for p in prompts[start : start + self.batch_size]]
+            chunk = prompts[start : start + self.batch_size]
+            batch = [model_input(p) for p in chunk]
             # Constrained, every answer of an edit model is an edit (the dataset's responses all are):
             # its opening is part of the input, not six decoding steps.
             opening = EDIT_OPENING if self.grammar is not None else ""
             encoded = self.tokenizer(
-                [text + opening for text in batch],
+                [model_input(p, self.names) + opening for p in chunk],
                 return_tensors="pt",
                 padding=True,
                 add_special_tokens=False,
@@ -423,7 +429,8 @@ class RepairModel:
         except PromptError:  # no lines to edit: beams, unconstrained
             return self._beam_candidates([prompt])[0]
         trie = _HeaderTrie(self.tokenizer, edit_headers(parsed))
-        prefix = self.tokenizer(model_input(prompt) + EDIT_OPENING, add_special_tokens=False)["input_ids"]
+        conditioning = model_input(prompt, self.names) + EDIT_OPENING
+        prefix = self.tokenizer(conditioning, add_special_tokens=False)["input_ids"]
         with torch.inference_mode():
             out = self.model(torch.tensor([prefix], device=self.device), use_cache=True)
             # The prompt is read once; each step below extends its own copy of the prompt's cache.

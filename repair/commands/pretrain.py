@@ -132,7 +132,7 @@ def command(
     import shutil
     import time
 
-    from repair.model import response_format_of
+    from repair.model import names_of, response_format_of
     from repair.training import pretrain
     from repair.training.scratch import count_parameters
 
@@ -218,7 +218,7 @@ def command(
         - cpu_start
     )
     window = corpus["settings"]["window"]
-    pretrain.export_base(run.export_dir, out, window, response_format_of(cfg))
+    pretrain.export_base(run.export_dir, out, window, response_format_of(cfg), names_of(cfg))
 
     card_heldout = {}
     test_rows = (data_dir / "test.jsonl").read_text().splitlines()
@@ -247,6 +247,7 @@ def command(
         "max_duration": max_duration,
         "global_batch_size": cfg.global_train_batch_size,
         "response": response_format_of(cfg),
+        "names": names_of(cfg),
         "hardware": hardware,
         "cpu_s": round(cpu_s, 1),
         "started": time.strftime(

@@ -109,6 +109,7 @@ def render_config(settings: TrainingSettings):
     for key, value in variables.items():
         if value is not None:
             OmegaConf.update(cfg, f"variables.{key}", str(value))
+    reads_names(cfg, settings.model_dir)
     knobs = {
         "max_duration": settings.max_duration,
         "optimizer.lr": settings.learning_rate,
@@ -121,6 +122,21 @@ def render_config(settings: TrainingSettings):
         if value is not None:
             OmegaConf.update(cfg, key, value, force_add=True)
     return cfg
+
+
+def reads_names(cfg, model_dir: str | Path | None) -> None:
+    """A run starting from a base trained with the names like the flagged one (docs/formats.md 3b)
+    reads them too: its edit loaders get the named preprocessing (an override can still say
+    otherwise). Finetuned without them, such a base would lose the line it learnt to copy from."""
+    from omegaconf import OmegaConf
+
+    from repair.model import EDIT_PREPROCESSING_FN, NAMED_EDIT_PREPROCESSING_FN, read_prompt_names
+
+    if model_dir is None or not read_prompt_names(model_dir):
+        return
+    for loader in ("train_loader", "eval_loader"):
+        if OmegaConf.select(cfg, f"{loader}.dataset.preprocessing_fn") == EDIT_PREPROCESSING_FN:
+            OmegaConf.update(cfg, f"{loader}.dataset.preprocessing_fn", NAMED_EDIT_PREPROCESSING_FN)
 
 
 def write_config(cfg, path: str | Path) -> Path:

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from repair.dataset import model_input
-from repair.model import DIFF_RESPONSE, EDIT_RESPONSE, PROMPT_SETTINGS_FILE, read_response_format
+from repair.model import (
+    DIFF_RESPONSE,
+    EDIT_RESPONSE,
+    PROMPT_SETTINGS_FILE,
+    read_prompt_names,
+    read_response_format,
+)
 
 STAGE = "dpo"
 
@@ -58,9 +64,12 @@ class DpoRun:
         }
 
 
-def preference_dataset(pairs: Sequence[dict[str, Any]], response_format: str = DIFF_RESPONSE):
+def preference_dataset(
+    pairs: Sequence[dict[str, Any]], response_format: str = DIFF_RESPONSE, names: bool = False
+):
     """The TRL dataset (`prompt`, `chosen`, `rejected`) of the pairs, prompts as the model sees them
-    and each side in the form the model emits (the compact edit for an `EDIT_RESPONSE` model)."""
+    (with the names like the flagged one for a model that reads them) and each side in the form the
+    model emits (the compact edit for an `EDIT_RESPONSE` model)."""
     from datasets import Dataset
 
     from repair.edits import edit_response
@@ -74,7 +83,7 @@ def preference_dataset(pairs: Sequence[dict[str, Any]], response_format: str = D
     return Dataset.from_list(
         [
             {
-                "prompt": model_input(p["prompt"]),
+                "prompt": model_input(p["prompt"], names),
                 "chosen": side(p["prompt"], p["chosen"]),
                 "rejected": side(p["prompt"], p["rejected"]),
             }
@@ -97,7 +106,7 @@ def train_dpo(
     from trl import DPOConfig, DPOTrainer
 
     base_dir, out_dir = Path(base_dir), Path(out_dir)
-    dataset = preference_dataset(pairs, read_response_format(base_dir))
+    dataset = preference_dataset(pairs, read_response_format(base_dir), read_prompt_names(base_dir))
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

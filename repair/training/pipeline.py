@@ -62,7 +62,7 @@ def train(
     """Renders and validates the config, trains (resuming a run of the same folder), merges a LoRA
     adapter into its base (`repair.training.lora`), records the prompt window the data was built
     with in the export (`window`), scores."""
-    from repair.model import read_prompt_window, response_format_of, write_prompt_settings
+    from repair.model import names_of, read_prompt_window, response_format_of, write_prompt_settings
 
     cfg = training_config.render_config(settings)
     training_config.validate_config(cfg)
@@ -75,6 +75,6 @@ def train(
         run = replace(run, export_dir=merged)
     # The export records the window and what the model emits (RepairModel reads both).
     window = window if window is not None else read_prompt_window(run.export_dir)
-    write_prompt_settings(run.export_dir, window, response_format_of(cfg))
+    write_prompt_settings(run.export_dir, window, response_format_of(cfg), names_of(cfg))
     heldout = heldout_exact_match(run.export_dir, settings.data_dir, heldout_items) if heldout_items else {}
     return TrainedModel(cfg, run, heldout)

@@ -589,9 +589,10 @@ def train_base(
     return run_training(cfg, sink=sink), cfg
 
 
-def export_base(export_dir: Path, out: Path, window: int, response: str) -> Path:
+def export_base(export_dir: Path, out: Path, window: int, response: str, names: bool = False) -> Path:
     """Copies the weights (safetensors), config and tokenizer of an export into `out`, with the
-    prompt window and the response form (`repair.model.response_format_of`) it was trained on."""
+    prompt window, the response form (`repair.model.response_format_of`) and whether it reads the
+    names like the flagged one (`repair.model.names_of`) it was trained with."""
     from repair.model import write_prompt_settings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -602,7 +603,7 @@ def export_base(export_dir: Path, out: Path, window: int, response: str) -> Path
             shutil.copy2(path, out / path.name)
     if not any(out.glob("*.safetensors")):
         raise FileNotFoundError(f"no safetensors weights in {export_dir}")
-    write_prompt_settings(out, window, response)
+    write_prompt_settings(out, window, response, names)
     return out
 
 

@@ -1,5 +1,6 @@
-"""`bench_names`: each held-out repair is put in one kind by what its fix writes, and a --model that
-is not LABEL=DIR with a model in DIR is refused by name."""
+"""`bench_names`: each held-out repair is put in one kind by what its fix writes, and counted as
+named when it writes a name like the flagged one; a --model that is not LABEL=DIR with a model in
+DIR is refused by name."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ def _example(new_line: str) -> dict:
 )
 def test_each_fix_is_recalled_copied_or_other_by_the_names_it_writes(new_line, kind):
     assert bench_names.fix_kind(_example(new_line)) == kind
+
+
+@pytest.mark.parametrize(
+    ("new_line", "named"),
+    [
+        ("    return math.pi * radius ** 2", True),  # `radius` heads the `<names>` line
+        ("    return math.pi * diameter ** 2", False),  # not a name like `raduis`
+        ("    return math.pi * raduis * 2", False),  # no new name at all
+    ],
+)
+def test_a_fix_is_named_when_it_writes_a_name_like_the_flagged_one(new_line, named):
+    assert bench_names.writes_a_similar_name(_example(new_line)) is named
 
 
 def test_a_model_option_wants_a_label_and_a_model_folder(tmp_path, capsys):

@@ -446,24 +446,6 @@ def test_no_op_fork_takes_the_cheapest_departure_inside_new_only():
     assert _NoOpFork("@0 enc_namr\n=enc_nam").span is None  # a fork's header is not forked again
 
 
-@pytest.mark.parametrize(
-    ("lsp_error", "name"),
-    [
-        ('"enc_namr" is not defined (pyright reportUndefinedVariable)', "enc_namr"),
-        ("Undefined name `urlllib` (ruff F821)", "urlllib"),
-        ('"gmtiem" is not a known attribute of module "time" (pyright reportAttributeAccessIssue)', "gmtiem"),
-        ('Cannot access attribute "extends" for class "list[int]" (pyright reportAttributeAccessIssue)', "extends"),
-        ('Expected ":" (pyright syntax)', None),
-        ('Argument of type "str" cannot be assigned to parameter "x" (pyright reportArgumentType)', None),
-    ],
-)
-def test_the_flagged_name_is_the_identifier_a_naming_rule_quotes_first(lsp_error, name):
-    from repair.model import flagged_name
-
-    prompt = _FLAGGED_NAME_PROMPT.replace("Undefined name `urlllib` (ruff F821)", lsp_error)
-    assert flagged_name(parse_prompt(prompt)) == name
-
-
 @pytest.mark.parametrize("prompt", [_KEPT_SPAN_PROMPT, _FLAGGED_NAME_PROMPT], ids=["no-op re-completed", "flagged name"])
 def test_the_model_reads_the_prompt_once_even_when_a_rule_adds_work(prompt):
     """Both rules extend copies of the prompt's KV cache: of the model's forward passes for one

@@ -1,0 +1,112 @@
+"""Names like the one a diagnostic flags, for the small edit models to copy (docs/formats.md 3b).
+
+A misspelt name is usually fixed by a name the file already holds (`raduis` -> `radius`, two lines
+up), a builtin (`lenght` -> `len`... `Flase` -> `False`), or an attribute of the class or module the
+message names (`extends` -> `extend` for `list[int]`, `gmtiem` -> `gmtime` of `time`). The 0.8M
+models read those in their prompt and still write something else: copying a name from anywhere in
+nine lines is the hard part for them. Listing the closest names right after the prompt, where the
+answer starts, turns the fix into a copy from one known place, the way CPython's "Did you mean"
+does for a NameError. The list is computed from the prompt alone (and the installed interpreter),
+so training and serving compute the same one.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import functools
+import importlib.util
+import re
+import sys
+
+from repair.prompt import IDENTIFIER, ParsedPrompt
+from repair.verify import SAME_PROBLEM
+
+# Diagnostics that name the identifier to correct, quoted first in the message: an undefined name
+# (the rules of `SAME_PROBLEM`) and an unknown attribute (`"gmtiem" is not a known attribute of
+# module "time"`, `Cannot access attribute "extends" for class "list[int]"`).
+_NAMING_RULES = {*SAME_PROBLEM, ("pyright", "reportAttributeAccessIssue")}
+_FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
+_OF_MODULE = re.compile(r'is not a known attribute of module "([A-Za-z_][\w.]*)"')
+_OF_CLASS = re.compile(r'for class "([A-Za-z_]\w*)')
+
+OPEN_NAMES, CLOSE_NAMES = "<names>", "</names>"
+MAX_NAMES = 3
+# difflib's ratio on lower-cased names: `ROWS` for `rows`, `rowIndex` for `row_index` pass, and so
+# does any name sharing 60% of its letters, in order.
+CUTOFF = 0.6
+
+
+def flagged_name(prompt: ParsedPrompt) -> str | None:
+    """The identifier the prompt's diagnostic says is wrong, when its rule names one."""
+    parts = prompt.diagnostic_parts()
+    if parts is None or (parts[1], parts[2]) not in _NAMING_RULES:
+        return None
+    found = _FIRST_QUOTED.search(parts[0])
+    return found.group(1) if found else None
+
+
+@functools.lru_cache(maxsize=512)
+def module_names(module: str) -> frozenset[str]:
+    """The public top-level names of an installed top-level module, read without running any of it
+    (its source's assignments, definitions and imports; a compiled module is the interpreter's own,
+    imported). Empty for a package's submodule (finding it would import the package), a module not
+    installed, or a source that does not parse."""
+    if "." in module:
+        return frozenset()
+    if module in sys.builtin_module_names:
+        return frozenset(n for n in dir(__import__(module)) if not n.startswith("_"))
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return frozenset()
+    try:
+        with open(spec.origin, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return frozenset()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return frozenset(n for n in names if not n.startswith("_") and n != "*")
+
+
+def _candidates(prompt: ParsedPrompt, message: str) -> set[str]:
+    module = _OF_MODULE.search(message)
+    if module:
+        return set(module_names(module.group(1)))
+    owner = _OF_CLASS.search(message)
+    if owner:
+        cls = getattr(builtins, owner.group(1), None)
+        return {n for n in dir(cls) if not n.startswith("_")} if isinstance(cls, type) else set()
+    return set(IDENTIFIER.findall(prompt.code_excerpt)) | set(dir(builtins))
+
+
+def similar_names(prompt: ParsedPrompt) -> list[str]:
+    """Up to `MAX_NAMES` names closest in spelling to the flagged one (`flagged_name`), closest
+    first: for an attribute of a module or a builtin class, that module's or class's names; for any
+    other name, the prompt's identifiers and the builtins. Empty when no name is flagged."""
+    name = flagged_name(prompt)
+    if name is None:
+        return []
+    by_lower: dict[str, str] = {}
+    for candidate in sorted(_candidates(prompt, prompt.lsp_error) - {name}):
+        by_lower.setdefault(candidate.lower(), candidate)
+    close = difflib.get_close_matches(name.lower(), by_lower, n=MAX_NAMES, cutoff=CUTOFF)
+    return [by_lower[c] for c in close]
+
+
+def names_line(prompt: ParsedPrompt) -> str:
+    """The line the model reads after the prompt (`<names>radius round</names>`), or "" when no
+    name is flagged or none is close."""
+    names = similar_names(prompt)
+    return f"{OPEN_NAMES}{' '.join(names)}{CLOSE_NAMES}\n" if names else ""
