@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from typing import Any
 
+from repair.hints import similar_names
 from repair.linediff import (
     CLOSE_TAG,
     OPEN_TAG,
@@ -158,9 +160,34 @@ def extract_edit(text: str) -> list[str] | None:
     return [row for row in text[start + len(OPEN_EDIT) : end].strip("\n").split("\n") if row]
 
 
-def expand_edit(prompt: ParsedPrompt, text: str) -> str:
+# For a model that reads the names like the flagged one (docs/formats.md 3b), `$K` in a `=NEW` row
+# stands for the Kth of them: a pointer to a name, where copying it piece by piece is what the small
+# models did not learn (given `<names>radius</names>`, the shipped base wrote `=raw`).
+_NAME_REFERENCE = re.compile(r"\$([1-9])")
+
+
+def refer_to_names(edit: str, names: Sequence[str]) -> str:
+    """`edit` with every whole-word occurrence of a name of `names` in its `=NEW` rows written `$K`
+    (K from 1, in `names`' order); a NEW that holds a `$` already is left as it is."""
+
+    def refer(row: str) -> str:
+        if not row.startswith("=") or "$" in row:
+            return row
+        for k, name in enumerate(names, 1):
+            row = "=" + re.sub(rf"(?<![\w$]){re.escape(name)}(?!\w)", f"${k}", row[1:])
+        return row
+
+    return "\n".join(refer(row) for row in edit.split("\n"))
+
+
+def _resolve_names(new: str, names: Sequence[str]) -> str:
+    return _NAME_REFERENCE.sub(lambda m: names[int(m[1]) - 1] if int(m[1]) <= len(names) else m[0], new)
+
+
+def expand_edit(prompt: ParsedPrompt, text: str, names: Sequence[str] = ()) -> str:
     """The `<diff>` block a completion stands for: its `<edit>` block expanded against the prompt's
-    lines, or its `<diff>` block as is. Raises `DiffParseError` (with the reason) when neither fits."""
+    lines (a `$K` of a NEW is the Kth of `names`, `refer_to_names`), or its `<diff>` block as is.
+    Raises `DiffParseError` (with the reason) when neither fits."""
     rows = extract_edit(text)
     if rows is None:
         if extract_diff(text) is None:
@@ -177,7 +204,8 @@ def expand_edit(prompt: ParsedPrompt, text: str) -> str:
                 )
             number, span = pending
             line = shown[number]
-            ops += [DiffOp("-", number, line), DiffOp("+", number, line.replace(span, row[1:], 1))]
+            new = _resolve_names(row[1:], names) if names else row[1:]
+            ops += [DiffOp("-", number, line), DiffOp("+", number, line.replace(span, new, 1))]
             pending = None
         elif match := _SPAN.fullmatch(row):
             number, span = prompt.error_line + int(match.group(1)), match.group(2) or ""
@@ -205,23 +233,29 @@ def expand_edit(prompt: ParsedPrompt, text: str) -> str:
     return render_diff(LineDiff(tuple(ops)))
 
 
-def expand_completion(prompt: str, completion: str) -> str:
-    """`expand_edit` for a section 3 prompt's text; the completion unchanged when it cannot be
-    expanded (so that parsing it later reports why)."""
+def expand_completion(prompt: str, completion: str, names: bool = False) -> str:
+    """`expand_edit` for a section 3 prompt's text (with `names`, for a model that reads them, its
+    `$K` resolved); the completion unchanged when it cannot be expanded (so that parsing it later
+    reports why)."""
     try:
-        return expand_edit(parse_prompt(prompt), completion)
+        parsed = parse_prompt(prompt)
+        return expand_edit(parsed, completion, similar_names(parsed) if names else ())
     except (DiffParseError, PromptError):
         return completion
 
 
-def edit_response(prompt: str, response: str) -> str:
-    """A diff response in the edit form; the response as is when the edit cannot express it (a
-    removed line the prompt does not show) or it is not a well-formed diff."""
+def edit_response(prompt: str, response: str, names: bool = False) -> str:
+    """A diff response in the edit form (with `names`, its names like the flagged one written
+    `$K`); the response as is when the edit cannot express it (a removed line the prompt does not
+    show) or it is not a well-formed diff."""
     try:
-        edit = to_edit(parse_prompt(prompt), parse_diff(response))
+        parsed = parse_prompt(prompt)
+        edit = to_edit(parsed, parse_diff(response))
     except (DiffParseError, PromptError):
         return response
-    return response if edit is None else edit
+    if edit is None:
+        return response
+    return refer_to_names(edit, similar_names(parsed)) if names else edit
 
 
 def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
@@ -232,12 +266,13 @@ def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
 
 def to_named_edit_example(example: dict[str, Any]) -> dict[str, str]:
     """LLM Foundry `preprocessing_fn` (`repair.edits:to_named_edit_example`): `to_edit_example`,
-    with the names like the flagged one after the prompt (`repair.dataset.model_input`)."""
+    with the names like the flagged one after the prompt (`repair.dataset.model_input`) and
+    referred to by number in the edit (`refer_to_names`)."""
     from repair.dataset import model_input
 
     return {
         "prompt": model_input(example["prompt"], names=True),
-        "response": edit_response(example["prompt"], example["response"]),
+        "response": edit_response(example["prompt"], example["response"], names=True),
     }
 
 

@@ -640,7 +640,7 @@ class RepairModel:
             text = text[: end + len(tag)]
         elif _closing_begun(text):
             text = text[: text.rindex("\n") + 1] + CLOSE_EDIT
-        return expand_completion(prompt, text) if self.response_format == EDIT_RESPONSE else text
+        return expand_completion(prompt, text, self.names) if self.response_format == EDIT_RESPONSE else text
 
     def prompt(self, code: str, diagnostic: Diagnostic, file_name: str = "main.py") -> str:
         from repair.prompt import render_prompt

@@ -78,7 +78,7 @@ def preference_dataset(
         raise ValueError("no preference pairs to train on")
 
     def side(prompt: str, diff: str) -> str:
-        return edit_response(prompt, diff) if response_format == EDIT_RESPONSE else diff
+        return edit_response(prompt, diff, names) if response_format == EDIT_RESPONSE else diff
 
     return Dataset.from_list(
         [

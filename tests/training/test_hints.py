@@ -4,7 +4,7 @@ import pytest
 
 from repair.dataset import model_input
 from repair.diagnostic import Diagnostic
-from repair.edits import to_edit_example, to_named_edit_example
+from repair.edits import expand_completion, refer_to_names, to_edit_example, to_named_edit_example
 from repair.hints import flagged_name, module_names, names_line, similar_names
 from repair.prompt import parse_prompt, render_prompt
 
@@ -109,13 +109,15 @@ def test_a_modules_names_are_read_from_its_source_without_running_it(tmp_path, m
     assert module_names("email.mime") == frozenset() and module_names("no_such_module_here") == frozenset()
 
 
-def test_a_named_example_reads_the_names_line_and_answers_the_same_edit():
+def test_a_named_example_reads_the_names_line_and_points_at_the_name_it_writes():
     row = {
         "prompt": _prompt(DEMO_FILE, '"raduis" is not defined'),
         "response": "<diff>\n-5     return math.pi * raduis ** 2\n+5     return math.pi * radius ** 2\n</diff>",
     }
     named = to_named_edit_example(row)
-    assert named["response"] == to_edit_example(row)["response"] == "<edit>\n@0 raduis\n=radius\n</edit>"
+    assert to_edit_example(row)["response"] == "<edit>\n@0 raduis\n=radius\n</edit>"
+    assert named["response"] == "<edit>\n@0 raduis\n=$1\n</edit>"
+    assert expand_completion(row["prompt"], named["response"], names=True) == row["response"]
     assert named["prompt"] == model_input(row["prompt"]) + names_line(parse_prompt(row["prompt"]))
     assert model_input(row["prompt"], names=True) == named["prompt"]
     assert model_input("not a prompt", names=True) == "not a prompt\n"
@@ -147,8 +149,9 @@ class _Recording:
 
 
 def test_a_model_that_reads_names_is_given_them(tiny_checkpoint, tmp_path):
-    """The served path builds the input training built: with the names for a model whose settings
-    say it reads them, without for any other."""
+    """The served path builds the input training built, and expands what training taught: with the
+    names and `$K` pointing at them for a model whose settings say it reads them, without for any
+    other."""
     import shutil
 
     from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
@@ -157,15 +160,19 @@ def test_a_model_that_reads_names_is_given_them(tiny_checkpoint, tmp_path):
     prompt = render_prompt(DEMO_FILE, diagnostic, "main.py", 4)
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_checkpoint, model_dir)
-    read = {}
+    read, written = {}, {}
     for names in (True, False):
         write_prompt_settings(model_dir, 4, EDIT_RESPONSE, names=names)
         model = RepairModel(model_dir, temperature=0.0)
         model.tokenizer = recording = _Recording(model.tokenizer)
         model.propose(DEMO_FILE, diagnostic)
         read[names] = next(text for text in recording.texts if text.startswith("<code>"))
+        pointed = model._finish(model_input(prompt), "<edit>\n@0 raduis\n=$1\n</edit>")
+        written[names] = pointed.split("\n")[2]
     assert read[True] == model_input(prompt, names=True) + "<edit>\n" and "<names>radius" in read[True]
     assert read[False] == model_input(prompt) + "<edit>\n"
+    # `$1` points at the first name only for a model that reads them.
+    assert written == {True: "+5     return math.pi * radius ** 2", False: "+5     return math.pi * $1 ** 2"}
 
 
 def test_a_finetune_reads_names_when_its_base_was_trained_with_them(tmp_path):
@@ -187,3 +194,24 @@ def test_a_finetune_reads_names_when_its_base_was_trained_with_them(tmp_path):
     # An explicit override still decides.
     chosen = {"train_loader.dataset.preprocessing_fn": "repair.edits:to_edit_example"}
     assert "repair.edits:to_edit_example" in preprocessing(named, **chosen)
+
+
+def test_names_are_referred_to_as_whole_words_in_new_rows_only():
+    names = ["radius", "rad"]
+    edit = "<edit>\n@0 raduis **\n=radius ** radiuses + rad\n+1 radius\n</edit>"
+    assert refer_to_names(edit, names) == "<edit>\n@0 raduis **\n=$1 ** radiuses + $2\n+1 radius\n</edit>"
+    assert refer_to_names("<edit>\n@0 x\n=f'$radius'\n</edit>", names) == "<edit>\n@0 x\n=f'$radius'\n</edit>"
+
+
+def test_every_row_of_a_real_dataset_round_trips_through_the_named_edit(repair_rows):
+    from repair.dataset import build_examples
+    from repair.linediff import parse_diff
+
+    examples, _, _ = build_examples(repair_rows)
+    referred = 0
+    for example in examples:
+        response = to_named_edit_example(example)["response"]
+        referred += "$1" in response
+        expanded = expand_completion(example["prompt"], response, names=True)
+        assert parse_diff(expanded).ops == parse_diff(example["response"]).ops, example
+    assert referred > 0
