@@ -75,6 +75,12 @@ from repair.training.pretrain import MAX_FILE_BYTES
     show_default=True,
     help="Keep repairs whose fix writes a name the prompt does not show (a definition elsewhere, another module's attribute); --no-recalled-names keeps only fixes the prompt can teach.",
 )
+@click.option(
+    "--names/--no-names",
+    default=None,
+    help="Show the model the names like the flagged one after its prompt and let it point at them "
+    "(docs/formats.md 3b). Default: as the --init-from base was trained; from scratch, on.",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--max-duration", default="6000ba", show_default=True, help="In batches (e.g. 6000ba) for an ETA."
@@ -118,6 +124,7 @@ def command(
     pyright,
     max_file_bytes,
     recalled_names,
+    names,
     seed,
     max_duration,
     overrides,
@@ -207,7 +214,7 @@ def command(
     run, cfg = pretrain.train_base(
         work,
         max_duration,
-        dict(_parse_override(o) for o in overrides),
+        {**pretrain.names_overrides(names, init), **dict(_parse_override(o) for o in overrides)},
         sink=report,
         init_from=init,
         data_dir=data_dir,

@@ -215,3 +215,13 @@ def test_every_row_of_a_real_dataset_round_trips_through_the_named_edit(repair_r
         expanded = expand_completion(example["prompt"], response, names=True)
         assert parse_diff(expanded).ops == parse_diff(example["response"]).ops, example
     assert referred > 0
+
+
+def test_pretrain_shows_names_from_scratch_and_a_continued_base_keeps_its_own(tmp_path):
+    from repair.training.pretrain import names_overrides
+
+    named, plain = "repair.edits:to_named_edit_example", "repair.edits:to_edit_example"
+    assert set(names_overrides(None).values()) == {named} and len(names_overrides(None)) == 2
+    assert names_overrides(None, tmp_path) == {}  # `reads_names` decides by the base's settings
+    assert set(names_overrides(False, tmp_path).values()) == {plain}
+    assert set(names_overrides(True, tmp_path).values()) == {named}
