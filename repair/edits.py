@@ -180,7 +180,8 @@ def refer_to_names(edit: str, names: Sequence[str]) -> str:
     return "\n".join(refer(row) for row in edit.split("\n"))
 
 
-def _resolve_names(new: str, names: Sequence[str]) -> str:
+def resolve_names(new: str, names: Sequence[str]) -> str:
+    """A `=NEW` row's text with each `$K` the Kth of `names` (`refer_to_names` undone)."""
     return _NAME_REFERENCE.sub(lambda m: names[int(m[1]) - 1] if int(m[1]) <= len(names) else m[0], new)
 
 
@@ -204,7 +205,7 @@ def expand_edit(prompt: ParsedPrompt, text: str, names: Sequence[str] = ()) -> s
                 )
             number, span = pending
             line = shown[number]
-            new = _resolve_names(row[1:], names) if names else row[1:]
+            new = resolve_names(row[1:], names) if names else row[1:]
             ops += [DiffOp("-", number, line), DiffOp("+", number, line.replace(span, new, 1))]
             pending = None
         elif match := _SPAN.fullmatch(row):

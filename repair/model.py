@@ -21,8 +21,16 @@ from typing import Any
 
 from repair.dataset import DEFAULT_WINDOW, model_input
 from repair.diagnostic import Diagnostic
-from repair.edits import CLOSE_EDIT, OPEN_EDIT, STOP_STRINGS, EditGrammar, edit_headers, expand_completion
-from repair.hints import flagged_name
+from repair.edits import (
+    CLOSE_EDIT,
+    OPEN_EDIT,
+    STOP_STRINGS,
+    EditGrammar,
+    edit_headers,
+    expand_completion,
+    resolve_names,
+)
+from repair.hints import flagged_name, similar_names
 from repair.linediff import CLOSE_TAG, OPEN_TAG
 from repair.lint.tools import ToolFailure
 from repair.prompt import ParsedPrompt, PromptError, parse_prompt
@@ -224,8 +232,8 @@ class _NoOpFork:
     greedy path inside its `=NEW` row (the step, the path's log-probability with the step's second
     likeliest token, that token), in case the row's NEW turns out to be SPAN unchanged."""
 
-    def __init__(self, header: str):
-        self.header = header
+    def __init__(self, header: str, names: Sequence[str] = ()):
+        self.header, self.names = header, names
         # None for other rows, and for a header that already holds part of its NEW (a fork's).
         whole = re.fullmatch(r"@-?\d+ ([^\n]+)\n", header)
         self.span = whole.group(1) if whole else None
@@ -243,7 +251,12 @@ class _NoOpFork:
             self.best = (score, step, token)
 
     def is_no_op(self, text: str) -> bool:
-        return self.span is not None and self._row(text).split("\n", 1)[0] == "=" + self.span
+        """Whether the first row after the header is `=SPAN`, a `$K` (a model that reads names)
+        resolved: `@0 enc_name` answered `=$1` where the first name is `enc_name` changes nothing."""
+        if self.span is None:
+            return False
+        new = self._row(text).split("\n", 1)[0]
+        return new == "=" + self.span or resolve_names(new, self.names) == "=" + self.span
 
 
 class RepairModel:
@@ -539,7 +552,8 @@ class RepairModel:
         scores = [score for score, _, _ in headers]
         numbers = set(self.grammar.numbers)
         finished = [False] * rows
-        forks = [_NoOpFork(header) for _, _, header in headers]
+        names = similar_names(prompt) if self.names else ()
+        forks = [_NoOpFork(header, names) for _, _, header in headers]
         with torch.inference_mode():
             out = self.model(
                 ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True

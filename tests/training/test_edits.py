@@ -371,22 +371,26 @@ def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_
     assert all_differ if ranked else not all_differ, first_rows
 
 
-# Two held-out prompts of a simulated day (2026-12-04) on which the shipped base's greedy candidates
-# kept a span unchanged, and never edited the name the diagnostic flags.
+# Two held-out prompts of a corpus (`.data/pretrain18`, test) on which the shipped base's greedy
+# candidates kept a span unchanged (`@-4 )` answered `=)`), and never edited the name the diagnostic
+# flags (2026-12-04, the base that points at names).
 _KEPT_SPAN_PROMPT = (
-    '<code>\n#main.py\n7 \n8 \n9 def _strip_ipv6_iface(enc_name: bytes) -> bytes:\n10     """Remove interface scope from IPv6 address."""\n'
-    '11     enc_name, percent, _ = enc_namr.partition(b"%")\n12     if percent:\n13         assert enc_name.startswith(b\'[\'), enc_name\n'
-    "14         enc_name += b']'\n15     return enc_name\n</code>\n"
-    '<lsp_error>"enc_namr" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
-    '<error_line>11     enc_name, percent, _ = enc_namr.partition(b"%")</error_line>\n'
+    "<code>\n#__init__.py\n27 class UnsupportedLibcError(Exception):\n28     pass\n29 \n30 \n"
+    "31 class WatchdogShutdownError(Exception)\n"
+    '32     """Semantic exception used to signal an external shutdown event."""\n33 \n34 \n'
+    "35 class BaseThread(threading.Thread):\n</code>\n"
+    '<lsp_error>Expected ":" (pyright syntax)</lsp_error>\n'
+    "<error_line>31 class WatchdogShutdownError(Exception)</error_line>\n"
 )
 _FLAGGED_NAME_PROMPT = (
-    "<code>\n#main.py\n9     def __init__(self, path, allowance):\n10         if path == '' and not allowance:\n"
-    "11             # an empty value means allow all\n12             allowance = True\n"
-    "13         path = urlllib.parse.urlunparse(urllib.parse.urlparse(path))\n14         self.path = urllib.parse.quote(path)\n"
-    "15         self.allowance = allowance\n16 \n17     def applies_to(self, filename):\n</code>\n"
-    "<lsp_error>Undefined name `urlllib` (ruff F821)</lsp_error>\n"
-    "<error_line>13         path = urlllib.parse.urlunparse(urllib.parse.urlparse(path))</error_line>\n"
+    "<code>\n#decorators.py\n"
+    "189     .. versionchanged:: 4.0.0 ``pass_many`` is renamed to ``pass_collection``.\n"
+    "190     .. versionchanged:: 4.0.0 ``pass_collection`` is a keyword-only argument.\n"
+    "191     .. versionchanged:: 4.0.0 ``unknown`` is passed as a keyword argument to the decorated method.\n"
+    '192     """\n193     return set_hook(fn, PRE_LOAAD, many=pass_collection)\n194 \n195 \n196 def post_load(\n'
+    "197     fn: typing.Callable[..., typing.Any] | None = None,\n</code>\n"
+    '<lsp_error>"PRE_LOAAD" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
+    "<error_line>193     return set_hook(fn, PRE_LOAAD, many=pass_collection)</error_line>\n"
 )
 
 
@@ -423,11 +427,12 @@ def test_no_greedy_candidate_replaces_a_span_by_itself():
 
 
 def test_a_flagged_undefined_name_is_always_among_the_places_edited():
-    """The diagnostic names the undefined `urlllib`: one candidate edits it even where the model
-    ranks four other headers higher (the control, without it: none does)."""
-    assert ("@0 urlllib", "=urllib") in _shipped_first_rows(_FLAGGED_NAME_PROMPT)
+    """The diagnostic names the undefined `PRE_LOAAD`: one candidate edits it even where the model
+    ranks four other headers higher (the control, without it: none does); given the header, the
+    model points at the first of the names like it (`PRE_LOAD`, docs/formats.md 3b)."""
+    assert ("@0 PRE_LOAAD", "=$1") in _shipped_first_rows(_FLAGGED_NAME_PROMPT)
     unflagged = _shipped_first_rows(_FLAGGED_NAME_PROMPT, _flagged_header=lambda *args: None)
-    assert not any(first == "@0 urlllib" for first, _ in unflagged), unflagged
+    assert not any(first == "@0 PRE_LOAAD" for first, _ in unflagged), unflagged
 
 
 def test_no_op_fork_takes_the_cheapest_departure_inside_new_only():
@@ -442,6 +447,9 @@ def test_no_op_fork_takes_the_cheapest_departure_inside_new_only():
     assert fork.best == (-1.5, 3, 12)
     assert fork.is_no_op(EDIT_OPENING + "@0 enc_namr\n=enc_namr\n</edit>")
     assert not fork.is_no_op(EDIT_OPENING + "@0 enc_namr\n=enc_name\n</edit>")
+    # A model that reads names: `$1` is the first of them, a no-op when it is the span itself.
+    assert _NoOpFork("@0 enc_name\n", ["enc_name"]).is_no_op(EDIT_OPENING + "@0 enc_name\n=$1\n</edit>")
+    assert not _NoOpFork("@0 enc_namr\n", ["enc_name"]).is_no_op(EDIT_OPENING + "@0 enc_namr\n=$1\n</edit>")
     assert not _NoOpFork("-0\n").in_new(EDIT_OPENING + "-0\n")  # only `@K SPAN` rows have a NEW
     assert _NoOpFork("@0 enc_namr\n=enc_nam").span is None  # a fork's header is not forked again
 
