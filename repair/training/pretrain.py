@@ -73,6 +73,10 @@ RESPONSE_FORMS = {
     "diff": "the numbered line diff (docs/formats.md section 2)",
     "edit": "the compact edit (docs/formats.md section 2b), expanded into the section 2 diff by `repair.model.RepairModel`",
 }
+NAMES_FORM = (
+    "; it reads the names like the flagged one after its prompt and points at them with `$K`"
+    " (docs/formats.md section 3b)"
+)
 # Pretraining runs for an hour or more on a shared CPU: checkpoint (and export, and evaluate) every few
 # hundred batches instead of every epoch, so an interruption loses minutes and `--max-duration` can be
 # cut short at any checkpoint.
@@ -657,7 +661,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "| --- | --- |",
         f"| model | Llama-style, {card['parameters']:,} parameters ({card['shape']}), fp32 safetensors, {card['size_bytes'] / 1e6:.1f} MB |",
         f"| tokenizer | byte-level BPE, {card['vocab_size']} tokens, {tokenizer_origin} |",
-        f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]} |",
+        f"| output | {RESPONSE_FORMS[card.get('response', 'diff')]}{NAMES_FORM if card.get('names') else ''} |",
         f"| corpus | {corpus['files']} files of {len(corpus['packages'])} third-party packages: {packages} |",
         f"| synthetic repairs | {corpus['verification']['candidates']} simulator mistakes -> {corpus['verification']['verified']} verified by {', '.join(corpus['settings']['linters'])} -> {corpus['dataset']['kept']} examples after dedup{dropped} (train/validation/test {corpus['rows_by_split']['train']}/{corpus['rows_by_split']['validation']}/{corpus['rows_by_split']['test']}, split by subpackage) |",
         f"| mistakes | {mistakes} |",

@@ -346,6 +346,13 @@ def test_the_card_counts_the_repairs_dropped_for_a_name_the_prompt_does_not_show
     assert "writes a name" not in pretrain.model_card_markdown(card)  # the shipped corpus dropped none
 
 
+def test_the_card_says_when_the_base_reads_names_and_points_at_them():
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    assert card["names"]  # the shipped base (docs/formats.md 3b)
+    assert "points at them with `$K`" in pretrain.model_card_markdown(card)
+    assert "points at them" not in pretrain.model_card_markdown({**card, "names": False})
+
+
 def test_pretrain_wants_out_unless_it_only_builds_the_corpus(tmp_path):
     from repair.commands.pretrain import command
 
