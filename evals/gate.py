@@ -13,8 +13,9 @@ reason given):
    serving) is at or above `-margin`.
 
 Both models (and the baseline) are evaluated on the same items in the same run, so every comparison
-is paired. The gate metric is the production-style benchmark's (`ast_or_string`, pass@1), or the
-executable benchmark's (`tests_pass`, pass@1) when the former has no item scored for the candidate.
+is paired. The gate metric is the production-style benchmark's (`ast_or_string`, pass@1) when it
+scored at least `min_paired_items` items for the candidate, else the executable benchmark's
+(`tests_pass`, pass@1) when that one did; with neither that large, the first that scored any item.
 """
 
 from __future__ import annotations
@@ -130,11 +131,16 @@ def deployment_gate(
     common = {"candidate": candidate, "production": production, "settings": settings, "failed_checks": failed}
     if failed:
         return GateDecision(False, f"blocking checks failed: {', '.join(failed)}", rules=rules, **common)
-    chosen = next(
-        ((b, m) for b, m in GATE_METRICS
-         if not results.filter((pl.col("benchmark") == b) & (pl.col("model") == candidate)).drop_nulls(m).is_empty()),
-        None,
-    )  # fmt: skip
+    scored = [
+        (b, m, results.filter((pl.col("benchmark") == b) & (pl.col("model") == candidate)).drop_nulls(m).height)
+        for b, m in GATE_METRICS
+    ]
+    # The first benchmark with the evidence to decide; when none has `min_paired_items`, the first
+    # with any item. Six held-out repairs cannot show a model beats doing nothing unless it gets
+    # three (the bootstrap's lower bound), so one item would decide.
+    chosen = next(((b, m) for b, m, n in scored if n >= settings.min_paired_items), None) or next(
+        ((b, m) for b, m, n in scored if n), None
+    )
     if chosen is None:
         return GateDecision(False, "no benchmark item was scored for the candidate", rules=rules, **common)
     benchmark, metric = chosen

@@ -52,7 +52,8 @@ class GateConfig(dg.Config):
     min_paired_items: int = Field(
         default=GateSettings.min_paired_items,
         description="Items scored for both the candidate and the serving model needed to decide; fewer is "
-        "'insufficient evidence' and no deploy.",
+        "'insufficient evidence' and no deploy. Also what the production benchmark must hold to be the gate "
+        "metric (else the executable benchmark's decides, when it holds as many).",
     )
     confidence: float = Field(default=GateSettings.confidence, description="Paired bootstrap confidence level.")
     baseline: str = Field(

@@ -78,3 +78,18 @@ def test_falls_back_to_the_executable_benchmark():
     frame = results({"new": GOOD, "no_change": NOTHING}, "function_repair", "tests_pass")
     decision = deployment_gate(frame, "new", None, settings=SETTINGS)
     assert decision.passed and decision.benchmark == "function_repair" and decision.metric == "tests_pass"
+
+
+def test_a_production_benchmark_too_small_to_show_anything_leaves_the_gate_to_the_executable_one():
+    """Six held-out repairs, two right: the bootstrap's lower bound against doing nothing is 0 (the
+    decision would turn on one item); the executable benchmark's 40 items decide instead. With as
+    many production items as `min_paired_items`, those decide, as before."""
+    small = results({"new": [1, 1, 0, 0, 0, 0], "no_change": [0] * 6})
+    executable = results({"new": GOOD, "no_change": NOTHING}, "function_repair", "tests_pass")
+    decision = deployment_gate(pl.concat([small, executable]), "new", None, settings=SETTINGS)
+    assert decision.passed and decision.benchmark == "function_repair", decision.reason
+    alone = deployment_gate(small, "new", None, settings=SETTINGS)  # nothing else scored: the small one
+    assert not alone.passed and alone.benchmark == "repair" and "does not beat `no_change`" in alone.reason
+    large = results({"new": [1, 1, 0, 0, 0, 0] * 5, "no_change": [0] * 30})
+    chosen = deployment_gate(pl.concat([large, executable]), "new", None, settings=SETTINGS)
+    assert chosen.benchmark == "repair" and chosen.passed
