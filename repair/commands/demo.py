@@ -234,6 +234,14 @@ def command(day: str, sessions: int, seed: int, train_duration: str, serve: bool
             fg="yellow",
             bold=True,
         )
+    elif decision is not None:
+        numbers = decision.get("numbers") or {}
+        click.secho(
+            f"    The deployment gate DEPLOYED model v{decision.get('candidate_version')}: {decision.get('reason')} "
+            f"(gate metric: {numbers.get('benchmark')} `{numbers.get('metric')}`, pass@1).",
+            fg="green",
+            bold=True,
+        )
     if serve:
         _stage(3, total, "Serving the deployed model on a local Triton and sending it a broken file")
         _serve_and_fix(store_root)
