@@ -1,13 +1,13 @@
 """Names like the one a diagnostic flags, for the small edit models to copy (docs/formats.md 3b).
 
 A misspelt name is usually fixed by a name the file already holds (`raduis` -> `radius`, two lines
-up), a builtin (`lenght` -> `len`... `Flase` -> `False`), or an attribute of the class or module the
-message names (`extends` -> `extend` for `list[int]`, `gmtiem` -> `gmtime` of `time`). The 0.8M
-models read those in their prompt and still write something else: copying a name from anywhere in
-nine lines is the hard part for them. Listing the closest names right after the prompt, where the
-answer starts, turns the fix into a copy from one known place, the way CPython's "Did you mean"
-does for a NameError. The list is computed from the prompt alone (and the installed interpreter),
-so training and serving compute the same one.
+up), a builtin (`Flase` -> `False`), or an attribute of the class or module the message names
+(`extends` -> `extend` for `list[int]`, `gmtiem` -> `gmtime` of `time`), much as CPython's "Did you
+mean" finds one for a NameError. The 0.8M models read such names in their prompt and still wrote
+something else: spelling a name of several tokens out of nine lines of input is what they did not
+learn. So the closest names are listed after the prompt, and a model trained with them points at
+one (`$K`, `repair.edits.refer_to_names`) instead of spelling it. The list is computed from the
+prompt alone (and the installed interpreter), so training and serving compute the same one.
 """
 
 from __future__ import annotations

@@ -255,8 +255,7 @@ class _NoOpFork:
         resolved: `@0 enc_name` answered `=$1` where the first name is `enc_name` changes nothing."""
         if self.span is None:
             return False
-        new = self._row(text).split("\n", 1)[0]
-        return new == "=" + self.span or resolve_names(new, self.names) == "=" + self.span
+        return resolve_names(self._row(text).split("\n", 1)[0], self.names) == "=" + self.span
 
 
 class RepairModel:

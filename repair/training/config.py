@@ -109,7 +109,7 @@ def render_config(settings: TrainingSettings):
     for key, value in variables.items():
         if value is not None:
             OmegaConf.update(cfg, f"variables.{key}", str(value))
-    reads_names(cfg, settings.model_dir)
+    follow_base_names(cfg, settings.model_dir)
     knobs = {
         "max_duration": settings.max_duration,
         "optimizer.lr": settings.learning_rate,
@@ -124,7 +124,7 @@ def render_config(settings: TrainingSettings):
     return cfg
 
 
-def reads_names(cfg, model_dir: str | Path | None) -> None:
+def follow_base_names(cfg, model_dir: str | Path | None) -> None:
     """A run starting from a base trained with the names like the flagged one (docs/formats.md 3b)
     reads them too: its edit loaders get the named preprocessing (an override can still say
     otherwise). Finetuned without them, such a base would lose the line it learnt to copy from."""

@@ -567,8 +567,8 @@ def pretrain_settings(
 
 def names_overrides(names: bool | None, init_from: Path | None = None) -> dict[str, str]:
     """The loaders' preprocessing for `--names/--no-names`: the edit with the names like the flagged
-    one (docs/formats.md 3b) or without; None follows the --init-from base (`repair.training.config
-    .reads_names`), and from scratch shows them."""
+    one (docs/formats.md 3b) or without; None follows the --init-from base
+    (`repair.training.config.follow_base_names`), and from scratch shows them."""
     from repair.model import EDIT_PREPROCESSING_FN, NAMED_EDIT_PREPROCESSING_FN
 
     if names is None:

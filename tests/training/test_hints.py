@@ -222,6 +222,6 @@ def test_pretrain_shows_names_from_scratch_and_a_continued_base_keeps_its_own(tm
 
     named, plain = "repair.edits:to_named_edit_example", "repair.edits:to_edit_example"
     assert set(names_overrides(None).values()) == {named} and len(names_overrides(None)) == 2
-    assert names_overrides(None, tmp_path) == {}  # `reads_names` decides by the base's settings
+    assert names_overrides(None, tmp_path) == {}  # `follow_base_names` decides by the base's settings
     assert set(names_overrides(False, tmp_path).values()) == {plain}
     assert set(names_overrides(True, tmp_path).values()) == {named}
