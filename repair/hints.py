@@ -20,6 +20,7 @@ import importlib.util
 import re
 import sys
 
+from repair import pyparse
 from repair.prompt import IDENTIFIER, ParsedPrompt
 from repair.verify import SAME_PROBLEM
 
@@ -65,7 +66,7 @@ def module_names(module: str) -> frozenset[str]:
         return frozenset()
     try:
         with open(spec.origin, encoding="utf-8") as source:
-            tree = ast.parse(source.read())
+            tree = pyparse.parse(source.read(), spec.origin)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return frozenset()
     names = set()
