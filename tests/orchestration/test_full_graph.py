@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 SMALL_RUN = {
     # A 10-session day settles into a handful of training examples: batches of 4, not the preset's 16.
-    # The preset's lr (5e-5) is still warming up at 20 batches: there the mean loss of batches 11-20
+    # The preset's lr is still warming up at 20 batches (30 of warmup): there the mean loss of batches 11-20
     # read 0.62 against 0.46 for 1-10, failing `loss_decreased` too. This run must learn and fail
     # only `generates_diffs`: the preset's former lr.
     "finetuned_model": {"config": {"max_duration": "20ba", "global_batch_size": 4, "microbatch_size": 4,
