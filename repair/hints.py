@@ -92,18 +92,20 @@ def _candidates(prompt: ParsedPrompt, message: str) -> set[str]:
     return set(IDENTIFIER.findall(prompt.code_excerpt)) | set(dir(builtins))
 
 
-def similar_names(prompt: ParsedPrompt) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def similar_names(prompt: ParsedPrompt) -> tuple[str, ...]:
     """Up to `MAX_NAMES` names closest in spelling to the flagged one (`flagged_name`), closest
     first: for an attribute of a module or a builtin class, that module's or class's names; for any
-    other name, the prompt's identifiers and the builtins. Empty when no name is flagged."""
+    other name, the prompt's identifiers and the builtins. Empty when no name is flagged. Cached:
+    serving one request reads them for the input, the no-op rule and each candidate's expansion."""
     name = flagged_name(prompt)
     if name is None:
-        return []
+        return ()
     by_lower: dict[str, str] = {}
     for candidate in sorted(_candidates(prompt, prompt.lsp_error) - {name}):
         by_lower.setdefault(candidate.lower(), candidate)
     close = difflib.get_close_matches(name.lower(), by_lower, n=MAX_NAMES, cutoff=CUTOFF)
-    return [by_lower[c] for c in close]
+    return tuple(by_lower[c] for c in close)
 
 
 def names_line(prompt: ParsedPrompt) -> str:

@@ -92,9 +92,9 @@ def test_the_closest_names_come_from_where_the_fix_would_come(code, message, rul
 
 
 def test_no_names_without_a_flagged_name_or_a_close_one():
-    assert similar_names(parse_prompt(_prompt(DEMO_FILE, 'Expected ":"', rule="syntax"))) == []
+    assert similar_names(parse_prompt(_prompt(DEMO_FILE, 'Expected ":"', rule="syntax"))) == ()
     far = parse_prompt(_prompt("a = 1\n\n\n\nprint(zzqqxx)\n", '"zzqqxx" is not defined'))
-    assert similar_names(far) == [] and names_line(far) == ""
+    assert similar_names(far) == () and names_line(far) == ""
 
 
 def test_a_modules_names_are_read_from_its_source_without_running_it(tmp_path, monkeypatch):
