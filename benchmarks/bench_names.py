@@ -39,17 +39,25 @@ KINDS = ("recalled", "copied", "other")
 NAMED = "named"
 
 
+def _new_names(prompt, diff) -> tuple[set[str], set[str]]:
+    """(names on the lines the diff replaces, names its added lines write)."""
+    from repair.prompt import IDENTIFIER
+
+    shown = dict(prompt.lines)
+    replaced = {name for op in diff.ops if op.sign == "-" for name in IDENTIFIER.findall(shown.get(op.line, ""))}
+    written = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
+    return replaced, written
+
+
 def fix_kind(example: dict) -> str:
     """`recalled`, `copied` or `other` (the module docstring) for a dataset example."""
     from repair.linediff import parse_diff
-    from repair.prompt import IDENTIFIER, KNOWN_NAMES, names_not_shown, parse_prompt
+    from repair.prompt import KNOWN_NAMES, names_not_shown, parse_prompt
 
     prompt, diff = parse_prompt(example["prompt"]), parse_diff(example["response"])
     if names_not_shown(prompt, diff):
         return "recalled"
-    shown = dict(prompt.lines)
-    replaced = {name for op in diff.ops if op.sign == "-" for name in IDENTIFIER.findall(shown.get(op.line, ""))}
-    written = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
+    replaced, written = _new_names(prompt, diff)
     return "copied" if written - replaced - KNOWN_NAMES else "other"
 
 
@@ -57,12 +65,10 @@ def writes_a_similar_name(example: dict) -> bool:
     """Whether the fix writes a name of the prompt's `<names>` line (one it did not replace)."""
     from repair.hints import similar_names
     from repair.linediff import parse_diff
-    from repair.prompt import IDENTIFIER, parse_prompt
+    from repair.prompt import parse_prompt
 
     prompt, diff = parse_prompt(example["prompt"]), parse_diff(example["response"])
-    shown = dict(prompt.lines)
-    replaced = {name for op in diff.ops if op.sign == "-" for name in IDENTIFIER.findall(shown.get(op.line, ""))}
-    written = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
+    replaced, written = _new_names(prompt, diff)
     return bool((written - replaced) & set(similar_names(prompt)))
 
 
