@@ -624,15 +624,17 @@ def training_workers() -> list:
     return workers
 
 
-def _kill_after_first_checkpoint(run_root: Path, delay_s: float, killed: list) -> None:
-    """Waits for the first checkpoint, then `delay_s`, then SIGKILLs rank 0's process."""
+def _kill_after_checkpoint(run_root: Path, delay_s: float, killed: list, batch: int | None = None) -> None:
+    """Waits for the first checkpoint (or the one at `batch`), then `delay_s`, then SIGKILLs rank
+    0's process."""
     import psutil
 
+    pattern = f"*/*/run/checkpoints/ep*-ba{batch or '*'}-rank0.pt"
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
-        if list(run_root.glob("*/*/run/checkpoints/ep*-ba*-rank0.pt")):
+        if list(run_root.glob(pattern)):
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     else:
         return
     time.sleep(delay_s)
@@ -645,12 +647,15 @@ def _kill_after_first_checkpoint(run_root: Path, delay_s: float, killed: list) -
             pass
 
 
-def run_training(work: Path, seed: int = 18, kills: int = 1) -> FaultReport:
+def run_training(
+    work: Path, seed: int = 18, kills: int = 1, after_final_checkpoint: bool = False
+) -> FaultReport:
     """`finetuned_model` materialized through Dagster (training launched through Pipes and
     Composer's launcher): for each kill, a fresh run whose rank 0 is SIGKILLed at a seeded random
-    moment after its first checkpoint, then rerun. After the kill nothing is registered; the rerun
-    resumes from the newest checkpoint on disk (not from scratch), registers exactly one model, and
-    its progress records every batch once (the records: batches)."""
+    moment after its first checkpoint (or, `after_final_checkpoint`, right after its last one,
+    before the export), then rerun. After the kill nothing is registered; the rerun resumes from
+    the newest checkpoint on disk that leaves batches to train (not from scratch), registers
+    exactly one model, and its progress records every batch once (the records: batches)."""
     import dagster as dg
     import polars as pl
 
@@ -682,13 +687,15 @@ def run_training(work: Path, seed: int = 18, kills: int = 1) -> FaultReport:
         run_root = home / "training"
         run_config = _training_config(run_root)
         killed: list[int] = []
-        delay_s = rng.uniform(0.0, 3.0)
-        killer = threading.Thread(target=_kill_after_first_checkpoint, args=(run_root, delay_s, killed))
+        delay_s, at_batch = (
+            (0.0, TRAINING_BATCHES) if after_final_checkpoint else (rng.uniform(0.0, 3.0), None)
+        )
+        killer = threading.Thread(target=_kill_after_checkpoint, args=(run_root, delay_s, killed, at_batch))
         killer.start()
         first = dg.materialize([*upstream, finetuned_model], resources=resources, run_config=run_config,
                                selection=[finetuned_model], raise_on_error=False)  # fmt: skip
         killer.join()
-        when = f"kill {attempt + 1} ({delay_s:.1f} s after the first checkpoint)"
+        when = f"kill {attempt + 1} ({delay_s:.1f} s after the {'final' if at_batch else 'first'} checkpoint)"
         report.kills += bool(killed)
         if not killed:
             report.invariant_violations.append(f"{when}: the training process was not found alive")
@@ -699,8 +706,10 @@ def run_training(work: Path, seed: int = 18, kills: int = 1) -> FaultReport:
             )
         runs = [p / "run" for p in run_root.glob("*/*")]
         checkpoints = [p for run in runs for p in (run / "checkpoints").glob("ep*-ba*-rank0.pt")]
-        # The kill may land after a checkpoint's file and before its record: the files say where to resume.
-        on_disk = max((int(p.name.split("-ba")[1].split("-")[0]) for p in checkpoints), default=0)
+        # The kill may land after a checkpoint's file and before its record: the files say where to
+        # resume. A final checkpoint leaves nothing to train, so the one before it is resumed.
+        batches = [int(p.name.split("-ba")[1].split("-")[0]) for p in checkpoints]
+        on_disk = max((b for b in batches if b < TRAINING_BATCHES), default=0)
         _progress(f"training: {when}: checkpoint on disk at batch {on_disk}; rerunning")
         second = dg.materialize([*upstream, finetuned_model], resources=resources, run_config=run_config,
                                 selection=[finetuned_model], raise_on_error=False)  # fmt: skip
@@ -725,7 +734,9 @@ def run_training(work: Path, seed: int = 18, kills: int = 1) -> FaultReport:
         if len(list((run_dir / "checkpoints").glob("ep*-ba*-rank0.pt"))) > 2:
             problems.append("more than the two newest checkpoints kept")
         if not (resumed_from == on_disk > 0):
-            problems.append(f"resumed from batch {resumed_from}, the newest checkpoint on disk is {on_disk}")
+            problems.append(
+                f"resumed from batch {resumed_from}, the newest unfinished checkpoint is {on_disk}"
+            )
         if versions != [1]:
             problems.append(f"registered {versions}, not exactly one model")
         if history != list(range(1, TRAINING_BATCHES + 1)):

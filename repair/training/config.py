@@ -5,9 +5,10 @@ settings fill its `variables` (data, model, tokenizer and run folders) and the f
 changes (duration, learning rate, batch), and `overrides` set any other key by its dotted path.
 
 A run survives being killed (`run_training`): the presets keep two checkpoints, and before resuming
-a corrupt latest one is set aside so that the previous one is resumed (`recover_checkpoints`); the
-run's progress is read over every attempt, so a retry after the final checkpoint reports the same
-losses; free space is checked before training (`variables.min_free_gb`, `InsufficientSpace`); old
+a corrupt latest one is set aside so that the previous one is resumed (`recover_checkpoints`), and
+so is a final one (a kill after it and before the export: Composer would refuse to resume with
+nothing left to train, so the retry trains the last interval again); the run's progress is read
+over every attempt, so a retry reports the run's losses; free space is checked before training (`variables.min_free_gb`, `InsufficientSpace`); old
 Hugging Face exports of a run (`prune_exports`) and old run folders (`prune_runs`) are removed by
 policy.
 """
@@ -386,48 +387,57 @@ def checkpoint_is_readable(path: Path) -> bool:
         return False
 
 
-def recover_checkpoints(save_folder: str | Path) -> dict[str, list[str]]:
-    """Before a resume: sets aside (into `corrupt/`) checkpoints that are not readable, newest first,
-    and points Composer's `latest-rank0.pt` at the newest readable one (or removes it, so the run
-    starts over, when none is). Returns the names kept and set aside."""
+def rank0_checkpoints(folder: Path) -> list[tuple[int, int, Path]]:
+    """Rank 0's checkpoints in `folder` as (batch, epoch, path), newest first."""
+    found = ((CHECKPOINT_NAME.fullmatch(p.name), p) for p in folder.glob("ep*-ba*-rank0.pt"))
+    return sorted(((int(m.group(2)), int(m.group(1)), p) for m, p in found if m), reverse=True)
+
+
+def reached(max_duration: str | None, epoch: int, batch: int) -> bool:
+    """Whether a checkpoint at (`epoch`, `batch`) has reached `max_duration` ("24ba", "6ep"); a
+    duration in other units (tokens, samples) is never judged reached."""
+    match = re.fullmatch(r"([0-9]+)(ba|ep)", max_duration or "")
+    return bool(match) and (batch if match.group(2) == "ba" else epoch) >= int(match.group(1))
+
+
+def recover_checkpoints(save_folder: str | Path, max_duration: str | None = None) -> dict[str, list[str]]:
+    """Before a resume: sets aside checkpoints that are not readable (into `corrupt/`) and those
+    that have reached `max_duration` (into `finished/`: Composer refuses to resume a fit with
+    nothing left to train, which a kill between the final checkpoint and the export leaves), and
+    points Composer's `latest-rank0.pt` at the newest one left (or removes it, so the run starts
+    over, when none is). Returns the names kept and set aside."""
     folder = Path(save_folder)
-    found = sorted(
-        (
-            (int(m.group(2)), p)
-            for p in folder.glob("ep*-ba*-rank0.pt")
-            if (m := CHECKPOINT_NAME.fullmatch(p.name))
-        ),
-        reverse=True,
-    )
-    kept, corrupt = [], []
-    for _, path in found:
-        if checkpoint_is_readable(path):
-            kept.append(path.name)
+    recovered: dict[str, list[str]] = {"kept": [], "corrupt": [], "finished": []}
+    for batch, epoch, path in rank0_checkpoints(folder):
+        if not checkpoint_is_readable(path):
+            aside = "corrupt"
+            log.warning("checkpoint %s is not readable: set aside in %s", path, folder / aside)
+        elif reached(max_duration, epoch, batch):
+            aside = "finished"
+            log.warning("checkpoint %s is at the end (%s): set aside in %s, the last interval is trained again",
+                        path, max_duration, folder / aside)  # fmt: skip
         else:
-            (folder / "corrupt").mkdir(exist_ok=True)
-            path.replace(folder / "corrupt" / path.name)
-            corrupt.append(path.name)
-            log.warning("checkpoint %s is not readable: set aside in %s", path, folder / "corrupt")
+            recovered["kept"].append(path.name)
+            continue
+        (folder / aside).mkdir(exist_ok=True)
+        path.replace(folder / aside / path.name)
+        recovered[aside].append(path.name)
     latest = folder / LATEST_CHECKPOINT
     if latest.is_symlink() or latest.exists():
         latest.unlink()
-    if kept:
-        latest.symlink_to(kept[0])
-    return {"kept": kept, "corrupt": corrupt}
+    if recovered["kept"]:
+        latest.symlink_to(recovered["kept"][0])
+    return recovered
 
 
 def prune_checkpoints(save_folder: str | Path, keep: int) -> list[str]:
     """Removes all but the newest `keep` checkpoints. Composer counts only the checkpoints of the
     attempt that saved them, so a killed attempt's would stay beside a resumed one's. Returns the
     names removed."""
-    folder = Path(save_folder)
-    found = sorted(
-        ((int(m.group(2)), p) for p in folder.glob("ep*-ba*-rank0.pt") if (m := CHECKPOINT_NAME.fullmatch(p.name))),
-        reverse=True,
-    )
-    batches = sorted({batch for batch, _ in found}, reverse=True)[: max(keep, 1)]
+    found = rank0_checkpoints(Path(save_folder))
+    batches = sorted({batch for batch, _, _ in found}, reverse=True)[: max(keep, 1)]
     removed = []
-    for batch, path in found:
+    for batch, _, path in found:
         if batch not in batches:
             path.unlink()
             removed.append(path.name)
@@ -497,11 +507,10 @@ def run_training(cfg, sink: ProgressSink | None = None, keep_exports: int | None
     # Rank 0 repairs the folder before any rank's trainer reads it (they meet at the process
     # group's start, inside `train`).
     if main and save_folder and Path(save_folder).is_dir():
-        recovered = recover_checkpoints(save_folder)
-        if recovered["corrupt"]:
-            log.warning(
-                "resuming from %s (set aside: %s)", recovered["kept"][:1] or "nothing", recovered["corrupt"]
-            )
+        recovered = recover_checkpoints(save_folder, OmegaConf.select(cfg, "max_duration"))
+        if recovered["corrupt"] or recovered["finished"]:
+            log.warning("resuming from %s (set aside: %s)", recovered["kept"][:1] or "nothing",
+                        recovered["corrupt"] + recovered["finished"])  # fmt: skip
     progress_file = run_dir / PROGRESS_FILE
     cfg = OmegaConf.create(OmegaConf.to_container(cfg))
     callback_args = {"log_file": str(progress_file), "checkpoint_folder": save_folder}

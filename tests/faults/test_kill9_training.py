@@ -19,3 +19,11 @@ def test_training_killed_after_a_checkpoint_resumes_and_registers_one_model(tmp_
     assert report.kills == 1 and report.recoveries == 1, report.to_dict()
     assert report.records_expected == report.records_final == TRAINING_BATCHES
     assert report.ok, report.invariant_violations
+
+
+def test_training_killed_after_its_final_checkpoint_trains_the_last_interval_and_registers_one_model(tmp_path):
+    """A kill between the final checkpoint and the export: Composer refuses to resume a fit with
+    nothing left to train, so the final checkpoint is set aside and the one before it resumed."""
+    report = run_training(tmp_path, seed=18, kills=1, after_final_checkpoint=True)
+    assert report.kills == 1 and report.recoveries == 1, report.to_dict()
+    assert report.ok, report.invariant_violations

@@ -32,10 +32,29 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous(tmp_path):
     latest = folder / "ep0-ba40-rank0.pt"
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # killed mid-write
     recovered = tc.recover_checkpoints(folder)
-    assert recovered == {"kept": ["ep0-ba20-rank0.pt"], "corrupt": ["ep0-ba40-rank0.pt"]}
+    assert recovered == {"kept": ["ep0-ba20-rank0.pt"], "corrupt": ["ep0-ba40-rank0.pt"], "finished": []}
     assert os.readlink(folder / tc.LATEST_CHECKPOINT) == "ep0-ba20-rank0.pt"
     assert torch.load(folder / tc.LATEST_CHECKPOINT)["state"]["batch"] == 20
     assert (folder / "corrupt" / "ep0-ba40-rank0.pt").is_file()  # set aside, not deleted
+
+
+def test_a_checkpoint_at_the_end_is_set_aside_so_the_retry_trains_the_last_interval(tmp_path):
+    """Killed after its final checkpoint and before its export, a run cannot resume from that
+    checkpoint: Composer refuses a fit with nothing left to train. The retry resumes from the
+    previous one (or starts over), and the final one is kept aside, not deleted."""
+    folder = _checkpoints(tmp_path / "checkpoints", [20, 24])
+    recovered = tc.recover_checkpoints(folder, max_duration="24ba")
+    assert recovered == {"kept": ["ep0-ba20-rank0.pt"], "corrupt": [], "finished": ["ep0-ba24-rank0.pt"]}
+    assert os.readlink(folder / tc.LATEST_CHECKPOINT) == "ep0-ba20-rank0.pt"
+    assert (folder / "finished" / "ep0-ba24-rank0.pt").is_file()
+    # In epochs: ep2 has reached "2ep", ep1 has not.
+    folder = tmp_path / "epochs"
+    folder.mkdir()
+    for name in ("ep1-ba10-rank0.pt", "ep2-ba20-rank0.pt"):
+        torch.save({"state": {}}, folder / name)
+    assert tc.recover_checkpoints(folder, max_duration="2ep")["kept"] == ["ep1-ba10-rank0.pt"]
+    # Without a duration nothing is judged finished.
+    assert tc.recover_checkpoints(_checkpoints(tmp_path / "plain", [24]))["kept"] == ["ep0-ba24-rank0.pt"]
 
 
 def test_no_readable_checkpoint_starts_over(tmp_path):
