@@ -19,6 +19,8 @@ import functools
 import importlib.util
 import re
 import sys
+import warnings
+from types import ModuleType
 
 from repair import pyparse
 from repair.prompt import IDENTIFIER, ParsedPrompt
@@ -29,8 +31,11 @@ from repair.verify import SAME_PROBLEM
 # module "time"`, `Cannot access attribute "extends" for class "list[int]"`).
 _NAMING_RULES = {*SAME_PROBLEM, ("pyright", "reportAttributeAccessIssue")}
 _FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
-_OF_MODULE = re.compile(r'is not a known attribute of module "([A-Za-z_][\w.]*)"')
+MODULE_ATTRIBUTE = re.compile(r'is not a known attribute of module "([A-Za-z_][\w.]*)"')
 _OF_CLASS = re.compile(r'for class "([A-Za-z_]\w*)')
+
+# Stdlib modules whose import has side effects (a browser, printed text) or needs a display.
+UNSAFE_MODULES = frozenset({"antigravity", "this", "turtledemo", "idlelib", "tkinter", "turtle"})
 
 OPEN_NAMES, CLOSE_NAMES = "<names>", "</names>"
 MAX_NAMES = 3
@@ -81,8 +86,21 @@ def module_names(module: str) -> frozenset[str]:
     return frozenset(n for n in names if not n.startswith("_") and n != "*")
 
 
+def stdlib_module(name: str) -> ModuleType | None:
+    """A standard library module (`os.path` too), imported, so that `dir()` lists exactly what it
+    has; None for any other module, one of `UNSAFE_MODULES`, or one that fails to import here."""
+    if name.split(".")[0] in UNSAFE_MODULES or name.split(".")[0] not in sys.stdlib_module_names:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - a module that cannot be imported here offers no names
+        return None
+
+
 def _candidates(prompt: ParsedPrompt, message: str) -> set[str]:
-    module = _OF_MODULE.search(message)
+    module = MODULE_ATTRIBUTE.search(message)
     if module:
         return set(module_names(module.group(1)))
     owner = _OF_CLASS.search(message)

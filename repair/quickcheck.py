@@ -12,7 +12,9 @@ and every candidate's fixed file of a whole batch: about 10 ms. A candidate pass
 - the target is gone when ruff can see it: a syntax error (ruff's count of syntax errors drops) or
   an undefined name (pyright `reportUndefinedVariable` or ruff `F821`: that name's count drops).
   Other targets (an attribute typo, a bad call) are pyright's alone; for them the check only
-  guards against new errors.
+  guards against new errors, but for one: an unknown attribute of a standard module (`"gmtiem" is
+  not a known attribute of module "time"`) must not be written again on a line the fix adds as
+  another name that module lacks (`time.mimegmtiem`): the module, imported, lists what it has.
 
 This is not verification (`repair.verify`: ruff with the IDE's rules and basedpyright, seconds per
 file) and never the benchmark's tests: it only orders the model's own answers.
@@ -21,6 +23,7 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import tokenize
 from collections import Counter
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from repair import pyparse
 from repair.diagnostic import Diagnostic
+from repair.hints import MODULE_ATTRIBUTE, stdlib_module
 from repair.linediff import DiffError, apply_diff, parse_diff
 from repair.lint.config import SYNTAX_CODE
 from repair.lint.normalize import from_ruff
@@ -42,7 +46,9 @@ UNDEFINED_NAME = "undefined name"
 _SYNTAX = ("syntax",)  # every syntax error counted under one key besides its own
 
 
-def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> list[Counter[tuple[str, ...]]]:
+def quick_problems(
+    texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S
+) -> list[Counter[tuple[str, ...]]]:
     """Per text, its problems by `problem_of` as one ruff process reports them (syntax errors also
     counted together under `("syntax",)`). Raises `ToolFailure` when ruff fails."""
     with tempfile.TemporaryDirectory(prefix="quickcheck-") as folder:
@@ -50,7 +56,9 @@ def quick_problems(texts: Sequence[str], timeout_s: float = QUICK_TIMEOUT_S) -> 
         names = [f"f{i}.py" for i in range(len(texts))]
         for name, text in zip(names, texts, strict=True):
             (root / name).write_text(text, encoding="utf-8")
-        items = run_ruff_json(["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s)
+        items = run_ruff_json(
+            ["--isolated", "--select", ",".join(QUICK_RULES), *names], cwd=root, timeout_s=timeout_s
+        )
     index = {name: i for i, name in enumerate(names)}
     found: list[Counter[tuple[str, ...]]] = [Counter() for _ in texts]
     for item in items:
@@ -90,6 +98,19 @@ def clears(target: Diagnostic, before: Counter[tuple[str, ...]], after: Counter[
     key = target_key(target)
     # A target ruff does not report in the file (pyright's own view) cannot be checked here.
     return key is None or before[key] == 0 or after[key] < before[key]
+
+
+def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
+    """Whether `fixed`, a fix of an unknown attribute of a standard module (the module doc), writes
+    on a line that `code` does not have an attribute of that module that it lacks."""
+    found = MODULE_ATTRIBUTE.search(target.message)
+    module = stdlib_module(found.group(1)) if found else None
+    if module is None:
+        return False
+    has = set(dir(module))
+    access = re.compile(rf"(?<![\w.]){re.escape(found.group(1))}\s*\.\s*([A-Za-z_]\w*)")
+    added = set(fixed.split("\n")) - set(code.split("\n"))
+    return any(attribute not in has for line in added for attribute in access.findall(line))
 
 
 def applied(code: str, completion: str) -> str | None:
@@ -215,7 +236,10 @@ def first_clearing(
                 (
                     i
                     for i, f in enumerate(files)
-                    if f is not None and before is not None and clears(request[1], before, problems[f])
+                    if f is not None
+                    and before is not None
+                    and clears(request[1], before, problems[f])
+                    and not writes_unknown_attribute(request[1], request[0], f)
                 ),
                 None,
             )

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from repair import pyparse
 from repair.diagnostic import Diagnostic
+from repair.hints import UNSAFE_MODULES, stdlib_module
 from repair.linediff import join_lines, make_diff, render_diff, split_lines
 from repair.verify import Verdict, Verifier
 
@@ -46,8 +47,6 @@ QUOTED = re.compile(r"[\"`]([^\"`]+)[\"`]")
 COMPOUND = re.compile(
     r"\s*(if|elif|else|for|while|def|class|try|except|finally|with|async\s+def|async\s+for|match|case)\b"
 )
-# Stdlib modules whose import has side effects (a browser, printed text) or needs a display.
-UNSAFE_MODULES = frozenset({"antigravity", "this", "turtledemo", "idlelib", "tkinter", "turtle"})
 # Where `from M import name` is looked up for an undefined name that is not a module.
 FROM_IMPORT_MODULES = (
     "typing", "collections", "dataclasses", "pathlib", "functools", "itertools", "datetime", "enum",
@@ -197,19 +196,8 @@ def _insert_line(lines: list[str], index: int, text: str) -> str:
     return join_lines([*lines[:index], text, *lines[index:]])
 
 
-def _safe_module(name: str):
-    if name.split(".")[0] in UNSAFE_MODULES or name.split(".")[0] not in sys.stdlib_module_names:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - a module that cannot be imported here offers no names
-        return None
-
-
 def _stdlib_attributes(module_name: str) -> set[str]:
-    module = _safe_module(module_name)
+    module = stdlib_module(module_name)
     return {n for n in dir(module) if not n.startswith("_")} if module is not None else set()
 
 

@@ -6,7 +6,9 @@ from repair.quickcheck import first_clearing
 CODE = "import os\n\n\ndef start(path)\n    return os.path.join(path, path)\n"
 SYNTAX = Diagnostic("pyright", "syntax", "error", 'Expected ":"', 3, 15, 3, 15)
 UNDEFINED = Diagnostic("pyright", "reportUndefinedVariable", "error", '"pth" is not defined', 4, 0, 4, 0)
-ATTRIBUTE = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0)
+ATTRIBUTE = Diagnostic(
+    "pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "jion"', 4, 0, 4, 0
+)
 
 
 def _diff(*ops: str) -> str:
@@ -16,7 +18,10 @@ def _diff(*ops: str) -> str:
 def test_the_first_candidate_that_clears_the_target_without_a_new_error_is_chosen():
     still_broken = _diff("-4 def start(path)", "+4 def  start(path)")
     breaks_next = _diff(
-        "-4 def start(path)", "+4 def start(path):", "-5     return os.path.join(path, path)", "+5     return os.path.join("
+        "-4 def start(path)",
+        "+4 def start(path):",
+        "-5     return os.path.join(path, path)",
+        "+5     return os.path.join(",
     )
     malformed = "<edit>\n@0 nowhere\n=x\n</edit>"
     fixed = _diff("-4 def start(path)", "+4 def start(path):")
@@ -33,7 +38,47 @@ def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_n
     breaks = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(q)")
     joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
     unchanged = _diff("-5     return os.path.jion(p)", "+5     return os.path.jion(p)")
-    assert first_clearing([(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]) == [2, None]
+    assert first_clearing(
+        [(attribute, ATTRIBUTE), (code, UNDEFINED)], [[unchanged, breaks, joins], [keeps]]
+    ) == [2, None]
+
+
+def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
+    """pyright's "X is not a known attribute of module M" for a standard module: a fix that still
+    writes, on a line it adds, an attribute M lacks does not pass (the served model's third answer
+    to `time.gmtiem` on the demo day was `time.mimegmtiem`, its fourth `time.gmtime`)."""
+    code = "import time\n\n\ndef now():\n    return time.gmtiem(0), time.time()\n"
+    target = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        '"gmtiem" is not a known attribute of module "time"',
+        4,
+        18,
+        4,
+        24,
+    )
+    misspelt = _diff(
+        "-5     return time.gmtiem(0), time.time()", "+5     return time.mimegmtiem(0), time.time()"
+    )
+    right = _diff("-5     return time.gmtiem(0), time.time()", "+5     return time.gmtime(0), time.time()")
+    assert first_clearing([(code, target)], [[misspelt, right]]) == [1]
+    # A module this process does not import (not the standard library's) is not judged.
+    other = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        '"gmtiem" is not a known attribute of module "mytime"',
+        4,
+        18,
+        4,
+        24,
+    )
+    renamed = code.replace("time", "mytime")
+    guess = _diff(
+        "-5     return mytime.gmtiem(0), mytime.mytime()", "+5     return mytime.gmtime2(0), mytime.mytime()"
+    )
+    assert first_clearing([(renamed, other)], [[guess]]) == [0]
 
 
 def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
@@ -74,7 +119,9 @@ def test_the_model_answers_no_fix_when_none_of_its_candidates_passes(tiny_checkp
     assert model.generate([prompt], [(CODE, SYNTAX)]) == [fixed]
 
 
-def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(tiny_checkpoint, tmp_path):
+def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_model_does(
+    tiny_checkpoint, tmp_path
+):
     """A fix naming what the prompt's window does not show (`BASE`, line 1) passes against the whole
     file and fails against the prompt's lines alone: the evaluation's k proposals get the file."""
     import shutil
