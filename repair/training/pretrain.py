@@ -648,9 +648,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     mistakes = ", ".join(f"{kind.split(':', 1)[-1]} {n}" for kind, n in corpus["mistakes"].items())
     outside = corpus["dataset"].get("target_outside_window")
     recalled = corpus["dataset"].get("target_name_not_in_prompt")
-    dropped = (
-        f", {outside} whose fix edits a line the prompt does not show dropped" if outside else ""
-    ) + (f", {recalled} whose fix writes a name the prompt does not show dropped" if recalled else "")
+    dropped = (f", {outside} whose fix edits a line the prompt does not show dropped" if outside else "") + (
+        f", {recalled} whose fix writes a name the prompt does not show dropped" if recalled else ""
+    )
     lines = [
         f"# {card['name']}: a pretrained base repair model",
         "",
@@ -716,11 +716,31 @@ def model_card_markdown(card: dict[str, Any]) -> str:
 
 
 def reproduce_commands(card: dict[str, Any]) -> list[str]:
-    """The card's command after those of the bases it continued (`init_from`), oldest first, and
-    those that build the other corpora it trained on (`combined`)."""
+    """The card's command after those of the bases it continued (`init_from`), oldest first, those
+    that build the other corpora it trained on (`combined`), and the one that builds the corpus of
+    its own work folder (a run keeps the one it finds there, whatever seed and limits built it);
+    each command once."""
     parent = card.get("init_from")
     corpora = [c["command"] for c in (card.get("combined") or {}).get("corpora", [])]
-    return [*(reproduce_commands(parent) if parent else []), *corpora, card["command"]]
+    work, settings = _work_of(card["command"]), card.get("corpus", {}).get("settings")
+    if work and "--corpus-only" not in card["command"] and settings:
+        corpora.append(corpus_command(Path(work), settings))
+    ordered: list[str] = []
+    for command in dict.fromkeys(
+        [*(reproduce_commands(parent) if parent else []), *corpora, card["command"]]
+    ):
+        # A corpus an earlier base's run already used (its own work folder) is built before that run.
+        work = _work_of(command)
+        first_use = next((i for i, c in enumerate(ordered) if _work_of(c) == work), len(ordered))
+        ordered.insert(first_use if "--corpus-only" in command else len(ordered), command)
+    return ordered
+
+
+def _work_of(command: str) -> str | None:
+    import shlex
+
+    argv = shlex.split(command)
+    return argv[argv.index("--work") + 1] if "--work" in argv else None
 
 
 def write_model_card(out: Path, card: dict[str, Any]) -> None:

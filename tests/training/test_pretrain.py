@@ -153,7 +153,8 @@ def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those
 
 def test_a_corpus_can_be_mined_for_chosen_kinds_or_without_recalled_names_and_its_command_says_which():
     assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
-        "foreign_syntax": 1.0, "missing_colon": 1.0,
+        "foreign_syntax": 1.0,
+        "missing_colon": 1.0,
     }
     # A kind the linters cannot verify, or one left out as a guess, is refused by name.
     for kind in ("misspelled_method", "missing_import", "typo_in_comment"):
@@ -333,9 +334,26 @@ def test_a_card_trained_on_combined_corpora_reproduces_their_corpus_commands_fir
             "corpora": [{"work": ".data/pyright", "files": 3, "linters": ["ruff", "pyright"], "examples": 12,
                          "leaks_in_final_examples": 0, "command": corpus_cmd}]}}  # fmt: skip
     commands = pretrain.reproduce_commands(card)
-    assert commands[-2:] == [corpus_cmd, card["command"]]
+    assert commands[-3:] == [
+        corpus_cmd,
+        pretrain.corpus_command(Path(".data/pretrain20"), card["corpus"]["settings"]),
+        card["command"],
+    ]
     text = pretrain.model_card_markdown(card)
     assert "| trained also on | `.data/pyright`: 12 examples" in text and "combined test split" in text
+
+
+def test_a_card_reproduces_the_corpus_its_run_kept_in_its_work_folder():
+    """A run keeps the corpus already in WORK (built by an earlier `--corpus-only` with its own seed
+    and limits), which its own command does not say: the card builds that corpus first."""
+    card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
+    settings = {**card["corpus"]["settings"], "seed": 7, "max_files_per_package": 60}
+    card = {**card, "init_from": None, "combined": None, "corpus": {**card["corpus"], "settings": settings},
+            "command": "uv run repair pretrain --work .data/w --out models/base-cpu --max-duration 10ba"}  # fmt: skip
+    assert pretrain.reproduce_commands(card) == [
+        "uv run repair pretrain --work .data/w --corpus-only --per-file 8 --max-files 60 --max-file-bytes 40000 --seed 7",
+        card["command"],
+    ]
 
 
 def test_the_card_counts_the_repairs_dropped_for_a_name_the_prompt_does_not_show():
