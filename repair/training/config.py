@@ -8,9 +8,9 @@ A run survives being killed (`run_training`): the presets keep two checkpoints, 
 a corrupt latest one is set aside so that the previous one is resumed (`recover_checkpoints`), and
 so is a final one (a kill after it and before the export: Composer would refuse to resume with
 nothing left to train, so the retry trains the last interval again); the run's progress is read
-over every attempt, so a retry reports the run's losses; free space is checked before training (`variables.min_free_gb`, `InsufficientSpace`); old
-Hugging Face exports of a run (`prune_exports`) and old run folders (`prune_runs`) are removed by
-policy.
+over every attempt, so a retry reports the run's losses; free space is checked before training
+(`variables.min_free_gb`, `InsufficientSpace`); old Hugging Face exports of a run
+(`prune_exports`) and old run folders (`prune_runs`) are removed by policy.
 """
 
 from __future__ import annotations

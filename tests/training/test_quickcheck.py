@@ -43,42 +43,24 @@ def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_n
     ) == [2, None]
 
 
+def _unknown_attribute_of(module: str) -> Diagnostic:
+    message = f'"gmtiem" is not a known attribute of module "{module}"'
+    return Diagnostic("pyright", "reportAttributeAccessIssue", "error", message, 4, 18, 4, 24)
+
+
 def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     """pyright's "X is not a known attribute of module M" for a standard module: a fix that still
     writes, on a line it adds, an attribute M lacks does not pass (the served model's third answer
     to `time.gmtiem` on the demo day was `time.mimegmtiem`, its fourth `time.gmtime`)."""
     code = "import time\n\n\ndef now():\n    return time.gmtiem(0), time.time()\n"
-    target = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        '"gmtiem" is not a known attribute of module "time"',
-        4,
-        18,
-        4,
-        24,
-    )
-    misspelt = _diff(
-        "-5     return time.gmtiem(0), time.time()", "+5     return time.mimegmtiem(0), time.time()"
-    )
-    right = _diff("-5     return time.gmtiem(0), time.time()", "+5     return time.gmtime(0), time.time()")
-    assert first_clearing([(code, target)], [[misspelt, right]]) == [1]
+    line = "5     return time.gmtiem(0), time.time()"
+    misspelt = _diff(f"-{line}", "+" + line.replace("gmtiem", "mimegmtiem"))
+    right = _diff(f"-{line}", "+" + line.replace("gmtiem", "gmtime"))
+    assert first_clearing([(code, _unknown_attribute_of("time"))], [[misspelt, right]]) == [1]
     # A module this process does not import (not the standard library's) is not judged.
-    other = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        '"gmtiem" is not a known attribute of module "mytime"',
-        4,
-        18,
-        4,
-        24,
-    )
     renamed = code.replace("time", "mytime")
-    guess = _diff(
-        "-5     return mytime.gmtiem(0), mytime.mytime()", "+5     return mytime.gmtime2(0), mytime.mytime()"
-    )
-    assert first_clearing([(renamed, other)], [[guess]]) == [0]
+    guess = _diff(f"-{line.replace('time', 'mytime')}", "+" + line.replace("time", "mytime").replace("gmtiem", "gmtime2"))
+    assert first_clearing([(renamed, _unknown_attribute_of("mytime"))], [[guess]]) == [0]
 
 
 def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
