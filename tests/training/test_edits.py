@@ -372,15 +372,13 @@ def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_
 
 
 # Two held-out prompts of a corpus (`.data/pretrain18`, test) on which the shipped base's greedy
-# candidates kept a span unchanged (`@-4 )` answered `=)`), and never edited the name the diagnostic
-# flags (2026-12-04, the base that points at names).
+# candidates kept a span unchanged (`@0 poos` answered `=poos`; the base of 2026-12-05), and never
+# edited the name the diagnostic flags (2026-12-04, the base that points at names).
 _KEPT_SPAN_PROMPT = (
-    "<code>\n#__init__.py\n27 class UnsupportedLibcError(Exception):\n28     pass\n29 \n30 \n"
-    "31 class WatchdogShutdownError(Exception)\n"
-    '32     """Semantic exception used to signal an external shutdown event."""\n33 \n34 \n'
-    "35 class BaseThread(threading.Thread):\n</code>\n"
-    '<lsp_error>Expected ":" (pyright syntax)</lsp_error>\n'
-    "<error_line>31 class WatchdogShutdownError(Exception)</error_line>\n"
+    '<code>\n#utils.py\n19 \n20     This was added for compatibility with python\n21     """\n22     try:\n'
+    "23         return ord(src[poos])\n24     except IndexError:\n25         return None\n26 \n27 \n</code>\n"
+    "<lsp_error>Undefined name `poos` (ruff F821)</lsp_error>\n"
+    "<error_line>23         return ord(src[poos])</error_line>\n"
 )
 _FLAGGED_NAME_PROMPT = (
     "<code>\n#decorators.py\n"
