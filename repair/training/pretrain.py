@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import shlex
 import shutil
 import sysconfig
 import time
@@ -424,8 +425,6 @@ def build_corpus(
 
 def corpus_command(work: Path, settings: Mapping[str, Any]) -> str:
     """The `repair pretrain --corpus-only` command that builds the corpus a card's `settings` describe."""
-    import shlex
-
     args = ["--work", _shown(work), "--corpus-only", "--per-file", str(settings["per_file"])]
     if settings["max_files_per_package"] is not None:
         args += ["--max-files", str(settings["max_files_per_package"])]
@@ -737,8 +736,7 @@ def reproduce_commands(card: dict[str, Any]) -> list[str]:
 
 
 def _work_of(command: str) -> str | None:
-    import shlex
-
+    """The `--work` folder a `repair pretrain` command names, None when it names none."""
     argv = shlex.split(command)
     return argv[argv.index("--work") + 1] if "--work" in argv else None
 

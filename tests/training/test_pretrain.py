@@ -354,6 +354,11 @@ def test_a_card_reproduces_the_corpus_its_run_kept_in_its_work_folder():
         "uv run repair pretrain --work .data/w --corpus-only --per-file 8 --max-files 60 --max-file-bytes 40000 --seed 7",
         card["command"],
     ]
+    # A corpus an earlier run of the chain already kept (`.data/pretrain18`, trained on 2026-12-04 and
+    # combined again since) is built before that run, not after it.
+    shipped = pretrain.reproduce_commands(json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text()))
+    built = next(i for i, c in enumerate(shipped) if c.startswith("uv run repair pretrain --work .data/pretrain18 --corpus-only"))
+    assert built < next(i for i, c in enumerate(shipped) if c.startswith("uv run repair pretrain --work .data/pretrain18 --out"))
 
 
 def test_the_card_counts_the_repairs_dropped_for_a_name_the_prompt_does_not_show():
