@@ -11,8 +11,8 @@ and torch threads, with `edit_candidates` set to the row's count), given the req
 Triton gives it. Held-out exact match: the dataset's test split (`--held-out test,validation` adds
 its validation split), the answer's diff ops equal to the reference's
 (`repair.training.heldout.exact_match`; the split has prompts only, so the quick check sees the
-prompt's lines). Executable: `function_repair`'s injected bugs in this project's problems, a
-seeded sample of `--limit` (as `bench_eval`), the tests pass (pass@1). Latency: `RepairService` in
+prompt's lines). Executable: `function_repair` on this project's problems as `bench_eval` builds it,
+a seeded sample of `--limit` injected bugs and every handwritten one, the tests pass (pass@1). Latency: `RepairService` in
 process on the serving smoke cases, one request at a time, median.
 """
 
@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
         model_dir, data, described = found
         test = read_held_out(data, args.held_out)
         load_before = os.getloadavg()
-        items, _ = function_items(args.limit)
+        injected, handwritten = function_items(args.limit)
+        items = injected + handwritten
         rows = []
         arms = [(int(n), True) for n in args.candidates.split(",")]
         arms += [(int(n), False) for n in args.token_beams.split(",") if n]
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         + (f" `--model-dir {args.model_dir}`" if args.model_dir else "") + f" (`--candidates {args.candidates}`, `--token-beams {args.token_beams}`, `--limit {args.limit}`, `--held-out {','.join(args.held_out)}`)  ",
         (f"Machine: {os.cpu_count()}-core CPU, {load_words(load_before[0])}, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}  "),
-        f"Model: {described}; data: {data} ({'+'.join(args.held_out)} n={n_test}); function_repair: {n_items} injected items, seed 0.",
+        f"Model: {described}; data: {data} ({'+'.join(args.held_out)} n={n_test}); function_repair: {len(injected)} injected items (seed 0) and {len(handwritten)} handwritten ones.",
         "",
         *table,
         "",

@@ -32,7 +32,7 @@ from repair.verify import SAME_PROBLEM
 _NAMING_RULES = {*SAME_PROBLEM, ("pyright", "reportAttributeAccessIssue")}
 _FIRST_QUOTED = re.compile(r"[\"`]([A-Za-z_]\w*)[\"`]")
 MODULE_ATTRIBUTE = re.compile(r'is not a known attribute of module "([A-Za-z_][\w.]*)"')
-_OF_CLASS = re.compile(r'for class "([A-Za-z_]\w*)')
+OF_CLASS = re.compile(r'for class "([A-Za-z_]\w*)')
 
 # Stdlib modules whose import has side effects (a browser, printed text) or needs a display.
 UNSAFE_MODULES = frozenset({"antigravity", "this", "turtledemo", "idlelib", "tkinter", "turtle"})
@@ -44,13 +44,18 @@ MAX_NAMES = 3
 CUTOFF = 0.6
 
 
-def flagged_name(prompt: ParsedPrompt) -> str | None:
-    """The identifier the prompt's diagnostic says is wrong, when its rule names one."""
-    parts = prompt.diagnostic_parts()
-    if parts is None or (parts[1], parts[2]) not in _NAMING_RULES:
+def flagged_name_of(message: str, source: str, code: str) -> str | None:
+    """The identifier a diagnostic (its message, linter and rule) says is wrong, when its rule names one."""
+    if (source, code) not in _NAMING_RULES:
         return None
-    found = _FIRST_QUOTED.search(parts[0])
+    found = _FIRST_QUOTED.search(message)
     return found.group(1) if found else None
+
+
+def flagged_name(prompt: ParsedPrompt) -> str | None:
+    """`flagged_name_of` the prompt's diagnostic."""
+    parts = prompt.diagnostic_parts()
+    return flagged_name_of(*parts) if parts is not None else None
 
 
 @functools.lru_cache(maxsize=512)
@@ -103,7 +108,7 @@ def _candidates(prompt: ParsedPrompt, message: str) -> set[str]:
     module = MODULE_ATTRIBUTE.search(message)
     if module:
         return set(module_names(module.group(1)))
-    owner = _OF_CLASS.search(message)
+    owner = OF_CLASS.search(message)
     if owner:
         cls = getattr(builtins, owner.group(1), None)
         return {n for n in dir(cls) if not n.startswith("_")} if isinstance(cls, type) else set()

@@ -8,13 +8,20 @@ and every candidate's fixed file of a whole batch: about 10 ms. A candidate pass
 - its diff applies and changes the file,
 - no problem appears that the file did not have (`repair.verify.problem_of`: an undefined name is
   keyed by the name, and one already undefined is not new; anything else by rule and message; in a
-  file that did not parse, ruff reported no undefined names, so none counts as new), and
+  file that did not parse, ruff reported no undefined names, so only a name the file never writes
+  counts as new: `profit` typed `procode` while adding a missing colon), and
 - the target is gone when ruff can see it: a syntax error (ruff's count of syntax errors drops) or
   an undefined name (pyright `reportUndefinedVariable` or ruff `F821`: that name's count drops).
   Other targets (an attribute typo, a bad call) are pyright's alone; for them the check only
   guards against new errors, but for one: an unknown attribute of a standard module (`"gmtiem" is
   not a known attribute of module "time"`) must not be written again on a line the fix adds as
   another name that module lacks (`time.mimegmtiem`): the module, imported, lists what it has.
+  Nor may a fix of an unknown attribute of a standard module or of a builtin class (`Cannot access
+  attribute "length" for class "str"`), owners that no code can give an attribute, write that
+  attribute as often as before (`words[-21].length`), or write, for the class, an attribute new to
+  the file that it lacks (`word.lowerlowercase()`).
+- no line the fix adds writes an attribute that a builtin lacks, for a builtin the file never
+  writes itself (`format.inf` for `math.inf`).
 
 This is not verification (`repair.verify`: ruff with the IDE's rules and basedpyright, seconds per
 file) and never the benchmark's tests: it only orders the model's own answers.
@@ -22,6 +29,7 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 
 from __future__ import annotations
 
+import builtins
 import io
 import re
 import tempfile
@@ -32,7 +40,7 @@ from pathlib import Path
 
 from repair import pyparse
 from repair.diagnostic import Diagnostic
-from repair.hints import MODULE_ATTRIBUTE, stdlib_module
+from repair.hints import MODULE_ATTRIBUTE, OF_CLASS, flagged_name_of, stdlib_module
 from repair.linediff import DiffError, apply_diff, parse_diff
 from repair.lint.config import SYNTAX_CODE
 from repair.lint.normalize import from_ruff
@@ -80,17 +88,27 @@ def target_key(target: Diagnostic) -> tuple[str, ...] | None:
     return problem if problem[0] == UNDEFINED_NAME else None
 
 
-def clears(target: Diagnostic, before: Counter[tuple[str, ...]], after: Counter[tuple[str, ...]]) -> bool:
-    """The module doc's rule, for the problems of the file before and after a candidate fix."""
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def clears(
+    target: Diagnostic,
+    before: Counter[tuple[str, ...]],
+    after: Counter[tuple[str, ...]],
+    code: str | None = None,
+) -> bool:
+    """The module doc's rule, for the problems of the file `code` before and after a candidate fix."""
     new = after - before
     # A name that was already undefined is no new problem where it is used once more (a window's
     # names imported above it: `typign` -> `typing`). In a file that does not parse, ruff reports
-    # nothing but syntax errors, so no undefined name is new.
+    # nothing but syntax errors, so an undefined name is only new when `code` never writes it.
+    written = set(_IDENTIFIER.findall(code)) if code is not None and before[_SYNTAX] else None
     new = Counter(
         {
             problem: n
             for problem, n in new.items()
-            if problem[0] != UNDEFINED_NAME or (not before[_SYNTAX] and not before[problem])
+            if problem[0] != UNDEFINED_NAME
+            or (problem[1] not in written if written is not None else not before[_SYNTAX] and not before[problem])
         }
     )
     if new:
@@ -100,17 +118,49 @@ def clears(target: Diagnostic, before: Counter[tuple[str, ...]], after: Counter[
     return key is None or before[key] == 0 or after[key] < before[key]
 
 
-def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
-    """Whether `fixed`, a fix of an unknown attribute of a standard module (the module doc), writes
-    on a line that `code` does not have an attribute of that module that it lacks."""
+_ACCESS = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\.\s*([A-Za-z_]\w*)")
+_ATTRIBUTE = re.compile(r"\.\s*([A-Za-z_]\w*)")
+
+
+def _unknown_attribute(target: Diagnostic) -> tuple[str, str | None, set[str]] | None:
+    """(the unknown attribute, its standard module or None, what its owner has) when the target is
+    pyright's unknown attribute of a standard module or of a builtin class: owners no code of the
+    project can give an attribute. None for any other target."""
+    name = flagged_name_of(target.message, target.source, target.code)
     found = MODULE_ATTRIBUTE.search(target.message)
-    module = stdlib_module(found.group(1)) if found else None
-    if module is None:
-        return False
-    has = set(dir(module))
-    access = re.compile(rf"(?<![\w.]){re.escape(found.group(1))}\s*\.\s*([A-Za-z_]\w*)")
+    if found:
+        module = stdlib_module(found.group(1))
+        return (name, found.group(1), set(dir(module))) if name and module is not None else None
+    owner = OF_CLASS.search(target.message)
+    cls = getattr(builtins, owner.group(1), None) if owner else None
+    return (name, None, set(dir(cls))) if name and isinstance(cls, type) else None
+
+
+def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
+    """Whether `fixed` writes, on a line that `code` does not have, an attribute that its object
+    lacks: of a builtin that `code` never writes (so no local of that name hides it: `format.inf`
+    for `math.inf`); or, in a fix of an unknown attribute X of a standard module or a builtin class
+    (`_unknown_attribute`), whether it still writes `.X` as often as `code` does, or writes the
+    module's attribute it lacks, or an attribute new to the file that the class lacks."""
     added = set(fixed.split("\n")) - set(code.split("\n"))
-    return any(attribute not in has for line in added for attribute in access.findall(line))
+    written = set(_IDENTIFIER.findall(code))
+    accesses = [access for line in added for access in _ACCESS.findall(line)]
+    known = {
+        name: set(dir(getattr(builtins, name)))
+        for name in {name for name, _ in accesses} - written
+        if hasattr(builtins, name)
+    }
+    unknown = _unknown_attribute(target)
+    if unknown is not None:
+        attribute, module, has = unknown
+        writes = re.compile(rf"\.\s*{re.escape(attribute)}\b")
+        if len(writes.findall(fixed)) >= len(writes.findall(code)):
+            return True
+        if module is not None:
+            known[module] = has
+        elif any(new not in has for line in added for new in set(_ATTRIBUTE.findall(line)) - written):
+            return True
+    return any(name in known and attribute not in known[name] for name, attribute in accesses)
 
 
 def applied(code: str, completion: str) -> str | None:
@@ -238,7 +288,7 @@ def first_clearing(
                     for i, f in enumerate(files)
                     if f is not None
                     and before is not None
-                    and clears(request[1], before, problems[f])
+                    and clears(request[1], before, problems[f], request[0])
                     and not writes_unknown_attribute(request[1], request[0], f)
                 ),
                 None,

@@ -63,6 +63,43 @@ def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     assert first_clearing([(renamed, _unknown_attribute_of("mytime"))], [[guess]]) == [0]
 
 
+def test_a_fix_must_not_write_an_attribute_a_builtin_lacks():
+    """`math.inf` without `import math`: the benchmark model's answer `format.inf` named a builtin
+    the file never writes, which has no `inf`; pyright would flag it, ruff cannot. A builtin's
+    real attribute passes, and so does a name the file binds itself (a parameter `format`)."""
+    target = Diagnostic("pyright", "reportUndefinedVariable", "error", '"math" is not defined', 1, 13, 1, 17)
+    code = "def low():\n    lowest = math.inf\n    return lowest\n"
+    builtin = _diff("-2     lowest = math.inf", "+2     lowest = format.inf")
+    real = _diff("-2     lowest = math.inf", "+2     lowest = float.fromhex('inf')")
+    assert first_clearing([(code, target)], [[builtin, real]]) == [1]
+    bound = code.replace("def low():", "def low(format):")
+    assert first_clearing([(bound, target)], [[builtin]]) == [0]
+
+
+def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_and_write_one_it_has():
+    """pyright's "Cannot access attribute X for class T" for a builtin T, which no code can give an
+    attribute: a fix that still writes `.X` as often leaves the target (the benchmark model's
+    `words[-21].length`), and one that writes an attribute new to the file that T lacks makes another
+    (`word.lowerlowercase()`); `word.lower()` passes, and so does `len(...)` that writes none."""
+    target = Diagnostic(
+        "pyright", "reportAttributeAccessIssue", "error",
+        'Cannot access attribute "lowercase" for class "str"\n  Attribute "lowercase" is unknown', 1, 20, 1, 29,
+    )
+    code = "def letters(word):\n    return set(word.lowercase())\n"
+    line = "2     return set(word.lowercase())"
+    keeps = _diff(f"-{line}", "+2     return sorted(word.lowercase())")
+    invented = _diff(f"-{line}", "+2     return set(word.lowerlowercase())")
+    right = _diff(f"-{line}", "+2     return set(word.lower())")
+    assert first_clearing([(code, target)], [[keeps, invented, right]]) == [2]
+    length = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "length" for class "str"', 1, 0, 1, 0)
+    code = "def size(word):\n    return word.length\n"
+    assert first_clearing([(code, length)], [[_diff("-2     return word.length", "+2     return len(word)")]]) == [0]
+    # A class of the project's own can gain the attribute where it is defined: not judged.
+    mine = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "lowercase" for class "Word"', 1, 0, 1, 0)
+    code = "def letters(word):\n    return set(word.lowercase())\n"
+    assert first_clearing([(code, mine)], [[keeps]]) == [0]
+
+
 def test_without_the_file_the_prompt_s_own_lines_and_error_are_checked():
     """The held-out split holds prompts only: a window of lines 3-7 and its `<lsp_error>`."""
     from repair.prompt import parse_prompt
@@ -221,3 +258,19 @@ def test_a_name_undefined_in_the_window_may_be_used_once_more():
         "+14 Event = typing.Union[asyncio.Event, trio.Event]",
     )
     assert _checked(prompt, fix) == 0
+
+
+def test_a_syntax_fix_must_not_write_a_name_the_broken_file_never_had():
+    """A file that does not parse shows ruff no undefined name, so every name of the fixed file
+    used to count as already undefined. A name the broken file does not hold anywhere cannot have
+    been: the benchmark model's first answer to `elif price - lowest > profit` was
+    `... > procode:`, which passed; `profit:` is the fix."""
+    code = "def best(prices):\n    profit = 0\n    for price in prices:\n        if price > profit\n            profit = price\n    return profit\n"
+    target = Diagnostic("pyright", "syntax", "error", 'Expected ":"', 3, 25, 4, 0)
+    invented = _diff("-4         if price > profit", "+4         if price > procode:")
+    right = _diff("-4         if price > profit", "+4         if price > profit:")
+    assert first_clearing([(code, target)], [[invented, right]]) == [1]
+    # A name already written elsewhere in the broken file (defined outside a window) still may be.
+    elsewhere = code.replace("    return profit\n", "    return profit + bonus\n")
+    uses_it = _diff("-4         if price > profit", "+4         if price > bonus:")
+    assert first_clearing([(elsewhere, target)], [[uses_it]]) == [0]
