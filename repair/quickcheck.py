@@ -108,7 +108,11 @@ def clears(
             problem: n
             for problem, n in new.items()
             if problem[0] != UNDEFINED_NAME
-            or (problem[1] not in written if written is not None else not before[_SYNTAX] and not before[problem])
+            or (
+                problem[1] not in written
+                if written is not None
+                else not before[_SYNTAX] and not before[problem]
+            )
         }
     )
     if new:

@@ -59,7 +59,10 @@ def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     assert first_clearing([(code, _unknown_attribute_of("time"))], [[misspelt, right]]) == [1]
     # A module this process does not import (not the standard library's) is not judged.
     renamed = code.replace("time", "mytime")
-    guess = _diff(f"-{line.replace('time', 'mytime')}", "+" + line.replace("time", "mytime").replace("gmtiem", "gmtime2"))
+    guess = _diff(
+        f"-{line.replace('time', 'mytime')}",
+        "+" + line.replace("time", "mytime").replace("gmtiem", "gmtime2"),
+    )
     assert first_clearing([(renamed, _unknown_attribute_of("mytime"))], [[guess]]) == [0]
 
 
@@ -82,8 +85,14 @@ def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_a
     `words[-21].length`), and one that writes an attribute new to the file that T lacks makes another
     (`word.lowerlowercase()`); `word.lower()` passes, and so does `len(...)` that writes none."""
     target = Diagnostic(
-        "pyright", "reportAttributeAccessIssue", "error",
-        'Cannot access attribute "lowercase" for class "str"\n  Attribute "lowercase" is unknown', 1, 20, 1, 29,
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        'Cannot access attribute "lowercase" for class "str"\n  Attribute "lowercase" is unknown',
+        1,
+        20,
+        1,
+        29,
     )
     code = "def letters(word):\n    return set(word.lowercase())\n"
     line = "2     return set(word.lowercase())"
@@ -91,11 +100,31 @@ def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_a
     invented = _diff(f"-{line}", "+2     return set(word.lowerlowercase())")
     right = _diff(f"-{line}", "+2     return set(word.lower())")
     assert first_clearing([(code, target)], [[keeps, invented, right]]) == [2]
-    length = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "length" for class "str"', 1, 0, 1, 0)
+    length = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        'Cannot access attribute "length" for class "str"',
+        1,
+        0,
+        1,
+        0,
+    )
     code = "def size(word):\n    return word.length\n"
-    assert first_clearing([(code, length)], [[_diff("-2     return word.length", "+2     return len(word)")]]) == [0]
+    assert first_clearing(
+        [(code, length)], [[_diff("-2     return word.length", "+2     return len(word)")]]
+    ) == [0]
     # A class of the project's own can gain the attribute where it is defined: not judged.
-    mine = Diagnostic("pyright", "reportAttributeAccessIssue", "error", 'Cannot access attribute "lowercase" for class "Word"', 1, 0, 1, 0)
+    mine = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        'Cannot access attribute "lowercase" for class "Word"',
+        1,
+        0,
+        1,
+        0,
+    )
     code = "def letters(word):\n    return set(word.lowercase())\n"
     assert first_clearing([(code, mine)], [[keeps]]) == [0]
 
