@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import keyword
 import re
 import tempfile
 import tokenize
@@ -147,7 +148,7 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
     (`_unknown_attribute`), whether it still writes `.X` as often as `code` does, or writes the
     module's attribute it lacks, or an attribute new to the file that the class lacks."""
     added = set(fixed.split("\n")) - set(code.split("\n"))
-    written = set(_IDENTIFIER.findall(code))
+    written = set(_IDENTIFIER.findall(code)) - set(keyword.kwlist)  # `True` is never a local
     accesses = [access for line in added for access in _ACCESS.findall(line)]
     known = {
         name: set(dir(getattr(builtins, name)))
