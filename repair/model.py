@@ -433,7 +433,9 @@ class RepairModel:
         replacements at one place: on the demo day's 15 held-out prompts, 4 beams put all 4 answers
         on one `@K SPAN` for 11 of them (the demo model of 2026-12-03). With more than one answer,
         one edits the name the diagnostic flags (`_flagged_header`), and an answer that
-        would replace a span by itself is completed again (`_NoOpFork`)."""
+        would replace a span by itself is completed again (`_NoOpFork`). The flagged header's answer
+        is a name the model reads (`=$K`) where that is likelier than its greedy NEW
+        (`_pointer_answer`)."""
         import torch
 
         try:
@@ -458,28 +460,51 @@ class RepairModel:
                 forked, _ = self._complete_headers(parsed, list(forks.values()), copy.deepcopy(prompt_cache), len(prefix))
                 for row, completion in zip(forks, forked, strict=True):
                     completions[row] = completion
+            # The flagged header's NEW may also be a name the model reads, whole (`_pointer_answer`).
+            name = flagged_name(parsed)
+            rows = [r for r, (_, text) in enumerate(completions) if name and text.startswith(f"{EDIT_OPENING}@0 {name}\n")]
+            pointer = self._pointer_answer(parsed, prompt_cache, first_logp) if rows else None
+            for row in rows:
+                if pointer is not None and pointer[0] > completions[row][0]:
+                    completions[row] = pointer
         ranked = [text for _, text in sorted(completions, key=lambda pair: -pair[0])]
         return [self._finish(model_input(prompt), text) for text in ranked]
 
     def _flagged_header(
         self, parsed: ParsedPrompt, prompt_cache, first_logp, headers
     ) -> tuple[float, list[int], str] | None:
-        """`@0 NAME` scored by the model after the prompt (its KV cache, left as it is, and the
-        log-probabilities of the first token), when the diagnostic names NAME (`flagged_name`), NAME
+        """`@0 NAME` scored by the model after the prompt (`_scored`), when the diagnostic names NAME (`flagged_name`), NAME
         occurs once in the error line and no header of `headers` is it; else None."""
-        import torch
-
         name = flagged_name(parsed)
         if name is None:
             return None
         header = f"@0 {name}\n"
         if any(text == header for _, _, text in headers) or header not in edit_headers(parsed):
             return None
-        ids = self.tokenizer(header, add_special_tokens=False)["input_ids"]
+        score, ids = self._scored(header, prompt_cache, first_logp)
+        return score, ids, header
+
+    def _pointer_answer(self, parsed: ParsedPrompt, prompt_cache, first_logp) -> tuple[float, str] | None:
+        """(log-probability, completion) of the likeliest `@0 NAME` answered by a name the model
+        reads (`=$K`, docs/formats.md 3b), when the diagnostic flags NAME, names like it are shown
+        and `@0 NAME` is a header; else None. The greedy completion of that header is one spelling
+        of its NEW, and a pointer can be likelier as a whole while its first token is not."""
+        name = flagged_name(parsed) if self.names else None
+        names = similar_names(parsed) if name is not None else ()
+        if not names or f"@0 {name}\n" not in edit_headers(parsed):
+            return None
+        texts = [f"@0 {name}\n=${k}\n</" for k in range(1, len(names) + 1)]
+        return max((self._scored(text, prompt_cache, first_logp)[0], EDIT_OPENING + text) for text in texts)
+
+    def _scored(self, text: str, prompt_cache, first_logp) -> tuple[float, list[int]]:
+        """The log-probability of `text` right after the prompt (its KV cache, left as it is, and
+        the log-probabilities of the first token), and its token ids."""
+        import torch
+
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         out = self.model(torch.tensor([ids], device=self.device), past_key_values=copy.deepcopy(prompt_cache), use_cache=True)
         logp = torch.cat([first_logp, out.logits[0, :-1].float().log_softmax(-1)])
-        score = sum(float(logp[i, token]) for i, token in enumerate(ids))
-        return score, ids, header
+        return sum(float(logp[i, token]) for i, token in enumerate(ids)), ids
 
     def _header_beams(self, trie: _HeaderTrie, cache, logp) -> list[tuple[float, list[int], str]]:
         """(log-probability, token ids, text) of the `candidates` likeliest complete headers; `cache`

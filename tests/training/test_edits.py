@@ -433,6 +433,31 @@ def test_a_flagged_undefined_name_is_always_among_the_places_edited():
     assert not any(first == "@0 PRE_LOAAD" for first, _ in unflagged), unflagged
 
 
+_POINTER_PROMPT = (
+    "<code>\n#solution.py\n"
+    "4 def generate(rows: int) -> list[list[int]]:\n"
+    "5     triangle: list[list[int]] = []\n"
+    "6     for row_index in range(rows):\n"
+    "7         row = [1] * (row_index + 1)\n"
+    "8         for col in range(1, rowIndex):\n"
+    "9             row[col] = triangle[row_index - 1][col - 1] + triangle[row_index - 1][col]\n"
+    "10         triangle.append(row)\n"
+    "11     return triangle\n</code>\n"
+    '<lsp_error>"rowIndex" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
+    "<error_line>8         for col in range(1, rowIndex):</error_line>\n"
+)
+
+
+def test_the_flagged_header_is_answered_by_a_name_it_points_at_when_that_is_likelier():
+    """Given `<names>row_index round</names>`, the shipped base completes `@0 rowIndex` greedily as
+    `=row` (its first token beats `$`), while `=$1` (`row_index`) is likelier as a whole: the
+    pointer is the answer (the control, without pointers: the greedy spelling)."""
+    assert ("@0 rowIndex", "=$1") in _shipped_first_rows(_POINTER_PROMPT)
+    greedy = _shipped_first_rows(_POINTER_PROMPT, _pointer_answer=lambda *args: None)
+    flagged = [second for first, second in greedy if first == "@0 rowIndex"]
+    assert flagged and flagged != ["=$1"], greedy
+
+
 def test_no_op_fork_takes_the_cheapest_departure_inside_new_only():
     from repair.model import EDIT_OPENING, _NoOpFork
 
