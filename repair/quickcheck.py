@@ -161,8 +161,10 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
         writes = re.compile(rf"\.\s*{re.escape(attribute)}\b")
         if len(writes.findall(fixed)) >= len(writes.findall(code)):
             return True
-        if module is not None:
-            known[module] = has
+        if module is not None:  # `os.path.X` too: the module's dotted name, then the attribute
+            of_module = re.compile(rf"(?<![\w.]){re.escape(module)}\s*\.\s*([A-Za-z_]\w*)")
+            if any(new not in has for line in added for new in of_module.findall(line)):
+                return True
         elif any(new not in has for line in added for new in set(_ATTRIBUTE.findall(line)) - written):
             return True
     return any(name in known and attribute not in known[name] for name, attribute in accesses)

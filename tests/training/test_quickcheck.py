@@ -57,6 +57,21 @@ def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     misspelt = _diff(f"-{line}", "+" + line.replace("gmtiem", "mimegmtiem"))
     right = _diff(f"-{line}", "+" + line.replace("gmtiem", "gmtime"))
     assert first_clearing([(code, _unknown_attribute_of("time"))], [[misspelt, right]]) == [1]
+    # A submodule is judged by its own names.
+    path = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        '"jion" is not a known attribute of module "os.path"',
+        4,
+        0,
+        4,
+        0,
+    )
+    joined = "import os\n\n\ndef f(p):\n    return os.path.jion(p)\n"
+    invented = _diff("-5     return os.path.jion(p)", "+5     return os.path.joinn(p)")
+    joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
+    assert first_clearing([(joined, path)], [[invented, joins]]) == [1]
     # A module this process does not import (not the standard library's) is not judged.
     renamed = code.replace("time", "mytime")
     guess = _diff(
@@ -79,7 +94,9 @@ def test_a_fix_must_not_write_an_attribute_a_builtin_lacks():
     assert first_clearing([(bound, target)], [[builtin]]) == [0]
     # A constant is no local, however often the file writes it (a held-out answer `True.unpack`).
     constant = _diff("-2     lowest = math.inf", "+2     lowest = True.inf")
-    assert first_clearing([(code.replace("return lowest", "return lowest or True"), target)], [[constant]]) == [None]
+    assert first_clearing(
+        [(code.replace("return lowest", "return lowest or True"), target)], [[constant]]
+    ) == [None]
 
 
 def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_and_write_one_it_has():
