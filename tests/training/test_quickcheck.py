@@ -72,6 +72,21 @@ def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     invented = _diff("-5     return os.path.jion(p)", "+5     return os.path.joinn(p)")
     joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
     assert first_clearing([(joined, path)], [[invented, joins]]) == [1]
+    # A module imported under another name is judged where the error line writes it so.
+    pipe = Diagnostic(
+        "pyright",
+        "reportAttributeAccessIssue",
+        "error",
+        '"Ppie" is not a known attribute of module "multiprocessing"',
+        4,
+        0,
+        4,
+        0,
+    )
+    aliased = "import multiprocessing as mp\n\n\ndef f():\n    return mp.Ppie(duplex=False)\n"
+    invented = _diff("-5     return mp.Ppie(duplex=False)", "+5     return mp.Priter(duplex=False)")
+    piped = _diff("-5     return mp.Ppie(duplex=False)", "+5     return mp.Pipe(duplex=False)")
+    assert first_clearing([(aliased, pipe)], [[invented, piped]]) == [1]
     # A module this process does not import (not the standard library's) is not judged.
     renamed = code.replace("time", "mytime")
     guess = _diff(
