@@ -165,8 +165,8 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
             # The module as the error line writes it (`mp` for `import multiprocessing as mp`;
             # `os.path`), then the attribute.
             lines = code.split("\n")
-            line = lines[target.start_line] if 0 <= target.start_line < len(lines) else ""
-            owner = re.search(rf"((?<![\w.])[A-Za-z_][\w.]*?)\s*\.\s*{re.escape(attribute)}\b", line)
+            error_line = lines[target.start_line] if 0 <= target.start_line < len(lines) else ""
+            owner = re.search(rf"((?<![\w.])[A-Za-z_][\w.]*?)\s*\.\s*{re.escape(attribute)}\b", error_line)
             written_as = owner.group(1) if owner else module
             of_module = re.compile(rf"(?<![\w.]){re.escape(written_as)}\s*\.\s*([A-Za-z_]\w*)")
             if any(new not in has for line in added for new in of_module.findall(line)):
