@@ -43,9 +43,12 @@ def test_an_undefined_name_must_be_gone_and_a_target_ruff_cannot_see_only_adds_n
     ) == [2, None]
 
 
+def _attribute_error(message: str, line: int = 4) -> Diagnostic:
+    return Diagnostic("pyright", "reportAttributeAccessIssue", "error", message, line, 0, line, 0)
+
+
 def _unknown_attribute_of(module: str) -> Diagnostic:
-    message = f'"gmtiem" is not a known attribute of module "{module}"'
-    return Diagnostic("pyright", "reportAttributeAccessIssue", "error", message, 4, 18, 4, 24)
+    return _attribute_error(f'"gmtiem" is not a known attribute of module "{module}"')
 
 
 def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
@@ -57,36 +60,17 @@ def test_an_unknown_attribute_of_a_standard_module_must_become_one_it_has():
     misspelt = _diff(f"-{line}", "+" + line.replace("gmtiem", "mimegmtiem"))
     right = _diff(f"-{line}", "+" + line.replace("gmtiem", "gmtime"))
     assert first_clearing([(code, _unknown_attribute_of("time"))], [[misspelt, right]]) == [1]
-    # A submodule is judged by its own names.
-    path = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        '"jion" is not a known attribute of module "os.path"',
-        4,
-        0,
-        4,
-        0,
-    )
-    joined = "import os\n\n\ndef f(p):\n    return os.path.jion(p)\n"
-    invented = _diff("-5     return os.path.jion(p)", "+5     return os.path.joinn(p)")
-    joins = _diff("-5     return os.path.jion(p)", "+5     return os.path.join(p)")
-    assert first_clearing([(joined, path)], [[invented, joins]]) == [1]
-    # A module imported under another name is judged where the error line writes it so.
-    pipe = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        '"Ppie" is not a known attribute of module "multiprocessing"',
-        4,
-        0,
-        4,
-        0,
-    )
-    aliased = "import multiprocessing as mp\n\n\ndef f():\n    return mp.Ppie(duplex=False)\n"
-    invented = _diff("-5     return mp.Ppie(duplex=False)", "+5     return mp.Priter(duplex=False)")
-    piped = _diff("-5     return mp.Ppie(duplex=False)", "+5     return mp.Pipe(duplex=False)")
-    assert first_clearing([(aliased, pipe)], [[invented, piped]]) == [1]
+    # A submodule is judged by its own names, and a module imported under another name where the
+    # error line writes it so (`mp.Priter` for `mp.Ppie` was a held-out answer).
+    for module, imported, written, typo, invented, right in [
+        ("os.path", "import os", "os.path", "jion", "joinn", "join"),
+        ("multiprocessing", "import multiprocessing as mp", "mp", "Ppie", "Priter", "Pipe"),
+    ]:
+        source = f"{imported}\n\n\ndef f(p):\n    return {written}.{typo}(p)\n"
+        wrong = f"5     return {written}.{typo}(p)"
+        target = _attribute_error(f'"{typo}" is not a known attribute of module "{module}"')
+        answers = [_diff(f"-{wrong}", "+" + wrong.replace(typo, new)) for new in (invented, right)]
+        assert first_clearing([(source, target)], [answers]) == [1], module
     # A module this process does not import (not the standard library's) is not judged.
     renamed = code.replace("time", "mytime")
     guess = _diff(
@@ -119,15 +103,8 @@ def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_a
     attribute: a fix that still writes `.X` as often leaves the target (the benchmark model's
     `words[-21].length`), and one that writes an attribute new to the file that T lacks makes another
     (`word.lowerlowercase()`); `word.lower()` passes, and so does `len(...)` that writes none."""
-    target = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        'Cannot access attribute "lowercase" for class "str"\n  Attribute "lowercase" is unknown',
-        1,
-        20,
-        1,
-        29,
+    target = _attribute_error(
+        'Cannot access attribute "lowercase" for class "str"\n  Attribute "lowercase" is unknown', line=1
     )
     code = "def letters(word):\n    return set(word.lowercase())\n"
     line = "2     return set(word.lowercase())"
@@ -135,31 +112,13 @@ def test_a_fix_of_an_unknown_attribute_of_a_builtin_class_must_stop_writing_it_a
     invented = _diff(f"-{line}", "+2     return set(word.lowerlowercase())")
     right = _diff(f"-{line}", "+2     return set(word.lower())")
     assert first_clearing([(code, target)], [[keeps, invented, right]]) == [2]
-    length = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        'Cannot access attribute "length" for class "str"',
-        1,
-        0,
-        1,
-        0,
-    )
+    length = _attribute_error('Cannot access attribute "length" for class "str"', line=1)
     code = "def size(word):\n    return word.length\n"
     assert first_clearing(
         [(code, length)], [[_diff("-2     return word.length", "+2     return len(word)")]]
     ) == [0]
     # A class of the project's own can gain the attribute where it is defined: not judged.
-    mine = Diagnostic(
-        "pyright",
-        "reportAttributeAccessIssue",
-        "error",
-        'Cannot access attribute "lowercase" for class "Word"',
-        1,
-        0,
-        1,
-        0,
-    )
+    mine = _attribute_error('Cannot access attribute "lowercase" for class "Word"', line=1)
     code = "def letters(word):\n    return set(word.lowercase())\n"
     assert first_clearing([(code, mine)], [[keeps]]) == [0]
 
