@@ -486,12 +486,12 @@ class RepairModel:
 
     def _pointer_answer(self, parsed: ParsedPrompt, prompt_cache, first_logp) -> tuple[float, str] | None:
         """(log-probability, completion) of the likeliest `@0 NAME` answered by a name the model
-        reads (`=$K`, docs/formats.md 3b), when the diagnostic flags NAME, names like it are shown
-        and `@0 NAME` is a header; else None. The greedy completion of that header is one spelling
-        of its NEW, and a pointer can be likelier as a whole while its first token is not."""
+        reads (`=$K`, docs/formats.md 3b), for the flagged NAME of an answer's header, when names
+        like it are shown; else None. The greedy completion of that header is one spelling of its
+        NEW, and a pointer can be likelier as a whole while its first token is not."""
         name = flagged_name(parsed) if self.names else None
         names = similar_names(parsed) if name is not None else ()
-        if not names or f"@0 {name}\n" not in edit_headers(parsed):
+        if not names:
             return None
         texts = [f"@0 {name}\n=${k}\n</" for k in range(1, len(names) + 1)]
         return max((self._scored(text, prompt_cache, first_logp)[0], EDIT_OPENING + text) for text in texts)
