@@ -237,15 +237,18 @@ def main(argv: list[str] | None = None) -> None:
 
     n_test, n_items = len(test), len(items)
     table = [
-        ("| decoding | candidates | held-out exact (pass@1) | held-out no_fix (of them right as first diff) | function_repair tests pass (pass@1) "
-        "| function_repair no_fix (of them passing as first diff) | p50 ms, one request in process |"),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ("| decoding | candidates | held-out exact (pass@1) | held-out wrong | held-out no_fix (of them right as first diff) "
+        "| function_repair tests pass (pass@1) | function_repair wrong | function_repair no_fix (of them passing as first diff) "
+        "| p50 ms, one request in process |"),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         h, f = r["held_out"], r["function_repair"]
         table.append(
-            f"| {r['decoding']} | {r['candidates']} | {h['exact']}/{n_test} ({100 * h['exact'] / n_test:.1f}%) | {h['no_fix']} ({h['refused_right']}) "
-            f"| {f['passed']}/{n_items} ({100 * f['passed'] / n_items:.1f}%) | {f['no_fix']} ({f['refused_passed']}) "
+            f"| {r['decoding']} | {r['candidates']} | {h['exact']}/{n_test} ({100 * h['exact'] / n_test:.1f}%) "
+            f"| {n_test - h['exact'] - h['no_fix']} | {h['no_fix']} ({h['refused_right']}) "
+            f"| {f['passed']}/{n_items} ({100 * f['passed'] / n_items:.1f}%) | {n_items - f['passed'] - f['no_fix']} "
+            f"| {f['no_fix']} ({f['refused_passed']}) "
             f"| {r['latency_ms']:.0f} |"
         )
     body = "\n".join([
@@ -262,6 +265,8 @@ def main(argv: list[str] | None = None) -> None:
         ("- Every answer is the served one: the Triton config's decoding (temperature 0, ranked headers, constrained to "
         "well-formed edits, the first candidate that passes the quick check, else `no_fix`) with the request's whole file; "
         "the token-beams rows decode as the served model did before ranked headers, in the same run."),
+        ("- Wrong: answered with a fix that is not the reference (held-out) or whose tests fail (function_repair); "
+        "what the quick check exists to turn into `no_fix`."),
         ("- In brackets: of the requests answered `no_fix` (no candidate passed the quick check), how many the "
         "model's first diff candidate, what it answered before, would have got right. Latency: one request at a "
         "time, median of the serving smoke cases (`bench_serving` has the Triton figures)."),
