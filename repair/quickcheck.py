@@ -30,6 +30,7 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 from __future__ import annotations
 
 import builtins
+import functools
 import io
 import keyword
 import re
@@ -92,6 +93,12 @@ def target_key(target: Diagnostic) -> tuple[str, ...] | None:
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
 
+@functools.lru_cache(maxsize=8)
+def _written_names(code: str) -> frozenset[str]:
+    """Every identifier-like word `code` writes: read once per request, not once per candidate."""
+    return frozenset(_IDENTIFIER.findall(code))
+
+
 def clears(
     target: Diagnostic,
     before: Counter[tuple[str, ...]],
@@ -103,7 +110,7 @@ def clears(
     # A name that was already undefined is no new problem where it is used once more (a window's
     # names imported above it: `typign` -> `typing`). In a file that does not parse, ruff reports
     # nothing but syntax errors, so an undefined name is only new when `code` never writes it.
-    written = set(_IDENTIFIER.findall(code)) if code is not None and before[_SYNTAX] else None
+    written = _written_names(code) if code is not None and before[_SYNTAX] else None
     new = Counter(
         {
             problem: n
@@ -148,7 +155,7 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
     (`_unknown_attribute`), whether it still writes `.X` as often as `code` does, or writes the
     module's attribute it lacks, or an attribute new to the file that the class lacks."""
     added = set(fixed.split("\n")) - set(code.split("\n"))
-    written = set(_IDENTIFIER.findall(code)) - set(keyword.kwlist)  # `True` is never a local
+    written = _written_names(code) - set(keyword.kwlist)  # `True` is never a local
     accesses = [access for line in added for access in _ACCESS.findall(line)]
     known = {
         name: set(dir(getattr(builtins, name)))
