@@ -74,10 +74,12 @@ def _first_diff(answers: list[str]) -> str:
 
 
 def same_ops(completion: str, reference: str) -> bool:
+    """The held-out exact match's rule (`repair.training.heldout.exact_match`)."""
+    from repair.edits import same_fix
     from repair.linediff import DiffError, parse_diff
 
     try:
-        return parse_diff(completion).ops == parse_diff(reference).ops
+        return same_fix(parse_diff(completion), parse_diff(reference))
     except DiffError:
         return False
 

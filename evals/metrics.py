@@ -1,7 +1,9 @@
 """Scores of one repair, and confidence intervals of a share.
 
 - AST exact match: the repaired file and the reference parse to the same AST (`ast.dump`, without
-  positions: formatting and comments do not count). When either side does not parse: no match.
+  positions: formatting and comments do not count), the imports that open the file compared in any
+  order (an added import is right anywhere among them: `repair.prompt.import_line` puts a model's
+  after them, a user's went anywhere). When either side does not parse: no match.
 - AST match with string fallback: the same where both parse; otherwise the normalised texts are
   equal (line endings unified, trailing blanks of every line and blank lines at the end dropped).
   The case study's production metric: a fix can be right in a file that still has another syntax
@@ -29,9 +31,16 @@ def _ast_dump(code: str) -> str | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences in candidate code
         try:
-            return ast.dump(pyparse.parse(code))
+            tree = pyparse.parse(code)
         except (SyntaxError, ValueError):
             return None
+    body = tree.body
+    start = int(bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant))
+    end = start
+    while end < len(body) and isinstance(body[end], ast.Import | ast.ImportFrom):
+        end += 1
+    body[start:end] = sorted(body[start:end], key=ast.dump)
+    return ast.dump(tree)
 
 
 def normalise(code: str) -> str:

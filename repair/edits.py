@@ -20,12 +20,17 @@ one before it, 2 two after it.
   it stands for the diff's `-N <line N>` and `+N <line N edited>`.
 - `-K`: remove line K (its text is the prompt's line).
 - `+K TEXT`: insert TEXT before original line K, as a diff's `+N TEXT` does.
+- `+^ IMPORT`: add the import statement IMPORT where the file's imports are (`repair.prompt.import_line`,
+  wherever the window is): an edit's first rows. In it `$0` stands for the flagged name
+  (`+^ from collections import $0`).
 
 `to_edit(prompt, diff)` writes the edit of a diff: a `-N`/`+N` pair becomes `@K`/`=` with the
 smallest span that is whole lexical pieces (`_PIECE`) around the change and occurs once in the line.
 `expand_edit(prompt, completion)` turns it back: `expand_edit(p, to_edit(p, d)) == d` for every diff
-whose removed lines the prompt shows. A diff that removes a line the prompt does not show (outside the
-window) keeps its `<diff>` form, which `expand_edit` passes through unchanged.
+whose removed lines the prompt shows and that adds no import; an added import comes back at the line
+`+^` places it on, which is why held-out references are compared with `same_fix`. A diff that removes
+a line the prompt does not show (outside the window) keeps its `<diff>` form, which `expand_edit`
+passes through unchanged.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from repair.hints import similar_names
+from repair.hints import flagged_name, similar_names
 from repair.linediff import (
     CLOSE_TAG,
     OPEN_TAG,
@@ -46,7 +51,7 @@ from repair.linediff import (
     parse_diff,
     render_diff,
 )
-from repair.prompt import ParsedPrompt, PromptError, parse_prompt
+from repair.prompt import ParsedPrompt, PromptError, import_line, parse_prompt, placed_import
 
 OPEN_EDIT, CLOSE_EDIT = "<edit>", "</edit>"
 STOP_STRINGS = (CLOSE_TAG, CLOSE_EDIT)  # a completion ends after either block
@@ -55,6 +60,8 @@ _PIECE = re.compile(r"\w+|\s+|[^\w\s]")
 _SPAN = re.compile(r"@(-?[0-9]+)(?: (.*))?", re.DOTALL)
 _REMOVE = re.compile(r"-(-?[0-9]+)")
 _INSERT = re.compile(r"\+(-?[0-9]+)(?: (.*))?", re.DOTALL)
+_IMPORT = re.compile(r"\+\^ (.*)", re.DOTALL)
+TOP = "^"  # the offset of a `+^` row: where the file's imports are
 _ROW_OFFSET = re.compile(r"[@+-](-?[0-9]+)")
 
 
@@ -114,8 +121,9 @@ def edit_headers(prompt: ParsedPrompt) -> list[str]:
     `@K SPAN` and its newline for every span of every shown line (`edit_spans`), `-K` and its newline
     for every shown line, and `+K` (its TEXT follows) for every line from the first of the file (an
     import goes above the window) to the one after the last shown, as `EditGrammar` allows. Decoding
-    ranks these whole (`repair.model`), so that its candidates differ in where they edit."""
-    headers: list[str] = []
+    ranks these whole (`repair.model`), so that its candidates differ in where they edit; `+^`
+    (an import, its TEXT follows) comes first."""
+    headers: list[str] = [f"+{TOP}"]
     for number, line in prompt.lines:
         offset = number - prompt.error_line
         headers += [f"@{offset} {span}\n" for span in edit_spans(line)] + [f"-{offset}\n"]
@@ -134,6 +142,9 @@ def to_edit(prompt: ParsedPrompt, diff: LineDiff) -> str | None:
     rows: list[str] = []
     ops = list(diff.ops)
     i = 0
+    imports = [op for op in ops if op.sign == "+" and placed_import(op.text)]
+    rows += [f"+{TOP} {op.text}" for op in imports]
+    ops = [op for op in ops if op not in imports]
     while i < len(ops):
         op = ops[i]
         offset = op.line - prompt.error_line
@@ -162,19 +173,30 @@ def extract_edit(text: str) -> list[str] | None:
 
 # For a model that reads the names like the flagged one (docs/formats.md 3b), `$K` in a `=NEW` row
 # stands for the Kth of them: a pointer to a name, where copying it piece by piece is what the small
-# models did not learn (given `<names>radius</names>`, the shipped base wrote `=raw`).
+# models did not learn (given `<names>radius</names>`, the shipped base wrote `=raw`). In a `+^` row
+# `$0` is the flagged name itself: an import names what is undefined (`+^ import $0`).
 _NAME_REFERENCE = re.compile(r"\$([1-9])")
+_FLAGGED_REFERENCE = "$0"
 
 
-def refer_to_names(edit: str, names: Sequence[str]) -> str:
+def _referred(text: str, name: str, reference: str) -> str:
+    return re.sub(rf"(?<![\w$]){re.escape(name)}(?!\w)", lambda _: reference, text)
+
+
+def refer_to_names(edit: str, names: Sequence[str], flagged: str | None = None) -> str:
     """`edit` with every whole-word occurrence of a name of `names` in its `=NEW` rows written `$K`
-    (K from 1, in `names`' order); a NEW that holds a `$` already is left as it is."""
+    (K from 1, in `names`' order), and of `flagged` in its `+^` rows `$0`; a row that holds a `$`
+    already is left as it is."""
 
     def refer(row: str) -> str:
-        if not row.startswith("=") or "$" in row:
+        if "$" in row:
+            return row
+        if row.startswith(f"+{TOP} ") and flagged:
+            return _referred(row, flagged, _FLAGGED_REFERENCE)
+        if not row.startswith("="):
             return row
         for k, name in enumerate(names, 1):
-            row = "=" + re.sub(rf"(?<![\w$]){re.escape(name)}(?!\w)", f"${k}", row[1:])
+            row = "=" + _referred(row[1:], name, f"${k}")
         return row
 
     return "\n".join(refer(row) for row in edit.split("\n"))
@@ -185,10 +207,36 @@ def resolve_names(new: str, names: Sequence[str]) -> str:
     return _NAME_REFERENCE.sub(lambda m: names[int(m[1]) - 1] if int(m[1]) <= len(names) else m[0], new)
 
 
-def expand_edit(prompt: ParsedPrompt, text: str, names: Sequence[str] = ()) -> str:
+def top_line(prompt: ParsedPrompt) -> int:
+    """Where `+^` adds an import when only the prompt is at hand: `import_line` of the lines it shows
+    from line 1 on, or line 1 when it does not show the file's first line."""
+    shown = _shown(prompt)
+    count = 0
+    while count + 1 in shown:
+        count += 1
+    return import_line("".join(f"{shown[n]}\n" for n in range(1, count + 1))) if count else 1
+
+
+def same_fix(diff: LineDiff, reference: LineDiff) -> bool:
+    """Whether two diffs make the same edit, an added import counting wherever it goes (`+^` puts it
+    at `import_line`, a user's fix anywhere among the file's imports)."""
+
+    def placed(d: LineDiff) -> list[DiffOp]:
+        return sorted(
+            (DiffOp(op.sign, 0, op.text) if op.sign == "+" and placed_import(op.text) else op for op in d.ops),
+            key=lambda op: (op.line, op.sign == "+"),
+        )
+
+    return placed(diff) == placed(reference)
+
+
+def expand_edit(
+    prompt: ParsedPrompt, text: str, names: Sequence[str] = (), top: int | None = None, flagged: str | None = None
+) -> str:
     """The `<diff>` block a completion stands for: its `<edit>` block expanded against the prompt's
-    lines (a `$K` of a NEW is the Kth of `names`, `refer_to_names`), or its `<diff>` block as is.
-    Raises `DiffParseError` (with the reason) when neither fits."""
+    lines (a `$K` of a NEW is the Kth of `names`, a `$0` of a `+^` row `flagged`: `refer_to_names`),
+    or its `<diff>` block as is. A `+^` row adds its import at line `top` (the file's `import_line`;
+    `top_line` of the prompt when None). Raises `DiffParseError` (with the reason) when neither fits."""
     rows = extract_edit(text)
     if rows is None:
         if extract_diff(text) is None:
@@ -220,6 +268,11 @@ def expand_edit(prompt: ParsedPrompt, text: str, names: Sequence[str] = ()) -> s
             if number not in shown:
                 raise DiffParseError("bad_line_number", f"{row!r}: line {number} is not in the prompt")
             ops.append(DiffOp("-", number, shown[number]))
+        elif match := _IMPORT.fullmatch(row):
+            if ops:
+                raise DiffParseError("malformed_line", f"{row[:80]!r}: a '+^' row comes before every other row")
+            line = match.group(1).replace(_FLAGGED_REFERENCE, flagged) if flagged else match.group(1)
+            ops.append(DiffOp("+", top if top is not None else top_line(prompt), line))
         elif match := _INSERT.fullmatch(row):
             number = prompt.error_line + int(match.group(1))
             if number < 1:
@@ -227,20 +280,23 @@ def expand_edit(prompt: ParsedPrompt, text: str, names: Sequence[str] = ()) -> s
             ops.append(DiffOp("+", number, match.group(2) or ""))
         else:
             raise DiffParseError(
-                "malformed_line", f"{row[:80]!r} is not '@K SPAN', '=NEW', '-K' or '+K TEXT'"
+                "malformed_line", f"{row[:80]!r} is not '@K SPAN', '=NEW', '-K', '+K TEXT' or '+^ IMPORT'"
             )
     if pending is not None:
         raise DiffParseError("malformed_line", f"the '@K SPAN' row of line {pending[0]} has no '=NEW' row")
-    return render_diff(LineDiff(tuple(ops)))
+    # An import placed below a line that a later row edits goes after that line's removal, as a diff has it.
+    return render_diff(LineDiff(tuple(sorted(ops, key=lambda op: (op.line, op.sign == "+")))))
 
 
-def expand_completion(prompt: str, completion: str, names: bool = False) -> str:
+def expand_completion(prompt: str, completion: str, names: bool = False, top: int | None = None) -> str:
     """`expand_edit` for a section 3 prompt's text (with `names`, for a model that reads them, its
-    `$K` resolved); the completion unchanged when it cannot be expanded (so that parsing it later
-    reports why)."""
+    `$K` and `$0` resolved; `top`, the file's `import_line` when known); the completion unchanged
+    when it cannot be expanded (so that parsing it later reports why)."""
     try:
         parsed = parse_prompt(prompt)
-        return expand_edit(parsed, completion, similar_names(parsed) if names else ())
+        return expand_edit(
+            parsed, completion, similar_names(parsed) if names else (), top, flagged_name(parsed) if names else None
+        )
     except (DiffParseError, PromptError):
         return completion
 
@@ -256,7 +312,7 @@ def edit_response(prompt: str, response: str, names: bool = False) -> str:
         return response
     if edit is None:
         return response
-    return refer_to_names(edit, similar_names(parsed)) if names else edit
+    return refer_to_names(edit, similar_names(parsed), flagged_name(parsed)) if names else edit
 
 
 def to_edit_example(example: dict[str, Any]) -> dict[str, str]:
@@ -284,10 +340,10 @@ class EditGrammar:
     - a row starts with `@`, `-`, `+` or `</edit>`, and only with `=` right after an `@K SPAN` row
       (which must get its `=NEW` before anything else);
     - K is an offset whose line the prompt shows (`@K`, `-K`), or a line >= 1 (`+K`): digits that
-      cannot still become such an offset are refused;
+      cannot still become such an offset are refused; `+^` only before every other row;
     - SPAN grows only by what follows it somewhere in line K, and the row ends only once SPAN occurs
       exactly once there;
-    - `=NEW` and `+K TEXT` are free text up to the newline.
+    - `=NEW`, `+K TEXT` and `+^ IMPORT` are free text up to the newline.
 
     The answer opens with `<edit>` (or `<diff>`, the form of a fix outside the window, which is then
     not constrained). The vocabulary is the tokenizer's decoded tokens, by id; the tokenizers here
@@ -305,6 +361,7 @@ class EditGrammar:
         self.row_starts = [self.ids[t] for t in ("@", "-", "+", "<", "</", "--") if t in self.ids]
         self.equals = [self.ids["="]] if "=" in self.ids else []
         self.numbers = [i for t, i in self.ids.items() if t.isdigit() or t == "-" or t.startswith("-") and t[1:].isdigit()]
+        self.top = [self.ids[TOP]] if TOP in self.ids else []
         self.spaced = [i for t, i in self.ids.items() if t.startswith(" ")]
         self.newline = [self.ids["\n"]] if "\n" in self.ids else []
 
@@ -317,7 +374,7 @@ class EditGrammar:
         rows = text[len(self._OPENING) :].split("\n")
         row = rows[-1]
         pending = bool(rows[:-1]) and _SPAN.fullmatch(rows[-2]) is not None
-        if row.startswith("=") or _INSERT.fullmatch(row) and " " in row:
+        if row.startswith("=") or (_INSERT.fullmatch(row) or _IMPORT.fullmatch(row)) and " " in row:
             return self.everything  # free text up to the newline
         if CLOSE_EDIT.startswith(row) and row:
             return self._closing_ids(row) if row != CLOSE_EDIT else self.everything
@@ -326,7 +383,8 @@ class EditGrammar:
         # The diff's order: lines ascend, a line is removed once, and '+' never precedes '-' at a line.
         done = [_ROW_OFFSET.match(r) for r in rows[:-1]]
         last = max((prompt.error_line + int(m.group(1)) for m in done if m), default=0)
-        found = self._row(prompt, row, last) if not pending else []
+        first = all(_IMPORT.fullmatch(r) for r in rows[:-1])
+        found = self._row(prompt, row, last, first) if not pending else []
         return found or self.everything  # never an empty choice (no step may mask every token)
 
     # The opening and the closing tag depend on the text alone: every row of a batch asks for the same
@@ -339,12 +397,14 @@ class EditGrammar:
     def _closing_ids(self, row: str) -> list[int]:
         return [i for t, i in self.ids.items() if CLOSE_EDIT.startswith(row + t)]
 
-    def _row(self, prompt: ParsedPrompt, row: str, last: int) -> list[int]:
+    def _row(self, prompt: ParsedPrompt, row: str, last: int, first: bool) -> list[int]:
         kind, offset, rest = row[0], row[1:], ""
         if " " in offset:
             offset, rest = offset.split(" ", 1)
         if kind not in "@-+":
             return []
+        if kind == "+" and offset == TOP:
+            return self.spaced  # its import follows
         shown = _shown(prompt)
         if kind == "+":
             lines = range(max(last, 1), max(shown, default=1) + 2)
@@ -354,6 +414,8 @@ class EditGrammar:
         if kind == "@" and " " in row[1:]:  # the span, once K is complete
             return self._span(shown[prompt.error_line + int(offset)], rest) if offset in texts else []
         grow = [i for i in self.numbers if any(t.startswith(offset + self.vocabulary[i]) for t in texts)]
+        if kind == "+" and offset == "" and first:
+            grow += self.top
         if offset not in texts:
             return grow
         if kind == "-":

@@ -33,7 +33,7 @@ from repair.edits import (
 from repair.hints import flagged_name, similar_names
 from repair.linediff import CLOSE_TAG, OPEN_TAG
 from repair.lint.tools import ToolFailure
-from repair.prompt import ParsedPrompt, PromptError, parse_prompt
+from repair.prompt import ParsedPrompt, PromptError, import_line, parse_prompt
 from repair.quickcheck import first_clearing, prompt_source
 
 # Generation on a GPU: bf16 weights and bigger batches (evaluation scores hundreds of prompts).
@@ -348,8 +348,10 @@ class RepairModel:
         model, none of 36 such answers was right (held-out exact 0/7, function_repair tests 0/29),
         and a fix that fails the product's own check is worse shown than not. Without ruff to ask,
         the first candidate that is a diff, else the first."""
+        # With the file, a `+^` row's import goes where the file's imports are (else `top_line`).
+        tops = [import_line(source[0]) if source else None for source in sources] if sources else None
         with self._lock:
-            candidates = self.candidates_of(prompts)
+            candidates = self.candidates_of(prompts, tops)
         checked = None
         request_sources = sources or [_source_of(p) for p in prompts]
         if self.candidates > 1:
@@ -368,14 +370,16 @@ class RepairModel:
             completions.append(answers[best])
         return completions
 
-    def candidates_of(self, prompts: Sequence[str]) -> list[list[str]]:
+    def candidates_of(self, prompts: Sequence[str], tops: Sequence[int | None] | None = None) -> list[list[str]]:
         """Per prompt, its `candidates` completions in the model's order (beams when greedy, samples
-        otherwise; constrained and greedy: `_ranked_candidates`), each finished by `_finish`."""
+        otherwise; constrained and greedy: `_ranked_candidates`), each finished by `_finish` (a `+^`
+        row's import at the prompt's line of `tops`, the file's `import_line`, when given)."""
+        tops = tops or [None] * len(prompts)
         if self.grammar is not None and self.temperature <= 0 and self.ranked_headers:
-            return [self._ranked_candidates(p) for p in prompts]
-        return self._beam_candidates(prompts)
+            return [self._ranked_candidates(p, top) for p, top in zip(prompts, tops, strict=True)]
+        return self._beam_candidates(prompts, tops)
 
-    def _beam_candidates(self, prompts: Sequence[str]) -> list[list[str]]:
+    def _beam_candidates(self, prompts: Sequence[str], tops: Sequence[int | None]) -> list[list[str]]:
         """`candidates_of` by `generate`: beams (greedy) or samples, batched."""
         import torch
 
@@ -420,12 +424,12 @@ class RepairModel:
             texts = self.tokenizer.batch_decode(output[:, prompt_tokens:], skip_special_tokens=True)
             for index, prompt in enumerate(batch):
                 candidates.append([
-                    self._finish(prompt, opening + text)
+                    self._finish(prompt, opening + text, tops[start + index])
                     for text in texts[index * self.candidates : (index + 1) * self.candidates]
                 ])
         return candidates
 
-    def _ranked_candidates(self, prompt: str) -> list[str]:
+    def _ranked_candidates(self, prompt: str, top: int | None = None) -> list[str]:
         """The `candidates` best edits of one prompt whose first rows begin differently (greedy,
         constrained decoding): a beam search over the prompt's edit headers (`_HeaderTrie`: where
         the edit is and what it replaces), then each header completed greedily under `EditGrammar`;
@@ -468,7 +472,7 @@ class RepairModel:
                 if pointer is not None and pointer[0] > completions[row][0]:
                     completions[row] = pointer
         ranked = [text for _, text in sorted(completions, key=lambda pair: -pair[0])]
-        return [self._finish(model_input(prompt), text) for text in ranked]
+        return [self._finish(model_input(prompt), text, top) for text in ranked]
 
     def _flagged_header(
         self, parsed: ParsedPrompt, prompt_cache, first_logp, headers
@@ -669,16 +673,16 @@ class RepairModel:
             StoppingCriteriaList([_EditEnd(texts)]),
         )
 
-    def _finish(self, prompt: str, text: str) -> str:
+    def _finish(self, prompt: str, text: str, top: int | None = None) -> str:
         """A completion cut after its block (an edit stopped at the start of its closing tag gets
-        the rest of the tag), an edit expanded into its diff."""
+        the rest of the tag), an edit expanded into its diff (`expand_completion`, with `top`)."""
         ends = [(text.find(tag), tag) for tag in STOP_STRINGS if tag in text]
         if ends:
             end, tag = min(ends)
             text = text[: end + len(tag)]
         elif _closing_begun(text):
             text = text[: text.rindex("\n") + 1] + CLOSE_EDIT
-        return expand_completion(prompt, text, self.names) if self.response_format == EDIT_RESPONSE else text
+        return expand_completion(prompt, text, self.names, top) if self.response_format == EDIT_RESPONSE else text
 
     def prompt(self, code: str, diagnostic: Diagnostic, file_name: str = "main.py") -> str:
         from repair.prompt import render_prompt

@@ -20,11 +20,14 @@ diff the model answers with still applies to the whole file.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 import re
+import sys
 from dataclasses import dataclass
 
+from repair import pyparse
 from repair.diagnostic import Diagnostic
 from repair.linediff import LineDiff, parse_diff, render_diff, split_lines
 
@@ -150,13 +153,92 @@ def parse_prompt(text: str) -> ParsedPrompt:
     )
 
 
+def top_level_import(text: str) -> ast.Import | ast.ImportFrom | None:
+    """The import statement `text` is, when it is one, on one line, at the top level."""
+    if not text.startswith(("import ", "from ")):
+        return None
+    try:
+        body = pyparse.parse(text).body
+    except (SyntaxError, ValueError):
+        return None
+    return body[0] if len(body) == 1 and isinstance(body[0], ast.Import | ast.ImportFrom) else None
+
+
+def placed_import(text: str) -> bool:
+    """Whether `text` is an import a fix may add wherever the file's imports are (`import_line`):
+    any but `from __future__`, which must open the file."""
+    node = top_level_import(text)
+    return node is not None and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+
+
+def _imported_module(node: ast.Import | ast.ImportFrom) -> str | None:
+    if isinstance(node, ast.ImportFrom):
+        return None if node.level or node.names[0].name == "*" else node.module
+    return node.names[0].name
+
+
+def standard_import(text: str) -> bool:
+    """Whether `text` imports one name of the standard library (`import math`, `from collections
+    import Counter`, `import multiprocessing as mp`): a fix whose module is knowledge a model can
+    learn, where any other module is a guess at the user's environment."""
+    node = top_level_import(text)
+    if node is None or len(node.names) != 1 or not placed_import(text):
+        return False
+    module = _imported_module(node)
+    return module is not None and module.split(".")[0] in sys.stdlib_module_names
+
+
+def import_line(code: str) -> int:
+    """The line (from 1) a new import goes on: after the imports that open the file (and its module
+    docstring), else after its docstring, else after its leading comments. `from __future__` stays
+    first, no import follows code (ruff E402), and a parenthesised import is never split."""
+    try:
+        body = pyparse.parse(code).body
+    except (SyntaxError, ValueError):
+        return _import_line_of_text(split_lines(code))
+    end = 0
+    for index, node in enumerate(body):
+        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if not (docstring or isinstance(node, ast.Import | ast.ImportFrom)):
+            break
+        end = node.end_lineno or node.lineno
+    return end + 1 if end else _leading_comments(split_lines(code)) + 1
+
+
+def _leading_comments(lines: list[str]) -> int:
+    count = 0
+    while count < len(lines) and lines[count].startswith("#"):
+        count += 1
+    return count
+
+
+def _import_line_of_text(lines: list[str]) -> int:
+    """`import_line` of a file that does not parse: after the last import of the leading block (to
+    its closing parenthesis), else after the leading comments."""
+    last, index = -1, 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(("import ", "from ")):
+            while "(" in line and ")" not in lines[index] and index + 1 < len(lines):
+                index += 1
+            last = index
+        elif line and not line.startswith(("#", '"""', "'''", " ", "\t")) and last >= 0:
+            break
+        index += 1
+    return last + 2 if last >= 0 else _leading_comments(lines) + 1
+
+
 def diff_in_window(prompt: ParsedPrompt, diff: LineDiff) -> bool:
     """Whether every op of `diff` edits a line `prompt` shows (an insertion may also go right after
-    its last line). A target outside the window, e.g. an import added at the top of a long file, is
-    a guess: nothing the model reads says which line, or often which module."""
+    its last line) or adds an import of the standard library, which the edit writes `+^` wherever
+    the file's imports are. Any other target outside the window, e.g. a line added at the top of a
+    long file, is a guess: nothing the model reads says which line, or often which module."""
     shown = {number for number, _ in prompt.lines}
     last = max(shown, default=0)
-    return all(op.line in shown or (op.sign == "+" and op.line == last + 1) for op in diff.ops)
+    return all(
+        op.line in shown or (op.sign == "+" and (op.line == last + 1 or standard_import(op.text)))
+        for op in diff.ops
+    )
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -171,7 +253,13 @@ def names_not_shown(prompt: ParsedPrompt, diff: LineDiff) -> set[str]:
     copy, and only copies can be learnt from the prompt."""
     shown = set(IDENTIFIER.findall(prompt.code_excerpt))
     added = {name for op in diff.ops if op.sign == "+" for name in IDENTIFIER.findall(op.text)}
-    return added - shown - KNOWN_NAMES
+    modules = {
+        part
+        for op in diff.ops
+        if op.sign == "+" and standard_import(op.text)
+        for part in (_imported_module(top_level_import(op.text)) or "").split(".")
+    }
+    return added - shown - KNOWN_NAMES - modules
 
 
 def render_response(diff: LineDiff) -> str:

@@ -2,7 +2,7 @@
 a model's decoded answers clears the diagnostic it was asked about without adding an error, as far
 as ruff's syntax check and its undefined-name rules can tell.
 
-One `ruff check --select F821,F822,F823` process (syntax errors are always reported) lints the file
+One `ruff check --select F821,F822,F823,F404` process (syntax errors are always reported) lints the file
 and every candidate's fixed file of a whole batch: about 10 ms. A candidate passes when
 
 - its diff applies and changes the file,
@@ -22,6 +22,10 @@ and every candidate's fixed file of a whole batch: about 10 ms. A candidate pass
   the file that it lacks (`word.lowerlowercase()`).
 - no line the fix adds writes an attribute that a builtin lacks, for a builtin the file never
   writes itself (`format.inf` for `math.inf`).
+- no line the fix adds imports what does not exist, as far as can be told (`imports_unknown`): a
+  standard module must import here and have the name (`from collections import Counter`, never
+  `import Counter`); another module must be a package the file imports from already, since any
+  other is a guess at the user's environment.
 
 This is not verification (`repair.verify`: ruff with the IDE's rules and basedpyright, seconds per
 file) and never the benchmark's tests: it only orders the model's own answers.
@@ -29,11 +33,14 @@ file) and never the benchmark's tests: it only orders the model's own answers.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
+import importlib.util
 import io
 import keyword
 import re
+import sys
 import tempfile
 import tokenize
 from collections import Counter
@@ -42,15 +49,17 @@ from pathlib import Path
 
 from repair import pyparse
 from repair.diagnostic import Diagnostic
-from repair.hints import MODULE_ATTRIBUTE, OF_CLASS, flagged_name_of, stdlib_module
+from repair.hints import MODULE_ATTRIBUTE, OF_CLASS, UNSAFE_MODULES, flagged_name_of, stdlib_module
 from repair.linediff import DiffError, apply_diff, parse_diff
 from repair.lint.config import SYNTAX_CODE
 from repair.lint.normalize import from_ruff
 from repair.lint.tools import run_ruff_json
-from repair.prompt import ParsedPrompt
+from repair.prompt import ParsedPrompt, top_level_import
 from repair.verify import problem_of
 
-QUICK_RULES = ("F821", "F822", "F823")  # undefined name; in `__all__`; local used before assignment
+# Undefined name; in `__all__`; local used before assignment; a `from __future__` import no longer
+# first (Python refuses the file; ruff reports it as a rule, not a syntax error).
+QUICK_RULES = ("F821", "F822", "F823", "F404")
 QUICK_TIMEOUT_S = 10.0
 UNDEFINED_NAME = "undefined name"
 _SYNTAX = ("syntax",)  # every syntax error counted under one key besides its own
@@ -183,6 +192,64 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
     return any(name in known and attribute not in known[name] for name, attribute in accesses)
 
 
+def imports_unknown(code: str, fixed: str) -> bool:
+    """Whether a line `fixed` adds imports a module or a name that does not exist, as far as can be
+    told here: a standard module that does not import, or lacks the name imported from it (neither
+    an attribute nor a submodule); a relative import in a file without one; or a module of a package
+    `code` imports nothing from."""
+    added = set(fixed.split("\n")) - set(code.split("\n"))
+    for line in added:
+        node = top_level_import(line.strip())
+        if node is None:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            if not _imported(code)[1]:
+                return True
+            continue
+        for alias in node.names:
+            module = node.module if isinstance(node, ast.ImportFrom) else alias.name
+            top = (module or "").split(".")[0]
+            if top in UNSAFE_MODULES:  # standard, but never imported here: its names go unchecked
+                continue
+            if top not in sys.stdlib_module_names:
+                if top not in _imported(code)[0]:
+                    return True
+                continue
+            found = stdlib_module(module)
+            if found is None:
+                return True
+            name = alias.name
+            if (
+                isinstance(node, ast.ImportFrom)
+                and name != "*"
+                and not hasattr(found, name)
+                and not _submodule(f"{module}.{name}")
+            ):
+                return True
+    return False
+
+
+def _submodule(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # the parent is no package (`math.tau`)
+        return False
+
+
+@functools.lru_cache(maxsize=8)
+def _imported(code: str) -> tuple[frozenset[str], bool]:
+    """The top-level packages `code` imports from, and whether it has a relative import."""
+    packages, relative = set(), False
+    for line in code.split("\n"):
+        node = top_level_import(line.strip())
+        if isinstance(node, ast.ImportFrom):
+            relative |= bool(node.level)
+            packages.add((node.module or "").split(".")[0])
+        elif node is not None:
+            packages |= {alias.name.split(".")[0] for alias in node.names}
+    return frozenset(packages - {""}), relative
+
+
 def applied(code: str, completion: str) -> str | None:
     """The file a completion's diff makes, None when it does not parse, apply or change anything."""
     try:
@@ -310,6 +377,7 @@ def first_clearing(
                     and before is not None
                     and clears(request[1], before, problems[f], request[0])
                     and not writes_unknown_attribute(request[1], request[0], f)
+                    and not imports_unknown(request[0], f)
                 ),
                 None,
             )

@@ -40,6 +40,7 @@ from repair import pyparse
 from repair.diagnostic import Diagnostic
 from repair.hints import UNSAFE_MODULES, stdlib_module
 from repair.linediff import join_lines, make_diff, render_diff, split_lines
+from repair.prompt import import_line
 from repair.verify import Verdict, Verifier
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -175,23 +176,6 @@ def _project_modules(context_files: Mapping[str, str]) -> dict[str, str]:
     return modules
 
 
-def _import_line(lines: list[str]) -> int:
-    """Where a new import goes: after the last top-level import of the leading block, else after a
-    module docstring or leading comments, else first."""
-    last = -1
-    for index, line in enumerate(lines):
-        if line.startswith(("import ", "from ")):
-            last = index
-        elif line and not line.startswith(("#", '"""', "'''", " ", "\t")) and last >= 0:
-            break
-    if last >= 0:
-        return last + 1
-    index = 0
-    while index < len(lines) and lines[index].startswith("#"):
-        index += 1
-    return index
-
-
 def _insert_line(lines: list[str], index: int, text: str) -> str:
     return join_lines([*lines[:index], text, *lines[index:]])
 
@@ -214,7 +198,7 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
                 Candidate(cost, "rename", f"{name} -> {match}", _replace_span(lines, diagnostic, match))
             )
     # Importing the exact name (1.05-1.12) beats all but the closest renames (1 + dissimilarity).
-    at = _import_line(lines)
+    at = import_line(code) - 1
     project = _project_modules({p: t for p, t in context_files.items() if p != file_name})
     if name in sys.stdlib_module_names or name in project:
         # A module is used for its attributes (`re.match`); `if re:` is more likely a typo of `res`.

@@ -10,7 +10,9 @@ from typing import Any
 def exact_match(generate, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """`generate(prompts) -> completions` (e.g. `RepairModel.generate`) scored on `examples`
     (`prompt`, `response`, `rule`): a completion matches when its diff has exactly the reference
-    diff's ops. Returns the rate, how many completions held a well-formed diff, and the rate by rule."""
+    diff's ops, an added import wherever it goes (`repair.edits.same_fix`). Returns the rate, how
+    many completions held a well-formed diff, and the rate by rule."""
+    from repair.edits import same_fix
     from repair.linediff import DiffError, parse_diff
 
     completions = generate([e["prompt"] for e in examples])
@@ -18,7 +20,7 @@ def exact_match(generate, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     by_rule: dict[str, list[int]] = {}
     for example, completion in zip(examples, completions, strict=True):
         try:
-            ok = parse_diff(completion).ops == parse_diff(example["response"]).ops
+            ok = same_fix(parse_diff(completion), parse_diff(example["response"]))
             parsed += 1
         except DiffError:
             ok = False

@@ -37,6 +37,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from repair import pyparse
+from repair.prompt import standard_import
 
 if TYPE_CHECKING:
     from repair.diagnostic import Diagnostic
@@ -61,11 +62,12 @@ FIRST_BASE_PACKAGES = 30  # DEFAULT_PACKAGES[:30]: the list the first base (2400
 PRETRAIN_PRESET = "cpu-tiny-scratch"
 # Mistakes only pyright reports; with ruff alone they would never verify.
 PYRIGHT_ONLY_KINDS = ("misspelled_attribute", "misspelled_method", "wrong_argument_count")
-# Mistakes whose fix the prompt does not determine. A removed import's fix names a module and a line
-# the window rarely shows: a base trained on them got none of the held-out import fixes right (0 of
-# 73 in four held-out sets), and answered misspelled names under a visible import block with
-# invented imports.
-GUESSED_KINDS = ("missing_import",)
+# A removed import is drawn only when it imports one name of the standard library
+# (`repair.prompt.standard_import`), which the edit writes `+^` wherever the file's imports are. Any
+# other module is a guess: a base trained on removed imports of every module got none of the held-out
+# import fixes right (0 of 73 in four held-out sets), and answered misspelled names under a visible
+# import block with invented imports. Draws of an import block until one removes a standard import:
+STANDARD_IMPORT_TRIES = 6
 MAX_SEGMENT_LINES = 60
 MAX_FILE_BYTES = 120_000
 LINT_BATCH = 200  # states per ruff + basedpyright call
@@ -123,22 +125,18 @@ def _segments(text: str) -> list[tuple[int, int, bool]]:
     return out
 
 
-def mistake_weights(
-    linters: Sequence[str], guessed: bool = True, only: Sequence[str] = ()
-) -> dict[str, float]:
-    """The simulator's mistakes `linters` can verify, equally weighted; `guessed=False` leaves out
-    `GUESSED_KINDS` (what pretraining draws: see `build_corpus`); `only`, when given, keeps these
-    kinds (ValueError for one that is unknown or left out)."""
+def mistake_weights(linters: Sequence[str], only: Sequence[str] = ()) -> dict[str, float]:
+    """The simulator's mistakes `linters` can verify, equally weighted; `only`, when given, keeps
+    these kinds (ValueError for one that is unknown or cannot be verified)."""
     from repair.simulate.mistakes import NEEDS_UNDERSTANDING_KINDS
 
     kinds = [k for k in NEEDS_UNDERSTANDING_KINDS if "pyright" in linters or k not in PYRIGHT_ONLY_KINDS]
-    weights = {kind: 1.0 for kind in kinds if guessed or kind not in GUESSED_KINDS}
+    weights = dict.fromkeys(kinds, 1.0)
     refused = sorted(set(only) - set(weights))
     if refused:
-        guesses = "" if guessed else f"; left out as guesses: {', '.join(GUESSED_KINDS)}"
         raise ValueError(
             f"mistake kinds {', '.join(refused)} cannot be drawn with the linters {'+'.join(linters)}"
-            f" (drawable: {', '.join(weights)}{guesses})"
+            f" (drawable: {', '.join(weights)})"
         )
     return {kind: weight for kind, weight in weights.items() if not only or kind in only}
 
@@ -159,7 +157,7 @@ def candidates_for_file(
 ) -> list[Candidate]:
     """Up to `per_file` broken versions of `path`, one simulator mistake in one segment each."""
     from repair.corpus import module_name
-    from repair.simulate.mistakes import ProjectFacts, mutate
+    from repair.simulate.mistakes import ProjectFacts
 
     text = path.read_text(encoding="utf-8")
     try:
@@ -176,10 +174,7 @@ def candidates_for_file(
         if len(out) >= per_file:
             break
         segment = "".join(lines[start:end])
-        try:
-            mutation = mutate(segment, weights, facts, rng, import_block=import_block)
-        except (SyntaxError, ValueError, IndexError, RecursionError):
-            continue
+        mutation = _mutation(segment, weights, facts, rng, import_block)
         if mutation is None:
             continue
         broken = "".join(lines[:start]) + mutation.broken + "".join(lines[end:])
@@ -195,6 +190,28 @@ def candidates_for_file(
             )
         )
     return out
+
+
+def _mutation(segment: str, weights: dict[str, float], facts, rng: random.Random, import_block: bool):
+    """One simulator mistake in `segment` (None when none fits); in an import block, one that removes
+    a standard import (`STANDARD_IMPORT_TRIES` draws), since any other removed import is a guess."""
+    from repair.simulate.mistakes import mutate
+
+    for _ in range(STANDARD_IMPORT_TRIES if import_block else 1):
+        try:
+            mutation = mutate(segment, weights, facts, rng, import_block=import_block)
+        except (SyntaxError, ValueError, IndexError, RecursionError):
+            return None
+        if mutation is None or mutation.kind != "missing_import" or standard_import(_removed_line(segment, mutation.broken)):
+            return mutation
+    return None
+
+
+def _removed_line(text: str, broken: str) -> str:
+    """The line `broken` lacks, `text` having one line more."""
+    before, after = text.splitlines(), broken.splitlines()
+    index = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), len(after))
+    return before[index] if index < len(before) else ""
 
 
 class LintedStates:
@@ -352,7 +369,7 @@ def build_corpus(
     )
     index = LeakIndex.build(references)
     rng = random.Random(settings.seed)
-    weights = mistake_weights(settings.linters, guessed=False, only=settings.kinds)
+    weights = mistake_weights(settings.linters, only=settings.kinds)
     files_by_package: dict[str, int] = {}
     excluded: list[dict[str, str]] = []
     candidates: list[Candidate] = []
@@ -705,8 +722,8 @@ def model_card_markdown(card: dict[str, Any]) -> str:
                 "packages when the first base was trained: for that one, add `--package P` for each of them. "
                 "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them. "
                 "The corpora up to `.data/pretrain9` also kept repairs whose fix edits a line the prompt does not show, "
-                "and those up to `.data/pretrain11` drew removed-import mistakes (`GUESSED_KINDS`): "
-                "their commands now build smaller corpora."
+                "Those up to `.data/pretrain11` drew removed imports of any module, and `.data/pretrain12` to "
+                "`.data/pretrain20` none: their commands now draw removed standard-library imports only."
             ),
             "",
         ]

@@ -26,6 +26,14 @@ def test_ast_match_sees_a_different_program():
     assert not ast_match_with_string_fallback("def f(x):\n    return x - 1\n", REFERENCE)
 
 
+def test_the_imports_that_open_the_file_match_in_any_order_and_nothing_else_does():
+    reference = '"""Doc."""\nimport math\nimport os\n\nprint(os.sep, math.pi)\n'
+    assert ast_exact_match('"""Doc."""\nimport os\nimport math\n\nprint(os.sep, math.pi)\n', reference)
+    assert not ast_exact_match('"""Doc."""\nimport os\n\nprint(os.sep, math.pi)\nimport math\n', reference)
+    assert not ast_exact_match('import math\n"""Doc."""\nimport os\n\nprint(os.sep, math.pi)\n', reference)
+    assert not ast_exact_match('"""Doc."""\nimport os\n\nprint(math.pi, os.sep)\n', reference)
+
+
 def test_string_fallback_only_when_a_side_does_not_parse():
     # The fix is right, but the file has another syntax error elsewhere: AST match cannot tell.
     reference = "def f(x):\n    return x + 1\n\nprint(f(1)\n"

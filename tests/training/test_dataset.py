@@ -159,15 +159,14 @@ def test_the_card_counts_settled_rows_and_agreeing_targets_per_split(repair_rows
     assert sum(f["rows"] for f in card["targets_by_split"].values()) == len(built.examples) > 0
 
 
-def _import_repair(good: dict) -> dict:
-    """`good`'s file with `json` used deep inside and its fix an import on line 1: far outside the
-    prompt's window of lines around the error."""
+def _import_repair(good: dict, fix: str = "import yaml as json") -> dict:
+    """`good`'s file with `json` used deep inside and its fix `fix`, an import on line 1: far outside
+    the prompt's window of lines around the error."""
     lines = good["content"].splitlines(keepends=True)
     error_line = len(lines) - 1
     content = "".join(lines[:-1]) + "json.dumps(1)\n"
     return {
         **good,
-        "diagnostic_id": "import-at-top",
         "content": content,
         "source": "ruff",
         "code": "F821",
@@ -176,7 +175,8 @@ def _import_repair(good: dict) -> dict:
         "start_character": 0,
         "end_line": error_line,
         "end_character": 4,
-        "diff": "<diff>\n+1 import json\n</diff>",
+        "diff": f"<diff>\n+1 {fix}\n</diff>",
+        "diagnostic_id": f"import-at-top: {fix}",
     }
 
 
@@ -188,6 +188,13 @@ def test_targets_outside_the_prompt_window_are_dropped_and_counted_when_asked(re
     built = ds.build_dataset(rows, targets_in_window=True)
     assert [e["diagnostic_id"] for e in built.examples] == [good["diagnostic_id"]]
     assert built.counts["target_outside_window"] == 1 and built.counts["rows"] == 2
+
+
+def test_a_standard_import_outside_the_window_is_kept_as_the_edit_writes_it_anywhere(repair_rows):
+    """The edit's `+^` row places an import wherever the file's imports are, and a standard module
+    is knowledge: such a target is not a guess; a third-party module (above) still is."""
+    built = ds.build_dataset([_import_repair(repair_rows[0], "import json")], targets_in_window=True)
+    assert built.counts["target_outside_window"] == 0 and len(built.examples) == 1
 
 
 def _misspelt_repair(diagnostic_id: str, defined: str, written: str, fixed: str) -> dict:
@@ -226,6 +233,10 @@ def test_names_not_shown_are_the_added_identifiers_outside_the_prompt_less_built
     assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(radius)\n</diff>")) == set()
     assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(len(os), True, None)\n</diff>")) == set()
     assert names_not_shown(prompt, parse_diff("<diff>\n-3\n+3 print(os.path.width)\n</diff>")) == {"path", "width"}
+    # A standard import's module is knowledge; the name it binds must still be shown.
+    assert names_not_shown(prompt, parse_diff("<diff>\n+1 from os.path import radius\n</diff>")) == set()
+    assert names_not_shown(prompt, parse_diff("<diff>\n+1 from os.path import width\n</diff>")) == {"width"}
+    assert names_not_shown(prompt, parse_diff("<diff>\n+1 from yaml import radius\n</diff>")) == {"yaml"}
 
 
 def test_a_diff_is_in_the_window_when_it_edits_shown_lines_or_appends_right_after_them():
@@ -235,8 +246,8 @@ def test_a_diff_is_in_the_window_when_it_edits_shown_lines_or_appends_right_afte
     )
     shown = [n for n, _ in prompt.lines]
     assert shown == [14, 15, 16, 17, 18]
-    inside = ["-16\n+16 y = 1", "+14 import os", "+19 pass", "-18"]
-    outside = ["+1 import os", "-13", "+20 pass", "-16\n-19"]
+    inside = ["-16\n+16 y = 1", "+14 import os", "+19 pass", "-18", "+1 import os", "+3 from math import pi"]
+    outside = ["+1 import yaml", "+1 x = 1", "-13", "+20 pass", "-16\n-19", "+1 from . import os", "+1 from __future__ import annotations"]
     for ops in inside:
         assert diff_in_window(prompt, parse_diff(f"<diff>\n{ops}\n</diff>")), ops
     for ops in outside:

@@ -4,9 +4,18 @@ diff before anything else sees it."""
 import pytest
 
 from repair.dataset import build_examples
-from repair.edits import edit_response, edit_span, expand_completion, expand_edit, to_edit, to_edit_example
-from repair.linediff import DiffParseError, parse_diff, render_diff
-from repair.prompt import parse_prompt
+from repair.diagnostic import Diagnostic
+from repair.edits import (
+    edit_response,
+    edit_span,
+    expand_completion,
+    expand_edit,
+    same_fix,
+    to_edit,
+    to_edit_example,
+)
+from repair.linediff import DiffOp, DiffParseError, parse_diff, render_diff
+from repair.prompt import import_line, parse_prompt, render_prompt
 
 PROMPT = """<code>
 #main.py
@@ -38,7 +47,9 @@ def _diff(*ops: str) -> str:
             _diff("-6     return os.path.join(path, path)", "+6         return os.path.join(path, path)"),
             ["@1     ", "=        "],
         ),
-        (_diff("+3 import sys"), ["+-2 import sys"]),
+        (_diff("+3 global sys"), ["+-2 global sys"]),
+        # `from __future__` must open the file: not an import `+^` may place
+        (_diff("+3 from __future__ import annotations"), ["+-2 from __future__ import annotations"]),
         (_diff("-4"), ["--1"]),
         (_diff("-4", "+4 y = 1", "+4 z = 2"), ["@-1 ", "=y = 1", "+-1 z = 2"]),
     ],
@@ -48,6 +59,45 @@ def test_an_edit_names_only_what_changes_relative_to_the_error_line_and_expands_
     text = to_edit(prompt, parse_diff(diff))
     assert text.split("\n") == ["<edit>", *edit, "</edit>"]
     assert expand_edit(prompt, text) == render_diff(parse_diff(diff))
+
+
+_IMPORT_PROMPT = render_prompt(
+    '"""Doc."""\nimport os\n\nprint(os.sep, sys.argv)\n',
+    Diagnostic("ruff", "F821", "error", "Undefined name `sys`", 3, 15, 3, 18),
+)
+
+
+def test_an_added_import_is_written_plus_caret_with_the_flagged_name_as_0_and_goes_where_the_imports_are():
+    added = parse_diff(_diff("+2 import sys"))  # the user put it above `import os`
+    text = edit_response(_IMPORT_PROMPT, render_diff(added), names=True)
+    assert text == "<edit>\n+^ import $0\n</edit>"
+    expanded = parse_diff(expand_completion(_IMPORT_PROMPT, text, names=True, top=3))
+    assert expanded.ops == (DiffOp("+", 3, "import sys"),) and same_fix(expanded, added)
+    # Without the file, the lines the prompt shows from line 1 place it (after `import os`).
+    assert parse_diff(expand_completion(_IMPORT_PROMPT, text, names=True)).ops[0].line == 3
+    # Anything else is the same edit only at the same place.
+    assert not same_fix(parse_diff(_diff("+3 x = 1")), parse_diff(_diff("+2 x = 1")))
+    assert not same_fix(parse_diff(_diff("+3 import os")), added)
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        ('"""Doc."""\nfrom __future__ import annotations\n\nimport os\nx = 1\n', 5),
+        ("import os\nfrom typing import (\n    Any,\n)\n\nx: Any = os\n", 5),  # never inside the parentheses
+        ('#!/usr/bin/env python\n"""Doc\n\nmore."""\nx = 1\n', 5),  # after the docstring
+        ("# a comment\nx = 1\n", 2),
+        ("import os\nfrom typing import (\n    Any,\n)\ndef f(:\n", 5),  # does not parse
+    ],
+)
+def test_an_import_goes_after_the_imports_that_open_the_file(code, line):
+    assert import_line(code) == line
+
+
+def test_an_import_row_goes_before_an_edit_of_a_line_above_where_it_lands():
+    prompt = parse_prompt(_IMPORT_PROMPT)
+    text = "<edit>\n+^ import sys\n@-2 os\n=sys, os\n</edit>"
+    assert expand_edit(prompt, text, top=3) == _diff("-2 import os", "+2 import sys, os", "+3 import sys")
 
 
 def test_a_diff_removing_a_line_the_prompt_does_not_show_keeps_its_diff_form():
@@ -66,6 +116,7 @@ def test_a_diff_removing_a_line_the_prompt_does_not_show_keeps_its_diff_form():
         ("<edit>\n@0 )\n</edit>", "malformed_line"),  # no '=' row
         ("<edit>\n-7\n</edit>", "bad_line_number"),
         ("<edit>\n+-9 x\n</edit>", "bad_line_number"),  # before line 1,
+        ("<edit>\n--1\n+^ import sys\n</edit>", "malformed_line"),  # an import row comes first
         ("nothing here", "no_diff_block"),
     ],
 )
@@ -156,6 +207,19 @@ def test_constrained_decoding_never_finishes_an_edit_that_does_not_expand():
                 expand_edit(prompt, text)  # raises DiffParseError when it does not fit
                 break
     assert finished >= 20
+
+
+def test_constrained_decoding_offers_an_import_row_only_before_every_other_row():
+    from repair.edits import EditGrammar
+
+    vocabulary = _base_vocabulary()
+    grammar, prompt = EditGrammar(vocabulary), parse_prompt(PROMPT)
+    caret = vocabulary.index("^")
+    assert caret in grammar.allowed(prompt, "<edit>\n+")
+    assert caret in grammar.allowed(prompt, "<edit>\n+^ import os\n+")
+    assert caret not in grammar.allowed(prompt, "<edit>\n--1\n+")
+    assert {vocabulary[i][0] for i in grammar.allowed(prompt, "<edit>\n+^")} == {" "}
+    assert len(grammar.allowed(prompt, "<edit>\n+^ from")) == len(vocabulary)  # free text
 
 
 def test_the_tokens_a_span_may_grow_by_come_in_the_same_order_under_any_hash_seed():
@@ -364,7 +428,7 @@ def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_
 
     examples, _, _ = build_examples(repair_rows)
     model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4, ranked_headers=ranked)
-    model._finish = lambda prompt, text: text
+    model._finish = lambda prompt, text, top=None: text
     first_rows = [[_first_row(edit) for edit in model.candidates_of([e["prompt"]])[0]] for e in examples[:12]]
     assert all(len(rows) == 4 for rows in first_rows)
     all_differ = all(len(set(rows)) == 4 for rows in first_rows)
@@ -399,7 +463,7 @@ def _shipped_first_rows(prompt: str, **disabled) -> list[tuple[str, str]]:
     from repair.training.config import SHIPPED_MODELS_DIR
 
     model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0, edit_candidates=4)
-    model._finish = lambda prompt, text: text
+    model._finish = lambda prompt, text, top=None: text
     for name, value in disabled.items():
         setattr(model, name, value)
     rows = [edit.removeprefix("<edit>\n").split("\n") for edit in model.candidates_of([prompt])[0]]

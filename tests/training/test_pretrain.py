@@ -145,21 +145,30 @@ def test_the_corpus_lints_with_both_of_the_pipelines_linters_by_default():
     )
 
 
-def test_pretraining_leaves_out_the_mistakes_whose_fix_is_a_guess_and_only_those():
-    linters = pretrain.CorpusSettings().linters
-    everything, drawn = pretrain.mistake_weights(linters), pretrain.mistake_weights(linters, guessed=False)
-    assert "missing_import" in everything and set(everything) - set(drawn) == set(pretrain.GUESSED_KINDS)
+def test_pretraining_removes_only_standard_imports_since_any_other_module_is_a_guess(tmp_path):
+    path = tmp_path / "mod.py"
+    path.write_text(
+        "import yaml\nimport os, sys\nfrom collections import Counter\nfrom . import sibling\n\n\n"
+        "def f():\n    return yaml, os, sys, Counter(), sibling\n"
+    )
+    removed = set()
+    for seed in range(40):
+        for candidate in pretrain.candidates_for_file(
+            "pkg", tmp_path, path, 1, {"missing_import": 1.0}, random.Random(seed)
+        ):
+            removed |= set(candidate.original.splitlines()) - set(candidate.broken.splitlines())
+    assert removed == {"from collections import Counter"}
 
 
 def test_a_corpus_can_be_mined_for_chosen_kinds_or_without_recalled_names_and_its_command_says_which():
-    assert pretrain.mistake_weights(("ruff",), guessed=False, only=("foreign_syntax", "missing_colon")) == {
+    assert pretrain.mistake_weights(("ruff",), only=("foreign_syntax", "missing_colon")) == {
         "foreign_syntax": 1.0,
         "missing_colon": 1.0,
     }
-    # A kind the linters cannot verify, or one left out as a guess, is refused by name.
-    for kind in ("misspelled_method", "missing_import", "typo_in_comment"):
+    # A kind the linters cannot verify, or an unknown one, is refused by name.
+    for kind in ("misspelled_method", "typo_in_comment"):
         with pytest.raises(ValueError, match=kind):
-            pretrain.mistake_weights(("ruff",), guessed=False, only=(kind,))
+            pretrain.mistake_weights(("ruff",), only=(kind,))
     settings = {**pretrain.CorpusSettings(kinds=("foreign_syntax",)).__dict__}
     assert pretrain.corpus_command(Path("w"), settings).endswith("--seed 0 --kind foreign_syntax")
     settings = {**pretrain.CorpusSettings(recalled_names=False).__dict__}
@@ -196,10 +205,7 @@ def test_pretrain_command_end_to_end_on_a_tiny_corpus(tmp_path):
     assert "leak check:" in result.output and "tok/s" in result.output and "ETA" in result.output
     card = json.loads((out / "card.json").read_text())
     assert card["corpus"]["leak_check"]["leaks_in_final_examples"] == 0
-    # No mistake whose fix is a guess (pretrain.GUESSED_KINDS), e.g. a removed import.
-    assert card["corpus"]["mistakes"] and not {f"synthetic:{k}" for k in pretrain.GUESSED_KINDS} & set(
-        card["corpus"]["mistakes"]
-    )
+    assert card["corpus"]["mistakes"]
     assert card["corpus"]["packages"].keys() == {"click", "h11"} and card["training"]["batches"] == 4
     assert (out / "model.safetensors").stat().st_size < 25e6 and (out / "tokenizer.json").is_file()
     assert "repair pretrain" in (out / "README.md").read_text()

@@ -154,10 +154,10 @@ def test_the_model_answers_no_fix_when_none_of_its_candidates_passes(tiny_checkp
     prompt = model.prompt(CODE, SYNTAX)
     broken = _diff("-4 def start(path)", "+4 def start(path) -> str")
     fixed = _diff("-4 def start(path)", "+4 def start(path):")
-    model.candidates_of = lambda prompts: [[broken, broken]]
+    model.candidates_of = lambda prompts, tops=None: [[broken, broken]]
     assert model.generate([prompt], [(CODE, SYNTAX)]) == [NO_FIX]
     assert model.generate([prompt]) == [NO_FIX]
-    model.candidates_of = lambda prompts: [[broken, fixed]]
+    model.candidates_of = lambda prompts, tops=None: [[broken, fixed]]
     assert model.generate([prompt], [(CODE, SYNTAX)]) == [fixed]
 
 
@@ -179,7 +179,7 @@ def test_the_evaluation_checks_candidates_against_the_whole_file_as_the_served_m
     shutil.copytree(tiny_checkpoint, edit_model)
     write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE)
     model = RepairModel(edit_model, temperature=0.0, edit_candidates=2)
-    model.candidates_of = lambda prompts: [[fix, fix] for _ in prompts]
+    model.candidates_of = lambda prompts, tops=None: [[fix, fix] for _ in prompts]
     assert model.generate([model.prompt(code, target)]) == [NO_FIX]  # the prompt alone
     assert Sampled(model, "finetuned").propose_k(code, target, k=2) == [fix, fix]
 
@@ -297,3 +297,39 @@ def test_a_syntax_fix_must_not_write_a_name_the_broken_file_never_had():
     elsewhere = code.replace("    return profit\n", "    return profit + bonus\n")
     uses_it = _diff("-4         if price > profit", "+4         if price > bonus:")
     assert first_clearing([(elsewhere, target)], [[uses_it]]) == [0]
+
+
+def test_an_added_import_must_name_a_module_and_a_name_that_exist():
+    code = "import os\nfrom myapp.models import User\n\nprint(os.sep, Counter(), User)\n"
+    target = Diagnostic("ruff", "F821", "error", "Undefined name `Counter`", 3, 15, 3, 22)
+    not_a_module = _diff("+3 import Counter")
+    misspelt = _diff("+3 from collections import Countr")
+    guessed = _diff("+3 from counters import Counter")  # a package the file imports nothing from
+    right = _diff("+3 from collections import Counter")
+    assert first_clearing([(code, target)], [[not_a_module, misspelt, guessed, right]]) == [3]
+    # A package the file already imports from may hold it.
+    assert first_clearing([(code, target)], [[_diff("+3 from myapp.util import Counter")]]) == [0]
+
+
+def test_the_served_model_adds_an_import_after_the_file_s_imports_where_the_window_does_not_reach(
+    tiny_checkpoint, tmp_path
+):
+    """`+^ import $0` for an undefined `math` 30 lines below `from __future__`: at line 1 (all the
+    prompt can tell) the file would not compile, and the check refuses it; with the request's file
+    the import goes after `import os`."""
+    import shutil
+
+    from repair.dataset import DEFAULT_WINDOW
+    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+
+    code = '"""Doc."""\nfrom __future__ import annotations\n\nimport os\n' + "\n" * 30 + "print(math.pi, os)\n"
+    target = Diagnostic("ruff", "F821", "error", "Undefined name `math`", 34, 6, 34, 10)
+    edit_model = tmp_path / "edit-model"
+    shutil.copytree(tiny_checkpoint, edit_model)
+    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE, names=True)
+    model = RepairModel(edit_model, temperature=0.0, edit_candidates=2)
+    model._ranked_candidates = lambda prompt, top=None: [model._finish(prompt, "<edit>\n+^ import $0\n</edit>", top)] * 2
+    prompt = model.prompt(code, target)
+    assert model.generate([prompt]) == [_diff("+1 import math")]
+    assert first_clearing([(code, target)], [[_diff("+1 import math")]]) == [None]
+    assert model.generate([prompt], [(code, target)]) == [_diff("+5 import math")]
