@@ -721,7 +721,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
                 f"Commands without `--package` mine the default list, which held only its first {FIRST_BASE_PACKAGES} "
                 "packages when the first base was trained: for that one, add `--package P` for each of them. "
                 "Commands without `--max-file-bytes` predate linting with pyright by default: add `--no-pyright` to them. "
-                "The corpora up to `.data/pretrain9` also kept repairs whose fix edits a line the prompt does not show, "
+                "The corpora up to `.data/pretrain9` also kept repairs whose fix edits a line the prompt does not show. "
                 "Those up to `.data/pretrain11` drew removed imports of any module, and `.data/pretrain12` to "
                 "`.data/pretrain20` none: their commands now draw removed standard-library imports only."
             ),
