@@ -50,17 +50,19 @@ def model_input(prompt: str, names: bool = False) -> str:
     """The text a model is conditioned on: the section 3 prompt and a newline, after which the
     `<diff>` block starts (training and inference must agree on this separator); with `names`, a
     model trained on them (docs/formats.md 3b), then the names like the flagged one
-    (`repair.hints.names_line`), when there are any."""
+    (`repair.hints.names_line`) and the modules that have it (`repair.hints.modules_line`), when
+    there are any."""
     text = prompt if prompt.endswith("\n") else prompt + "\n"
     if not names:
         return text
-    from repair.hints import names_line
+    from repair.hints import modules_line, names_line
     from repair.prompt import PromptError, parse_prompt
 
     try:
-        return text + names_line(parse_prompt(prompt))
+        parsed = parse_prompt(prompt)
     except PromptError:
         return text
+    return text + names_line(parsed) + modules_line(parsed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ one before it, 2 two after it.
 - `-K`: remove line K (its text is the prompt's line).
 - `+K TEXT`: insert TEXT before original line K, as a diff's `+N TEXT` does.
 - `+^ IMPORT`: add the import statement IMPORT where the file's imports are (`repair.prompt.import_line`,
-  wherever the window is): an edit's first rows. In it `$0` stands for the flagged name
-  (`+^ from collections import $0`).
+  wherever the window is): an edit's first rows. In it `$0` stands for the flagged name and `$K` for
+  the Kth module of the modules line (`+^ from $2 import $0`).
 
 `to_edit(prompt, diff)` writes the edit of a diff: a `-N`/`+N` pair becomes `@K`/`=` with the
 smallest span that is whole lexical pieces (`_PIECE`) around the change and occurs once in the line.
@@ -40,7 +40,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from repair.hints import flagged_name, similar_names
+from repair.hints import flagged_name, providing_modules, similar_names
 from repair.linediff import (
     CLOSE_TAG,
     OPEN_TAG,
@@ -174,7 +174,8 @@ def extract_edit(text: str) -> list[str] | None:
 # For a model that reads the names like the flagged one (docs/formats.md 3b), `$K` in a `=NEW` row
 # stands for the Kth of them: a pointer to a name, where copying it piece by piece is what the small
 # models did not learn (given `<names>radius</names>`, the shipped base wrote `=raw`). In a `+^` row
-# `$0` is the flagged name itself: an import names what is undefined (`+^ import $0`).
+# `$0` is the flagged name itself (an import names what is undefined: `+^ import $0`), and `$K` the
+# Kth module of the modules line (`+^ from $2 import $0`).
 _NAME_REFERENCE = re.compile(r"\$([1-9])")
 _FLAGGED_REFERENCE = "$0"
 
@@ -183,16 +184,21 @@ def _referred(text: str, name: str, reference: str) -> str:
     return re.sub(rf"(?<![\w$]){re.escape(name)}(?!\w)", lambda _: reference, text)
 
 
-def refer_to_names(edit: str, names: Sequence[str], flagged: str | None = None) -> str:
+def refer_to_names(
+    edit: str, names: Sequence[str], flagged: str | None = None, modules: Sequence[str] = ()
+) -> str:
     """`edit` with every whole-word occurrence of a name of `names` in its `=NEW` rows written `$K`
-    (K from 1, in `names`' order), and of `flagged` in its `+^` rows `$0`; a row that holds a `$`
-    already is left as it is."""
+    (K from 1, in `names`' order), and in its `+^` rows, of `flagged` `$0` and of a module of
+    `modules` `$K`; a row that holds a `$` already is left as it is."""
 
     def refer(row: str) -> str:
         if "$" in row:
             return row
-        if row.startswith(f"+{TOP} ") and flagged:
-            return _referred(row, flagged, _FLAGGED_REFERENCE)
+        if row.startswith(f"+{TOP} "):
+            row = _referred(row, flagged, _FLAGGED_REFERENCE) if flagged else row
+            for k, module in enumerate(modules, 1):
+                row = _referred(row, module, f"${k}")
+            return row
         if not row.startswith("="):
             return row
         for k, name in enumerate(names, 1):
@@ -203,7 +209,8 @@ def refer_to_names(edit: str, names: Sequence[str], flagged: str | None = None) 
 
 
 def resolve_names(new: str, names: Sequence[str]) -> str:
-    """A `=NEW` row's text with each `$K` the Kth of `names` (`refer_to_names` undone)."""
+    """A `=NEW` row's text with each `$K` the Kth of `names` (`refer_to_names` undone); in a `+^`
+    row's import, `names` are the modules."""
     return _NAME_REFERENCE.sub(lambda m: names[int(m[1]) - 1] if int(m[1]) <= len(names) else m[0], new)
 
 
@@ -231,11 +238,16 @@ def same_fix(diff: LineDiff, reference: LineDiff) -> bool:
 
 
 def expand_edit(
-    prompt: ParsedPrompt, text: str, names: Sequence[str] = (), top: int | None = None, flagged: str | None = None
+    prompt: ParsedPrompt,
+    text: str,
+    names: Sequence[str] = (),
+    top: int | None = None,
+    flagged: str | None = None,
+    modules: Sequence[str] = (),
 ) -> str:
     """The `<diff>` block a completion stands for: its `<edit>` block expanded against the prompt's
-    lines (a `$K` of a NEW is the Kth of `names`, a `$0` of a `+^` row `flagged`: `refer_to_names`),
-    or its `<diff>` block as is. A `+^` row adds its import at line `top` (the file's `import_line`;
+    lines (a `$K` of a NEW is the Kth of `names`; in a `+^` row `$0` is `flagged` and `$K` the Kth
+    of `modules`: `refer_to_names`), or its `<diff>` block as is. A `+^` row adds its import at line `top` (the file's `import_line`;
     `top_line` of the prompt when None). Raises `DiffParseError` (with the reason) when neither fits."""
     rows = extract_edit(text)
     if rows is None:
@@ -272,6 +284,7 @@ def expand_edit(
             if ops:
                 raise DiffParseError("malformed_line", f"{row[:80]!r}: a '+^' row comes before every other row")
             line = match.group(1).replace(_FLAGGED_REFERENCE, flagged) if flagged else match.group(1)
+            line = resolve_names(line, modules) if modules else line
             ops.append(DiffOp("+", top if top is not None else top_line(prompt), line))
         elif match := _INSERT.fullmatch(row):
             number = prompt.error_line + int(match.group(1))
@@ -289,13 +302,15 @@ def expand_edit(
 
 
 def expand_completion(prompt: str, completion: str, names: bool = False, top: int | None = None) -> str:
-    """`expand_edit` for a section 3 prompt's text (with `names`, for a model that reads them, its
-    `$K` and `$0` resolved; `top`, the file's `import_line` when known); the completion unchanged
-    when it cannot be expanded (so that parsing it later reports why)."""
+    """`expand_edit` for a section 3 prompt's text (with `names`, for a model that reads them and the
+    modules line, its `$K` and `$0` resolved; `top`, the file's `import_line` when known); the
+    completion unchanged when it cannot be expanded (so that parsing it later reports why)."""
     try:
         parsed = parse_prompt(prompt)
+        if not names:
+            return expand_edit(parsed, completion, top=top)
         return expand_edit(
-            parsed, completion, similar_names(parsed) if names else (), top, flagged_name(parsed) if names else None
+            parsed, completion, similar_names(parsed), top, flagged_name(parsed), providing_modules(parsed)
         )
     except (DiffParseError, PromptError):
         return completion
@@ -312,7 +327,9 @@ def edit_response(prompt: str, response: str, names: bool = False) -> str:
         return response
     if edit is None:
         return response
-    return refer_to_names(edit, similar_names(parsed), flagged_name(parsed)) if names else edit
+    if not names:
+        return edit
+    return refer_to_names(edit, similar_names(parsed), flagged_name(parsed), providing_modules(parsed))
 
 
 def to_edit_example(example: dict[str, Any]) -> dict[str, str]:

@@ -39,6 +39,15 @@ UNSAFE_MODULES = frozenset({"antigravity", "this", "turtledemo", "idlelib", "tki
 
 OPEN_NAMES, CLOSE_NAMES = "<names>", "</names>"
 MAX_NAMES = 3
+OPEN_MODULES, CLOSE_MODULES = "<modules>", "</modules>"
+MAX_MODULES = 3
+# Standard modules names are commonly imported from (`from collections import Counter`), in the order
+# `search` tries them and the modules line lists them.
+COMMON_MODULES = (
+    "typing", "collections", "dataclasses", "pathlib", "functools", "itertools", "datetime", "enum",
+    "abc", "contextlib", "copy", "math", "random", "re", "json", "os", "sys", "time", "string",
+    "decimal", "fractions", "statistics", "operator", "textwrap", "pprint", "heapq", "bisect",
+)  # fmt: skip
 # difflib's ratio on lower-cased names: `ROWS` for `rows`, `rowIndex` for `row_index` pass, and so
 # does any name sharing 60% of its letters, in order.
 CUTOFF = 0.6
@@ -131,8 +140,48 @@ def similar_names(prompt: ParsedPrompt) -> tuple[str, ...]:
     return tuple(by_lower[c] for c in close)
 
 
+@functools.cache
+def public_names(module: str) -> frozenset[str]:
+    """The public attributes of a standard module, imported (empty for any other)."""
+    found = stdlib_module(module)
+    return frozenset(n for n in dir(found) if not n.startswith("_")) if found is not None else frozenset()
+
+
+@functools.lru_cache(maxsize=256)
+def providing_modules(prompt: ParsedPrompt) -> tuple[str, ...]:
+    """Up to `MAX_MODULES` of `COMMON_MODULES` (in their order) that have the name the diagnostic
+    says is undefined (`"Counter" is not defined`: `typing collections`); empty for any other
+    diagnostic. An import's module is knowledge a small model barely holds: the line says where
+    the name can come from, and the model chooses between an import and a correction."""
+    parts = prompt.diagnostic_parts()
+    name = flagged_name(prompt)
+    if parts is None or name is None or SAME_PROBLEM.get((parts[1], parts[2])) is None:
+        return ()
+    return tuple(m for m in COMMON_MODULES if name in exported_names(m))[:MAX_MODULES]
+
+
+@functools.cache
+def exported_names(module: str) -> frozenset[str]:
+    """What a standard module offers to import from it: its `__all__` where it declares one, else
+    its public attributes that are not modules (`fractions` imports `math` for itself)."""
+    found = stdlib_module(module)
+    if found is None:
+        return frozenset()
+    declared = getattr(found, "__all__", None)
+    if declared is not None:
+        return frozenset(declared)
+    return frozenset(n for n in public_names(module) if not isinstance(getattr(found, n, None), ModuleType))
+
+
 def names_line(prompt: ParsedPrompt) -> str:
     """The line the model reads after the prompt (`<names>radius round</names>`), or "" when no
     name is flagged or none is close."""
     names = similar_names(prompt)
     return f"{OPEN_NAMES}{' '.join(names)}{CLOSE_NAMES}\n" if names else ""
+
+
+def modules_line(prompt: ParsedPrompt) -> str:
+    """The line the model reads after the names line (`<modules>typing collections</modules>`), or
+    "" when `providing_modules` has none."""
+    modules = providing_modules(prompt)
+    return f"{OPEN_MODULES}{' '.join(modules)}{CLOSE_MODULES}\n" if modules else ""

@@ -22,6 +22,8 @@ and every candidate's fixed file of a whole batch: about 10 ms. A candidate pass
   the file that it lacks (`word.lowerlowercase()`).
 - no line the fix adds writes an attribute that a builtin lacks, for a builtin the file never
   writes itself (`format.inf` for `math.inf`).
+- no line the fix adds calls `True`, `False` or `None` (`True(operator.xor, nums)` for the undefined
+  `reduce`: never callable).
 - no line the fix adds imports what does not exist, as far as can be told (`imports_unknown`): a
   standard module must import here and have the name (`from collections import Counter`, never
   `import Counter`); another module must be a package the file imports from already, since any
@@ -190,6 +192,14 @@ def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
         elif any(new not in has for line in added for new in set(_ATTRIBUTE.findall(line)) - written):
             return True
     return any(name in known and attribute not in known[name] for name, attribute in accesses)
+
+
+_CONSTANT_CALL = re.compile(r"(?<![\w.])(?:True|False|None)\s*\(")
+
+
+def calls_a_constant(code: str, fixed: str) -> bool:
+    """Whether a line `fixed` adds calls `True`, `False` or `None`."""
+    return any(_CONSTANT_CALL.search(line) for line in set(fixed.split("\n")) - set(code.split("\n")))
 
 
 def imports_unknown(code: str, fixed: str) -> bool:
@@ -378,6 +388,7 @@ def first_clearing(
                     and clears(request[1], before, problems[f], request[0])
                     and not writes_unknown_attribute(request[1], request[0], f)
                     and not imports_unknown(request[0], f)
+                    and not calls_a_constant(request[0], f)
                 ),
                 None,
             )

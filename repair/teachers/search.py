@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from repair import pyparse
 from repair.diagnostic import Diagnostic
-from repair.hints import UNSAFE_MODULES, stdlib_module
+from repair.hints import COMMON_MODULES, UNSAFE_MODULES, public_names
 from repair.linediff import join_lines, make_diff, render_diff, split_lines
 from repair.prompt import import_line
 from repair.verify import Verdict, Verifier
@@ -49,11 +49,6 @@ COMPOUND = re.compile(
     r"\s*(if|elif|else|for|while|def|class|try|except|finally|with|async\s+def|async\s+for|match|case)\b"
 )
 # Where `from M import name` is looked up for an undefined name that is not a module.
-FROM_IMPORT_MODULES = (
-    "typing", "collections", "dataclasses", "pathlib", "functools", "itertools", "datetime", "enum",
-    "abc", "contextlib", "copy", "math", "random", "re", "json", "os", "sys", "time", "string",
-    "decimal", "fractions", "statistics", "operator", "textwrap", "pprint", "heapq", "bisect",
-)  # fmt: skip
 BUILTIN_TYPES = {t.__name__: t for t in (str, bytes, list, dict, set, frozenset, tuple, int, float, complex)}
 CLOSERS = {"(": ")", "[": "]", "{": "}"}
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -180,11 +175,6 @@ def _insert_line(lines: list[str], index: int, text: str) -> str:
     return join_lines([*lines[:index], text, *lines[index:]])
 
 
-def _stdlib_attributes(module_name: str) -> set[str]:
-    module = stdlib_module(module_name)
-    return {n for n in dir(module) if not n.startswith("_")} if module is not None else set()
-
-
 def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[Candidate]:
     name = _span(lines, diagnostic) or _message_name(diagnostic)
     if not name or not name.isidentifier():
@@ -215,8 +205,8 @@ def _undefined_name(code, lines, diagnostic, file_name, context_files) -> list[C
                     _insert_line(lines, at, f"from {module} import {name}"),
                 )
             )
-    for module in FROM_IMPORT_MODULES:
-        if name in _stdlib_attributes(module):
+    for module in COMMON_MODULES:
+        if name in public_names(module):
             out.append(
                 Candidate(
                     1.12,
@@ -278,7 +268,7 @@ def _attribute(code, lines, diagnostic, file_name, context_files) -> list[Candid
                     source = handle.read()
                 pool = _top_level_names(_parse(source)) | set(re.findall(r"^def (\w+)", source, re.MULTILINE))
             else:
-                pool = _stdlib_attributes(module)
+                pool = set(public_names(module))
     elif match := _CLASS_ATTR.search(diagnostic.message):
         class_name = _class_of(match.group("cls"))
         if class_name in BUILTIN_TYPES:

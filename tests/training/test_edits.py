@@ -436,13 +436,15 @@ def test_greedy_candidates_of_the_shipped_base_differ_in_where_they_edit(repair_
 
 
 # Two held-out prompts of a corpus (`.data/pretrain18`, test) on which the shipped base's greedy
-# candidates kept a span unchanged (`@0 poos` answered `=poos`; the base of 2026-12-05), and never
-# edited the name the diagnostic flags (2026-12-04, the base that points at names).
+# candidates kept a span unchanged (`@0 self` answered `=self`; the base of 2026-12-05, evening),
+# and never edited the name the diagnostic flags (2026-12-04, the base that points at names).
 _KEPT_SPAN_PROMPT = (
-    '<code>\n#utils.py\n19 \n20     This was added for compatibility with python\n21     """\n22     try:\n'
-    "23         return ord(src[poos])\n24     except IndexError:\n25         return None\n26 \n27 \n</code>\n"
-    "<lsp_error>Undefined name `poos` (ruff F821)</lsp_error>\n"
-    "<error_line>23         return ord(src[poos])</error_line>\n"
+    "<code>\n#cyaml.py\n15 \n16 class CBaseLoader(CParser, BaseConstructor, BaseResolver):\n17 \n"
+    "18     def __init__(self, stream):\n19         CParser.__init__(self, data)\n"
+    "20         BaseConstructor.__init__(self)\n21         BaseResolver.__init__(self)\n22 \n"
+    "23 class CSafeLoader(CParser, SafeConstructor, Resolver):\n</code>\n"
+    '<lsp_error>"data" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
+    "<error_line>19         CParser.__init__(self, data)</error_line>\n"
 )
 _FLAGGED_NAME_PROMPT = (
     "<code>\n#decorators.py\n"
@@ -497,28 +499,13 @@ def test_a_flagged_undefined_name_is_always_among_the_places_edited():
     assert not any(first == "@0 PRE_LOAAD" for first, _ in unflagged), unflagged
 
 
-_POINTER_PROMPT = (
-    "<code>\n#solution.py\n"
-    "4 def generate(rows: int) -> list[list[int]]:\n"
-    "5     triangle: list[list[int]] = []\n"
-    "6     for row_index in range(rows):\n"
-    "7         row = [1] * (row_index + 1)\n"
-    "8         for col in range(1, rowIndex):\n"
-    "9             row[col] = triangle[row_index - 1][col - 1] + triangle[row_index - 1][col]\n"
-    "10         triangle.append(row)\n"
-    "11     return triangle\n</code>\n"
-    '<lsp_error>"rowIndex" is not defined (pyright reportUndefinedVariable)</lsp_error>\n'
-    "<error_line>8         for col in range(1, rowIndex):</error_line>\n"
-)
-
-
 def test_the_flagged_header_is_answered_by_a_name_it_points_at_when_that_is_likelier():
-    """Given `<names>row_index round</names>`, the shipped base completes `@0 rowIndex` greedily as
-    `=row` (its first token beats `$`), while `=$1` (`row_index`) is likelier as a whole: the
+    """Given `<names>PRE_LOAD ...</names>`, the shipped base completes `@0 PRE_LOAAD` greedily as
+    `=PAAAMEABLE` (its first token beats `$`), while `=$1` (`PRE_LOAD`) is likelier as a whole: the
     pointer is the answer (the control, without pointers: the greedy spelling)."""
-    assert ("@0 rowIndex", "=$1") in _shipped_first_rows(_POINTER_PROMPT)
-    greedy = _shipped_first_rows(_POINTER_PROMPT, _pointer_answer=lambda *args: None)
-    flagged = [second for first, second in greedy if first == "@0 rowIndex"]
+    assert ("@0 PRE_LOAAD", "=$1") in _shipped_first_rows(_FLAGGED_NAME_PROMPT)
+    greedy = _shipped_first_rows(_FLAGGED_NAME_PROMPT, _pointer_answer=lambda *args: None)
+    flagged = [second for first, second in greedy if first == "@0 PRE_LOAAD"]
     assert flagged and flagged != ["=$1"], greedy
 
 

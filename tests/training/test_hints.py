@@ -5,7 +5,7 @@ import pytest
 from repair.dataset import model_input
 from repair.diagnostic import Diagnostic
 from repair.edits import expand_completion, refer_to_names, to_edit_example, to_named_edit_example
-from repair.hints import flagged_name, module_names, names_line, similar_names
+from repair.hints import flagged_name, module_names, names_line, providing_modules, similar_names
 from repair.prompt import parse_prompt, render_prompt
 
 DEMO_FILE = "import math\n\n\ndef circle_area(radius):\n    return math.pi * raduis ** 2\n"
@@ -225,3 +225,23 @@ def test_pretrain_shows_names_from_scratch_and_a_continued_base_keeps_its_own(tm
     assert names_overrides(None, tmp_path) == {}  # `follow_base_names` decides by the base's settings
     assert set(names_overrides(False, tmp_path).values()) == {plain}
     assert set(names_overrides(True, tmp_path).values()) == {named}
+
+
+def test_an_undefined_name_a_standard_module_offers_gets_the_modules_line_and_a_pointer_to_it():
+    prompt = _prompt("import os\n\n\nx = 1\nprint(os.sep, Counter())\n", '"Counter" is not defined')
+    parsed = parse_prompt(prompt)
+    # `__all__` where a module declares one: `statistics` imports Counter for itself.
+    assert providing_modules(parsed) == ("typing", "collections")
+    assert model_input(prompt, names=True).endswith("<modules>typing collections</modules>\n")
+    example = {"prompt": prompt, "response": "<diff>\n+2 from collections import Counter\n</diff>"}
+    assert to_named_edit_example(example)["response"] == "<edit>\n+^ from $2 import $0\n</edit>"
+    assert expand_completion(prompt, "<edit>\n+^ from $2 import $0\n</edit>", names=True, top=2) == (
+        "<diff>\n+2 from collections import Counter\n</diff>"
+    )
+    # A module's own name, an attribute, or a name no common module has: no line.
+    for code, message, rule in [
+        ("x = 1\n\n\n\nmath.pi\n", '"math" is not defined', "reportUndefinedVariable"),
+        ("import math\n\n\n\nmath.tau2\n", '"tau2" is not a known attribute of module "math"', "reportAttributeAccessIssue"),
+        ("x = 1\n\n\n\nprint(raduis)\n", '"raduis" is not defined', "reportUndefinedVariable"),
+    ]:
+        assert providing_modules(parse_prompt(_prompt(code, message, rule))) == (), message

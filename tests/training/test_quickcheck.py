@@ -333,3 +333,11 @@ def test_the_served_model_adds_an_import_after_the_file_s_imports_where_the_wind
     assert model.generate([prompt]) == [_diff("+1 import math")]
     assert first_clearing([(code, target)], [[_diff("+1 import math")]]) == [None]
     assert model.generate([prompt], [(code, target)]) == [_diff("+5 import math")]
+
+
+def test_a_fix_must_not_call_a_constant():
+    code = "import operator\n\n\ndef single(nums):\n    return reduce(operator.xor, nums)\n"
+    target = Diagnostic("pyright", "reportUndefinedVariable", "error", '"reduce" is not defined', 4, 11, 4, 17)
+    called = _diff("-5     return reduce(operator.xor, nums)", "+5     return True(operator.xor, nums)")
+    imported = _diff("+2 from functools import reduce")
+    assert first_clearing([(code, target)], [[called, imported]]) == [1]
