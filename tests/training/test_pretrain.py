@@ -342,7 +342,7 @@ def test_a_card_trained_on_combined_corpora_reproduces_their_corpus_commands_fir
     commands = pretrain.reproduce_commands(card)
     assert commands[-3:] == [
         corpus_cmd,
-        pretrain.corpus_command(Path(".data/pretrain20"), card["corpus"]["settings"]),
+        pretrain.corpus_command(Path(".data/pretrain23"), card["corpus"]["settings"]),
         card["command"],
     ]
     text = pretrain.model_card_markdown(card)
@@ -353,7 +353,7 @@ def test_a_card_reproduces_the_corpus_its_run_kept_in_its_work_folder():
     """A run keeps the corpus already in WORK (built by an earlier `--corpus-only` with its own seed
     and limits), which its own command does not say: the card builds that corpus first."""
     card = json.loads((Path(__file__).parents[2] / "models" / "base-cpu" / "card.json").read_text())
-    settings = {**card["corpus"]["settings"], "seed": 7, "max_files_per_package": 60}
+    settings = {**card["corpus"]["settings"], "seed": 7, "max_files_per_package": 60, "kinds": []}
     card = {**card, "init_from": None, "combined": None, "corpus": {**card["corpus"], "settings": settings},
             "command": "uv run repair pretrain --work .data/w --out models/base-cpu --max-duration 10ba"}  # fmt: skip
     assert pretrain.reproduce_commands(card) == [
