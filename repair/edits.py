@@ -247,8 +247,9 @@ def expand_edit(
 ) -> str:
     """The `<diff>` block a completion stands for: its `<edit>` block expanded against the prompt's
     lines (a `$K` of a NEW is the Kth of `names`; in a `+^` row `$0` is `flagged` and `$K` the Kth
-    of `modules`: `refer_to_names`), or its `<diff>` block as is. A `+^` row adds its import at line `top` (the file's `import_line`;
-    `top_line` of the prompt when None). Raises `DiffParseError` (with the reason) when neither fits."""
+    of `modules`: `refer_to_names`), or its `<diff>` block as is. A `+^` row adds its import at line
+    `top` (the file's `import_line`; `top_line` of the prompt when None). Raises `DiffParseError`
+    (with the reason) when neither fits."""
     rows = extract_edit(text)
     if rows is None:
         if extract_diff(text) is None:
@@ -257,6 +258,7 @@ def expand_edit(
     shown = _shown(prompt)
     ops: list[DiffOp] = []
     pending: tuple[int, str] | None = None  # an `@K SPAN` waiting for its `=NEW`
+    imports = 0  # `+^` rows so far, all before any other
     for row in rows:
         if pending is not None:
             if not row.startswith("="):
@@ -281,8 +283,9 @@ def expand_edit(
                 raise DiffParseError("bad_line_number", f"{row!r}: line {number} is not in the prompt")
             ops.append(DiffOp("-", number, shown[number]))
         elif match := _IMPORT.fullmatch(row):
-            if ops:
+            if len(ops) > imports:
                 raise DiffParseError("malformed_line", f"{row[:80]!r}: a '+^' row comes before every other row")
+            imports += 1
             line = match.group(1).replace(_FLAGGED_REFERENCE, flagged) if flagged else match.group(1)
             line = resolve_names(line, modules) if modules else line
             ops.append(DiffOp("+", top if top is not None else top_line(prompt), line))

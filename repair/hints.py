@@ -6,8 +6,10 @@ up), a builtin (`Flase` -> `False`), or an attribute of the class or module the 
 mean" finds one for a NameError. The 0.8M models read such names in their prompt and still wrote
 something else: spelling a name of several tokens out of nine lines of input is what they did not
 learn. So the closest names are listed after the prompt, and a model trained with them points at
-one (`$K`, `repair.edits.refer_to_names`) instead of spelling it. The list is computed from the
-prompt alone (and the installed interpreter), so training and serving compute the same one.
+one (`$K`, `repair.edits.refer_to_names`) instead of spelling it. An undefined name may instead
+want an import: the standard modules that have it are listed too (`providing_modules`), and an
+import points at one of them. Both lists are computed from the prompt alone (and the installed
+interpreter), so training and serving compute the same ones.
 """
 
 from __future__ import annotations

@@ -98,6 +98,8 @@ def test_an_import_row_goes_before_an_edit_of_a_line_above_where_it_lands():
     prompt = parse_prompt(_IMPORT_PROMPT)
     text = "<edit>\n+^ import sys\n@-2 os\n=sys, os\n</edit>"
     assert expand_edit(prompt, text, top=3) == _diff("-2 import os", "+2 import sys, os", "+3 import sys")
+    two = "<edit>\n+^ import sys\n+^ import re\n</edit>"  # several imports, in their order
+    assert expand_edit(prompt, two, top=3) == _diff("+3 import sys", "+3 import re")
 
 
 def test_a_diff_removing_a_line_the_prompt_does_not_show_keeps_its_diff_form():
