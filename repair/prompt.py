@@ -167,7 +167,10 @@ def top_level_import(text: str) -> ast.Import | ast.ImportFrom | None:
 def placed_import(text: str) -> bool:
     """Whether `text` is an import a fix may add wherever the file's imports are (`import_line`):
     any but `from __future__`, which must open the file."""
-    node = top_level_import(text)
+    return _placed(top_level_import(text))
+
+
+def _placed(node: ast.Import | ast.ImportFrom | None) -> bool:
     return node is not None and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
 
 
@@ -182,7 +185,7 @@ def standard_import(text: str) -> bool:
     import Counter`, `import multiprocessing as mp`): a fix whose module is knowledge a model can
     learn, where any other module is a guess at the user's environment."""
     node = top_level_import(text)
-    if node is None or len(node.names) != 1 or not placed_import(text):
+    if not _placed(node) or len(node.names) != 1:
         return False
     module = _imported_module(node)
     return module is not None and module.split(".")[0] in sys.stdlib_module_names

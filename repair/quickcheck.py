@@ -159,13 +159,19 @@ def _unknown_attribute(target: Diagnostic) -> tuple[str, str | None, set[str]] |
     return (name, None, set(dir(cls))) if name and isinstance(cls, type) else None
 
 
+@functools.lru_cache(maxsize=64)
+def _added_lines(code: str, fixed: str) -> frozenset[str]:
+    """The lines of `fixed` that `code` does not have: read once per candidate, for every rule."""
+    return frozenset(fixed.split("\n")) - frozenset(code.split("\n"))
+
+
 def writes_unknown_attribute(target: Diagnostic, code: str, fixed: str) -> bool:
     """Whether `fixed` writes, on a line that `code` does not have, an attribute that its object
     lacks: of a builtin that `code` never writes (so no local of that name hides it: `format.inf`
     for `math.inf`); or, in a fix of an unknown attribute X of a standard module or a builtin class
     (`_unknown_attribute`), whether it still writes `.X` as often as `code` does, or writes the
     module's attribute it lacks, or an attribute new to the file that the class lacks."""
-    added = set(fixed.split("\n")) - set(code.split("\n"))
+    added = _added_lines(code, fixed)
     written = _written_names(code) - set(keyword.kwlist)  # `True` is never a local
     accesses = [access for line in added for access in _ACCESS.findall(line)]
     known = {
@@ -199,7 +205,7 @@ _CONSTANT_CALL = re.compile(r"(?<![\w.])(?:True|False|None)\s*\(")
 
 def calls_a_constant(code: str, fixed: str) -> bool:
     """Whether a line `fixed` adds calls `True`, `False` or `None`."""
-    return any(_CONSTANT_CALL.search(line) for line in set(fixed.split("\n")) - set(code.split("\n")))
+    return any(_CONSTANT_CALL.search(line) for line in _added_lines(code, fixed))
 
 
 def imports_unknown(code: str, fixed: str) -> bool:
@@ -207,8 +213,7 @@ def imports_unknown(code: str, fixed: str) -> bool:
     told here: a standard module that does not import, or lacks the name imported from it (neither
     an attribute nor a submodule); a relative import in a file without one; or a module of a package
     `code` imports nothing from."""
-    added = set(fixed.split("\n")) - set(code.split("\n"))
-    for line in added:
+    for line in _added_lines(code, fixed):
         node = top_level_import(line.strip())
         if node is None:
             continue

@@ -311,24 +311,16 @@ def test_an_added_import_must_name_a_module_and_a_name_that_exist():
     assert first_clearing([(code, target)], [[_diff("+3 from myapp.util import Counter")]]) == [0]
 
 
-def test_the_served_model_adds_an_import_after_the_file_s_imports_where_the_window_does_not_reach(
-    tiny_checkpoint, tmp_path
-):
-    """`+^ import $0` for an undefined `math` 30 lines below `from __future__`: at line 1 (all the
-    prompt can tell) the file would not compile, and the check refuses it; with the request's file
-    the import goes after `import os`."""
-    import shutil
-
-    from repair.dataset import DEFAULT_WINDOW
-    from repair.model import EDIT_RESPONSE, RepairModel, write_prompt_settings
+def test_the_served_model_adds_an_import_after_the_file_s_imports_where_the_window_does_not_reach():
+    """The shipped base answers an undefined `math` 30 lines below `from __future__` with
+    `+^ import $0`: at line 1 (all the prompt can tell) the file would not compile, and the check
+    refuses it; with the request's file the import goes after `import os`."""
+    from repair.model import RepairModel
+    from repair.training.config import SHIPPED_MODELS_DIR
 
     code = '"""Doc."""\nfrom __future__ import annotations\n\nimport os\n' + "\n" * 30 + "print(math.pi, os)\n"
     target = Diagnostic("ruff", "F821", "error", "Undefined name `math`", 34, 6, 34, 10)
-    edit_model = tmp_path / "edit-model"
-    shutil.copytree(tiny_checkpoint, edit_model)
-    write_prompt_settings(edit_model, DEFAULT_WINDOW, EDIT_RESPONSE, names=True)
-    model = RepairModel(edit_model, temperature=0.0, edit_candidates=2)
-    model._ranked_candidates = lambda prompt, top=None: [model._finish(prompt, "<edit>\n+^ import $0\n</edit>", top)] * 2
+    model = RepairModel(SHIPPED_MODELS_DIR / "base-cpu", temperature=0.0)
     prompt = model.prompt(code, target)
     assert model.generate([prompt]) == [_diff("+1 import math")]
     assert first_clearing([(code, target)], [[_diff("+1 import math")]]) == [None]
